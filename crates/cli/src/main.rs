@@ -1,0 +1,384 @@
+//! `pluto`: the Pluto Tracker event store from the shell, for operators, support and scripting.
+//!
+//! Exit codes: 0 success; 1 the input was refused (the message names the field and what was
+//! expected) or `verify` found drift; 2 usage error; 3 the command could not run (file or
+//! database trouble). Refused input never changes the database.
+
+mod output;
+
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pluto_core::correction::build_correction;
+use pluto_core::store::{Draft, ListQuery, SortOrder, APP_IDENTIFIER, DB_FILE_NAME};
+use pluto_core::{
+    CampaignId, CampaignStatus, EventId, EventType, FieldError, Refusal, Store, StoreError, Timestamp, UserId,
+};
+use serde_json::{json, Value};
+
+#[derive(Parser)]
+#[command(name = "pluto", version, about = "Pluto Tracker's campaign event store, from the shell")]
+struct Cli {
+    /// Database file [default: the desktop app's, in the OS app-data folder]
+    #[arg(long, global = true, env = "PLUTO_DB", value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Who records events (usr_…) [default: usr_<your login>]
+    #[arg(long, global = true, env = "PLUTO_USER", value_name = "USER_ID", value_parser = parse_user)]
+    user: Option<UserId>,
+    /// Print JSON instead of text
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database and this installation's device id (harmless if it exists)
+    Init,
+    /// Print this installation's device id
+    Device,
+    /// Campaigns
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+    /// Record an event of any of the 13 types; prints the event id
+    Record {
+        /// The campaign (cmp_…)
+        campaign_id: CampaignId,
+        /// The event type, e.g. InboundShipmentRecorded
+        #[arg(value_parser = parse_event_type)]
+        event_type: EventType,
+        /// The payload as JSON, exactly as the spec writes it; `@FILE` reads it from a file
+        #[arg(long)]
+        data: String,
+        /// Refuse unless the campaign still has this many events (optimistic concurrency)
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<u32>,
+    },
+    /// Correct fields of an earlier event; `was` is read from the current state
+    Correct {
+        /// The campaign (cmp_…)
+        campaign_id: CampaignId,
+        /// The event to correct (evt_…)
+        event_id: EventId,
+        /// FIELD=VALUE; repeat for several fields; an empty VALUE clears an optional field
+        #[arg(long = "set", value_name = "FIELD=VALUE", required = true, value_parser = parse_set)]
+        set: Vec<(String, String)>,
+        /// Why the correction is made
+        #[arg(long)]
+        reason: String,
+    },
+    /// Show a campaign's state, mass balance and anomalies
+    Show {
+        /// The campaign (cmp_…)
+        campaign_id: CampaignId,
+        /// Show the campaign as it was recorded at this instant (RFC 3339)
+        #[arg(long, value_name = "RFC3339", value_parser = parse_instant)]
+        as_of: Option<Timestamp>,
+    },
+    /// List a campaign's events, oldest first, with corrections
+    History {
+        /// The campaign (cmp_…)
+        campaign_id: CampaignId,
+    },
+    /// List campaigns, most recently active first
+    List(ListArgs),
+    /// Rebuild every projection from the events
+    Rebuild,
+    /// Check that every projection equals a fresh fold of its events
+    Verify,
+    /// Write the whole event log as JSON Lines
+    Export {
+        /// Target file (`-` for standard output)
+        file: PathBuf,
+    },
+    /// Apply a JSON Lines event log (idempotent; all or nothing)
+    Import {
+        /// Source file (`-` for standard input)
+        file: PathBuf,
+    },
+    /// Write a consistent copy of the database while it stays in use
+    Backup {
+        /// Target file (must not exist)
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum CampaignCommand {
+    /// Create a campaign; prints its id
+    Create {
+        /// LEGO's campaign code
+        #[arg(long)]
+        code: String,
+        /// PI (post-industrial) or PCR (post-consumer recycled)
+        #[arg(long, value_name = "PI|PCR")]
+        material: String,
+        /// Optional description
+        #[arg(long)]
+        description: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Only campaigns at this status (e.g. granulation_complete)
+    #[arg(long, value_parser = parse_status)]
+    status: Option<CampaignStatus>,
+    /// Only campaigns whose code or description contains this text
+    #[arg(long)]
+    search: Option<String>,
+    /// Order
+    #[arg(long, value_enum, default_value_t = Sort::Activity)]
+    sort: Sort,
+    /// Rows per page
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Rows to skip
+    #[arg(long, default_value_t = 0)]
+    offset: u32,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Sort {
+    /// Last activity, newest first
+    Activity,
+    /// LEGO campaign code
+    Code,
+    /// Creation, newest first
+    Created,
+}
+
+fn parse_user(s: &str) -> Result<UserId, String> {
+    UserId::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_event_type(s: &str) -> Result<EventType, String> {
+    EventType::parse(s).map_err(|e| e.message)
+}
+
+fn parse_status(s: &str) -> Result<CampaignStatus, String> {
+    CampaignStatus::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = CampaignStatus::ALL.iter().map(|s| s.as_str()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
+}
+
+fn parse_instant(s: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(s)
+}
+
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    let (field, value) = s.split_once('=').ok_or_else(|| format!("expected FIELD=VALUE, got {s:?}"))?;
+    Ok((field.trim().to_owned(), value.to_owned()))
+}
+
+/// Exit code for an error: 1 for refused input, 3 for everything else that stopped the command.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    match err.downcast_ref::<StoreError>() {
+        Some(e) if e.is_refusal() => 1,
+        _ => 3,
+    }
+}
+
+/// Input refused before it reaches the store (unreadable JSON, say): same exit code and shape.
+fn refused(field: &str, message: impl Into<String>) -> anyhow::Error {
+    StoreError::Refused(Refusal::Field(FieldError::new(field, message))).into()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            let code = exit_code(&err);
+            if json {
+                eprintln!("{}", json!({ "error": output::error_json(&err) }));
+            } else {
+                eprintln!("pluto: {err:#}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// The desktop app's database: `<OS app-data folder>/com.pluto.tracker/pluto.sqlite3`.
+fn default_db_path() -> anyhow::Result<PathBuf> {
+    let base =
+        dirs::data_dir().ok_or_else(|| anyhow!("cannot find the OS app-data folder; pass --db PATH"))?;
+    Ok(base.join(APP_IDENTIFIER).join(DB_FILE_NAME))
+}
+
+fn default_user() -> UserId {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find_map(|name| UserId::from_name(&name).ok())
+        .unwrap_or_else(|| UserId::parse("usr_unknown").expect("valid id"))
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let db = match cli.db {
+        Some(path) => path,
+        None => default_db_path()?,
+    };
+    let user = cli.user.unwrap_or_else(default_user);
+    let out = output::Printer { json: cli.json };
+    if let Command::Init = cli.command {
+        let existed = db.exists();
+        let store = Store::open(&db)?;
+        out.init(&db, store.device_id(), !existed);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut store = Store::open_existing(&db)?;
+    match cli.command {
+        Command::Init => unreachable!("handled above"),
+        Command::Device => out.device(store.device_id()),
+        Command::Campaign(CampaignCommand::Create { code, material, description }) => {
+            let mut data = json!({ "legoCampaignCode": code, "materialType": material });
+            if let Some(d) = description {
+                data["description"] = Value::String(d);
+            }
+            let recorded = store.record(Draft::new(None, EventType::CampaignCreated, data, user))?;
+            out.recorded(&recorded, &recorded.state.id.to_string());
+        }
+        Command::Record { campaign_id, event_type, data, expect_version } => {
+            let text = match data.strip_prefix('@') {
+                Some(file) => std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?,
+                None => data,
+            };
+            let data: Value =
+                serde_json::from_str(&text).map_err(|e| refused("data", format!("not valid JSON: {e}")))?;
+            let mut draft = Draft::new(Some(campaign_id), event_type, data, user);
+            draft.expected_version = expect_version;
+            let recorded = store.record(draft)?;
+            out.recorded(&recorded, &recorded.event.id.to_string());
+        }
+        Command::Correct { campaign_id, event_id, set, reason } => {
+            let history = store.history(&campaign_id)?;
+            if history.is_empty() {
+                return Err(StoreError::Refused(Refusal::UnknownCampaign(campaign_id)).into());
+            }
+            let events: Vec<_> = history.iter().collect();
+            let target_type = events.iter().find(|e| e.id == event_id).map(|e| e.event_type);
+            let mut changes = Vec::new();
+            for (field, text) in set {
+                let value = match target_type.and_then(|t| t.field(&field)) {
+                    Some(spec) => spec
+                        .kind
+                        .parse_input(spec.required, &text)
+                        .map_err(|message| refused(&format!("changes.{field}.now"), message))?,
+                    None => Value::String(text),
+                };
+                changes.push((field, value));
+            }
+            let data =
+                build_correction(&events, &event_id, &changes, &reason).map_err(StoreError::Refused)?;
+            let draft = Draft::new(Some(campaign_id), EventType::EventCorrected, data, user);
+            let recorded = store.record(draft)?;
+            out.recorded(&recorded, &recorded.event.id.to_string());
+        }
+        Command::Show { campaign_id, as_of } => {
+            let state = match as_of {
+                Some(instant) => store.campaign_as_of(&campaign_id, instant)?,
+                None => store.campaign(&campaign_id)?,
+            };
+            let state = state.ok_or_else(|| match as_of {
+                Some(instant) if store.campaign(&campaign_id).ok().flatten().is_some() => refused(
+                    "asOf",
+                    format!("campaign {campaign_id} had no events recorded at or before {instant}"),
+                ),
+                _ => StoreError::Refused(Refusal::UnknownCampaign(campaign_id.clone())).into(),
+            })?;
+            out.show(&state, as_of);
+        }
+        Command::History { campaign_id } => {
+            let history = store.history(&campaign_id)?;
+            if history.is_empty() {
+                return Err(StoreError::Refused(Refusal::UnknownCampaign(campaign_id)).into());
+            }
+            out.history(&history);
+        }
+        Command::List(args) => {
+            let sort = match args.sort {
+                Sort::Activity => SortOrder::LastActivity,
+                Sort::Code => SortOrder::Code,
+                Sort::Created => SortOrder::Created,
+            };
+            let query = ListQuery {
+                status: args.status,
+                search: args.search,
+                sort,
+                limit: args.limit,
+                offset: args.offset,
+            };
+            out.list(&store.list(&query)?, &query);
+        }
+        Command::Rebuild => {
+            let n = store.rebuild()?;
+            out.message(
+                json!({ "rebuilt": n }),
+                &format!("Rebuilt {n} campaign projections from the event log."),
+            );
+        }
+        Command::Verify => {
+            let drift = store.verify()?;
+            out.verify(&drift);
+            if !drift.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Export { file } => {
+            let count = if file.as_os_str() == "-" {
+                store.export(&mut BufWriter::new(std::io::stdout().lock()))?
+            } else {
+                export_to_file(&store, &file)?
+            };
+            if file.as_os_str() != "-" {
+                out.message(
+                    json!({ "exported": count, "file": file }),
+                    &format!("Exported {count} events to {}.", file.display()),
+                );
+            }
+        }
+        Command::Import { file } => {
+            let report = if file.as_os_str() == "-" {
+                store.import(std::io::stdin().lock())?
+            } else {
+                let f =
+                    std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+                store.import(BufReader::new(f))?
+            };
+            out.message(
+                serde_json::to_value(&report)?,
+                &format!(
+                    "Imported {} new events ({} already present); {} campaign projections updated.",
+                    report.inserted, report.already_present, report.campaigns_touched
+                ),
+            );
+        }
+        Command::Backup { file } => {
+            store.backup(&file)?;
+            out.message(json!({ "backup": file }), &format!("Backed up the database to {}.", file.display()));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Exports to a temporary file beside `file`, then renames it, so a failed export never leaves
+/// a truncated file under the requested name.
+fn export_to_file(store: &Store, file: &Path) -> anyhow::Result<usize> {
+    let partial = file.with_extension("partial");
+    let f =
+        std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
+    let mut writer = BufWriter::new(f);
+    let count = store.export(&mut writer)?;
+    writer.flush()?;
+    writer.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    std::fs::rename(&partial, file).with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(count)
+}

@@ -1,0 +1,223 @@
+//! What `pluto` prints: plain text for people, or JSON (`--json`) with the state's camelCase
+//! field names for scripts.
+
+use std::path::Path;
+
+use pluto_core::correction::Effective;
+use pluto_core::store::{Drift, ListPage, ListQuery, Recorded};
+use pluto_core::{CampaignState, DeviceId, Event, EventType, MassBalance, Payload, StoreError, Timestamp};
+use serde_json::{json, Value};
+
+/// Prints results in the chosen format.
+pub struct Printer {
+    /// JSON instead of text.
+    pub json: bool,
+}
+
+impl Printer {
+    fn emit(&self, value: &Value) {
+        println!("{}", serde_json::to_string_pretty(value).expect("JSON values serialize"));
+    }
+
+    /// A one-off result: `value` as JSON, or `text`.
+    pub fn message(&self, value: Value, text: &str) {
+        if self.json {
+            self.emit(&value);
+        } else {
+            println!("{text}");
+        }
+    }
+
+    pub fn init(&self, path: &Path, device: &DeviceId, created: bool) {
+        let text = if created {
+            format!("Created a Pluto database at {}\nDevice id: {device}", path.display())
+        } else {
+            format!(
+                "A Pluto database already exists at {}; left as it was.\nDevice id: {device}",
+                path.display()
+            )
+        };
+        self.message(json!({ "path": path, "deviceId": device, "created": created }), &text);
+    }
+
+    pub fn device(&self, device: &DeviceId) {
+        self.message(json!({ "deviceId": device }), device.as_str());
+    }
+
+    /// After recording: the id alone on a line (for scripts), or the event and new state.
+    pub fn recorded(&self, recorded: &Recorded, id: &str) {
+        if self.json {
+            self.emit(&json!({
+                "campaignId": recorded.state.id,
+                "eventId": recorded.event.id,
+                "alreadyRecorded": !recorded.new,
+                "state": recorded.state,
+            }));
+        } else {
+            println!("{id}");
+        }
+    }
+
+    pub fn show(&self, state: &CampaignState, as_of: Option<Timestamp>) {
+        let balance = MassBalance::of(state, as_of.unwrap_or_else(Timestamp::now));
+        if self.json {
+            let mut value = serde_json::to_value(state).expect("state serializes");
+            value["massBalance"] = serde_json::to_value(&balance).expect("balance serializes");
+            if let Some(t) = as_of {
+                value["asOf"] = json!(t);
+            }
+            self.emit(&value);
+            return;
+        }
+        let dash = || "—".to_owned();
+        let kg = |w: Option<f64>| w.map_or_else(dash, |w| format!("{w} kg"));
+        if let Some(t) = as_of {
+            println!("As recorded at {t}");
+        }
+        println!("Campaign            {}", state.id);
+        println!("LEGO code           {}", state.lego_campaign_code.clone().unwrap_or_else(dash));
+        println!("Material            {}", state.material_type.map_or_else(dash, |m| m.as_str().to_owned()));
+        if let Some(d) = &state.description {
+            println!("Description         {d}");
+        }
+        println!("Status              {} ({})", state.status, state.current_step);
+        println!(
+            "Next expected step  {}",
+            state.next_expected_step.clone().unwrap_or_else(|| "none (completed)".into())
+        );
+        println!("Current weight      {}", kg(state.current_weight_kg));
+        println!("Inbound net weight  {}", kg(state.inbound_net_weight_kg));
+        println!("ECHA approved       {}", if state.echa_approved { "yes" } else { "no" });
+        println!("Created             {}", state.created_at.map_or_else(dash, |t| t.to_string()));
+        if let Some(t) = state.completed_at {
+            println!("Completed           {t}");
+        }
+        println!("Last change         {}", state.updated_at);
+        println!("Events              {} (corrections: {})", state.event_count, state.correction_count);
+        if !balance.points.is_empty() {
+            println!("\nMass balance");
+            for p in &balance.points {
+                println!("  {:<22} {:>12} kg", p.stage, p.weight_kg);
+            }
+            for y in &balance.step_yields {
+                println!("  yield {:<16} {:>11.1} %", y.step, y.yield_ratio * 100.0);
+            }
+            for l in &balance.handling_losses {
+                println!("  loss {} → {}: {} kg ({:.1} %)", l.from, l.to, l.loss_kg, l.loss_ratio * 100.0);
+            }
+            if let Some(y) = balance.overall_yield {
+                println!("  overall yield {:>20.1} %", y * 100.0);
+            }
+        }
+        if !state.anomalies.is_empty() {
+            println!("\nAnomalies ({})", state.anomalies.len());
+            for a in &state.anomalies {
+                println!("  {} {}: {}", a.event_id, a.event_type, a.message);
+                println!("    what to do: {}", a.kind.remedy());
+            }
+        }
+    }
+
+    pub fn history(&self, events: &[Event]) {
+        if self.json {
+            self.emit(&serde_json::to_value(events).expect("events serialize"));
+            return;
+        }
+        let refs: Vec<&Event> = events.iter().collect();
+        let effective = Effective::resolve(&refs);
+        for e in events {
+            println!(
+                "{}  {}  {}  by {} on {} #{}",
+                e.created_at, e.id, e.event_type, e.user_id, e.device_id, e.device_seq
+            );
+            if let Ok(Payload::EventCorrected(c)) = Payload::parse(EventType::EventCorrected, &e.data) {
+                println!(
+                    "    corrects {} ({}) because: {}",
+                    c.corrects_event_id, c.corrects_event_type, c.reason
+                );
+                for (field, change) in &c.changes {
+                    println!("    {field}: {} → {}", change.was, change.now);
+                }
+                continue;
+            }
+            if let Some(fields) = e.data.as_object() {
+                for (k, v) in fields {
+                    println!("    {k}: {v}");
+                }
+            }
+            if effective.is_corrected(e) {
+                let now = effective.payload(e);
+                for (k, v) in now.as_object().into_iter().flatten() {
+                    if e.data.get(k) != Some(v) {
+                        println!("    {k} is now {v} (corrected)");
+                    }
+                }
+                for k in e.data.as_object().into_iter().flatten().map(|(k, _)| k) {
+                    if now.get(k).is_none() {
+                        println!("    {k} is now cleared (corrected)");
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn list(&self, page: &ListPage, query: &ListQuery) {
+        if self.json {
+            self.emit(&serde_json::to_value(page).expect("page serializes"));
+            return;
+        }
+        if page.rows.is_empty() {
+            println!(
+                "No campaigns match. Create one with `pluto campaign create --code CODE --material PI|PCR`."
+            );
+            return;
+        }
+        println!(
+            "{:<30} {:<16} {:<4} {:<30} {:>12} {:<24} {:<24} ANOMALIES",
+            "CAMPAIGN", "CODE", "MAT", "STATUS", "WEIGHT KG", "NEXT STEP", "LAST ACTIVITY"
+        );
+        for r in &page.rows {
+            println!(
+                "{:<30} {:<16} {:<4} {:<30} {:>12} {:<24} {:<24} {}",
+                r.id,
+                r.lego_campaign_code.as_deref().unwrap_or("—"),
+                r.material_type.as_deref().unwrap_or("—"),
+                r.status,
+                r.current_weight_kg.map_or_else(|| "—".to_owned(), |w| w.to_string()),
+                r.next_expected_step.as_deref().unwrap_or("—"),
+                r.updated_at,
+                r.anomaly_count
+            );
+        }
+        let shown = query.offset as usize + page.rows.len();
+        println!("{}–{} of {}", query.offset + 1, shown, page.total);
+    }
+
+    pub fn verify(&self, drift: &[Drift]) {
+        if self.json {
+            self.emit(&json!({ "ok": drift.is_empty(), "drift": drift }));
+        } else if drift.is_empty() {
+            println!("OK: every campaign projection equals a fresh fold of its events.");
+        } else {
+            println!("Drift found in {} campaigns (run `pluto rebuild` to repair):", drift.len());
+            for d in drift {
+                println!("  {}: {}", d.campaign_id, d.problem);
+            }
+        }
+    }
+}
+
+/// The JSON shape of an error: its kind, the refused field when there is one, and the message.
+pub fn error_json(err: &anyhow::Error) -> Value {
+    let message = format!("{err:#}");
+    match err.downcast_ref::<StoreError>() {
+        Some(StoreError::Refused(refusal)) => json!({
+            "kind": "refused",
+            "field": refusal.field(),
+            "refusal": refusal,
+            "message": message,
+        }),
+        Some(e) if e.is_refusal() => json!({ "kind": "refused", "message": message }),
+        _ => json!({ "kind": "failed", "message": message }),
+    }
+}

@@ -1,0 +1,243 @@
+//! Corrections: how `EventCorrected` events turn recorded payloads into effective ones, and the
+//! strict rules a new correction must pass on this laptop.
+//!
+//! Corrections are applied in event-id order. Each one is checked against the value it claims to
+//! replace (`was`); a mismatch that arrived through sync (two people corrected the same field
+//! offline) is applied anyway, so every replica agrees, and reported as an anomaly.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::error::Refusal;
+use crate::event::Event;
+use crate::fold::{Anomaly, AnomalyKind};
+use crate::ids::EventId;
+use crate::payload::{describe, EventCorrection, EventType, FieldError, Payload};
+
+/// Recorded payloads with every correction applied.
+#[derive(Debug, Default)]
+pub struct Effective {
+    corrected: HashMap<EventId, Value>,
+    /// Anomalies found while applying corrections, attributed to the correction event.
+    pub anomalies: Vec<Anomaly>,
+}
+
+impl Effective {
+    /// Applies the corrections among `events` (sorted by id, one stream) to their targets.
+    pub fn resolve(events: &[&Event]) -> Effective {
+        let mut out = Effective::default();
+        if !events.iter().any(|e| e.event_type == EventType::EventCorrected) {
+            return out;
+        }
+        let by_id: HashMap<&EventId, &Event> = events.iter().map(|e| (&e.id, *e)).collect();
+        for event in events.iter().filter(|e| e.event_type == EventType::EventCorrected) {
+            let anomaly = |kind, message: String| Anomaly {
+                event_id: event.id.clone(),
+                event_type: event.event_type,
+                kind,
+                message,
+            };
+            let correction = match Payload::parse(event.event_type, &event.data) {
+                Ok(Payload::EventCorrected(c)) => c,
+                Ok(_) => unreachable!("an EventCorrected payload parses as a correction"),
+                Err(e) => {
+                    out.anomalies
+                        .push(anomaly(AnomalyKind::InvalidPayload, format!("unreadable correction: {e}")));
+                    continue;
+                }
+            };
+            let target_id = &correction.corrects_event_id;
+            let Some(target) = by_id.get(target_id) else {
+                out.anomalies.push(anomaly(
+                    AnomalyKind::CorrectionOfUnknownEvent,
+                    format!(
+                        "corrects {target_id}, which is not (yet) part of this campaign; it has no effect"
+                    ),
+                ));
+                continue;
+            };
+            if target.event_type == EventType::EventCorrected {
+                out.anomalies.push(anomaly(
+                    AnomalyKind::CorrectionOfCorrection,
+                    format!("corrects {target_id}, which is itself a correction; it has no effect"),
+                ));
+                continue;
+            }
+            if target.event_type != correction.corrects_event_type {
+                out.anomalies.push(anomaly(
+                    AnomalyKind::CorrectionTypeMismatch,
+                    format!(
+                        "says {target_id} is a {}, but it is a {}; it has no effect",
+                        correction.corrects_event_type, target.event_type
+                    ),
+                ));
+                continue;
+            }
+            let current = out.corrected.get(target_id).unwrap_or(&target.data);
+            let mut candidate = current.clone();
+            for (field, change) in &correction.changes {
+                let before = field_value(&candidate, field);
+                if !json_eq(&before, &change.was) {
+                    out.anomalies.push(anomaly(
+                        AnomalyKind::CorrectionConflict,
+                        format!(
+                            "expected {field} of {target_id} to be {} but it was {} (corrected by someone else meanwhile?); applied anyway, it is now {}",
+                            describe(&change.was),
+                            describe(&before),
+                            describe(&change.now)
+                        ),
+                    ));
+                }
+                set_field(&mut candidate, field, &change.now);
+            }
+            match Payload::parse(target.event_type, &candidate) {
+                Ok(_) => {
+                    out.corrected.insert(target_id.clone(), candidate);
+                }
+                Err(e) => out.anomalies.push(anomaly(
+                    AnomalyKind::CorrectionInvalid,
+                    format!("would make {target_id} invalid ({e}); it has no effect"),
+                )),
+            }
+        }
+        out
+    }
+
+    /// The effective payload of `event`: its recorded data with corrections applied.
+    pub fn payload<'a>(&'a self, event: &'a Event) -> &'a Value {
+        self.corrected.get(&event.id).unwrap_or(&event.data)
+    }
+
+    /// Whether any correction changed `event`.
+    pub fn is_corrected(&self, event: &Event) -> bool {
+        self.corrected.contains_key(&event.id)
+    }
+}
+
+/// A payload field's value; an absent field reads as `null`.
+pub fn field_value(payload: &Value, field: &str) -> Value {
+    payload.get(field).cloned().unwrap_or(Value::Null)
+}
+
+fn set_field(payload: &mut Value, field: &str, value: &Value) {
+    if let Value::Object(map) = payload {
+        if value.is_null() {
+            map.remove(field);
+        } else {
+            map.insert(field.to_owned(), value.clone());
+        }
+    } else {
+        let mut map = Map::new();
+        map.insert(field.to_owned(), value.clone());
+        *payload = Value::Object(map);
+    }
+}
+
+/// JSON equality where numbers compare by value (`1000` equals `1000.0`).
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+/// Checks a new correction against the stream it corrects (`events`, sorted by id, this stream
+/// only): the target exists here and is not a correction, its type matches, every `was` equals
+/// the current effective value, every `now` differs from it, and the corrected payload passes the
+/// same rules as a new one.
+pub fn check_correction(events: &[&Event], correction: &EventCorrection) -> Result<(), Refusal> {
+    let target_id = &correction.corrects_event_id;
+    let Some(target) = events.iter().find(|e| &e.id == target_id) else {
+        return Err(FieldError::new(
+            "correctsEventId",
+            format!("no event {target_id} in this campaign; pick an event from its history"),
+        )
+        .into());
+    };
+    if target.event_type == EventType::EventCorrected {
+        return Err(FieldError::new(
+            "correctsEventId",
+            format!("{target_id} is itself a correction; correct the original event instead"),
+        )
+        .into());
+    }
+    if target.event_type != correction.corrects_event_type {
+        return Err(FieldError::new(
+            "correctsEventType",
+            format!("{target_id} is a {}, not a {}", target.event_type, correction.corrects_event_type),
+        )
+        .into());
+    }
+    let effective = Effective::resolve(events);
+    let current = effective.payload(target);
+    let mut candidate = current.clone();
+    for (field, change) in &correction.changes {
+        let before = field_value(current, field);
+        if !json_eq(&before, &change.was) {
+            return Err(FieldError::new(
+                format!("changes.{field}.was"),
+                format!(
+                    "the current value of {field} is {}, not {}; it may have been corrected since you looked, so reload and try again",
+                    describe(&before),
+                    describe(&change.was)
+                ),
+            )
+            .into());
+        }
+        if json_eq(&before, &change.now) {
+            return Err(FieldError::new(
+                format!("changes.{field}.now"),
+                format!("is the same as the current value ({}); nothing to correct", describe(&before)),
+            )
+            .into());
+        }
+        set_field(&mut candidate, field, &change.now);
+    }
+    Payload::parse(target.event_type, &candidate).map_err(|e| {
+        if correction.changes.contains_key(&e.field) {
+            FieldError::new(format!("changes.{}.now", e.field), e.message)
+        } else {
+            FieldError::new("changes", format!("the corrected {} would be invalid: {e}", target.event_type))
+        }
+    })?;
+    Ok(())
+}
+
+/// Builds the payload of a correction of `target_id` (in the stream `events`, sorted by id):
+/// each `(field, now)` gets the field's current effective value as `was`. The result still goes
+/// through [`check_correction`] when it is recorded.
+pub fn build_correction(
+    events: &[&Event],
+    target_id: &EventId,
+    changes: &[(String, Value)],
+    reason: &str,
+) -> Result<Value, Refusal> {
+    let Some(target) = events.iter().find(|e| &e.id == target_id) else {
+        return Err(FieldError::new(
+            "correctsEventId",
+            format!("no event {target_id} in this campaign; pick an event from its history"),
+        )
+        .into());
+    };
+    let effective = Effective::resolve(events);
+    let current = effective.payload(target);
+    let mut map = Map::new();
+    for (field, now) in changes {
+        if target.event_type.field(field).is_none() {
+            return Err(crate::payload::unknown_field_error(
+                target.event_type,
+                &format!("changes.{field}"),
+                field,
+            )
+            .into());
+        }
+        map.insert(field.clone(), serde_json::json!({ "was": field_value(current, field), "now": now }));
+    }
+    Ok(serde_json::json!({
+        "correctsEventId": target_id,
+        "correctsEventType": target.event_type,
+        "reason": reason,
+        "changes": map,
+    }))
+}

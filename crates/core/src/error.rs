@@ -1,0 +1,98 @@
+//! Why a new entry is refused. Every refusal says what was wrong and what is expected instead;
+//! [`Refusal::field`] names the field a form should show it beside.
+
+use serde::Serialize;
+
+use crate::ids::CampaignId;
+use crate::payload::{EventType, FieldError};
+use crate::status::CampaignStatus;
+
+/// A refused entry. Nothing is recorded when an entry is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
+#[serde(tag = "type", content = "data", rename_all = "camelCase")]
+pub enum Refusal {
+    /// A field's value breaks a rule.
+    #[error("{0}")]
+    Field(FieldError),
+    /// The step is not the one the campaign expects next.
+    #[error(
+        "cannot record {event_type}: campaign {campaign_id} is at status {status}; {}",
+        next_step_phrase(*next_event_type)
+    )]
+    #[serde(rename_all = "camelCase")]
+    OutOfOrder {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// What was attempted.
+        event_type: EventType,
+        /// Where the campaign stands.
+        status: CampaignStatus,
+        /// What it expects next, if anything.
+        next_event_type: Option<EventType>,
+    },
+    /// Material cannot go to RGE before ECHA approval.
+    #[error(
+        "cannot record TransferToRGERecorded: campaign {campaign_id} has no ECHA approval yet (status {status}); \
+         material may not move to RGE until ECHAApprovalRecorded is recorded; {}",
+        next_step_phrase(*next_event_type)
+    )]
+    #[serde(rename_all = "camelCase")]
+    EchaGate {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// Where the campaign stands.
+        status: CampaignStatus,
+        /// What it expects next.
+        next_event_type: Option<EventType>,
+    },
+    /// The campaign is closed.
+    #[error("cannot record {event_type}: campaign {campaign_id} is completed; only corrections (EventCorrected) can be recorded")]
+    #[serde(rename_all = "camelCase")]
+    Completed {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// What was attempted.
+        event_type: EventType,
+    },
+    /// `CampaignCreated` on a stream that already has events.
+    #[error("campaign {0} already exists; CampaignCreated can only be its first event")]
+    AlreadyCreated(CampaignId),
+    /// No such campaign in this database.
+    #[error("no campaign {0} in this database")]
+    UnknownCampaign(CampaignId),
+    /// The entry would leave the campaign with a new anomaly (caught by replaying it).
+    #[error("{message}")]
+    #[serde(rename_all = "camelCase")]
+    Inconsistent {
+        /// The field to show it beside, when one is to blame.
+        field: Option<String>,
+        /// What is inconsistent.
+        message: String,
+    },
+}
+
+fn next_step_phrase(next: Option<EventType>) -> String {
+    match next.and_then(EventType::target_status) {
+        Some(status) => {
+            format!("the next expected step is {} ({})", status.step_label(), status.reached_by())
+        }
+        None => "no further step is expected".to_owned(),
+    }
+}
+
+impl Refusal {
+    /// The field a form should show this refusal beside, if one is to blame.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Field(e) => Some(&e.field),
+            Self::Inconsistent { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl From<FieldError> for Refusal {
+    fn from(e: FieldError) -> Self {
+        Self::Field(e)
+    }
+}

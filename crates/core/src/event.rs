@@ -1,0 +1,83 @@
+//! The event envelope: one immutable fact about one campaign, stamped with who recorded it, on
+//! which device, at which position of that device's own sequence, and when.
+//!
+//! The envelope's JSON (camelCase) is the wire and file contract shared by export/import and sync.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ids::{CampaignId, DeviceId, EventId, UserId};
+use crate::payload::{EventType, FieldError, Payload};
+use crate::time::Timestamp;
+
+/// The only stream type so far: every event belongs to a campaign.
+pub const STREAM_TYPE_CAMPAIGN: &str = "campaign";
+
+/// The payload schema version this build writes and understands. Stored events keep the version
+/// they were written with; a later build upcasts old versions on read instead of rewriting them.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A recorded event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Event {
+    /// `evt_<ULID>`; events of a stream fold in id order.
+    pub id: EventId,
+    /// Always `campaign` for now.
+    pub stream_type: String,
+    /// The campaign this event belongs to.
+    pub stream_id: CampaignId,
+    /// Which of the 13 types.
+    pub event_type: EventType,
+    /// Payload schema version.
+    pub schema_version: u32,
+    /// The payload, as the spec writes it.
+    pub data: Value,
+    /// Who recorded it.
+    pub user_id: UserId,
+    /// Which installation recorded it.
+    pub device_id: DeviceId,
+    /// Position in the recording device's own sequence: 1, 2, 3, … without gaps.
+    pub device_seq: u64,
+    /// When it was recorded (the device's clock, UTC, milliseconds).
+    pub created_at: Timestamp,
+}
+
+impl Event {
+    /// Checks everything about an event that does not depend on other events: the envelope and
+    /// the payload rules. Used for events that arrive from elsewhere (sync, import), where the
+    /// progression is not enforced because offline facts are accepted and reported as anomalies.
+    pub fn check(&self) -> Result<Payload, FieldError> {
+        if self.stream_type != STREAM_TYPE_CAMPAIGN {
+            return Err(FieldError::new(
+                "streamType",
+                format!("expected \"{STREAM_TYPE_CAMPAIGN}\", got {:?}", self.stream_type),
+            ));
+        }
+        if self.schema_version == 0 || self.schema_version > SCHEMA_VERSION {
+            return Err(FieldError::new(
+                "schemaVersion",
+                format!(
+                    "this version of Pluto understands schema versions 1 to {SCHEMA_VERSION}, got {}; update Pluto to read it",
+                    self.schema_version
+                ),
+            ));
+        }
+        if self.device_seq == 0 {
+            return Err(FieldError::new("deviceSeq", "expected a whole number from 1, got 0"));
+        }
+        Payload::parse(self.event_type, &self.data)
+            .map_err(|e| FieldError::new(format!("data.{}", e.field), e.message))
+    }
+
+    /// Parses an event from JSON text, naming the field that is wrong.
+    pub fn from_json(text: &str) -> Result<Event, FieldError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(&mut de).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            let field = if path == "." { "event".to_owned() } else { path };
+            FieldError::new(field, inner.to_string())
+        })
+    }
+}

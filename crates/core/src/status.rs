@@ -1,0 +1,156 @@
+//! The twelve campaign statuses and the linear progression between them (the spec's
+//! `STATUS_PROGRESSION`), with the labels the UI and error messages use.
+
+use serde::{Deserialize, Serialize};
+
+use crate::payload::EventType;
+
+/// Where a campaign stands. Statuses are totally ordered by [`CampaignStatus::rank`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    /// `CampaignCreated` recorded.
+    Created,
+    /// Material arrived at MBA.
+    InboundShipmentRecorded,
+    /// MBA granulated it.
+    GranulationComplete,
+    /// MBA removed metal.
+    MetalRemovalComplete,
+    /// MBA purified the polymer.
+    PolymerPurificationComplete,
+    /// MBA extruded it; ECHA approval is now required.
+    ExtrusionComplete,
+    /// ECHA approved it: the gate to RGE is open.
+    EchaApproved,
+    /// Shipped from MBA to RGE.
+    TransferredToRge,
+    /// RGE started manufacturing.
+    ManufacturingStarted,
+    /// RGE finished manufacturing.
+    ManufacturingComplete,
+    /// Parts shipped back to LEGO.
+    ReturnedToLego,
+    /// The campaign is closed; only corrections may follow.
+    Completed,
+}
+
+impl CampaignStatus {
+    /// Every status, in progression order.
+    pub const ALL: [CampaignStatus; 12] = [
+        Self::Created,
+        Self::InboundShipmentRecorded,
+        Self::GranulationComplete,
+        Self::MetalRemovalComplete,
+        Self::PolymerPurificationComplete,
+        Self::ExtrusionComplete,
+        Self::EchaApproved,
+        Self::TransferredToRge,
+        Self::ManufacturingStarted,
+        Self::ManufacturingComplete,
+        Self::ReturnedToLego,
+        Self::Completed,
+    ];
+
+    /// Position in the progression: 0 for `created` … 11 for `completed`.
+    pub fn rank(self) -> usize {
+        self as usize
+    }
+
+    /// The status at `rank`, if there is one.
+    pub fn from_rank(rank: usize) -> Option<Self> {
+        Self::ALL.get(rank).copied()
+    }
+
+    /// The stored name (`granulation_complete`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::InboundShipmentRecorded => "inbound_shipment_recorded",
+            Self::GranulationComplete => "granulation_complete",
+            Self::MetalRemovalComplete => "metal_removal_complete",
+            Self::PolymerPurificationComplete => "polymer_purification_complete",
+            Self::ExtrusionComplete => "extrusion_complete",
+            Self::EchaApproved => "echa_approved",
+            Self::TransferredToRge => "transferred_to_rge",
+            Self::ManufacturingStarted => "manufacturing_started",
+            Self::ManufacturingComplete => "manufacturing_complete",
+            Self::ReturnedToLego => "returned_to_lego",
+            Self::Completed => "completed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == s)
+    }
+
+    /// The spec's `STATUS_PROGRESSION`: the label of the step expected next, `None` once completed.
+    pub fn next_expected_step(self) -> Option<&'static str> {
+        Self::from_rank(self.rank() + 1).map(Self::step_label)
+    }
+
+    /// The label of the step that reaching this status completed (the spec's `STEP_NAMES`).
+    pub fn step_label(self) -> &'static str {
+        match self {
+            Self::Created => "Campaign Created",
+            Self::InboundShipmentRecorded => "Inbound Shipment",
+            Self::GranulationComplete => "Granulation",
+            Self::MetalRemovalComplete => "Metal Removal",
+            Self::PolymerPurificationComplete => "Polymer Purification",
+            Self::ExtrusionComplete => "Extrusion",
+            Self::EchaApproved => "ECHA Approval",
+            Self::TransferredToRge => "Transfer to RGE",
+            Self::ManufacturingStarted => "Manufacturing Start",
+            Self::ManufacturingComplete => "Manufacturing Complete",
+            Self::ReturnedToLego => "Return to LEGO",
+            Self::Completed => "Complete Campaign",
+        }
+    }
+
+    /// The event type that moves a campaign out of this status, `None` once completed.
+    pub fn next_event_type(self) -> Option<EventType> {
+        Self::from_rank(self.rank() + 1).map(Self::reached_by)
+    }
+
+    /// The event type whose recording reaches this status.
+    pub fn reached_by(self) -> EventType {
+        EventType::STEPS[self.rank()]
+    }
+}
+
+impl std::fmt::Display for CampaignStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progression_matches_the_spec() {
+        let expected = [
+            ("created", Some("Inbound Shipment")),
+            ("inbound_shipment_recorded", Some("Granulation")),
+            ("granulation_complete", Some("Metal Removal")),
+            ("metal_removal_complete", Some("Polymer Purification")),
+            ("polymer_purification_complete", Some("Extrusion")),
+            ("extrusion_complete", Some("ECHA Approval")),
+            ("echa_approved", Some("Transfer to RGE")),
+            ("transferred_to_rge", Some("Manufacturing Start")),
+            ("manufacturing_started", Some("Manufacturing Complete")),
+            ("manufacturing_complete", Some("Return to LEGO")),
+            ("returned_to_lego", Some("Complete Campaign")),
+            ("completed", None),
+        ];
+        for (status, (name, next)) in CampaignStatus::ALL.into_iter().zip(expected) {
+            assert_eq!(status.as_str(), name);
+            assert_eq!(serde_json::to_value(status).unwrap(), name);
+            assert_eq!(CampaignStatus::parse(name), Some(status));
+            assert_eq!(status.next_expected_step(), next);
+            assert_eq!(status.reached_by().target_status(), Some(status));
+        }
+    }
+}

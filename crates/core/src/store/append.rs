@@ -1,0 +1,160 @@
+//! Strict local entry: validate against the campaign's current state, insert the event and update
+//! the projection, all in one immediate transaction.
+
+use rusqlite::TransactionBehavior;
+use serde_json::Value;
+
+use super::rows::{event_by_id, insert_event, load_state, save_state, stream_events};
+use super::{Result, Store, StoreError};
+use crate::correction::check_correction;
+use crate::error::Refusal;
+use crate::event::{Event, SCHEMA_VERSION, STREAM_TYPE_CAMPAIGN};
+use crate::fold::{apply_next, can_apply_next, check_next, fold, CampaignState};
+use crate::ids::{CampaignId, EventId, UserId};
+use crate::payload::{EventType, Payload};
+use crate::time::Timestamp;
+
+/// An entry to record on this laptop.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    /// The campaign; `None` with `CampaignCreated` makes a new one.
+    pub campaign_id: Option<CampaignId>,
+    /// Which of the 13 types.
+    pub event_type: EventType,
+    /// The payload, as the spec writes it.
+    pub data: Value,
+    /// Who records it.
+    pub user_id: UserId,
+    /// The campaign version (its event count) the entry was made against; a different current
+    /// version refuses the entry with [`StoreError::Conflict`].
+    pub expected_version: Option<u32>,
+    /// A caller-chosen event id, so a retried entry is recorded once: recording the same draft
+    /// with the same id again returns the first recording.
+    pub event_id: Option<EventId>,
+}
+
+impl Draft {
+    /// A draft of `event_type` on `campaign_id` with no version check and a fresh id.
+    pub fn new(campaign_id: Option<CampaignId>, event_type: EventType, data: Value, user_id: UserId) -> Self {
+        Draft { campaign_id, event_type, data, user_id, expected_version: None, event_id: None }
+    }
+}
+
+/// A recorded event and the campaign's state after it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The event as stored.
+    pub event: Event,
+    /// The campaign after the event.
+    pub state: CampaignState,
+    /// `false` when the same event had already been recorded (an idempotent retry).
+    pub new: bool,
+}
+
+impl Store {
+    /// Records one event on this laptop, strictly: payload rules, the status progression, the
+    /// ECHA gate and the correction rules. On refusal nothing is written.
+    pub fn record(&mut self, draft: Draft) -> Result<Recorded> {
+        let payload = Payload::parse(draft.event_type, &draft.data).map_err(Refusal::Field)?;
+        let campaign_id = match (&draft.campaign_id, draft.event_type) {
+            (Some(id), _) => id.clone(),
+            (None, EventType::CampaignCreated) => CampaignId::generate(),
+            (None, _) => {
+                return Err(Refusal::Field(crate::payload::FieldError::new(
+                    "campaignId",
+                    format!("{} needs the campaign it belongs to", draft.event_type),
+                ))
+                .into())
+            }
+        };
+        let data = payload.to_value();
+        let device_id = self.device_id.clone();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+
+        if let Some(id) = &draft.event_id {
+            if let Some(existing) = event_by_id(&tx, id.as_str())? {
+                let same = existing.stream_id == campaign_id
+                    && existing.event_type == draft.event_type
+                    && existing.data == data
+                    && existing.user_id == draft.user_id;
+                if !same {
+                    return Err(StoreError::IdReused {
+                        id: id.clone(),
+                        detail: "a retry must repeat the same campaign, type, payload and user".into(),
+                    });
+                }
+                let state = load_state(&tx, &campaign_id)?
+                    .ok_or_else(|| StoreError::Corrupt(format!("no projection for {campaign_id}")))?;
+                return Ok(Recorded { event: existing, state, new: false });
+            }
+        }
+
+        let before = load_state(&tx, &campaign_id)?;
+        let version = before.as_ref().map_or(0, |s| s.event_count);
+        if let Some(expected) = draft.expected_version {
+            if expected != version {
+                return Err(StoreError::Conflict { campaign_id, expected, actual: version });
+            }
+        }
+        check_next(&campaign_id, before.as_ref(), &payload)?;
+        let history = match &payload {
+            Payload::EventCorrected(correction) => {
+                let events = stream_events(&tx, &campaign_id)?;
+                check_correction(&events.iter().collect::<Vec<_>>(), correction)?;
+                Some(events)
+            }
+            _ => None,
+        };
+
+        let created_at = Timestamp::now();
+        let mut id = draft.event_id.clone().unwrap_or_else(|| EventId::generate(created_at.system_time()));
+        if let Some(last) = before.as_ref().map(|s| &s.last_event_id).filter(|last| id <= **last) {
+            if draft.event_id.is_some() {
+                return Err(StoreError::Conflict { campaign_id, expected: version, actual: version });
+            }
+            // A clock behind another device's: keep the new event after everything it was
+            // validated against, since the fold applies events in id order.
+            id = last.successor();
+        }
+        let device_seq: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(device_seq), 0) + 1 FROM events WHERE device_id = ?1",
+            [device_id.as_str()],
+            |r| r.get(0),
+        )?;
+        let event = Event {
+            id,
+            stream_type: STREAM_TYPE_CAMPAIGN.to_owned(),
+            stream_id: campaign_id,
+            event_type: draft.event_type,
+            schema_version: SCHEMA_VERSION,
+            data,
+            user_id: draft.user_id,
+            device_id,
+            device_seq: device_seq as u64,
+            created_at,
+        };
+        let state = match history {
+            Some(mut events) => {
+                events.push(event.clone());
+                fold(&events).expect("at least one event")
+            }
+            None if can_apply_next(before.as_ref(), &event) => apply_next(before.clone(), &event),
+            None => {
+                let mut events = stream_events(&tx, &event.stream_id)?;
+                events.push(event.clone());
+                fold(&events).expect("at least one event")
+            }
+        };
+        // Strict entry never adds an anomaly; the explicit checks above say why in detail, this
+        // catches any rule they do not cover (for instance a corrected date that now contradicts
+        // another step).
+        let known = before.as_ref().map_or(&[][..], |s| &s.anomalies[..]);
+        if let Some(new) = state.anomalies.iter().find(|a| !known.contains(a)) {
+            return Err(Refusal::Inconsistent { field: None, message: new.message.clone() }.into());
+        }
+        insert_event(&tx, &event)?;
+        save_state(&tx, &state)?;
+        tx.commit()?;
+        Ok(Recorded { event, state, new: true })
+    }
+}

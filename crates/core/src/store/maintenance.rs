@@ -1,0 +1,153 @@
+//! Keeping projections honest: rebuild them all from the event log, verify that the stored ones
+//! equal a fresh fold, and take an online backup of the whole file.
+
+use std::path::Path;
+
+use rusqlite::TransactionBehavior;
+use serde::Serialize;
+
+use super::rows::{event_from_row, load_state, save_state, EVENT_COLUMNS};
+use super::{Result, Store, StoreError};
+use crate::event::Event;
+use crate::fold::fold;
+
+/// A difference between a stored projection and a fresh fold of its events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    /// The campaign.
+    pub campaign_id: String,
+    /// What differs.
+    pub problem: String,
+}
+
+/// Calls `each` with every campaign's events in id order, one campaign at a time, so memory
+/// stays bounded by the largest campaign rather than the log.
+fn for_each_stream(conn: &rusqlite::Connection, mut each: impl FnMut(&[Event]) -> Result<()>) -> Result<u64> {
+    let mut stmt = conn.prepare(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY stream_id, id"))?;
+    let mut rows = stmt.query([])?;
+    let mut current: Vec<Event> = Vec::new();
+    let mut streams = 0;
+    while let Some(row) = rows.next()? {
+        let event = event_from_row(row)?;
+        if current.first().is_some_and(|first| first.stream_id != event.stream_id) {
+            each(&current)?;
+            streams += 1;
+            current.clear();
+        }
+        current.push(event);
+    }
+    if !current.is_empty() {
+        each(&current)?;
+        streams += 1;
+    }
+    Ok(streams)
+}
+
+impl Store {
+    /// Deletes every projection and folds them again from the events, in one transaction.
+    /// Returns the number of campaigns rebuilt.
+    pub fn rebuild(&mut self) -> Result<u64> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM campaign_projections", [])?;
+        let rebuilt = for_each_stream(&tx, |events| {
+            let state = fold(events).expect("streams are never empty");
+            save_state(&tx, &state)
+        })?;
+        tx.commit()?;
+        Ok(rebuilt)
+    }
+
+    /// Compares every stored projection with a fresh fold of its events; an empty list means
+    /// no drift. Reads inside one transaction, so a concurrent writer cannot cause false alarms.
+    pub fn verify(&mut self) -> Result<Vec<Drift>> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let mut drift = Vec::new();
+        let mut seen = 0u64;
+        for_each_stream(&tx, |events| {
+            let fresh = fold(events).expect("streams are never empty");
+            seen += 1;
+            match load_state(&tx, &fresh.id)? {
+                None => drift
+                    .push(Drift { campaign_id: fresh.id.to_string(), problem: "projection missing".into() }),
+                Some(stored) if stored != fresh => drift.push(Drift {
+                    campaign_id: fresh.id.to_string(),
+                    problem: describe_drift(&stored, &fresh),
+                }),
+                Some(_) => {}
+            }
+            Ok(())
+        })?;
+        let projections: i64 = tx.query_row("SELECT COUNT(*) FROM campaign_projections", [], |r| r.get(0))?;
+        if u64::try_from(projections).ok() != Some(seen) {
+            let mut stmt = tx.prepare(
+                "SELECT id FROM campaign_projections p WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = p.id)",
+            )?;
+            let orphans = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            for id in orphans {
+                drift.push(Drift { campaign_id: id?, problem: "projection without events".into() });
+            }
+        }
+        drift.extend(check_columns(&tx)?);
+        Ok(drift)
+    }
+
+    /// Writes a consistent copy of the whole database to `target` with SQLite's online backup,
+    /// while others may keep writing. Refuses to overwrite an existing file.
+    pub fn backup(&self, target: &Path) -> Result<()> {
+        if target.exists() {
+            return Err(StoreError::Io {
+                context: format!("cannot back up to {}", target.display()),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "the file already exists; choose a new name",
+                ),
+            });
+        }
+        let partial = target.with_extension("partial");
+        self.conn.backup(rusqlite::MAIN_DB, &partial, None::<fn(rusqlite::backup::Progress)>)?;
+        std::fs::rename(&partial, target).map_err(|source| StoreError::Io {
+            context: format!("cannot move the backup to {}", target.display()),
+            source,
+        })
+    }
+}
+
+fn describe_drift(stored: &crate::fold::CampaignState, fresh: &crate::fold::CampaignState) -> String {
+    let (a, b) =
+        (serde_json::to_value(stored).unwrap_or_default(), serde_json::to_value(fresh).unwrap_or_default());
+    let fields: Vec<String> = b
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| a.get(k.as_str()) != Some(v))
+        .map(|(k, v)| {
+            format!(
+                "{k}: stored {} but events give {}",
+                a.get(k.as_str()).unwrap_or(&serde_json::Value::Null),
+                v
+            )
+        })
+        .collect();
+    fields.join("; ")
+}
+
+/// The list columns must agree with the state JSON they are copied from.
+fn check_columns(conn: &rusqlite::Connection) -> Result<Vec<Drift>> {
+    let mut stmt = conn.prepare(
+        "SELECT id FROM campaign_projections WHERE
+            status IS NOT json_extract(state, '$.status')
+         OR lego_campaign_code IS NOT json_extract(state, '$.legoCampaignCode')
+         OR current_weight_kg IS NOT json_extract(state, '$.currentWeightKg')
+         OR updated_at IS NOT json_extract(state, '$.updatedAt')
+         OR event_count IS NOT json_extract(state, '$.eventCount')
+         OR anomaly_count IS NOT json_array_length(state, '$.anomalies')",
+    )?;
+    let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    let mut drift = Vec::new();
+    for id in ids {
+        let id = id?;
+        drift.push(Drift { campaign_id: id, problem: "list columns disagree with the stored state".into() });
+    }
+    Ok(drift)
+}

@@ -1,0 +1,165 @@
+//! Reading the store: one campaign's state, history and past state, and the paged campaign list.
+
+use rusqlite::types::Value as SqlValue;
+use serde::Serialize;
+
+use super::rows::{load_state, stream_events};
+use super::{Result, Store, StoreError};
+use crate::event::Event;
+use crate::fold::{fold_as_of, CampaignState};
+use crate::ids::CampaignId;
+use crate::status::CampaignStatus;
+use crate::time::Timestamp;
+
+/// How the list is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum SortOrder {
+    /// Most recently changed first.
+    #[default]
+    LastActivity,
+    /// By LEGO campaign code, A to Z.
+    Code,
+    /// Newest campaign first.
+    Created,
+}
+
+/// A page of the campaign list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only campaigns at this status.
+    pub status: Option<CampaignStatus>,
+    /// Only campaigns whose code or description contains this text (case-insensitive).
+    pub search: Option<String>,
+    /// Order.
+    pub sort: SortOrder,
+    /// Page size.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery { status: None, search: None, sort: SortOrder::LastActivity, limit: 50, offset: 0 }
+    }
+}
+
+/// One row of the campaign list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignSummary {
+    /// The campaign.
+    pub id: String,
+    /// LEGO's code.
+    pub lego_campaign_code: Option<String>,
+    /// PI or PCR.
+    pub material_type: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Status.
+    pub status: String,
+    /// Step last completed.
+    pub current_step: String,
+    /// Step expected next.
+    pub next_expected_step: Option<String>,
+    /// Current weight.
+    pub current_weight_kg: Option<f64>,
+    /// Whether ECHA approved it.
+    pub echa_approved: bool,
+    /// Latest step event type.
+    pub last_event_type: Option<String>,
+    /// Latest change.
+    pub updated_at: String,
+    /// Events, corrections included.
+    pub event_count: u32,
+    /// Anomalies.
+    pub anomaly_count: u32,
+}
+
+/// A page of campaigns and how many match in all.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListPage {
+    /// The rows of this page.
+    pub rows: Vec<CampaignSummary>,
+    /// How many campaigns match the filter.
+    pub total: u64,
+}
+
+impl Store {
+    /// The current state of a campaign.
+    pub fn campaign(&self, id: &CampaignId) -> Result<Option<CampaignState>> {
+        load_state(&self.conn, id)
+    }
+
+    /// A campaign's events in id (recording) order.
+    pub fn history(&self, id: &CampaignId) -> Result<Vec<Event>> {
+        stream_events(&self.conn, id)
+    }
+
+    /// The campaign as it was recorded at `instant`; `None` if it had no events then.
+    pub fn campaign_as_of(&self, id: &CampaignId, instant: Timestamp) -> Result<Option<CampaignState>> {
+        Ok(fold_as_of(&self.history(id)?, instant))
+    }
+
+    /// One page of the campaign list.
+    pub fn list(&self, query: &ListQuery) -> Result<ListPage> {
+        let mut conditions = Vec::new();
+        let mut args: Vec<SqlValue> = Vec::new();
+        if let Some(status) = query.status {
+            args.push(SqlValue::Text(status.as_str().to_owned()));
+            conditions.push(format!("status = ?{}", args.len()));
+        }
+        if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            args.push(SqlValue::Text(format!("%{escaped}%")));
+            let n = args.len();
+            conditions.push(format!(
+                "(lego_campaign_code LIKE ?{n} ESCAPE '\\' OR description LIKE ?{n} ESCAPE '\\')"
+            ));
+        }
+        let filter =
+            if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let order = match query.sort {
+            SortOrder::LastActivity => "updated_at DESC, id DESC",
+            SortOrder::Code => "lego_campaign_code COLLATE NOCASE, id",
+            SortOrder::Created => "id DESC",
+        };
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM campaign_projections {filter}"),
+            rusqlite::params_from_iter(args.iter()),
+            |r| r.get(0),
+        )?;
+        args.push(SqlValue::Integer(i64::from(query.limit)));
+        args.push(SqlValue::Integer(i64::from(query.offset)));
+        let sql = format!(
+            "SELECT id, lego_campaign_code, material_type, description, status, current_step, next_expected_step,
+                    current_weight_kg, echa_approved, last_event_type, updated_at, event_count, anomaly_count
+             FROM campaign_projections {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
+            args.len() - 1,
+            args.len()
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok(CampaignSummary {
+                    id: r.get(0)?,
+                    lego_campaign_code: r.get(1)?,
+                    material_type: r.get(2)?,
+                    description: r.get(3)?,
+                    status: r.get(4)?,
+                    current_step: r.get(5)?,
+                    next_expected_step: r.get(6)?,
+                    current_weight_kg: r.get(7)?,
+                    echa_approved: r.get(8)?,
+                    last_event_type: r.get(9)?,
+                    updated_at: r.get(10)?,
+                    event_count: r.get(11)?,
+                    anomaly_count: r.get(12)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(ListPage { rows, total: u64::try_from(total).map_err(|e| StoreError::Corrupt(e.to_string()))? })
+    }
+}

@@ -1,0 +1,182 @@
+//! Events from elsewhere (sync, import): accepted when their envelope and payload are valid,
+//! whatever the progression says, because they are facts recorded offline on another laptop.
+//! Irregularities surface as anomalies in the fold. Applying is idempotent by event id.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, Write};
+
+use rusqlite::{Connection, TransactionBehavior};
+use serde::Serialize;
+
+use super::rows::{
+    event_by_id, event_from_row, insert_event, load_state, save_state, stream_events, EVENT_COLUMNS,
+};
+use super::{Result, Store, StoreError};
+use crate::event::Event;
+use crate::fold::{apply_next, fold, AnomalyKind};
+use crate::ids::CampaignId;
+use crate::payload::EventType;
+
+/// What applying remote events did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteReport {
+    /// Events newly stored.
+    pub inserted: usize,
+    /// Events already stored with identical content.
+    pub already_present: usize,
+    /// Campaign projections updated (a campaign counts once per batch).
+    pub campaigns_touched: usize,
+}
+
+impl RemoteReport {
+    fn add(&mut self, other: RemoteReport) {
+        self.inserted += other.inserted;
+        self.already_present += other.already_present;
+        self.campaigns_touched += other.campaigns_touched;
+    }
+}
+
+/// Events applied together when importing a file (one projection update per campaign each).
+const IMPORT_BATCH: usize = 1000;
+
+impl Store {
+    /// Applies events recorded elsewhere in one transaction: each is checked (envelope and
+    /// payload, not the progression), and an id already stored with other content is refused,
+    /// so either the whole batch is applied or nothing is.
+    pub fn apply_remote(&mut self, events: &[Event]) -> Result<RemoteReport> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let report = apply_batch(&tx, events)?;
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Writes every event as one JSON object per line, in id order. Returns how many.
+    pub fn export(&self, out: &mut impl Write) -> Result<usize> {
+        let io = |source| StoreError::Io { context: "cannot write the export".into(), source };
+        let mut stmt = self.conn.prepare(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY id"))?;
+        let mut rows = stmt.query([])?;
+        let mut count = 0;
+        while let Some(row) = rows.next()? {
+            let event = event_from_row(row)?;
+            serde_json::to_writer(&mut *out, &event).map_err(|e| io(e.into()))?;
+            out.write_all(b"\n").map_err(io)?;
+            count += 1;
+        }
+        out.flush().map_err(io)?;
+        Ok(count)
+    }
+
+    /// Applies a JSON Lines export as remote events, in one transaction: a bad line (named by
+    /// its number and field) leaves the database as it was.
+    pub fn import(&mut self, input: impl BufRead) -> Result<RemoteReport> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut total = RemoteReport::default();
+        let mut batch = Vec::with_capacity(IMPORT_BATCH);
+        let mut first_line = 1;
+        let flush = |batch: &mut Vec<Event>, first_line: usize, total: &mut RemoteReport| -> Result<()> {
+            let report = apply_batch(&tx, batch).map_err(|error| StoreError::ImportLine {
+                line: first_line + batch.len() - 1,
+                error: Box::new(error),
+            })?;
+            total.add(report);
+            batch.clear();
+            Ok(())
+        };
+        for (index, line) in input.lines().enumerate() {
+            let line_no = index + 1;
+            let line = line.map_err(|source| StoreError::Io {
+                context: format!("cannot read line {line_no}"),
+                source,
+            })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let event = Event::from_json(&line).map_err(|error| StoreError::ImportLine {
+                line: line_no,
+                error: Box::new(StoreError::InvalidEvent { id: "(unreadable)".into(), error }),
+            })?;
+            event.check().map_err(|error| StoreError::ImportLine {
+                line: line_no,
+                error: Box::new(StoreError::InvalidEvent { id: event.id.to_string(), error }),
+            })?;
+            if batch.is_empty() {
+                first_line = line_no;
+            }
+            batch.push(event);
+            if batch.len() == IMPORT_BATCH {
+                flush(&mut batch, first_line, &mut total)?;
+            }
+        }
+        if !batch.is_empty() {
+            flush(&mut batch, first_line, &mut total)?;
+        }
+        tx.commit()?;
+        Ok(total)
+    }
+}
+
+/// Checks and stores `events` and updates the projections they touch, inside the caller's
+/// transaction.
+fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteReport> {
+    let mut canonical = Vec::with_capacity(events.len());
+    for event in events {
+        let payload =
+            event.check().map_err(|error| StoreError::InvalidEvent { id: event.id.to_string(), error })?;
+        canonical.push(Event { data: payload.to_value(), ..event.clone() });
+    }
+    let mut report = RemoteReport::default();
+    let mut fresh: BTreeMap<CampaignId, Vec<Event>> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for event in canonical {
+        if !seen.insert(event.id.clone()) {
+            report.already_present += 1;
+            continue;
+        }
+        if let Some(existing) = event_by_id(conn, event.id.as_str())? {
+            if existing != event {
+                return Err(StoreError::IdReused {
+                    id: event.id.clone(),
+                    detail: differences(&existing, &event),
+                });
+            }
+            report.already_present += 1;
+            continue;
+        }
+        insert_event(conn, &event)?;
+        report.inserted += 1;
+        fresh.entry(event.stream_id.clone()).or_default().push(event);
+    }
+    for (campaign, mut new_events) in fresh {
+        new_events.sort_by(|a, b| a.id.cmp(&b.id));
+        let before = load_state(conn, &campaign)?;
+        // Incremental only where it provably equals a replay: every new event sorts after the
+        // stream's last one, none is a correction, and no earlier correction is still waiting
+        // for an event it could not find. Otherwise the stream is replayed (design invariant 4).
+        let incremental = before.as_ref().is_none_or(|s| {
+            new_events[0].id > s.last_event_id
+                && !s.anomalies.iter().any(|a| a.kind == AnomalyKind::CorrectionOfUnknownEvent)
+        }) && new_events.iter().all(|e| e.event_type != EventType::EventCorrected);
+        let state = if incremental {
+            new_events.iter().fold(before, |st, e| Some(apply_next(st, e)))
+        } else {
+            fold(&stream_events(conn, &campaign)?)
+        };
+        let state = state.ok_or_else(|| StoreError::Corrupt(format!("campaign {campaign} has no events")))?;
+        save_state(conn, &state)?;
+        report.campaigns_touched += 1;
+    }
+    Ok(report)
+}
+
+fn differences(a: &Event, b: &Event) -> String {
+    let (a, b) = (serde_json::to_value(a).unwrap_or_default(), serde_json::to_value(b).unwrap_or_default());
+    let fields: Vec<&str> = a
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| b.get(k.as_str()) != Some(v))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    format!("it differs in {}", fields.join(", "))
+}

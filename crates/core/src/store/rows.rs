@@ -1,0 +1,150 @@
+//! Mapping between rows and domain values: events in and out of `events`, folded states into
+//! `campaign_projections`.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{Result, StoreError};
+use crate::event::Event;
+use crate::fold::CampaignState;
+use crate::ids::{CampaignId, DeviceId, EventId, UserId};
+use crate::payload::EventType;
+use crate::time::Timestamp;
+
+/// Columns of `events` in the order [`event_from_row`] reads them.
+pub const EVENT_COLUMNS: &str =
+    "id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, created_at";
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// Reads an event from a row selected with [`EVENT_COLUMNS`].
+pub fn event_from_row(row: &Row<'_>) -> Result<Event> {
+    let id: String = row.get(0)?;
+    let stream_id: String = row.get(2)?;
+    let event_type: String = row.get(3)?;
+    let data: String = row.get(5)?;
+    let user_id: String = row.get(6)?;
+    let device_id: String = row.get(7)?;
+    let created_at: String = row.get(9)?;
+    Ok(Event {
+        id: EventId::parse(&id).map_err(|e| corrupt("events.id", e))?,
+        stream_type: row.get(1)?,
+        stream_id: CampaignId::parse(&stream_id).map_err(|e| corrupt("events.stream_id", e))?,
+        event_type: EventType::parse(&event_type).map_err(|e| corrupt("events.event_type", e))?,
+        schema_version: row.get(4)?,
+        data: serde_json::from_str(&data).map_err(|e| corrupt("events.data", e))?,
+        user_id: UserId::parse(&user_id).map_err(|e| corrupt("events.user_id", e))?,
+        device_id: DeviceId::parse(&device_id).map_err(|e| corrupt("events.device_id", e))?,
+        device_seq: u64::try_from(row.get::<_, i64>(8)?).map_err(|e| corrupt("events.device_seq", e))?,
+        created_at: Timestamp::parse(&created_at).map_err(|e| corrupt("events.created_at", e))?,
+    })
+}
+
+/// Inserts an event. The caller has checked it and that its id is new.
+pub fn insert_event(conn: &Connection, event: &Event) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO events (id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    let inserted = stmt.execute(params![
+        event.id.as_str(),
+        event.stream_type,
+        event.stream_id.as_str(),
+        event.event_type.as_str(),
+        event.schema_version,
+        event.data.to_string(),
+        event.user_id.as_str(),
+        event.device_id.as_str(),
+        i64::try_from(event.device_seq).unwrap_or(i64::MAX),
+        event.created_at.to_string(),
+    ]);
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
+            let holder: Option<String> = conn
+                .query_row(
+                    "SELECT id FROM events WHERE device_id = ?1 AND device_seq = ?2",
+                    params![event.device_id.as_str(), i64::try_from(event.device_seq).unwrap_or(i64::MAX)],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            match holder {
+                Some(other) => Err(StoreError::InvalidEvent {
+                    id: event.id.to_string(),
+                    error: crate::payload::FieldError::new(
+                        "deviceSeq",
+                        format!(
+                            "device {} sequence number {} already belongs to event {other}",
+                            event.device_id, event.device_seq
+                        ),
+                    ),
+                }),
+                None => Err(e.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The stored event with `id`, if any.
+pub fn event_by_id(conn: &Connection, id: &str) -> Result<Option<Event>> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))?;
+    let mut rows = stmt.query([id])?;
+    match rows.next()? {
+        Some(row) => Ok(Some(event_from_row(row)?)),
+        None => Ok(None),
+    }
+}
+
+/// All events of one campaign, in id order.
+pub fn stream_events(conn: &Connection, campaign: &CampaignId) -> Result<Vec<Event>> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ?1 ORDER BY id"))?;
+    let mut rows = stmt.query([campaign.as_str()])?;
+    let mut events = Vec::new();
+    while let Some(row) = rows.next()? {
+        events.push(event_from_row(row)?);
+    }
+    Ok(events)
+}
+
+/// The stored projection of one campaign, if any.
+pub fn load_state(conn: &Connection, campaign: &CampaignId) -> Result<Option<CampaignState>> {
+    let mut stmt = conn.prepare_cached("SELECT state FROM campaign_projections WHERE id = ?1")?;
+    let json: Option<String> = stmt.query_row([campaign.as_str()], |r| r.get(0)).optional()?;
+    json.map(|j| serde_json::from_str(&j).map_err(|e| corrupt("campaign_projections.state", e))).transpose()
+}
+
+/// Writes (inserts or replaces) the projection of one campaign.
+pub fn save_state(conn: &Connection, st: &CampaignState) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR REPLACE INTO campaign_projections (
+            id, lego_campaign_code, material_type, description, status, current_step, next_expected_step,
+            current_weight_kg, inbound_net_weight_kg, echa_approved, created_at, completed_at,
+            last_event_type, last_event_at, updated_at, event_count, anomaly_count, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    )?;
+    let state = serde_json::to_string(st).map_err(|e| corrupt("projection", e))?;
+    stmt.execute(params![
+        st.id.as_str(),
+        st.lego_campaign_code,
+        st.material_type.map(|m| m.as_str()),
+        st.description,
+        st.status.as_str(),
+        st.current_step,
+        st.next_expected_step,
+        st.current_weight_kg,
+        st.inbound_net_weight_kg,
+        st.echa_approved,
+        st.created_at.map(|t| t.to_string()),
+        st.completed_at.map(|t| t.to_string()),
+        st.last_event_type.map(|t| t.as_str()),
+        st.last_event_at.map(|t| t.to_string()),
+        st.updated_at.to_string(),
+        st.event_count,
+        st.anomalies.len() as u32,
+        state,
+    ])?;
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! Schema migrations of the local store: the SQL files under the repository's `migrations/`,
+//! embedded at compile time and applied in order. `PRAGMA user_version` is the schema version.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Every migration, in order; index + 1 is the schema version it produces.
+const MIGRATIONS: &[&str] = &[include_str!("../../../../migrations/0001_initial.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings the database to [`SCHEMA_VERSION`], each migration in its own transaction; refuses a
+/// database written by a newer build. The version is read inside the write transaction, so two
+/// processes opening a new file at once do not both run the same migration.
+pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), StoreError> {
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let found: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew { path: path.to_owned(), found, supported: SCHEMA_VERSION });
+        }
+        let Some(sql) = MIGRATIONS.get(found as usize) else {
+            return Ok(());
+        };
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", found + 1)?;
+        tx.commit()?;
+    }
+}
