@@ -6,7 +6,6 @@
 //! local entries; the fold applies the same rules leniently, so what the strict check refuses is
 //! exactly what the fold would report.
 
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -16,8 +15,8 @@ use crate::event::Event;
 use crate::ids::{CampaignId, DeviceId, EventId, UserId};
 use crate::payload::{
     CampaignCompletion, EchaApproval, EventType, Extrusion, FieldError, Granulation, InboundShipment,
-    ManufacturingCompletion, ManufacturingStart, MaterialType, MetalRemoval, Payload, PolymerPurification,
-    ReturnToLego, TransferToRge,
+    IsoDate, ManufacturingCompletion, ManufacturingStart, MaterialType, MetalRemoval, Payload,
+    PolymerPurification, ReturnToLego, TransferToRge,
 };
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
@@ -484,7 +483,7 @@ fn check_dates(st: &mut CampaignState, event: &Event) {
     }
 }
 
-fn manufacturing_dates(start: NaiveDate, end: NaiveDate) -> Result<(), FieldError> {
+fn manufacturing_dates(start: IsoDate, end: IsoDate) -> Result<(), FieldError> {
     if end < start {
         return Err(FieldError::new(
             "endDate",

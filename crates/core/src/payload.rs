@@ -378,9 +378,9 @@ pub struct InboundShipment {
     /// Tracking number.
     pub tracking_ref: String,
     /// Day it shipped.
-    pub ship_date: NaiveDate,
+    pub ship_date: IsoDate,
     /// Day it arrived at MBA.
-    pub arrival_date: NaiveDate,
+    pub arrival_date: IsoDate,
 }
 
 macro_rules! processing_step {
@@ -470,7 +470,7 @@ pub struct EchaApproval {
     /// Person or organisation approving.
     pub approved_by: String,
     /// Day of approval.
-    pub approval_date: NaiveDate,
+    pub approval_date: IsoDate,
     /// Additional approval details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
@@ -485,10 +485,10 @@ pub struct TransferToRge {
     /// Shipping company.
     pub carrier: String,
     /// Day it shipped.
-    pub ship_date: NaiveDate,
+    pub ship_date: IsoDate,
     /// Day RGE received it, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_date: Option<NaiveDate>,
+    pub received_date: Option<IsoDate>,
     /// Weight received at RGE, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_weight_kg: Option<f64>,
@@ -503,7 +503,7 @@ pub struct ManufacturingStart {
     /// Ordered quantity.
     pub po_quantity: u32,
     /// Day manufacturing started.
-    pub start_date: NaiveDate,
+    pub start_date: IsoDate,
 }
 
 /// `ManufacturingCompleted`.
@@ -511,7 +511,7 @@ pub struct ManufacturingStart {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ManufacturingCompletion {
     /// Day manufacturing ended.
-    pub end_date: NaiveDate,
+    pub end_date: IsoDate,
     /// Quantity actually produced.
     pub actual_quantity: u32,
     /// Production notes.
@@ -528,10 +528,10 @@ pub struct ReturnToLego {
     /// Shipping company.
     pub carrier: String,
     /// Day it shipped.
-    pub ship_date: NaiveDate,
+    pub ship_date: IsoDate,
     /// Day LEGO received it, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub received_date: Option<NaiveDate>,
+    pub received_date: Option<IsoDate>,
     /// Number of units returned.
     pub quantity: u32,
 }
@@ -775,11 +775,37 @@ fn check_value_shape(spec: &FieldSpec, value: &Value) -> Result<(), String> {
     }
 }
 
+/// A calendar date written strictly as `YYYY-MM-DD` (chrono alone also accepts `2026-2-1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IsoDate(pub NaiveDate);
+
+impl fmt::Display for IsoDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+impl Serialize for IsoDate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for IsoDate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_date(&s).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
 /// Parses an ISO calendar date, `YYYY-MM-DD`.
-pub fn parse_date(s: &str) -> Result<NaiveDate, FieldError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .filter(|_| s.len() == 10)
+pub fn parse_date(s: &str) -> Result<IsoDate, FieldError> {
+    let well_formed = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    well_formed
+        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .flatten()
+        .map(IsoDate)
         .ok_or_else(|| FieldError::new("date", format!("expected an ISO date (YYYY-MM-DD), got {s:?}")))
 }
 
@@ -873,7 +899,7 @@ fn quantity(field: &str, value: u32) -> Result<(), FieldError> {
     Ok(())
 }
 
-fn not_before(field: &str, later: NaiveDate, other: &str, earlier: NaiveDate) -> Result<(), FieldError> {
+fn not_before(field: &str, later: IsoDate, other: &str, earlier: IsoDate) -> Result<(), FieldError> {
     if later < earlier {
         return Err(FieldError::new(field, format!("must be on or after {other} ({earlier}), got {later}")));
     }

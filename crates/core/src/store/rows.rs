@@ -119,11 +119,20 @@ pub fn load_state(conn: &Connection, campaign: &CampaignId) -> Result<Option<Cam
 /// Writes (inserts or replaces) the projection of one campaign.
 pub fn save_state(conn: &Connection, st: &CampaignState) -> Result<()> {
     let mut stmt = conn.prepare_cached(
-        "INSERT OR REPLACE INTO campaign_projections (
+        "INSERT INTO campaign_projections (
             id, lego_campaign_code, material_type, description, status, current_step, next_expected_step,
             current_weight_kg, inbound_net_weight_kg, echa_approved, created_at, completed_at,
             last_event_type, last_event_at, updated_at, event_count, anomaly_count, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+         ON CONFLICT (id) DO UPDATE SET
+            lego_campaign_code = excluded.lego_campaign_code, material_type = excluded.material_type,
+            description = excluded.description, status = excluded.status, current_step = excluded.current_step,
+            next_expected_step = excluded.next_expected_step, current_weight_kg = excluded.current_weight_kg,
+            inbound_net_weight_kg = excluded.inbound_net_weight_kg, echa_approved = excluded.echa_approved,
+            created_at = excluded.created_at, completed_at = excluded.completed_at,
+            last_event_type = excluded.last_event_type, last_event_at = excluded.last_event_at,
+            updated_at = excluded.updated_at, event_count = excluded.event_count,
+            anomaly_count = excluded.anomaly_count, state = excluded.state",
     )?;
     let state = serde_json::to_string(st).map_err(|e| corrupt("projection", e))?;
     stmt.execute(params![

@@ -1,1 +1,409 @@
+//! The store against real SQLite files in a temporary folder.
 
+use serde_json::{json, Value};
+
+use super::*;
+use crate::samples::SampleCampaign;
+use crate::{CampaignState, Event, EventType, UserId};
+
+fn user() -> UserId {
+    UserId::parse("usr_alex").unwrap()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: PathBuf,
+    store: Store,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pluto.sqlite3");
+    let store = Store::open(&path).unwrap();
+    Fixture { _dir: dir, path, store }
+}
+
+/// Creates sample campaign `n` and records its steps up to `steps` (1 = created only).
+fn campaign(store: &mut Store, n: u32, steps: usize) -> CampaignId {
+    let sample = SampleCampaign::numbered(n);
+    let mut id = None;
+    for t in &EventType::STEPS[..steps] {
+        let draft = Draft::new(id.clone(), *t, sample.payload(*t).unwrap(), user());
+        id = Some(store.record(draft).unwrap().state.id);
+    }
+    id.unwrap()
+}
+
+fn count(store: &Store, sql: &str) -> i64 {
+    store.connection().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Everything a refused entry must leave alone.
+fn snapshot(store: &Store) -> (i64, String) {
+    let events = count(store, "SELECT COUNT(*) FROM events");
+    let projections: String = store
+        .connection()
+        .query_row(
+            "SELECT COALESCE(group_concat(state, '|'), '') FROM campaign_projections ORDER BY id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    (events, projections)
+}
+
+#[test]
+fn events_cannot_be_updated_or_deleted_in_sql() {
+    let mut f = fixture();
+    campaign(&mut f.store, 1, 3);
+    let conn = f.store.connection();
+    let before = snapshot(&f.store);
+    for sql in [
+        "UPDATE events SET data = '{}'",
+        "UPDATE events SET created_at = '2000-01-01T00:00:00.000Z'",
+        "UPDATE events SET id = id || 'x'",
+        "DELETE FROM events",
+    ] {
+        let err = conn.execute(sql, []).unwrap_err();
+        assert!(err.to_string().contains("events are append-only"), "{sql}: {err}");
+    }
+    assert_eq!(snapshot(&f.store), before);
+    // The sync column may be set once, and is final afterwards.
+    conn.execute("UPDATE events SET server_position = seq", []).unwrap();
+    let err = conn.execute("UPDATE events SET server_position = seq + 1", []).unwrap_err();
+    assert!(err.to_string().contains("server position is final"), "{err}");
+}
+
+#[test]
+fn lifecycle_is_recorded_with_gapless_device_sequence() {
+    let mut f = fixture();
+    let id = campaign(&mut f.store, 2, 12);
+    let state = f.store.campaign(&id).unwrap().unwrap();
+    assert_eq!(state.status, crate::CampaignStatus::Completed);
+    assert_eq!(state.next_expected_step, None);
+    let history = f.store.history(&id).unwrap();
+    let seqs: Vec<u64> = history.iter().map(|e| e.device_seq).collect();
+    assert_eq!(seqs, (1..=12).collect::<Vec<_>>());
+    assert!(history.iter().all(|e| &e.device_id == f.store.device_id() && e.user_id == user()));
+    assert!(history.windows(2).all(|w| w[0].id < w[1].id));
+    assert!(f.store.verify().unwrap().is_empty());
+}
+
+#[test]
+fn refused_entries_change_nothing() {
+    let mut f = fixture();
+    let id = campaign(&mut f.store, 3, 2);
+    let before = snapshot(&f.store);
+    let attempts = [
+        (
+            EventType::GranulationCompleted,
+            json!({"ticketNumber": "T", "startingWeightKg": 10, "outputWeightKg": 11}),
+        ),
+        (
+            EventType::ExtrusionCompleted,
+            SampleCampaign::numbered(3).payload(EventType::ExtrusionCompleted).unwrap(),
+        ),
+        (
+            EventType::CampaignCreated,
+            SampleCampaign::numbered(3).payload(EventType::CampaignCreated).unwrap(),
+        ),
+        (EventType::InboundShipmentRecorded, json!({"nonsense": true})),
+    ];
+    for (t, data) in attempts {
+        let err = f.store.record(Draft::new(Some(id.clone()), t, data, user())).unwrap_err();
+        assert!(err.is_refusal(), "{err}");
+    }
+    let unknown = CampaignId::generate();
+    let err = f
+        .store
+        .record(Draft::new(Some(unknown), EventType::InboundShipmentRecorded, json!({}), user()))
+        .unwrap_err();
+    assert!(err.is_refusal());
+    assert_eq!(snapshot(&f.store), before);
+    // The device sequence has no gap after refusals.
+    let next = f
+        .store
+        .record(Draft::new(
+            Some(id),
+            EventType::GranulationCompleted,
+            SampleCampaign::numbered(3).payload(EventType::GranulationCompleted).unwrap(),
+            user(),
+        ))
+        .unwrap();
+    assert_eq!(next.event.device_seq, 3);
+}
+
+#[test]
+fn expected_version_detects_a_concurrent_writer() {
+    let mut f = fixture();
+    let id = campaign(&mut f.store, 4, 2);
+    let mut other = Store::open(&f.path).unwrap();
+    let data = SampleCampaign::numbered(4).payload(EventType::GranulationCompleted).unwrap();
+    let mut draft = Draft::new(Some(id.clone()), EventType::GranulationCompleted, data, user());
+    draft.expected_version = Some(2);
+    other.record(draft.clone()).unwrap();
+    let err = f.store.record(draft).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict { expected: 2, actual: 3, .. }), "{err}");
+    assert!(err.to_string().contains("reload it and try again"));
+}
+
+#[test]
+fn recording_the_same_event_twice_is_a_no_op() {
+    let mut f = fixture();
+    let id = campaign(&mut f.store, 5, 2);
+    let data = SampleCampaign::numbered(5).payload(EventType::GranulationCompleted).unwrap();
+    let mut draft = Draft::new(Some(id.clone()), EventType::GranulationCompleted, data, user());
+    draft.event_id = Some(EventId::generate(std::time::SystemTime::now()));
+    let first = f.store.record(draft.clone()).unwrap();
+    let again = f.store.record(draft.clone()).unwrap();
+    assert!(first.new && !again.new);
+    assert_eq!(first.event, again.event);
+    assert_eq!(f.store.history(&id).unwrap().len(), 3);
+    draft.data["ticketNumber"] = json!("OTHER");
+    let err = f.store.record(draft).unwrap_err();
+    assert!(matches!(err, StoreError::IdReused { .. }), "{err}");
+}
+
+#[test]
+fn corrections_are_strict_on_this_laptop() {
+    let mut f = fixture();
+    let id = campaign(&mut f.store, 6, 3);
+    let history = f.store.history(&id).unwrap();
+    let inbound = &history[1];
+    let net = inbound.data["netWeightKg"].clone();
+    let correct = |field: &str, was: Value, now: Value| {
+        json!({
+            "correctsEventId": inbound.id, "correctsEventType": "InboundShipmentRecorded",
+            "reason": "scale calibration", "changes": { field: {"was": was, "now": now} }
+        })
+    };
+    let gross = inbound.data["grossWeightKg"].clone();
+    let cases = [
+        (correct("netWeightKg", json!(1), json!(5)), "changes.netWeightKg.was"),
+        (correct("netWeightKg", net.clone(), net.clone()), "changes.netWeightKg.now"),
+        (
+            correct("netWeightKg", net.clone(), json!(gross.as_f64().unwrap() + 1.0)),
+            "changes.netWeightKg.now",
+        ),
+        (correct("shipDate", inbound.data["shipDate"].clone(), json!("2030-01-01")), "changes"),
+    ];
+    let before = snapshot(&f.store);
+    for (data, field) in cases {
+        let err = f
+            .store
+            .record(Draft::new(Some(id.clone()), EventType::EventCorrected, data, user()))
+            .unwrap_err();
+        match err {
+            StoreError::Refused(r) => assert_eq!(r.field(), Some(field), "{r}"),
+            other => panic!("{other}"),
+        }
+    }
+    assert_eq!(snapshot(&f.store), before);
+    let fixed = f
+        .store
+        .record(Draft::new(
+            Some(id.clone()),
+            EventType::EventCorrected,
+            correct("netWeightKg", net.clone(), json!(net.as_f64().unwrap() - 10.0)),
+            user(),
+        ))
+        .unwrap();
+    assert_eq!(
+        fixed.state.current_weight_kg,
+        Some(fixed.state.steps.granulation.unwrap().data.output_weight_kg)
+    );
+    assert_eq!(fixed.state.inbound_net_weight_kg, Some(net.as_f64().unwrap() - 10.0));
+    assert!(f.store.verify().unwrap().is_empty());
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_an_older_one_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite3");
+    rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE unrelated (x)").unwrap();
+    let store = Store::open(&path).unwrap();
+    assert_eq!(count(&store, "PRAGMA user_version"), i64::from(schema::SCHEMA_VERSION));
+    drop(store);
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    let err = Store::open(&path).err().unwrap();
+    assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }));
+    assert!(err.to_string().contains("update Pluto to open it"), "{err}");
+    assert!(matches!(Store::open_existing(&dir.path().join("missing")), Err(StoreError::NotInitialized(_))));
+}
+
+#[test]
+fn the_device_id_is_kept_across_openings() {
+    let f = fixture();
+    let id = f.store.device_id().clone();
+    let again = Store::open(&f.path).unwrap();
+    assert_eq!(again.device_id(), &id);
+    let pragmas: (String, i64) = (
+        again.connection().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap(),
+        again.connection().query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap(),
+    );
+    assert_eq!(pragmas, ("wal".into(), 2), "WAL with synchronous=FULL");
+}
+
+fn all_events(store: &Store) -> Vec<Event> {
+    let mut out = Vec::new();
+    store.export(&mut out).unwrap();
+    String::from_utf8(out).unwrap().lines().map(|l| Event::from_json(l).unwrap()).collect()
+}
+
+fn all_states(store: &Store) -> Vec<CampaignState> {
+    let page =
+        store.list(&ListQuery { limit: 10_000, sort: SortOrder::Created, ..ListQuery::default() }).unwrap();
+    page.rows.iter().map(|r| store.campaign(&CampaignId::parse(&r.id).unwrap()).unwrap().unwrap()).collect()
+}
+
+#[test]
+fn apply_remote_is_idempotent_and_refuses_reused_ids() {
+    let mut a = fixture();
+    for n in 0..3 {
+        campaign(&mut a.store, n, 4 + n as usize);
+    }
+    let events = all_events(&a.store);
+    let mut b = fixture();
+    let first = b.store.apply_remote(&events).unwrap();
+    assert_eq!((first.inserted, first.already_present, first.campaigns_touched), (events.len(), 0, 3));
+    let again = b.store.apply_remote(&events).unwrap();
+    assert_eq!((again.inserted, again.already_present), (0, events.len()));
+    assert_eq!(all_states(&a.store), all_states(&b.store));
+
+    let before = snapshot(&b.store);
+    let mut tampered = events[1].clone();
+    tampered.data["carrier"] = json!("Another carrier");
+    let err = b.store.apply_remote(&[events[0].clone(), tampered]).unwrap_err();
+    assert!(matches!(&err, StoreError::IdReused { detail, .. } if detail.contains("data")), "{err}");
+    let mut invalid = events[2].clone();
+    invalid.id = EventId::generate(std::time::SystemTime::now());
+    invalid.device_seq = 999;
+    invalid.data["outputWeightKg"] = json!(-1);
+    let err = b.store.apply_remote(&[invalid]).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::InvalidEvent { error, .. } if error.field == "data.outputWeightKg"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&b.store), before);
+}
+
+#[test]
+fn rebuild_restores_exactly_and_verify_reports_drift() {
+    let mut f = fixture();
+    for n in 0..5 {
+        campaign(&mut f.store, n, 1 + (n as usize * 3) % 12);
+    }
+    let before = snapshot(&f.store);
+    assert!(f.store.verify().unwrap().is_empty());
+    f.store
+        .connection()
+        .execute_batch(
+            "UPDATE campaign_projections SET current_weight_kg = 1
+               WHERE id = (SELECT id FROM campaign_projections ORDER BY id LIMIT 1 OFFSET 1);
+             UPDATE campaign_projections SET state = json_set(state, '$.status', 'completed')
+               WHERE id = (SELECT id FROM campaign_projections ORDER BY id LIMIT 1 OFFSET 2);
+             INSERT INTO campaign_projections SELECT 'cmp_01HQJK5W3N8XKZ0G2Y5V7R9T1A', lego_campaign_code, material_type,
+               description, status, current_step, next_expected_step, current_weight_kg, inbound_net_weight_kg,
+               echa_approved, created_at, completed_at, last_event_type, last_event_at, updated_at, event_count,
+               anomaly_count, state FROM campaign_projections ORDER BY id LIMIT 1;",
+        )
+        .unwrap();
+    let drift = f.store.verify().unwrap();
+    assert_eq!(drift.len(), 4, "weight column, status in state (also its column), orphan: {drift:?}");
+    assert!(drift.iter().any(|d| d.problem == "projection without events"));
+    assert!(drift.iter().any(|d| d.problem.contains("status: stored")), "{drift:?}");
+    assert_eq!(f.store.rebuild().unwrap(), 5);
+    assert!(f.store.verify().unwrap().is_empty());
+    assert_eq!(snapshot(&f.store), before);
+}
+
+#[test]
+fn export_import_round_trip_is_exact() {
+    let mut a = fixture();
+    for n in 0..4 {
+        campaign(&mut a.store, n, 12);
+    }
+    let mut exported = Vec::new();
+    let n = a.store.export(&mut exported).unwrap();
+    assert_eq!(n, 48);
+    let mut b = fixture();
+    let report = b.store.import(exported.as_slice()).unwrap();
+    assert_eq!(report.inserted, 48);
+    let mut again = Vec::new();
+    b.store.export(&mut again).unwrap();
+    assert_eq!(exported, again);
+    assert_eq!(all_states(&a.store), all_states(&b.store));
+    assert_eq!(b.store.import(exported.as_slice()).unwrap().inserted, 0);
+}
+
+#[test]
+fn a_bad_import_line_is_named_and_changes_nothing() {
+    let mut a = fixture();
+    campaign(&mut a.store, 9, 5);
+    let mut exported = Vec::new();
+    a.store.export(&mut exported).unwrap();
+    let mut text = String::from_utf8(exported).unwrap();
+    text.push_str("{\"id\": \"evt_nope\"}\n");
+    let mut b = fixture();
+    let before = snapshot(&b.store);
+    let err = b.store.import(text.as_bytes()).unwrap_err();
+    assert!(err.to_string().starts_with("line 6: "), "{err}");
+    assert!(err.to_string().contains("evt_"), "{err}");
+    assert!(err.is_refusal());
+    assert_eq!(snapshot(&b.store), before);
+}
+
+#[test]
+fn backup_is_a_complete_copy_and_never_overwrites() {
+    let mut f = fixture();
+    let id = campaign(&mut f.store, 10, 7);
+    let target = f.path.with_file_name("backup.sqlite3");
+    f.store.backup(&target).unwrap();
+    let copy = Store::open_existing(&target).unwrap();
+    assert_eq!(copy.history(&id).unwrap(), f.store.history(&id).unwrap());
+    assert_eq!(copy.device_id(), f.store.device_id());
+    let err = f.store.backup(&target).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+}
+
+#[test]
+fn list_filters_searches_sorts_and_pages() {
+    let mut f = fixture();
+    let ids: Vec<CampaignId> = (0..30).map(|n| campaign(&mut f.store, n, 1 + (n as usize % 4))).collect();
+    let all = f.store.list(&ListQuery { limit: 100, ..ListQuery::default() }).unwrap();
+    assert_eq!(all.total, 30);
+    assert_eq!(all.rows[0].id, ids[29].to_string(), "most recent activity first");
+    assert!(all.rows.windows(2).all(|w| w[0].updated_at >= w[1].updated_at));
+
+    let granulated =
+        ListQuery { status: Some(crate::CampaignStatus::GranulationComplete), ..ListQuery::default() };
+    let page = f.store.list(&granulated).unwrap();
+    assert_eq!(page.total, 7);
+    assert!(page.rows.iter().all(|r| r.status == "granulation_complete"));
+
+    let code = SampleCampaign::numbered(17).code;
+    let found =
+        f.store.list(&ListQuery { search: Some(code.to_lowercase()), ..ListQuery::default() }).unwrap();
+    assert_eq!(found.rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), [ids[17].to_string()]);
+    let none = f.store.list(&ListQuery { search: Some("100%_".into()), ..ListQuery::default() }).unwrap();
+    assert_eq!(none.total, 0, "LIKE wildcards in the search are literal");
+
+    let second = f.store.list(&ListQuery { limit: 10, offset: 10, ..ListQuery::default() }).unwrap();
+    assert_eq!(second.rows, all.rows[10..20]);
+    let by_code =
+        f.store.list(&ListQuery { sort: SortOrder::Code, limit: 100, ..ListQuery::default() }).unwrap();
+    assert!(by_code.rows.windows(2).all(|w| w[0].lego_campaign_code <= w[1].lego_campaign_code));
+}
+
+#[test]
+fn two_connections_can_write_the_same_file() {
+    let mut f = fixture();
+    let mut other = Store::open(&f.path).unwrap();
+    let a = std::thread::spawn(move || (0..20).map(|n| campaign(&mut other, n, 2)).count());
+    for n in 20..40 {
+        campaign(&mut f.store, n, 2);
+    }
+    assert_eq!(a.join().unwrap(), 20);
+    assert_eq!(count(&f.store, "SELECT COUNT(*) FROM events"), 80);
+    assert!(f.store.verify().unwrap().is_empty());
+}

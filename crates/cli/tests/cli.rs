@@ -1,0 +1,296 @@
+//! The real `pluto` binary against real database files: output, exit codes, and that refused
+//! input never changes the database.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+struct Pluto {
+    dir: tempfile::TempDir,
+    db: PathBuf,
+}
+
+impl Pluto {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("pluto.sqlite3");
+        let p = Pluto { dir, db };
+        assert!(p.run(&["init"]).status.success());
+        p
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_pluto"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(["--user", "usr_alex"])
+            .args(args)
+            .env_remove("PLUTO_DB")
+            .env_remove("PLUTO_USER")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs with `--json` and expects success.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// Runs and expects exit code `code`; returns stderr.
+    fn fails(&self, code: i32, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn export(&self) -> String {
+        self.ok(&["export", "-"])
+    }
+}
+
+fn sample(event_type: &str) -> String {
+    let t = pluto_core::EventType::parse(event_type).unwrap();
+    pluto_core::samples::SampleCampaign::numbered(1).payload(t).unwrap().to_string()
+}
+
+const LIFECYCLE: [&str; 11] = [
+    "InboundShipmentRecorded",
+    "GranulationCompleted",
+    "MetalRemovalCompleted",
+    "PolymerPurificationCompleted",
+    "ExtrusionCompleted",
+    "ECHAApprovalRecorded",
+    "TransferToRGERecorded",
+    "ManufacturingStarted",
+    "ManufacturingCompleted",
+    "ReturnToLEGORecorded",
+    "CampaignCompleted",
+];
+
+fn create(p: &Pluto, code: &str) -> String {
+    p.ok(&["campaign", "create", "--code", code, "--material", "PCR", "--description", "Take-back bricks"])
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn init_is_idempotent_and_device_is_stable() {
+    let p = Pluto::new();
+    let device = p.ok(&["device"]).trim().to_owned();
+    assert!(device.starts_with("dev_") && device.len() == 30, "{device}");
+    let again = p.json(&["init"]);
+    assert_eq!(again["created"], json!(false));
+    assert_eq!(again["deviceId"], json!(device));
+}
+
+#[test]
+fn a_missing_database_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pluto"))
+        .args(["--db", dir.path().join("none.sqlite3").to_str().unwrap(), "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `pluto init`"));
+}
+
+#[test]
+fn whole_lifecycle_from_the_shell() {
+    let p = Pluto::new();
+    let id = create(&p, "LEGO-2026-0001");
+    assert!(id.starts_with("cmp_"), "{id}");
+    for t in LIFECYCLE {
+        let event_id = p.ok(&["record", &id, t, "--data", &sample(t)]);
+        assert!(event_id.trim().starts_with("evt_"));
+    }
+    let state = p.json(&["show", &id]);
+    assert_eq!(state["status"], json!("completed"));
+    assert_eq!(state["nextExpectedStep"], Value::Null);
+    assert_eq!(state["legoCampaignCode"], json!("LEGO-2026-0001"));
+    assert_eq!(state["eventCount"], json!(12));
+    assert!(state["currentWeightKg"].as_f64().unwrap() > 0.0);
+    assert_eq!(state["massBalance"]["stepYields"].as_array().unwrap().len(), 4);
+    let text = p.ok(&["show", &id]);
+    assert!(text.contains("Status              completed"), "{text}");
+    assert!(text.contains("Mass balance"), "{text}");
+    let history = p.json(&["history", &id]);
+    assert_eq!(history.as_array().unwrap().len(), 12);
+    assert_eq!(history[0]["eventType"], json!("CampaignCreated"));
+    assert_eq!(history[11]["deviceSeq"], json!(12));
+}
+
+#[test]
+fn refused_input_exits_1_names_the_field_and_changes_nothing() {
+    let p = Pluto::new();
+    let id = create(&p, "LEGO-2026-0002");
+    let before = p.export();
+    let stderr = p.fails(
+        1,
+        &["record", &id, "InboundShipmentRecorded", "--data", r#"{"grossWeightKg": 900, "netWeightKg": 1000, "carrier": "DHL", "trackingRef": "T", "shipDate": "2026-02-01", "arrivalDate": "2026-02-03"}"#],
+    );
+    assert!(stderr.contains("netWeightKg: must not exceed grossWeightKg (900 kg)"), "{stderr}");
+    let stderr =
+        p.fails(1, &["record", &id, "GranulationCompleted", "--data", &sample("GranulationCompleted")]);
+    assert!(stderr.contains("is at status created"), "{stderr}");
+    assert!(stderr.contains("next expected step is Inbound Shipment"), "{stderr}");
+    let stderr = p.fails(1, &["record", &id, "InboundShipmentRecorded", "--data", "{not json"]);
+    assert!(stderr.contains("data: not valid JSON"), "{stderr}");
+    let out = p.run(&[
+        "--json",
+        "record",
+        &id,
+        "InboundShipmentRecorded",
+        "--data",
+        r#"{"grossWeightKg": "heavy"}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(err["error"]["field"], json!("grossWeightKg"));
+    assert_eq!(err["error"]["kind"], json!("refused"));
+    assert_eq!(p.export(), before);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let p = Pluto::new();
+    p.fails(2, &["record", "cmp_nope", "InboundShipmentRecorded", "--data", "{}"]);
+    p.fails(2, &["record", "cmp_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "Teleported", "--data", "{}"]);
+    p.fails(2, &["campaign", "create", "--material", "PI"]);
+    p.fails(2, &["list", "--status", "lost"]);
+    p.fails(2, &["frobnicate"]);
+}
+
+#[test]
+fn correct_reads_was_from_current_state_and_chains() {
+    let p = Pluto::new();
+    let id = create(&p, "LEGO-2026-0003");
+    let inbound = r#"{"grossWeightKg": 10500, "netWeightKg": 1000, "carrier": "DHL", "trackingRef": "DHL-123456", "shipDate": "2026-02-01", "arrivalDate": "2026-02-03"}"#;
+    let event_id = p.ok(&["record", &id, "InboundShipmentRecorded", "--data", inbound]).trim().to_owned();
+    p.ok(&["correct", &id, &event_id, "--set", "netWeightKg=10000", "--reason", "Typo: should be 10000"]);
+    let state = p.json(&["show", &id]);
+    assert_eq!(state["currentWeightKg"], json!(10000.0));
+    p.ok(&[
+        "correct",
+        &id,
+        &event_id,
+        "--set",
+        "netWeightKg=9990",
+        "--set",
+        "carrier=DHL Freight",
+        "--reason",
+        "Weighbridge",
+    ]);
+    let history = p.json(&["history", &id]);
+    assert_eq!(history[1]["data"]["netWeightKg"], json!(1000.0), "the original stays as recorded");
+    assert_eq!(history[2]["data"]["changes"]["netWeightKg"], json!({"was": 1000.0, "now": 10000.0}));
+    assert_eq!(history[3]["data"]["changes"]["netWeightKg"], json!({"was": 10000.0, "now": 9990.0}));
+    assert_eq!(p.json(&["show", &id])["currentWeightKg"], json!(9990.0));
+    let text = p.ok(&["history", &id]);
+    assert!(text.contains("netWeightKg is now 9990.0 (corrected)"), "{text}");
+
+    let before = p.export();
+    let stderr = p.fails(1, &["correct", &id, &event_id, "--set", "netWeightKg=heavy", "--reason", "x"]);
+    assert!(stderr.contains("changes.netWeightKg.now: expected a weight in kg"), "{stderr}");
+    let stderr = p.fails(1, &["correct", &id, &event_id, "--set", "colour=red", "--reason", "x"]);
+    assert!(stderr.contains("has no field \"colour\""), "{stderr}");
+    let stderr = p.fails(1, &["correct", &id, &event_id, "--set", "netWeightKg=20000", "--reason", "x"]);
+    assert!(stderr.contains("must not exceed grossWeightKg"), "{stderr}");
+    let stderr = p.fails(1, &["correct", &id, &event_id, "--set", "netWeightKg=100", "--reason", " "]);
+    assert!(stderr.contains("reason: is required"), "{stderr}");
+    assert_eq!(p.export(), before);
+}
+
+#[test]
+fn show_as_of_an_instant() {
+    let p = Pluto::new();
+    let id = create(&p, "LEGO-2026-0004");
+    p.ok(&["record", &id, "InboundShipmentRecorded", "--data", &sample("InboundShipmentRecorded")]);
+    let history = p.json(&["history", &id]);
+    let created_at = history[0]["createdAt"].as_str().unwrap().to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let then = p.json(&["show", &id, "--as-of", &created_at]);
+    assert_eq!(then["status"], json!("created"));
+    assert_eq!(then["asOf"], json!(created_at));
+    assert_eq!(p.json(&["show", &id])["status"], json!("inbound_shipment_recorded"));
+    p.fails(1, &["show", &id, "--as-of", "2000-01-01T00:00:00Z"]);
+    p.fails(2, &["show", &id, "--as-of", "yesterday"]);
+}
+
+#[test]
+fn list_filters_and_searches() {
+    let p = Pluto::new();
+    let a = create(&p, "LEGO-ALPHA");
+    let b = create(&p, "LEGO-BETA");
+    p.ok(&["record", &b, "InboundShipmentRecorded", "--data", &sample("InboundShipmentRecorded")]);
+    let all = p.json(&["list"]);
+    assert_eq!(all["total"], json!(2));
+    assert_eq!(all["rows"][0]["id"], json!(b), "last activity first");
+    let inbound = p.json(&["list", "--status", "inbound_shipment_recorded"]);
+    assert_eq!(inbound["rows"].as_array().unwrap().len(), 1);
+    let found = p.json(&["list", "--search", "alpha"]);
+    assert_eq!(found["rows"][0]["id"], json!(a));
+    assert_eq!(found["rows"][0]["nextExpectedStep"], json!("Inbound Shipment"));
+    let text = p.ok(&["list", "--search", "nothing-like-this"]);
+    assert!(text.contains("No campaigns match"), "{text}");
+}
+
+#[test]
+fn export_import_backup_rebuild_verify() {
+    let p = Pluto::new();
+    let id = create(&p, "LEGO-2026-0005");
+    for t in &LIFECYCLE[..5] {
+        p.ok(&["record", &id, t, "--data", &sample(t)]);
+    }
+    let export = p.file("log.jsonl");
+    let out = p.json(&["export", export.to_str().unwrap()]);
+    assert_eq!(out["exported"], json!(6));
+    let other = Pluto::new();
+    let report = other.json(&["import", export.to_str().unwrap()]);
+    assert_eq!(report["inserted"], json!(6));
+    assert_eq!(other.json(&["import", export.to_str().unwrap()])["alreadyPresent"], json!(6));
+    assert_eq!(other.export(), std::fs::read_to_string(&export).unwrap());
+    assert_eq!(other.json(&["show", &id])["status"], p.json(&["show", &id])["status"]);
+
+    let backup = p.file("backup.sqlite3");
+    p.ok(&["backup", backup.to_str().unwrap()]);
+    let restored = Command::new(env!("CARGO_BIN_EXE_pluto"))
+        .args(["--db", backup.to_str().unwrap(), "export", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(restored.stdout).unwrap(), p.export());
+    p.fails(3, &["backup", backup.to_str().unwrap()]);
+
+    assert_eq!(p.json(&["rebuild"])["rebuilt"], json!(1));
+    assert!(p.ok(&["verify"]).starts_with("OK"));
+    tamper(&p.db);
+    let out = p.run(&["verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&id));
+    p.ok(&["rebuild"]);
+    assert_eq!(p.json(&["verify"])["ok"], json!(true));
+
+    let bad = p.file("bad.jsonl");
+    std::fs::write(&bad, "{\"id\": 1}\n").unwrap();
+    let stderr = other.fails(1, &["import", bad.to_str().unwrap()]);
+    assert!(stderr.contains("line 1"), "{stderr}");
+}
+
+fn tamper(db: &Path) {
+    // A projection edited behind the store's back, as a buggy tool might.
+    let store = pluto_core::Store::open_existing(db).unwrap();
+    store.connection().execute_batch("UPDATE campaign_projections SET current_weight_kg = 1").unwrap();
+}

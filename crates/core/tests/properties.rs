@@ -1,0 +1,316 @@
+//! Property tests of the fold and the store:
+//! - the fold never panics on arbitrary events and payloads, and ignores delivery order;
+//! - strict local entry keeps every stored projection equal to a full replay;
+//! - events delivered through apply-remote in any order and batching give identical projections.
+
+use std::collections::BTreeMap;
+
+use pluto_core::fold::{apply_next, can_apply_next};
+use pluto_core::samples::SampleCampaign;
+use pluto_core::store::{Draft, ListQuery, SortOrder};
+use pluto_core::{
+    fold, CampaignId, CampaignState, DeviceId, Event, EventId, EventType, Store, Timestamp, UserId,
+};
+use proptest::prelude::*;
+use proptest::sample::Index;
+use serde_json::{json, Value};
+use ulid::Ulid;
+
+const BASE_MS: u64 = 1_770_000_000_000;
+
+fn arb_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        (-1e6f64..1e6).prop_map(Value::from),
+        "[a-z0-9 -]{0,12}".prop_map(Value::from),
+        Just(json!("2026-02-03")),
+    ];
+    leaf.prop_recursive(3, 24, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+            prop::collection::btree_map("[a-zA-Z]{1,16}", inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// A payload that is sometimes valid, sometimes a valid one with one field damaged, sometimes noise.
+fn arb_payload(event_type: EventType) -> impl Strategy<Value = Value> {
+    let sample = SampleCampaign::numbered(3).payload(event_type);
+    let names: Vec<&'static str> = event_type.fields().iter().map(|f| f.name).collect();
+    (0..3u8, arb_json(), any::<Index>()).prop_map(move |(mode, noise, which)| match (&sample, mode) {
+        (Some(valid), 0) => valid.clone(),
+        (Some(valid), 1) => {
+            let mut v = valid.clone();
+            v[names[which.index(names.len())]] = noise;
+            v
+        }
+        _ => noise,
+    })
+}
+
+/// Arbitrary events of one campaign: any types, ids from a small pool (so corrections hit real
+/// events, each other, or nothing), arbitrary payloads.
+fn arb_events() -> impl Strategy<Value = Vec<Event>> {
+    let one = (0..13usize, 0..40u64, any::<Index>(), any::<Index>(), 0..6u8).prop_flat_map(
+        |(t, ms, target, field, mode)| {
+            let event_type = EventType::ALL[t];
+            (Just((event_type, ms, target, field, mode)), arb_payload(event_type), arb_json())
+        },
+    );
+    prop::collection::vec(one, 1..30).prop_map(|raw| {
+        let campaign = CampaignId::from_ulid(Ulid::from_parts(BASE_MS, 1));
+        let ids: Vec<EventId> =
+            (0..raw.len()).map(|i| EventId::from_ulid(Ulid::from_parts(BASE_MS + raw[i].0 .1, i as u128))).collect();
+        let mut events: Vec<Event> = Vec::new();
+        for (i, ((event_type, ms, target, field, mode), payload, noise)) in raw.into_iter().enumerate() {
+            let data = if event_type == EventType::EventCorrected && mode < 4 {
+                let target_id = &ids[target.index(ids.len())];
+                let target_type = events.iter().find(|e| &e.id == target_id).map_or(EventType::GranulationCompleted, |e| e.event_type);
+                let names: Vec<&str> = target_type.fields().iter().map(|f| f.name).collect();
+                let name = names[field.index(names.len())];
+                json!({
+                    "correctsEventId": target_id, "correctsEventType": target_type, "reason": "prop",
+                    "changes": { name: { "was": if mode == 0 { Value::Null } else { noise.clone() }, "now": noise } }
+                })
+            } else {
+                payload
+            };
+            events.push(event(&campaign, ids[i].clone(), event_type, data, BASE_MS + ms, 0, i as u64 + 1));
+        }
+        events
+    })
+}
+
+fn event(
+    campaign: &CampaignId,
+    id: EventId,
+    event_type: EventType,
+    data: Value,
+    ms: u64,
+    device: u128,
+    seq: u64,
+) -> Event {
+    Event {
+        id,
+        stream_type: "campaign".into(),
+        stream_id: campaign.clone(),
+        event_type,
+        schema_version: 1,
+        data,
+        user_id: UserId::parse("usr_prop").unwrap(),
+        device_id: DeviceId::from_ulid(Ulid::from_parts(BASE_MS, device + 1)),
+        device_seq: seq,
+        created_at: Timestamp::from_millis(ms as i64),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    /// Design invariants 4 and 5: total and deterministic whatever arrives, in whatever order.
+    #[test]
+    fn fold_is_total_and_ignores_delivery_order(events in arb_events(), seed in any::<u64>()) {
+        let state = fold(&events).expect("non-empty");
+        prop_assert_eq!(state.event_count as usize, events.iter().map(|e| &e.id).collect::<std::collections::BTreeSet<_>>().len());
+        let mut shuffled = events.clone();
+        let mut rng = seed;
+        for i in (1..shuffled.len()).rev() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (rng >> 33) as usize % (i + 1));
+        }
+        prop_assert_eq!(fold(&shuffled).unwrap(), state.clone());
+        // Incremental application, where allowed, equals the replay of the same prefix.
+        let mut sorted = events.clone();
+        sorted.sort_by(|a, b| a.id.cmp(&b.id));
+        sorted.dedup_by(|a, b| a.id == b.id);
+        let mut incremental: Option<CampaignState> = None;
+        for (i, e) in sorted.iter().enumerate() {
+            let targeted = sorted.iter().any(|c| c.event_type == EventType::EventCorrected && c.data.get("correctsEventId") == Some(&json!(e.id)));
+            incremental = if can_apply_next(incremental.as_ref(), e) && !targeted {
+                Some(apply_next(incremental, e))
+            } else {
+                fold(&sorted[..=i])
+            };
+            let replay = fold(&sorted[..=i]);
+            prop_assert_eq!(&incremental, &replay);
+        }
+    }
+}
+
+/// What a coordinator might try on one of a few campaigns.
+#[derive(Debug, Clone)]
+enum Action {
+    /// Record the step the campaign expects next.
+    NextStep,
+    /// Record any step (usually out of order and refused).
+    Step(EventType),
+    /// Correct a field of an earlier event with a nearby value.
+    Correct { target: Index, field: Index, factor: f64 },
+}
+
+fn arb_action() -> impl Strategy<Value = (usize, Action)> {
+    let action = prop_oneof![
+        6 => Just(Action::NextStep),
+        1 => (0..12usize).prop_map(|i| Action::Step(EventType::STEPS[i])),
+        3 => (any::<Index>(), any::<Index>(), 0.5f64..1.2).prop_map(|(target, field, factor)| Action::Correct { target, field, factor }),
+    ];
+    (0..3usize, action)
+}
+
+fn states(store: &Store) -> Vec<CampaignState> {
+    let page =
+        store.list(&ListQuery { limit: 10_000, sort: SortOrder::Created, ..ListQuery::default() }).unwrap();
+    page.rows.iter().map(|r| store.campaign(&CampaignId::parse(&r.id).unwrap()).unwrap().unwrap()).collect()
+}
+
+fn correction_value(spec: &pluto_core::FieldSpec, current: &Value, factor: f64) -> Value {
+    match (spec.kind, current) {
+        (pluto_core::FieldKind::Weight | pluto_core::FieldKind::Hours, Value::Number(n)) => {
+            json!(((n.as_f64().unwrap() * factor) * 10.0).round() / 10.0)
+        }
+        (pluto_core::FieldKind::Quantity, Value::Number(n)) => {
+            json!((n.as_u64().unwrap() as f64 * factor) as u64)
+        }
+        (pluto_core::FieldKind::Date, _) => json!("2026-06-15"),
+        (pluto_core::FieldKind::Material, _) => json!(if factor > 0.85 { "PI" } else { "PCR" }),
+        _ => json!(format!("corrected {factor:.3}")),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Strict local entry: each append updates the projection incrementally (or replays for a
+    /// correction); at every point the stored projections equal a full replay, and a refused
+    /// entry leaves the file as it was.
+    #[test]
+    fn strict_entry_keeps_projections_equal_to_replay(actions in prop::collection::vec(arb_action(), 1..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("p.sqlite3")).unwrap();
+        let user = UserId::parse("usr_prop").unwrap();
+        let mut campaigns: Vec<CampaignId> = Vec::new();
+        for n in 0..3u32 {
+            let sample = SampleCampaign::numbered(n);
+            let draft = Draft::new(None, EventType::CampaignCreated, sample.payload(EventType::CampaignCreated).unwrap(), user.clone());
+            campaigns.push(store.record(draft).unwrap().state.id);
+        }
+        for (which, action) in actions {
+            let id = campaigns[which].clone();
+            let state = store.campaign(&id).unwrap().unwrap();
+            let sample = SampleCampaign::numbered(which as u32);
+            let draft = match action {
+                Action::NextStep => match state.next_event_type() {
+                    Some(t) => Draft::new(Some(id.clone()), t, sample.payload(t).unwrap(), user.clone()),
+                    None => continue,
+                },
+                Action::Step(t) => Draft::new(Some(id.clone()), t, sample.payload(t).unwrap(), user.clone()),
+                Action::Correct { target, field, factor } => {
+                    let history = store.history(&id).unwrap();
+                    let steps: Vec<&Event> = history.iter().filter(|e| e.event_type != EventType::EventCorrected).collect();
+                    let target = steps[target.index(steps.len())];
+                    let spec = &target.event_type.fields()[field.index(target.event_type.fields().len())];
+                    let refs: Vec<&Event> = history.iter().collect();
+                    let current = pluto_core::correction::Effective::resolve(&refs).payload(target).get(spec.name).cloned().unwrap_or(Value::Null);
+                    let now = correction_value(spec, &current, factor);
+                    let data = pluto_core::correction::build_correction(&refs, &target.id, &[(spec.name.to_owned(), now)], "property test").unwrap();
+                    Draft::new(Some(id.clone()), EventType::EventCorrected, data, user.clone())
+                }
+            };
+            let before_events = store.history(&id).unwrap();
+            match store.record(draft) {
+                Ok(recorded) => {
+                    prop_assert!(recorded.state.anomalies.is_empty(), "strict entry made an anomaly: {:?}", recorded.state.anomalies);
+                    prop_assert_eq!(Some(recorded.state), fold(&store.history(&id).unwrap()));
+                }
+                Err(err) => {
+                    prop_assert!(err.is_refusal(), "{}", err);
+                    prop_assert_eq!(store.history(&id).unwrap(), before_events.clone());
+                    prop_assert_eq!(store.campaign(&id).unwrap(), fold(&before_events));
+                }
+            }
+        }
+        prop_assert!(store.verify().unwrap().is_empty());
+        let before = states(&store);
+        prop_assert_eq!(store.rebuild().unwrap(), 3);
+        prop_assert_eq!(states(&store), before);
+    }
+}
+
+/// Events of up to four campaigns recorded on three laptops with disagreeing clocks: steps may
+/// be duplicated, skipped, or land before the campaign's creation; corrections may cross.
+fn arb_offline_log() -> impl Strategy<Value = Vec<Event>> {
+    let one = (0..4u128, 0..3u128, 0..12usize, 0..10_000u64, 0..5u8, any::<Index>(), 0.6f64..1.0);
+    prop::collection::vec(one, 1..60).prop_map(|raw| {
+        let mut events: Vec<Event> = Vec::new();
+        let mut seqs: BTreeMap<u128, u64> = BTreeMap::new();
+        for (i, (campaign, device, step, ms, kind, target, factor)) in raw.into_iter().enumerate() {
+            let campaign_id = CampaignId::from_ulid(Ulid::from_parts(BASE_MS, campaign + 1));
+            let id = EventId::from_ulid(Ulid::from_parts(BASE_MS + ms, (i as u128) << 8 | device));
+            let sample = SampleCampaign::numbered(campaign as u32);
+            let same_campaign: Vec<&Event> = events
+                .iter()
+                .filter(|e| e.stream_id == campaign_id && e.event_type == EventType::InboundShipmentRecorded)
+                .collect();
+            let (event_type, data) = if kind == 0 && !same_campaign.is_empty() {
+                let target = same_campaign[target.index(same_campaign.len())];
+                let net = target.data["netWeightKg"].as_f64().unwrap();
+                (EventType::EventCorrected, json!({
+                    "correctsEventId": target.id, "correctsEventType": "InboundShipmentRecorded", "reason": "offline fix",
+                    "changes": { "netWeightKg": { "was": net, "now": (net * factor).round() } }
+                }))
+            } else {
+                let t = EventType::STEPS[step];
+                (t, sample.payload(t).unwrap())
+            };
+            let seq = seqs.entry(device).or_insert(0);
+            *seq += 1;
+            events.push(event(&campaign_id, id, event_type, data, BASE_MS + ms, device, *seq));
+        }
+        events
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Design invariant 4 through the store: any delivery order and batching, with duplicates,
+    /// ends in the same projections as a fold of each campaign's events.
+    #[test]
+    fn any_delivery_order_gives_identical_projections(
+        log in arb_offline_log(),
+        order in Just(()).prop_perturb(|_, mut rng| rng.next_u64()),
+        batch in 1..20usize,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut shuffled = log.clone();
+        let mut rng = order;
+        for i in (1..shuffled.len()).rev() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (rng >> 33) as usize % (i + 1));
+        }
+        let mut in_order = Store::open(&dir.path().join("a.sqlite3")).unwrap();
+        let mut scrambled = Store::open(&dir.path().join("b.sqlite3")).unwrap();
+        in_order.apply_remote(&log).unwrap();
+        for chunk in shuffled.chunks(batch) {
+            scrambled.apply_remote(chunk).unwrap();
+        }
+        // Redelivery of everything changes nothing.
+        let again = scrambled.apply_remote(&shuffled).unwrap();
+        prop_assert_eq!(again.inserted, 0);
+        let expected: Vec<CampaignState> = {
+            let mut by_campaign: BTreeMap<CampaignId, Vec<&Event>> = BTreeMap::new();
+            for e in &log {
+                by_campaign.entry(e.stream_id.clone()).or_default().push(e);
+            }
+            let mut states: Vec<CampaignState> = by_campaign.values().map(|es| fold(es.iter().copied()).unwrap()).collect();
+            states.sort_by(|a, b| b.id.cmp(&a.id));
+            states
+        };
+        prop_assert_eq!(states(&in_order), expected.clone());
+        prop_assert_eq!(states(&scrambled), expected);
+        prop_assert!(scrambled.verify().unwrap().is_empty());
+    }
+}
