@@ -9,11 +9,14 @@ mod output;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pluto_core::correction::build_correction;
 use pluto_core::store::{Draft, ListQuery, SortOrder, APP_IDENTIFIER, DB_FILE_NAME};
+use pluto_core::sync::runner::{self, Pace};
+use pluto_core::sync::{sync_once, SyncClient, SyncError};
 use pluto_core::{
     CampaignId, CampaignStatus, EventId, EventType, FieldError, Refusal, Store, StoreError, Timestamp, UserId,
 };
@@ -22,10 +25,10 @@ use serde_json::{json, Value};
 #[derive(Parser)]
 #[command(name = "pluto", version, about = "Pluto Tracker's campaign event store, from the shell")]
 struct Cli {
-    /// Database file [default: the desktop app's, in the OS app-data folder]
+    /// Database file (default: the desktop app's, in the OS app-data folder)
     #[arg(long, global = true, env = "PLUTO_DB", value_name = "PATH")]
     db: Option<PathBuf>,
-    /// Who records events (usr_…) [default: usr_<your login>]
+    /// Who records events, as usr_… (default: usr_ and your login name)
     #[arg(long, global = true, env = "PLUTO_USER", value_name = "USER_ID", value_parser = parse_user)]
     user: Option<UserId>,
     /// Print JSON instead of text
@@ -100,6 +103,21 @@ enum Command {
         /// Source file (`-` for standard input)
         file: PathBuf,
     },
+    /// Sync with the central server: push this laptop's events, pull everyone else's
+    Sync {
+        /// The server, e.g. https://pluto.example.com
+        #[arg(long, env = "PLUTO_SERVER", value_name = "URL")]
+        server: String,
+        /// This laptop's device token (from `pluto-server token create`)
+        #[arg(long, env = "PLUTO_TOKEN", hide_env_values = true)]
+        token: String,
+        /// Keep syncing until interrupted: at once after new entries, every 15 s otherwise,
+        /// retrying with backoff while the server cannot be reached
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Show where sync stands: events waiting, refusals, last sync, completeness
+    Status,
     /// Write a consistent copy of the database while it stays in use
     Backup {
         /// Target file (must not exist)
@@ -178,8 +196,15 @@ fn parse_set(s: &str) -> Result<(String, String), String> {
 
 /// Exit code for an error: 1 for refused input, 3 for everything else that stopped the command.
 fn exit_code(err: &anyhow::Error) -> u8 {
-    match err.downcast_ref::<StoreError>() {
-        Some(e) if e.is_refusal() => 1,
+    let store_error = err
+        .downcast_ref::<StoreError>()
+        .or_else(|| match err.downcast_ref::<SyncError>() {
+            Some(SyncError::Store(e)) => Some(e),
+            _ => None,
+        });
+    match (store_error, err.downcast_ref::<SyncError>()) {
+        (Some(e), _) if e.is_refusal() => 1,
+        (_, Some(SyncError::BadUrl(_) | SyncError::Unauthorized(_) | SyncError::Forbidden(_))) => 1,
         _ => 3,
     }
 }
@@ -361,6 +386,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
             );
         }
+        Command::Sync { server, token, watch } => {
+            let client = SyncClient::new(&server, &token)?;
+            if watch {
+                let stop = AtomicBool::new(false);
+                runner::run(db, &client, &Pace::default(), &stop, |pass| out.sync_pass(&pass))?;
+            } else {
+                let report = sync_once(&mut store, &client)?;
+                out.synced(&report, &store.sync_state()?);
+            }
+        }
+        Command::Status => out.status(&store.sync_state()?, &store.rejections()?),
         Command::Backup { file } => {
             store.backup(&file)?;
             out.message(json!({ "backup": file }), &format!("Backed up the database to {}.", file.display()));

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use pluto_core::correction::Effective;
-use pluto_core::store::{Drift, ListPage, ListQuery, Recorded};
+use pluto_core::store::{Drift, ListPage, ListQuery, Recorded, Rejection, SyncState};
+use pluto_core::sync::runner::Pass;
+use pluto_core::sync::SyncReport;
 use pluto_core::{CampaignState, DeviceId, Event, EventType, MassBalance, Payload, StoreError, Timestamp};
 use serde_json::{json, Value};
 
@@ -62,6 +64,7 @@ impl Printer {
         let balance = MassBalance::of(state, as_of.unwrap_or_else(Timestamp::now));
         if self.json {
             let mut value = serde_json::to_value(state).expect("state serializes");
+            value["steps"] = serde_json::to_value(&state.steps).expect("steps serialize");
             value["massBalance"] = serde_json::to_value(&balance).expect("balance serializes");
             if let Some(t) = as_of {
                 value["asOf"] = json!(t);
@@ -202,6 +205,88 @@ impl Printer {
             println!("Drift found in {} campaigns (run `pluto rebuild` to repair):", drift.len());
             for d in drift {
                 println!("  {}: {}", d.campaign_id, d.problem);
+            }
+        }
+    }
+}
+
+/// "Everything up to #N from this laptop is on the server", or why that cannot be said yet.
+fn completeness(state: &SyncState) -> String {
+    match state.server_contiguous_up_to {
+        Some(n) if n >= state.highest_local_seq && n > 0 => {
+            format!("Everything up to #{n} from this laptop is on the server.")
+        }
+        Some(n) if n > 0 => format!(
+            "Everything up to #{n} from this laptop is on the server; #{}–#{} are not yet.",
+            n + 1,
+            state.highest_local_seq
+        ),
+        _ if state.highest_local_seq == 0 => "Nothing has been recorded on this laptop yet.".to_owned(),
+        _ => format!("None of this laptop's {} events is confirmed on the server yet.", state.highest_local_seq),
+    }
+}
+
+impl Printer {
+    pub fn synced(&self, report: &SyncReport, state: &SyncState) {
+        if self.json {
+            self.emit(&json!({ "report": report, "state": state, "completeness": completeness(state) }));
+            return;
+        }
+        println!(
+            "Pushed {} events ({} refused by the server); pulled {} new events.",
+            report.pushed, report.refused, report.pulled
+        );
+        println!("{}", completeness(state));
+        if report.refused > 0 || state.rejected > 0 {
+            println!("{} events were refused by the server: see `pluto status`.", state.rejected);
+        }
+    }
+
+    pub fn sync_pass(&self, pass: &Pass<'_>) {
+        if self.json {
+            let outcome = match pass.outcome {
+                Ok(report) => json!({ "ok": report }),
+                Err(e) => json!({ "error": e.to_string(), "offline": e.is_offline() }),
+            };
+            println!("{}", json!({ "at": Timestamp::now(), "outcome": outcome, "state": pass.state, "nextInSeconds": pass.next_in.as_secs_f64() }));
+            return;
+        }
+        match pass.outcome {
+            Ok(r) => println!(
+                "{}  synced: pushed {}, refused {}, pulled {}. {}",
+                Timestamp::now(),
+                r.pushed,
+                r.refused,
+                r.pulled,
+                completeness(pass.state)
+            ),
+            Err(e) => println!(
+                "{}  {}; {} events waiting; next try in {:.0} s",
+                Timestamp::now(),
+                e,
+                pass.state.pending,
+                pass.next_in.as_secs_f64()
+            ),
+        }
+    }
+
+    pub fn status(&self, state: &SyncState, rejections: &[Rejection]) {
+        if self.json {
+            self.emit(&json!({ "state": state, "completeness": completeness(state), "rejections": rejections }));
+            return;
+        }
+        let never = || "never".to_owned();
+        println!("Events waiting to sync   {}", state.pending);
+        println!("Last successful sync     {}", state.last_success_at.map_or_else(never, |t| t.to_string()));
+        if let Some(e) = &state.last_error {
+            println!("Last error               {e}");
+        }
+        println!("{}", completeness(state));
+        if !rejections.is_empty() {
+            println!("\nRefused by the server ({}), kept here:", rejections.len());
+            for r in rejections {
+                let field = r.field.as_deref().map_or_else(String::new, |f| format!("{f}: "));
+                println!("  {} ({}) {field}{}", r.event_id, r.outcome, r.message);
             }
         }
     }

@@ -7,7 +7,6 @@
 //! exactly what the fold would report.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::correction::Effective;
 use crate::error::Refusal;
@@ -77,10 +76,6 @@ impl Steps {
             EventType::CampaignCompleted => at(&self.completion),
             EventType::CampaignCreated | EventType::EventCorrected => None,
         }
-    }
-
-    fn is_recorded(&self, event_type: EventType) -> bool {
-        self.recorded_at(event_type).is_some()
     }
 
     /// Stores a step's record in its slot.
@@ -229,7 +224,17 @@ pub struct CampaignState {
     pub correction_count: u32,
     /// The greatest event id folded: a new event with a greater id can be applied incrementally.
     pub last_event_id: EventId,
-    /// Every step's details.
+    /// Which steps are recorded: bit `rank` of each step's status.
+    pub recorded_steps: u16,
+    /// Manufacturing start and end dates, for the rule that one does not precede the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturing_start_date: Option<IsoDate>,
+    /// See `manufacturing_start_date`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturing_end_date: Option<IsoDate>,
+    /// Every step's details. Not part of the stored projection (the event log holds them):
+    /// filled by a fold of the events, empty in a projection read from the store.
+    #[serde(skip)]
     pub steps: Steps,
     /// Irregularities, ordered by event id.
     pub anomalies: Vec<Anomaly>,
@@ -258,6 +263,9 @@ impl CampaignState {
             event_count: 0,
             correction_count: 0,
             last_event_id: first.id.clone(),
+            recorded_steps: 0,
+            manufacturing_start_date: None,
+            manufacturing_end_date: None,
             steps: Steps::default(),
             anomalies: Vec::new(),
         }
@@ -271,6 +279,30 @@ impl CampaignState {
     /// The event type expected next.
     pub fn next_event_type(&self) -> Option<EventType> {
         self.status.next_event_type()
+    }
+
+    /// Whether the step recorded by `event_type` is recorded.
+    pub fn is_recorded(&self, event_type: EventType) -> bool {
+        event_type.target_status().is_some_and(|s| self.recorded_steps & (1 << s.rank()) != 0)
+    }
+
+    /// The state as the store keeps it: without the step details, which the log holds.
+    pub fn into_projection(mut self) -> CampaignState {
+        self.steps = Steps::default();
+        self
+    }
+
+    /// Marks a step recorded and keeps what later rules need of it.
+    fn record_step(&mut self, payload: Payload, meta: Meta) {
+        if let Some(status) = payload.event_type().target_status() {
+            self.recorded_steps |= 1 << status.rank();
+        }
+        match &payload {
+            Payload::ManufacturingStarted(p) => self.manufacturing_start_date = Some(p.start_date),
+            Payload::ManufacturingCompleted(p) => self.manufacturing_end_date = Some(p.end_date),
+            _ => {}
+        }
+        self.steps.fill(payload, meta);
     }
 
     fn set_status(&mut self, status: CampaignStatus, at: Timestamp) {
@@ -291,7 +323,8 @@ pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<CampaignS
     let mut state: Option<CampaignState> = None;
     for event in &sorted {
         let st = state.get_or_insert_with(|| CampaignState::empty(event));
-        apply(st, event, effective.payload(event), effective.is_corrected(event));
+        let data = effective.payload(event);
+        apply(st, event, || Payload::parse(event.event_type, data), effective.is_corrected(event));
     }
     let mut state = state?;
     if !effective.anomalies.is_empty() {
@@ -315,7 +348,15 @@ pub fn fold_as_of<'a>(
 pub fn apply_next(state: Option<CampaignState>, event: &Event) -> CampaignState {
     debug_assert!(event.event_type != EventType::EventCorrected);
     let mut st = state.unwrap_or_else(|| CampaignState::empty(event));
-    apply(&mut st, event, &event.data, false);
+    apply(&mut st, event, || Payload::parse(event.event_type, &event.data), false);
+    st
+}
+
+/// [`apply_next`] for an event whose payload the caller has already parsed and checked.
+pub fn apply_next_checked(state: Option<CampaignState>, event: &Event, payload: Payload) -> CampaignState {
+    debug_assert!(event.event_type != EventType::EventCorrected && payload.event_type() == event.event_type);
+    let mut st = state.unwrap_or_else(|| CampaignState::empty(event));
+    apply(&mut st, event, || Ok(payload), false);
     st
 }
 
@@ -324,7 +365,12 @@ pub fn can_apply_next(state: Option<&CampaignState>, event: &Event) -> bool {
     event.event_type != EventType::EventCorrected && state.is_none_or(|s| event.id > s.last_event_id)
 }
 
-fn apply(st: &mut CampaignState, event: &Event, data: &Value, corrected: bool) {
+fn apply(
+    st: &mut CampaignState,
+    event: &Event,
+    payload: impl FnOnce() -> Result<Payload, FieldError>,
+    corrected: bool,
+) {
     st.event_count += 1;
     st.updated_at = st.updated_at.max(event.created_at);
     if event.id > st.last_event_id {
@@ -345,7 +391,7 @@ fn apply(st: &mut CampaignState, event: &Event, data: &Value, corrected: bool) {
             message,
         });
     };
-    let payload = match Payload::parse(event.event_type, data) {
+    let payload = match payload() {
         Ok(p) => p,
         Err(e) => {
             anomaly(
@@ -399,7 +445,7 @@ fn apply(st: &mut CampaignState, event: &Event, data: &Value, corrected: bool) {
         corrected,
     };
     if target.rank() <= current.rank() {
-        if st.steps.is_recorded(event.event_type) {
+        if st.is_recorded(event.event_type) {
             anomaly(
                 st,
                 AnomalyKind::DuplicateStep,
@@ -417,7 +463,7 @@ fn apply(st: &mut CampaignState, event: &Event, data: &Value, corrected: bool) {
             if event.event_type == EventType::EchaApprovalRecorded {
                 st.echa_approved = true;
             }
-            st.steps.fill(payload, meta);
+            st.record_step(payload, meta);
             check_dates(st, event);
         }
         return;
@@ -425,7 +471,7 @@ fn apply(st: &mut CampaignState, event: &Event, data: &Value, corrected: bool) {
     if target.rank() > current.rank() + 1 {
         let missing: Vec<&str> = CampaignStatus::ALL[current.rank() + 1..target.rank()]
             .iter()
-            .filter(|s| !st.steps.is_recorded(s.reached_by()))
+            .filter(|s| !st.is_recorded(s.reached_by()))
             .map(|s| s.step_label())
             .collect();
         let bypassed = !st.echa_approved && target.rank() > CampaignStatus::EchaApproved.rank();
@@ -461,7 +507,7 @@ fn apply(st: &mut CampaignState, event: &Event, data: &Value, corrected: bool) {
         _ => {}
     }
     st.set_status(target, event.created_at);
-    st.steps.fill(payload, meta);
+    st.record_step(payload, meta);
     check_dates(st, event);
 }
 
@@ -470,10 +516,10 @@ fn check_dates(st: &mut CampaignState, event: &Event) {
     if !matches!(event.event_type, EventType::ManufacturingStarted | EventType::ManufacturingCompleted) {
         return;
     }
-    let (Some(start), Some(end)) = (&st.steps.manufacturing_start, &st.steps.manufacturing_completion) else {
+    let (Some(start), Some(end)) = (st.manufacturing_start_date, st.manufacturing_end_date) else {
         return;
     };
-    if let Err(e) = manufacturing_dates(start.data.start_date, end.data.end_date) {
+    if let Err(e) = manufacturing_dates(start, end) {
         st.anomalies.push(Anomaly {
             event_id: event.id.clone(),
             event_type: event.event_type,
@@ -532,8 +578,8 @@ pub fn check_next(
             next_event_type: st.next_event_type(),
         });
     }
-    if let (Payload::ManufacturingCompleted(p), Some(start)) = (payload, &st.steps.manufacturing_start) {
-        manufacturing_dates(start.data.start_date, p.end_date)?;
+    if let (Payload::ManufacturingCompleted(p), Some(start)) = (payload, st.manufacturing_start_date) {
+        manufacturing_dates(start, p.end_date)?;
     }
     Ok(())
 }

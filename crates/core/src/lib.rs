@@ -18,6 +18,7 @@ pub mod payload;
 pub mod samples;
 pub mod status;
 pub mod store;
+pub mod sync;
 pub mod time;
 
 pub use error::Refusal;

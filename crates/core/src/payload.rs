@@ -831,6 +831,11 @@ pub(crate) fn unknown_field_error(event_type: EventType, path: &str, name: &str)
 
 /// Deserializes `data` into `T`, turning serde's message into one that names the field.
 fn typed<T: DeserializeOwned>(event_type: EventType, data: &Value) -> Result<T, FieldError> {
+    // Valid payloads are the common case: parse without tracking paths, and only parse again
+    // with them when there is an error to explain.
+    if let Ok(value) = T::deserialize(data) {
+        return Ok(value);
+    }
     serde_path_to_error::deserialize(data).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner().to_string();

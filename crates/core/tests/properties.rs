@@ -163,7 +163,7 @@ fn arb_action() -> impl Strategy<Value = (usize, Action)> {
 fn states(store: &Store) -> Vec<CampaignState> {
     let page =
         store.list(&ListQuery { limit: 10_000, sort: SortOrder::Created, ..ListQuery::default() }).unwrap();
-    page.rows.iter().map(|r| store.campaign(&CampaignId::parse(&r.id).unwrap()).unwrap().unwrap()).collect()
+    page.rows.iter().map(|r| store.projection(&CampaignId::parse(&r.id).unwrap()).unwrap().unwrap()).collect()
 }
 
 fn correction_value(spec: &pluto_core::FieldSpec, current: &Value, factor: f64) -> Value {
@@ -223,12 +223,13 @@ proptest! {
             match store.record(draft) {
                 Ok(recorded) => {
                     prop_assert!(recorded.state.anomalies.is_empty(), "strict entry made an anomaly: {:?}", recorded.state.anomalies);
-                    prop_assert_eq!(Some(recorded.state), fold(&store.history(&id).unwrap()));
+                    prop_assert_eq!(Some(recorded.state), fold(&store.history(&id).unwrap()).map(CampaignState::into_projection));
+                    prop_assert_eq!(store.projection(&id).unwrap(), fold(&store.history(&id).unwrap()).map(CampaignState::into_projection));
                 }
                 Err(err) => {
                     prop_assert!(err.is_refusal(), "{}", err);
                     prop_assert_eq!(store.history(&id).unwrap(), before_events.clone());
-                    prop_assert_eq!(store.campaign(&id).unwrap(), fold(&before_events));
+                    prop_assert_eq!(store.projection(&id).unwrap(), fold(&before_events).map(CampaignState::into_projection));
                 }
             }
         }
@@ -305,7 +306,7 @@ proptest! {
             for e in &log {
                 by_campaign.entry(e.stream_id.clone()).or_default().push(e);
             }
-            let mut states: Vec<CampaignState> = by_campaign.values().map(|es| fold(es.iter().copied()).unwrap()).collect();
+            let mut states: Vec<CampaignState> = by_campaign.values().map(|es| fold(es.iter().copied()).unwrap().into_projection()).collect();
             states.sort_by(|a, b| b.id.cmp(&a.id));
             states
         };

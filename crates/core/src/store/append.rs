@@ -9,7 +9,7 @@ use super::{Result, Store, StoreError};
 use crate::correction::check_correction;
 use crate::error::Refusal;
 use crate::event::{Event, SCHEMA_VERSION, STREAM_TYPE_CAMPAIGN};
-use crate::fold::{apply_next, can_apply_next, check_next, fold, CampaignState};
+use crate::fold::{apply_next_checked, can_apply_next, check_next, fold, CampaignState};
 use crate::ids::{CampaignId, EventId, UserId};
 use crate::payload::{EventType, Payload};
 use crate::time::Timestamp;
@@ -40,12 +40,12 @@ impl Draft {
     }
 }
 
-/// A recorded event and the campaign's state after it.
+/// A recorded event and the campaign's projection after it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
     /// The event as stored.
     pub event: Event,
-    /// The campaign after the event.
+    /// The campaign's projection after the event (without step details: see [`Store::campaign`]).
     pub state: CampaignState,
     /// `false` when the same event had already been recorded (an idempotent retry).
     pub new: bool,
@@ -116,11 +116,9 @@ impl Store {
             // validated against, since the fold applies events in id order.
             id = last.successor();
         }
-        let device_seq: i64 = tx.query_row(
-            "SELECT COALESCE(MAX(device_seq), 0) + 1 FROM events WHERE device_id = ?1",
-            [device_id.as_str()],
-            |r| r.get(0),
-        )?;
+        let device_seq: i64 = tx
+            .prepare_cached("SELECT COALESCE(MAX(device_seq), 0) + 1 FROM events WHERE device_id = ?1")?
+            .query_row([device_id.as_str()], |r| r.get(0))?;
         let event = Event {
             id,
             stream_type: STREAM_TYPE_CAMPAIGN.to_owned(),
@@ -138,13 +136,14 @@ impl Store {
                 events.push(event.clone());
                 fold(&events).expect("at least one event")
             }
-            None if can_apply_next(before.as_ref(), &event) => apply_next(before.clone(), &event),
+            None if can_apply_next(before.as_ref(), &event) => apply_next_checked(before.clone(), &event, payload),
             None => {
                 let mut events = stream_events(&tx, &event.stream_id)?;
                 events.push(event.clone());
                 fold(&events).expect("at least one event")
             }
-        };
+        }
+        .into_projection();
         // Strict entry never adds an anomaly; the explicit checks above say why in detail, this
         // catches any rule they do not cover (for instance a corrected date that now contradicts
         // another step).
@@ -153,7 +152,7 @@ impl Store {
             return Err(Refusal::Inconsistent { field: None, message: new.message.clone() }.into());
         }
         insert_event(&tx, &event)?;
-        save_state(&tx, &state)?;
+        save_state(&tx, &state, before.as_ref().map(|s| s.status))?;
         tx.commit()?;
         Ok(Recorded { event, state, new: true })
     }

@@ -12,6 +12,7 @@ mod query;
 mod remote;
 mod rows;
 pub mod schema;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,6 +27,7 @@ pub use append::{Draft, Recorded};
 pub use maintenance::Drift;
 pub use query::{CampaignSummary, ListPage, ListQuery, SortOrder};
 pub use remote::RemoteReport;
+pub use sync::{Rejection, SyncState};
 
 /// Why a store operation failed. Nothing is written when an operation fails.
 #[derive(Debug, thiserror::Error)]
@@ -193,13 +195,19 @@ impl Store {
     }
 }
 
-/// The pragmas every connection to a store uses: WAL, full fsync on commit, foreign keys, and
-/// a busy timeout. Benchmarks apply the same to their raw baselines.
+/// The pragmas every connection to a store uses: WAL, full fsync on commit, foreign keys, a
+/// busy timeout, stable query plans and in-memory statement journals. Benchmarks apply the
+/// same to their raw baselines.
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Keep query plans stable: without this, rusqlite's statement cache clearing the bindings
+    // makes SQLite re-prepare statements whose plan peeked at a bound value, on every use.
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Statement journals (statements with triggers inside a transaction) stay in memory.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::rows::{load_state, stream_events};
 use super::{Result, Store, StoreError};
 use crate::event::Event;
-use crate::fold::{fold_as_of, CampaignState};
+use crate::fold::{fold, fold_as_of, CampaignState};
 use crate::ids::CampaignId;
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
@@ -37,6 +37,15 @@ pub struct ListQuery {
     pub limit: u32,
     /// Rows to skip.
     pub offset: u32,
+}
+
+impl ListQuery {
+    /// The search as a LIKE pattern, wildcards in the text taken literally.
+    fn search_pattern(&self) -> Option<String> {
+        let search = self.search.as_deref().map(str::trim).filter(|s| !s.is_empty())?;
+        let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        Some(format!("%{escaped}%"))
+    }
 }
 
 impl Default for ListQuery {
@@ -88,8 +97,14 @@ pub struct ListPage {
 }
 
 impl Store {
-    /// The current state of a campaign.
+    /// The current state of a campaign with every step's details, folded from its events.
     pub fn campaign(&self, id: &CampaignId) -> Result<Option<CampaignState>> {
+        Ok(fold(&self.history(id)?))
+    }
+
+    /// The stored projection of a campaign: its state without step details, as the list and
+    /// new entries use it. Equal to `campaign(id)?.map(CampaignState::into_projection)`.
+    pub fn projection(&self, id: &CampaignId) -> Result<Option<CampaignState>> {
         load_state(&self.conn, id)
     }
 
@@ -111,9 +126,8 @@ impl Store {
             args.push(SqlValue::Text(status.as_str().to_owned()));
             conditions.push(format!("status = ?{}", args.len()));
         }
-        if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            args.push(SqlValue::Text(format!("%{escaped}%")));
+        if let Some(pattern) = query.search_pattern() {
+            args.push(SqlValue::Text(pattern));
             let n = args.len();
             conditions.push(format!(
                 "(lego_campaign_code LIKE ?{n} ESCAPE '\\' OR description LIKE ?{n} ESCAPE '\\')"
@@ -122,15 +136,26 @@ impl Store {
         let filter =
             if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
         let order = match query.sort {
-            SortOrder::LastActivity => "updated_at DESC, id DESC",
+            SortOrder::LastActivity => "updated_at DESC, id",
             SortOrder::Code => "lego_campaign_code COLLATE NOCASE, id",
             SortOrder::Created => "id DESC",
         };
-        let total: i64 = self.conn.query_row(
-            &format!("SELECT COUNT(*) FROM campaign_projections {filter}"),
-            rusqlite::params_from_iter(args.iter()),
-            |r| r.get(0),
-        )?;
+        // Without a text search the count is kept per status (migration 3); a search must scan.
+        let total: i64 = match (&query.search_pattern(), query.status) {
+            (None, Some(status)) => self
+                .conn
+                .prepare_cached("SELECT COALESCE(SUM(n), 0) FROM campaign_status_counts WHERE status = ?1")?
+                .query_row([status.as_str()], |r| r.get(0))?,
+            (None, None) => self
+                .conn
+                .prepare_cached("SELECT COALESCE(SUM(n), 0) FROM campaign_status_counts")?
+                .query_row([], |r| r.get(0))?,
+            (Some(_), _) => self.conn.query_row(
+                &format!("SELECT COUNT(*) FROM campaign_projections {filter}"),
+                rusqlite::params_from_iter(args.iter()),
+                |r| r.get(0),
+            )?,
+        };
         args.push(SqlValue::Integer(i64::from(query.limit)));
         args.push(SqlValue::Integer(i64::from(query.offset)));
         let sql = format!(

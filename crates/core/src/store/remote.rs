@@ -13,9 +13,9 @@ use super::rows::{
 };
 use super::{Result, Store, StoreError};
 use crate::event::Event;
-use crate::fold::{apply_next, fold, AnomalyKind};
+use crate::fold::{apply_next_checked, fold, AnomalyKind};
 use crate::ids::CampaignId;
-use crate::payload::EventType;
+use crate::payload::{EventType, Payload};
 
 /// What applying remote events did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -118,17 +118,30 @@ impl Store {
 
 /// Checks and stores `events` and updates the projections they touch, inside the caller's
 /// transaction.
-fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteReport> {
+pub(super) fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteReport> {
     let mut canonical = Vec::with_capacity(events.len());
     for event in events {
         let payload =
             event.check().map_err(|error| StoreError::InvalidEvent { id: event.id.to_string(), error })?;
-        canonical.push(Event { data: payload.to_value(), ..event.clone() });
+        let data = payload.to_value();
+        let envelope = Event {
+            id: event.id.clone(),
+            stream_type: event.stream_type.clone(),
+            stream_id: event.stream_id.clone(),
+            event_type: event.event_type,
+            schema_version: event.schema_version,
+            data,
+            user_id: event.user_id.clone(),
+            device_id: event.device_id.clone(),
+            device_seq: event.device_seq,
+            created_at: event.created_at,
+        };
+        canonical.push((envelope, payload));
     }
     let mut report = RemoteReport::default();
-    let mut fresh: BTreeMap<CampaignId, Vec<Event>> = BTreeMap::new();
+    let mut fresh: BTreeMap<CampaignId, Vec<(Event, Payload)>> = BTreeMap::new();
     let mut seen = BTreeSet::new();
-    for event in canonical {
+    for (event, payload) in canonical {
         if !seen.insert(event.id.clone()) {
             report.already_present += 1;
             continue;
@@ -145,25 +158,26 @@ fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteReport> {
         }
         insert_event(conn, &event)?;
         report.inserted += 1;
-        fresh.entry(event.stream_id.clone()).or_default().push(event);
+        fresh.entry(event.stream_id.clone()).or_default().push((event, payload));
     }
     for (campaign, mut new_events) in fresh {
-        new_events.sort_by(|a, b| a.id.cmp(&b.id));
+        new_events.sort_by(|a, b| a.0.id.cmp(&b.0.id));
         let before = load_state(conn, &campaign)?;
+        let before_status = before.as_ref().map(|s| s.status);
         // Incremental only where it provably equals a replay: every new event sorts after the
         // stream's last one, none is a correction, and no earlier correction is still waiting
         // for an event it could not find. Otherwise the stream is replayed (design invariant 4).
         let incremental = before.as_ref().is_none_or(|s| {
-            new_events[0].id > s.last_event_id
+            new_events[0].0.id > s.last_event_id
                 && !s.anomalies.iter().any(|a| a.kind == AnomalyKind::CorrectionOfUnknownEvent)
-        }) && new_events.iter().all(|e| e.event_type != EventType::EventCorrected);
+        }) && new_events.iter().all(|(e, _)| e.event_type != EventType::EventCorrected);
         let state = if incremental {
-            new_events.iter().fold(before, |st, e| Some(apply_next(st, e)))
+            new_events.into_iter().fold(before, |st, (e, payload)| Some(apply_next_checked(st, &e, payload)))
         } else {
             fold(&stream_events(conn, &campaign)?)
         };
         let state = state.ok_or_else(|| StoreError::Corrupt(format!("campaign {campaign} has no events")))?;
-        save_state(conn, &state)?;
+        save_state(conn, &state.into_projection(), before_status)?;
         report.campaigns_touched += 1;
     }
     Ok(report)

@@ -8,6 +8,7 @@ use crate::event::Event;
 use crate::fold::CampaignState;
 use crate::ids::{CampaignId, DeviceId, EventId, UserId};
 use crate::payload::EventType;
+use crate::status::CampaignStatus;
 use crate::time::Timestamp;
 
 /// Columns of `events` in the order [`event_from_row`] reads them.
@@ -116,8 +117,25 @@ pub fn load_state(conn: &Connection, campaign: &CampaignId) -> Result<Option<Cam
     json.map(|j| serde_json::from_str(&j).map_err(|e| corrupt("campaign_projections.state", e))).transpose()
 }
 
-/// Writes (inserts or replaces) the projection of one campaign.
-pub fn save_state(conn: &Connection, st: &CampaignState) -> Result<()> {
+/// Writes (inserts or replaces) the projection of one campaign, and moves it between the
+/// per-status counts when its status changed from `before` (`None`: a new campaign).
+pub fn save_state(conn: &Connection, st: &CampaignState, before: Option<CampaignStatus>) -> Result<()> {
+    if before != Some(st.status) {
+        if let Some(old) = before {
+            conn.prepare_cached("UPDATE campaign_status_counts SET n = n - 1 WHERE status = ?1")?
+                .execute([old.as_str()])?;
+        }
+        conn.prepare_cached(
+            "INSERT INTO campaign_status_counts (status, n) VALUES (?1, 1)
+             ON CONFLICT (status) DO UPDATE SET n = n + 1",
+        )?
+        .execute([st.status.as_str()])?;
+    }
+    write_state(conn, st)
+}
+
+/// Writes the projection of one campaign without touching the counts (a rebuild recounts).
+pub fn write_state(conn: &Connection, st: &CampaignState) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO campaign_projections (
             id, lego_campaign_code, material_type, description, status, current_step, next_expected_step,

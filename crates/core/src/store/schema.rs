@@ -6,7 +6,11 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Every migration, in order; index + 1 is the schema version it produces.
-const MIGRATIONS: &[&str] = &[include_str!("../../../../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../../migrations/0001_initial.sql"),
+    include_str!("../../../../migrations/0002_sync_state.sql"),
+    include_str!("../../../../migrations/0003_status_counts.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -208,10 +208,9 @@ fn corrections_are_strict_on_this_laptop() {
             user(),
         ))
         .unwrap();
-    assert_eq!(
-        fixed.state.current_weight_kg,
-        Some(fixed.state.steps.granulation.unwrap().data.output_weight_kg)
-    );
+    let full = f.store.campaign(&id).unwrap().unwrap();
+    assert_eq!(fixed.state, full.clone().into_projection());
+    assert_eq!(fixed.state.current_weight_kg, Some(full.steps.granulation.unwrap().data.output_weight_kg));
     assert_eq!(fixed.state.inbound_net_weight_kg, Some(net.as_f64().unwrap() - 10.0));
     assert!(f.store.verify().unwrap().is_empty());
 }
@@ -253,7 +252,7 @@ fn all_events(store: &Store) -> Vec<Event> {
 fn all_states(store: &Store) -> Vec<CampaignState> {
     let page =
         store.list(&ListQuery { limit: 10_000, sort: SortOrder::Created, ..ListQuery::default() }).unwrap();
-    page.rows.iter().map(|r| store.campaign(&CampaignId::parse(&r.id).unwrap()).unwrap().unwrap()).collect()
+    page.rows.iter().map(|r| store.projection(&CampaignId::parse(&r.id).unwrap()).unwrap().unwrap()).collect()
 }
 
 #[test]
@@ -309,7 +308,7 @@ fn rebuild_restores_exactly_and_verify_reports_drift() {
         )
         .unwrap();
     let drift = f.store.verify().unwrap();
-    assert_eq!(drift.len(), 4, "weight column, status in state (also its column), orphan: {drift:?}");
+    assert_eq!(drift.len(), 5, "weight column, status in state (also its column), orphan, counts: {drift:?}");
     assert!(drift.iter().any(|d| d.problem == "projection without events"));
     assert!(drift.iter().any(|d| d.problem.contains("status: stored")), "{drift:?}");
     assert_eq!(f.store.rebuild().unwrap(), 5);
@@ -406,4 +405,94 @@ fn two_connections_can_write_the_same_file() {
     assert_eq!(a.join().unwrap(), 20);
     assert_eq!(count(&f.store, "SELECT COUNT(*) FROM events"), 80);
     assert!(f.store.verify().unwrap().is_empty());
+}
+
+mod sync_bookkeeping {
+    use super::*;
+    use crate::store::Rejection;
+    use crate::sync::protocol::{DeviceStatus, LoggedEvent};
+    use crate::Timestamp;
+
+    fn status(store: &Store, n: u64) -> DeviceStatus {
+        DeviceStatus {
+            device_id: store.device_id().clone(),
+            contiguous_up_to: n,
+            highest_seq: n,
+            event_count: n,
+            last_received_at: None,
+        }
+    }
+
+    #[test]
+    fn pushed_events_get_positions_and_refused_ones_are_kept_aside() {
+        let mut f = fixture();
+        campaign(&mut f.store, 1, 4);
+        let unsynced = f.store.unsynced(100).unwrap();
+        assert_eq!(unsynced.iter().map(|e| e.device_seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        assert_eq!(f.store.sync_state().unwrap().pending, 4);
+
+        let accepted: Vec<(EventId, i64)> = unsynced[..3].iter().zip(10..).map(|(e, p)| (e.id.clone(), p)).collect();
+        let refused = [Rejection {
+            event_id: unsynced[3].id.clone(),
+            outcome: "refused".into(),
+            field: Some("data.carrier".into()),
+            message: "is required".into(),
+            rejected_at: Timestamp::now(),
+        }];
+        f.store.record_push(&accepted, &refused, &status(&f.store, 3)).unwrap();
+        assert!(f.store.unsynced(100).unwrap().is_empty(), "refused events are not offered again");
+        let state = f.store.sync_state().unwrap();
+        assert_eq!((state.pending, state.rejected, state.highest_local_seq), (0, 1, 4));
+        assert_eq!(state.server_contiguous_up_to, Some(3));
+        assert_eq!(f.store.rejections().unwrap()[0].field.as_deref(), Some("data.carrier"));
+        assert_eq!(f.store.history(&unsynced[0].stream_id).unwrap().len(), 4, "refused events stay in the log");
+        // A position, once set, is final: a second report of another position is ignored.
+        f.store.record_push(&[(unsynced[0].id.clone(), 99)], &[], &status(&f.store, 3)).unwrap();
+        let position: i64 = f
+            .store
+            .connection()
+            .query_row("SELECT server_position FROM events WHERE id = ?1", [unsynced[0].id.as_str()], |r| r.get(0))
+            .unwrap();
+        assert_eq!(position, 10);
+    }
+
+    #[test]
+    fn a_pulled_page_and_its_cursor_commit_together() {
+        let mut a = fixture();
+        campaign(&mut a.store, 2, 6);
+        let logged: Vec<LoggedEvent> = all_events(&a.store)
+            .into_iter()
+            .zip(1..)
+            .map(|(event, position)| LoggedEvent { position, received_at: Timestamp::now(), event })
+            .collect();
+        let mut b = fixture();
+        let report = b.store.apply_pulled(&logged[..4], 4).unwrap();
+        assert_eq!(report.inserted, 4);
+        assert_eq!(b.store.sync_state().unwrap().cursor, 4);
+        // A page that cannot be applied leaves the cursor where it was.
+        let mut bad = logged[4..].to_vec();
+        bad[0].event.data["netWeightKg"] = json!("heavy");
+        assert!(b.store.apply_pulled(&bad, 6).is_err());
+        assert_eq!(b.store.sync_state().unwrap().cursor, 4);
+        b.store.apply_pulled(&logged[4..], 6).unwrap();
+        b.store.apply_pulled(&logged, 6).unwrap();
+        assert_eq!(b.store.sync_state().unwrap().cursor, 6);
+        assert_eq!(all_states(&a.store), all_states(&b.store));
+        assert_eq!(b.store.sync_state().unwrap().pending, 0, "other devices' events are never pushed from here");
+    }
+
+    #[test]
+    fn sync_attempts_are_remembered_for_the_status_bar() {
+        let mut f = fixture();
+        let t1 = Timestamp::from_millis(1_770_000_000_000);
+        f.store.record_sync_attempt(t1, None).unwrap();
+        let t2 = Timestamp::from_millis(1_770_000_060_000);
+        f.store.record_sync_attempt(t2, Some("cannot reach the sync server")).unwrap();
+        let state = f.store.sync_state().unwrap();
+        assert_eq!(state.last_success_at, Some(t1));
+        assert_eq!(state.last_attempt_at, Some(t2));
+        assert_eq!(state.last_error.as_deref(), Some("cannot reach the sync server"));
+        f.store.record_sync_attempt(t2, None).unwrap();
+        assert_eq!(f.store.sync_state().unwrap().last_error, None);
+    }
 }

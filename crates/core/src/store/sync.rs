@@ -1,0 +1,210 @@
+//! What the store keeps for sync: which of this laptop's events still need pushing, the server
+//! positions of events it holds, the pull cursor, refusals, and the last outcome for the app's
+//! status bar. Every change here is one transaction with the data it describes, so an
+//! interrupted sync never leaves the cursor ahead of the events it stands for.
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+
+use super::remote::{apply_batch, RemoteReport};
+use super::rows::{event_from_row, EVENT_COLUMNS};
+use super::{Result, Store};
+use crate::event::Event;
+use crate::ids::EventId;
+use crate::sync::protocol::{DeviceStatus, LoggedEvent};
+use crate::time::Timestamp;
+
+/// A pushed event the server refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejection {
+    /// The refused event.
+    pub event_id: EventId,
+    /// `refused`, `conflict` or `forbidden`.
+    pub outcome: String,
+    /// The field the server named, if any.
+    pub field: Option<String>,
+    /// The server's reason.
+    pub message: String,
+    /// When it was refused.
+    pub rejected_at: Timestamp,
+}
+
+/// Where sync stands, as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncState {
+    /// This laptop's events not yet on the server (refused ones excluded).
+    pub pending: u64,
+    /// This laptop's events the server refused.
+    pub rejected: u64,
+    /// The highest device sequence number recorded on this laptop.
+    pub highest_local_seq: u64,
+    /// The server's last word on this laptop: everything up to this sequence number is there.
+    pub server_contiguous_up_to: Option<u64>,
+    /// Position in the server's log up to which events have been pulled.
+    pub cursor: i64,
+    /// When a sync last completed.
+    pub last_success_at: Option<Timestamp>,
+    /// When a sync was last tried.
+    pub last_attempt_at: Option<Timestamp>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+}
+
+const CURSOR: &str = "sync_cursor";
+const CONTIGUOUS: &str = "sync_server_contiguous_up_to";
+const LAST_SUCCESS: &str = "sync_last_success_at";
+const LAST_ATTEMPT: &str = "sync_last_attempt_at";
+const LAST_ERROR: &str = "sync_last_error";
+
+fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+}
+
+fn set_meta(conn: &Connection, key: &str, value: Option<&str>) -> Result<()> {
+    match value {
+        Some(v) => conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, v],
+        )?,
+        None => conn.execute("DELETE FROM meta WHERE key = ?1", [key])?,
+    };
+    Ok(())
+}
+
+impl Store {
+    /// Up to `limit` of this laptop's events the server does not have yet, in device order.
+    /// Events the server refused are not offered again.
+    pub fn unsynced(&self, limit: usize) -> Result<Vec<Event>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events
+             WHERE device_id = ?1 AND server_position IS NULL
+               AND NOT EXISTS (SELECT 1 FROM sync_rejections r WHERE r.event_id = events.id)
+             ORDER BY device_seq LIMIT ?2"
+        ))?;
+        let mut rows = stmt.query(params![self.device_id.as_str(), limit as i64])?;
+        let mut events = Vec::new();
+        while let Some(row) = rows.next()? {
+            events.push(event_from_row(row)?);
+        }
+        Ok(events)
+    }
+
+    /// Records the outcome of a push in one transaction: server positions of accepted events,
+    /// refusals with their reasons, and the server's completeness figure for this laptop.
+    pub fn record_push(
+        &mut self,
+        accepted: &[(EventId, i64)],
+        refused: &[Rejection],
+        device: &DeviceStatus,
+    ) -> Result<()> {
+        let mine = device.device_id == self.device_id;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        set_positions(&tx, accepted.iter().map(|(id, p)| (id, *p)))?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO sync_rejections (event_id, outcome, field, message, rejected_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for r in refused {
+                stmt.execute(params![
+                    r.event_id.as_str(),
+                    r.outcome,
+                    r.field,
+                    r.message,
+                    r.rejected_at.to_string()
+                ])?;
+            }
+        }
+        if mine {
+            set_meta(&tx, CONTIGUOUS, Some(&device.contiguous_up_to.to_string()))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Applies one pulled page and advances the cursor in the same transaction, so a crash
+    /// between pages loses nothing and repeats nothing.
+    pub fn apply_pulled(&mut self, page: &[LoggedEvent], next_after: i64) -> Result<RemoteReport> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let events: Vec<Event> = page.iter().map(|l| l.event.clone()).collect();
+        let report = apply_batch(&tx, &events)?;
+        set_positions(&tx, page.iter().map(|l| (&l.event.id, l.position)))?;
+        let cursor: i64 = get_meta(&tx, CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
+        set_meta(&tx, CURSOR, Some(&cursor.max(next_after).to_string()))?;
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Remembers the outcome of a sync attempt for the status bar.
+    pub fn record_sync_attempt(&mut self, at: Timestamp, error: Option<&str>) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        set_meta(&tx, LAST_ATTEMPT, Some(&at.to_string()))?;
+        set_meta(&tx, LAST_ERROR, error)?;
+        if error.is_none() {
+            set_meta(&tx, LAST_SUCCESS, Some(&at.to_string()))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Where sync stands.
+    pub fn sync_state(&self) -> Result<SyncState> {
+        let me = self.device_id.as_str();
+        let (pending, highest): (i64, i64) = self.conn.query_row(
+            "SELECT COUNT(*) FILTER (WHERE server_position IS NULL
+                                       AND NOT EXISTS (SELECT 1 FROM sync_rejections r WHERE r.event_id = events.id)),
+                    COALESCE(MAX(device_seq), 0)
+             FROM events WHERE device_id = ?1",
+            [me],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let rejected: i64 = self.conn.query_row("SELECT COUNT(*) FROM sync_rejections", [], |r| r.get(0))?;
+        let time = |key| -> Result<Option<Timestamp>> {
+            Ok(get_meta(&self.conn, key)?.and_then(|t| Timestamp::parse(&t).ok()))
+        };
+        Ok(SyncState {
+            pending: pending as u64,
+            rejected: rejected as u64,
+            highest_local_seq: highest as u64,
+            server_contiguous_up_to: get_meta(&self.conn, CONTIGUOUS)?.and_then(|v| v.parse().ok()),
+            cursor: get_meta(&self.conn, CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0),
+            last_success_at: time(LAST_SUCCESS)?,
+            last_attempt_at: time(LAST_ATTEMPT)?,
+            last_error: get_meta(&self.conn, LAST_ERROR)?,
+        })
+    }
+
+    /// Events the server refused, newest first.
+    pub fn rejections(&self) -> Result<Vec<Rejection>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT event_id, outcome, field, message, rejected_at FROM sync_rejections ORDER BY rejected_at DESC",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, outcome, field, message, at) = row?;
+            out.push(Rejection {
+                event_id: EventId::parse(&id).map_err(|e| super::StoreError::Corrupt(e.to_string()))?,
+                outcome,
+                field,
+                message,
+                rejected_at: Timestamp::parse(&at).map_err(super::StoreError::Corrupt)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// Sets server positions of events that do not have one yet (the trigger allows this once).
+fn set_positions<'a>(conn: &Connection, positions: impl Iterator<Item = (&'a EventId, i64)>) -> Result<()> {
+    let mut stmt =
+        conn.prepare_cached("UPDATE events SET server_position = ?2 WHERE id = ?1 AND server_position IS NULL")?;
+    for (id, position) in positions {
+        stmt.execute(params![id.as_str(), position])?;
+    }
+    Ok(())
+}

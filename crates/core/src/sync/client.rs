@@ -1,0 +1,251 @@
+//! The laptop's side of sync: push this laptop's unsynced events in batches, then pull the
+//! server's log in pages after the stored cursor, each page applied in one transaction with the
+//! cursor. Blocking HTTP (ureq), so the core stays free of an async runtime; the desktop app runs
+//! it on a background thread.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::protocol::{
+    DeviceStatus, ErrorBody, Health, PullResponse, PushOutcome, PushRequest, PushResponse, MAX_PULL_LIMIT,
+    MAX_PUSH_EVENTS,
+};
+use crate::event::Event;
+use crate::ids::DeviceId;
+use crate::store::{Rejection, Store, StoreError};
+use crate::time::Timestamp;
+
+/// Events per push request.
+pub const PUSH_BATCH: usize = 500;
+
+/// How long one ordinary request may take before the network counts as gone.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why a sync did not complete. Whatever the error, nothing recorded locally is lost.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The server URL is not usable.
+    #[error("the server address {0:?} is not valid: expected something like https://pluto.example.com")]
+    BadUrl(String),
+    /// No answer: no network, server down, connection cut.
+    #[error("cannot reach the sync server at {url} ({detail}); your entries are kept and will be sent when it is reachable")]
+    Offline {
+        /// The server.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The token is missing, unknown or revoked.
+    #[error("the sync server does not accept this laptop's device token ({0}); ask for a new token and enter it in the settings")]
+    Unauthorized(String),
+    /// The token belongs to another device.
+    #[error("the sync server refused the request ({0}); the device token is probably for another laptop")]
+    Forbidden(String),
+    /// Any other refusal or failure reported by the server.
+    #[error("the sync server answered {status}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The server's answer made no sense (a different server, a proxy's error page, a cut body).
+    #[error("unexpected answer from the sync server: {0}")]
+    Protocol(String),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// Whether the laptop is offline (or the server down), as opposed to being refused.
+    pub fn is_offline(&self) -> bool {
+        matches!(self, Self::Offline { .. })
+    }
+
+    /// Whether trying again later may succeed without anyone changing anything.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Offline { .. } | Self::Protocol(_) => true,
+            Self::Server { status, .. } => *status >= 500 || *status == 429,
+            Self::Store(e) => matches!(e, StoreError::Busy),
+            Self::BadUrl(_) | Self::Unauthorized(_) | Self::Forbidden(_) => false,
+        }
+    }
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncReport {
+    /// This laptop's events the server now has (new or already there).
+    pub pushed: usize,
+    /// This laptop's events the server refused (kept locally, marked with the reason).
+    pub refused: usize,
+    /// Events from elsewhere newly stored here.
+    pub pulled: usize,
+    /// The server's completeness figure for this laptop.
+    pub device: Option<DeviceStatus>,
+}
+
+/// A connection to one sync server with one device token.
+pub struct SyncClient {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl SyncClient {
+    /// A client for the server at `base_url` (`http://` or `https://`) using `token`.
+    pub fn new(base_url: &str, token: &str) -> Result<SyncClient, SyncError> {
+        let base = base_url.trim().trim_end_matches('/').to_owned();
+        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
+            return Err(SyncError::BadUrl(base_url.to_owned()));
+        }
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .timeout_global(Some(REQUEST_TIMEOUT + Duration::from_secs(u64::from(super::protocol::MAX_WAIT_SECONDS))))
+            .user_agent(concat!("pluto/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Ok(SyncClient { base, token: token.trim().to_owned(), agent })
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn offline(&self, e: impl std::fmt::Display) -> SyncError {
+        SyncError::Offline { url: self.base.clone(), detail: e.to_string() }
+    }
+
+    fn answer<T: DeserializeOwned>(&self, result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<T, SyncError> {
+        let mut response = result.map_err(|e| self.offline(e))?;
+        let status = response.status().as_u16();
+        let body = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string().map_err(|e| self.offline(e))?;
+        if (200..300).contains(&status) {
+            return serde_json::from_str(&body).map_err(|e| SyncError::Protocol(format!("{e} in a {status} answer")));
+        }
+        let message = serde_json::from_str::<ErrorBody>(&body)
+            .map(|b| b.message)
+            .unwrap_or_else(|_| body.chars().take(200).collect());
+        Err(match status {
+            401 => SyncError::Unauthorized(message),
+            403 => SyncError::Forbidden(message),
+            _ => SyncError::Server { status, message },
+        })
+    }
+
+    fn bearer(&self) -> String {
+        format!("Bearer {}", self.token)
+    }
+
+    /// `GET /v1/health`.
+    pub fn health(&self) -> Result<Health, SyncError> {
+        self.answer(self.agent.get(format!("{}/v1/health", self.base)).call())
+    }
+
+    /// `POST /v1/events`.
+    pub fn push(&self, events: &[Event]) -> Result<PushResponse, SyncError> {
+        debug_assert!(events.len() <= MAX_PUSH_EVENTS);
+        let body = PushRequest {
+            events: events.iter().map(|e| serde_json::to_value(e).expect("events serialize")).collect(),
+        };
+        let request = self.agent.post(format!("{}/v1/events", self.base)).header("Authorization", self.bearer());
+        self.answer(request.send_json(&body))
+    }
+
+    /// `GET /v1/events`: up to `limit` events after `after`, waiting up to `wait_seconds` for
+    /// new ones when there are none.
+    pub fn pull(&self, after: i64, limit: u32, wait_seconds: u32) -> Result<PullResponse, SyncError> {
+        let request = self
+            .agent
+            .get(format!("{}/v1/events", self.base))
+            .header("Authorization", self.bearer())
+            .query("after", after.to_string())
+            .query("limit", limit.to_string())
+            .query("waitSeconds", wait_seconds.to_string());
+        self.answer(request.call())
+    }
+
+    /// `GET /v1/devices/{deviceId}/status`.
+    pub fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus, SyncError> {
+        let request =
+            self.agent.get(format!("{}/v1/devices/{device}/status", self.base)).header("Authorization", self.bearer());
+        self.answer(request.call())
+    }
+}
+
+/// One full sync: push everything this laptop has not sent, then pull everything new. The
+/// outcome (success or the error) is remembered in the store for the status bar.
+pub fn sync_once(store: &mut Store, client: &SyncClient) -> Result<SyncReport, SyncError> {
+    let result = push_then_pull(store, client);
+    let error = result.as_ref().err().map(ToString::to_string);
+    store.record_sync_attempt(Timestamp::now(), error.as_deref())?;
+    result
+}
+
+fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, SyncError> {
+    let mut report = SyncReport::default();
+    loop {
+        let batch = store.unsynced(PUSH_BATCH)?;
+        if batch.is_empty() {
+            break;
+        }
+        let response = client.push(&batch)?;
+        if response.results.len() != batch.len() {
+            return Err(SyncError::Protocol(format!(
+                "{} results for {} pushed events",
+                response.results.len(),
+                batch.len()
+            )));
+        }
+        let mut accepted = Vec::new();
+        let mut refused = Vec::new();
+        for (event, result) in batch.iter().zip(&response.results) {
+            match (result.outcome, result.position) {
+                (PushOutcome::Stored | PushOutcome::Duplicate, Some(position)) => {
+                    accepted.push((event.id.clone(), position));
+                }
+                (PushOutcome::Refused | PushOutcome::Conflict, _) => refused.push(Rejection {
+                    event_id: event.id.clone(),
+                    outcome: if result.outcome == PushOutcome::Conflict { "conflict" } else { "refused" }.into(),
+                    field: result.error.as_ref().map(|e| e.field.clone()),
+                    message: result.error.as_ref().map_or_else(|| "refused by the server".into(), |e| e.message.clone()),
+                    rejected_at: Timestamp::now(),
+                }),
+                (outcome, None) => {
+                    return Err(SyncError::Protocol(format!("{outcome:?} without a position for {}", event.id)));
+                }
+            }
+        }
+        store.record_push(&accepted, &refused, &response.device)?;
+        report.pushed += accepted.len();
+        report.refused += refused.len();
+        report.device = Some(response.device);
+    }
+    if report.device.is_none() {
+        let status = client.device_status(store.device_id())?;
+        store.record_push(&[], &[], &status)?;
+        report.device = Some(status);
+    }
+    loop {
+        let cursor = store.sync_state()?.cursor;
+        let page = client.pull(cursor, MAX_PULL_LIMIT, 0)?;
+        if page.events.is_empty() {
+            break;
+        }
+        if page.events.iter().any(|e| e.position <= cursor) || page.next_after <= cursor {
+            return Err(SyncError::Protocol(format!("a page after position {cursor} went backwards")));
+        }
+        report.pulled += store.apply_pulled(&page.events, page.next_after)?.inserted;
+        if !page.has_more {
+            break;
+        }
+    }
+    Ok(report)
+}

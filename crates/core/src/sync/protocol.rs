@@ -1,0 +1,150 @@
+//! The sync wire protocol (JSON over HTTP, versioned paths under `/v1`), shared by the central
+//! server and the laptops' sync client.
+//!
+//! - `POST /v1/events` with a bearer token: push a batch ([`PushRequest`] → [`PushResponse`]),
+//!   one [`PushResult`] per event; a bad event does not block the good ones in its batch.
+//! - `GET /v1/events?after=N&limit=L&waitSeconds=W`: events after position `N` in commit order
+//!   ([`PullResponse`]); with `waitSeconds`, an empty page waits for new events (long-poll).
+//! - `GET /v1/devices/{deviceId}/status`: what the server holds of one device ([`DeviceStatus`]).
+//! - `GET /v1/health`: liveness ([`Health`]), no token needed.
+//!
+//! Errors outside a batch's per-event results come back as [`ErrorBody`] with the HTTP status:
+//! 400 malformed request, 401 no or unknown or revoked token, 403 an event of another device,
+//! 413 request or batch too large.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::event::Event;
+use crate::ids::{DeviceId, EventId};
+use crate::payload::FieldError;
+use crate::time::Timestamp;
+
+/// Most events one push may carry.
+pub const MAX_PUSH_EVENTS: usize = 1_000;
+
+/// Largest request body the server reads, in bytes.
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+
+/// Most events one pull page returns.
+pub const MAX_PULL_LIMIT: u32 = 1_000;
+
+/// Longest long-poll wait the server grants, in seconds.
+pub const MAX_WAIT_SECONDS: u32 = 60;
+
+/// A batch of events to push. Events are raw JSON so that one malformed event is refused on
+/// its own instead of failing the whole request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PushRequest {
+    /// The events, each as its JSON envelope.
+    pub events: Vec<Value>,
+}
+
+/// What became of one pushed event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushOutcome {
+    /// Newly stored at `position`.
+    Stored,
+    /// Already stored with identical content, at `position`.
+    Duplicate,
+    /// Refused: the envelope or payload breaks a rule (`error` says which field).
+    Refused,
+    /// Refused: the id is already stored with different content (HTTP's 409 for this event).
+    Conflict,
+}
+
+/// The server's answer for one pushed event, in request order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushResult {
+    /// The event's id, or `None` when the id itself was unreadable.
+    pub id: Option<EventId>,
+    /// What happened.
+    pub outcome: PushOutcome,
+    /// Its position in the server's log (stored and duplicate events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<i64>,
+    /// Why it was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<FieldError>,
+    /// How far the event's `createdAt` lies ahead of the server's clock, when that exceeds the
+    /// server's skew threshold (the laptop's clock is probably wrong).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew_ms: Option<i64>,
+}
+
+/// The answer to a push.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PushResponse {
+    /// One result per pushed event, in request order.
+    pub results: Vec<PushResult>,
+    /// The pushing device's completeness after this push.
+    pub device: DeviceStatus,
+}
+
+/// An event in the server's log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoggedEvent {
+    /// Global position, assigned in commit order: pulling after `N` never skips an event.
+    pub position: i64,
+    /// When the server received it.
+    pub received_at: Timestamp,
+    /// The event as pushed.
+    pub event: Event,
+}
+
+/// A page of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PullResponse {
+    /// Events after the requested position, in position order.
+    pub events: Vec<LoggedEvent>,
+    /// The cursor for the next pull: the last position in this page, or the requested one.
+    pub next_after: i64,
+    /// Whether more events were already available past this page.
+    pub has_more: bool,
+}
+
+/// What the server holds of one device's events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceStatus {
+    /// The device.
+    pub device_id: DeviceId,
+    /// Every event of this device with `deviceSeq` 1..=N is on the server (0: none yet).
+    pub contiguous_up_to: u64,
+    /// The highest `deviceSeq` received (above `contiguousUpTo` means a hole still to fill).
+    pub highest_seq: u64,
+    /// How many of its events the server holds.
+    pub event_count: u64,
+    /// When the server last received one of its events.
+    pub last_received_at: Option<Timestamp>,
+}
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// `sqlite` or `postgres`.
+    pub backend: String,
+    /// The server's version.
+    pub version: String,
+    /// The last position in the log.
+    pub head: i64,
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// A stable code: `bad_request`, `unauthorized`, `forbidden`, `too_large`, `not_found`, `internal`.
+    pub code: String,
+    /// What went wrong and what to do, in words.
+    pub message: String,
+}
