@@ -1,0 +1,94 @@
+//! The HTTP API (JSON, versioned paths under `/v1`, as `pluto_core::sync::protocol` describes):
+//! routes and thin handlers that extract a request, call the [`SyncService`] and return JSON.
+//! Handlers hold no SQL and no rules; errors become responses in [`error`] only.
+
+pub mod error;
+pub mod extract;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use pluto_core::sync::protocol::{DeviceStatus, Health, PullResponse, PushResponse, MAX_REQUEST_BYTES};
+use pluto_core::DeviceId;
+
+use self::error::ApiError;
+use self::extract::{Authenticated, PullQuery, PushBody};
+use crate::service::SyncService;
+use crate::storage::Storage;
+
+/// The API's routes over a service.
+pub fn router<S: Storage>(service: Arc<SyncService<S>>) -> Router {
+    Router::new()
+        .route("/v1/health", get(health::<S>))
+        .route("/v1/events", get(pull::<S>).post(push::<S>))
+        .route("/v1/devices/{device_id}/status", get(device_status::<S>))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .with_state(service)
+}
+
+type Service<S> = State<Arc<SyncService<S>>>;
+
+/// `POST /v1/events`.
+async fn push<S: Storage>(
+    State(service): Service<S>,
+    Authenticated(token): Authenticated,
+    PushBody(body): PushBody,
+) -> Result<Json<PushResponse>, ApiError> {
+    Ok(Json(service.push(&token, &body.events).await?))
+}
+
+/// `GET /v1/events?after=N&limit=L&waitSeconds=W`.
+async fn pull<S: Storage>(
+    State(service): Service<S>,
+    _: Authenticated,
+    query: Result<Query<PullQuery>, QueryRejection>,
+) -> Result<Json<PullResponse>, ApiError> {
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let (after, limit, wait_seconds) = query.validate()?;
+    Ok(Json(service.pull(after, limit, Duration::from_secs(wait_seconds.into())).await?))
+}
+
+/// `GET /v1/devices/{deviceId}/status`.
+async fn device_status<S: Storage>(
+    State(service): Service<S>,
+    _: Authenticated,
+    device: Result<Path<String>, PathRejection>,
+) -> Result<Json<DeviceStatus>, ApiError> {
+    let Path(device) = device.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let device = DeviceId::parse(&device).map_err(|e| ApiError::BadRequest(format!("deviceId: {e}")))?;
+    Ok(Json(service.device_status(&device).await?))
+}
+
+/// `GET /v1/health`, without a token.
+async fn health<S: Storage>(State(service): Service<S>) -> Result<Json<Health>, ApiError> {
+    Ok(Json(service.health().await?))
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::NotFound(format!(
+        "no such path {}; the API is POST/GET /v1/events, GET /v1/devices/{{deviceId}}/status and GET /v1/health",
+        request.uri().path()
+    ))
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.uri().path()))
+}
+
+/// One debug line per request; pushes and refusals log their own lines at info and above.
+async fn log_request(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let start = Instant::now();
+    let response = next.run(request).await;
+    tracing::debug!(%method, %path, status = response.status().as_u16(), elapsed_ms = start.elapsed().as_millis() as u64, "request");
+    response
+}

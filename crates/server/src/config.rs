@@ -1,0 +1,106 @@
+//! The server's settings and their defaults: where it listens, which backend holds the data,
+//! and the thresholds of the sync service. The command line (`main.rs`) only fills these in.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where `serve` listens when not told: loopback, so a fresh install is not exposed by accident.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 8080));
+
+/// The SQLite file used when neither `--data` nor `--database-url` is given (relative to the
+/// working directory).
+pub const DEFAULT_DATA_FILE: &str = "pluto-server.sqlite3";
+
+/// How far ahead of the server's clock an event's `createdAt` may lie before it is flagged.
+pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// How often a waiting long-poll re-reads the database, to see events committed by another
+/// server process sharing it (its own commits wake it at once).
+pub const DEFAULT_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Which backend holds the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    /// An SQLite file (created if missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database URL.
+    Postgres(String),
+}
+
+impl StorageConfig {
+    /// From the `--data FILE` and `--database-url URL` flags (at most one is given): PostgreSQL
+    /// when a URL is given, otherwise the SQLite file, by default [`DEFAULT_DATA_FILE`].
+    pub fn from_flags(data: Option<PathBuf>, database_url: Option<String>) -> Self {
+        match (database_url, data) {
+            (Some(url), _) => Self::Postgres(url),
+            (None, Some(path)) => Self::Sqlite(path),
+            (None, None) => Self::Sqlite(PathBuf::from(DEFAULT_DATA_FILE)),
+        }
+    }
+
+    /// Where the data is, for logs and messages, without any password of the URL.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("SQLite file {}", path.display()),
+            Self::Postgres(url) => format!("PostgreSQL database {}", redact_password(url)),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Settings of the sync service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceOptions {
+    /// See [`DEFAULT_MAX_CLOCK_SKEW`].
+    pub max_clock_skew: Duration,
+    /// See [`DEFAULT_RECHECK_INTERVAL`].
+    pub recheck_interval: Duration,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self { max_clock_skew: DEFAULT_MAX_CLOCK_SKEW, recheck_interval: DEFAULT_RECHECK_INTERVAL }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_wins_and_sqlite_is_the_default() {
+        assert_eq!(
+            StorageConfig::from_flags(None, None),
+            StorageConfig::Sqlite(PathBuf::from("pluto-server.sqlite3"))
+        );
+        assert_eq!(
+            StorageConfig::from_flags(None, Some("postgres://h/db".into())),
+            StorageConfig::Postgres("postgres://h/db".into())
+        );
+    }
+
+    #[test]
+    fn passwords_are_not_shown() {
+        let config = StorageConfig::Postgres("postgres://pluto:s3cret@db:5432/pluto".into());
+        assert_eq!(config.describe(), "PostgreSQL database postgres://pluto:***@db:5432/pluto");
+        assert_eq!(
+            redact_password("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! Checking pushed events one by one, with the same rules as the desktop applies to events
+//! from elsewhere ([`Event::check`]: envelope and payload, not the progression, because facts
+//! recorded offline are accepted and surface as anomalies), and putting them in canonical form.
+//!
+//! Each event is judged on its own, so one malformed event in a batch refuses only itself.
+
+use std::time::Duration;
+
+use pluto_core::{Event, EventId, FieldError, Timestamp};
+use serde_json::Value;
+
+/// A pushed event after checking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checked {
+    /// Its id, when that much could be read (refusals are reported under it).
+    pub id: Option<EventId>,
+    /// The canonical event, or why it is refused (naming the field).
+    pub verdict: Result<Event, FieldError>,
+}
+
+/// Checks one pushed event and returns it in canonical form: the payload re-serialized from
+/// its parsed value (`10000` becomes `10000.0` in a weight), so that the same fact pushed twice
+/// compares equal whatever JSON spelling the laptop used.
+pub fn check(raw: &Value) -> Checked {
+    let id = raw.get("id").and_then(Value::as_str).and_then(|s| EventId::parse(s).ok());
+    let verdict = parse(raw).and_then(|event| {
+        if i64::try_from(event.device_seq).is_err() {
+            return Err(FieldError::new(
+                "deviceSeq",
+                format!("expected at most {}, got {}", i64::MAX, event.device_seq),
+            ));
+        }
+        let payload = event.check()?;
+        Ok(Event { data: payload.to_value(), ..event })
+    });
+    Checked { id, verdict }
+}
+
+/// Reads the envelope, naming the field that is wrong as [`Event::from_json`] does, but from
+/// the parsed request: positions in a text the client never sent would only mislead.
+fn parse(raw: &Value) -> Result<Event, FieldError> {
+    serde_path_to_error::deserialize(raw).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." { "event".to_owned() } else { path };
+        FieldError::new(field, error.into_inner().to_string())
+    })
+}
+
+/// The device a pushed event claims to come from, read before any other check, so that an
+/// event of another device refuses the whole request even when it is malformed otherwise.
+pub fn claimed_device(raw: &Value) -> Option<&str> {
+    raw.get("deviceId").and_then(Value::as_str)
+}
+
+/// How far `created_at` lies ahead of `received_at`, in milliseconds, when that exceeds
+/// `threshold`. Events recorded long ago (offline) lie behind and are never flagged.
+pub fn clock_skew_ms(created_at: Timestamp, received_at: Timestamp, threshold: Duration) -> Option<i64> {
+    let ahead = created_at.millis().saturating_sub(received_at.millis());
+    let threshold = i64::try_from(threshold.as_millis()).unwrap_or(i64::MAX);
+    (ahead > threshold).then_some(ahead)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_non_object_is_refused_without_an_id() {
+        let checked = check(&json!(42));
+        assert_eq!(checked.id, None);
+        assert_eq!(checked.verdict.unwrap_err().field, "event");
+    }
+
+    #[test]
+    fn refusals_name_the_field_without_positions_in_a_text_the_client_never_sent() {
+        let error =
+            check(&json!({"id": "evt_01M8D4FB0YQT5Q0EH8W9ASNV9C", "eventType": "Nope"})).verdict.unwrap_err();
+        assert_eq!(error.field, "eventType");
+        assert!(
+            error.message.starts_with("unknown variant `Nope`") && !error.message.contains("line"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn only_events_ahead_of_the_server_beyond_the_threshold_are_flagged() {
+        let now = Timestamp::from_millis(1_800_000_000_000);
+        let five_minutes = Duration::from_secs(300);
+        let at = |offset_ms: i64| Timestamp::from_millis(now.millis() + offset_ms);
+        assert_eq!(clock_skew_ms(at(300_000), now, five_minutes), None);
+        assert_eq!(clock_skew_ms(at(300_001), now, five_minutes), Some(300_001));
+        assert_eq!(clock_skew_ms(at(-30 * 86_400_000), now, five_minutes), None);
+    }
+}

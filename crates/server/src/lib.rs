@@ -1,0 +1,18 @@
+//! Pluto Tracker's central sync server: laptops push the events they recorded (often offline)
+//! and pull everyone else's, through one append-only log with a global position.
+//!
+//! - [`api`]: the HTTP API of `pluto_core::sync::protocol` (axum), thin handlers only;
+//! - [`service`]: push (check each event, store the good ones, report on each) and pull
+//!   (paged, with long-poll), independent of HTTP;
+//! - [`ingest`]: the per-event checks and canonical form, the desktop's rules;
+//! - [`auth`]: per-device bearer tokens, stored hashed;
+//! - [`storage`]: the [`Storage`](storage::Storage) trait and its SQLite and PostgreSQL backends;
+//! - [`config`] and [`server`]: settings, and running the server with a graceful shutdown.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod ingest;
+pub mod server;
+pub mod service;
+pub mod storage;

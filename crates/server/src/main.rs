@@ -1,0 +1,238 @@
+//! The `pluto-server` command: `serve` runs the sync server; `token create|list|revoke` manage
+//! the laptops' bearer tokens. Every command takes the same storage flags, so an operator points
+//! them all at the same data (`--data FILE`, default `./pluto-server.sqlite3`, or
+//! `--database-url postgres://…`).
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use pluto_core::{DeviceId, Timestamp};
+use pluto_server::auth;
+use pluto_server::config::{ServiceOptions, StorageConfig, DEFAULT_LISTEN};
+use pluto_server::server;
+use pluto_server::storage::{PostgresStorage, SqliteStorage, Storage, TokenRecord};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// Pluto Tracker's central sync server.
+#[derive(Debug, Parser)]
+#[command(name = "pluto-server", version, about)]
+struct Cli {
+    #[command(flatten)]
+    storage: StorageArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data is (the same flags for every command).
+#[derive(Debug, Args)]
+struct StorageArgs {
+    /// The SQLite file (created if missing) [default: ./pluto-server.sqlite3]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "PLUTO_SERVER_DATA",
+        conflicts_with = "database_url"
+    )]
+    data: Option<PathBuf>,
+    /// A PostgreSQL database instead of SQLite: postgres://user@host:5432/db
+    #[arg(long, global = true, value_name = "URL", env = "PLUTO_SERVER_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the sync server until SIGTERM or Ctrl-C.
+    Serve {
+        /// Address and port to listen on (port 0 picks a free one; the first line printed is
+        /// `listening on http://ADDR`).
+        #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_LISTEN, env = "PLUTO_SERVER_LISTEN")]
+        listen: SocketAddr,
+        /// Flag events whose createdAt lies this far ahead of the server's clock.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+        max_clock_skew_seconds: u64,
+    },
+    /// Manage the laptops' bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Issue a token for a laptop's device id (`pluto device` prints it); the token is printed
+    /// once, alone on the last line, and only its hash is kept.
+    Create {
+        /// The laptop's device id (dev_…).
+        #[arg(long, value_name = "DEVICE_ID")]
+        device: DeviceId,
+        /// The laptop's site (MBA, ECHA, RGE, LEGO, …).
+        #[arg(long)]
+        site: String,
+        /// A note to recognise the token by (whose laptop).
+        #[arg(long, value_name = "TEXT")]
+        label: Option<String>,
+    },
+    /// List the tokens (never their secrets).
+    List,
+    /// Revoke a token: the laptop's requests are refused from now on.
+    Revoke {
+        /// The token's id (tok_…), as `token list` shows it.
+        #[arg(value_name = "TOKEN_ID")]
+        id: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("pluto-server: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let config = StorageConfig::from_flags(cli.storage.data, cli.storage.database_url);
+    let where_ = config.describe();
+    match &config {
+        StorageConfig::Sqlite(path) => {
+            let storage =
+                SqliteStorage::open(path).await.with_context(|| format!("cannot open the {where_}"))?;
+            execute(cli.command, storage, &where_).await
+        }
+        StorageConfig::Postgres(url) => {
+            let storage =
+                PostgresStorage::connect(url).await.with_context(|| format!("cannot open the {where_}"))?;
+            execute(cli.command, storage, &where_).await
+        }
+    }
+}
+
+async fn execute<S: Storage>(command: Command, storage: S, where_: &str) -> Result<()> {
+    match command {
+        Command::Serve { listen, max_clock_skew_seconds } => {
+            let options = ServiceOptions {
+                max_clock_skew: Duration::from_secs(max_clock_skew_seconds),
+                ..ServiceOptions::default()
+            };
+            serve(storage, listen, options, where_).await
+        }
+        Command::Token(TokenCommand::Create { device, site, label }) => {
+            let issued = auth::issue(&storage, device, &site, label.as_deref()).await?;
+            let token = &issued.record;
+            println!("Issued token {} for device {} at site {}.", token.id, token.device_id, token.site);
+            println!(
+                "Give the line below to the laptop once: only its hash is kept, it cannot be shown again."
+            );
+            println!("{}", issued.secret);
+            Ok(())
+        }
+        Command::Token(TokenCommand::List) => {
+            print_tokens(&storage.list_tokens().await?);
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { id }) => {
+            match storage.revoke_token(&id, Timestamp::now()).await? {
+                Some(token) => {
+                    let at = token.revoked_at.map(|t| t.to_string()).unwrap_or_default();
+                    println!("Token {} of device {} is revoked (since {at}).", token.id, token.device_id);
+                    Ok(())
+                }
+                None => anyhow::bail!("no token {id}; `pluto-server token list` shows the ids"),
+            }
+        }
+    }
+}
+
+async fn serve<S: Storage>(
+    storage: S,
+    listen: SocketAddr,
+    options: ServiceOptions,
+    where_: &str,
+) -> Result<()> {
+    let backend = storage.backend();
+    let listener = TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let running = server::start(listener, storage, options).await?;
+    // The first line on stdout, which scripts and tests read the port from.
+    println!("listening on http://{}", running.local_addr());
+    tracing::info!(addr = %running.local_addr(), backend, data = where_, "pluto-server is serving");
+    let stop = running.shutdown_handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing the requests in flight");
+        stop.shutdown();
+    });
+    running.wait().await.context("the server stopped with an error")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what service managers and container runtimes send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+fn print_tokens(tokens: &[TokenRecord]) {
+    if tokens.is_empty() {
+        println!("No tokens yet: issue one with `pluto-server token create --device DEVICE_ID --site SITE`.");
+        return;
+    }
+    let rows: Vec<[String; 6]> = tokens
+        .iter()
+        .map(|t| {
+            [
+                t.id.clone(),
+                t.device_id.to_string(),
+                t.site.clone(),
+                t.label.clone().unwrap_or_else(|| "-".into()),
+                t.created_at.to_string(),
+                t.revoked_at.map_or_else(|| "-".into(), |at| at.to_string()),
+            ]
+        })
+        .collect();
+    let header = ["ID", "DEVICE", "SITE", "LABEL", "CREATED", "REVOKED"].map(String::from);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> =
+            row.iter().zip(widths).map(|(cell, width)| format!("{cell:width$}")).collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+}

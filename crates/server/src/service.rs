@@ -1,0 +1,249 @@
+//! The sync service: what the HTTP API does, without HTTP. Push checks a batch, stores the good
+//! events and reports on each; pull reads a page of the log and, when asked, waits for new
+//! events (long-poll). The HTTP layer (`api`) only extracts requests and maps errors.
+
+use std::time::Duration;
+
+use pluto_core::sync::protocol::{
+    DeviceStatus, Health, PullResponse, PushOutcome, PushResponse, PushResult, MAX_PULL_LIMIT,
+    MAX_PUSH_EVENTS, MAX_WAIT_SECONDS,
+};
+use pluto_core::{DeviceId, Event, Timestamp};
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::config::ServiceOptions;
+use crate::ingest::{self, Checked};
+use crate::storage::{Storage, StorageError, StoreOutcome, TokenRecord};
+
+/// Why a sync request is refused as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No token, or an unknown or revoked one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The token may not do this (push another device's events).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The batch has more events than one push may carry.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The sync service over one storage backend.
+#[derive(Debug)]
+pub struct SyncService<S> {
+    storage: S,
+    options: ServiceOptions,
+    /// The last position this process committed; long-polls wait for it to move.
+    head: watch::Sender<i64>,
+    /// Becomes `true` when the server shuts down, so long-polls end at once.
+    shutdown: watch::Receiver<bool>,
+}
+
+impl<S: Storage> SyncService<S> {
+    /// A service over `storage`; `shutdown` ends waiting long-polls when it becomes `true`.
+    pub async fn new(
+        storage: S,
+        options: ServiceOptions,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, StorageError> {
+        let head = watch::Sender::new(storage.head().await?);
+        Ok(Self { storage, options, head, shutdown })
+    }
+
+    /// The storage backend.
+    pub fn storage(&self) -> &S {
+        &self.storage
+    }
+
+    /// The token behind a bearer secret; refused when absent, unknown or revoked.
+    pub async fn authenticate(&self, secret: Option<&str>) -> Result<TokenRecord, SyncError> {
+        let Some(secret) = secret else {
+            return Err(SyncError::Unauthorized(
+                "this request needs a device token: send the header `Authorization: Bearer plt_…` \
+                 (an operator issues one with `pluto-server token create`)"
+                    .into(),
+            ));
+        };
+        crate::auth::authenticate(&self.storage, secret).await?.ok_or_else(|| {
+            SyncError::Unauthorized("the token is unknown or revoked; ask an operator for a new one".into())
+        })
+    }
+
+    /// Pushes a batch for the token's device: every event is checked on its own and the good
+    /// ones are stored in one transaction. An event of another device refuses the whole batch
+    /// before anything is stored.
+    pub async fn push(&self, token: &TokenRecord, raw: &[Value]) -> Result<PushResponse, SyncError> {
+        if raw.len() > MAX_PUSH_EVENTS {
+            return Err(SyncError::TooLarge(format!(
+                "a push carries at most {MAX_PUSH_EVENTS} events, this one has {}; split it into batches",
+                raw.len()
+            )));
+        }
+        let device = &token.device_id;
+        let foreign = raw.iter().enumerate().find_map(|(index, event)| {
+            ingest::claimed_device(event).filter(|claimed| *claimed != device.as_str()).map(|c| (index, c))
+        });
+        if let Some((index, claimed)) = foreign {
+            return Err(SyncError::Forbidden(format!(
+                "event {index} has deviceId {claimed}, but this token belongs to device {device}: a laptop pushes \
+                 only its own events; nothing was stored"
+            )));
+        }
+        let received_at = Timestamp::now();
+        let checked: Vec<Checked> = raw.iter().map(ingest::check).collect();
+        let valid: Vec<Event> = checked.iter().filter_map(|c| c.verdict.as_ref().ok().cloned()).collect();
+        let stored = self.storage.push(device, &valid, received_at).await?;
+
+        let mut outcomes = stored.outcomes.into_iter();
+        let mut results = Vec::with_capacity(checked.len());
+        for Checked { id, verdict } in checked {
+            let result = match verdict {
+                Err(error) => {
+                    let event = id.as_ref().map_or("(no readable id)", |id| id.as_str());
+                    tracing::info!(%device, event, %error, "refused a pushed event");
+                    PushResult {
+                        id,
+                        outcome: PushOutcome::Refused,
+                        position: None,
+                        error: Some(error),
+                        clock_skew_ms: None,
+                    }
+                }
+                Ok(event) => {
+                    let outcome = outcomes.next().ok_or_else(|| {
+                        StorageError::InvalidInput("storage returned fewer outcomes than events".into())
+                    })?;
+                    self.report(&event, outcome, received_at)
+                }
+            };
+            results.push(result);
+        }
+        let last_stored =
+            results.iter().filter(|r| r.outcome == PushOutcome::Stored).filter_map(|r| r.position).max();
+        if let Some(position) = last_stored {
+            self.head.send_if_modified(|head| {
+                let moved = position > *head;
+                *head = (*head).max(position);
+                moved
+            });
+        }
+        let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count();
+        tracing::info!(
+            %device,
+            site = %token.site,
+            stored = count(PushOutcome::Stored),
+            duplicate = count(PushOutcome::Duplicate),
+            refused = count(PushOutcome::Refused),
+            conflict = count(PushOutcome::Conflict),
+            contiguous_up_to = stored.device.contiguous_up_to,
+            highest_seq = stored.device.highest_seq,
+            "push"
+        );
+        Ok(PushResponse { results, device: stored.device })
+    }
+
+    /// The result for one event that passed the checks, logging conflicts and clock skew.
+    fn report(&self, event: &Event, outcome: StoreOutcome, received_at: Timestamp) -> PushResult {
+        let clock_skew_ms = ingest::clock_skew_ms(event.created_at, received_at, self.options.max_clock_skew);
+        if let Some(skew) = clock_skew_ms {
+            tracing::warn!(
+                device = %event.device_id,
+                event = %event.id,
+                created_at = %event.created_at,
+                %received_at,
+                skew_ms = skew,
+                "clock skew: the event was recorded ahead of the server's clock; the laptop's clock is probably wrong"
+            );
+        }
+        let (outcome, position, error) = match outcome {
+            StoreOutcome::Stored(position) => (PushOutcome::Stored, Some(position), None),
+            StoreOutcome::Duplicate(position) => (PushOutcome::Duplicate, Some(position), None),
+            StoreOutcome::Conflict(position) => {
+                tracing::warn!(
+                    device = %event.device_id,
+                    event = %event.id,
+                    position,
+                    "conflict: the id is already stored with different content; the stored event is kept"
+                );
+                let error = pluto_core::FieldError::new(
+                    "id",
+                    format!(
+                        "event {} is already stored (position {position}) with different content; \
+                         an event never changes: record a correction instead",
+                        event.id
+                    ),
+                );
+                (PushOutcome::Conflict, None, Some(error))
+            }
+            StoreOutcome::SeqTaken(other) => {
+                tracing::warn!(
+                    device = %event.device_id,
+                    event = %event.id,
+                    seq = event.device_seq,
+                    %other,
+                    "refused: the device's sequence number already belongs to another event"
+                );
+                let error = pluto_core::FieldError::new(
+                    "deviceSeq",
+                    format!(
+                        "sequence number {} of device {} already belongs to event {other}; a device \
+                         numbers its events 1, 2, 3, … once each",
+                        event.device_seq, event.device_id
+                    ),
+                );
+                (PushOutcome::Refused, None, Some(error))
+            }
+        };
+        PushResult { id: Some(event.id.clone()), outcome, position, error, clock_skew_ms }
+    }
+
+    /// Events after position `after`, at most `limit` (capped at [`MAX_PULL_LIMIT`]). When there
+    /// are none yet and `wait` is not zero (capped at [`MAX_WAIT_SECONDS`]), waits until one is
+    /// committed or the wait ends, whichever comes first.
+    pub async fn pull(&self, after: i64, limit: u32, wait: Duration) -> Result<PullResponse, SyncError> {
+        let limit = limit.clamp(1, MAX_PULL_LIMIT);
+        let deadline = Instant::now() + wait.min(Duration::from_secs(MAX_WAIT_SECONDS.into()));
+        let mut head = self.head.subscribe();
+        let mut shutdown = self.shutdown.clone();
+        let mut stopping = false;
+        loop {
+            // Marked seen before reading, so a commit after the read still wakes the wait.
+            head.borrow_and_update();
+            let page = self.storage.pull(after, limit).await?;
+            let now = Instant::now();
+            stopping |= *shutdown.borrow();
+            if !page.events.is_empty() || now >= deadline || stopping {
+                let next_after = page.events.last().map_or(after, |e| e.position);
+                return Ok(PullResponse { events: page.events, next_after, has_more: page.has_more });
+            }
+            let recheck = deadline.min(now + self.options.recheck_interval);
+            tokio::select! {
+                _ = head.changed() => {}
+                // A dropped sender means the server is going away too.
+                changed = shutdown.changed() => stopping |= changed.is_err(),
+                _ = tokio::time::sleep_until(recheck) => {}
+            }
+        }
+    }
+
+    /// What the server holds of one device.
+    pub async fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus, SyncError> {
+        Ok(self.storage.device_status(device).await?)
+    }
+
+    /// Liveness, with the backend and the head of the log (which needs the database).
+    pub async fn health(&self) -> Result<Health, SyncError> {
+        Ok(Health {
+            status: "ok".into(),
+            backend: self.storage.backend().into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            head: self.storage.head().await?,
+        })
+    }
+}

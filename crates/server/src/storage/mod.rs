@@ -1,0 +1,367 @@
+//! The server's storage: an append-only event log with a global position, each device's
+//! completeness, and the bearer tokens, behind one trait with two backends.
+//!
+//! [`sqlite`] is the embedded default (one file, no setup); [`postgres`] is the production
+//! backend. Both pass the same conformance suite (`tests/conformance.rs`). The rules they share
+//! live here as plain functions, so a backend only moves rows: which pushed events are new,
+//! duplicate or conflicting (`plan_push`), and how a device's completeness moves
+//! (`DeviceTally`).
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use pluto_core::sync::protocol::{DeviceStatus, LoggedEvent};
+use pluto_core::{DeviceId, Event, EventId, Timestamp};
+
+pub use self::postgres::PostgresStorage;
+pub use self::sqlite::SqliteStorage;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The SQLite backend failed.
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL backend failed.
+    #[error("PostgreSQL: {}", with_causes(.0))]
+    Postgres(tokio_postgres::Error),
+    /// No PostgreSQL connection could be had from the pool.
+    #[error("PostgreSQL connection pool: {}", with_causes(.0))]
+    Pool(deadpool_postgres::PoolError),
+    /// A file or folder could not be used.
+    #[error("{context}: {error}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        error: std::io::Error,
+    },
+    /// The connection settings are unusable.
+    #[error("invalid storage settings: {0}")]
+    Config(String),
+    /// The database was written by a newer server.
+    #[error(
+        "the database has schema version {found}, but this pluto-server knows versions up to \
+         {supported}; run a pluto-server at least as new as the one that last used it"
+    )]
+    SchemaTooNew {
+        /// The database's version.
+        found: i64,
+        /// The newest version this build knows.
+        supported: i64,
+    },
+    /// The SQLite file belongs to another program (for example a laptop's own database).
+    #[error("{0} is not a pluto-server database (it has tables of another application); give a new file")]
+    ForeignDatabase(String),
+    /// A stored row cannot be read back.
+    #[error("stored data is unreadable ({0}); the database was changed outside pluto-server")]
+    Corrupt(String),
+    /// A caller broke a precondition of the trait (a bug in the caller, not bad input).
+    #[error("invalid storage request: {0}")]
+    InvalidInput(String),
+    /// A blocking storage task did not finish.
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+// tokio-postgres keeps the server's message (and the pool, the connection error) in the cause,
+// so these variants show their causes themselves and expose no source (which would repeat them).
+impl From<tokio_postgres::Error> for StorageError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::Postgres(error)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StorageError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Self::Pool(error)
+    }
+}
+
+/// An error and its causes on one line, each cause once.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        let message = error.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        cause = error.source();
+    }
+    text
+}
+
+/// Shorthand for storage results.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// What became of one event handed to [`Storage::push`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// Newly stored at this position.
+    Stored(i64),
+    /// Already stored with identical content, at this position.
+    Duplicate(i64),
+    /// The id is stored at this position with different content; nothing was changed.
+    Conflict(i64),
+    /// The device already used this sequence number for the given other event; nothing was
+    /// changed (a second event under one number would break completeness on every laptop).
+    SeqTaken(EventId),
+}
+
+/// The result of one push transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushOutput {
+    /// One outcome per event, in the order given.
+    pub outcomes: Vec<StoreOutcome>,
+    /// The device's completeness after the push.
+    pub device: DeviceStatus,
+}
+
+/// A page of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Events after the requested position, in position order.
+    pub events: Vec<LoggedEvent>,
+    /// Whether more events were stored past this page when it was read.
+    pub has_more: bool,
+}
+
+/// A device's bearer token, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// `tok_<ULID>`: how operators name the token (`token revoke`).
+    pub id: String,
+    /// The only device whose events the token may push.
+    pub device_id: DeviceId,
+    /// The site the laptop belongs to (MBA, ECHA, RGE, LEGO, …).
+    pub site: String,
+    /// A free note (whose laptop, which room).
+    pub label: Option<String>,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When it was revoked; a revoked token is refused.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Storage of the server's log, device completeness and tokens.
+///
+/// Every method is one transaction. Implementations must assign positions in commit order: a
+/// reader that saw position `N` has already been able to see every position below `N`.
+pub trait Storage: Send + Sync + 'static {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Appends the events of one device in one transaction, idempotently by id.
+    ///
+    /// Every event must be checked and canonical already, and belong to `device` (otherwise
+    /// [`StorageError::InvalidInput`] and nothing is stored). An id already stored with an
+    /// identical envelope is a duplicate; with a different one, a conflict that changes nothing.
+    /// New events get consecutive positions after the current head, and the device's
+    /// completeness is updated in the same transaction.
+    fn push(
+        &self,
+        device: &DeviceId,
+        events: &[Event],
+        received_at: Timestamp,
+    ) -> impl Future<Output = Result<PushOutput>> + Send;
+
+    /// At most `limit` events with a position greater than `after`, in position order.
+    fn pull(&self, after: i64, limit: u32) -> impl Future<Output = Result<Page>> + Send;
+
+    /// The last position in the log (0 when empty).
+    fn head(&self) -> impl Future<Output = Result<i64>> + Send;
+
+    /// What the server holds of one device (zeros for a device never seen).
+    fn device_status(&self, device: &DeviceId) -> impl Future<Output = Result<DeviceStatus>> + Send;
+
+    /// Stores a new token under the hash of its secret.
+    fn create_token(&self, token: &TokenRecord, secret_hash: &str)
+        -> impl Future<Output = Result<()>> + Send;
+
+    /// The token whose secret hashes to `secret_hash`, revoked or not.
+    fn find_token(&self, secret_hash: &str) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
+
+    /// Every token, oldest first.
+    fn list_tokens(&self) -> impl Future<Output = Result<Vec<TokenRecord>>> + Send;
+
+    /// Revokes a token (a second revocation keeps the first instant); `None` if there is no
+    /// such token.
+    fn revoke_token(
+        &self,
+        id: &str,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
+}
+
+/// What a push transaction does, decided from the rows already stored under the batch's ids.
+#[derive(Debug)]
+pub(crate) struct PushPlan<'a> {
+    /// One outcome per event, in batch order.
+    pub outcomes: Vec<StoreOutcome>,
+    /// The new rows and their positions, in position order.
+    pub inserts: Vec<(i64, &'a Event)>,
+}
+
+/// Decides each event's outcome: `existing` holds the stored events among the batch's ids,
+/// `seqs` the ids stored under the batch's sequence numbers (of the pushing device), and `head`
+/// the last position. An id or sequence number repeated within the batch is judged against its
+/// first occurrence, exactly as if it had been pushed twice.
+pub(crate) fn plan_push<'a>(
+    events: &'a [Event],
+    existing: &'a HashMap<EventId, (i64, Event)>,
+    seqs: &'a HashMap<u64, EventId>,
+    mut head: i64,
+) -> PushPlan<'a> {
+    let mut known: HashMap<&EventId, (i64, &Event)> =
+        existing.iter().map(|(id, (position, event))| (id, (*position, event))).collect();
+    let mut taken: HashMap<u64, &EventId> = seqs.iter().map(|(seq, id)| (*seq, id)).collect();
+    let mut plan = PushPlan { outcomes: Vec::with_capacity(events.len()), inserts: Vec::new() };
+    for event in events {
+        let outcome = match (known.get(&event.id), taken.get(&event.device_seq)) {
+            (Some((position, stored)), _) if *stored == event => StoreOutcome::Duplicate(*position),
+            (Some((position, _)), _) => StoreOutcome::Conflict(*position),
+            (None, Some(other)) => StoreOutcome::SeqTaken((*other).clone()),
+            (None, None) => {
+                head += 1;
+                plan.inserts.push((head, event));
+                known.insert(&event.id, (head, event));
+                taken.insert(event.device_seq, &event.id);
+                StoreOutcome::Stored(head)
+            }
+        };
+        plan.outcomes.push(outcome);
+    }
+    plan
+}
+
+/// Refuses a batch that mixes in another device's events: completeness is per device.
+pub(crate) fn check_device(device: &DeviceId, events: &[Event]) -> Result<()> {
+    match events.iter().find(|e| e.device_id != *device) {
+        Some(e) => Err(StorageError::InvalidInput(format!(
+            "event {} belongs to device {}, not {device}",
+            e.id, e.device_id
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A device's completeness, updated incrementally as a push inserts its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DeviceTally {
+    /// The status being updated.
+    pub status: DeviceStatus,
+    /// Whether an inserted event may have closed the hole after `contiguous_up_to`, so the
+    /// stored sequence numbers above it must be read.
+    pub may_advance: bool,
+}
+
+impl DeviceTally {
+    /// Starts from the stored status.
+    pub fn new(status: DeviceStatus) -> Self {
+        Self { status, may_advance: false }
+    }
+
+    /// Counts newly inserted events of the device.
+    pub fn inserted(&mut self, seqs: impl IntoIterator<Item = u64>, received_at: Timestamp) {
+        for seq in seqs {
+            let status = &mut self.status;
+            status.event_count += 1;
+            status.highest_seq = status.highest_seq.max(seq);
+            status.last_received_at = Some(received_at);
+            self.may_advance |= seq == status.contiguous_up_to + 1;
+        }
+    }
+
+    /// Moves `contiguous_up_to` along the stored sequence numbers above it (ascending, as read
+    /// from the database in chunks). Returns whether the whole chunk was consecutive, that is
+    /// whether the next chunk must be read too.
+    pub fn advance(&mut self, stored_seqs_above: &[u64]) -> bool {
+        for &seq in stored_seqs_above {
+            if seq <= self.status.contiguous_up_to {
+                continue;
+            }
+            if seq != self.status.contiguous_up_to + 1 {
+                return false;
+            }
+            self.status.contiguous_up_to = seq;
+        }
+        true
+    }
+}
+
+/// How many stored sequence numbers a backend reads at a time while advancing completeness.
+pub(crate) const SEQ_CHUNK: u32 = 1_000;
+
+/// A device never seen.
+pub(crate) fn empty_status(device: &DeviceId) -> DeviceStatus {
+    DeviceStatus {
+        device_id: device.clone(),
+        contiguous_up_to: 0,
+        highest_seq: 0,
+        event_count: 0,
+        last_received_at: None,
+    }
+}
+
+/// The stored form of an event: its canonical JSON envelope.
+pub(crate) fn encode(event: &Event) -> Result<String> {
+    serde_json::to_string(event).map_err(|e| StorageError::InvalidInput(format!("event {}: {e}", event.id)))
+}
+
+/// Reads a stored envelope back.
+pub(crate) fn decode(position: i64, envelope: &str) -> Result<Event> {
+    serde_json::from_str(envelope)
+        .map_err(|e| StorageError::Corrupt(format!("event at position {position}: {e}")))
+}
+
+/// A device sequence number as the databases store it (a signed 64-bit integer).
+pub(crate) fn seq_to_db(seq: u64) -> Result<i64> {
+    i64::try_from(seq)
+        .map_err(|_| StorageError::InvalidInput(format!("deviceSeq {seq} is too large to store")))
+}
+
+/// A stored count or sequence number read back.
+pub(crate) fn seq_from_db(value: i64) -> Result<u64> {
+    u64::try_from(value)
+        .map_err(|_| StorageError::Corrupt(format!("negative sequence number or count {value}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(contiguous: u64) -> DeviceStatus {
+        DeviceStatus { contiguous_up_to: contiguous, ..empty_status(&DeviceId::generate()) }
+    }
+
+    #[test]
+    fn completeness_stops_at_the_first_hole_and_resumes_when_it_is_filled() {
+        let mut tally = DeviceTally::new(status(0));
+        let now = Timestamp::now();
+        tally.inserted([1, 2, 4], now);
+        assert!(tally.may_advance);
+        assert!(!tally.advance(&[1, 2, 4]));
+        assert_eq!((tally.status.contiguous_up_to, tally.status.highest_seq), (2, 4));
+
+        let mut tally = DeviceTally::new(tally.status);
+        tally.inserted([5], now);
+        assert!(!tally.may_advance, "5 cannot close the hole at 3");
+        tally.inserted([3], now);
+        assert!(tally.may_advance);
+        assert!(tally.advance(&[3, 4, 5]));
+        assert_eq!(tally.status.contiguous_up_to, 5);
+        assert_eq!(tally.status.event_count, 5);
+    }
+
+    #[test]
+    fn repeated_sequence_numbers_do_not_stop_completeness() {
+        let mut tally = DeviceTally::new(status(1));
+        assert!(tally.advance(&[1, 2, 2, 3]));
+        assert_eq!(tally.status.contiguous_up_to, 3);
+    }
+}

@@ -1,0 +1,404 @@
+//! The embedded backend: one SQLite file (WAL), the default when the server is given no
+//! database URL, so a pilot or a single site needs nothing but the binary.
+//!
+//! rusqlite is blocking, so every operation runs on tokio's blocking pool. Writes go through
+//! one connection behind a mutex and `BEGIN IMMEDIATE`: SQLite serializes writers anyway, and
+//! taking positions as max + 1 inside the write transaction makes positions visible in commit
+//! order. Reads use a few pooled read-only connections, which WAL lets run beside the writer.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use pluto_core::sync::protocol::{DeviceStatus, LoggedEvent};
+use pluto_core::{DeviceId, Event, EventId, Timestamp};
+use rusqlite::{named_params, params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+
+use super::{
+    check_device, decode, empty_status, encode, plan_push, seq_from_db, seq_to_db, DeviceTally, Page,
+    PushOutput, Result, Storage, StorageError, TokenRecord, SEQ_CHUNK,
+};
+
+/// The migrations, in order; the database's `user_version` is how many are applied.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+
+/// `PRAGMA application_id` of a server database ("PLTS"), so that a laptop's own database or
+/// another program's file given by mistake is refused instead of migrated.
+const APPLICATION_ID: i32 = 0x504C_5453;
+
+/// Idle read connections kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+/// How long a connection waits for another process's lock before failing.
+const BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// The SQLite backend. Cloning is cheap and shares the connections.
+#[derive(Clone)]
+pub struct SqliteStorage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage").field("path", &self.inner.path).finish_non_exhaustive()
+    }
+}
+
+impl SqliteStorage {
+    /// Opens (creating it and its folder if needed) and migrates the database file.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let path = path.to_owned();
+        blocking(move || {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|error| StorageError::Io {
+                    context: format!("cannot create the folder {}", parent.display()),
+                    error,
+                })?;
+            }
+            let mut writer = Connection::open(&path)?;
+            configure(&writer)?;
+            writer.pragma_update(None, "journal_mode", "WAL")?;
+            writer.pragma_update(None, "synchronous", "FULL")?;
+            migrate(&mut writer, &path)?;
+            let inner = Inner { path, writer: Mutex::new(writer), readers: Mutex::new(Vec::new()) };
+            Ok(Self { inner: Arc::new(inner) })
+        })
+        .await
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the write connection, on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || f(&mut lock(&inner.writer))).await
+    }
+
+    /// Runs `f` on a pooled read-only connection, on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let pooled = lock(&inner.readers).pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => {
+                    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                    let conn = Connection::open_with_flags(&inner.path, flags)?;
+                    configure(&conn)?;
+                    conn
+                }
+            };
+            let result = f(&conn);
+            let mut idle = lock(&inner.readers);
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+    }
+}
+
+/// Runs blocking database work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StorageError::Task(e.to_string()))?
+}
+
+/// A mutex guard even after a panic elsewhere: a connection stays usable because every write
+/// is a transaction that rolls back when dropped.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "busy_timeout", BUSY_TIMEOUT_MS)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Applies the missing migrations in one transaction; refuses a newer schema or another
+/// application's file.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let application_id: i32 = tx.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let tables: i64 = tx.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get(0))?;
+    if application_id != APPLICATION_ID && (application_id != 0 || version != 0 || tables != 0) {
+        return Err(StorageError::ForeignDatabase(path.display().to_string()));
+    }
+    let supported = MIGRATIONS.len() as i64;
+    if version > supported {
+        return Err(StorageError::SchemaTooNew { found: version, supported });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn parse_time(text: &str) -> Result<Timestamp> {
+    Timestamp::parse(text).map_err(|e| StorageError::Corrupt(format!("timestamp {text:?}: {e}")))
+}
+
+/// A token row: id, device, site, label, created, revoked.
+type TokenRow = (String, String, String, Option<String>, String, Option<String>);
+
+const TOKEN_COLUMNS: &str = "id, device_id, site, label, created_at, revoked_at";
+
+fn token_row(row: &Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+}
+
+fn token_record((id, device_id, site, label, created_at, revoked_at): TokenRow) -> Result<TokenRecord> {
+    Ok(TokenRecord {
+        id,
+        device_id: DeviceId::parse(&device_id).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+        site,
+        label,
+        created_at: parse_time(&created_at)?,
+        revoked_at: revoked_at.as_deref().map(parse_time).transpose()?,
+    })
+}
+
+fn load_status(conn: &Connection, device: &DeviceId) -> Result<DeviceStatus> {
+    let row = conn
+        .prepare_cached(
+            "SELECT contiguous_up_to, highest_seq, event_count, last_received_at FROM devices WHERE device_id = ?1",
+        )?
+        .query_row([device.as_str()], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<String>>(3)?))
+        })
+        .optional()?;
+    let Some((contiguous, highest, count, last)) = row else {
+        return Ok(empty_status(device));
+    };
+    Ok(DeviceStatus {
+        device_id: device.clone(),
+        contiguous_up_to: seq_from_db(contiguous)?,
+        highest_seq: seq_from_db(highest)?,
+        event_count: seq_from_db(count)?,
+        last_received_at: last.as_deref().map(parse_time).transpose()?,
+    })
+}
+
+fn push_transaction(
+    conn: &mut Connection,
+    device: &DeviceId,
+    events: &[Event],
+    received_at: Timestamp,
+) -> Result<PushOutput> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut existing = HashMap::new();
+    {
+        let mut stmt = tx.prepare_cached("SELECT position, envelope FROM events WHERE id = ?1")?;
+        for event in events {
+            let row = stmt
+                .query_row([event.id.as_str()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .optional()?;
+            if let Some((position, envelope)) = row {
+                existing.insert(event.id.clone(), (position, decode(position, &envelope)?));
+            }
+        }
+    }
+    let mut seqs = HashMap::new();
+    {
+        let mut stmt = tx.prepare_cached("SELECT id FROM events WHERE device_id = ?1 AND device_seq = ?2")?;
+        for event in events {
+            let id: Option<String> = stmt
+                .query_row(params![device.as_str(), seq_to_db(event.device_seq)?], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = id {
+                seqs.insert(
+                    event.device_seq,
+                    EventId::parse(&id).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+                );
+            }
+        }
+    }
+    let head: i64 = tx.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0))?;
+    let plan = plan_push(events, &existing, &seqs, head);
+
+    let received = received_at.to_string();
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO events (position, id, stream_id, event_type, device_id, device_seq, created_at, \
+             received_at, envelope) VALUES (:position, :id, :stream_id, :event_type, :device_id, \
+             :device_seq, :created_at, :received_at, :envelope)",
+        )?;
+        for (position, event) in &plan.inserts {
+            insert.execute(named_params! {
+                ":position": position,
+                ":id": event.id.as_str(),
+                ":stream_id": event.stream_id.as_str(),
+                ":event_type": event.event_type.as_str(),
+                ":device_id": event.device_id.as_str(),
+                ":device_seq": seq_to_db(event.device_seq)?,
+                ":created_at": event.created_at.to_string(),
+                ":received_at": received,
+                ":envelope": encode(event)?,
+            })?;
+        }
+    }
+
+    let mut tally = DeviceTally::new(load_status(&tx, device)?);
+    tally.inserted(plan.inserts.iter().map(|(_, e)| e.device_seq), received_at);
+    if tally.may_advance {
+        let mut stmt = tx.prepare_cached(
+            "SELECT DISTINCT device_seq FROM events WHERE device_id = ?1 AND device_seq > ?2 \
+             ORDER BY device_seq LIMIT ?3",
+        )?;
+        loop {
+            let from = seq_to_db(tally.status.contiguous_up_to)?;
+            let seqs = stmt
+                .query_map(params![device.as_str(), from, SEQ_CHUNK], |r| r.get::<_, i64>(0))?
+                .map(|seq| seq_from_db(seq?))
+                .collect::<Result<Vec<u64>>>()?;
+            if !tally.advance(&seqs) || seqs.len() < SEQ_CHUNK as usize {
+                break;
+            }
+        }
+    }
+    if !plan.inserts.is_empty() {
+        let s = &tally.status;
+        tx.prepare_cached(
+            "INSERT INTO devices (device_id, contiguous_up_to, highest_seq, event_count, last_received_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device_id) DO UPDATE SET \
+             contiguous_up_to = excluded.contiguous_up_to, highest_seq = excluded.highest_seq, \
+             event_count = excluded.event_count, last_received_at = excluded.last_received_at",
+        )?
+        .execute(params![
+            device.as_str(),
+            seq_to_db(s.contiguous_up_to)?,
+            seq_to_db(s.highest_seq)?,
+            seq_to_db(s.event_count)?,
+            s.last_received_at.map(|t| t.to_string()),
+        ])?;
+    }
+    tx.commit()?;
+    Ok(PushOutput { outcomes: plan.outcomes, device: tally.status })
+}
+
+impl Storage for SqliteStorage {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn push(&self, device: &DeviceId, events: &[Event], received_at: Timestamp) -> Result<PushOutput> {
+        check_device(device, events)?;
+        let (device, events) = (device.clone(), events.to_vec());
+        self.write(move |conn| push_transaction(conn, &device, &events, received_at)).await
+    }
+
+    async fn pull(&self, after: i64, limit: u32) -> Result<Page> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT position, received_at, envelope FROM events WHERE position > ?1 \
+                 ORDER BY position LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![after, i64::from(limit) + 1], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })?;
+            let mut events = Vec::new();
+            for row in rows {
+                let (position, received_at, envelope) = row?;
+                events.push(LoggedEvent {
+                    position,
+                    received_at: parse_time(&received_at)?,
+                    event: decode(position, &envelope)?,
+                });
+            }
+            let has_more = events.len() > limit as usize;
+            events.truncate(limit as usize);
+            Ok(Page { events, has_more })
+        })
+        .await
+    }
+
+    async fn head(&self) -> Result<i64> {
+        self.read(|conn| {
+            Ok(conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    async fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus> {
+        let device = device.clone();
+        self.read(move |conn| load_status(conn, &device)).await
+    }
+
+    async fn create_token(&self, token: &TokenRecord, secret_hash: &str) -> Result<()> {
+        let (token, hash) = (token.clone(), secret_hash.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT INTO tokens (id, token_hash, device_id, site, label, created_at, revoked_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    token.id,
+                    hash,
+                    token.device_id.as_str(),
+                    token.site,
+                    token.label,
+                    token.created_at.to_string(),
+                    token.revoked_at.map(|t| t.to_string()),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_token(&self, secret_hash: &str) -> Result<Option<TokenRecord>> {
+        let hash = secret_hash.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?1"))?
+                .query_row([hash], token_row)
+                .optional()?
+                .map(token_record)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"))?;
+            let rows = stmt.query_map([], token_row)?;
+            rows.map(|row| token_record(row?)).collect()
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, id: &str, at: Timestamp) -> Result<Option<TokenRecord>> {
+        let id = id.to_owned();
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                params![id, at.to_string()],
+            )?;
+            conn.query_row(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"), [id], token_row)
+                .optional()?
+                .map(token_record)
+                .transpose()
+        })
+        .await
+    }
+}
