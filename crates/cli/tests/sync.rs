@@ -1,0 +1,147 @@
+//! `pluto sync` and `pluto status` against a real sync server on loopback (started in this
+//! process on a real SQLite file): two laptops exchange campaigns through it, a wrong token and
+//! an unreachable server are refused with the right exit codes, and nothing local is lost.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use pluto_core::DeviceId;
+use pluto_server::config::ServiceOptions;
+use pluto_server::storage::SqliteStorage;
+use pluto_server::{auth, server};
+use serde_json::{json, Value};
+
+struct Server {
+    url: String,
+    storage: SqliteStorage,
+    runtime: tokio::runtime::Runtime,
+    running: Option<server::RunningServer>,
+}
+
+impl Server {
+    fn start(data: &Path) -> Server {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let (storage, running) = runtime.block_on(async {
+            let storage = SqliteStorage::open(data).await.unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let running = server::start(listener, storage.clone(), ServiceOptions::default()).await.unwrap();
+            (storage, running)
+        });
+        let url = format!("http://{}", running.local_addr());
+        Server { url, storage, runtime, running: Some(running) }
+    }
+
+    fn token(&self, device: &str) -> String {
+        let device = DeviceId::parse(device).unwrap();
+        self.runtime.block_on(auth::issue(&self.storage, device, "MBA", None)).unwrap().secret
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(running) = self.running.take() {
+            self.runtime.block_on(running.shutdown()).unwrap();
+        }
+    }
+}
+
+struct Laptop {
+    db: PathBuf,
+}
+
+impl Laptop {
+    fn new(dir: &Path, name: &str) -> Laptop {
+        let laptop = Laptop { db: dir.join(format!("{name}.sqlite3")) };
+        assert!(laptop.run(&["init"]).status.success());
+        laptop
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_pluto"))
+            .arg("--db")
+            .arg(&self.db)
+            .args(["--user", "usr_alex"])
+            .args(args)
+            .env_remove("PLUTO_SERVER")
+            .env_remove("PLUTO_TOKEN")
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    fn device(&self) -> String {
+        self.ok(&["device"]).trim().to_owned()
+    }
+}
+
+#[test]
+fn two_laptops_exchange_campaigns_through_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server.sqlite3"));
+    let (mba, rge) = (Laptop::new(dir.path(), "mba"), Laptop::new(dir.path(), "rge"));
+    let (mba_token, rge_token) = (server.token(&mba.device()), server.token(&rge.device()));
+
+    let id = mba.ok(&["campaign", "create", "--code", "LEGO-SYNC-1", "--material", "PI"]).trim().to_owned();
+    let inbound = pluto_core::samples::SampleCampaign::numbered(1)
+        .payload(pluto_core::EventType::InboundShipmentRecorded)
+        .unwrap()
+        .to_string();
+    mba.ok(&["record", &id, "InboundShipmentRecorded", "--data", &inbound]);
+    let status = mba.ok(&["status"]);
+    assert!(status.contains("Events waiting to sync   2"), "{status}");
+    assert!(status.contains("None of this laptop's 2 events is confirmed on the server yet."), "{status}");
+
+    let out = mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
+    assert!(out.contains("Pushed 2 events (0 refused by the server); pulled 0 new events."), "{out}");
+    assert!(out.contains("Everything up to #2 from this laptop is on the server."), "{out}");
+
+    let report = rge.json(&["sync", "--server", &server.url, "--token", &rge_token]);
+    assert_eq!(report["report"]["pulled"], json!(2));
+    assert_eq!(rge.json(&["show", &id])["status"], json!("inbound_shipment_recorded"));
+    assert_eq!(rge.ok(&["export", "-"]), mba.ok(&["export", "-"]));
+
+    let status = mba.json(&["status"]);
+    assert_eq!(status["state"]["pending"], json!(0));
+    assert!(status["state"]["lastSuccessAt"].is_string());
+}
+
+#[test]
+fn refused_tokens_and_unreachable_servers_keep_local_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server.sqlite3"));
+    let (mba, rge) = (Laptop::new(dir.path(), "mba"), Laptop::new(dir.path(), "rge"));
+    mba.ok(&["campaign", "create", "--code", "LEGO-SYNC-2", "--material", "PCR"]);
+    let before = mba.ok(&["export", "-"]);
+
+    let out = mba.run(&["sync", "--server", &server.url, "--token", "plt_wrong"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not accept this laptop's device token"));
+
+    // Another laptop's token: the server refuses events that are not its device's.
+    let out = mba.run(&["sync", "--server", &server.url, "--token", &server.token(&rge.device())]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("probably for another laptop"));
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = mba.run(&["sync", "--server", &format!("http://{closed}"), "--token", "plt_x"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach the sync server"));
+    let status = mba.ok(&["status"]);
+    assert!(status.contains("Events waiting to sync   1"), "{status}");
+    assert!(status.contains("Last error               cannot reach the sync server"), "{status}");
+
+    let out = mba.run(&["sync", "--server", "pluto.example.com", "--token", "plt_x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(mba.ok(&["export", "-"]), before, "nothing local changed");
+}
