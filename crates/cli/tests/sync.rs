@@ -145,3 +145,76 @@ fn refused_tokens_and_unreachable_servers_keep_local_entries() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(mba.ok(&["export", "-"]), before, "nothing local changed");
 }
+
+/// The background loop keeps retrying while the server is unreachable and syncs as soon as it
+/// is back, without anyone touching the laptop; a new local entry is sent within a tick.
+#[test]
+fn the_background_loop_catches_up_when_the_network_comes_back() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use pluto_core::sync::runner::{run, Pace};
+    use pluto_core::sync::SyncClient;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mba = Laptop::new(dir.path(), "mba");
+    let id = mba.ok(&["campaign", "create", "--code", "LEGO-LOOP", "--material", "PI"]).trim().to_owned();
+    // A port with nothing behind it yet: the "network" is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let data = dir.path().join("server.sqlite3");
+    let token = {
+        let server = Server::start(&data);
+        server.token(&mba.device())
+    };
+    let client = SyncClient::new(&format!("http://127.0.0.1:{port}"), &token).unwrap();
+    let pace = Pace {
+        interval: Duration::from_millis(300),
+        retry_base: Duration::from_millis(50),
+        retry_max: Duration::from_millis(400),
+        tick: Duration::from_millis(20),
+    };
+    let passes: Arc<Mutex<Vec<(bool, u64)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = std::thread::spawn({
+        let (db, passes, stop) = (mba.db.clone(), passes.clone(), stop.clone());
+        move || {
+            run(db, &client, &pace, &stop, |pass| {
+                passes.lock().unwrap().push((pass.outcome.is_ok(), pass.state.pending));
+            })
+        }
+    });
+    let wait_for = |what: &str, done: &dyn Fn(&[(bool, u64)]) -> bool| {
+        let started = Instant::now();
+        while !done(&passes.lock().unwrap()) {
+            assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("three failed attempts", &|p| p.len() >= 3);
+    assert!(passes.lock().unwrap().iter().all(|(ok, pending)| !ok && *pending == 1));
+
+    // The network comes back: the same address now answers.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let running = runtime.block_on(async {
+        let storage = SqliteStorage::open(&data).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        server::start(listener, storage, ServiceOptions::default()).await.unwrap()
+    });
+    wait_for("a successful sync", &|p| p.last().is_some_and(|(ok, pending)| *ok && *pending == 0));
+
+    // A new entry goes out at once, not at the next interval.
+    let inbound = pluto_core::samples::SampleCampaign::numbered(2)
+        .payload(pluto_core::EventType::InboundShipmentRecorded)
+        .unwrap()
+        .to_string();
+    let seen = passes.lock().unwrap().len();
+    mba.ok(&["record", &id, "InboundShipmentRecorded", "--data", &inbound]);
+    wait_for("the new entry to be sent", &|p| {
+        p.len() > seen && p.last().is_some_and(|(ok, n)| *ok && *n == 0)
+    });
+    stop.store(true, Ordering::Relaxed);
+    worker.join().unwrap().unwrap();
+    runtime.block_on(running.shutdown()).unwrap();
+    assert!(mba.ok(&["status"]).contains("Everything up to #2 from this laptop is on the server."));
+}
