@@ -196,12 +196,10 @@ fn parse_set(s: &str) -> Result<(String, String), String> {
 
 /// Exit code for an error: 1 for refused input, 3 for everything else that stopped the command.
 fn exit_code(err: &anyhow::Error) -> u8 {
-    let store_error = err
-        .downcast_ref::<StoreError>()
-        .or_else(|| match err.downcast_ref::<SyncError>() {
-            Some(SyncError::Store(e)) => Some(e),
-            _ => None,
-        });
+    let store_error = err.downcast_ref::<StoreError>().or_else(|| match err.downcast_ref::<SyncError>() {
+        Some(SyncError::Store(e)) => Some(e),
+        _ => None,
+    });
     match (store_error, err.downcast_ref::<SyncError>()) {
         (Some(e), _) if e.is_refusal() => 1,
         (_, Some(SyncError::BadUrl(_) | SyncError::Unauthorized(_) | SyncError::Forbidden(_))) => 1,
