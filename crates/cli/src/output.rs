@@ -222,7 +222,10 @@ fn completeness(state: &SyncState) -> String {
             state.highest_local_seq
         ),
         _ if state.highest_local_seq == 0 => "Nothing has been recorded on this laptop yet.".to_owned(),
-        _ => format!("None of this laptop's {} events is confirmed on the server yet.", state.highest_local_seq),
+        _ => format!(
+            "None of this laptop's {} events is confirmed on the server yet.",
+            state.highest_local_seq
+        ),
     }
 }
 
@@ -248,7 +251,10 @@ impl Printer {
                 Ok(report) => json!({ "ok": report }),
                 Err(e) => json!({ "error": e.to_string(), "offline": e.is_offline() }),
             };
-            println!("{}", json!({ "at": Timestamp::now(), "outcome": outcome, "state": pass.state, "nextInSeconds": pass.next_in.as_secs_f64() }));
+            println!(
+                "{}",
+                json!({ "at": Timestamp::now(), "outcome": outcome, "state": pass.state, "nextInSeconds": pass.next_in.as_secs_f64() })
+            );
             return;
         }
         match pass.outcome {
@@ -272,7 +278,9 @@ impl Printer {
 
     pub fn status(&self, state: &SyncState, rejections: &[Rejection]) {
         if self.json {
-            self.emit(&json!({ "state": state, "completeness": completeness(state), "rejections": rejections }));
+            self.emit(
+                &json!({ "state": state, "completeness": completeness(state), "rejections": rejections }),
+            );
             return;
         }
         let never = || "never".to_owned();

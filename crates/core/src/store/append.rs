@@ -136,7 +136,9 @@ impl Store {
                 events.push(event.clone());
                 fold(&events).expect("at least one event")
             }
-            None if can_apply_next(before.as_ref(), &event) => apply_next_checked(before.clone(), &event, payload),
+            None if can_apply_next(before.as_ref(), &event) => {
+                apply_next_checked(before.clone(), &event, payload)
+            }
             None => {
                 let mut events = stream_events(&tx, &event.stream_id)?;
                 events.push(event.clone());

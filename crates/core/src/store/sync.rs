@@ -201,8 +201,8 @@ impl Store {
 
 /// Sets server positions of events that do not have one yet (the trigger allows this once).
 fn set_positions<'a>(conn: &Connection, positions: impl Iterator<Item = (&'a EventId, i64)>) -> Result<()> {
-    let mut stmt =
-        conn.prepare_cached("UPDATE events SET server_position = ?2 WHERE id = ?1 AND server_position IS NULL")?;
+    let mut stmt = conn
+        .prepare_cached("UPDATE events SET server_position = ?2 WHERE id = ?1 AND server_position IS NULL")?;
     for (id, position) in positions {
         stmt.execute(params![id.as_str(), position])?;
     }

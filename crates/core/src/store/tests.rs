@@ -431,7 +431,8 @@ mod sync_bookkeeping {
         assert_eq!(unsynced.iter().map(|e| e.device_seq).collect::<Vec<_>>(), [1, 2, 3, 4]);
         assert_eq!(f.store.sync_state().unwrap().pending, 4);
 
-        let accepted: Vec<(EventId, i64)> = unsynced[..3].iter().zip(10..).map(|(e, p)| (e.id.clone(), p)).collect();
+        let accepted: Vec<(EventId, i64)> =
+            unsynced[..3].iter().zip(10..).map(|(e, p)| (e.id.clone(), p)).collect();
         let refused = [Rejection {
             event_id: unsynced[3].id.clone(),
             outcome: "refused".into(),
@@ -445,13 +446,19 @@ mod sync_bookkeeping {
         assert_eq!((state.pending, state.rejected, state.highest_local_seq), (0, 1, 4));
         assert_eq!(state.server_contiguous_up_to, Some(3));
         assert_eq!(f.store.rejections().unwrap()[0].field.as_deref(), Some("data.carrier"));
-        assert_eq!(f.store.history(&unsynced[0].stream_id).unwrap().len(), 4, "refused events stay in the log");
+        assert_eq!(
+            f.store.history(&unsynced[0].stream_id).unwrap().len(),
+            4,
+            "refused events stay in the log"
+        );
         // A position, once set, is final: a second report of another position is ignored.
         f.store.record_push(&[(unsynced[0].id.clone(), 99)], &[], &status(&f.store, 3)).unwrap();
         let position: i64 = f
             .store
             .connection()
-            .query_row("SELECT server_position FROM events WHERE id = ?1", [unsynced[0].id.as_str()], |r| r.get(0))
+            .query_row("SELECT server_position FROM events WHERE id = ?1", [unsynced[0].id.as_str()], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(position, 10);
     }
@@ -478,7 +485,11 @@ mod sync_bookkeeping {
         b.store.apply_pulled(&logged, 6).unwrap();
         assert_eq!(b.store.sync_state().unwrap().cursor, 6);
         assert_eq!(all_states(&a.store), all_states(&b.store));
-        assert_eq!(b.store.sync_state().unwrap().pending, 0, "other devices' events are never pushed from here");
+        assert_eq!(
+            b.store.sync_state().unwrap().pending,
+            0,
+            "other devices' events are never pushed from here"
+        );
     }
 
     #[test]

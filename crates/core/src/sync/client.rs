@@ -107,7 +107,9 @@ impl SyncClient {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_global(Some(REQUEST_TIMEOUT + Duration::from_secs(u64::from(super::protocol::MAX_WAIT_SECONDS))))
+            .timeout_global(Some(
+                REQUEST_TIMEOUT + Duration::from_secs(u64::from(super::protocol::MAX_WAIT_SECONDS)),
+            ))
             .user_agent(concat!("pluto/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
@@ -123,12 +125,21 @@ impl SyncClient {
         SyncError::Offline { url: self.base.clone(), detail: e.to_string() }
     }
 
-    fn answer<T: DeserializeOwned>(&self, result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<T, SyncError> {
+    fn answer<T: DeserializeOwned>(
+        &self,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<T, SyncError> {
         let mut response = result.map_err(|e| self.offline(e))?;
         let status = response.status().as_u16();
-        let body = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_string().map_err(|e| self.offline(e))?;
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_string()
+            .map_err(|e| self.offline(e))?;
         if (200..300).contains(&status) {
-            return serde_json::from_str(&body).map_err(|e| SyncError::Protocol(format!("{e} in a {status} answer")));
+            return serde_json::from_str(&body)
+                .map_err(|e| SyncError::Protocol(format!("{e} in a {status} answer")));
         }
         let message = serde_json::from_str::<ErrorBody>(&body)
             .map(|b| b.message)
@@ -155,7 +166,8 @@ impl SyncClient {
         let body = PushRequest {
             events: events.iter().map(|e| serde_json::to_value(e).expect("events serialize")).collect(),
         };
-        let request = self.agent.post(format!("{}/v1/events", self.base)).header("Authorization", self.bearer());
+        let request =
+            self.agent.post(format!("{}/v1/events", self.base)).header("Authorization", self.bearer());
         self.answer(request.send_json(&body))
     }
 
@@ -174,8 +186,10 @@ impl SyncClient {
 
     /// `GET /v1/devices/{deviceId}/status`.
     pub fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus, SyncError> {
-        let request =
-            self.agent.get(format!("{}/v1/devices/{device}/status", self.base)).header("Authorization", self.bearer());
+        let request = self
+            .agent
+            .get(format!("{}/v1/devices/{device}/status", self.base))
+            .header("Authorization", self.bearer());
         self.answer(request.call())
     }
 }
@@ -213,13 +227,20 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
                 }
                 (PushOutcome::Refused | PushOutcome::Conflict, _) => refused.push(Rejection {
                     event_id: event.id.clone(),
-                    outcome: if result.outcome == PushOutcome::Conflict { "conflict" } else { "refused" }.into(),
+                    outcome: if result.outcome == PushOutcome::Conflict { "conflict" } else { "refused" }
+                        .into(),
                     field: result.error.as_ref().map(|e| e.field.clone()),
-                    message: result.error.as_ref().map_or_else(|| "refused by the server".into(), |e| e.message.clone()),
+                    message: result
+                        .error
+                        .as_ref()
+                        .map_or_else(|| "refused by the server".into(), |e| e.message.clone()),
                     rejected_at: Timestamp::now(),
                 }),
                 (outcome, None) => {
-                    return Err(SyncError::Protocol(format!("{outcome:?} without a position for {}", event.id)));
+                    return Err(SyncError::Protocol(format!(
+                        "{outcome:?} without a position for {}",
+                        event.id
+                    )));
                 }
             }
         }

@@ -129,8 +129,9 @@ mod tests {
         assert!(delays[9] >= Duration::from_secs(15));
         b.reset();
         assert!(b.next_delay() <= Duration::from_secs(1));
-        let spread: std::collections::BTreeSet<Duration> =
-            (0..20).map(|_| Backoff::new(Duration::from_secs(8), Duration::from_secs(8)).next_delay()).collect();
+        let spread: std::collections::BTreeSet<Duration> = (0..20)
+            .map(|_| Backoff::new(Duration::from_secs(8), Duration::from_secs(8)).next_delay())
+            .collect();
         assert!(spread.len() > 5, "jitter spreads retries: {spread:?}");
     }
 }
