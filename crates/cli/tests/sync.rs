@@ -174,7 +174,9 @@ fn the_background_loop_catches_up_when_the_network_comes_back() {
         retry_max: Duration::from_millis(400),
         tick: Duration::from_millis(20),
     };
-    let passes: Arc<Mutex<Vec<(bool, u64)>>> = Arc::default();
+    // Each pass: whether it synced, and how many events were still waiting after it.
+    type Passes = Vec<(bool, u64)>;
+    let passes: Arc<Mutex<Passes>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let worker = std::thread::spawn({
         let (db, passes, stop) = (mba.db.clone(), passes.clone(), stop.clone());
@@ -184,7 +186,7 @@ fn the_background_loop_catches_up_when_the_network_comes_back() {
             })
         }
     });
-    let wait_for = |what: &str, done: &dyn Fn(&[(bool, u64)]) -> bool| {
+    let wait_for = |what: &str, done: &dyn Fn(&Passes) -> bool| {
         let started = Instant::now();
         while !done(&passes.lock().unwrap()) {
             assert!(started.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");

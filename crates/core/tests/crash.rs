@@ -59,7 +59,7 @@ fn main() {
         reported.extend(lines.map_while(Result::ok).map(|l| EventId::parse(&l).unwrap()));
         child.wait().unwrap();
 
-        let mut store = Store::open_existing(&db).unwrap();
+        let store = Store::open_existing(&db).unwrap();
         let integrity: String =
             store.connection().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(integrity, "ok", "round {round}");

@@ -68,6 +68,8 @@ impl Store {
             }
         };
         let data = payload.to_value();
+        // The stored text is the payload's own serialization, as for events from elsewhere.
+        let data_text = serde_json::to_string(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let device_id = self.device_id.clone();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
 
@@ -153,7 +155,7 @@ impl Store {
         if let Some(new) = state.anomalies.iter().find(|a| !known.contains(a)) {
             return Err(Refusal::Inconsistent { field: None, message: new.message.clone() }.into());
         }
-        insert_event(&tx, &event)?;
+        insert_event(&tx, &event, &data_text)?;
         save_state(&tx, &state, before.as_ref().map(|s| s.status))?;
         tx.commit()?;
         Ok(Recorded { event, state, new: true })

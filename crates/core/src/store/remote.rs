@@ -119,50 +119,40 @@ impl Store {
 /// Checks and stores `events` and updates the projections they touch, inside the caller's
 /// transaction.
 pub(super) fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteReport> {
-    let mut canonical = Vec::with_capacity(events.len());
+    let mut checked = Vec::with_capacity(events.len());
     for event in events {
         let payload =
             event.check().map_err(|error| StoreError::InvalidEvent { id: event.id.to_string(), error })?;
-        let data = payload.to_value();
-        let envelope = Event {
-            id: event.id.clone(),
-            stream_type: event.stream_type.clone(),
-            stream_id: event.stream_id.clone(),
-            event_type: event.event_type,
-            schema_version: event.schema_version,
-            data,
-            user_id: event.user_id.clone(),
-            device_id: event.device_id.clone(),
-            device_seq: event.device_seq,
-            created_at: event.created_at,
-        };
-        canonical.push((envelope, payload));
+        checked.push((event, payload));
     }
     let mut report = RemoteReport::default();
-    let mut fresh: BTreeMap<CampaignId, Vec<(Event, Payload)>> = BTreeMap::new();
+    let mut fresh: BTreeMap<&CampaignId, Vec<(&Event, Payload)>> = BTreeMap::new();
     let mut seen = BTreeSet::new();
-    for (event, payload) in canonical {
-        if !seen.insert(event.id.clone()) {
+    for (event, payload) in checked {
+        if !seen.insert(&event.id) {
             report.already_present += 1;
             continue;
         }
         if let Some(existing) = event_by_id(conn, event.id.as_str())? {
-            if existing != event {
+            // Rare (a redelivery): only then build the canonical envelope to compare.
+            let canonical = Event { data: payload.to_value(), ..event.clone() };
+            if existing != canonical {
                 return Err(StoreError::IdReused {
                     id: event.id.clone(),
-                    detail: differences(&existing, &event),
+                    detail: differences(&existing, &canonical),
                 });
             }
             report.already_present += 1;
             continue;
         }
-        insert_event(conn, &event)?;
+        let data = serde_json::to_string(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        insert_event(conn, event, &data)?;
         report.inserted += 1;
-        fresh.entry(event.stream_id.clone()).or_default().push((event, payload));
+        fresh.entry(&event.stream_id).or_default().push((event, payload));
     }
     for (campaign, mut new_events) in fresh {
         new_events.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-        let before = load_state(conn, &campaign)?;
+        let before = load_state(conn, campaign)?;
         let before_status = before.as_ref().map(|s| s.status);
         // Incremental only where it provably equals a replay: every new event sorts after the
         // stream's last one, none is a correction, and no earlier correction is still waiting
@@ -172,9 +162,9 @@ pub(super) fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteR
                 && !s.anomalies.iter().any(|a| a.kind == AnomalyKind::CorrectionOfUnknownEvent)
         }) && new_events.iter().all(|(e, _)| e.event_type != EventType::EventCorrected);
         let state = if incremental {
-            new_events.into_iter().fold(before, |st, (e, payload)| Some(apply_next_checked(st, &e, payload)))
+            new_events.into_iter().fold(before, |st, (e, payload)| Some(apply_next_checked(st, e, payload)))
         } else {
-            fold(&stream_events(conn, &campaign)?)
+            fold(&stream_events(conn, campaign)?)
         };
         let state = state.ok_or_else(|| StoreError::Corrupt(format!("campaign {campaign} has no events")))?;
         save_state(conn, &state.into_projection(), before_status)?;

@@ -42,8 +42,9 @@ pub fn event_from_row(row: &Row<'_>) -> Result<Event> {
     })
 }
 
-/// Inserts an event. The caller has checked it and that its id is new.
-pub fn insert_event(conn: &Connection, event: &Event) -> Result<()> {
+/// Inserts an event whose payload, in canonical JSON, is `data`. The caller has checked it and
+/// that its id is new.
+pub fn insert_event(conn: &Connection, event: &Event, data: &str) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO events (id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -54,7 +55,7 @@ pub fn insert_event(conn: &Connection, event: &Event) -> Result<()> {
         event.stream_id.as_str(),
         event.event_type.as_str(),
         event.schema_version,
-        event.data.to_string(),
+        data,
         event.user_id.as_str(),
         event.device_id.as_str(),
         i64::try_from(event.device_seq).unwrap_or(i64::MAX),
