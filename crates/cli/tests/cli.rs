@@ -1,66 +1,12 @@
 //! The real `pluto` binary against real database files: output, exit codes, and that refused
 //! input never changes the database.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use serde_json::{json, Value};
 
-struct Pluto {
-    dir: tempfile::TempDir,
-    db: PathBuf,
-}
-
-impl Pluto {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("pluto.sqlite3");
-        let p = Pluto { dir, db };
-        assert!(p.run(&["init"]).status.success());
-        p
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pluto"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(["--user", "usr_alex"])
-            .args(args)
-            .env_remove("PLUTO_DB")
-            .env_remove("PLUTO_USER")
-            .output()
-            .unwrap()
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// Runs with `--json` and expects success.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
-    }
-
-    /// Runs and expects exit code `code`; returns stderr.
-    fn fails(&self, code: i32, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stderr).unwrap()
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn export(&self) -> String {
-        self.ok(&["export", "-"])
-    }
-}
+use crate::util::Pluto;
 
 fn sample(event_type: &str) -> String {
     let t = pluto_core::EventType::parse(event_type).unwrap();

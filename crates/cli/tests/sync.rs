@@ -2,14 +2,15 @@
 //! process on a real SQLite file): two laptops exchange campaigns through it, a wrong token and
 //! an unreachable server are refused with the right exit codes, and nothing local is lost.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use pluto_core::DeviceId;
 use pluto_server::config::ServiceOptions;
 use pluto_server::storage::SqliteStorage;
 use pluto_server::{auth, server};
-use serde_json::{json, Value};
+use serde_json::json;
+
+use crate::util::Pluto;
 
 struct Server {
     url: String,
@@ -45,51 +46,11 @@ impl Drop for Server {
     }
 }
 
-struct Laptop {
-    db: PathBuf,
-}
-
-impl Laptop {
-    fn new(dir: &Path, name: &str) -> Laptop {
-        let laptop = Laptop { db: dir.join(format!("{name}.sqlite3")) };
-        assert!(laptop.run(&["init"]).status.success());
-        laptop
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pluto"))
-            .arg("--db")
-            .arg(&self.db)
-            .args(["--user", "usr_alex"])
-            .args(args)
-            .env_remove("PLUTO_SERVER")
-            .env_remove("PLUTO_TOKEN")
-            .output()
-            .unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = vec!["--json"];
-        all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
-    }
-
-    fn device(&self) -> String {
-        self.ok(&["device"]).trim().to_owned()
-    }
-}
-
 #[test]
 fn two_laptops_exchange_campaigns_through_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("server.sqlite3"));
-    let (mba, rge) = (Laptop::new(dir.path(), "mba"), Laptop::new(dir.path(), "rge"));
+    let (mba, rge) = (Pluto::at(dir.path(), "mba"), Pluto::at(dir.path(), "rge"));
     let (mba_token, rge_token) = (server.token(&mba.device()), server.token(&rge.device()));
 
     let id = mba.ok(&["campaign", "create", "--code", "LEGO-SYNC-1", "--material", "PI"]).trim().to_owned();
@@ -120,7 +81,7 @@ fn two_laptops_exchange_campaigns_through_the_server() {
 fn refused_tokens_and_unreachable_servers_keep_local_entries() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("server.sqlite3"));
-    let (mba, rge) = (Laptop::new(dir.path(), "mba"), Laptop::new(dir.path(), "rge"));
+    let (mba, rge) = (Pluto::at(dir.path(), "mba"), Pluto::at(dir.path(), "rge"));
     mba.ok(&["campaign", "create", "--code", "LEGO-SYNC-2", "--material", "PCR"]);
     let before = mba.ok(&["export", "-"]);
 
@@ -158,7 +119,7 @@ fn the_background_loop_catches_up_when_the_network_comes_back() {
     use pluto_core::sync::SyncClient;
 
     let dir = tempfile::tempdir().unwrap();
-    let mba = Laptop::new(dir.path(), "mba");
+    let mba = Pluto::at(dir.path(), "mba");
     let id = mba.ok(&["campaign", "create", "--code", "LEGO-LOOP", "--material", "PI"]).trim().to_owned();
     // A port with nothing behind it yet: the "network" is down.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();

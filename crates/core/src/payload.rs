@@ -71,23 +71,6 @@ pub enum EventType {
 }
 
 impl EventType {
-    /// Every event type, in progression order, corrections last.
-    pub const ALL: [EventType; 13] = [
-        Self::CampaignCreated,
-        Self::InboundShipmentRecorded,
-        Self::GranulationCompleted,
-        Self::MetalRemovalCompleted,
-        Self::PolymerPurificationCompleted,
-        Self::ExtrusionCompleted,
-        Self::EchaApprovalRecorded,
-        Self::TransferToRgeRecorded,
-        Self::ManufacturingStarted,
-        Self::ManufacturingCompleted,
-        Self::ReturnToLegoRecorded,
-        Self::CampaignCompleted,
-        Self::EventCorrected,
-    ];
-
     /// The twelve step events, index = rank of the status each one reaches.
     pub const STEPS: [EventType; 12] = [
         Self::CampaignCreated,
@@ -103,6 +86,17 @@ impl EventType {
         Self::ReturnToLegoRecorded,
         Self::CampaignCompleted,
     ];
+
+    /// Every event type, in progression order, corrections last.
+    pub const ALL: [EventType; 13] = {
+        let mut all = [Self::EventCorrected; 13];
+        let mut i = 0;
+        while i < Self::STEPS.len() {
+            all[i] = Self::STEPS[i];
+            i += 1;
+        }
+        all
+    };
 
     /// The spec's name of the type.
     pub fn as_str(self) -> &'static str {
