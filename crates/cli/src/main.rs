@@ -105,7 +105,7 @@ enum Command {
     },
     /// Sync with the central server: push this laptop's events, pull everyone else's
     Sync {
-        /// The server, e.g. https://pluto.example.com
+        /// The sync server's address, starting with http:// or https://
         #[arg(long, env = "PLUTO_SERVER", value_name = "URL")]
         server: String,
         /// This laptop's device token (from `pluto-server token create`)
