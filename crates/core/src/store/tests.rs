@@ -311,8 +311,14 @@ fn rebuild_restores_exactly_and_verify_reports_drift() {
     assert_eq!(drift.len(), 5, "weight column, status in state (also its column), orphan, counts: {drift:?}");
     assert!(drift.iter().any(|d| d.problem == "projection without events"));
     assert!(drift.iter().any(|d| d.problem.contains("status: stored")), "{drift:?}");
+    let indexes = "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema
+                   WHERE type = 'index' AND tbl_name = 'campaign_projections' AND sql IS NOT NULL ORDER BY name)";
+    let before_indexes: String = f.store.connection().query_row(indexes, [], |r| r.get(0)).unwrap();
     assert_eq!(f.store.rebuild().unwrap(), 5);
     assert!(f.store.verify().unwrap().is_empty());
+    let after_indexes: String = f.store.connection().query_row(indexes, [], |r| r.get(0)).unwrap();
+    assert_eq!(after_indexes, before_indexes, "the list indexes are back after the bulk load");
+    assert_eq!(before_indexes, "campaign_projections_by_activity,campaign_projections_by_status");
     assert_eq!(snapshot(&f.store), before);
 }
 
