@@ -292,8 +292,9 @@ impl CampaignState {
         self
     }
 
-    /// Marks a step recorded and keeps what later rules need of it.
-    fn record_step(&mut self, payload: Payload, meta: Meta) {
+    /// Marks a step recorded and keeps what later rules need of it, and its details when `meta`
+    /// is given (a full fold, as opposed to a projection).
+    fn record_step(&mut self, payload: Payload, meta: Option<Meta>) {
         if let Some(status) = payload.event_type().target_status() {
             self.recorded_steps |= 1 << status.rank();
         }
@@ -302,7 +303,9 @@ impl CampaignState {
             Payload::ManufacturingCompleted(p) => self.manufacturing_end_date = Some(p.end_date),
             _ => {}
         }
-        self.steps.fill(payload, meta);
+        if let Some(meta) = meta {
+            self.steps.fill(payload, meta);
+        }
     }
 
     fn set_status(&mut self, status: CampaignStatus, at: Timestamp) {
@@ -313,9 +316,28 @@ impl CampaignState {
     }
 }
 
+/// How much a fold keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// Every step's details too.
+    Full,
+    /// Only what the stored projection holds.
+    Projection,
+}
+
 /// Folds one campaign's events (any order; duplicates by id are folded once) into its state.
 /// `None` when there are no events.
 pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<CampaignState> {
+    fold_with(events, Detail::Full)
+}
+
+/// [`fold`] without the step details: equal to `fold(events).map(CampaignState::into_projection)`,
+/// and cheaper, for the store, which keeps only the projection.
+pub fn fold_projection<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<CampaignState> {
+    fold_with(events, Detail::Projection)
+}
+
+fn fold_with<'a>(events: impl IntoIterator<Item = &'a Event>, detail: Detail) -> Option<CampaignState> {
     let mut sorted: Vec<&Event> = events.into_iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     sorted.dedup_by(|a, b| a.id == b.id);
@@ -324,7 +346,7 @@ pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<CampaignS
     for event in &sorted {
         let st = state.get_or_insert_with(|| CampaignState::empty(event));
         let data = effective.payload(event);
-        apply(st, event, || Payload::parse(event.event_type, data), effective.is_corrected(event));
+        apply(st, event, || Payload::parse(event.event_type, data), effective.is_corrected(event), detail);
     }
     let mut state = state?;
     if !effective.anomalies.is_empty() {
@@ -348,15 +370,16 @@ pub fn fold_as_of<'a>(
 pub fn apply_next(state: Option<CampaignState>, event: &Event) -> CampaignState {
     debug_assert!(event.event_type != EventType::EventCorrected);
     let mut st = state.unwrap_or_else(|| CampaignState::empty(event));
-    apply(&mut st, event, || Payload::parse(event.event_type, &event.data), false);
+    apply(&mut st, event, || Payload::parse(event.event_type, &event.data), false, Detail::Full);
     st
 }
 
-/// [`apply_next`] for an event whose payload the caller has already parsed and checked.
+/// [`apply_next`] for the store: the payload is already parsed and checked, and only the
+/// projection is kept (no step details), as [`fold_projection`] would give it.
 pub fn apply_next_checked(state: Option<CampaignState>, event: &Event, payload: Payload) -> CampaignState {
     debug_assert!(event.event_type != EventType::EventCorrected && payload.event_type() == event.event_type);
     let mut st = state.unwrap_or_else(|| CampaignState::empty(event));
-    apply(&mut st, event, || Ok(payload), false);
+    apply(&mut st, event, || Ok(payload), false, Detail::Projection);
     st
 }
 
@@ -370,6 +393,7 @@ fn apply(
     event: &Event,
     payload: impl FnOnce() -> Result<Payload, FieldError>,
     corrected: bool,
+    detail: Detail,
 ) {
     st.event_count += 1;
     st.updated_at = st.updated_at.max(event.created_at);
@@ -437,13 +461,13 @@ fn apply(
         );
         return;
     }
-    let meta = Meta {
+    let meta = (detail == Detail::Full).then(|| Meta {
         event_id: event.id.clone(),
         recorded_at: event.created_at,
         recorded_by: event.user_id.clone(),
         device_id: event.device_id.clone(),
         corrected,
-    };
+    });
     if target.rank() <= current.rank() {
         if st.is_recorded(event.event_type) {
             anomaly(

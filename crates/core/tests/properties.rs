@@ -122,6 +122,7 @@ proptest! {
             shuffled.swap(i, (rng >> 33) as usize % (i + 1));
         }
         prop_assert_eq!(fold(&shuffled).unwrap(), state.clone());
+        prop_assert_eq!(pluto_core::fold::fold_projection(&events), Some(state.clone().into_projection()));
         // Incremental application, where allowed, equals the replay of the same prefix.
         let mut sorted = events.clone();
         sorted.sort_by(|a, b| a.id.cmp(&b.id));

@@ -9,7 +9,7 @@ use super::{Result, Store, StoreError};
 use crate::correction::check_correction;
 use crate::error::Refusal;
 use crate::event::{Event, SCHEMA_VERSION, STREAM_TYPE_CAMPAIGN};
-use crate::fold::{apply_next_checked, can_apply_next, check_next, fold, CampaignState};
+use crate::fold::{apply_next_checked, can_apply_next, check_next, fold_projection, CampaignState};
 use crate::ids::{CampaignId, EventId, UserId};
 use crate::payload::{EventType, Payload};
 use crate::time::Timestamp;
@@ -136,7 +136,7 @@ impl Store {
         let state = match history {
             Some(mut events) => {
                 events.push(event.clone());
-                fold(&events).expect("at least one event")
+                fold_projection(&events).expect("at least one event")
             }
             None if can_apply_next(before.as_ref(), &event) => {
                 apply_next_checked(before.clone(), &event, payload)
@@ -144,10 +144,9 @@ impl Store {
             None => {
                 let mut events = stream_events(&tx, &event.stream_id)?;
                 events.push(event.clone());
-                fold(&events).expect("at least one event")
+                fold_projection(&events).expect("at least one event")
             }
-        }
-        .into_projection();
+        };
         // Strict entry never adds an anomaly; the explicit checks above say why in detail, this
         // catches any rule they do not cover (for instance a corrected date that now contradicts
         // another step).
@@ -155,7 +154,10 @@ impl Store {
         if let Some(new) = state.anomalies.iter().find(|a| !known.contains(a)) {
             return Err(Refusal::Inconsistent { field: None, message: new.message.clone() }.into());
         }
-        insert_event(&tx, &event, &data_text)?;
+        if !insert_event(&tx, &event, &data_text)? {
+            // The id was checked above inside this transaction; another writer cannot have it.
+            return Err(StoreError::IdReused { id: event.id, detail: "recorded concurrently".into() });
+        }
         save_state(&tx, &state, before.as_ref().map(|s| s.status))?;
         tx.commit()?;
         Ok(Recorded { event, state, new: true })

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::rows::{event_from_row, load_state, write_state, EVENT_COLUMNS};
 use super::{Result, Store, StoreError};
 use crate::event::Event;
-use crate::fold::fold;
+use crate::fold::fold_projection;
 
 /// A difference between a stored projection and a fresh fold of its events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -72,7 +72,7 @@ impl Store {
         }
         tx.execute("DELETE FROM campaign_projections", [])?;
         let rebuilt = for_each_stream(&tx, |events| {
-            let state = fold(events).expect("streams are never empty");
+            let state = fold_projection(events).expect("streams are never empty");
             write_state(&tx, &state)
         })?;
         for (_, sql) in &indexes {
@@ -95,7 +95,7 @@ impl Store {
         let mut drift = Vec::new();
         let mut seen = 0u64;
         for_each_stream(&tx, |events| {
-            let fresh = fold(events).expect("streams are never empty").into_projection();
+            let fresh = fold_projection(events).expect("streams are never empty");
             seen += 1;
             match load_state(&tx, &fresh.id)? {
                 None => drift

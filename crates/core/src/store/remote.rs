@@ -13,7 +13,7 @@ use super::rows::{
 };
 use super::{Result, Store, StoreError};
 use crate::event::Event;
-use crate::fold::{apply_next_checked, fold, AnomalyKind};
+use crate::fold::{apply_next_checked, fold_projection, AnomalyKind};
 use crate::ids::CampaignId;
 use crate::payload::{EventType, Payload};
 
@@ -133,8 +133,11 @@ pub(super) fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteR
             report.already_present += 1;
             continue;
         }
-        if let Some(existing) = event_by_id(conn, event.id.as_str())? {
-            // Rare (a redelivery): only then build the canonical envelope to compare.
+        let data = serde_json::to_string(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if !insert_event(conn, event, &data)? {
+            // Already stored (a redelivery): only then build the canonical envelope to compare.
+            let existing = event_by_id(conn, event.id.as_str())?
+                .ok_or_else(|| StoreError::Corrupt(format!("event {} vanished", event.id)))?;
             let canonical = Event { data: payload.to_value(), ..event.clone() };
             if existing != canonical {
                 return Err(StoreError::IdReused {
@@ -145,8 +148,6 @@ pub(super) fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteR
             report.already_present += 1;
             continue;
         }
-        let data = serde_json::to_string(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        insert_event(conn, event, &data)?;
         report.inserted += 1;
         fresh.entry(&event.stream_id).or_default().push((event, payload));
     }
@@ -164,10 +165,10 @@ pub(super) fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteR
         let state = if incremental {
             new_events.into_iter().fold(before, |st, (e, payload)| Some(apply_next_checked(st, e, payload)))
         } else {
-            fold(&stream_events(conn, campaign)?)
+            fold_projection(&stream_events(conn, campaign)?)
         };
         let state = state.ok_or_else(|| StoreError::Corrupt(format!("campaign {campaign} has no events")))?;
-        save_state(conn, &state.into_projection(), before_status)?;
+        save_state(conn, &state, before_status)?;
         report.campaigns_touched += 1;
     }
     Ok(report)

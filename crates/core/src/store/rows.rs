@@ -42,12 +42,14 @@ pub fn event_from_row(row: &Row<'_>) -> Result<Event> {
     })
 }
 
-/// Inserts an event whose payload, in canonical JSON, is `data`. The caller has checked it and
-/// that its id is new.
-pub fn insert_event(conn: &Connection, event: &Event, data: &str) -> Result<()> {
+/// Inserts an event whose payload, in canonical JSON, is `data`. Returns `false`, inserting
+/// nothing, when an event with this id is already stored (the caller compares them): one index
+/// descent serves both the idempotency check and the insert.
+pub fn insert_event(conn: &Connection, event: &Event, data: &str) -> Result<bool> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO events (id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (id) DO NOTHING",
     )?;
     let inserted = stmt.execute(params![
         event.id.as_str(),
@@ -62,7 +64,7 @@ pub fn insert_event(conn: &Connection, event: &Event, data: &str) -> Result<()> 
         event.created_at.to_string(),
     ]);
     match inserted {
-        Ok(_) => Ok(()),
+        Ok(rows) => Ok(rows == 1),
         Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
             let holder: Option<String> = conn
                 .query_row(
