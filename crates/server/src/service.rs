@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use pluto_core::sync::protocol::{
-    DeviceStatus, Health, PullResponse, PushOutcome, PushResponse, PushResult, MAX_PULL_LIMIT,
-    MAX_PUSH_EVENTS, MAX_WAIT_SECONDS,
+    DeviceStatus, Health, PushOutcome, PushResponse, PushResult, MAX_PULL_LIMIT, MAX_PUSH_EVENTS,
+    MAX_WAIT_SECONDS,
 };
 use pluto_core::{DeviceId, Event, Timestamp};
 use serde_json::Value;
@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::config::ServiceOptions;
 use crate::ingest::{self, Checked};
-use crate::storage::{Storage, StorageError, StoreOutcome, TokenRecord};
+use crate::storage::{Storage, StorageError, StoreOutcome, StoredEvent, TokenRecord};
 
 /// Why a sync request is refused as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,19 @@ pub enum SyncError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// A page of the log as `GET /v1/events` answers it: the protocol's `PullResponse` on the wire,
+/// with the stored envelopes passed through as they are.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogPage {
+    /// Events after the requested position, in position order.
+    pub events: Vec<StoredEvent>,
+    /// The cursor for the next pull.
+    pub next_after: i64,
+    /// Whether more events were already available past this page.
+    pub has_more: bool,
 }
 
 /// The sync service over one storage backend.
@@ -206,7 +219,7 @@ impl<S: Storage> SyncService<S> {
     /// Events after position `after`, at most `limit` (capped at [`MAX_PULL_LIMIT`]). When there
     /// are none yet and `wait` is not zero (capped at [`MAX_WAIT_SECONDS`]), waits until one is
     /// committed or the wait ends, whichever comes first.
-    pub async fn pull(&self, after: i64, limit: u32, wait: Duration) -> Result<PullResponse, SyncError> {
+    pub async fn pull(&self, after: i64, limit: u32, wait: Duration) -> Result<LogPage, SyncError> {
         let limit = limit.clamp(1, MAX_PULL_LIMIT);
         let deadline = Instant::now() + wait.min(Duration::from_secs(MAX_WAIT_SECONDS.into()));
         let mut head = self.head.subscribe();
@@ -220,7 +233,7 @@ impl<S: Storage> SyncService<S> {
             stopping |= *shutdown.borrow();
             if !page.events.is_empty() || now >= deadline || stopping {
                 let next_after = page.events.last().map_or(after, |e| e.position);
-                return Ok(PullResponse { events: page.events, next_after, has_more: page.has_more });
+                return Ok(LogPage { events: page.events, next_after, has_more: page.has_more });
             }
             let recheck = deadline.min(now + self.options.recheck_interval);
             tokio::select! {

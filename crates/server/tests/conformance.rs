@@ -26,7 +26,7 @@ async fn push_pull_round_trip(backend: &impl Backend) {
 
     let page = storage.pull(0, 100).await.unwrap();
     assert!(!page.has_more);
-    let pulled: Vec<_> = page.events.iter().map(|e| e.event.clone()).collect();
+    let pulled: Vec<_> = page.events.iter().map(|e| e.decode().unwrap().event).collect();
     assert_eq!(pulled, events, "events come back exactly as pushed");
     assert_eq!(page.events.iter().map(|e| e.position).collect::<Vec<_>>(), vec![1, 2, 3]);
     assert!(page.events.iter().all(|e| e.received_at == received_at));
@@ -73,7 +73,7 @@ async fn the_same_id_with_other_content_is_a_conflict_and_changes_nothing(backen
     assert_eq!(output.outcomes, vec![StoreOutcome::Conflict(1), StoreOutcome::Stored(2)]);
 
     let page = storage.pull(0, 10).await.unwrap();
-    assert_eq!(page.events[0].event, original, "the stored event is unchanged");
+    assert_eq!(page.events[0].decode().unwrap().event, original, "the stored event is unchanged");
     assert_eq!(output.device.event_count, 2);
 }
 
@@ -153,6 +153,12 @@ async fn pulls_are_paged(backend: &impl Backend) {
         }
     }
     assert_eq!(pages, vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9, 10]]);
+    // What is served passes the stored envelopes through, yet reads as the protocol's page.
+    let served = serde_json::to_string(&service.pull(0, 4, Duration::ZERO).await.unwrap()).unwrap();
+    let read: pluto_core::sync::protocol::PullResponse = serde_json::from_str(&served).unwrap();
+    let stored: Vec<_> =
+        backend.storage().pull(0, 4).await.unwrap().events.iter().map(|e| e.decode().unwrap()).collect();
+    assert_eq!((read.events, read.next_after, read.has_more), (stored, 4, true));
     let empty = service.pull(10, 4, Duration::ZERO).await.unwrap();
     assert_eq!((empty.events.len(), empty.next_after, empty.has_more), (0, 10, false));
     let exact = service.pull(6, 4, Duration::ZERO).await.unwrap();
@@ -281,7 +287,7 @@ async fn pushes_of_many_devices_stay_apart(backend: &impl Backend) {
         assert_eq!((status.contiguous_up_to, status.event_count), (3, 3));
     }
     let pulled: HashSet<_> =
-        storage.pull(0, 1000).await.unwrap().events.into_iter().map(|e| e.event.id).collect();
+        storage.pull(0, 1000).await.unwrap().events.iter().map(|e| e.decode().unwrap().event.id).collect();
     assert_eq!(pulled, ids);
 }
 
@@ -306,7 +312,8 @@ async fn a_device_sequence_number_belongs_to_one_event(backend: &impl Backend) {
     );
     assert_eq!((output.device.event_count, output.device.contiguous_up_to), (2, 2));
     assert_eq!(storage.head().await.unwrap(), 2);
-    let stored: Vec<_> = storage.pull(0, 10).await.unwrap().events.into_iter().map(|e| e.event.id).collect();
+    let stored: Vec<_> =
+        storage.pull(0, 10).await.unwrap().events.iter().map(|e| e.decode().unwrap().event.id).collect();
     assert!(!stored.contains(&impostor.id), "nothing of a refused event is stored");
 }
 

@@ -14,12 +14,12 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use pluto_core::sync::protocol::{DeviceStatus, Health, PullResponse, PushResponse, MAX_REQUEST_BYTES};
+use pluto_core::sync::protocol::{DeviceStatus, Health, PushResponse, MAX_REQUEST_BYTES};
 use pluto_core::DeviceId;
 
 use self::error::ApiError;
 use self::extract::{Authenticated, PullQuery, PushBody};
-use crate::service::SyncService;
+use crate::service::{LogPage, SyncService};
 use crate::storage::Storage;
 
 /// The API's routes over a service.
@@ -51,7 +51,7 @@ async fn pull<S: Storage>(
     State(service): Service<S>,
     _: Authenticated,
     query: Result<Query<PullQuery>, QueryRejection>,
-) -> Result<Json<PullResponse>, ApiError> {
+) -> Result<Json<LogPage>, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let (after, limit, wait_seconds) = query.validate()?;
     Ok(Json(service.pull(after, limit, Duration::from_secs(wait_seconds.into())).await?))

@@ -123,12 +123,44 @@ pub struct PushOutput {
 }
 
 /// A page of the log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Page {
     /// Events after the requested position, in position order.
-    pub events: Vec<LoggedEvent>,
+    pub events: Vec<StoredEvent>,
     /// Whether more events were stored past this page when it was read.
     pub has_more: bool,
+}
+
+/// An event of the log as stored. Its envelope is the canonical JSON written at push time and
+/// is served as it is: a pull never decodes and re-encodes what it sends. Serializes as the
+/// protocol's `LoggedEvent`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredEvent {
+    /// Global position.
+    pub position: i64,
+    /// When the server received it.
+    pub received_at: Timestamp,
+    /// The event's envelope, as stored.
+    pub event: Box<serde_json::value::RawValue>,
+}
+
+impl StoredEvent {
+    /// Wraps a stored envelope (checked to be JSON, not decoded).
+    pub(crate) fn new(position: i64, received_at: Timestamp, envelope: String) -> Result<Self> {
+        let event = serde_json::value::RawValue::from_string(envelope)
+            .map_err(|e| StorageError::Corrupt(format!("event at position {position}: {e}")))?;
+        Ok(Self { position, received_at, event })
+    }
+
+    /// The event decoded, as a laptop reads it.
+    pub fn decode(&self) -> Result<LoggedEvent> {
+        Ok(LoggedEvent {
+            position: self.position,
+            received_at: self.received_at,
+            event: decode(self.position, self.event.get())?,
+        })
+    }
 }
 
 /// A device's bearer token, without its secret.

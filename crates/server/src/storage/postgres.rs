@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use pluto_core::sync::protocol::{DeviceStatus, LoggedEvent};
+use pluto_core::sync::protocol::DeviceStatus;
 use pluto_core::{DeviceId, Event, EventId, Timestamp};
 use tokio_postgres::{GenericClient, NoTls, Row};
 
 use super::{
     check_device, decode, empty_status, encode, plan_push, seq_from_db, seq_to_db, DeviceTally, Page,
-    PushOutput, Result, Storage, StorageError, TokenRecord, SEQ_CHUNK,
+    PushOutput, Result, Storage, StorageError, StoredEvent, TokenRecord, SEQ_CHUNK,
 };
 
 /// The migrations, in order; `pluto_server_schema` records which are applied.
@@ -37,6 +37,10 @@ const POOL_SIZE: usize = 16;
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: Pool,
+    /// This process's pushes take turns here before taking a connection: they serialize on
+    /// the advisory lock anyway, and a push waiting for the lock while holding a pooled
+    /// connection would starve pulls and token checks of connections.
+    push_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -66,7 +70,7 @@ impl PostgresStorage {
             .create_timeout(Some(Duration::from_secs(15)))
             .build()
             .map_err(|e| StorageError::Config(format!("connection pool: {e}")))?;
-        let storage = Self { pool };
+        let storage = Self { pool, push_turn: Default::default() };
         storage.migrate().await?;
         Ok(storage)
     }
@@ -176,6 +180,7 @@ impl Storage for PostgresStorage {
 
     async fn push(&self, device: &DeviceId, events: &[Event], received_at: Timestamp) -> Result<PushOutput> {
         check_device(device, events)?;
+        let _turn = self.push_turn.lock().await;
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK]).await?;
@@ -283,14 +288,7 @@ impl Storage for PostgresStorage {
         let events = rows
             .iter()
             .take(limit as usize)
-            .map(|row| {
-                let position: i64 = row.get(0);
-                Ok(LoggedEvent {
-                    position,
-                    received_at: timestamp(row.get(1)),
-                    event: decode(position, row.get(2))?,
-                })
-            })
+            .map(|row| StoredEvent::new(row.get(0), timestamp(row.get(1)), row.get(2)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Page { events, has_more })
     }

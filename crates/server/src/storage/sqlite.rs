@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use pluto_core::sync::protocol::{DeviceStatus, LoggedEvent};
+use pluto_core::sync::protocol::DeviceStatus;
 use pluto_core::{DeviceId, Event, EventId, Timestamp};
 use rusqlite::{named_params, params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
     check_device, decode, empty_status, encode, plan_push, seq_from_db, seq_to_db, DeviceTally, Page,
-    PushOutput, Result, Storage, StorageError, TokenRecord, SEQ_CHUNK,
+    PushOutput, Result, Storage, StorageError, StoredEvent, TokenRecord, SEQ_CHUNK,
 };
 
 /// The migrations, in order; the database's `user_version` is how many are applied.
@@ -319,11 +319,7 @@ impl Storage for SqliteStorage {
             let mut events = Vec::new();
             for row in rows {
                 let (position, received_at, envelope) = row?;
-                events.push(LoggedEvent {
-                    position,
-                    received_at: parse_time(&received_at)?,
-                    event: decode(position, &envelope)?,
-                });
+                events.push(StoredEvent::new(position, parse_time(&received_at)?, envelope)?);
             }
             let has_more = events.len() > limit as usize;
             events.truncate(limit as usize);
