@@ -1,2 +1,170 @@
-//! Benchmarks (written next).
-fn main() {}
+//! `pluto-bench`: runs the store benchmarks and prints their results as a markdown table, each
+//! figure next to its raw SQLite baseline, the ratio and the target; the sync server's
+//! benchmarks print a second table, next to bare database baselines. Progress goes to stderr,
+//! the tables to stdout.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use pluto_bench::{run, table, table_with, Backend, Bench, Config, ServerConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "pluto-bench",
+    version,
+    about = "Benchmarks of the Pluto event store against raw SQLite, and of the sync server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Events in the rebuild benchmark's log
+    #[arg(long, global = true, default_value_t = 1_000_000)]
+    events: u64,
+    /// Campaigns in the list benchmark's store
+    #[arg(long, global = true, default_value_t = 100_000)]
+    campaigns: u64,
+    /// Entries recorded by the append benchmark
+    #[arg(long, global = true, default_value_t = 2_000)]
+    appends: u64,
+    /// Events applied by the apply-remote benchmark
+    #[arg(long, global = true, default_value_t = 100_000)]
+    remote_events: u64,
+    /// Page queries per list figure
+    #[arg(long, global = true, default_value_t = 200)]
+    queries: u64,
+    /// Folder for the database files (a temporary folder inside it, removed afterwards)
+    /// [default: the system's temporary folder]
+    #[arg(long, global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// The pluto-server binary the sync benchmarks run
+    /// [default: pluto-server next to this executable]
+    #[arg(long, global = true, value_name = "PATH")]
+    server_bin: Option<PathBuf>,
+    /// The PostgreSQL server of the sync benchmarks (each run creates schemas there and drops them)
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "PLUTO_TEST_DATABASE_URL",
+        hide_env_values = true,
+        default_value = pluto_bench::DEFAULT_DATABASE_URL
+    )]
+    database_url: String,
+    /// The server backends the sync benchmarks run on
+    #[arg(long, global = true, value_enum, default_value_t = Backends::Both)]
+    backend: Backends,
+    /// Events pushed, then pulled, by the sync benchmark
+    #[arg(long, global = true, default_value_t = 100_000)]
+    sync_events: u64,
+    /// Devices syncing at once in the devices benchmark
+    #[arg(long, global = true, default_value_t = 200)]
+    devices: u64,
+    /// Syncs per device
+    #[arg(long, global = true, default_value_t = 10)]
+    syncs: u64,
+    /// Events each device pushes per sync
+    #[arg(long, global = true, default_value_t = 5)]
+    device_batch: u64,
+    /// A device's mean pause between syncs, in milliseconds (drawn from 0 to twice this)
+    #[arg(long, global = true, value_name = "MS", default_value_t = 1_000)]
+    pause_ms: u64,
+}
+
+/// Which server backends to run on.
+#[derive(Clone, Copy, ValueEnum)]
+enum Backends {
+    Both,
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Every benchmark (the default)
+    All,
+    /// Store::record against a bare single-row insert transaction
+    Append,
+    /// Store::rebuild against a bare scan of the log, and its peak memory
+    Rebuild,
+    /// Store::list against the bare page query
+    List,
+    /// Store::apply_remote against a bare batched insert
+    ApplyRemote,
+    /// The sync server: one laptop pushes, then pulls, over loopback, against a bare batched insert
+    Sync,
+    /// The sync server: many laptops syncing at once (latency, errors, server memory)
+    Devices,
+    /// Both sync server benchmarks
+    Server,
+    /// Measures the rebuild in this separate process (run by `rebuild`)
+    #[command(hide = true)]
+    RebuildChild {
+        /// The store to rebuild
+        #[arg(long)]
+        db: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let benches = match cli.command.unwrap_or(Command::All) {
+        Command::All => Bench::ALL.to_vec(),
+        Command::Append => vec![Bench::Append],
+        Command::Rebuild => vec![Bench::Rebuild],
+        Command::List => vec![Bench::List],
+        Command::ApplyRemote => vec![Bench::ApplyRemote],
+        Command::Sync => vec![Bench::Sync],
+        Command::Devices => vec![Bench::Devices],
+        Command::Server => Bench::SERVER.to_vec(),
+        Command::RebuildChild { db } => return pluto_bench::rebuild_child(&db),
+    };
+    let dir = match &cli.dir {
+        Some(parent) => {
+            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            tempfile::Builder::new().prefix("pluto-bench-").tempdir_in(parent)?
+        }
+        None => tempfile::Builder::new().prefix("pluto-bench-").tempdir()?,
+    };
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    let server_bin = cli.server_bin.clone().unwrap_or_else(|| exe.with_file_name("pluto-server"));
+    let mut server =
+        ServerConfig::new(server_bin, "cargo build --release -p pluto-server", cli.database_url.clone());
+    server.backends = match cli.backend {
+        Backends::Both => Backend::BOTH.to_vec(),
+        Backends::Sqlite => vec![Backend::Sqlite],
+        Backends::Postgres => vec![Backend::Postgres],
+    };
+    server.sync_events = cli.sync_events;
+    server.load.devices = cli.devices;
+    server.load.syncs = cli.syncs;
+    server.load.batch = cli.device_batch;
+    server.load.pause = Duration::from_millis(cli.pause_ms);
+    let config = Config {
+        dir: dir.path().to_owned(),
+        appends: cli.appends,
+        remote_events: cli.remote_events,
+        campaigns: cli.campaigns,
+        queries: cli.queries,
+        events: cli.events,
+        child_exe: exe,
+        server,
+    };
+    let (mut store, mut server) = (Vec::new(), Vec::new());
+    for bench in benches {
+        eprintln!("running {bench:?} in {}", dir.path().display());
+        let figures = run(bench, &config)?;
+        if Bench::SERVER.contains(&bench) { &mut server } else { &mut store }.extend(figures);
+    }
+    if !store.is_empty() {
+        print!("{}", table(&store));
+    }
+    if !server.is_empty() {
+        if !store.is_empty() {
+            println!();
+        }
+        print!("{}", table_with(&server, "bare database baseline"));
+    }
+    Ok(())
+}

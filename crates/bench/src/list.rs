@@ -1,0 +1,155 @@
+//! List: one page of the campaign list (`Store::list`, one status, most recent activity first,
+//! 50 rows) over a store of many campaigns, against the same page `SELECT` issued directly on a
+//! raw connection to the same file. Pluto's figure also includes the `COUNT(*)` behind the
+//! page's total, which the bare page query does not need.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use pluto_core::store::{ListQuery, SortOrder};
+use pluto_core::{CampaignStatus, Store};
+use rusqlite::Connection;
+
+use crate::baseline;
+use crate::gen::RemoteLog;
+use crate::remote;
+use crate::report::{millis, percentile, thousands, Figure};
+
+const SEED: u64 = 0xA99E_0D03;
+
+/// Rows per page, as the app shows them.
+const PAGE: u32 = 50;
+
+/// The issue's bound on one page, checked against the 99th percentile.
+const TARGET: Duration = Duration::from_millis(5);
+
+/// The page query `Store::list` issues for a status filter sorted by last activity.
+const PAGE_SQL: &str =
+    "SELECT id, lego_campaign_code, material_type, description, status, current_step, next_expected_step,
+        current_weight_kg, echa_approved, last_event_type, updated_at, event_count, anomaly_count
+ FROM campaign_projections WHERE status = ?1 ORDER BY updated_at DESC, id DESC LIMIT ?2 OFFSET ?3";
+
+/// The columns of a list row, decoded as `Store::list` decodes them.
+type SummaryRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    Option<f64>,
+    bool,
+    Option<String>,
+    String,
+    u32,
+    u32,
+);
+
+/// Loads `campaigns` campaigns under `dir`, then times `queries` page queries on the most
+/// common status (the slowest to count) and `queries` more taking each status in turn.
+pub fn run(dir: &Path, campaigns: u64, queries: u64) -> Result<Vec<Figure>> {
+    let path = dir.join("list.sqlite3");
+    let mut store = Store::open(&path)?;
+    let mut log = RemoteLog::new(SEED, u64::MAX, campaigns);
+    remote::load(&mut store, &mut log, "list")?;
+    let raw = baseline::open(&path)?;
+    let mut present: Vec<(CampaignStatus, u64)> = Vec::new();
+    {
+        let mut stmt = raw.prepare("SELECT status, COUNT(*) FROM campaign_projections GROUP BY status")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let name: String = row.get(0)?;
+            let status = CampaignStatus::parse(&name).with_context(|| format!("unknown status {name}"))?;
+            present.push((status, u64::try_from(row.get::<_, i64>(1)?)?));
+        }
+    }
+    present.sort();
+    let &(largest, largest_count) =
+        present.iter().max_by_key(|(_, n)| *n).context("the list store has no campaigns")?;
+    let all: Vec<CampaignStatus> = present.iter().map(|(s, _)| *s).collect();
+    let total = thousands(log.campaigns());
+    Ok(vec![
+        measure(&store, &raw, &[largest], queries)?.figure(
+            format!("list page, status {largest}"),
+            format!("{queries} pages of {PAGE} of {} matching, {total} campaigns", thousands(largest_count)),
+        ),
+        measure(&store, &raw, &all, queries)?.figure(
+            "list page, each status in turn".into(),
+            format!("{queries} pages over {} statuses, {total} campaigns", all.len()),
+        ),
+    ])
+}
+
+/// Latencies of both sides and the rows they returned.
+struct Samples {
+    pluto: Vec<Duration>,
+    raw: Vec<Duration>,
+    pluto_rows: u64,
+    raw_rows: u64,
+}
+
+fn measure(store: &Store, raw: &Connection, statuses: &[CampaignStatus], queries: u64) -> Result<Samples> {
+    let pluto_page = |status: CampaignStatus| -> Result<(u64, Duration)> {
+        let query = ListQuery {
+            status: Some(status),
+            sort: SortOrder::LastActivity,
+            limit: PAGE,
+            ..ListQuery::default()
+        };
+        let start = Instant::now();
+        let page = store.list(&query)?;
+        Ok((page.rows.len() as u64, start.elapsed()))
+    };
+    // Prepared once and rebound, the cheapest way to issue the query repeatedly.
+    let mut stmt = raw.prepare(PAGE_SQL)?;
+    let mut raw_page = |status: CampaignStatus| -> Result<(u64, Duration)> {
+        let start = Instant::now();
+        let rows = stmt
+            .query_map(rusqlite::params![status.as_str(), PAGE, 0], |r| SummaryRow::try_from(r))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((rows.len() as u64, start.elapsed()))
+    };
+    // Untimed first pass: prepares the statements and brings the pages into the cache.
+    for &status in statuses {
+        pluto_page(status)?;
+        raw_page(status)?;
+    }
+    let mut samples = Samples { pluto: Vec::new(), raw: Vec::new(), pluto_rows: 0, raw_rows: 0 };
+    for (i, &status) in statuses.iter().cycle().take(queries as usize).enumerate() {
+        // Alternate which side goes first, so neither always finds the other's cache state.
+        let (p, r) = if i % 2 == 0 {
+            let p = pluto_page(status)?;
+            (p, raw_page(status)?)
+        } else {
+            let r = raw_page(status)?;
+            (pluto_page(status)?, r)
+        };
+        samples.pluto_rows += p.0;
+        samples.pluto.push(p.1);
+        samples.raw_rows += r.0;
+        samples.raw.push(r.1);
+    }
+    Ok(samples)
+}
+
+impl Samples {
+    fn figure(mut self, name: String, work: String) -> Figure {
+        self.pluto.sort();
+        self.raw.sort();
+        let (p50, p99) = (percentile(&self.pluto, 0.5), percentile(&self.pluto, 0.99));
+        let (r50, r99) = (percentile(&self.raw, 0.5), percentile(&self.raw, 0.99));
+        Figure {
+            name,
+            work,
+            pluto: format!("median {}, p99 {}", millis(p50), millis(p99)),
+            baseline: format!("median {}, p99 {}", millis(r50), millis(r99)),
+            ratio: Some(r50.as_secs_f64() / p50.as_secs_f64().max(f64::MIN_POSITIVE)),
+            target: format!("p99 < {} ms", TARGET.as_millis()),
+            met: p99 < TARGET,
+            pluto_count: self.pluto_rows,
+            baseline_count: self.raw_rows,
+        }
+    }
+}
