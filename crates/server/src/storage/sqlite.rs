@@ -265,7 +265,7 @@ fn push_in(
         }
     }
 
-    let mut tally = DeviceTally::new(load_status(&tx, device)?);
+    let mut tally = DeviceTally::new(load_status(tx, device)?);
     tally.inserted(plan.inserts.iter().map(|(_, e)| e.device_seq), received_at);
     if tally.may_advance {
         let mut stmt = tx.prepare_cached(
