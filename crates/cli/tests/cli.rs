@@ -13,19 +13,10 @@ fn sample(event_type: &str) -> String {
     pluto_core::samples::SampleCampaign::numbered(1).payload(t).unwrap().to_string()
 }
 
-const LIFECYCLE: [&str; 11] = [
-    "InboundShipmentRecorded",
-    "GranulationCompleted",
-    "MetalRemovalCompleted",
-    "PolymerPurificationCompleted",
-    "ExtrusionCompleted",
-    "ECHAApprovalRecorded",
-    "TransferToRGERecorded",
-    "ManufacturingStarted",
-    "ManufacturingCompleted",
-    "ReturnToLEGORecorded",
-    "CampaignCompleted",
-];
+/// The spec's names of every step after `CampaignCreated`, in order.
+fn lifecycle() -> impl Iterator<Item = &'static str> {
+    pluto_core::EventType::STEPS[1..].iter().map(|t| t.as_str())
+}
 
 fn create(p: &Pluto, code: &str) -> String {
     p.ok(&["campaign", "create", "--code", code, "--material", "PCR", "--description", "Take-back bricks"])
@@ -59,7 +50,7 @@ fn whole_lifecycle_from_the_shell() {
     let p = Pluto::new();
     let id = create(&p, "LEGO-2026-0001");
     assert!(id.starts_with("cmp_"), "{id}");
-    for t in LIFECYCLE {
+    for t in lifecycle() {
         let event_id = p.ok(&["record", &id, t, "--data", &sample(t)]);
         assert!(event_id.trim().starts_with("evt_"));
     }
@@ -198,7 +189,7 @@ fn list_filters_and_searches() {
 fn export_import_backup_rebuild_verify() {
     let p = Pluto::new();
     let id = create(&p, "LEGO-2026-0005");
-    for t in &LIFECYCLE[..5] {
+    for t in lifecycle().take(5) {
         p.ok(&["record", &id, t, "--data", &sample(t)]);
     }
     let export = p.file("log.jsonl");
