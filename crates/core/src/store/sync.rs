@@ -149,6 +149,16 @@ impl Store {
         Ok(())
     }
 
+    /// The highest device sequence number recorded on this laptop: one index lookup, cheap
+    /// enough to poll for new local entries.
+    pub fn highest_local_seq(&self) -> Result<u64> {
+        let seq: i64 = self
+            .conn
+            .prepare_cached("SELECT COALESCE(MAX(device_seq), 0) FROM events WHERE device_id = ?1")?
+            .query_row([self.device_id.as_str()], |r| r.get(0))?;
+        Ok(seq as u64)
+    }
+
     /// Where sync stands.
     pub fn sync_state(&self) -> Result<SyncState> {
         let me = self.device_id.as_str();

@@ -102,11 +102,11 @@ pub fn run(
         let state = store.sync_state()?;
         observe(Pass { outcome: &outcome, state: &state, next_in });
         let wake = Instant::now() + next_in;
-        let waiting = state.pending;
+        let recorded = state.highest_local_seq;
         while Instant::now() < wake && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(pace.tick.min(wake.saturating_duration_since(Instant::now())));
             // New local entries sync now, not at the next interval (but not while retrying).
-            if outcome.is_ok() && store.sync_state()?.pending > waiting {
+            if outcome.is_ok() && store.highest_local_seq()? > recorded {
                 break;
             }
         }
