@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::TransactionBehavior;
 use serde::Serialize;
 
-use super::rows::{event_from_row, load_state, write_state, EVENT_COLUMNS};
+use super::rows::{differing_fields, event_from_row, load_state, write_state, EVENT_COLUMNS};
 use super::{Result, Store, StoreError};
 use crate::event::Event;
 use crate::fold::fold_projection;
@@ -158,20 +158,9 @@ impl Store {
 }
 
 fn describe_drift(stored: &crate::fold::CampaignState, fresh: &crate::fold::CampaignState) -> String {
-    let (a, b) =
-        (serde_json::to_value(stored).unwrap_or_default(), serde_json::to_value(fresh).unwrap_or_default());
-    let fields: Vec<String> = b
-        .as_object()
+    let fields: Vec<String> = differing_fields(stored, fresh)
         .into_iter()
-        .flatten()
-        .filter(|(k, v)| a.get(k.as_str()) != Some(v))
-        .map(|(k, v)| {
-            format!(
-                "{k}: stored {} but events give {}",
-                a.get(k.as_str()).unwrap_or(&serde_json::Value::Null),
-                v
-            )
-        })
+        .map(|(k, stored, fresh)| format!("{k}: stored {stored} but events give {fresh}"))
         .collect();
     fields.join("; ")
 }

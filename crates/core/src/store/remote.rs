@@ -9,7 +9,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 
 use super::rows::{
-    event_by_id, event_from_row, insert_event, load_state, save_state, stream_events, EVENT_COLUMNS,
+    differing_fields, event_by_id, event_from_row, insert_event, load_state, save_state, stream_events,
+    EVENT_COLUMNS,
 };
 use super::{Result, Store, StoreError};
 use crate::event::Event;
@@ -175,13 +176,6 @@ pub(super) fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteR
 }
 
 fn differences(a: &Event, b: &Event) -> String {
-    let (a, b) = (serde_json::to_value(a).unwrap_or_default(), serde_json::to_value(b).unwrap_or_default());
-    let fields: Vec<&str> = a
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, v)| b.get(k.as_str()) != Some(v))
-        .map(|(k, _)| k.as_str())
-        .collect();
+    let fields: Vec<String> = differing_fields(a, b).into_iter().map(|(k, _, _)| k).collect();
     format!("it differs in {}", fields.join(", "))
 }

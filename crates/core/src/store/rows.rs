@@ -178,3 +178,18 @@ pub fn write_state(conn: &Connection, st: &CampaignState) -> Result<()> {
     ])?;
     Ok(())
 }
+
+/// The top-level fields in which the JSON forms of `a` and `b` differ, with both values (`null`
+/// where one side lacks the field), in `b`'s field order. For messages about what differs.
+pub fn differing_fields<T: serde::Serialize>(
+    a: &T,
+    b: &T,
+) -> Vec<(String, serde_json::Value, serde_json::Value)> {
+    let (a, b) = (serde_json::to_value(a).unwrap_or_default(), serde_json::to_value(b).unwrap_or_default());
+    b.as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| a.get(k.as_str()) != Some(v))
+        .map(|(k, v)| (k.clone(), a.get(k.as_str()).cloned().unwrap_or_default(), v.clone()))
+        .collect()
+}
