@@ -10,6 +10,7 @@ use crate::status::CampaignStatus;
 /// A refused entry. Nothing is recorded when an entry is refused.
 #[derive(Debug, Clone, PartialEq, Serialize, thiserror::Error)]
 #[serde(tag = "type", content = "data", rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum Refusal {
     /// A field's value breaks a rule.
     #[error("{0}")]

@@ -20,6 +20,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// A recorded event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Event {
     /// `evt_<ULID>`; events of a stream fold in id order.
     pub id: EventId,

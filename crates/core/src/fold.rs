@@ -118,6 +118,7 @@ struct Meta {
 /// What kind of irregularity an anomaly is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum AnomalyKind {
     /// The payload cannot be read as its type; the event has no effect.
     InvalidPayload,
@@ -171,6 +172,7 @@ impl AnomalyKind {
 /// An irregularity in a campaign's events. Anomalies are kept and shown, never dropped.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Anomaly {
     /// The event the anomaly is about.
     pub event_id: EventId,
@@ -185,6 +187,7 @@ pub struct Anomaly {
 /// A campaign's current state, derived from its events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CampaignState {
     /// The campaign.
     pub id: CampaignId,

@@ -26,6 +26,7 @@ macro_rules! ulid_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $expected:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[cfg_attr(feature = "specta", derive(specta::Type), specta(transparent))]
         pub struct $name(String);
 
         impl $name {
@@ -109,6 +110,7 @@ ulid_id!(
 
 /// A person who records events: `usr_` followed by letters, digits, `.`, `_`, `-` or `@`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "specta", derive(specta::Type), specta(transparent))]
 pub struct UserId(String);
 
 impl UserId {

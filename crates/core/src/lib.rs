@@ -15,6 +15,7 @@ pub mod fold;
 pub mod ids;
 pub mod metrics;
 pub mod payload;
+pub mod record;
 pub mod samples;
 pub mod status;
 pub mod store;

@@ -11,6 +11,7 @@ use crate::time::Timestamp;
 /// The weight after one stage of the chain.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct WeightPoint {
     /// Stage label (`Inbound Shipment`, `Granulation`, …, `Received at RGE`).
     pub stage: String,
@@ -21,6 +22,7 @@ pub struct WeightPoint {
 /// One processing step's yield.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StepYield {
     /// Step label.
     pub step: String,
@@ -37,6 +39,7 @@ pub struct StepYield {
 /// Weight lost between one stage's output and the next stage's input (handling, transport).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct HandlingLoss {
     /// Stage whose output is measured.
     pub from: String,
@@ -55,6 +58,7 @@ pub struct HandlingLoss {
 /// How long a step took: from the previous recorded step to this one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StepDuration {
     /// Step label.
     pub step: String,
@@ -69,6 +73,7 @@ pub struct StepDuration {
 /// The mass balance and timing of a campaign.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MassBalance {
     /// Weight after each stage, from inbound to extrusion, then RGE's received weight if known.
     pub points: Vec<WeightPoint>,

@@ -22,6 +22,7 @@ pub const MAX_TEXT_CHARS: usize = 10_000;
 /// A refused field: which one, and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{field}: {message}")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct FieldError {
     /// JSON path of the field (`grossWeightKg`, `changes.netWeightKg.now`, or `data`).
     pub field: String,
@@ -38,6 +39,7 @@ impl FieldError {
 
 /// The kind of event. Serialized with the spec's names (`ECHAApprovalRecorded`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum EventType {
     /// A new campaign is initiated.
     CampaignCreated,
@@ -244,6 +246,7 @@ mod fields {
 /// What a field holds, which decides how it is entered and checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum FieldKind {
     /// Free text; required text must not be blank.
     Text,
@@ -311,6 +314,7 @@ impl FieldKind {
 /// One field of a payload type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct FieldSpec {
     /// JSON name (`netWeightKg`).
     pub name: &'static str,
@@ -324,6 +328,7 @@ pub struct FieldSpec {
 
 /// Post-Industrial or Post-Consumer Recycled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum MaterialType {
     /// Post-Industrial.
     #[serde(rename = "PI")]
@@ -771,7 +776,8 @@ fn check_value_shape(spec: &FieldSpec, value: &Value) -> Result<(), String> {
 
 /// A calendar date written strictly as `YYYY-MM-DD` (chrono alone also accepts `2026-2-1`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct IsoDate(pub NaiveDate);
+#[cfg_attr(feature = "specta", derive(specta::Type), specta(transparent))]
+pub struct IsoDate(#[cfg_attr(feature = "specta", specta(type = String))] pub NaiveDate);
 
 impl fmt::Display for IsoDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

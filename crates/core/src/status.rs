@@ -8,6 +8,7 @@ use crate::payload::EventType;
 /// Where a campaign stands. Statuses are totally ordered by [`CampaignStatus::rank`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum CampaignStatus {
     /// `CampaignCreated` recorded.
     Created,

@@ -9,7 +9,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An instant at which something was recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Timestamp(DateTime<Utc>);
+#[cfg_attr(feature = "specta", derive(specta::Type), specta(transparent))]
+pub struct Timestamp(#[cfg_attr(feature = "specta", specta(type = String))] DateTime<Utc>);
 
 impl Timestamp {
     /// Now, truncated to the millisecond.

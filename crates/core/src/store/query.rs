@@ -1,7 +1,7 @@
 //! Reading the store: one campaign's state, history and past state, and the paged campaign list.
 
 use rusqlite::types::Value as SqlValue;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::rows::{load_state, stream_events};
 use super::{Result, Store, StoreError};
@@ -12,8 +12,9 @@ use crate::status::CampaignStatus;
 use crate::time::Timestamp;
 
 /// How the list is ordered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum SortOrder {
     /// Most recently changed first.
     #[default]
@@ -57,6 +58,7 @@ impl Default for ListQuery {
 /// One row of the campaign list.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CampaignSummary {
     /// The campaign.
     pub id: String,
@@ -84,11 +86,14 @@ pub struct CampaignSummary {
     pub event_count: u32,
     /// Anomalies.
     pub anomaly_count: u32,
+    /// Whether any of its events is not on the sync server yet.
+    pub unsynced: bool,
 }
 
 /// A page of campaigns and how many match in all.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ListPage {
     /// The rows of this page.
     pub rows: Vec<CampaignSummary>,
@@ -160,7 +165,9 @@ impl Store {
         args.push(SqlValue::Integer(i64::from(query.offset)));
         let sql = format!(
             "SELECT id, lego_campaign_code, material_type, description, status, current_step, next_expected_step,
-                    current_weight_kg, echa_approved, last_event_type, updated_at, event_count, anomaly_count
+                    current_weight_kg, echa_approved, last_event_type, updated_at, event_count, anomaly_count,
+                    EXISTS (SELECT 1 FROM events e WHERE e.stream_id = campaign_projections.id
+                            AND e.server_position IS NULL)
              FROM campaign_projections {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
             args.len() - 1,
             args.len()
@@ -182,6 +189,7 @@ impl Store {
                     updated_at: r.get(10)?,
                     event_count: r.get(11)?,
                     anomaly_count: r.get(12)?,
+                    unsynced: r.get(13)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -17,6 +17,7 @@ use crate::time::Timestamp;
 /// A pushed event the server refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Rejection {
     /// The refused event.
     pub event_id: EventId,
@@ -33,6 +34,7 @@ pub struct Rejection {
 /// Where sync stands, as the status bar shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SyncState {
     /// This laptop's events not yet on the server (refused ones excluded).
     pub pending: u64,

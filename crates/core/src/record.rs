@@ -1,0 +1,391 @@
+//! A campaign's full record as people read it: its state, the twelve stages, every event with
+//! the corrections that apply to it, the mass balance, what to record next, and the
+//! chain-of-custody export. The desktop app shows it; nothing here is stored.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::correction::Effective;
+use crate::event::Event;
+use crate::fold::{fold, Anomaly, CampaignState};
+use crate::ids::{EventId, UserId};
+use crate::metrics::MassBalance;
+use crate::payload::{EventType, FieldSpec, Payload};
+use crate::status::CampaignStatus;
+use crate::time::Timestamp;
+
+/// One of the twelve stages, as the stepper shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct Stage {
+    /// The status this stage reaches.
+    pub status: CampaignStatus,
+    /// Its label (`Granulation`).
+    pub label: String,
+    /// The event that records it.
+    pub event_type: EventType,
+    /// When it was recorded, if it was.
+    pub recorded_at: Option<Timestamp>,
+    /// Whether it is the campaign's current status.
+    pub current: bool,
+}
+
+/// A field change a correction made to an event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct AppliedChange {
+    /// The `EventCorrected` event.
+    pub correction_id: EventId,
+    /// The corrected field.
+    pub field: String,
+    /// Its value before the correction, as the corrector saw it.
+    pub was: Value,
+    /// Its value after.
+    pub now: Value,
+    /// Why.
+    pub reason: String,
+    /// When the correction was recorded.
+    pub recorded_at: Timestamp,
+    /// Who recorded it.
+    pub recorded_by: UserId,
+}
+
+/// One event of the history, with its effective values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct RecordEntry {
+    /// The event as recorded (its original values).
+    pub event: Event,
+    /// What it records, in words (`Granulation`, `Correction`).
+    pub label: String,
+    /// Its payload with every correction applied.
+    pub effective: Value,
+    /// The corrections of this event, oldest first.
+    pub corrections: Vec<AppliedChange>,
+    /// The fields of its type, in form order, for display and for picking what to correct.
+    pub fields: Vec<FieldSpec>,
+}
+
+/// What the campaign expects next.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct NextStep {
+    /// The event type to record.
+    pub event_type: EventType,
+    /// Its label.
+    pub label: String,
+    /// Its fields, in form order.
+    pub fields: Vec<FieldSpec>,
+    /// A rule the coordinator should know about before recording (the ECHA gate).
+    pub note: Option<String>,
+}
+
+/// An anomaly with what the coordinator can do about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct AnomalyNote {
+    /// The anomaly.
+    pub anomaly: Anomaly,
+    /// What it means in practice and how to resolve it.
+    pub remedy: String,
+}
+
+/// Everything about one campaign, as recorded (up to an instant, for "as of").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignRecord {
+    /// The folded state.
+    pub state: CampaignState,
+    /// The twelve stages.
+    pub stages: Vec<Stage>,
+    /// Every event in recording order, corrections included.
+    pub events: Vec<RecordEntry>,
+    /// Weights, yields, losses and durations.
+    pub mass_balance: MassBalance,
+    /// The campaign's anomalies with their remedies.
+    pub anomalies: Vec<AnomalyNote>,
+    /// The step expected next; `None` once completed (or while viewing the past).
+    pub next_step: Option<NextStep>,
+    /// The instant this record is as of; `None` for now.
+    pub as_of: Option<Timestamp>,
+}
+
+/// Words on the ECHA gate, shown where it blocks.
+pub const ECHA_GATE_NOTE: &str = "ECHA testing must approve the material before it may move to RGE: \
+     record ECHA's approval first; the transfer to RGE is refused until then.";
+
+/// The label of an event type (`Granulation`, `Campaign Created`, `Correction`).
+pub fn event_label(event_type: EventType) -> &'static str {
+    match event_type.target_status() {
+        Some(status) => status.step_label(),
+        None => "Correction",
+    }
+}
+
+impl CampaignRecord {
+    /// The record of the campaign whose events (one stream, sorted by id) are `events`, as of
+    /// `as_of` when given (events recorded after it are left out). Durations run up to `now`.
+    /// `None` when no event is left.
+    pub fn of(events: &[Event], as_of: Option<Timestamp>, now: Timestamp) -> Option<CampaignRecord> {
+        let events: Vec<&Event> = events.iter().filter(|e| as_of.is_none_or(|t| e.created_at <= t)).collect();
+        let state = fold(events.iter().copied())?;
+        let effective = Effective::resolve(&events);
+        let mut entries: Vec<RecordEntry> = events
+            .iter()
+            .map(|e| RecordEntry {
+                event: (*e).clone(),
+                label: event_label(e.event_type).to_owned(),
+                effective: effective.payload(e).clone(),
+                corrections: Vec::new(),
+                fields: e.event_type.fields().to_vec(),
+            })
+            .collect();
+        for event in events.iter().filter(|e| e.event_type == EventType::EventCorrected) {
+            let Ok(Payload::EventCorrected(c)) = Payload::parse(event.event_type, &event.data) else {
+                continue;
+            };
+            let Some(target) = entries.iter_mut().find(|t| t.event.id == c.corrects_event_id) else {
+                continue;
+            };
+            for (field, change) in c.changes {
+                target.corrections.push(AppliedChange {
+                    correction_id: event.id.clone(),
+                    field,
+                    was: change.was,
+                    now: change.now,
+                    reason: c.reason.clone(),
+                    recorded_at: event.created_at,
+                    recorded_by: event.user_id.clone(),
+                });
+            }
+        }
+        let stages = CampaignStatus::ALL
+            .iter()
+            .map(|&status| {
+                let event_type = status.reached_by();
+                Stage {
+                    status,
+                    label: status.step_label().to_owned(),
+                    event_type,
+                    recorded_at: if event_type == EventType::CampaignCreated {
+                        state.created_at
+                    } else {
+                        state.steps.recorded_at(event_type)
+                    },
+                    current: status == state.status,
+                }
+            })
+            .collect();
+        let next_step = match as_of {
+            Some(_) => None,
+            None => state.next_event_type().map(|event_type| NextStep {
+                event_type,
+                label: event_label(event_type).to_owned(),
+                fields: event_type.fields().to_vec(),
+                note: matches!(state.status, CampaignStatus::ExtrusionComplete)
+                    .then(|| ECHA_GATE_NOTE.to_owned()),
+            }),
+        };
+        let mass_balance = MassBalance::of(&state, as_of.unwrap_or(now));
+        let anomalies = state
+            .anomalies
+            .iter()
+            .map(|a| AnomalyNote { anomaly: a.clone(), remedy: a.kind.remedy().to_owned() })
+            .collect();
+        Some(CampaignRecord { state, stages, events: entries, mass_balance, anomalies, next_step, as_of })
+    }
+
+    /// The chain-of-custody record as CSV: one row per field of every event (original value,
+    /// effective value, and the corrections that changed it), then one row per correction, so
+    /// an auditor can follow who recorded what, when and on which laptop.
+    pub fn custody_csv(&self) -> String {
+        let mut out = String::new();
+        let header = [
+            "campaign_id",
+            "lego_campaign_code",
+            "event_id",
+            "event_type",
+            "step",
+            "recorded_at",
+            "recorded_by",
+            "device_id",
+            "field",
+            "recorded_value",
+            "effective_value",
+            "correction_ids",
+            "correction_reasons",
+        ];
+        push_row(&mut out, header.iter().map(|s| (*s).to_owned()));
+        let code = self.state.lego_campaign_code.clone().unwrap_or_default();
+        for entry in &self.events {
+            let e = &entry.event;
+            let names: Vec<String> = match &e.data {
+                Value::Object(map) if e.event_type == EventType::EventCorrected => {
+                    map.keys().cloned().collect()
+                }
+                _ => entry.fields.iter().map(|f| f.name.to_owned()).collect(),
+            };
+            for field in names {
+                let recorded = cell(e.data.get(&field));
+                let effective = cell(entry.effective.get(&field));
+                if recorded.is_empty() && effective.is_empty() {
+                    continue;
+                }
+                let changes: Vec<&AppliedChange> =
+                    entry.corrections.iter().filter(|c| c.field == field).collect();
+                push_row(
+                    &mut out,
+                    [
+                        e.stream_id.to_string(),
+                        code.clone(),
+                        e.id.to_string(),
+                        e.event_type.to_string(),
+                        entry.label.clone(),
+                        e.created_at.to_string(),
+                        e.user_id.as_str().to_owned(),
+                        e.device_id.to_string(),
+                        field,
+                        recorded,
+                        effective,
+                        changes.iter().map(|c| c.correction_id.to_string()).collect::<Vec<_>>().join(" "),
+                        changes.iter().map(|c| c.reason.clone()).collect::<Vec<_>>().join(" | "),
+                    ]
+                    .into_iter(),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// A JSON value as a CSV cell: text as is, numbers and booleans as JSON, objects as JSON.
+fn cell(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Appends one RFC 4180 row. Cells that a spreadsheet would run as a formula get a leading `'`.
+fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
+    for (i, cell) in cells.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let cell =
+            if cell.starts_with(['=', '+', '@']) || (cell.starts_with('-') && cell.parse::<f64>().is_err()) {
+                format!("'{cell}")
+            } else {
+                cell
+            };
+        if cell.contains([',', '"', '\n', '\r']) {
+            out.push('"');
+            out.push_str(&cell.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&cell);
+        }
+    }
+    out.push_str("\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{CampaignId, DeviceId};
+    use crate::samples::SampleCampaign;
+    use serde_json::json;
+
+    fn event(n: u64, campaign: &CampaignId, event_type: EventType, data: Value) -> Event {
+        Event {
+            id: EventId::from_ulid(ulid::Ulid::from_parts(1_700_000_000_000 + n * 60_000, u128::from(n))),
+            stream_type: "campaign".into(),
+            stream_id: campaign.clone(),
+            event_type,
+            schema_version: 1,
+            data,
+            user_id: UserId::parse("usr_ana").unwrap(),
+            device_id: DeviceId::from_ulid(ulid::Ulid::from_parts(1, 1)),
+            device_seq: n,
+            created_at: Timestamp::from_millis(i64::try_from(1_700_000_000_000 + n * 60_000).unwrap()),
+        }
+    }
+
+    fn campaign_to(steps: usize) -> Vec<Event> {
+        let sample = SampleCampaign::numbered(7);
+        let id = CampaignId::from_ulid(ulid::Ulid::from_parts(1, 7));
+        EventType::STEPS[..=steps]
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| event(i as u64 + 1, &id, t, sample.payload(t).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_correction_shows_on_its_target_with_the_original_kept() {
+        let mut events = campaign_to(2);
+        let inbound = events[1].clone();
+        let was = inbound.data["netWeightKg"].clone();
+        let now = was.as_f64().unwrap() - 10.5;
+        events.push(event(
+            10,
+            &inbound.stream_id,
+            EventType::EventCorrected,
+            json!({
+                "correctsEventId": inbound.id, "correctsEventType": "InboundShipmentRecorded",
+                "reason": "scale misread", "changes": {"netWeightKg": {"was": was, "now": now}}
+            }),
+        ));
+        let record = CampaignRecord::of(&events, None, Timestamp::now()).unwrap();
+        let entry = &record.events[1];
+        assert_eq!(entry.event.data["netWeightKg"], was, "the recorded value stays visible");
+        assert_eq!(entry.effective["netWeightKg"], json!(now));
+        assert_eq!(entry.corrections.len(), 1);
+        assert_eq!(entry.corrections[0].reason, "scale misread");
+        assert_eq!(record.state.inbound_net_weight_kg, Some(now));
+        let csv = record.custody_csv();
+        let row = csv.lines().find(|l| l.contains(",netWeightKg,")).unwrap();
+        assert!(row.contains(&format!(",{was},{now},")), "{row}");
+        assert!(row.ends_with("scale misread"), "{row}");
+    }
+
+    #[test]
+    fn stages_mark_what_is_recorded_and_the_gate_is_explained() {
+        let events = campaign_to(5);
+        let record = CampaignRecord::of(&events, None, Timestamp::now()).unwrap();
+        assert_eq!(record.stages.len(), 12);
+        assert!(record.stages[..6].iter().all(|s| s.recorded_at.is_some()));
+        assert!(record.stages[6..].iter().all(|s| s.recorded_at.is_none()));
+        assert!(record.stages[5].current);
+        let next = record.next_step.unwrap();
+        assert_eq!(next.event_type, EventType::EchaApprovalRecorded);
+        assert!(next.note.unwrap().contains("ECHA"));
+    }
+
+    #[test]
+    fn as_of_leaves_out_later_events_and_offers_no_step() {
+        let events = campaign_to(4);
+        let record = CampaignRecord::of(&events, Some(events[2].created_at), Timestamp::now()).unwrap();
+        assert_eq!(record.events.len(), 3);
+        assert_eq!(record.state.status, CampaignStatus::GranulationComplete);
+        assert!(record.next_step.is_none());
+        assert!(CampaignRecord::of(&events, Some(Timestamp::from_millis(0)), Timestamp::now()).is_none());
+    }
+
+    #[test]
+    fn csv_cells_are_quoted_and_formulas_neutralised() {
+        let mut out = String::new();
+        push_row(
+            &mut out,
+            ["a,b".to_owned(), "say \"hi\"".to_owned(), "=1+1".to_owned(), "-12.5".to_owned()].into_iter(),
+        );
+        assert_eq!(out, "\"a,b\",\"say \"\"hi\"\"\",'=1+1,-12.5\r\n");
+    }
+}
