@@ -1,0 +1,25 @@
+//! Tauri's build step: reads tauri.conf.json and the capabilities, and embeds the app's context.
+//! The app's commands are declared here so that each needs an explicit grant in
+//! `capabilities/main.json` (a test checks the grants match the commands the UI can call).
+
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "retry_open",
+    "save_profile",
+    "list_campaigns",
+    "get_campaign",
+    "form_fields",
+    "record_event",
+    "correct_event",
+    "export_custody",
+    "set_training",
+    "sync_status",
+    "ui_ready",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build step");
+}

@@ -1,0 +1,353 @@
+//! The commands the UI calls. Each is thin: it reads the form's text into the payload the spec
+//! defines and hands it to `pluto-core`, which validates, records and folds.
+
+use std::collections::BTreeMap;
+
+use pluto_core::record::CampaignRecord;
+use pluto_core::store::{Draft, ListPage, ListQuery, SortOrder, SyncState};
+use pluto_core::{
+    CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Refusal, Store, Timestamp, UserId,
+};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tauri::State;
+
+use crate::error::{CommandError, ErrorKind, FieldProblem};
+use crate::state::{open_store, write_profile, AppState, Inner, Profile, Site};
+
+/// What the window needs to know at start and after switching databases.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    /// The app's version.
+    pub version: String,
+    /// The coordinator; `None` until the first run asked.
+    pub profile: Option<Profile>,
+    /// The open database's file.
+    pub database_path: String,
+    /// Whether the training database is open.
+    pub training: bool,
+    /// This installation's device id in the open database.
+    pub device_id: Option<String>,
+    /// Why the database could not be opened, in words.
+    pub open_error: Option<String>,
+}
+
+fn info(inner: &Inner) -> AppInfo {
+    let (database_path, training, device_id, open_error) = match (&inner.session, &inner.paths) {
+        (Ok(s), _) => {
+            (s.store.path().display().to_string(), s.training, Some(s.store.device_id().to_string()), None)
+        }
+        (Err(e), Ok(p)) => (p.database.display().to_string(), false, None, Some(e.clone())),
+        (Err(e), Err(_)) => (String::new(), false, None, Some(e.clone())),
+    };
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        profile: inner.profile.clone(),
+        database_path,
+        training,
+        device_id,
+        open_error,
+    }
+}
+
+/// The app's state: profile, database, training mode, and why the database could not be opened.
+#[tauri::command]
+#[specta::specta]
+pub fn app_info(state: State<'_, AppState>) -> AppInfo {
+    info(&state.lock())
+}
+
+/// Tries again to open the real database (after the coordinator closed the other program
+/// holding it, or freed disk space).
+#[tauri::command]
+#[specta::specta]
+pub fn retry_open(state: State<'_, AppState>) -> AppInfo {
+    let mut inner = state.lock();
+    if let Ok(paths) = &inner.paths {
+        let database = paths.database.clone();
+        inner.session = open_store(&database, false);
+    }
+    info(&inner)
+}
+
+/// Saves who uses this laptop. The user id is made once, on the first save, and kept.
+#[tauri::command]
+#[specta::specta]
+pub fn save_profile(
+    state: State<'_, AppState>,
+    name: String,
+    site: Site,
+    other_site: Option<String>,
+) -> Result<AppInfo, CommandError> {
+    let mut inner = state.lock();
+    let name = name.trim().to_owned();
+    let mut problems = Vec::new();
+    if name.is_empty() {
+        problems.push(FieldProblem { field: "name".into(), message: "enter your name".into() });
+    }
+    let site_name = match site {
+        Site::Mba => "MBA".to_owned(),
+        Site::Rge => "RGE".to_owned(),
+        Site::Lego => "LEGO".to_owned(),
+        Site::Other => other_site.as_deref().map(str::trim).unwrap_or_default().to_owned(),
+    };
+    if site_name.is_empty() {
+        problems
+            .push(FieldProblem { field: "otherSite".into(), message: "enter the name of your site".into() });
+    }
+    if !problems.is_empty() {
+        return Err(CommandError::fields(problems));
+    }
+    let user_id = match &inner.profile {
+        Some(p) => p.user_id.clone(),
+        None => new_user_id(&name)?,
+    };
+    let profile = Profile { name, site, site_name, user_id };
+    write_profile(&inner.paths()?.profile, &profile).map_err(|e| CommandError::new(ErrorKind::Failed, e))?;
+    inner.profile = Some(profile);
+    Ok(info(&inner))
+}
+
+/// `usr_<name>-<6 characters>`: readable in the history, and two people of the same name on
+/// different laptops still get different ids.
+fn new_user_id(name: &str) -> Result<UserId, CommandError> {
+    let device_like = pluto_core::DeviceId::generate().to_string();
+    let suffix = device_like[device_like.len() - 6..].to_lowercase();
+    UserId::from_name(&format!("{}-{suffix}", name.chars().take(50).collect::<String>()))
+        .or_else(|_| UserId::from_name(&format!("user-{suffix}")))
+        .map_err(|e| CommandError::field("name", e.to_string()))
+}
+
+/// One page of the campaign list, filtered, searched and sorted by the store.
+#[tauri::command]
+#[specta::specta]
+pub fn list_campaigns(
+    state: State<'_, AppState>,
+    status: Option<CampaignStatus>,
+    search: Option<String>,
+    sort: SortOrder,
+    offset: u32,
+    limit: u32,
+) -> Result<ListPage, CommandError> {
+    let mut inner = state.lock();
+    let query = ListQuery { status, search, sort, limit: limit.clamp(1, 500), offset };
+    Ok(inner.session()?.store.list(&query)?)
+}
+
+fn campaign_id(text: &str) -> Result<CampaignId, CommandError> {
+    CampaignId::parse(text).map_err(|e| CommandError::field("campaignId", e.to_string()))
+}
+
+fn record_of(
+    store: &Store,
+    id: &CampaignId,
+    as_of: Option<Timestamp>,
+) -> Result<CampaignRecord, CommandError> {
+    let events = store.history(id)?;
+    if events.is_empty() {
+        return Err(Refusal::UnknownCampaign(id.clone()).into());
+    }
+    CampaignRecord::of(&events, as_of, Timestamp::now()).ok_or_else(|| {
+        CommandError::field(
+            "asOf",
+            format!(
+                "nothing was recorded on this campaign at or before {}",
+                as_of.map(|t| t.to_string()).unwrap_or_default()
+            ),
+        )
+    })
+}
+
+/// A campaign's whole record: state, stages, history with corrections, mass balance and the
+/// next step; as it was recorded at `as_of` (RFC 3339) when given.
+#[tauri::command]
+#[specta::specta]
+pub fn get_campaign(
+    state: State<'_, AppState>,
+    campaign_id: String,
+    as_of: Option<String>,
+) -> Result<CampaignRecord, CommandError> {
+    let mut inner = state.lock();
+    let id = self::campaign_id(&campaign_id)?;
+    let as_of =
+        as_of.map(|t| Timestamp::parse(&t).map_err(|e| CommandError::field("asOf", e))).transpose()?;
+    record_of(&inner.session()?.store, &id, as_of)
+}
+
+/// The fields of an event type's form, in order.
+#[tauri::command]
+#[specta::specta]
+pub fn form_fields(event_type: EventType) -> Vec<FieldSpec> {
+    event_type.fields().to_vec()
+}
+
+/// Reads a form's text fields as the payload of `event_type`, naming every field that cannot be
+/// read. Empty optional fields are left out.
+fn payload_from_form(
+    event_type: EventType,
+    fields: &BTreeMap<String, String>,
+) -> Result<Value, CommandError> {
+    let mut data = Map::new();
+    let mut problems = Vec::new();
+    for name in fields.keys().filter(|k| event_type.field(k).is_none()) {
+        problems
+            .push(FieldProblem { field: name.clone(), message: format!("{event_type} has no field {name}") });
+    }
+    for spec in event_type.fields() {
+        let text = fields.get(spec.name).map(String::as_str).unwrap_or_default();
+        match spec.kind.parse_input(spec.required, text) {
+            Ok(Value::Null) => {}
+            Ok(value) => {
+                data.insert(spec.name.to_owned(), value);
+            }
+            Err(message) => problems.push(FieldProblem { field: spec.name.to_owned(), message }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(Value::Object(data))
+    } else {
+        Err(CommandError::fields(problems))
+    }
+}
+
+/// Records one step (or a new campaign, with `CampaignCreated` and no campaign id) from a form,
+/// strictly: payload rules, the progression, the ECHA gate. `expectedVersion` is the event count
+/// the form was opened on; if the campaign changed since, the entry is refused as a conflict.
+/// Returns the campaign's updated record.
+#[tauri::command]
+#[specta::specta]
+pub fn record_event(
+    state: State<'_, AppState>,
+    campaign_id: Option<String>,
+    event_type: EventType,
+    fields: BTreeMap<String, String>,
+    expected_version: Option<u32>,
+) -> Result<CampaignRecord, CommandError> {
+    if event_type == EventType::EventCorrected {
+        return Err(CommandError::field("eventType", "corrections are made from the history (correctEvent)"));
+    }
+    let mut inner = state.lock();
+    let user = inner.user()?;
+    let id = campaign_id.as_deref().map(self::campaign_id).transpose()?;
+    let data = payload_from_form(event_type, &fields)?;
+    let store = &mut inner.session()?.store;
+    let mut draft = Draft::new(id, event_type, data, user);
+    draft.expected_version = expected_version;
+    let recorded = store.record(draft)?;
+    record_of(store, &recorded.event.stream_id, None)
+}
+
+/// Corrects one field of a recorded event: the current effective value becomes `was`, `now` is
+/// read as that field's kind, and the correction goes through the same rules as any entry.
+#[tauri::command]
+#[specta::specta]
+pub fn correct_event(
+    state: State<'_, AppState>,
+    campaign_id: String,
+    event_id: String,
+    field: String,
+    now: String,
+    reason: String,
+) -> Result<CampaignRecord, CommandError> {
+    let mut inner = state.lock();
+    let user = inner.user()?;
+    let id = self::campaign_id(&campaign_id)?;
+    let event_id =
+        EventId::parse(&event_id).map_err(|e| CommandError::field("correctsEventId", e.to_string()))?;
+    let store = &mut inner.session()?.store;
+    let history = store.history(&id)?;
+    if history.is_empty() {
+        return Err(Refusal::UnknownCampaign(id).into());
+    }
+    let events: Vec<_> = history.iter().collect();
+    let target = events.iter().find(|e| e.id == event_id).ok_or_else(|| {
+        CommandError::new(ErrorKind::NotFound, format!("no event {event_id} in this campaign"))
+    })?;
+    let spec = target
+        .event_type
+        .field(&field)
+        .ok_or_else(|| CommandError::field("field", format!("{} has no field {field}", target.event_type)))?;
+    let value = spec
+        .kind
+        .parse_input(spec.required, &now)
+        .map_err(|message| CommandError::field(&format!("changes.{field}.now"), message))?;
+    let data = pluto_core::correction::build_correction(&events, &event_id, &[(field, value)], &reason)?;
+    store.record(Draft::new(Some(id.clone()), EventType::EventCorrected, data, user))?;
+    record_of(store, &id, None)
+}
+
+/// Writes a campaign's chain-of-custody CSV to the Downloads folder (or the database's folder
+/// when there is none) and returns the file's path.
+#[tauri::command]
+#[specta::specta]
+pub fn export_custody(state: State<'_, AppState>, campaign_id: String) -> Result<String, CommandError> {
+    let mut inner = state.lock();
+    let id = self::campaign_id(&campaign_id)?;
+    let fallback = inner.paths()?.database.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let record = record_of(&inner.session()?.store, &id, None)?;
+    let dir =
+        std::env::var_os("PLUTO_EXPORT_DIR").map(Into::into).or_else(dirs::download_dir).unwrap_or(fallback);
+    let code = record.state.lego_campaign_code.clone().unwrap_or_else(|| id.to_string());
+    let safe: String =
+        code.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let path = dir.join(format!("custody-{safe}.csv"));
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&path, record.custody_csv()))
+        .map_err(|e| CommandError::new(ErrorKind::Failed, format!("cannot write {}: {e}", path.display())))?;
+    Ok(path.display().to_string())
+}
+
+/// Opens the training database (filled with sample campaigns on first use), or goes back to the
+/// real one.
+#[tauri::command]
+#[specta::specta]
+pub fn set_training(state: State<'_, AppState>, on: bool) -> Result<AppInfo, CommandError> {
+    let mut inner = state.lock();
+    let paths = inner.paths()?.clone();
+    if on {
+        let user = inner.user()?;
+        let fresh = !paths.training.exists();
+        let mut session =
+            open_store(&paths.training, true).map_err(|e| CommandError::new(ErrorKind::Failed, e))?;
+        if fresh {
+            pluto_core::samples::fill_training(&mut session.store, &user)?;
+        }
+        inner.session = Ok(session);
+    } else {
+        inner.session = open_store(&paths.database, false);
+    }
+    Ok(info(&inner))
+}
+
+/// What the status bar shows about sync.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    /// Whether a sync server is set up; without one the app is "local only".
+    pub configured: bool,
+    /// Counts and times from the store.
+    pub state: SyncState,
+}
+
+/// Where sync stands.
+#[tauri::command]
+#[specta::specta]
+pub fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, CommandError> {
+    let mut inner = state.lock();
+    let state = inner.session()?.store.sync_state()?;
+    Ok(SyncStatus { configured: false, state })
+}
+
+/// Called by the window once the campaign list is on screen. With `PLUTO_REPORT_STARTUP` set,
+/// prints the time since the process started (and quits if it is `exit`): the start-up benchmark.
+#[tauri::command]
+#[specta::specta]
+pub fn ui_ready(app: tauri::AppHandle, state: State<'_, AppState>) {
+    if let Ok(mode) = std::env::var("PLUTO_REPORT_STARTUP") {
+        eprintln!("startup: campaign list on screen {} ms after launch", state.started.elapsed().as_millis());
+        if mode == "exit" {
+            app.exit(0);
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! What the app holds while it runs: where its files are, the coordinator's profile, and the
+//! open database (the real one or the training one).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use pluto_core::store::{APP_IDENTIFIER, DB_FILE_NAME};
+use pluto_core::{Store, UserId};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CommandError, ErrorKind};
+
+/// The training database's file name, beside the real one.
+pub const TRAINING_DB_FILE_NAME: &str = "pluto-training.sqlite3";
+/// The profile's file name, beside the database.
+pub const PROFILE_FILE_NAME: &str = "profile.json";
+
+/// The site a coordinator works at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+pub enum Site {
+    /// MBA: granulation, metal removal, purification, extrusion.
+    #[serde(rename = "MBA")]
+    Mba,
+    /// RGE: manufacturing.
+    #[serde(rename = "RGE")]
+    Rge,
+    /// LEGO.
+    #[serde(rename = "LEGO")]
+    Lego,
+    /// Another site, named in `siteName`.
+    Other,
+}
+
+/// Who uses this laptop. Every event recorded here carries the profile's `userId`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// The coordinator's name.
+    pub name: String,
+    /// Their site.
+    pub site: Site,
+    /// The site's name (`MBA`, or what was typed for another site).
+    pub site_name: String,
+    /// Kept from the first run on, whatever the name later becomes.
+    pub user_id: UserId,
+}
+
+/// Where the app keeps its files: the OS app-data folder (the `pluto` CLI's default too), or the
+/// folder of `PLUTO_DB` when that is set.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// The real database.
+    pub database: PathBuf,
+    /// The training database.
+    pub training: PathBuf,
+    /// The profile.
+    pub profile: PathBuf,
+}
+
+impl Paths {
+    /// The paths from the environment.
+    pub fn from_env() -> Result<Paths, String> {
+        let database = match std::env::var_os("PLUTO_DB") {
+            Some(path) => PathBuf::from(path),
+            None => dirs::data_dir()
+                .ok_or("this system has no app-data folder; set PLUTO_DB to the database file to use")?
+                .join(APP_IDENTIFIER)
+                .join(DB_FILE_NAME),
+        };
+        Ok(Paths::beside(database))
+    }
+
+    /// The paths of the files kept beside `database`.
+    pub fn beside(database: PathBuf) -> Paths {
+        let dir = database.parent().map(Path::to_path_buf).unwrap_or_default();
+        Paths { training: dir.join(TRAINING_DB_FILE_NAME), profile: dir.join(PROFILE_FILE_NAME), database }
+    }
+}
+
+/// The open database.
+pub struct Session {
+    /// The store.
+    pub store: Store,
+    /// Whether it is the training database.
+    pub training: bool,
+}
+
+/// Everything behind the lock.
+pub struct Inner {
+    /// Where the files are; an error when the OS has no app-data folder.
+    pub paths: Result<Paths, String>,
+    /// The coordinator, once the first run asked.
+    pub profile: Option<Profile>,
+    /// The open database, or why it could not be opened, in words.
+    pub session: Result<Session, String>,
+}
+
+/// The app's state, shared by every command.
+pub struct AppState {
+    inner: Mutex<Inner>,
+    /// When the process started, for the start-up measurement.
+    pub started: Instant,
+}
+
+impl AppState {
+    /// Finds the files, reads the profile and opens the real database. Failures are kept, in
+    /// words, for the window to show.
+    pub fn open(paths: Result<Paths, String>, started: Instant) -> AppState {
+        let (profile, session) = match &paths {
+            Ok(p) => (read_profile(&p.profile), open_store(&p.database, false)),
+            Err(e) => (Ok(None), Err(e.clone())),
+        };
+        let (profile, session) = match profile {
+            Ok(profile) => (profile, session),
+            Err(e) => (None, session.and(Err(e))),
+        };
+        AppState { inner: Mutex::new(Inner { paths, profile, session }), started }
+    }
+
+    /// The state, locked. A command that panicked while holding the lock left nothing half
+    /// written (every write is one SQLite transaction), so the lock is taken over.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    /// The open database, or why there is none.
+    pub fn session(&mut self) -> Result<&mut Session, CommandError> {
+        self.session.as_mut().map_err(|e| CommandError::new(ErrorKind::Unavailable, e.clone()))
+    }
+
+    /// The coordinator's user id, which every entry needs.
+    pub fn user(&self) -> Result<UserId, CommandError> {
+        self.profile.as_ref().map(|p| p.user_id.clone()).ok_or_else(|| {
+            CommandError::new(ErrorKind::Refused, "enter your name and site first (the first-run screen)")
+        })
+    }
+
+    /// The paths, or why there are none.
+    pub fn paths(&self) -> Result<&Paths, CommandError> {
+        self.paths.as_ref().map_err(|e| CommandError::new(ErrorKind::Unavailable, e.clone()))
+    }
+}
+
+/// Opens (creating if needed) a database, describing a failure for the coordinator.
+pub fn open_store(path: &Path, training: bool) -> Result<Session, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the folder {} for the database: {e}", dir.display()))?;
+    }
+    Store::open(path)
+        .map(|store| Session { store, training })
+        .map_err(|e| format!("cannot open the database {}: {e}", path.display()))
+}
+
+/// Reads the profile; `None` on the first run.
+pub fn read_profile(path: &Path) -> Result<Option<Profile>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            format!("the profile {} is damaged ({e}); fix or delete it and restart", path.display())
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read the profile {}: {e}", path.display())),
+    }
+}
+
+/// Writes the profile atomically: a crash leaves the old one or the new one, never half of one.
+pub fn write_profile(path: &Path, profile: &Profile) -> Result<(), String> {
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(profile).map_err(|e| e.to_string())?;
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot save the profile to {}: {e}", path.display()))
+}

@@ -1,0 +1,535 @@
+//! End to end: the real app (built with its UI embedded) in a real window under Xvfb, driven
+//! through WebDriver (tauri-driver with WebKitWebDriver), on a real database file. One
+//! coordinator's day: first run, a new campaign, a step out of order, a bad weight, the whole
+//! lifecycle to completed, a correction, "as of", the export, a restart, and training mode.
+//!
+//! The steps share one window and run in order; each is reported like a libtest test. Needs
+//! `Xvfb`, `tauri-driver` and `WebKitWebDriver` (`scripts/dev test` installs them); a missing
+//! one fails the run. Screenshots go to `$PLUTO_SCREENSHOTS` (default `target/screenshots`).
+
+mod webdriver;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pluto_core::samples::SampleCampaign;
+use pluto_core::EventType;
+use serde_json::{json, Value};
+
+use webdriver::{Result, Session};
+
+const ENTER: &str = "\u{E007}";
+const ESCAPE: &str = "\u{E00C}";
+const CODE: &str = "LEGO-2026-E2E";
+
+/// Xvfb, tauri-driver and a temporary data folder; stopped on drop.
+struct Rig {
+    xvfb: Child,
+    driver: Child,
+    url: String,
+    app: String,
+    dir: tempfile::TempDir,
+    shots: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn find_program(name: &str, also: &[PathBuf]) -> std::result::Result<PathBuf, String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(also.iter().cloned())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("{name} is not installed (scripts/dev test installs it)"))
+}
+
+impl Rig {
+    fn start() -> std::result::Result<Rig, String> {
+        let cargo_bin = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+            .map(|d| d.join("bin"))
+            .into_iter()
+            .collect::<Vec<_>>();
+        let xvfb_bin = find_program("Xvfb", &[])?;
+        let driver_bin = find_program("tauri-driver", &cargo_bin)?;
+        let native = find_program("WebKitWebDriver", &[PathBuf::from("/usr/bin")])?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let display = (90..200)
+            .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+            .ok_or("no free X display number")?;
+        let xvfb = Command::new(xvfb_bin)
+            .args([
+                format!(":{display}"),
+                "-screen".into(),
+                "0".into(),
+                "1280x800x24".into(),
+                "-nolisten".into(),
+                "tcp".into(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start Xvfb: {e}"))?;
+        let socket = PathBuf::from(format!("/tmp/.X11-unix/X{display}"));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            if Instant::now() > deadline {
+                return Err("Xvfb did not start".into());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let port = free_port();
+        let native_port = free_port();
+        let log = std::fs::File::create(dir.path().join("driver.log")).map_err(|e| e.to_string())?;
+        let driver = Command::new(driver_bin)
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string(), "--native-driver"])
+            .arg(native)
+            .env("DISPLAY", format!(":{display}"))
+            .env("PLUTO_DB", dir.path().join("data/pluto.sqlite3"))
+            .env("PLUTO_EXPORT_DIR", dir.path().join("exports"))
+            .env("XDG_DATA_HOME", dir.path().join("xdg-data"))
+            .env("XDG_CACHE_HOME", dir.path().join("xdg-cache"))
+            .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"))
+            .env("LANG", "en_US.UTF-8")
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("cannot start tauri-driver: {e}"))?;
+        let url = format!("http://127.0.0.1:{port}");
+        let shots = std::env::var_os("PLUTO_SCREENSHOTS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots"));
+        std::fs::create_dir_all(&shots).map_err(|e| e.to_string())?;
+        let rig = Rig { xvfb, driver, url, app: env!("CARGO_BIN_EXE_pluto-tracker").to_owned(), dir, shots };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while ureq::get(&format!("{}/status", rig.url)).call().is_err() {
+            if Instant::now() > deadline {
+                return Err("tauri-driver did not answer".into());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(rig)
+    }
+
+    fn launch(&self) -> Result<Session> {
+        let s = Session::start(&self.url, &self.app)?;
+        s.wait("#app > *")?;
+        Ok(s)
+    }
+
+    fn shot(&self, s: &Session, name: &str) -> Result<()> {
+        // Let the last frame settle: a screenshot right after a change can show the one before.
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::write(self.shots.join(format!("{name}.png")), s.screenshot()?).map_err(|e| e.to_string())
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        // SIGTERM lets tauri-driver stop WebKitWebDriver; SIGKILL would orphan it.
+        let _ = Command::new("kill").args(["-TERM", &self.driver.id().to_string()]).status();
+        let _ = self.driver.wait();
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+    }
+}
+
+/// Fills the open step form with `data` (the spec's payload) and submits it.
+fn fill_form(s: &Session, data: &Value) -> Result<()> {
+    s.wait("[data-testid=event-form]")?;
+    for (field, value) in data.as_object().ok_or("payload is not an object")? {
+        let css = format!("#f-{field}");
+        let text = match value {
+            Value::String(t) => t.clone(),
+            other => other.to_string(),
+        };
+        let kind = s.script(
+            "const e = document.querySelector(arguments[0]); return e ? e.tagName + ':' + (e.type || '') : '';",
+            json!([css]),
+        )?;
+        match kind.as_str().unwrap_or_default() {
+            "" => return Err(format!("the form has no input for {field}")),
+            "SELECT:select-one" | "INPUT:date" => s.set_value(&css, &text)?,
+            _ => {
+                s.set_value(&css, "")?;
+                let e = s.wait(&css)?;
+                s.keys(&e, &text)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn submit_form(s: &Session) -> Result<()> {
+    s.click_on("[data-testid=event-form] [data-testid=submit]")
+}
+
+fn wait_closed(s: &Session, css: &str) -> Result<()> {
+    s.wait_until(&format!("{css} to close"), || Ok(s.find(css)?.is_none().then_some(())))
+}
+
+fn sample() -> SampleCampaign {
+    let mut sample = SampleCampaign::numbered(42);
+    sample.code = CODE.to_owned();
+    sample
+}
+
+/// Records the expected next step from the primary button, with the sample's values.
+fn record_next(s: &Session, event_type: EventType, timings: &mut Vec<f64>) -> Result<()> {
+    let data = sample().payload(event_type).ok_or("no sample payload")?;
+    s.click_on("[data-testid=record-next]")?;
+    fill_form(s, &data)?;
+    s.script("delete document.body.dataset.lastActionMs", json!([]))?;
+    submit_form(s)?;
+    wait_closed(s, "[data-testid=event-form]")?;
+    let ms = s.wait_until("the view to update", || {
+        Ok(s.script("return document.body.dataset.lastActionMs || null", json!([]))?
+            .as_str()
+            .map(str::to_owned))
+    })?;
+    timings.push(ms.parse().unwrap_or(f64::NAN));
+    Ok(())
+}
+
+fn kg(x: f64) -> String {
+    // The UI's en-US form: grouped thousands, at most one decimal.
+    let rounded = (x * 10.0).round() / 10.0;
+    let whole = rounded.trunc() as i64;
+    let mut digits = whole.to_string();
+    let mut grouped = String::new();
+    while digits.len() > 3 {
+        let tail = digits.split_off(digits.len() - 3);
+        grouped = format!(",{tail}{grouped}");
+    }
+    let frac = ((rounded - rounded.trunc()) * 10.0).round() as i64;
+    let frac = if frac == 0 { String::new() } else { format!(".{frac}") };
+    format!("{digits}{grouped}{frac} kg")
+}
+
+struct Day<'a> {
+    rig: &'a Rig,
+    session: Option<Session>,
+    timings: Vec<f64>,
+    before_correction: Option<String>,
+    original_output: f64,
+}
+
+impl Day<'_> {
+    fn first_run_asks_for_name_and_site(&mut self) -> Result<()> {
+        self.session = Some(self.rig.launch()?);
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.wait("[data-testid=first-run]")?;
+        self.rig.shot(s, "first-run")?;
+        let name = s.wait("#name")?;
+        s.keys(&name, ENTER)?;
+        s.wait_text(".error-text", "enter your name")?;
+        s.keys(&name, &format!("Ana Jensen{ENTER}"))?;
+        s.wait("[data-testid=empty]")?;
+        Ok(())
+    }
+
+    fn an_empty_database_says_how_to_begin(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.wait_text("[data-testid=empty]", "New campaign")?;
+        s.wait_text("[data-testid=sync-state]", "Local only")?;
+        self.rig.shot(s, "empty-list")
+    }
+
+    fn create_a_campaign(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.click_on("[data-testid=new-campaign]")?;
+        fill_form(s, &sample().payload(EventType::CampaignCreated).ok_or("no payload")?)?;
+        self.rig.shot(s, "new-campaign")?;
+        submit_form(s)?;
+        s.wait_text("[data-testid=campaign-code]", CODE)?;
+        s.wait_text("[data-testid=next-step]", "Inbound Shipment")?;
+        s.wait_text("[data-testid=pending]", "1 event waiting")?;
+        Ok(())
+    }
+
+    fn a_step_out_of_order_is_refused_beside_the_step(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.click_on("[data-testid=record-other]")?;
+        s.set_value("#f-eventType", "GranulationCompleted")?;
+        s.wait("#f-ticketNumber")?;
+        fill_form(s, &sample().payload(EventType::GranulationCompleted).ok_or("no payload")?)?;
+        submit_form(s)?;
+        let message =
+            s.wait_text("[data-testid=field-error-eventType]", "next expected step is Inbound Shipment")?;
+        if !message.contains("status created") {
+            return Err(format!("the refusal should name the current status: {message}"));
+        }
+        self.rig.shot(s, "out-of-order")?;
+        let field = s.wait("#f-ticketNumber")?;
+        s.keys(&field, ESCAPE)?;
+        wait_closed(s, "[data-testid=event-form]")?;
+        s.wait_text("[data-testid=campaign-status]", "Created")?;
+        Ok(())
+    }
+
+    fn a_bad_weight_is_refused_beside_its_field(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        let mut data = sample().payload(EventType::InboundShipmentRecorded).ok_or("no payload")?;
+        let gross = data["grossWeightKg"].as_f64().unwrap_or(0.0);
+        data["netWeightKg"] = json!(gross + 100.0);
+        s.click_on("[data-testid=record-next]")?;
+        fill_form(s, &data)?;
+        submit_form(s)?;
+        s.wait_text("[data-testid=field-error-netWeightKg]", "grossWeightKg")?;
+        self.rig.shot(s, "field-error")?;
+        let field = s.wait("#f-netWeightKg")?;
+        s.keys(&field, ESCAPE)?;
+        wait_closed(s, "[data-testid=event-form]")?;
+        s.wait_text("[data-testid=campaign-status]", "Created")?;
+        Ok(())
+    }
+
+    fn record_every_step_to_extrusion(&mut self) -> Result<()> {
+        for &t in &EventType::STEPS[1..=5] {
+            record_next(self.session.as_ref().ok_or("the app is not running")?, t, &mut self.timings)?;
+        }
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.wait_text("[data-testid=campaign-status]", "Extrusion complete")?;
+        s.wait_text("[data-testid=gate-note]", "ECHA testing must approve")?;
+        self.rig.shot(s, "campaign")?;
+        Ok(())
+    }
+
+    fn a_corrected_weight_changes_the_view_and_keeps_the_original(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        let out = sample().payload(EventType::ExtrusionCompleted).ok_or("no payload")?["outputWeightKg"]
+            .as_f64()
+            .ok_or("no output weight")?;
+        self.original_output = out;
+        s.wait_text("[data-testid=current-weight]", &kg(out))?;
+        // The instant before the correction, for "as of" (local wall time, to the second).
+        self.before_correction = s
+            .script(
+                "const d = new Date(); const p = (n) => String(n).padStart(2, '0'); \
+                 return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;",
+                json!([]),
+            )?
+            .as_str()
+            .map(str::to_owned);
+        std::thread::sleep(Duration::from_millis(1100));
+        s.click_on("[data-testid=tab-history]")?;
+        s.wait("[data-testid=history-entry][data-event-type=ExtrusionCompleted] [data-testid=correct]")?;
+        s.click_on("[data-testid=history-entry][data-event-type=ExtrusionCompleted] [data-testid=correct]")?;
+        s.set_value("[data-testid=correct-field]", "outputWeightKg")?;
+        s.wait_text("[data-testid=correct-was]", &out.to_string())?;
+        let fixed = out - 100.0;
+        let now = s.wait("[data-testid=correct-now]")?;
+        s.keys(&now, &fixed.to_string())?;
+        let reason = s.wait("[data-testid=correct-reason]")?;
+        s.keys(&reason, "Scale recalibrated: batch re-weighed")?;
+        self.rig.shot(s, "correct")?;
+        s.keys(&reason, ENTER)?;
+        wait_closed(s, "[data-testid=correct-form]")?;
+        s.wait_text("[data-testid=current-weight]", &kg(fixed))?;
+        let shown = s.wait_text(
+            "[data-testid=history-entry][data-event-type=ExtrusionCompleted] [data-testid=value-outputWeightKg]",
+            &kg(fixed),
+        )?;
+        if !shown.contains(&kg(out)) {
+            return Err(format!("the original value should stay visible: {shown}"));
+        }
+        s.wait_text("[data-testid=history-entry][data-event-type=EventCorrected]", "Scale recalibrated")?;
+        self.rig.shot(s, "history")?;
+        s.click_on("[data-testid=tab-balance]")?;
+        s.wait_until("the chart to show the corrected weight", || {
+            for e in s.find_all("[data-testid=chart-value]")? {
+                if s.text(&e)? == kg(fixed) {
+                    return Ok(Some(()));
+                }
+            }
+            Ok(None)
+        })?;
+        self.rig.shot(s, "mass-balance")
+    }
+
+    fn as_of_shows_the_campaign_before_the_correction(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        let at = self.before_correction.clone().ok_or("no instant before the correction")?;
+        s.set_value("[data-testid=asof-input]", &at)?;
+        s.click_on("[data-testid=asof-apply]")?;
+        s.wait("[data-testid=asof-banner]")?;
+        s.wait_text("[data-testid=current-weight]", &kg(self.original_output))?;
+        if s.find("[data-testid=record-next]")?.is_some() {
+            return Err("nothing can be recorded while viewing the past".into());
+        }
+        self.rig.shot(s, "as-of")?;
+        s.click_on("[data-testid=asof-clear]")?;
+        s.wait_text("[data-testid=current-weight]", &kg(self.original_output - 100.0))?;
+        Ok(())
+    }
+
+    fn record_the_rest_to_completed(&mut self) -> Result<()> {
+        for &t in &EventType::STEPS[6..] {
+            record_next(self.session.as_ref().ok_or("the app is not running")?, t, &mut self.timings)?;
+        }
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.wait_text("[data-testid=campaign-status]", "Completed")?;
+        if s.find("[data-testid=record-next]")?.is_some() {
+            return Err("a completed campaign offers no next step".into());
+        }
+        Ok(())
+    }
+
+    fn export_writes_the_chain_of_custody(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.click_on("[data-testid=export-csv]")?;
+        s.wait_text("[data-testid=notice]", "custody-LEGO-2026-E2E.csv")?;
+        let csv = std::fs::read_to_string(self.rig.dir.path().join("exports/custody-LEGO-2026-E2E.csv"))
+            .map_err(|e| format!("the export file: {e}"))?;
+        for needle in ["Scale recalibrated", "ECHAApprovalRecorded", "outputWeightKg", "usr_ana.jensen-"] {
+            if !csv.contains(needle) {
+                return Err(format!("the export lacks {needle:?}"));
+            }
+        }
+        s.click_on("[data-testid=print]")?;
+        s.wait_text("[data-testid=custody-print]", "Chain of custody")?;
+        self.rig.shot(s, "printable-record")?;
+        s.click_on("[data-testid=custody-print] button")?;
+        s.wait("[data-testid=campaign-view]")?;
+        Ok(())
+    }
+
+    fn a_restart_finds_everything_still_there(&mut self) -> Result<()> {
+        if let Some(s) = self.session.take() {
+            s.quit()?;
+        }
+        self.session = Some(self.rig.launch()?);
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.wait("[data-testid=campaign-row]")?;
+        if s.find("[data-testid=first-run]")?.is_some() {
+            return Err("the profile was forgotten".into());
+        }
+        s.wait_text("[data-testid=campaign-table]", CODE)?;
+        s.wait_text("[data-testid=campaign-table]", "Completed")?;
+        s.wait_text("[data-testid=pending]", "13 events waiting")?;
+        s.click_on("[data-testid=campaign-row] td strong")?;
+        s.wait_text("[data-testid=campaign-status]", "Completed")?;
+        s.wait_text("[data-testid=current-weight]", "kg")?;
+        s.click_on("[data-testid=tab-history]")?;
+        s.wait_text("[data-testid=history-entry][data-event-type=EventCorrected]", "Scale recalibrated")?;
+        s.click_on("[data-testid=back]")?;
+        Ok(())
+    }
+
+    fn training_mode_is_separate_and_marked(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.click_on("[data-testid=training-toggle]")?;
+        s.wait_text("[data-testid=training-flag]", "TRAINING")?;
+        s.wait_text("[data-testid=list-count]", "of 24")?;
+        self.rig.shot(s, "campaign-list")?;
+        s.click_on(".badge.anomaly")?;
+        s.click_on("[data-testid=tab-anomalies]")?;
+        s.wait_text("[data-testid=anomalies]", "What to do")?;
+        self.rig.shot(s, "anomalies")?;
+        s.click_on("[data-testid=back]")?;
+        s.click_on("[data-testid=training-toggle]")?;
+        wait_closed(s, "[data-testid=training-flag]")?;
+        s.wait_text("[data-testid=list-count]", "1–1 of 1")?;
+        Ok(())
+    }
+}
+
+fn main() {
+    let started = Instant::now();
+    let rig = match Rig::start() {
+        Ok(rig) => Some(rig),
+        Err(e) => {
+            eprintln!("e2e: cannot set up the window: {e}");
+            None
+        }
+    };
+    type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
+    let steps: [(&str, Step<'_>); 12] = [
+        ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
+        ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
+        ("create_a_campaign", Day::create_a_campaign),
+        (
+            "a_step_out_of_order_is_refused_beside_the_step",
+            Day::a_step_out_of_order_is_refused_beside_the_step,
+        ),
+        ("a_bad_weight_is_refused_beside_its_field", Day::a_bad_weight_is_refused_beside_its_field),
+        ("record_every_step_to_extrusion", Day::record_every_step_to_extrusion),
+        (
+            "a_corrected_weight_changes_the_view_and_keeps_the_original",
+            Day::a_corrected_weight_changes_the_view_and_keeps_the_original,
+        ),
+        (
+            "as_of_shows_the_campaign_before_the_correction",
+            Day::as_of_shows_the_campaign_before_the_correction,
+        ),
+        ("record_the_rest_to_completed", Day::record_the_rest_to_completed),
+        ("export_writes_the_chain_of_custody", Day::export_writes_the_chain_of_custody),
+        ("a_restart_finds_everything_still_there", Day::a_restart_finds_everything_still_there),
+        ("training_mode_is_separate_and_marked", Day::training_mode_is_separate_and_marked),
+    ];
+    println!("\nrunning {} tests", steps.len());
+    let (mut passed, mut failed) = (0, 0);
+    let mut day = rig.as_ref().map(|rig| Day {
+        rig,
+        session: None,
+        timings: Vec::new(),
+        before_correction: None,
+        original_output: 0.0,
+    });
+    for (name, step) in steps {
+        let outcome = match day.as_mut() {
+            Some(day) => step(day),
+            None => Err("no window (see above)".into()),
+        };
+        match outcome {
+            Ok(()) => {
+                passed += 1;
+                println!("test e2e::{name} ... ok");
+            }
+            Err(e) => {
+                failed += 1;
+                println!("test e2e::{name} ... FAILED\n    {e}");
+                if let Some(day) = day.as_ref() {
+                    if let Some(s) = day.session.as_ref() {
+                        let _ = day.rig.shot(s, &format!("failed-{name}"));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(day) = day.as_mut() {
+        if !day.timings.is_empty() {
+            let mut t = day.timings.clone();
+            t.sort_by(f64::total_cmp);
+            println!(
+                "click to updated view over {} steps (debug build): median {:.0} ms, max {:.0} ms",
+                t.len(),
+                t[t.len() / 2],
+                t[t.len() - 1]
+            );
+        }
+        if let Some(s) = day.session.take() {
+            let _ = s.quit();
+        }
+        if failed > 0 {
+            if let Ok(log) = std::fs::read_to_string(day.rig.dir.path().join("driver.log")) {
+                println!("--- tauri-driver log ---\n{log}");
+            }
+        }
+    }
+    drop(day);
+    drop(rig);
+    let verdict = if failed == 0 { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {verdict}. {passed} passed; {failed} failed; 0 ignored; 0 measured; 0 filtered out; finished in {:.2}s\n",
+        started.elapsed().as_secs_f64()
+    );
+    if failed > 0 {
+        std::process::exit(1);
+    }
+}
