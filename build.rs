@@ -14,6 +14,7 @@ const COMMANDS: &[&str] = &[
     "export_custody",
     "set_training",
     "sync_status",
+    "save_sync_settings",
     "ui_ready",
 ];
 

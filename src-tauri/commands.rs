@@ -14,6 +14,7 @@ use tauri::State;
 
 use crate::error::{CommandError, ErrorKind, FieldProblem};
 use crate::state::{open_store, write_profile, AppState, Inner, Profile, Site};
+use crate::sync::{write_settings, SyncSettings};
 
 /// What the window needs to know at start and after switching databases.
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -62,12 +63,14 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
 /// holding it, or freed disk space).
 #[tauri::command]
 #[specta::specta]
-pub fn retry_open(state: State<'_, AppState>) -> AppInfo {
+pub fn retry_open(app: tauri::AppHandle, state: State<'_, AppState>) -> AppInfo {
     let mut inner = state.lock();
     if let Ok(paths) = &inner.paths {
         let database = paths.database.clone();
         inner.session = open_store(&database, false);
     }
+    // The sync settings are known; a failure to start shows in the status bar, not here.
+    let _ = inner.resync(&app);
     info(&inner)
 }
 
@@ -302,7 +305,11 @@ pub fn export_custody(state: State<'_, AppState>, campaign_id: String) -> Result
 /// real one.
 #[tauri::command]
 #[specta::specta]
-pub fn set_training(state: State<'_, AppState>, on: bool) -> Result<AppInfo, CommandError> {
+pub fn set_training(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    on: bool,
+) -> Result<AppInfo, CommandError> {
     let mut inner = state.lock();
     let paths = inner.paths()?.clone();
     if on {
@@ -317,26 +324,90 @@ pub fn set_training(state: State<'_, AppState>, on: bool) -> Result<AppInfo, Com
     } else {
         inner.session = open_store(&paths.database, false);
     }
+    inner.resync(&app)?;
     Ok(info(&inner))
 }
 
-/// What the status bar shows about sync.
+/// What the status bar and the sync settings show.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncStatus {
     /// Whether a sync server is set up; without one the app is "local only".
     pub configured: bool,
-    /// Counts and times from the store.
+    /// Whether the sync loop runs (not in training mode).
+    pub running: bool,
+    /// The server's URL, when set up.
+    pub server_url: Option<String>,
+    /// `None` until the first attempt ends; then whether the server answered.
+    pub online: Option<bool>,
+    /// Counts and times from the store (pending, refused, last success, last error).
     pub state: SyncState,
+    /// This laptop's device id, which the server's operator issues the token for.
+    pub device_id: String,
+}
+
+fn sync_status_of(inner: &mut Inner) -> Result<SyncStatus, CommandError> {
+    let live = inner.syncer.live();
+    let running = inner.syncer.running();
+    let configured = inner.sync_settings.is_some();
+    let server_url = inner.sync_settings.as_ref().map(|s| s.server_url.clone());
+    let store = &inner.session()?.store;
+    let mut state = store.sync_state()?;
+    if live.last_error.is_some() {
+        state.last_error = live.last_error;
+    }
+    Ok(SyncStatus {
+        configured,
+        running,
+        server_url,
+        online: live.online,
+        state,
+        device_id: store.device_id().to_string(),
+    })
 }
 
 /// Where sync stands.
 #[tauri::command]
 #[specta::specta]
 pub fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, CommandError> {
+    sync_status_of(&mut state.lock())
+}
+
+/// Sets up sync with a server (its URL and this laptop's token), or turns it off when both are
+/// empty. Sync starts at once, in the background; it never holds up an entry.
+#[tauri::command]
+#[specta::specta]
+pub fn save_sync_settings(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    server_url: String,
+    token: String,
+) -> Result<SyncStatus, CommandError> {
     let mut inner = state.lock();
-    let state = inner.session()?.store.sync_state()?;
-    Ok(SyncStatus { configured: false, state })
+    let (server_url, token) = (server_url.trim().to_owned(), token.trim().to_owned());
+    let settings = if server_url.is_empty() && token.is_empty() {
+        None
+    } else {
+        let mut problems = Vec::new();
+        if let Err(e) = pluto_core::sync::SyncClient::new(&server_url, "-") {
+            problems.push(FieldProblem { field: "serverUrl".into(), message: e.to_string() });
+        }
+        if token.is_empty() {
+            problems.push(FieldProblem {
+                field: "token".into(),
+                message: "enter the device token the server's operator issued for this laptop".into(),
+            });
+        }
+        if !problems.is_empty() {
+            return Err(CommandError::fields(problems));
+        }
+        Some(SyncSettings { server_url, token })
+    };
+    write_settings(&inner.paths()?.sync, settings.as_ref())
+        .map_err(|e| CommandError::new(ErrorKind::Failed, e))?;
+    inner.sync_settings = settings;
+    inner.resync(&app)?;
+    sync_status_of(&mut inner)
 }
 
 /// Called by the window once the campaign list is on screen. With `PLUTO_REPORT_STARTUP` set,
@@ -349,5 +420,139 @@ pub fn ui_ready(app: tauri::AppHandle, state: State<'_, AppState>) {
         if mode == "exit" {
             app.exit(0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
+    use tauri::{App, Manager};
+
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::state::Paths;
+
+    /// An app with a profile on a fresh database under `dir`.
+    fn app(dir: &std::path::Path) -> App<MockRuntime> {
+        let paths = Paths::beside(dir.join("pluto.sqlite3"));
+        let state = AppState::open(Ok(paths), Instant::now());
+        state.lock().profile = Some(Profile {
+            name: "Ana".into(),
+            site: Site::Mba,
+            site_name: "MBA".into(),
+            user_id: UserId::parse("usr_ana").unwrap(),
+        });
+        mock_builder().manage(state).build(mock_context(noop_assets())).unwrap()
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    fn create(app: &App<MockRuntime>) -> CampaignRecord {
+        let fields = form(&[("legoCampaignCode", "LEGO-T-1"), ("materialType", "PCR")]);
+        record_event(app.state(), None, EventType::CampaignCreated, fields, None).unwrap()
+    }
+
+    #[test]
+    fn every_unreadable_field_is_named_and_nothing_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let created = create(&app);
+        let id = created.state.id.to_string();
+        let fields = form(&[("grossWeightKg", "heavy"), ("netWeightKg", "-3"), ("shipDate", "2026-02-30")]);
+        let err =
+            record_event(app.state(), Some(id.clone()), EventType::InboundShipmentRecorded, fields, Some(1))
+                .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Refused);
+        let named: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
+        assert!(named.contains(&"grossWeightKg") && named.contains(&"shipDate"), "{named:?}");
+        let after = get_campaign(app.state(), id, None).unwrap();
+        assert_eq!(after.events.len(), 1, "a refused form records nothing");
+    }
+
+    #[test]
+    fn a_step_out_of_order_is_refused_on_the_step_and_a_stale_form_as_a_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let id = create(&app).state.id.to_string();
+        let fields = form(&[("ticketNumber", "T1"), ("startingWeightKg", "100"), ("outputWeightKg", "90")]);
+        let err = record_event(app.state(), Some(id.clone()), EventType::GranulationCompleted, fields, None)
+            .unwrap_err();
+        assert_eq!(err.problems[0].field, "eventType");
+        assert!(err.message.contains("next expected step is Inbound Shipment"), "{}", err.message);
+
+        let inbound = form(&[
+            ("grossWeightKg", "1000"),
+            ("netWeightKg", "950"),
+            ("carrier", "DHL"),
+            ("trackingRef", "X1"),
+            ("shipDate", "2026-02-01"),
+            ("arrivalDate", "2026-02-03"),
+        ]);
+        let stale = record_event(app.state(), Some(id), EventType::InboundShipmentRecorded, inbound, Some(7))
+            .unwrap_err();
+        assert_eq!(stale.kind, ErrorKind::Conflict);
+    }
+
+    #[test]
+    fn a_correction_changes_the_weight_keeps_the_original_and_reaches_the_export() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let id = create(&app).state.id.to_string();
+        let inbound = form(&[
+            ("grossWeightKg", "1000"),
+            ("netWeightKg", "950"),
+            ("carrier", "DHL"),
+            ("trackingRef", "X1"),
+            ("shipDate", "2026-02-01"),
+            ("arrivalDate", "2026-02-03"),
+        ]);
+        let record =
+            record_event(app.state(), Some(id.clone()), EventType::InboundShipmentRecorded, inbound, Some(1))
+                .unwrap();
+        let event_id = record.events[1].event.id.to_string();
+        let err = correct_event(
+            app.state(),
+            id.clone(),
+            event_id.clone(),
+            "netWeightKg".into(),
+            "lots".into(),
+            "x".into(),
+        )
+        .unwrap_err();
+        assert_eq!(err.problems[0].field, "changes.netWeightKg.now");
+        let fixed = correct_event(
+            app.state(),
+            id.clone(),
+            event_id,
+            "netWeightKg".into(),
+            "940".into(),
+            "scale misread".into(),
+        )
+        .unwrap();
+        assert_eq!(fixed.state.current_weight_kg, Some(940.0));
+        assert_eq!(fixed.events[1].event.data["netWeightKg"], serde_json::json!(950.0));
+
+        std::env::set_var("PLUTO_EXPORT_DIR", dir.path().join("out"));
+        let path = export_custody(app.state(), id).unwrap();
+        let csv = std::fs::read_to_string(path).unwrap();
+        assert!(csv.contains("scale misread"));
+    }
+
+    #[test]
+    fn a_database_from_a_newer_pluto_is_explained_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("pluto.sqlite3");
+        drop(Store::open(&db).unwrap());
+        rusqlite::Connection::open(&db).unwrap().pragma_update(None, "user_version", 999).unwrap();
+        let state = AppState::open(Ok(Paths::beside(db)), Instant::now());
+        let message = state.lock().session.as_ref().err().cloned().unwrap();
+        assert!(message.contains("newer version of Pluto"), "{message}");
+        let app = mock_builder().manage(state).build(mock_context(noop_assets())).unwrap();
+        let err = list_campaigns(app.state(), None, None, SortOrder::LastActivity, 0, 50).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Unavailable);
     }
 }

@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod error;
 pub mod state;
+pub mod sync;
 
 use std::time::Instant;
 
@@ -43,8 +44,10 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::export_custody,
             commands::set_training,
             commands::sync_status,
+            commands::save_sync_settings,
             commands::ui_ready,
         ])
+        .events(tauri_specta::collect_events![sync::SyncChanged])
 }
 
 /// The TypeScript bindings of [`specta_builder`], as `ui/src/bindings.ts` must read.
@@ -64,7 +67,10 @@ pub fn run() {
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
-            app.manage(state::AppState::open(state::Paths::from_env(), started));
+            let state = state::AppState::open(state::Paths::from_env(), started);
+            // A sync that cannot start shows in the status bar; the app opens regardless.
+            let _ = state.lock().resync(app.handle());
+            app.manage(state);
             Ok(())
         })
         .run(tauri::generate_context!())
@@ -97,10 +103,13 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let bindings = std::fs::read_to_string(root.join("ui/src/bindings.ts")).unwrap();
         let mut commands: Vec<String> = bindings
-            .split("__TAURI_INVOKE")
-            .skip(2)
-            .filter_map(|s| s.split('"').nth(1).map(|name| format!("allow-{}", name.replace('_', "-"))))
+            .lines()
+            .filter(|l| l.contains("=> ") && l.contains("__TAURI_INVOKE"))
+            .filter_map(|l| l.rsplit("__TAURI_INVOKE").next()?.split('"').nth(1))
+            .map(|name| format!("allow-{}", name.replace('_', "-")))
             .collect();
+        // Sync events reach the window through Tauri's event plugin: listening is all it may do.
+        commands.extend(["core:event:allow-listen".to_owned(), "core:event:allow-unlisten".to_owned()]);
         let capability: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(root.join("capabilities/main.json")).unwrap())
                 .unwrap();

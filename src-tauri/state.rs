@@ -10,11 +10,14 @@ use pluto_core::{Store, UserId};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CommandError, ErrorKind};
+use crate::sync::{read_settings, SyncSettings, Syncer};
 
 /// The training database's file name, beside the real one.
 pub const TRAINING_DB_FILE_NAME: &str = "pluto-training.sqlite3";
 /// The profile's file name, beside the database.
 pub const PROFILE_FILE_NAME: &str = "profile.json";
+/// The sync settings' file name, beside the database.
+pub const SYNC_FILE_NAME: &str = "sync.json";
 
 /// The site a coordinator works at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -56,6 +59,8 @@ pub struct Paths {
     pub training: PathBuf,
     /// The profile.
     pub profile: PathBuf,
+    /// The sync settings.
+    pub sync: PathBuf,
 }
 
 impl Paths {
@@ -74,7 +79,12 @@ impl Paths {
     /// The paths of the files kept beside `database`.
     pub fn beside(database: PathBuf) -> Paths {
         let dir = database.parent().map(Path::to_path_buf).unwrap_or_default();
-        Paths { training: dir.join(TRAINING_DB_FILE_NAME), profile: dir.join(PROFILE_FILE_NAME), database }
+        Paths {
+            training: dir.join(TRAINING_DB_FILE_NAME),
+            profile: dir.join(PROFILE_FILE_NAME),
+            sync: dir.join(SYNC_FILE_NAME),
+            database,
+        }
     }
 }
 
@@ -94,6 +104,10 @@ pub struct Inner {
     pub profile: Option<Profile>,
     /// The open database, or why it could not be opened, in words.
     pub session: Result<Session, String>,
+    /// Where to sync; `None` means local only.
+    pub sync_settings: Option<SyncSettings>,
+    /// The background sync loop.
+    pub syncer: Syncer,
 }
 
 /// The app's state, shared by every command.
@@ -107,15 +121,20 @@ impl AppState {
     /// Finds the files, reads the profile and opens the real database. Failures are kept, in
     /// words, for the window to show.
     pub fn open(paths: Result<Paths, String>, started: Instant) -> AppState {
-        let (profile, session) = match &paths {
-            Ok(p) => (read_profile(&p.profile), open_store(&p.database, false)),
-            Err(e) => (Ok(None), Err(e.clone())),
+        let (profile, session, settings) = match &paths {
+            Ok(p) => (read_profile(&p.profile), open_store(&p.database, false), read_settings(&p.sync)),
+            Err(e) => (Ok(None), Err(e.clone()), Ok(None)),
         };
         let (profile, session) = match profile {
             Ok(profile) => (profile, session),
             Err(e) => (None, session.and(Err(e))),
         };
-        AppState { inner: Mutex::new(Inner { paths, profile, session }), started }
+        let (sync_settings, session) = match settings {
+            Ok(settings) => (settings, session),
+            Err(e) => (None, session.and(Err(e))),
+        };
+        let inner = Inner { paths, profile, session, sync_settings, syncer: Syncer::default() };
+        AppState { inner: Mutex::new(inner), started }
     }
 
     /// The state, locked. A command that panicked while holding the lock left nothing half
@@ -141,6 +160,22 @@ impl Inner {
     /// The paths, or why there are none.
     pub fn paths(&self) -> Result<&Paths, CommandError> {
         self.paths.as_ref().map_err(|e| CommandError::new(ErrorKind::Unavailable, e.clone()))
+    }
+
+    /// Runs the sync loop when a server is set up and the real database is open; stops it
+    /// otherwise (training data never leaves the laptop).
+    pub fn resync(&mut self, app: &tauri::AppHandle) -> Result<(), CommandError> {
+        let real = matches!(&self.session, Ok(s) if !s.training);
+        match (&self.sync_settings, &self.paths, real) {
+            (Some(settings), Ok(paths), true) => self
+                .syncer
+                .start(app.clone(), paths.database.clone(), settings)
+                .map_err(|e| CommandError::field("serverUrl", e)),
+            _ => {
+                self.syncer.stop();
+                Ok(())
+            }
+        }
     }
 }
 

@@ -211,12 +211,88 @@ fn kg(x: f64) -> String {
     format!("{digits}{grouped}{frac} kg")
 }
 
+/// A real `pluto-server` on loopback, with its data kept across restarts.
+struct Server {
+    bin: PathBuf,
+    data: PathBuf,
+    child: Option<Child>,
+    url: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Result<Server> {
+        let bin = Path::new(env!("CARGO_BIN_EXE_pluto-tracker")).with_file_name("pluto-server");
+        if !bin.is_file() {
+            return Err(format!(
+                "{} is missing: build the workspace (cargo build -p pluto-server)",
+                bin.display()
+            ));
+        }
+        let mut server = Server { bin, data: dir.join("server.sqlite3"), child: None, url: String::new() };
+        server.serve("127.0.0.1:0")?;
+        Ok(server)
+    }
+
+    fn serve(&mut self, listen: &str) -> Result<()> {
+        use std::io::BufRead;
+        let mut child = Command::new(&self.bin)
+            .arg("--data")
+            .arg(&self.data)
+            .args(["serve", "--listen", listen])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start pluto-server: {e}"))?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().ok_or("no stdout")?)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        self.url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .ok_or(format!("pluto-server said {line:?}"))?
+            .to_owned();
+        self.child = Some(child);
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn token(&self, device: &str) -> Result<String> {
+        let out = Command::new(&self.bin)
+            .arg("--data")
+            .arg(&self.data)
+            .args(["token", "create", "--device", device, "--site", "MBA", "--label", "e2e laptop"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .last()
+            .map(str::trim)
+            .map(str::to_owned)
+            .filter(|t| out.status.success() && t.starts_with("plt_"))
+            .ok_or_else(|| format!("token create failed: {text} {}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 struct Day<'a> {
     rig: &'a Rig,
     session: Option<Session>,
     timings: Vec<f64>,
     before_correction: Option<String>,
     original_output: f64,
+    server: Option<Server>,
 }
 
 impl Day<'_> {
@@ -437,6 +513,50 @@ impl Day<'_> {
         s.wait_text("[data-testid=list-count]", "1–1 of 1")?;
         Ok(())
     }
+
+    fn sync_sends_everything_in_the_background(&mut self) -> Result<()> {
+        let server = self.server.insert(Server::start(self.rig.dir.path())?);
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.wait_text("[data-testid=sync-state]", "Local only")?;
+        s.click_on("[data-testid=sync-state]")?;
+        let device = s.text(&s.wait("[data-testid=device-id]")?)?;
+        let token = server.token(device.trim())?;
+        let url = s.wait("[data-testid=server-url]")?;
+        s.keys(&url, "not a url")?;
+        let secret = s.wait("[data-testid=server-token]")?;
+        s.keys(&secret, &token)?;
+        s.click_on("[data-testid=sync-save]")?;
+        s.wait_text("[data-testid=sync-form] .error-text", "not valid")?;
+        s.set_value("[data-testid=server-url]", "")?;
+        s.keys(&url, &server.url)?;
+        self.rig.shot(s, "sync-settings")?;
+        s.keys(&secret, ENTER)?;
+        wait_closed(s, "[data-testid=sync-form]")?;
+        s.wait_text("[data-testid=sync-state]", "Online")?;
+        s.wait_text("[data-testid=pending]", "0 events waiting")?;
+        s.wait_until("the unsynced marker to go", || Ok(s.find(".badge.unsynced")?.is_none().then_some(())))?;
+        Ok(())
+    }
+
+    fn entry_goes_on_offline_and_syncs_when_the_server_returns(&mut self) -> Result<()> {
+        let server = self.server.as_mut().ok_or("no server")?;
+        let address = server.url.trim_start_matches("http://").to_owned();
+        server.stop();
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.click_on("[data-testid=new-campaign]")?;
+        let mut data = sample().payload(EventType::CampaignCreated).ok_or("no payload")?;
+        data["legoCampaignCode"] = json!("LEGO-2026-OFFLINE");
+        fill_form(s, &data)?;
+        submit_form(s)?;
+        s.wait_text("[data-testid=campaign-code]", "LEGO-2026-OFFLINE")?;
+        s.wait_text("[data-testid=sync-state]", "Offline")?;
+        s.wait_text("[data-testid=pending]", "1 event waiting")?;
+        self.rig.shot(s, "offline")?;
+        server.serve(&address)?;
+        s.wait_text("[data-testid=sync-state]", "Online")?;
+        s.wait_text("[data-testid=pending]", "0 events waiting")?;
+        Ok(())
+    }
 }
 
 fn main() {
@@ -449,7 +569,7 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 12] = [
+    let steps: [(&str, Step<'_>); 14] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
@@ -471,6 +591,11 @@ fn main() {
         ("export_writes_the_chain_of_custody", Day::export_writes_the_chain_of_custody),
         ("a_restart_finds_everything_still_there", Day::a_restart_finds_everything_still_there),
         ("training_mode_is_separate_and_marked", Day::training_mode_is_separate_and_marked),
+        ("sync_sends_everything_in_the_background", Day::sync_sends_everything_in_the_background),
+        (
+            "entry_goes_on_offline_and_syncs_when_the_server_returns",
+            Day::entry_goes_on_offline_and_syncs_when_the_server_returns,
+        ),
     ];
     println!("\nrunning {} tests", steps.len());
     let (mut passed, mut failed) = (0, 0);
@@ -480,6 +605,7 @@ fn main() {
         timings: Vec::new(),
         before_correction: None,
         original_output: 0.0,
+        server: None,
     });
     for (name, step) in steps {
         let outcome = match day.as_mut() {

@@ -10,6 +10,7 @@
 //! `pluto-server` binary in a child process on each backend, SQLite and PostgreSQL, with the
 //! simulated laptops in this process talking to it over loopback through `SyncClient`.
 
+mod app;
 mod append;
 mod bare;
 mod baseline;
@@ -51,11 +52,16 @@ pub enum Bench {
     Sync,
     /// The sync server: many laptops syncing at once, on each backend.
     Devices,
+    /// The desktop app's `record_event`: one entry and the updated view of a 100-event campaign.
+    RecordView,
+    /// The desktop app's real window: launch to list on screen, idle memory.
+    Window,
 }
 
 impl Bench {
     /// Every benchmark of the event store, quickest first.
-    pub const ALL: [Bench; 4] = [Bench::Append, Bench::ApplyRemote, Bench::List, Bench::Rebuild];
+    pub const ALL: [Bench; 5] =
+        [Bench::Append, Bench::RecordView, Bench::ApplyRemote, Bench::List, Bench::Rebuild];
 
     /// The sync server's benchmarks.
     pub const SERVER: [Bench; 2] = [Bench::Sync, Bench::Devices];
@@ -80,6 +86,12 @@ pub struct Config {
     pub child_exe: PathBuf,
     /// The server side of the sync benchmarks.
     pub server: ServerConfig,
+    /// The desktop app's binary (a release build with the UI embedded) for the window benchmark.
+    pub app: PathBuf,
+    /// Campaigns in the window benchmark's store.
+    pub window_campaigns: u64,
+    /// Entries the record-view benchmark times (one per 100-event campaign).
+    pub record_views: u32,
 }
 
 /// What the sync server's benchmarks run against, and their sizes.
@@ -123,6 +135,8 @@ impl ServerConfig {
 pub fn run(bench: Bench, config: &Config) -> Result<Vec<Figure>> {
     Ok(match bench {
         Bench::Append => vec![append::run(&config.dir, config.appends)?],
+        Bench::RecordView => vec![app::record_view(&config.dir, config.record_views)?],
+        Bench::Window => app::window(&config.dir, &config.app, config.window_campaigns, 5)?,
         Bench::ApplyRemote => remote::run(&config.dir, config.remote_events)?,
         Bench::List => list::run(&config.dir, config.campaigns, config.queries)?,
         Bench::Rebuild => rebuild::run(&config.dir, config.events, &config.child_exe)?,

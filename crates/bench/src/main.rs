@@ -70,6 +70,16 @@ struct Cli {
     /// A device's mean pause between syncs, in milliseconds (drawn from 0 to twice this)
     #[arg(long, global = true, value_name = "MS", default_value_t = 1_000)]
     pause_ms: u64,
+    /// The desktop app the window benchmark launches
+    /// [default: pluto-tracker next to this executable]
+    #[arg(long, global = true, value_name = "PATH")]
+    app: Option<PathBuf>,
+    /// Campaigns in the window benchmark's store
+    #[arg(long, global = true, default_value_t = 10_000)]
+    window_campaigns: u64,
+    /// Entries the record-view benchmark times, each on its own 100-event campaign
+    #[arg(long, global = true, default_value_t = 50)]
+    record_views: u32,
 }
 
 /// Which server backends to run on.
@@ -98,6 +108,10 @@ enum Command {
     Devices,
     /// Both sync server benchmarks
     Server,
+    /// The desktop app's record_event (one entry and the updated view) against a bare insert and read
+    RecordView,
+    /// The desktop app's real window: launch to list on screen, idle memory (needs a display)
+    Window,
     /// Measures the rebuild in this separate process (run by `rebuild`)
     #[command(hide = true)]
     RebuildChild {
@@ -118,6 +132,8 @@ fn main() -> Result<()> {
         Command::Sync => vec![Bench::Sync],
         Command::Devices => vec![Bench::Devices],
         Command::Server => Bench::SERVER.to_vec(),
+        Command::RecordView => vec![Bench::RecordView],
+        Command::Window => vec![Bench::Window],
         Command::RebuildChild { db } => return pluto_bench::rebuild_child(&db),
     };
     let dir = match &cli.dir {
@@ -148,6 +164,9 @@ fn main() -> Result<()> {
         campaigns: cli.campaigns,
         queries: cli.queries,
         events: cli.events,
+        app: cli.app.clone().unwrap_or_else(|| exe.with_file_name("pluto-tracker")),
+        window_campaigns: cli.window_campaigns,
+        record_views: cli.record_views,
         child_exe: exe,
         server,
     };

@@ -36,6 +36,10 @@ fn config(dir: &std::path::Path) -> Config {
         events: 2_000,
         child_exe: env!("CARGO_BIN_EXE_pluto-bench").into(),
         server,
+        // The window benchmark needs a display and a release build: `pluto-bench window`.
+        app: "target/release/pluto-tracker".into(),
+        window_campaigns: 0,
+        record_views: 2,
     }
 }
 
@@ -50,6 +54,9 @@ fn every_benchmark_completes_at_a_tiny_scale() {
     let remote = run(Bench::ApplyRemote, &config).unwrap();
     assert_eq!((remote[0].pluto_count, remote[0].baseline_count), (2_000, 2_000));
 
+    let view = run(Bench::RecordView, &config).unwrap();
+    assert_eq!((view[0].pluto_count, view[0].baseline_count), (2, 2));
+
     let list = run(Bench::List, &config).unwrap();
     assert_eq!(list.len(), 2);
     for figure in &list {
@@ -63,7 +70,7 @@ fn every_benchmark_completes_at_a_tiny_scale() {
     assert!(rebuild[0].pluto_count > 100, "{:?}", rebuild[0]);
     assert_eq!(rebuild[0].baseline_count, 2_000);
 
-    for figure in append.iter().chain(&remote).chain(&list).chain(&rebuild) {
+    for figure in append.iter().chain(&view).chain(&remote).chain(&list).chain(&rebuild) {
         assert!(figure.ratio.is_none_or(|r| r.is_finite() && r > 0.0), "{figure:?}");
     }
     assert!(pluto_bench::table(&rebuild).contains("rebuild"));

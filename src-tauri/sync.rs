@@ -1,0 +1,160 @@
+//! Background sync: the core's sync loop on its own thread, on the real database only, restarted
+//! when the settings change; and what the status bar shows. Entry never waits for it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pluto_core::sync::runner::{self, Pace};
+use pluto_core::sync::SyncClient;
+use pluto_core::Timestamp;
+use serde::{Deserialize, Serialize};
+use tauri_specta::Event;
+
+/// Where this laptop syncs to. Kept in `sync.json` beside the database, readable only by the
+/// coordinator's OS account (the token is a secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncSettings {
+    /// The sync server's base URL.
+    pub server_url: String,
+    /// This device's token, issued by the server's operator.
+    pub token: String,
+}
+
+/// Sent to the window after every sync attempt.
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncChanged {
+    /// This laptop's events the server confirmed in this attempt (their "not synced" marks go).
+    pub pushed: u32,
+    /// Events from other laptops stored by this attempt.
+    pub pulled: u32,
+}
+
+/// What the loop last saw.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    /// `None` until the first attempt ends; then whether the server answered.
+    pub online: Option<bool>,
+    /// Why the last attempt failed, in words.
+    pub last_error: Option<String>,
+    /// When the last attempt ended.
+    pub last_attempt_at: Option<Timestamp>,
+}
+
+/// The running loop, if any.
+#[derive(Default)]
+pub struct Syncer {
+    stop: Option<Arc<AtomicBool>>,
+    live: Arc<Mutex<Live>>,
+}
+
+impl Syncer {
+    /// Starts syncing `db` with the server in `settings`, stopping any loop already running.
+    pub fn start(
+        &mut self,
+        app: tauri::AppHandle,
+        db: PathBuf,
+        settings: &SyncSettings,
+    ) -> Result<(), String> {
+        self.stop();
+        let client = SyncClient::new(&settings.server_url, &settings.token).map_err(|e| e.to_string())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let live = Arc::clone(&self.live);
+        *lock(&live) = Live::default();
+        let flag = Arc::clone(&stop);
+        std::thread::Builder::new()
+            .name("sync".into())
+            .spawn(move || {
+                let outcome = runner::run(db, &client, &Pace::default(), &flag, |pass| {
+                    let (pushed, pulled) = {
+                        let mut l = lock(&live);
+                        l.last_attempt_at = Some(Timestamp::now());
+                        match pass.outcome {
+                            Ok(report) => {
+                                l.online = Some(true);
+                                l.last_error = None;
+                                (report.pushed, report.pulled)
+                            }
+                            Err(e) => {
+                                l.online = Some(!e.is_offline());
+                                l.last_error = Some(e.to_string());
+                                (0, 0)
+                            }
+                        }
+                    };
+                    // The window may be closing; nothing to do if it cannot be told.
+                    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                    let _ = SyncChanged { pushed: count(pushed), pulled: count(pulled) }.emit(&app);
+                });
+                if let Err(e) = outcome {
+                    let mut l = lock(&live);
+                    l.online = Some(false);
+                    l.last_error = Some(format!("sync stopped: {e}"));
+                    drop(l);
+                    let _ = SyncChanged { pushed: 0, pulled: 0 }.emit(&app);
+                }
+            })
+            .map_err(|e| format!("cannot start the sync thread: {e}"))?;
+        self.stop = Some(stop);
+        Ok(())
+    }
+
+    /// Stops the loop. It finishes the request in flight on its own; whatever it was doing is
+    /// one transaction, so stopping never leaves anything half applied.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        *lock(&self.live) = Live::default();
+    }
+
+    /// Whether a loop runs.
+    pub fn running(&self) -> bool {
+        self.stop.is_some()
+    }
+
+    /// What the loop last saw.
+    pub fn live(&self) -> Live {
+        lock(&self.live).clone()
+    }
+}
+
+fn lock(live: &Mutex<Live>) -> std::sync::MutexGuard<'_, Live> {
+    live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads the settings; `None` when sync was never set up.
+pub fn read_settings(path: &Path) -> Result<Option<SyncSettings>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| format!("the sync settings {} are damaged ({e}); enter them again", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read the sync settings {}: {e}", path.display())),
+    }
+}
+
+/// Writes the settings atomically, readable by the owner only; `None` removes them.
+pub fn write_settings(path: &Path, settings: Option<&SyncSettings>) -> Result<(), String> {
+    let Some(settings) = settings else {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("cannot remove the sync settings {}: {e}", path.display()))
+            }
+            _ => Ok(()),
+        };
+    };
+    let tmp = path.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(settings).map_err(|e| e.to_string())?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(&tmp)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot save the sync settings to {}: {e}", path.display()))
+}
