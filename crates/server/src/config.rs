@@ -64,17 +64,26 @@ fn redact_password(url: &str) -> String {
 }
 
 /// Settings of the sync service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceOptions {
     /// See [`DEFAULT_MAX_CLOCK_SKEW`].
     pub max_clock_skew: Duration,
     /// See [`DEFAULT_RECHECK_INTERVAL`].
     pub recheck_interval: Duration,
+    /// The desktop app's releases, served to its updater (see [`crate::releases`]).
+    pub releases: PathBuf,
 }
+
+/// The releases folder when not told (relative to the working directory).
+pub const DEFAULT_RELEASES_DIR: &str = "releases";
 
 impl Default for ServiceOptions {
     fn default() -> Self {
-        Self { max_clock_skew: DEFAULT_MAX_CLOCK_SKEW, recheck_interval: DEFAULT_RECHECK_INTERVAL }
+        Self {
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
+            recheck_interval: DEFAULT_RECHECK_INTERVAL,
+            releases: PathBuf::from(DEFAULT_RELEASES_DIR),
+        }
     }
 }
 

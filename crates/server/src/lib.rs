@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod ingest;
+pub mod releases;
 pub mod server;
 pub mod service;
 pub mod storage;

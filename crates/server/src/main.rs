@@ -1,7 +1,8 @@
 //! The `pluto-server` command: `serve` runs the sync server; `token create|list|revoke` manage
-//! the laptops' bearer tokens. Every command takes the same storage flags, so an operator points
-//! them all at the same data (`--data FILE`, default `./pluto-server.sqlite3`, or
-//! `--database-url postgres://…`).
+//! the laptops' bearer tokens; `release publish|list` manage the desktop app's updates. Every
+//! command takes the same storage and releases flags, so an operator points them all at the same
+//! data (`--data FILE`, default `./pluto-server.sqlite3`, or `--database-url postgres://…`) and
+//! the same releases folder (`--releases DIR`, default `./releases`).
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -13,7 +14,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pluto_core::{DeviceId, Timestamp};
 use pluto_server::auth;
-use pluto_server::config::{ServiceOptions, StorageConfig, DEFAULT_LISTEN};
+use pluto_server::config::{ServiceOptions, StorageConfig, DEFAULT_LISTEN, DEFAULT_RELEASES_DIR};
+use pluto_server::releases::Releases;
 use pluto_server::server;
 use pluto_server::storage::{PostgresStorage, SqliteStorage, Storage, TokenRecord};
 use tokio::net::TcpListener;
@@ -25,6 +27,9 @@ use tracing_subscriber::EnvFilter;
 struct Cli {
     #[command(flatten)]
     storage: StorageArgs,
+    /// The folder of the desktop app's releases (`release publish` adds to it; `serve` serves it)
+    #[arg(long, global = true, value_name = "DIR", default_value = DEFAULT_RELEASES_DIR, env = "PLUTO_SERVER_RELEASES")]
+    releases: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -61,6 +66,33 @@ enum Command {
     /// Manage the laptops' bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the desktop app's releases, which `serve` offers to the app's updater.
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ReleaseCommand {
+    /// Publish one platform's update artifact of a version (signed where the app is built).
+    Publish {
+        /// The version (semver, 1.4.0).
+        #[arg(long)]
+        version: String,
+        /// What changed, shown to the coordinator before installing.
+        #[arg(long)]
+        notes: String,
+        /// linux-x86_64, windows-x86_64, darwin-aarch64, darwin-x86_64, …
+        #[arg(long)]
+        platform: String,
+        /// The update artifact (the bundle `tauri build` makes with createUpdaterArtifacts).
+        #[arg(long, value_name = "FILE")]
+        artifact: PathBuf,
+        /// The artifact's signature file (`.sig`, from `tauri signer sign` or the build).
+        #[arg(long, value_name = "FILE")]
+        signature: PathBuf,
+    },
+    /// List the published releases and their platforms.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,27 +138,56 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<()> {
+    // Releases live in a folder of their own: no database needed.
+    if let Command::Release(command) = cli.command {
+        return release(&Releases::new(cli.releases), command);
+    }
+    let releases = cli.releases;
     let config = StorageConfig::from_flags(cli.storage.data, cli.storage.database_url);
     let where_ = config.describe();
     match &config {
         StorageConfig::Sqlite(path) => {
             let storage =
                 SqliteStorage::open(path).await.with_context(|| format!("cannot open the {where_}"))?;
-            execute(cli.command, storage, &where_).await
+            execute(cli.command, storage, &where_, releases).await
         }
         StorageConfig::Postgres(url) => {
             let storage =
                 PostgresStorage::connect(url).await.with_context(|| format!("cannot open the {where_}"))?;
-            execute(cli.command, storage, &where_).await
+            execute(cli.command, storage, &where_, releases).await
         }
     }
 }
 
-async fn execute<S: Storage>(command: Command, storage: S, where_: &str) -> Result<()> {
+fn release(releases: &Releases, command: ReleaseCommand) -> Result<()> {
+    match command {
+        ReleaseCommand::Publish { version, notes, platform, artifact, signature } => {
+            let signature = std::fs::read_to_string(&signature)
+                .with_context(|| format!("cannot read the signature file {}", signature.display()))?;
+            let release = releases.publish(&version, &notes, &platform, &artifact, &signature)?;
+            println!(
+                "Published {} for {platform} in {} ({} platform(s)).",
+                release.version,
+                releases.dir().display(),
+                release.platforms.len()
+            );
+        }
+        ReleaseCommand::List => {
+            for r in releases.list()? {
+                let platforms: Vec<&str> = r.platforms.keys().map(String::as_str).collect();
+                println!("{}  {}  {}  {}", r.version, r.pub_date, platforms.join(","), r.notes);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn execute<S: Storage>(command: Command, storage: S, where_: &str, releases: PathBuf) -> Result<()> {
     match command {
         Command::Serve { listen, max_clock_skew_seconds } => {
             let options = ServiceOptions {
                 max_clock_skew: Duration::from_secs(max_clock_skew_seconds),
+                releases,
                 ..ServiceOptions::default()
             };
             serve(storage, listen, options, where_).await
@@ -155,6 +216,7 @@ async fn execute<S: Storage>(command: Command, storage: S, where_: &str) -> Resu
                 None => anyhow::bail!("no token {id}; `pluto-server token list` shows the ids"),
             }
         }
+        Command::Release(_) => unreachable!("release commands run before the storage is opened"),
     }
 }
 

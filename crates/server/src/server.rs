@@ -52,8 +52,9 @@ pub async fn start<S: Storage>(
 ) -> Result<RunningServer, StartError> {
     let addr = listener.local_addr().map_err(StartError::Socket)?;
     let (stop, stopped) = watch::channel(false);
+    let releases = Arc::new(crate::releases::Releases::new(options.releases.clone()));
     let service = Arc::new(SyncService::new(storage, options, stopped.clone()).await?);
-    let app = crate::api::router(service);
+    let app = crate::api::router(service).merge(crate::api::releases_router(releases));
     let task = tokio::spawn(async move {
         let mut stopped = stopped;
         axum::serve(listener, app)

@@ -286,3 +286,44 @@ async fn pull_limits_are_capped() {
     assert!(start.elapsed() < Duration::from_secs(2), "a non-empty page never waits");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_updater_is_offered_only_a_newer_signed_release_and_can_download_it() {
+    let backend = SqliteBackend::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let releases = pluto_server::releases::Releases::new(dir.path().join("releases"));
+    let artifact = dir.path().join("pluto-tracker_0.2.0_amd64.AppImage.tar.gz");
+    std::fs::write(&artifact, b"the new version's bytes").unwrap();
+    releases
+        .publish("0.2.0", "Sync settings in the window", "linux-x86_64", &artifact, "dW50cnVzdGVk")
+        .unwrap();
+    let options = ServiceOptions { releases: releases.dir().to_owned(), ..ServiceOptions::default() };
+    let server = TestServer::start(crate::util::Backend::storage(&backend).clone(), options).await;
+
+    let offered = server.get(None, "/v1/updates/linux/x86_64/0.1.0").await;
+    assert_eq!(offered.status(), 200);
+    let manifest: serde_json::Value = offered.json().await.unwrap();
+    assert_eq!(manifest["version"], "0.2.0");
+    assert_eq!(manifest["notes"], "Sync settings in the window");
+    assert_eq!(manifest["signature"], "dW50cnVzdGVk");
+    let url = manifest["url"].as_str().unwrap();
+    assert!(url.starts_with(&server.base), "{url}");
+    let download = server.client.get(url).send().await.unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.bytes().await.unwrap().as_ref(), b"the new version's bytes");
+
+    for (path, why) in [
+        ("/v1/updates/linux/x86_64/0.2.0", "the same version"),
+        ("/v1/updates/linux/x86_64/0.3.0", "a downgrade"),
+        ("/v1/updates/windows/x86_64/0.1.0", "another platform"),
+    ] {
+        assert_eq!(server.get(None, path).await.status(), 204, "{why} is not offered");
+    }
+    let bad = server.get(None, "/v1/updates/linux/x86_64/latest").await;
+    assert_eq!(bad.status(), 400);
+    let body: serde_json::Value = bad.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().starts_with("version:"), "{body}");
+    assert_eq!(server.get(None, "/v1/releases/0.2.0/release.json").await.status(), 404);
+    assert_eq!(server.get(None, "/v1/releases/0.2.0/..%2F..%2Fsecret").await.status(), 404);
+    server.stop().await;
+}

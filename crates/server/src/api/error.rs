@@ -26,6 +26,9 @@ pub enum ApiError {
     /// The sync service refused or failed.
     #[error(transparent)]
     Sync(#[from] SyncError),
+    /// Anything else that failed on the server's side (a releases file unreadable).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -40,7 +43,9 @@ impl ApiError {
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "bad_request"),
             Self::Sync(SyncError::Unauthorized(_)) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Sync(SyncError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::Sync(SyncError::Storage(_)) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::Sync(SyncError::Storage(_)) | Self::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
         }
     }
 }
@@ -53,6 +58,10 @@ impl IntoResponse for ApiError {
             Self::Sync(SyncError::Storage(error)) => {
                 tracing::error!(%error, "storage failed");
                 "the server's storage failed; the error is in the server's log; retry later".to_owned()
+            }
+            Self::Internal(error) => {
+                tracing::error!(%error, "request failed");
+                "the server failed; the error is in the server's log; retry later".to_owned()
             }
             other => other.to_string(),
         };

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use pluto_core::sync::protocol::{DeviceStatus, Health, PushResponse, MAX_REQUEST_BYTES};
@@ -19,6 +20,7 @@ use pluto_core::DeviceId;
 
 use self::error::ApiError;
 use self::extract::{Authenticated, PullQuery, PushBody};
+use crate::releases::{ReleaseError, Releases};
 use crate::service::{LogPage, SyncService};
 use crate::storage::Storage;
 
@@ -36,6 +38,64 @@ pub fn router<S: Storage>(service: Arc<SyncService<S>>) -> Router {
 }
 
 type Service<S> = State<Arc<SyncService<S>>>;
+
+/// The desktop app updater's routes: no token needed (a laptop checks for updates before it has
+/// one), nothing secret served (artifacts are signed; the app verifies them).
+pub fn releases_router(releases: Arc<Releases>) -> Router {
+    Router::new()
+        .route("/v1/updates/{target}/{arch}/{current_version}", get(update))
+        .route("/v1/releases/{version}/{file}", get(artifact))
+        .with_state(releases)
+}
+
+/// The scheme and host the caller reached this server at, for the artifact's absolute URL.
+fn base_url(headers: &HeaderMap) -> String {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let scheme = header("x-forwarded-proto").unwrap_or("http");
+    let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or("localhost");
+    format!("{scheme}://{host}")
+}
+
+/// `GET /v1/updates/{target}/{arch}/{current_version}`: the newest release for the platform
+/// when it is newer than the caller's version (Tauri's update format), 204 otherwise.
+async fn update(
+    State(releases): State<Arc<Releases>>,
+    headers: HeaderMap,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path((target, arch, current)) =
+        path.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let base = base_url(&headers);
+    let found = tokio::task::spawn_blocking(move || {
+        releases.update_for(&format!("{target}-{arch}"), &current, &base)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match found {
+        Ok(Some(manifest)) => Ok(Json(manifest).into_response()),
+        Ok(None) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(e @ (ReleaseError::Version(_) | ReleaseError::Platform(_))) => {
+            Err(ApiError::BadRequest(e.to_string()))
+        }
+        Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
+}
+
+/// `GET /v1/releases/{version}/{file}`: a published artifact.
+async fn artifact(
+    State(releases): State<Arc<Releases>>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path((version, file)) = path.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let bytes = tokio::task::spawn_blocking(move || {
+        let path = releases.artifact(&version, &file).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let path = path.ok_or_else(|| ApiError::NotFound("no such release artifact".into()))?;
+        std::fs::read(&path).map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
 
 /// `POST /v1/events`.
 async fn push<S: Storage>(
