@@ -16,6 +16,8 @@ const COMMANDS: &[&str] = &[
     "sync_status",
     "save_sync_settings",
     "ui_ready",
+    "check_update",
+    "install_update",
 ];
 
 fn main() {

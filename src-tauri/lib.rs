@@ -5,6 +5,7 @@ pub mod commands;
 pub mod error;
 pub mod state;
 pub mod sync;
+pub mod update;
 
 use std::time::Instant;
 
@@ -46,6 +47,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::sync_status,
             commands::save_sync_settings,
             commands::ui_ready,
+            update::check_update,
+            update::install_update,
         ])
         .events(tauri_specta::collect_events![sync::SyncChanged])
 }
@@ -64,6 +67,8 @@ pub fn run() {
     let started = Instant::now();
     let builder = specta_builder();
     tauri::Builder::default()
+        .plugin(tauri_plugin_updater::Builder::new().build())
+        .manage(update::PendingUpdate::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);

@@ -83,6 +83,15 @@ impl Rig {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        // The updater key of this run: the debug app trusts PLUTO_UPDATE_PUBKEY instead of the
+        // project's key, so the test can sign real update artifacts.
+        let keygen = Command::new(tauri_cli()?)
+            .args(["signer", "generate", "--ci", "-p", "", "-w"])
+            .arg(dir.path().join("updater.key"))
+            .output()
+            .map_err(|e| format!("cannot run the Tauri CLI: {e}"))?;
+        let pubkey = std::fs::read_to_string(dir.path().join("updater.key.pub"))
+            .map_err(|e| format!("no updater key ({e}): {}", String::from_utf8_lossy(&keygen.stderr)))?;
         let port = free_port();
         let native_port = free_port();
         let log = std::fs::File::create(dir.path().join("driver.log")).map_err(|e| e.to_string())?;
@@ -96,6 +105,7 @@ impl Rig {
             .env("XDG_CACHE_HOME", dir.path().join("xdg-cache"))
             .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"))
             .env("LANG", "en_US.UTF-8")
+            .env("PLUTO_UPDATE_PUBKEY", pubkey.trim())
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
             .spawn()
@@ -218,6 +228,7 @@ fn kg(x: f64) -> String {
 struct Server {
     bin: PathBuf,
     data: PathBuf,
+    releases: PathBuf,
     child: Option<Child>,
     url: String,
 }
@@ -231,7 +242,13 @@ impl Server {
                 bin.display()
             ));
         }
-        let mut server = Server { bin, data: dir.join("server.sqlite3"), child: None, url: String::new() };
+        let mut server = Server {
+            bin,
+            data: dir.join("server.sqlite3"),
+            releases: dir.join("releases"),
+            child: None,
+            url: String::new(),
+        };
         server.serve("127.0.0.1:0")?;
         Ok(server)
     }
@@ -241,6 +258,8 @@ impl Server {
         let mut child = Command::new(&self.bin)
             .arg("--data")
             .arg(&self.data)
+            .arg("--releases")
+            .arg(&self.releases)
             .args(["serve", "--listen", listen])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -280,6 +299,63 @@ impl Server {
             .map(str::to_owned)
             .filter(|t| out.status.success() && t.starts_with("plt_"))
             .ok_or_else(|| format!("token create failed: {text} {}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+impl Server {
+    /// Publishes an update artifact with the signature in `signature` (a `.sig` file).
+    fn publish(&self, version: &str, artifact: &Path, signature: &Path) -> Result<()> {
+        let out = Command::new(&self.bin)
+            .arg("--releases")
+            .arg(&self.releases)
+            .args([
+                "release",
+                "publish",
+                "--version",
+                version,
+                "--notes",
+                "Faster history",
+                "--platform",
+                "linux-x86_64",
+            ])
+            .arg("--artifact")
+            .arg(artifact)
+            .arg("--signature")
+            .arg(signature)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("release publish failed: {}", String::from_utf8_lossy(&out.stderr)))
+        }
+    }
+}
+
+/// The Tauri CLI from the UI's npm packages, which signs update artifacts.
+fn tauri_cli() -> std::result::Result<PathBuf, String> {
+    let cli = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/node_modules/.bin/tauri");
+    if cli.is_file() {
+        Ok(cli)
+    } else {
+        Err(format!("{} is missing: run `npm ci --prefix ui` (scripts/dev test does)", cli.display()))
+    }
+}
+
+/// Signs `file` with the test's updater key, writing `<file>.sig`.
+fn sign(dir: &Path, file: &Path) -> Result<PathBuf> {
+    let out = Command::new(tauri_cli()?)
+        .args(["signer", "sign", "-p", "", "-f"])
+        .arg(dir.join("updater.key"))
+        .arg(file)
+        .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", "")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let sig = PathBuf::from(format!("{}.sig", file.display()));
+    if out.status.success() && sig.is_file() {
+        Ok(sig)
+    } else {
+        Err(format!("signing failed: {}", String::from_utf8_lossy(&out.stderr)))
     }
 }
 
@@ -623,6 +699,52 @@ impl Day<'_> {
         println!("click to updated view on a campaign of 100 events: {:.0} ms", timings[0]);
         Ok(())
     }
+
+    fn relaunch(&mut self) -> Result<()> {
+        if let Some(s) = self.session.take() {
+            s.quit()?;
+        }
+        self.session = Some(self.rig.launch()?);
+        Ok(())
+    }
+
+    fn updates_are_offered_and_a_bad_signature_refused(&mut self) -> Result<()> {
+        let dir = self.rig.dir.path().to_owned();
+        let good = dir.join("pluto-tracker_9.0.0_amd64.AppImage.tar.gz");
+        std::fs::write(&good, b"version 9.0.0").map_err(|e| e.to_string())?;
+        let good_sig = sign(&dir, &good)?;
+        self.server.as_ref().ok_or("no server")?.publish("9.0.0", &good, &good_sig)?;
+        self.relaunch()?;
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.wait_text("[data-testid=update-banner]", "Version 9.0.0 is ready")?;
+        s.wait_text("[data-testid=update-banner]", "Faster history")?;
+        self.rig.shot(s, "update")?;
+
+        // 9.0.1 published with 9.0.0's signature: offered, but the download is refused.
+        let bad = dir.join("pluto-tracker_9.0.1_amd64.AppImage.tar.gz");
+        std::fs::write(&bad, b"version 9.0.1, tampered").map_err(|e| e.to_string())?;
+        self.server.as_ref().ok_or("no server")?.publish("9.0.1", &bad, &good_sig)?;
+        self.relaunch()?;
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.wait_text("[data-testid=update-banner]", "Version 9.0.1 is ready")?;
+        s.click_on("[data-testid=install-update]")?;
+        let message = s.wait_text("[data-testid=update-error]", "not installed")?;
+        if !message.to_lowercase().contains("signature") {
+            return Err(format!("the refusal should say the signature is wrong: {message}"));
+        }
+        let backups = std::fs::read_dir(dir.join("data/backups")).map_err(|e| e.to_string())?.count();
+        if backups == 0 {
+            return Err("the database is backed up before an install".into());
+        }
+
+        // The server gone: the app says it could not check, and works as before.
+        self.server.as_mut().ok_or("no server")?.stop();
+        self.relaunch()?;
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.wait_text("[data-testid=update-problem]", "Could not check for updates")?;
+        s.wait_text("[data-testid=campaign-table]", "LEGO-2026-E2E")?;
+        Ok(())
+    }
 }
 
 fn main() {
@@ -635,7 +757,7 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 15] = [
+    let steps: [(&str, Step<'_>); 16] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
@@ -663,6 +785,10 @@ fn main() {
             Day::entry_goes_on_offline_and_syncs_when_the_server_returns,
         ),
         ("a_step_on_a_campaign_of_100_events", Day::a_step_on_a_campaign_of_100_events),
+        (
+            "updates_are_offered_and_a_bad_signature_refused",
+            Day::updates_are_offered_and_a_bad_signature_refused,
+        ),
     ];
     println!("\nrunning {} tests", steps.len());
     let (mut passed, mut failed) = (0, 0);

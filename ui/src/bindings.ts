@@ -59,6 +59,16 @@ export const commands = {
 	 *  prints the time since the process started (and quits if it is `exit`): the start-up benchmark.
 	 */
 	uiReady: () => __TAURI_INVOKE<void>("ui_ready"),
+	/**
+	 *  Asks whether a newer version is published. `None` when the app is current or has nowhere
+	 *  to ask (no sync server set up); an error, in words, when the server cannot be reached.
+	 */
+	checkUpdate: () => typedError<UpdateOffer | null, CommandError>(__TAURI_INVOKE("check_update")),
+	/**
+	 *  Backs up the database, downloads the update, verifies its signature, installs it and
+	 *  restarts. If anything fails nothing is installed and the records stay as they were.
+	 */
+	installUpdate: () => typedError<null, CommandError>(__TAURI_INVOKE("install_update")),
 };
 
 /** Events */
@@ -597,6 +607,16 @@ export type SyncStatus = {
 
 /**  An instant at which something was recorded. */
 export type Timestamp = string;
+
+/**  A newer version, as the window offers it. */
+export type UpdateOffer = {
+	/**  The new version. */
+	version: string,
+	/**  What changed. */
+	notes: string,
+	/**  When it was published. */
+	date: string | null,
+};
 
 /**  A person who records events: `usr_` followed by letters, digits, `.`, `_`, `-` or `@`. */
 export type UserId = string;

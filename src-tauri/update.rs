@@ -1,0 +1,119 @@
+//! Updates: the app asks its sync server (or `PLUTO_UPDATE_URL`) whether a newer version is
+//! published, shows it, and installs it only when the coordinator agrees, after backing up the
+//! database. The updater verifies every download against the public key in `tauri.conf.json`.
+
+use std::sync::Mutex;
+
+use pluto_core::{Store, Timestamp};
+use serde::Serialize;
+use tauri::State;
+use tauri_plugin_updater::{Update, UpdaterExt};
+
+use crate::error::{CommandError, ErrorKind};
+use crate::state::{AppState, Inner};
+
+/// The update found by the last check, kept until it is installed.
+#[derive(Default)]
+pub struct PendingUpdate(Mutex<Option<Update>>);
+
+/// A newer version, as the window offers it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateOffer {
+    /// The new version.
+    pub version: String,
+    /// What changed.
+    pub notes: String,
+    /// When it was published.
+    pub date: Option<String>,
+}
+
+/// Where to ask: `PLUTO_UPDATE_URL`, else the sync server's update route; `None` when local only.
+fn endpoint(inner: &Inner) -> Option<String> {
+    std::env::var("PLUTO_UPDATE_URL").ok().or_else(|| {
+        inner.sync_settings.as_ref().map(|s| {
+            format!(
+                "{}/v1/updates/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}",
+                s.server_url.trim_end_matches('/')
+            )
+        })
+    })
+}
+
+fn lock(pending: &PendingUpdate) -> std::sync::MutexGuard<'_, Option<Update>> {
+    pending.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Asks whether a newer version is published. `None` when the app is current or has nowhere
+/// to ask (no sync server set up); an error, in words, when the server cannot be reached.
+#[tauri::command]
+#[specta::specta]
+pub async fn check_update(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    pending: State<'_, PendingUpdate>,
+) -> Result<Option<UpdateOffer>, CommandError> {
+    let Some(url) = endpoint(&state.lock()) else { return Ok(None) };
+    let url = tauri::Url::parse(&url).map_err(|e| {
+        CommandError::new(ErrorKind::Failed, format!("the update address {url} is not valid: {e}"))
+    })?;
+    let could_not = |e: tauri_plugin_updater::Error| {
+        CommandError::new(ErrorKind::Unavailable, format!("could not check for updates: {e}"))
+    };
+    #[cfg_attr(not(debug_assertions), allow(unused_mut))]
+    let mut builder = app.updater_builder().endpoints(vec![url]).map_err(could_not)?;
+    // The end-to-end tests sign with a key of their own; release builds trust only theirs.
+    #[cfg(debug_assertions)]
+    if let Ok(key) = std::env::var("PLUTO_UPDATE_PUBKEY") {
+        builder = builder.pubkey(key);
+    }
+    let update = builder.build().map_err(could_not)?.check().await.map_err(could_not)?;
+    let offer = update.as_ref().map(|u| UpdateOffer {
+        version: u.version.clone(),
+        notes: u.body.clone().unwrap_or_default(),
+        date: u.date.map(|d| d.to_string()),
+    });
+    *lock(&pending) = update;
+    Ok(offer)
+}
+
+/// Backs up the database, downloads the update, verifies its signature, installs it and
+/// restarts. If anything fails nothing is installed and the records stay as they were.
+#[tauri::command]
+#[specta::specta]
+pub async fn install_update(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    pending: State<'_, PendingUpdate>,
+) -> Result<(), CommandError> {
+    let update = lock(&pending).take().ok_or_else(|| {
+        CommandError::new(ErrorKind::Refused, "no update is waiting; check for updates again")
+    })?;
+    let backup = {
+        let inner = state.lock();
+        let database = inner.paths()?.database.clone();
+        let dir = database.parent().map(|d| d.join("backups")).unwrap_or_else(|| "backups".into());
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            CommandError::new(
+                ErrorKind::Failed,
+                format!("cannot create {} for the backup: {e}", dir.display()),
+            )
+        })?;
+        let file = dir.join(format!("pluto-before-{}-{}.sqlite3", update.version, Timestamp::now().millis()));
+        match &inner.session {
+            Ok(session) if !session.training => session.store.backup(&file)?,
+            _ => Store::open_existing(&database)?.backup(&file)?,
+        }
+        file
+    };
+    update.download_and_install(|_, _| {}, || {}).await.map_err(|e| {
+        CommandError::new(
+            ErrorKind::Failed,
+            format!(
+                "the update was not installed: {e}. Nothing changed; your records are as they were (a backup is at {})",
+                backup.display()
+            ),
+        )
+    })?;
+    app.restart()
+}
