@@ -451,6 +451,17 @@ mod tests {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
+    fn inbound_form() -> BTreeMap<String, String> {
+        form(&[
+            ("grossWeightKg", "1000"),
+            ("netWeightKg", "950"),
+            ("carrier", "DHL"),
+            ("trackingRef", "X1"),
+            ("shipDate", "2026-02-01"),
+            ("arrivalDate", "2026-02-03"),
+        ])
+    }
+
     fn create(app: &App<MockRuntime>) -> CampaignRecord {
         let fields = form(&[("legoCampaignCode", "LEGO-T-1"), ("materialType", "PCR")]);
         record_event(app.state(), None, EventType::CampaignCreated, fields, None).unwrap()
@@ -484,14 +495,7 @@ mod tests {
         assert_eq!(err.problems[0].field, "eventType");
         assert!(err.message.contains("next expected step is Inbound Shipment"), "{}", err.message);
 
-        let inbound = form(&[
-            ("grossWeightKg", "1000"),
-            ("netWeightKg", "950"),
-            ("carrier", "DHL"),
-            ("trackingRef", "X1"),
-            ("shipDate", "2026-02-01"),
-            ("arrivalDate", "2026-02-03"),
-        ]);
+        let inbound = inbound_form();
         let stale = record_event(app.state(), Some(id), EventType::InboundShipmentRecorded, inbound, Some(7))
             .unwrap_err();
         assert_eq!(stale.kind, ErrorKind::Conflict);
@@ -502,14 +506,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let app = app(dir.path());
         let id = create(&app).state.id.to_string();
-        let inbound = form(&[
-            ("grossWeightKg", "1000"),
-            ("netWeightKg", "950"),
-            ("carrier", "DHL"),
-            ("trackingRef", "X1"),
-            ("shipDate", "2026-02-01"),
-            ("arrivalDate", "2026-02-03"),
-        ]);
+        let inbound = inbound_form();
         let record =
             record_event(app.state(), Some(id.clone()), EventType::InboundShipmentRecorded, inbound, Some(1))
                 .unwrap();

@@ -11,6 +11,8 @@ use pluto_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use tauri_specta::Event;
 
+use crate::state::{read_json, write_json};
+
 /// Where this laptop syncs to. Kept in `sync.json` beside the database, readable only by the
 /// coordinator's OS account (the token is a secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,34 +129,18 @@ fn lock(live: &Mutex<Live>) -> std::sync::MutexGuard<'_, Live> {
 
 /// Reads the settings; `None` when sync was never set up.
 pub fn read_settings(path: &Path) -> Result<Option<SyncSettings>, String> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| format!("the sync settings {} are damaged ({e}); enter them again", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read the sync settings {}: {e}", path.display())),
-    }
+    read_json(path, "the sync settings", "enter them again")
 }
 
 /// Writes the settings atomically, readable by the owner only; `None` removes them.
 pub fn write_settings(path: &Path, settings: Option<&SyncSettings>) -> Result<(), String> {
-    let Some(settings) = settings else {
-        return match std::fs::remove_file(path) {
+    match settings {
+        Some(settings) => write_json(path, settings, "the sync settings", true),
+        None => match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 Err(format!("cannot remove the sync settings {}: {e}", path.display()))
             }
             _ => Ok(()),
-        };
-    };
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(settings).map_err(|e| e.to_string())?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(&tmp)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot save the sync settings to {}: {e}", path.display()))
+        },
+    }
 }
