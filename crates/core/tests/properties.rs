@@ -1,11 +1,13 @@
 //! Property tests of the fold and the store:
 //! - the fold never panics on arbitrary events and payloads, and ignores delivery order;
+//! - continuing a projection with later events, corrections included, equals a replay;
 //! - strict local entry keeps every stored projection equal to a full replay;
 //! - events delivered through apply-remote in any order and batching give identical projections.
 
 use std::collections::BTreeMap;
 
-use pluto_core::fold::{apply_next, can_apply_next};
+use pluto_core::fold::{apply_next, can_apply_next, can_continue, continue_projection, fold_projection};
+use pluto_core::payload::Payload;
 use pluto_core::samples::SampleCampaign;
 use pluto_core::store::{Draft, ListQuery, SortOrder};
 use pluto_core::{
@@ -122,7 +124,7 @@ proptest! {
             shuffled.swap(i, (rng >> 33) as usize % (i + 1));
         }
         prop_assert_eq!(fold(&shuffled).unwrap(), state.clone());
-        prop_assert_eq!(pluto_core::fold::fold_projection(&events), Some(state.clone().into_projection()));
+        prop_assert_eq!(fold_projection(&events), Some(state.clone().into_projection()));
         // Incremental application, where allowed, equals the replay of the same prefix.
         let mut sorted = events.clone();
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
@@ -137,6 +139,22 @@ proptest! {
             };
             let replay = fold(&sorted[..=i]);
             prop_assert_eq!(&incremental, &replay);
+        }
+        // The store's continuation of a stored projection with a batch of later events
+        // (corrections included), wherever it is allowed, equals the replay of all of them.
+        for split in 0..=sorted.len() {
+            let (earlier, later) = sorted.split_at(split);
+            let Ok(parsed) = later.iter().map(|e| Payload::parse(e.event_type, &e.data)).collect::<Result<Vec<_>, _>>() else {
+                continue;
+            };
+            let canonical: Vec<Event> =
+                later.iter().zip(&parsed).map(|(e, p)| Event { data: p.to_value(), ..e.clone() }).collect();
+            let batch: Vec<(&Event, Payload)> = canonical.iter().zip(parsed).collect();
+            let stored = fold_projection(earlier);
+            if can_continue(stored.as_ref(), &batch) {
+                let replay = fold_projection(earlier.iter().chain(&canonical));
+                prop_assert_eq!(continue_projection(stored, batch), replay);
+            }
         }
     }
 }

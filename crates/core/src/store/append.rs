@@ -4,12 +4,12 @@
 use rusqlite::TransactionBehavior;
 use serde_json::Value;
 
-use super::rows::{event_by_id, insert_event, load_state, save_state, stream_events};
+use super::rows::{event_by_id, insert_event, insert_statement, load_state, save_state, stream_events};
 use super::{Result, Store, StoreError};
 use crate::correction::check_correction;
 use crate::error::Refusal;
 use crate::event::{Event, SCHEMA_VERSION, STREAM_TYPE_CAMPAIGN};
-use crate::fold::{apply_next_checked, can_apply_next, check_next, fold_projection, CampaignState};
+use crate::fold::{can_continue, check_next, continue_projection, fold_projection, CampaignState};
 use crate::ids::{CampaignId, EventId, UserId};
 use crate::payload::{EventType, Payload};
 use crate::time::Timestamp;
@@ -133,13 +133,14 @@ impl Store {
             device_seq: device_seq as u64,
             created_at,
         };
+        let next = vec![(&event, payload)];
         let state = match history {
             Some(mut events) => {
                 events.push(event.clone());
                 fold_projection(&events).expect("at least one event")
             }
-            None if can_apply_next(before.as_ref(), &event) => {
-                apply_next_checked(before.clone(), &event, payload)
+            None if can_continue(before.as_ref(), &next) => {
+                continue_projection(before.clone(), next).expect("one event")
             }
             None => {
                 let mut events = stream_events(&tx, &event.stream_id)?;
@@ -154,7 +155,11 @@ impl Store {
         if let Some(new) = state.anomalies.iter().find(|a| !known.contains(a)) {
             return Err(Refusal::Inconsistent { field: None, message: new.message.clone() }.into());
         }
-        if !insert_event(&tx, &event, &data_text)? {
+        let inserted = {
+            let mut insert = insert_statement(&tx)?;
+            insert_event(&tx, &mut insert, &event, &data_text)?
+        };
+        if !inserted {
             // The id was checked above inside this transaction; another writer cannot have it.
             return Err(StoreError::IdReused { id: event.id, detail: "recorded concurrently".into() });
         }

@@ -2,6 +2,7 @@
 //! whatever the progression says, because they are facts recorded offline on another laptop.
 //! Irregularities surface as anomalies in the fold. Applying is idempotent by event id.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
 
@@ -9,12 +10,12 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 
 use super::rows::{
-    differing_fields, event_by_id, event_from_row, insert_event, load_state, save_state, stream_events,
-    EVENT_COLUMNS,
+    differing_fields, event_by_id, event_from_row, insert_event, insert_statement, load_state, save_state,
+    stream_events_except, EVENT_COLUMNS,
 };
 use super::{Result, Store, StoreError};
 use crate::event::Event;
-use crate::fold::{apply_next_checked, fold_projection, AnomalyKind};
+use crate::fold::{can_continue, continue_projection, fold_projection_parsed, CampaignState};
 use crate::ids::CampaignId;
 use crate::payload::{EventType, Payload};
 
@@ -129,13 +130,14 @@ pub(super) fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteR
     let mut report = RemoteReport::default();
     let mut fresh: BTreeMap<&CampaignId, Vec<(&Event, Payload)>> = BTreeMap::new();
     let mut seen = BTreeSet::new();
+    let mut insert = insert_statement(conn)?;
     for (event, payload) in checked {
         if !seen.insert(&event.id) {
             report.already_present += 1;
             continue;
         }
         let data = serde_json::to_string(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if !insert_event(conn, event, &data)? {
+        if !insert_event(conn, &mut insert, event, &data)? {
             // Already stored (a redelivery): only then build the canonical envelope to compare.
             let existing = event_by_id(conn, event.id.as_str())?
                 .ok_or_else(|| StoreError::Corrupt(format!("event {} vanished", event.id)))?;
@@ -156,23 +158,58 @@ pub(super) fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteR
         new_events.sort_by(|a, b| a.0.id.cmp(&b.0.id));
         let before = load_state(conn, campaign)?;
         let before_status = before.as_ref().map(|s| s.status);
-        // Incremental only where it provably equals a replay: every new event sorts after the
-        // stream's last one, none is a correction, and no earlier correction is still waiting
-        // for an event it could not find. Otherwise the stream is replayed (design invariant 4).
-        let incremental = before.as_ref().is_none_or(|s| {
-            new_events[0].0.id > s.last_event_id
-                && !s.anomalies.iter().any(|a| a.kind == AnomalyKind::CorrectionOfUnknownEvent)
-        }) && new_events.iter().all(|(e, _)| e.event_type != EventType::EventCorrected);
-        let state = if incremental {
-            new_events.into_iter().fold(before, |st, (e, payload)| Some(apply_next_checked(st, e, payload)))
+        // Continued from the stored projection where that provably equals a replay (see
+        // `can_continue`); otherwise the stream is replayed (design invariant 4).
+        let state = if can_continue(before.as_ref(), &new_events) {
+            let canonical = canonical(&new_events, &[]);
+            let payloads = new_events.into_iter().map(|(_, payload)| payload);
+            continue_projection(before, canonical.iter().map(Cow::as_ref).zip(payloads).collect())
         } else {
-            fold_projection(&stream_events(conn, campaign)?)
+            replay(conn, campaign, new_events)?
         };
         let state = state.ok_or_else(|| StoreError::Corrupt(format!("campaign {campaign} has no events")))?;
         save_state(conn, &state, before_status)?;
         report.campaigns_touched += 1;
     }
     Ok(report)
+}
+
+/// A campaign's projection folded from its stored events and the batch's new ones
+/// (`new_events`, sorted by id). The new events are already parsed: they are folded from memory,
+/// and only the older ones are read.
+fn replay(
+    conn: &Connection,
+    campaign: &CampaignId,
+    new_events: Vec<(&Event, Payload)>,
+) -> Result<Option<CampaignState>> {
+    let older = stream_events_except(conn, campaign, |id| {
+        new_events.binary_search_by(|(e, _)| e.id.as_str().cmp(id)).is_ok()
+    })?;
+    let canonical = canonical(&new_events, &older);
+    let parsed = new_events.into_iter().map(|(_, payload)| Some(payload));
+    let new = canonical.iter().map(Cow::as_ref).zip(parsed);
+    Ok(fold_projection_parsed(older.iter().map(|e| (e, None)).chain(new)))
+}
+
+/// New events as a fold of the stored stream would see them. A correction compares its `was`
+/// with its target's stored payload, which is the canonical form of the checked one, so the
+/// corrections and the events that any correction (of `events` or of `older`) names get that
+/// form; the fold reads no other event's `data`, since their parsed payloads are used.
+fn canonical<'e>(events: &[(&'e Event, Payload)], older: &[Event]) -> Vec<Cow<'e, Event>> {
+    fn target(e: &Event) -> Option<&str> {
+        (e.event_type == EventType::EventCorrected).then(|| e.data.get("correctsEventId")?.as_str()).flatten()
+    }
+    let named: BTreeSet<&str> = events.iter().map(|(e, _)| *e).chain(older).filter_map(target).collect();
+    events
+        .iter()
+        .map(|(e, payload)| {
+            if e.event_type == EventType::EventCorrected || named.contains(e.id.as_str()) {
+                Cow::Owned(Event { data: payload.to_value(), ..(*e).clone() })
+            } else {
+                Cow::Borrowed(*e)
+            }
+        })
+        .collect()
 }
 
 fn differences(a: &Event, b: &Event) -> String {

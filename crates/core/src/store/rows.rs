@@ -1,7 +1,7 @@
 //! Mapping between rows and domain values: events in and out of `events`, folded states into
 //! `campaign_projections`.
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Row, Statement};
 
 use super::{Result, StoreError};
 use crate::event::Event;
@@ -42,15 +42,20 @@ pub fn event_from_row(row: &Row<'_>) -> Result<Event> {
     })
 }
 
-/// Inserts an event whose payload, in canonical JSON, is `data`. Returns `false`, inserting
-/// nothing, when an event with this id is already stored (the caller compares them): one index
-/// descent serves both the idempotency check and the insert.
-pub fn insert_event(conn: &Connection, event: &Event, data: &str) -> Result<bool> {
-    let mut stmt = conn.prepare_cached(
+/// The statement [`insert_event`] runs, prepared once for a batch of inserts.
+pub fn insert_statement(conn: &Connection) -> Result<CachedStatement<'_>> {
+    Ok(conn.prepare_cached(
         "INSERT INTO events (id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (id) DO NOTHING",
-    )?;
+    )?)
+}
+
+/// Inserts an event whose payload, in canonical JSON, is `data`, with `stmt` from
+/// [`insert_statement`] on `conn`. Returns `false`, inserting nothing, when an event with this
+/// id is already stored (the caller compares them): one index descent serves both the
+/// idempotency check and the insert.
+pub fn insert_event(conn: &Connection, stmt: &mut Statement<'_>, event: &Event, data: &str) -> Result<bool> {
     let inserted = stmt.execute(params![
         event.id.as_str(),
         event.stream_type,
@@ -103,12 +108,24 @@ pub fn event_by_id(conn: &Connection, id: &str) -> Result<Option<Event>> {
 
 /// All events of one campaign, in id order.
 pub fn stream_events(conn: &Connection, campaign: &CampaignId) -> Result<Vec<Event>> {
+    stream_events_except(conn, campaign, |_| false)
+}
+
+/// The events of one campaign whose id `skip` does not name, in id order. Skipped rows are
+/// not decoded: a caller that holds some of the stream's events already pays only for the rest.
+pub fn stream_events_except(
+    conn: &Connection,
+    campaign: &CampaignId,
+    skip: impl Fn(&str) -> bool,
+) -> Result<Vec<Event>> {
     let mut stmt =
         conn.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ?1 ORDER BY id"))?;
     let mut rows = stmt.query([campaign.as_str()])?;
     let mut events = Vec::new();
     while let Some(row) = rows.next()? {
-        events.push(event_from_row(row)?);
+        if !skip(row.get_ref(0)?.as_str().map_err(|e| corrupt("events.id", e))?) {
+            events.push(event_from_row(row)?);
+        }
     }
     Ok(events)
 }
