@@ -317,6 +317,51 @@ async fn a_device_sequence_number_belongs_to_one_event(backend: &impl Backend) {
     assert!(!stored.contains(&impostor.id), "nothing of a refused event is stored");
 }
 
+/// Pushes that arrive together are stored together (group commit) but answered as if each had
+/// been stored alone: a repeated batch is all duplicates at the same positions, a later batch
+/// that lands first waits in completeness for the earlier one, and the log has every event once.
+async fn concurrent_pushes_are_each_answered_as_if_alone(backend: &impl Backend) {
+    let storage = backend.storage();
+    let laptops: Vec<Laptop> = (40..70).map(Laptop::new).collect();
+    let mut pushes = tokio::task::JoinSet::new();
+    for laptop in &laptops {
+        let first = laptop.events(1..=3);
+        for events in [first.clone(), first, laptop.events(4..=6)] {
+            let (storage, device) = (storage.clone(), laptop.device.clone());
+            pushes.spawn(async move {
+                let output = storage.push(&device, &events, Timestamp::now()).await.unwrap();
+                (events, output)
+            });
+        }
+    }
+    let mut positions = std::collections::HashMap::new();
+    while let Some(joined) = pushes.join_next().await {
+        let (events, output) = joined.unwrap();
+        for (event, outcome) in events.iter().zip(&output.outcomes) {
+            let position = match outcome {
+                StoreOutcome::Stored(p) | StoreOutcome::Duplicate(p) => *p,
+                other => panic!("{}: {other:?}", event.id),
+            };
+            let first = *positions.entry(event.id.clone()).or_insert(position);
+            assert_eq!(first, position, "{} is reported at two positions", event.id);
+        }
+    }
+    for laptop in &laptops {
+        let status = storage.device_status(&laptop.device).await.unwrap();
+        assert_eq!((status.contiguous_up_to, status.highest_seq, status.event_count), (6, 6, 6));
+    }
+    let page = storage.pull(0, 1000).await.unwrap();
+    let expected = laptops.len() * 6;
+    assert_eq!(page.events.len(), expected, "every event once");
+    assert_eq!(
+        page.events.iter().map(|e| e.position).collect::<Vec<_>>(),
+        (1..=expected as i64).collect::<Vec<_>>()
+    );
+    let stored: HashSet<_> = page.events.iter().map(|e| e.decode().unwrap().event.id).collect();
+    assert_eq!(stored.len(), expected);
+    assert!(positions.iter().all(|(id, p)| stored.contains(id) && (1..=expected as i64).contains(p)));
+}
+
 /// Instantiates every case of the suite for one backend.
 macro_rules! conformance_suite {
     ($module:ident, $backend:ty) => {
@@ -335,6 +380,7 @@ macro_rules! conformance_suite {
                 migrations_rerun_harmlessly_and_a_newer_schema_is_refused,
                 pushes_of_many_devices_stay_apart,
                 a_device_sequence_number_belongs_to_one_event,
+                concurrent_pushes_are_each_answered_as_if_alone,
             );
         }
     };

@@ -245,8 +245,8 @@ pub(crate) struct PushPlan<'a> {
 /// first occurrence, exactly as if it had been pushed twice.
 pub(crate) fn plan_push<'a>(
     events: &'a [Event],
-    existing: &'a HashMap<EventId, (i64, Event)>,
-    seqs: &'a HashMap<u64, EventId>,
+    existing: &HashMap<EventId, (i64, Event)>,
+    seqs: &HashMap<u64, EventId>,
     mut head: i64,
 ) -> PushPlan<'a> {
     let mut known: HashMap<&EventId, (i64, &Event)> =
@@ -269,6 +269,49 @@ pub(crate) fn plan_push<'a>(
         plan.outcomes.push(outcome);
     }
     plan
+}
+
+/// A push waiting for the writer: backends store every push waiting at one moment in one
+/// transaction (group commit) and answer each on its own channel once that is durable.
+pub(crate) struct PushJob {
+    /// The pushing device.
+    pub device: DeviceId,
+    /// Its events, checked and canonical.
+    pub events: Vec<Event>,
+    /// When the server received them.
+    pub received_at: Timestamp,
+    /// Where the push's result goes.
+    pub reply: tokio::sync::oneshot::Sender<Result<PushOutput>>,
+}
+
+impl PushJob {
+    /// A job and the receiver of its result.
+    pub fn new(
+        device: &DeviceId,
+        events: &[Event],
+        received_at: Timestamp,
+    ) -> (Self, tokio::sync::oneshot::Receiver<Result<PushOutput>>) {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        (Self { device: device.clone(), events: events.to_vec(), received_at, reply }, answer)
+    }
+
+    /// Answers the push. The pusher may have gone (its request was cancelled); what was stored
+    /// stays stored.
+    pub fn answer(self, result: Result<PushOutput>) {
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Waits for a push's result; a job dropped unanswered was not stored.
+pub(crate) async fn push_answer(
+    answer: tokio::sync::oneshot::Receiver<Result<PushOutput>>,
+) -> Result<PushOutput> {
+    answer.await.map_err(|_| StorageError::Task("the push was dropped before it was stored".into()))?
+}
+
+/// The error every push of a failed group gets: nothing of the group was stored.
+pub(crate) fn group_failed(error: &StorageError) -> StorageError {
+    StorageError::Task(format!("the push was not stored: {error}"))
 }
 
 /// Refuses a batch that mixes in another device's events: completeness is per device.

@@ -8,17 +8,19 @@
 //! the lock is released only once the commit is visible, so the next push's `max` sees it.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use pluto_core::sync::protocol::DeviceStatus;
 use pluto_core::{DeviceId, Event, EventId, Timestamp};
 use tokio_postgres::{GenericClient, NoTls, Row};
 
 use super::{
-    check_device, decode, empty_status, encode, plan_push, seq_from_db, seq_to_db, DeviceTally, Page,
-    PushOutput, Result, Storage, StorageError, StoredEvent, TokenRecord, SEQ_CHUNK,
+    check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db, seq_to_db,
+    DeviceTally, Page, PushJob, PushOutput, Result, Storage, StorageError, StoredEvent, TokenRecord,
+    SEQ_CHUNK,
 };
 
 /// The migrations, in order; `pluto_server_schema` records which are applied.
@@ -37,10 +39,12 @@ const POOL_SIZE: usize = 16;
 #[derive(Clone)]
 pub struct PostgresStorage {
     pool: Pool,
-    /// This process's pushes take turns here before taking a connection: they serialize on
-    /// the advisory lock anyway, and a push waiting for the lock while holding a pooled
+    /// Pushes waiting for the writer (group commit).
+    pending: Arc<Mutex<Vec<PushJob>>>,
+    /// This process's push groups take turns here before taking a connection: they serialize
+    /// on the advisory lock anyway, and a group waiting for the lock while holding a pooled
     /// connection would starve pulls and token checks of connections.
-    push_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    push_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -70,9 +74,128 @@ impl PostgresStorage {
             .create_timeout(Some(Duration::from_secs(15)))
             .build()
             .map_err(|e| StorageError::Config(format!("connection pool: {e}")))?;
-        let storage = Self { pool, push_turn: Default::default() };
+        let storage = Self { pool, pending: Default::default(), push_turn: Default::default() };
         storage.migrate().await?;
         Ok(storage)
+    }
+
+    /// Group commit: stores every push waiting at this moment in one transaction, so a crowd
+    /// of laptops pushing at once takes the advisory lock, the round trips and the commit once
+    /// instead of once each. Every push is answered after the commit, so none is reported
+    /// stored before it is durable; if the transaction fails, every push in it is refused and
+    /// nothing of it is stored.
+    async fn push_waiting(&self) {
+        let _turn = self.push_turn.lock().await;
+        let jobs = std::mem::take(&mut *lock(&self.pending));
+        if jobs.is_empty() {
+            // An earlier group took this push along.
+            return;
+        }
+        match self.push_group(&jobs).await {
+            Ok(outputs) => jobs.into_iter().zip(outputs).for_each(|(job, output)| job.answer(Ok(output))),
+            Err(e) => jobs.into_iter().for_each(|job| job.answer(Err(group_failed(&e)))),
+        }
+    }
+
+    /// One transaction for `jobs`, in order, each planned as if pushed alone after the ones
+    /// before it. A fixed number of statements whatever the group's size.
+    async fn push_group(&self, jobs: &[PushJob]) -> Result<Vec<PushOutput>> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK]).await?;
+
+        let all = || jobs.iter().flat_map(|job| job.events.iter().map(move |event| (job, event)));
+        let ids: Vec<&str> = all().map(|(_, e)| e.id.as_str()).collect();
+        let select = tx.prepare_cached("SELECT position, envelope FROM events WHERE id = ANY($1)").await?;
+        let mut existing = HashMap::new();
+        for row in tx.query(&select, &[&ids]).await? {
+            let position: i64 = row.get(0);
+            let event = decode(position, row.get(1))?;
+            existing.insert(event.id.clone(), (position, event));
+        }
+        let devices: Vec<&str> = all().map(|(job, _)| job.device.as_str()).collect();
+        let seqs = all().map(|(_, e)| seq_to_db(e.device_seq)).collect::<Result<Vec<i64>>>()?;
+        let taken_select = tx
+            .prepare_cached(
+                "SELECT device_id, device_seq, id FROM events \
+                 JOIN UNNEST($1::text[], $2::bigint[]) AS b (device_id, device_seq) USING (device_id, device_seq)",
+            )
+            .await?;
+        let mut taken: HashMap<String, HashMap<u64, EventId>> = HashMap::new();
+        for row in tx.query(&taken_select, &[&devices, &seqs]).await? {
+            let (device, seq, id): (String, i64, String) = (row.get(0), row.get(1), row.get(2));
+            let id = EventId::parse(&id).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            taken.entry(device).or_default().insert(seq_from_db(seq)?, id);
+        }
+        let mut head: i64 = tx.query_one("SELECT COALESCE(MAX(position), 0) FROM events", &[]).await?.get(0);
+
+        // Later pushes of the group see the earlier ones' rows, as if each had committed alone.
+        let mut plans = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let seqs = taken.entry(job.device.as_str().to_owned()).or_default();
+            let plan = plan_push(&job.events, &existing, seqs, head);
+            head += plan.inserts.len() as i64;
+            for &(position, event) in &plan.inserts {
+                existing.insert(event.id.clone(), (position, event.clone()));
+                seqs.insert(event.device_seq, event.id.clone());
+            }
+            plans.push(plan);
+        }
+
+        let rows: Vec<(i64, &Event, Timestamp)> = jobs
+            .iter()
+            .zip(&plans)
+            .flat_map(|(job, plan)| plan.inserts.iter().map(|&(position, e)| (position, e, job.received_at)))
+            .collect();
+        if !rows.is_empty() {
+            let c = Columns::of(&rows)?;
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO events (position, id, stream_id, event_type, device_id, device_seq, \
+                     created_at, received_at, envelope) \
+                     SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                     $6::bigint[], $7::timestamptz[], $8::timestamptz[], $9::text[])",
+                )
+                .await?;
+            tx.execute(
+                &insert,
+                &[
+                    &c.position,
+                    &c.id,
+                    &c.stream_id,
+                    &c.event_type,
+                    &c.device_id,
+                    &c.device_seq,
+                    &c.created_at,
+                    &c.received_at,
+                    &c.envelope,
+                ],
+            )
+            .await?;
+        }
+
+        let mut tallies = device_tallies(&tx, jobs).await?;
+        for (job, plan) in jobs.iter().zip(&plans) {
+            let tally = tallies.get_mut(job.device.as_str()).expect("every pushing device has a tally");
+            tally.inserted(plan.inserts.iter().map(|(_, e)| e.device_seq), job.received_at);
+        }
+        advance(&tx, &mut tallies).await?;
+        let changed: Vec<&DeviceStatus> = jobs
+            .iter()
+            .zip(&plans)
+            .filter(|(_, plan)| !plan.inserts.is_empty())
+            .map(|(job, _)| &tallies[job.device.as_str()].status)
+            .collect();
+        save_statuses(&tx, changed).await?;
+        tx.commit().await?;
+        Ok(jobs
+            .iter()
+            .zip(plans)
+            .map(|(job, plan)| PushOutput {
+                outcomes: plan.outcomes,
+                device: tallies[job.device.as_str()].status.clone(),
+            })
+            .collect())
     }
 
     /// Applies the missing migrations in one transaction; refuses a newer schema.
@@ -123,6 +246,96 @@ fn token_record(row: &Row) -> Result<TokenRecord> {
 
 const TOKEN_COLUMNS: &str = "id, device_id, site, label, created_at, revoked_at";
 
+/// A mutex guard even after a panic elsewhere: the queue of waiting pushes stays usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The stored completeness of every device pushing in `jobs`, keyed by device id.
+async fn device_tallies<'j>(
+    tx: &Transaction<'_>,
+    jobs: &'j [PushJob],
+) -> Result<HashMap<&'j str, DeviceTally>> {
+    let mut tallies: HashMap<&str, DeviceTally> =
+        jobs.iter().map(|job| (job.device.as_str(), DeviceTally::new(empty_status(&job.device)))).collect();
+    let devices: Vec<&str> = tallies.keys().copied().collect();
+    let select = tx
+        .prepare_cached(
+            "SELECT device_id, contiguous_up_to, highest_seq, event_count, last_received_at FROM devices \
+             WHERE device_id = ANY($1)",
+        )
+        .await?;
+    for row in tx.query(&select, &[&devices]).await? {
+        let device: String = row.get(0);
+        if let Some(tally) = tallies.get_mut(device.as_str()) {
+            let status = &mut tally.status;
+            status.contiguous_up_to = seq_from_db(row.get(1))?;
+            status.highest_seq = seq_from_db(row.get(2))?;
+            status.event_count = seq_from_db(row.get(3))?;
+            status.last_received_at = row.get::<_, Option<DateTime<Utc>>>(4).map(timestamp);
+        }
+    }
+    Ok(tallies)
+}
+
+/// Moves every device's `contiguous_up_to` along its stored sequence numbers, one query per
+/// round for all the devices that may still advance.
+async fn advance(tx: &Transaction<'_>, tallies: &mut HashMap<&str, DeviceTally>) -> Result<()> {
+    let select = tx
+        .prepare_cached(
+            "SELECT d.device_id, e.device_seq FROM UNNEST($1::text[], $2::bigint[]) AS d (device_id, after) \
+             CROSS JOIN LATERAL (SELECT device_seq FROM events WHERE events.device_id = d.device_id \
+             AND events.device_seq > d.after ORDER BY device_seq LIMIT $3) AS e \
+             ORDER BY d.device_id, e.device_seq",
+        )
+        .await?;
+    let mut open: Vec<&str> = tallies.iter().filter(|(_, t)| t.may_advance).map(|(d, _)| *d).collect();
+    while !open.is_empty() {
+        let after = open
+            .iter()
+            .map(|d| seq_to_db(tallies[d].status.contiguous_up_to))
+            .collect::<Result<Vec<i64>>>()?;
+        let mut stored: HashMap<String, Vec<u64>> = HashMap::new();
+        for row in tx.query(&select, &[&open, &after, &i64::from(SEQ_CHUNK)]).await? {
+            stored.entry(row.get(0)).or_default().push(seq_from_db(row.get(1))?);
+        }
+        open.retain(|device| {
+            let seqs = stored.get(*device).map_or(&[][..], Vec::as_slice);
+            let tally = tallies.get_mut(device).expect("open devices have tallies");
+            tally.advance(seqs) && seqs.len() == SEQ_CHUNK as usize
+        });
+    }
+    Ok(())
+}
+
+/// Writes the completeness of the devices whose pushes stored something.
+async fn save_statuses(tx: &Transaction<'_>, statuses: Vec<&DeviceStatus>) -> Result<()> {
+    if statuses.is_empty() {
+        return Ok(());
+    }
+    let mut statuses = statuses;
+    // A device pushing twice in one group is written once.
+    statuses.sort_by(|a, b| a.device_id.cmp(&b.device_id));
+    statuses.dedup_by(|a, b| a.device_id == b.device_id);
+    let devices: Vec<&str> = statuses.iter().map(|s| s.device_id.as_str()).collect();
+    let contiguous = statuses.iter().map(|s| seq_to_db(s.contiguous_up_to)).collect::<Result<Vec<_>>>()?;
+    let highest = statuses.iter().map(|s| seq_to_db(s.highest_seq)).collect::<Result<Vec<_>>>()?;
+    let counts = statuses.iter().map(|s| seq_to_db(s.event_count)).collect::<Result<Vec<_>>>()?;
+    let received: Vec<Option<DateTime<Utc>>> =
+        statuses.iter().map(|s| s.last_received_at.map(|t| t.datetime())).collect();
+    let upsert = tx
+        .prepare_cached(
+            "INSERT INTO devices (device_id, contiguous_up_to, highest_seq, event_count, last_received_at) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[]) \
+             ON CONFLICT (device_id) DO UPDATE SET \
+             contiguous_up_to = excluded.contiguous_up_to, highest_seq = excluded.highest_seq, \
+             event_count = excluded.event_count, last_received_at = excluded.last_received_at",
+        )
+        .await?;
+    tx.execute(&upsert, &[&devices, &contiguous, &highest, &counts, &received]).await?;
+    Ok(())
+}
+
 async fn load_status(client: &impl GenericClient, device: &DeviceId) -> Result<DeviceStatus> {
     let row = client
         .query_opt(
@@ -153,13 +366,14 @@ struct Columns<'a> {
     device_id: Vec<&'a str>,
     device_seq: Vec<i64>,
     created_at: Vec<DateTime<Utc>>,
+    received_at: Vec<DateTime<Utc>>,
     envelope: Vec<String>,
 }
 
 impl<'a> Columns<'a> {
-    fn of(rows: &[(i64, &'a Event)]) -> Result<Self> {
+    fn of(rows: &[(i64, &'a Event, Timestamp)]) -> Result<Self> {
         let mut columns = Self::default();
-        for &(position, event) in rows {
+        for &(position, event, received_at) in rows {
             columns.position.push(position);
             columns.id.push(event.id.as_str());
             columns.stream_id.push(event.stream_id.as_str());
@@ -167,6 +381,7 @@ impl<'a> Columns<'a> {
             columns.device_id.push(event.device_id.as_str());
             columns.device_seq.push(seq_to_db(event.device_seq)?);
             columns.created_at.push(event.created_at.datetime());
+            columns.received_at.push(received_at.datetime());
             columns.envelope.push(encode(event)?);
         }
         Ok(columns)
@@ -180,99 +395,13 @@ impl Storage for PostgresStorage {
 
     async fn push(&self, device: &DeviceId, events: &[Event], received_at: Timestamp) -> Result<PushOutput> {
         check_device(device, events)?;
-        let _turn = self.push_turn.lock().await;
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&PUSH_LOCK]).await?;
-
-        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-        let select = tx.prepare_cached("SELECT position, envelope FROM events WHERE id = ANY($1)").await?;
-        let mut existing = HashMap::new();
-        for row in tx.query(&select, &[&ids]).await? {
-            let position: i64 = row.get(0);
-            let event = decode(position, row.get(1))?;
-            existing.insert(event.id.clone(), (position, event));
-        }
-        let batch_seqs = events.iter().map(|e| seq_to_db(e.device_seq)).collect::<Result<Vec<i64>>>()?;
-        let taken = tx
-            .prepare_cached("SELECT device_seq, id FROM events WHERE device_id = $1 AND device_seq = ANY($2)")
-            .await?;
-        let mut seqs = HashMap::new();
-        for row in tx.query(&taken, &[&device.as_str(), &batch_seqs]).await? {
-            let (seq, id): (i64, String) = (row.get(0), row.get(1));
-            let id = EventId::parse(&id).map_err(|e| StorageError::Corrupt(e.to_string()))?;
-            seqs.insert(seq_from_db(seq)?, id);
-        }
-        let head: i64 = tx.query_one("SELECT COALESCE(MAX(position), 0) FROM events", &[]).await?.get(0);
-        let plan = plan_push(events, &existing, &seqs, head);
-
-        if !plan.inserts.is_empty() {
-            let c = Columns::of(&plan.inserts)?;
-            let insert = tx
-                .prepare_cached(
-                    "INSERT INTO events (position, id, stream_id, event_type, device_id, device_seq, \
-                     created_at, received_at, envelope) \
-                     SELECT position, id, stream_id, event_type, device_id, device_seq, created_at, $8, envelope \
-                     FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], \
-                     $7::timestamptz[], $9::text[]) \
-                     AS t (position, id, stream_id, event_type, device_id, device_seq, created_at, envelope)",
-                )
-                .await?;
-            let received = received_at.datetime();
-            tx.execute(
-                &insert,
-                &[
-                    &c.position,
-                    &c.id,
-                    &c.stream_id,
-                    &c.event_type,
-                    &c.device_id,
-                    &c.device_seq,
-                    &c.created_at,
-                    &received,
-                    &c.envelope,
-                ],
-            )
-            .await?;
-        }
-
-        let mut tally = DeviceTally::new(load_status(&*tx, device).await?);
-        tally.inserted(plan.inserts.iter().map(|(_, e)| e.device_seq), received_at);
-        if tally.may_advance {
-            let seqs_above = tx
-                .prepare_cached(
-                    "SELECT DISTINCT device_seq FROM events WHERE device_id = $1 AND device_seq > $2 \
-                     ORDER BY device_seq LIMIT $3",
-                )
-                .await?;
-            loop {
-                let from = seq_to_db(tally.status.contiguous_up_to)?;
-                let rows = tx.query(&seqs_above, &[&device.as_str(), &from, &i64::from(SEQ_CHUNK)]).await?;
-                let seqs = rows.iter().map(|r| seq_from_db(r.get(0))).collect::<Result<Vec<u64>>>()?;
-                if !tally.advance(&seqs) || seqs.len() < SEQ_CHUNK as usize {
-                    break;
-                }
-            }
-        }
-        if !plan.inserts.is_empty() {
-            let s = &tally.status;
-            tx.execute(
-                "INSERT INTO devices (device_id, contiguous_up_to, highest_seq, event_count, last_received_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO UPDATE SET \
-                 contiguous_up_to = excluded.contiguous_up_to, highest_seq = excluded.highest_seq, \
-                 event_count = excluded.event_count, last_received_at = excluded.last_received_at",
-                &[
-                    &device.as_str(),
-                    &seq_to_db(s.contiguous_up_to)?,
-                    &seq_to_db(s.highest_seq)?,
-                    &seq_to_db(s.event_count)?,
-                    &s.last_received_at.map(|t| t.datetime()),
-                ],
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(PushOutput { outcomes: plan.outcomes, device: tally.status })
+        events.iter().try_for_each(|e| seq_to_db(e.device_seq).map(drop))?;
+        let (job, answer) = PushJob::new(device, events, received_at);
+        lock(&self.pending).push(job);
+        let this = self.clone();
+        // A task of its own: a cancelled request must not abort a group that carries other pushes.
+        tokio::spawn(async move { this.push_waiting().await });
+        push_answer(answer).await
     }
 
     async fn pull(&self, after: i64, limit: u32) -> Result<Page> {

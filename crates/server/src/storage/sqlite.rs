@@ -15,8 +15,9 @@ use pluto_core::{DeviceId, Event, EventId, Timestamp};
 use rusqlite::{named_params, params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    check_device, decode, empty_status, encode, plan_push, seq_from_db, seq_to_db, DeviceTally, Page,
-    PushOutput, Result, Storage, StorageError, StoredEvent, TokenRecord, SEQ_CHUNK,
+    check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db, seq_to_db,
+    DeviceTally, Page, PushJob, PushOutput, Result, Storage, StorageError, StoredEvent, TokenRecord,
+    SEQ_CHUNK,
 };
 
 /// The migrations, in order; the database's `user_version` is how many are applied.
@@ -302,14 +303,6 @@ fn push_in(
     Ok(PushOutput { outcomes: plan.outcomes, device: tally.status })
 }
 
-/// A push waiting for the writer.
-struct PushJob {
-    device: DeviceId,
-    events: Vec<Event>,
-    received_at: Timestamp,
-    reply: tokio::sync::oneshot::Sender<Result<PushOutput>>,
-}
-
 /// Group commit: stores every push waiting at this moment in one transaction, so a crowd of
 /// laptops pushing at once costs one `fsync` instead of one each. Each push runs in its own
 /// savepoint, so one that fails leaves the others' outcomes intact. Replies go out only after
@@ -330,19 +323,8 @@ fn push_group(conn: &mut Connection, jobs: Vec<PushJob>) {
         Ok(results)
     };
     match group() {
-        Ok(results) => {
-            for (job, result) in jobs.into_iter().zip(results) {
-                // The pusher may have gone (its request was cancelled); its events are stored.
-                let _ = job.reply.send(result);
-            }
-        }
-        Err(e) => {
-            let message = e.to_string();
-            for job in jobs {
-                let _ =
-                    job.reply.send(Err(StorageError::Task(format!("the push was not stored: {message}"))));
-            }
-        }
+        Ok(results) => jobs.into_iter().zip(results).for_each(|(job, result)| job.answer(result)),
+        Err(e) => jobs.into_iter().for_each(|job| job.answer(Err(group_failed(&e)))),
     }
 }
 
@@ -353,8 +335,7 @@ impl Storage for SqliteStorage {
 
     async fn push(&self, device: &DeviceId, events: &[Event], received_at: Timestamp) -> Result<PushOutput> {
         check_device(device, events)?;
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = PushJob { device: device.clone(), events: events.to_vec(), received_at, reply };
+        let (job, answer) = PushJob::new(device, events, received_at);
         lock(&self.inner.pending).push(job);
         // Whoever takes the writer next stores every push waiting by then, this one included
         // (unless an earlier holder already took it).
@@ -368,7 +349,7 @@ impl Storage for SqliteStorage {
             Ok(())
         })
         .await?;
-        answer.await.map_err(|_| StorageError::Task("the push was dropped before it was stored".into()))?
+        push_answer(answer).await
     }
 
     async fn pull(&self, after: i64, limit: u32) -> Result<Page> {
