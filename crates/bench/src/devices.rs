@@ -43,6 +43,10 @@ pub struct Load {
     pub batch: u64,
     /// A device's mean pause between two syncs (drawn uniformly from 0 to twice this).
     pub pause: Duration,
+    /// Whether every device starts its first sync at the same instant. Otherwise each starts
+    /// after a pause of its own, drawn like the later ones: 200 devices already syncing, as a
+    /// server sees them once laptops come and go and their retries are jittered.
+    pub herd: bool,
     /// No device starts a sync after this much time.
     pub time_limit: Duration,
 }
@@ -52,7 +56,7 @@ pub struct Load {
 struct Tally {
     pushes: Vec<Duration>,
     pulls: Vec<Duration>,
-    /// Every request of the first sync, which all devices start at the same instant.
+    /// Every request of the first sync (which all devices start at the same instant in a herd).
     first_sync: Vec<Duration>,
     /// Every request of the later syncs, which the pauses spread out.
     later_syncs: Vec<Duration>,
@@ -159,9 +163,10 @@ pub fn run(
 
     let p99 = percentile(&latencies, 0.99);
     let work = format!(
-        "{} devices × {} syncs ({} done in {:.0} s): {} requests, {} events pushed, {} pulled",
+        "{} devices × {} syncs, {} ({} done in {:.0} s): {} requests, {} events pushed, {} pulled",
         load.devices,
         load.syncs,
+        if load.herd { "all starting at the same instant" } else { "each starting within its first pause" },
         thousands(syncs),
         elapsed.as_secs_f64(),
         thousands(requests),
@@ -246,7 +251,7 @@ fn device(n: u64, laptop: &mut Laptop, client: &SyncClient, load: &Load, started
         if started.elapsed() >= load.time_limit {
             break;
         }
-        if sync > 0 {
+        if sync > 0 || !load.herd {
             let pause_ms = load.pause.as_millis() as u64;
             std::thread::sleep(Duration::from_millis(rng.below(2 * pause_ms + 1)));
         }

@@ -125,6 +125,7 @@ impl ServerConfig {
                 syncs: 10,
                 batch: 5,
                 pause: Duration::from_secs(1),
+                herd: false,
                 time_limit: Duration::from_secs(120),
             },
         }

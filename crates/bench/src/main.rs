@@ -70,6 +70,10 @@ struct Cli {
     /// A device's mean pause between syncs, in milliseconds (drawn from 0 to twice this)
     #[arg(long, global = true, value_name = "MS", default_value_t = 1_000)]
     pause_ms: u64,
+    /// Start every device's first sync at the same instant (a herd), instead of at a random
+    /// moment of its first pause, as devices already syncing would be
+    #[arg(long, global = true)]
+    herd: bool,
     /// The desktop app the window benchmark launches
     /// [default: pluto-tracker next to this executable]
     #[arg(long, global = true, value_name = "PATH")]
@@ -157,6 +161,7 @@ fn main() -> Result<()> {
     server.load.syncs = cli.syncs;
     server.load.batch = cli.device_batch;
     server.load.pause = Duration::from_millis(cli.pause_ms);
+    server.load.herd = cli.herd;
     let config = Config {
         dir: dir.path().to_owned(),
         appends: cli.appends,
