@@ -347,7 +347,8 @@ pub fn fold_projection<'a>(events: impl IntoIterator<Item = &'a Event>) -> Optio
 pub fn fold_projection_parsed<'a>(
     events: impl IntoIterator<Item = (&'a Event, Option<Payload>)>,
 ) -> Option<CampaignState> {
-    fold_parsed(None, events, Detail::Projection)
+    let (events, parsed) = events.into_iter().unzip();
+    fold_parsed(None, events, parsed, Detail::Projection)
 }
 
 /// Whether [`continue_projection`] may continue `state` with `events` (one stream's, sorted by
@@ -376,29 +377,33 @@ pub fn continue_projection(
     events: Vec<(&Event, Payload)>,
 ) -> Option<CampaignState> {
     debug_assert!(can_continue(state.as_ref(), &events));
-    fold_parsed(state, events.into_iter().map(|(e, payload)| (e, Some(payload))), Detail::Projection)
+    let (events, parsed): (Vec<&Event>, Vec<Payload>) = events.into_iter().unzip();
+    fold_parsed(state, events, parsed.into_iter().map(Some).collect(), Detail::Projection)
 }
 
 fn fold_with<'a>(events: impl IntoIterator<Item = &'a Event>, detail: Detail) -> Option<CampaignState> {
-    fold_parsed(None, events.into_iter().map(|e| (e, None)), detail)
+    fold_parsed(None, events.into_iter().collect(), Vec::new(), detail)
 }
 
-/// Folds `events` onto `state` (`None`: from the start). With a state, the events must be
-/// later than every event it holds, and their corrections may correct only each other.
-fn fold_parsed<'a>(
+/// Folds `events` onto `state` (`None`: from the start). `parsed` is empty or holds, for each
+/// event, its payload if already parsed. With a state, the events must be later than every
+/// event it holds, and their corrections may correct only each other.
+fn fold_parsed(
     mut state: Option<CampaignState>,
-    events: impl IntoIterator<Item = (&'a Event, Option<Payload>)>,
+    events: Vec<&Event>,
+    mut parsed: Vec<Option<Payload>>,
     detail: Detail,
 ) -> Option<CampaignState> {
-    let mut sorted: Vec<(&Event, Option<Payload>)> = events.into_iter().collect();
-    sorted.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-    sorted.dedup_by(|a, b| a.0.id == b.0.id);
-    let events: Vec<&Event> = sorted.iter().map(|(e, _)| *e).collect();
-    let effective = Effective::resolve(&events);
-    for (event, parsed) in sorted {
+    // Sorted by position, so that the payloads stay where they are.
+    let mut order: Vec<usize> = (0..events.len()).collect();
+    order.sort_by(|&a, &b| events[a].id.cmp(&events[b].id));
+    order.dedup_by(|a, b| events[*a].id == events[*b].id);
+    let sorted: Vec<&Event> = order.iter().map(|&i| events[i]).collect();
+    let effective = Effective::resolve(&sorted);
+    for (&i, event) in order.iter().zip(sorted) {
         let st = state.get_or_insert_with(|| CampaignState::empty(event));
         let corrected = effective.is_corrected(event);
-        let payload = || match parsed {
+        let payload = || match parsed.get_mut(i).and_then(Option::take) {
             Some(payload) if !corrected => Ok(payload),
             _ => Payload::parse(event.event_type, effective.payload(event)),
         };
