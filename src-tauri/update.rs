@@ -28,12 +28,13 @@ pub struct UpdateOffer {
     pub date: Option<String>,
 }
 
-/// Where to ask: `PLUTO_UPDATE_URL`, else the sync server's update route; `None` when local only.
+/// Where to ask: `PLUTO_UPDATE_URL`, else the sync server's update route, which is told the
+/// kind of install (a `.deb` install takes only a `.deb`); `None` when local only.
 fn endpoint(inner: &Inner) -> Option<String> {
     std::env::var("PLUTO_UPDATE_URL").ok().or_else(|| {
         inner.sync_settings.as_ref().map(|s| {
             format!(
-                "{}/v1/updates/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}",
+                "{}/v1/updates/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}?bundle_type={{{{bundle_type}}}}",
                 s.server_url.trim_end_matches('/')
             )
         })

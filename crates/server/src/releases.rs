@@ -22,7 +22,8 @@ pub struct Release {
     pub notes: String,
     /// When it was published (RFC 3339).
     pub pub_date: String,
-    /// `<os>-<arch>` (`linux-x86_64`, `windows-x86_64`, `darwin-aarch64`) → its artifact.
+    /// `<os>-<arch>` (`linux-x86_64`, `windows-x86_64`, `darwin-aarch64`), or
+    /// `<os>-<arch>-<bundle>` for one kind of install only (`linux-x86_64-deb`) → its artifact.
     pub platforms: BTreeMap<String, Artifact>,
 }
 
@@ -59,7 +60,7 @@ pub enum ReleaseError {
     Version(String),
     /// Not a known platform.
     #[error(
-        "platform: expected <os>-<arch> with os linux, windows or darwin and arch x86_64, aarch64, i686 or armv7 (as the updater names them), got {0:?}"
+        "platform: expected <os>-<arch> or <os>-<arch>-<bundle> with os linux, windows or darwin, arch x86_64, aarch64, i686 or armv7 and bundle appimage, deb, rpm, nsis, msi or app (as the updater names them), got {0:?}"
     )]
     Platform(String),
     /// The signature is not one.
@@ -92,12 +93,18 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> ReleaseError {
     move |source| ReleaseError::Io { context, source }
 }
 
-/// Checks `<os>-<arch>` against the names the updater fills in for `{{target}}` and `{{arch}}`.
+/// The kinds of install the updater names in `{{bundle_type}}`: an update must be of the kind
+/// installed (a `.deb` install cannot take an AppImage).
+const BUNDLES: &[&str] = &["appimage", "deb", "rpm", "nsis", "msi", "app"];
+
+/// Checks `<os>-<arch>`, or `<os>-<arch>-<bundle>`, against the names the updater fills in for
+/// `{{target}}`, `{{arch}}` and `{{bundle_type}}`.
 pub fn check_platform(platform: &str) -> Result<(), ReleaseError> {
-    let ok = platform.split_once('-').is_some_and(|(os, arch)| {
-        matches!(os, "linux" | "windows" | "darwin")
-            && matches!(arch, "x86_64" | "aarch64" | "i686" | "armv7")
-    });
+    let mut parts = platform.split('-');
+    let ok = matches!(parts.next(), Some("linux" | "windows" | "darwin"))
+        && matches!(parts.next(), Some("x86_64" | "aarch64" | "i686" | "armv7"))
+        && parts.next().is_none_or(|bundle| BUNDLES.contains(&bundle))
+        && parts.next().is_none();
     if ok {
         Ok(())
     } else {
@@ -223,21 +230,34 @@ impl Releases {
         Ok(releases.into_iter().map(|(_, r)| r).collect())
     }
 
-    /// The newest release for `platform` that is newer than `current`, if any: never the same
-    /// version, never a downgrade. `base_url` is where this server is reached from the app.
+    /// The newest release for `platform` (`<os>-<arch>`) that is newer than `current`, if any:
+    /// never the same version, never a downgrade. A laptop whose install is of kind `bundle`
+    /// gets that kind's artifact where the release has one, else the platform's. Any other
+    /// bundle name (the updater says `unknown` for a build that is not installed from a bundle)
+    /// gets the platform's. `base_url` is where this server is reached from the app.
     pub fn update_for(
         &self,
         platform: &str,
+        bundle: Option<&str>,
         current: &str,
         base_url: &str,
     ) -> Result<Option<UpdateManifest>, ReleaseError> {
         check_platform(platform)?;
+        if platform.matches('-').count() != 1 {
+            return Err(ReleaseError::Platform(platform.to_owned()));
+        }
         let current = parse_version(current)?;
-        let newest = self.list()?.into_iter().rev().find(|r| {
-            r.platforms.contains_key(platform) && parse_version(&r.version).is_ok_and(|v| v > current)
-        });
+        let specific = bundle.filter(|b| BUNDLES.contains(b)).map(|b| format!("{platform}-{b}"));
+        let pick = |r: &Release| {
+            specific.iter().chain([&platform.to_owned()]).find_map(|p| r.platforms.get(p)).cloned()
+        };
+        let newest = self
+            .list()?
+            .into_iter()
+            .rev()
+            .find(|r| pick(r).is_some() && parse_version(&r.version).is_ok_and(|v| v > current));
         Ok(newest.and_then(|r| {
-            let artifact = r.platforms.get(platform)?.clone();
+            let artifact = pick(&r)?;
             Some(UpdateManifest {
                 url: format!(
                     "{}/v1/releases/{}/{}",
@@ -286,16 +306,44 @@ mod tests {
         let w = artifact(dir.path(), "pluto_1.11.0_x64-setup.nsis.zip");
         releases.publish("1.11.0", "Windows only", "windows-x86_64", &w, "c2lnMw==").unwrap();
 
-        let update = releases.update_for("linux-x86_64", "1.2.0", "http://h:1").unwrap().unwrap();
+        let update = releases.update_for("linux-x86_64", None, "1.2.0", "http://h:1").unwrap().unwrap();
         assert_eq!(update.version, "1.10.0", "semver order, not text order");
         assert_eq!(update.url, "http://h:1/v1/releases/1.10.0/pluto_1.10.0_amd64.AppImage.tar.gz");
         assert_eq!(update.signature, "c2lnMg==");
-        assert!(releases.update_for("linux-x86_64", "1.10.0", "http://h").unwrap().is_none());
-        assert!(releases.update_for("linux-x86_64", "2.0.0", "http://h").unwrap().is_none(), "no downgrade");
-        assert!(releases.update_for("darwin-aarch64", "0.1.0", "http://h").unwrap().is_none());
+        assert!(releases.update_for("linux-x86_64", None, "1.10.0", "http://h").unwrap().is_none());
+        assert!(
+            releases.update_for("linux-x86_64", None, "2.0.0", "http://h").unwrap().is_none(),
+            "no downgrade"
+        );
+        assert!(releases.update_for("darwin-aarch64", None, "0.1.0", "http://h").unwrap().is_none());
         assert!(releases.artifact("1.10.0", "pluto_1.10.0_amd64.AppImage.tar.gz").unwrap().is_some());
         assert!(releases.artifact("1.10.0", "../../etc/passwd").unwrap().is_none());
         assert!(releases.artifact("1.10.0", "release.json").unwrap().is_none());
+    }
+
+    #[test]
+    fn each_kind_of_install_gets_its_own_artifact_where_there_is_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let releases = Releases::new(dir.path().join("releases"));
+        let image = artifact(dir.path(), "pluto_2.0.0_amd64.AppImage");
+        releases.publish("2.0.0", "New list", "linux-x86_64", &image, "aW1hZ2U=").unwrap();
+        let deb = artifact(dir.path(), "pluto_2.0.0_amd64.deb");
+        releases.publish("2.0.0", "New list", "linux-x86_64-deb", &deb, "ZGVi").unwrap();
+        let url =
+            |bundle| releases.update_for("linux-x86_64", bundle, "1.0.0", "http://h").unwrap().unwrap().url;
+        assert_eq!(url(Some("deb")), "http://h/v1/releases/2.0.0/pluto_2.0.0_amd64.deb");
+        assert_eq!(url(Some("appimage")), "http://h/v1/releases/2.0.0/pluto_2.0.0_amd64.AppImage");
+        assert_eq!(url(Some("unknown")), "http://h/v1/releases/2.0.0/pluto_2.0.0_amd64.AppImage");
+        assert_eq!(url(None), "http://h/v1/releases/2.0.0/pluto_2.0.0_amd64.AppImage");
+        // A newer release for .deb installs only is not offered to the others.
+        let newer = artifact(dir.path(), "pluto_2.1.0_amd64.deb");
+        releases.publish("2.1.0", "Deb fix", "linux-x86_64-deb", &newer, "bmV3ZXI=").unwrap();
+        let version = |bundle| {
+            releases.update_for("linux-x86_64", bundle, "1.0.0", "http://h").unwrap().unwrap().version
+        };
+        assert_eq!(version(Some("deb")), "2.1.0");
+        assert_eq!(version(Some("appimage")), "2.0.0");
+        assert!(releases.artifact("2.1.0", "pluto_2.1.0_amd64.deb").unwrap().is_some());
     }
 
     #[test]
@@ -306,6 +354,8 @@ mod tests {
         let err = |r: Result<Release, ReleaseError>| r.unwrap_err().to_string();
         assert!(err(releases.publish("one", "n", "linux-x86_64", &a, "s")).starts_with("version:"));
         assert!(err(releases.publish("1.0.0", "n", "linux-amd64", &a, "s")).starts_with("platform:"));
+        assert!(err(releases.publish("1.0.0", "n", "linux-x86_64-snap", &a, "s")).starts_with("platform:"));
+        assert!(err(releases.publish("1.0.0", "n", "linux-x86_64-deb-x", &a, "s")).starts_with("platform:"));
         assert!(err(releases.publish("1.0.0", "n", "linux-x86_64", &a, " ")).starts_with("signature:"));
         assert!(err(releases.publish("1.0.0", " ", "linux-x86_64", &a, "s")).starts_with("notes:"));
         assert!(releases.list().unwrap().is_empty(), "nothing is published by a refused command");

@@ -325,5 +325,18 @@ async fn the_updater_is_offered_only_a_newer_signed_release_and_can_download_it(
     assert!(body["message"].as_str().unwrap().starts_with("version:"), "{body}");
     assert_eq!(server.get(None, "/v1/releases/0.2.0/release.json").await.status(), 404);
     assert_eq!(server.get(None, "/v1/releases/0.2.0/..%2F..%2Fsecret").await.status(), 404);
+
+    // A .deb install asks with its kind and gets the .deb; the others keep the AppImage.
+    let deb = dir.path().join("pluto-tracker_0.2.0_amd64.deb");
+    std::fs::write(&deb, b"the new version as a .deb").unwrap();
+    releases.publish("0.2.0", "Sync settings in the window", "linux-x86_64-deb", &deb, "ZGVi").unwrap();
+    let url = |body: serde_json::Value| body["url"].as_str().unwrap().to_owned();
+    let for_deb = server.get(None, "/v1/updates/linux/x86_64/0.1.0?bundle_type=deb").await;
+    assert!(url(for_deb.json().await.unwrap()).ends_with("/pluto-tracker_0.2.0_amd64.deb"));
+    let for_image = server.get(None, "/v1/updates/linux/x86_64/0.1.0?bundle_type=appimage").await;
+    assert!(url(for_image.json().await.unwrap()).ends_with(".AppImage.tar.gz"));
+    let unbundled = server.get(None, "/v1/updates/linux/x86_64/0.1.0?bundle_type=unknown").await;
+    assert!(url(unbundled.json().await.unwrap()).ends_with(".AppImage.tar.gz"));
+    assert_eq!(server.get(None, "/v1/updates/linux/x86_64-deb/0.1.0").await.status(), 400);
     server.stop().await;
 }

@@ -56,18 +56,27 @@ fn base_url(headers: &HeaderMap) -> String {
     format!("{scheme}://{host}")
 }
 
-/// `GET /v1/updates/{target}/{arch}/{current_version}`: the newest release for the platform
-/// when it is newer than the caller's version (Tauri's update format), 204 otherwise.
+/// The kind of install asking, `?bundle_type=` (the updater's `{{bundle_type}}`).
+#[derive(Debug, serde::Deserialize)]
+struct UpdateQuery {
+    bundle_type: Option<String>,
+}
+
+/// `GET /v1/updates/{target}/{arch}/{current_version}[?bundle_type=deb]`: the newest release
+/// for the platform (and kind of install) when it is newer than the caller's version (Tauri's
+/// update format), 204 otherwise.
 async fn update(
     State(releases): State<Arc<Releases>>,
     headers: HeaderMap,
     path: Result<Path<(String, String, String)>, PathRejection>,
+    query: Result<Query<UpdateQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Path((target, arch, current)) =
         path.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let base = base_url(&headers);
     let found = tokio::task::spawn_blocking(move || {
-        releases.update_for(&format!("{target}-{arch}"), &current, &base)
+        releases.update_for(&format!("{target}-{arch}"), query.bundle_type.as_deref(), &current, &base)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
