@@ -303,8 +303,14 @@ impl Server {
 }
 
 impl Server {
-    /// Publishes an update artifact with the signature in `signature` (a `.sig` file).
+    /// Publishes an update artifact for Linux laptops with the signature in `signature` (a
+    /// `.sig` file).
     fn publish(&self, version: &str, artifact: &Path, signature: &Path) -> Result<()> {
+        self.publish_for("linux-x86_64", version, artifact, signature)
+    }
+
+    /// Publishes an update artifact for `platform` (`<os>-<arch>[-<kind of install>]`).
+    fn publish_for(&self, platform: &str, version: &str, artifact: &Path, signature: &Path) -> Result<()> {
         let out = Command::new(&self.bin)
             .arg("--releases")
             .arg(&self.releases)
@@ -316,7 +322,7 @@ impl Server {
                 "--notes",
                 "Faster history",
                 "--platform",
-                "linux-x86_64",
+                platform,
             ])
             .arg("--artifact")
             .arg(artifact)
@@ -745,6 +751,116 @@ impl Day<'_> {
         s.wait_text("[data-testid=campaign-table]", "LEGO-2026-E2E")?;
         Ok(())
     }
+
+    /// The whole update as a coordinator's laptop goes through it: the app installed from its
+    /// `.deb`, a signed later `.deb` published on the sync server, the coordinator's click, the
+    /// backup, the download and signature check, `dpkg` through `sudo`, the restart, and the new
+    /// version opening the same database with every record in place.
+    fn an_update_installs_itself_and_keeps_every_record(&mut self) -> Result<()> {
+        let (current, next) = (package("PLUTO_E2E_DEB_CURRENT")?, package("PLUTO_E2E_DEB_NEXT")?);
+        let field = |deb: &Path| run(Command::new("dpkg-deb").arg("-f").arg(deb).arg("Version"));
+        let (from, to) = (field(&current)?.trim().to_owned(), field(&next)?.trim().to_owned());
+        let installed = Installed;
+        run(Command::new("dpkg").arg("-i").arg(&current))?;
+        if installed_version().as_deref() != Some(from.as_str()) {
+            return Err(format!("dpkg did not install {from}: {:?}", installed_version()));
+        }
+
+        let dir = self.rig.dir.path().to_owned();
+        let artifact = dir.join(format!("pluto-tracker_{to}_amd64.deb"));
+        std::fs::copy(&next, &artifact).map_err(|e| e.to_string())?;
+        let signature = sign(&dir, &artifact)?;
+        let server = self.server.as_mut().ok_or("no server")?;
+        let address = server.url.trim_start_matches("http://").to_owned();
+        server.serve(&address)?;
+        // For .deb installs only: the debug app the other steps run must not be offered it.
+        server.publish_for("linux-x86_64-deb", &to, &artifact, &signature)?;
+
+        if let Some(s) = self.session.take() {
+            s.quit()?;
+        }
+        let s = Session::start(&self.rig.url, INSTALLED_APP)?;
+        s.wait_text("[data-testid=update-banner]", &format!("Version {to} is ready"))?;
+        let backups = || std::fs::read_dir(dir.join("data/backups")).map_or(0, |d| d.count());
+        let before = backups();
+        s.click_on("[data-testid=install-update]")?;
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while installed_version().as_deref() != Some(to.as_str()) {
+            if Instant::now() > deadline {
+                let shown = s.find("[data-testid=update-error]")?.map(|e| s.text(&e)).transpose()?;
+                return Err(format!("{to} was not installed within 3 minutes; the window says {shown:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        if backups() <= before {
+            return Err("the database is backed up before the update is installed".into());
+        }
+        // The app restarted itself as the new version, outside WebDriver: end it, and open the
+        // new version through the driver on the same data.
+        let _ = s.quit();
+        std::thread::sleep(Duration::from_secs(2));
+        let _ = Command::new("pkill").args(["-f", &format!("^{INSTALLED_APP}")]).status();
+        let s = Session::start(&self.rig.url, INSTALLED_APP)?;
+        s.wait_text("[data-testid=campaign-table]", CODE)?;
+        s.wait_text("[data-testid=campaign-table]", "LEGO-2026-OFFLINE")?;
+        s.wait_text("[data-testid=sync-state]", "Online")?;
+        std::thread::sleep(Duration::from_secs(2));
+        if s.find("[data-testid=update-banner]")?.is_some() {
+            return Err(format!("{to} is installed, yet an update is still offered"));
+        }
+        s.quit()?;
+        drop(installed);
+        Ok(())
+    }
+}
+
+/// A package that `scripts/dev test` builds for the update test, named by `var`.
+fn package(var: &str) -> Result<PathBuf> {
+    let path = std::env::var_os(var).map(PathBuf::from).ok_or_else(|| {
+        format!("{var} is not set: scripts/dev test builds the two .deb packages this step installs")
+    })?;
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("{var} names {}, which does not exist", path.display()))
+    }
+}
+
+/// Runs a command to its end; its output is the error if it fails.
+fn run(command: &mut Command) -> Result<String> {
+    let out = command.output().map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{command:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Where the packages install the app.
+const INSTALLED_APP: &str = "/usr/bin/pluto-tracker";
+
+/// The version of the installed package, if it is installed.
+fn installed_version() -> Option<String> {
+    let out = Command::new("dpkg-query")
+        .args(["-W", "-f", "${Status} ${Version}", "pluto-tracker"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.strip_prefix("install ok installed ").map(str::to_owned)
+}
+
+/// Removes the installed package again, however the step ends.
+struct Installed;
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let _ = Command::new("pkill").args(["-f", &format!("^{INSTALLED_APP}")]).status();
+        let _ = Command::new("dpkg").args(["--purge", "pluto-tracker"]).output();
+    }
 }
 
 fn main() {
@@ -757,7 +873,7 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 16] = [
+    let steps: [(&str, Step<'_>); 17] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
@@ -788,6 +904,10 @@ fn main() {
         (
             "updates_are_offered_and_a_bad_signature_refused",
             Day::updates_are_offered_and_a_bad_signature_refused,
+        ),
+        (
+            "an_update_installs_itself_and_keeps_every_record",
+            Day::an_update_installs_itself_and_keeps_every_record,
         ),
     ];
     println!("\nrunning {} tests", steps.len());
