@@ -118,7 +118,8 @@ pub enum StoreOutcome {
 pub struct PushOutput {
     /// One outcome per event, in the order given.
     pub outcomes: Vec<StoreOutcome>,
-    /// The device's completeness after the push.
+    /// The device's completeness after the push: on PostgreSQL, after the group commit that
+    /// stored it, so it may count the device's other pushes of the same group.
     pub device: DeviceStatus,
 }
 
