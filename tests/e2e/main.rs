@@ -799,7 +799,7 @@ impl Day<'_> {
         // new version through the driver on the same data.
         let _ = s.quit();
         std::thread::sleep(Duration::from_secs(2));
-        let _ = Command::new("pkill").args(["-f", &format!("^{INSTALLED_APP}")]).status();
+        stop_installed_app();
         let s = Session::start(&self.rig.url, INSTALLED_APP)?;
         s.wait_text("[data-testid=campaign-table]", CODE)?;
         s.wait_text("[data-testid=campaign-table]", "LEGO-2026-OFFLINE")?;
@@ -853,12 +853,17 @@ fn installed_version() -> Option<String> {
     text.strip_prefix("install ok installed ").map(str::to_owned)
 }
 
+/// Ends every process of the installed app (one restarted by its updater runs outside WebDriver).
+fn stop_installed_app() {
+    let _ = Command::new("pkill").args(["-f", &format!("^{INSTALLED_APP}")]).status();
+}
+
 /// Removes the installed package again, however the step ends.
 struct Installed;
 
 impl Drop for Installed {
     fn drop(&mut self) {
-        let _ = Command::new("pkill").args(["-f", &format!("^{INSTALLED_APP}")]).status();
+        stop_installed_app();
         let _ = Command::new("dpkg").args(["--purge", "pluto-tracker"]).output();
     }
 }

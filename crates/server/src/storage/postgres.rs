@@ -268,11 +268,7 @@ async fn device_tallies<'j>(
     for row in tx.query(&select, &[&devices]).await? {
         let device: String = row.get(0);
         if let Some(tally) = tallies.get_mut(device.as_str()) {
-            let status = &mut tally.status;
-            status.contiguous_up_to = seq_from_db(row.get(1))?;
-            status.highest_seq = seq_from_db(row.get(2))?;
-            status.event_count = seq_from_db(row.get(3))?;
-            status.last_received_at = row.get::<_, Option<DateTime<Utc>>>(4).map(timestamp);
+            tally.status = status_from_row(&tally.status.device_id, &row, 1)?;
         }
     }
     Ok(tallies)
@@ -344,15 +340,21 @@ async fn load_status(client: &impl GenericClient, device: &DeviceId) -> Result<D
             &[&device.as_str()],
         )
         .await?;
-    let Some(row) = row else {
-        return Ok(empty_status(device));
-    };
+    match row {
+        Some(row) => status_from_row(device, &row, 0),
+        None => Ok(empty_status(device)),
+    }
+}
+
+/// A device's completeness from `contiguous_up_to, highest_seq, event_count, last_received_at`
+/// of `devices`, selected from column `first` on.
+fn status_from_row(device: &DeviceId, row: &Row, first: usize) -> Result<DeviceStatus> {
     Ok(DeviceStatus {
         device_id: device.clone(),
-        contiguous_up_to: seq_from_db(row.get(0))?,
-        highest_seq: seq_from_db(row.get(1))?,
-        event_count: seq_from_db(row.get(2))?,
-        last_received_at: row.get::<_, Option<DateTime<Utc>>>(3).map(timestamp),
+        contiguous_up_to: seq_from_db(row.get(first))?,
+        highest_seq: seq_from_db(row.get(first + 1))?,
+        event_count: seq_from_db(row.get(first + 2))?,
+        last_received_at: row.get::<_, Option<DateTime<Utc>>>(first + 3).map(timestamp),
     })
 }
 
