@@ -100,15 +100,16 @@ pub fn load(store: &mut Store, log: &mut RemoteLog, label: &str) -> Result<u64> 
         }
     }
     let elapsed = start.elapsed();
-    // Row sizes explain much of the write cost: each projection update rewrites the whole state.
-    let (payload, state): (f64, f64) = store.connection().query_row(
-        "SELECT (SELECT AVG(LENGTH(data)) FROM events), (SELECT AVG(LENGTH(state)) FROM campaign_projections)",
+    // Row sizes explain much of the write cost: each projection update rewrites the whole row.
+    let (payload, projection): (f64, f64) = store.connection().query_row(
+        "SELECT (SELECT AVG(LENGTH(data)) FROM events),
+                (SELECT 1.0 * SUM(payload) / SUM(ncell) FROM dbstat WHERE name = 'campaign_projections' AND pagetype = 'leaf')",
         [],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     eprintln!(
         "{label}: loaded {} events of {} campaigns in {:.1} s; payloads average {payload:.0} bytes, \
-         projection states {state:.0} bytes",
+         projection rows {projection:.0} bytes",
         thousands(loaded),
         thousands(log.campaigns()),
         elapsed.as_secs_f64()

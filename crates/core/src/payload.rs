@@ -346,6 +346,11 @@ impl MaterialType {
             Self::Pcr => "PCR",
         }
     }
+
+    /// Parses `PI` or `PCR`.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Pi, Self::Pcr].into_iter().find(|m| m.as_str() == s)
+    }
 }
 
 /// `CampaignCreated`.

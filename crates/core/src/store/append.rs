@@ -4,7 +4,7 @@
 use rusqlite::TransactionBehavior;
 use serde_json::Value;
 
-use super::rows::{event_by_id, insert_event, insert_statement, load_state, save_state, stream_events};
+use super::rows::{event_by_id, insert_event, insert_statement, stream_events, ProjectionRows};
 use super::{Result, Store, StoreError};
 use crate::correction::check_correction;
 use crate::error::Refusal;
@@ -85,13 +85,14 @@ impl Store {
                         detail: "a retry must repeat the same campaign, type, payload and user".into(),
                     });
                 }
-                let state = load_state(&tx, &campaign_id)?
+                let state = ProjectionRows::new(&tx)?
+                    .load(&campaign_id)?
                     .ok_or_else(|| StoreError::Corrupt(format!("no projection for {campaign_id}")))?;
                 return Ok(Recorded { event: existing, state, new: false });
             }
         }
 
-        let before = load_state(&tx, &campaign_id)?;
+        let before = ProjectionRows::new(&tx)?.load(&campaign_id)?;
         let version = before.as_ref().map_or(0, |s| s.event_count);
         if let Some(expected) = draft.expected_version {
             if expected != version {
@@ -163,7 +164,7 @@ impl Store {
             // The id was checked above inside this transaction; another writer cannot have it.
             return Err(StoreError::IdReused { id: event.id, detail: "recorded concurrently".into() });
         }
-        save_state(&tx, &state, before.as_ref().map(|s| s.status))?;
+        ProjectionRows::new(&tx)?.save(&state, before.as_ref().map(|s| s.status))?;
         tx.commit()?;
         Ok(Recorded { event, state, new: true })
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::TransactionBehavior;
 use serde::Serialize;
 
-use super::rows::{differing_fields, event_from_row, load_state, write_state, EVENT_COLUMNS};
+use super::rows::{differing_fields, event_from_row, ProjectionRows, EVENT_COLUMNS};
 use super::{Result, Store, StoreError};
 use crate::event::Event;
 use crate::fold::fold_projection;
@@ -71,10 +71,12 @@ impl Store {
             tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
         }
         tx.execute("DELETE FROM campaign_projections", [])?;
+        let mut projections = ProjectionRows::new(&tx)?;
         let rebuilt = for_each_stream(&tx, |events| {
             let state = fold_projection(events).expect("streams are never empty");
-            write_state(&tx, &state)
+            projections.write(&state)
         })?;
+        drop(projections);
         for (_, sql) in &indexes {
             tx.execute_batch(sql)?;
         }
@@ -94,10 +96,11 @@ impl Store {
         let tx = self.conn.unchecked_transaction()?;
         let mut drift = Vec::new();
         let mut seen = 0u64;
+        let mut projections = ProjectionRows::new(&tx)?;
         for_each_stream(&tx, |events| {
             let fresh = fold_projection(events).expect("streams are never empty");
             seen += 1;
-            match load_state(&tx, &fresh.id)? {
+            match projections.load(&fresh.id)? {
                 None => drift
                     .push(Drift { campaign_id: fresh.id.to_string(), problem: "projection missing".into() }),
                 Some(stored) if stored != fresh => drift.push(Drift {
@@ -118,7 +121,6 @@ impl Store {
                 drift.push(Drift { campaign_id: id?, problem: "projection without events".into() });
             }
         }
-        drift.extend(check_columns(&tx)?);
         let miscounted: i64 = tx.query_row(
             "WITH actual AS (SELECT status, COUNT(*) AS n FROM campaign_projections GROUP BY status),
                   kept AS (SELECT status, n FROM campaign_status_counts WHERE n > 0)
@@ -163,24 +165,4 @@ fn describe_drift(stored: &crate::fold::CampaignState, fresh: &crate::fold::Camp
         .map(|(k, stored, fresh)| format!("{k}: stored {stored} but events give {fresh}"))
         .collect();
     fields.join("; ")
-}
-
-/// The list columns must agree with the state JSON they are copied from.
-fn check_columns(conn: &rusqlite::Connection) -> Result<Vec<Drift>> {
-    let mut stmt = conn.prepare(
-        "SELECT id FROM campaign_projections WHERE
-            status IS NOT json_extract(state, '$.status')
-         OR lego_campaign_code IS NOT json_extract(state, '$.legoCampaignCode')
-         OR current_weight_kg IS NOT json_extract(state, '$.currentWeightKg')
-         OR updated_at IS NOT json_extract(state, '$.updatedAt')
-         OR event_count IS NOT json_extract(state, '$.eventCount')
-         OR anomaly_count IS NOT json_array_length(state, '$.anomalies')",
-    )?;
-    let ids = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    let mut drift = Vec::new();
-    for id in ids {
-        let id = id?;
-        drift.push(Drift { campaign_id: id, problem: "list columns disagree with the stored state".into() });
-    }
-    Ok(drift)
 }

@@ -3,7 +3,7 @@
 use rusqlite::types::Value as SqlValue;
 use serde::{Deserialize, Serialize};
 
-use super::rows::{load_state, stream_events};
+use super::rows::{stream_events, ProjectionRows};
 use super::{Result, Store, StoreError};
 use crate::event::Event;
 use crate::fold::{fold, fold_as_of, CampaignState};
@@ -110,7 +110,7 @@ impl Store {
     /// The stored projection of a campaign: its state without step details, as the list and
     /// new entries use it. Equal to `campaign(id)?.map(CampaignState::into_projection)`.
     pub fn projection(&self, id: &CampaignId) -> Result<Option<CampaignState>> {
-        load_state(&self.conn, id)
+        ProjectionRows::new(&self.conn)?.load(id)
     }
 
     /// A campaign's events in id (recording) order.

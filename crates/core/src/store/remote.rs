@@ -10,8 +10,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde::Serialize;
 
 use super::rows::{
-    differing_fields, event_by_id, event_from_row, insert_event, insert_statement, load_state, save_state,
-    stream_events_except, EVENT_COLUMNS,
+    differing_fields, event_by_id, event_from_row, insert_event, insert_statement, stream_events_except,
+    ProjectionRows, EVENT_COLUMNS,
 };
 use super::{Result, Store, StoreError};
 use crate::event::Event;
@@ -154,9 +154,10 @@ pub(super) fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteR
         report.inserted += 1;
         fresh.entry(&event.stream_id).or_default().push((event, payload));
     }
+    let mut projections = ProjectionRows::new(conn)?;
     for (campaign, mut new_events) in fresh {
         new_events.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-        let before = load_state(conn, campaign)?;
+        let before = projections.load(campaign)?;
         let before_status = before.as_ref().map(|s| s.status);
         // Continued from the stored projection where that provably equals a replay (see
         // `can_continue`); otherwise the stream is replayed (design invariant 4).
@@ -168,7 +169,7 @@ pub(super) fn apply_batch(conn: &Connection, events: &[Event]) -> Result<RemoteR
             replay(conn, campaign, new_events)?
         };
         let state = state.ok_or_else(|| StoreError::Corrupt(format!("campaign {campaign} has no events")))?;
-        save_state(conn, &state, before_status)?;
+        projections.save(&state, before_status)?;
         report.campaigns_touched += 1;
     }
     Ok(report)

@@ -1,13 +1,15 @@
 //! Mapping between rows and domain values: events in and out of `events`, folded states into
 //! `campaign_projections`.
 
+use std::sync::LazyLock;
+
 use rusqlite::{params, CachedStatement, Connection, OptionalExtension, Row, Statement};
 
 use super::{Result, StoreError};
 use crate::event::Event;
-use crate::fold::CampaignState;
+use crate::fold::{CampaignState, Steps};
 use crate::ids::{CampaignId, DeviceId, EventId, UserId};
-use crate::payload::EventType;
+use crate::payload::{parse_date, EventType, IsoDate, MaterialType};
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
 
@@ -130,70 +132,181 @@ pub fn stream_events_except(
     Ok(events)
 }
 
-/// The stored projection of one campaign, if any.
-pub fn load_state(conn: &Connection, campaign: &CampaignId) -> Result<Option<CampaignState>> {
-    let mut stmt = conn.prepare_cached("SELECT state FROM campaign_projections WHERE id = ?1")?;
-    let json: Option<String> = stmt.query_row([campaign.as_str()], |r| r.get(0)).optional()?;
-    json.map(|j| serde_json::from_str(&j).map_err(|e| corrupt("campaign_projections.state", e))).transpose()
+/// Columns of `campaign_projections`, in the order [`state_from_row`] reads them and
+/// [`ProjectionRows::write`] binds them.
+const PROJECTION_COLUMNS: [&str; 24] = [
+    "id",
+    "lego_campaign_code",
+    "material_type",
+    "description",
+    "status",
+    "current_step",
+    "next_expected_step",
+    "current_weight_kg",
+    "inbound_net_weight_kg",
+    "echa_approved",
+    "created_at",
+    "completed_at",
+    "last_event_type",
+    "last_event_at",
+    "updated_at",
+    "event_count",
+    "anomaly_count",
+    "status_since",
+    "correction_count",
+    "last_event_id",
+    "recorded_steps",
+    "manufacturing_start_date",
+    "manufacturing_end_date",
+    "anomalies",
+];
+
+static SELECT_PROJECTION: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {} FROM campaign_projections WHERE id = ?1", PROJECTION_COLUMNS.join(", "))
+});
+
+static UPSERT_PROJECTION: LazyLock<String> = LazyLock::new(|| {
+    let placeholders: Vec<String> = (1..=PROJECTION_COLUMNS.len()).map(|i| format!("?{i}")).collect();
+    let updates: Vec<String> =
+        PROJECTION_COLUMNS[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    format!(
+        "INSERT INTO campaign_projections ({}) VALUES ({}) ON CONFLICT (id) DO UPDATE SET {}",
+        PROJECTION_COLUMNS.join(", "),
+        placeholders.join(", "),
+        updates.join(", ")
+    )
+});
+
+/// Reads and writes campaign projections with statements prepared once, so that work touching
+/// many campaigns (a sync page, a rebuild) does not look each statement up again per campaign.
+pub struct ProjectionRows<'c> {
+    conn: &'c Connection,
+    select: CachedStatement<'c>,
+    upsert: CachedStatement<'c>,
 }
 
-/// Writes (inserts or replaces) the projection of one campaign, and moves it between the
-/// per-status counts when its status changed from `before` (`None`: a new campaign).
-pub fn save_state(conn: &Connection, st: &CampaignState, before: Option<CampaignStatus>) -> Result<()> {
-    if before != Some(st.status) {
-        if let Some(old) = before {
-            conn.prepare_cached("UPDATE campaign_status_counts SET n = n - 1 WHERE status = ?1")?
-                .execute([old.as_str()])?;
-        }
-        conn.prepare_cached(
-            "INSERT INTO campaign_status_counts (status, n) VALUES (?1, 1)
-             ON CONFLICT (status) DO UPDATE SET n = n + 1",
-        )?
-        .execute([st.status.as_str()])?;
+impl<'c> ProjectionRows<'c> {
+    /// Prepares the statements on `conn`.
+    pub fn new(conn: &'c Connection) -> Result<Self> {
+        Ok(ProjectionRows {
+            conn,
+            select: conn.prepare_cached(&SELECT_PROJECTION)?,
+            upsert: conn.prepare_cached(&UPSERT_PROJECTION)?,
+        })
     }
-    write_state(conn, st)
+
+    /// The stored projection of one campaign, if any.
+    pub fn load(&mut self, campaign: &CampaignId) -> Result<Option<CampaignState>> {
+        let mut rows = self.select.query([campaign.as_str()])?;
+        rows.next()?.map(state_from_row).transpose()
+    }
+
+    /// Writes (inserts or replaces) the projection of one campaign, and moves it between the
+    /// per-status counts when its status changed from `before` (`None`: a new campaign).
+    pub fn save(&mut self, st: &CampaignState, before: Option<CampaignStatus>) -> Result<()> {
+        if before != Some(st.status) {
+            if let Some(old) = before {
+                self.conn
+                    .prepare_cached("UPDATE campaign_status_counts SET n = n - 1 WHERE status = ?1")?
+                    .execute([old.as_str()])?;
+            }
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO campaign_status_counts (status, n) VALUES (?1, 1)
+                     ON CONFLICT (status) DO UPDATE SET n = n + 1",
+                )?
+                .execute([st.status.as_str()])?;
+        }
+        self.write(st)
+    }
+
+    /// Writes the projection of one campaign without touching the counts (a rebuild recounts).
+    pub fn write(&mut self, st: &CampaignState) -> Result<()> {
+        let anomalies = if st.anomalies.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&st.anomalies).map_err(|e| corrupt("projection", e))?)
+        };
+        self.upsert.execute(params![
+            st.id.as_str(),
+            st.lego_campaign_code,
+            st.material_type.map(|m| m.as_str()),
+            st.description,
+            st.status.as_str(),
+            st.current_step,
+            st.next_expected_step,
+            st.current_weight_kg,
+            st.inbound_net_weight_kg,
+            st.echa_approved,
+            st.created_at.map(|t| t.to_string()),
+            st.completed_at.map(|t| t.to_string()),
+            st.last_event_type.map(|t| t.as_str()),
+            st.last_event_at.map(|t| t.to_string()),
+            st.updated_at.to_string(),
+            st.event_count,
+            st.anomalies.len() as u32,
+            st.status_since.to_string(),
+            st.correction_count,
+            st.last_event_id.as_str(),
+            st.recorded_steps,
+            st.manufacturing_start_date.map(|d| d.to_string()),
+            st.manufacturing_end_date.map(|d| d.to_string()),
+            anomalies,
+        ])?;
+        Ok(())
+    }
 }
 
-/// Writes the projection of one campaign without touching the counts (a rebuild recounts).
-pub fn write_state(conn: &Connection, st: &CampaignState) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO campaign_projections (
-            id, lego_campaign_code, material_type, description, status, current_step, next_expected_step,
-            current_weight_kg, inbound_net_weight_kg, echa_approved, created_at, completed_at,
-            last_event_type, last_event_at, updated_at, event_count, anomaly_count, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-         ON CONFLICT (id) DO UPDATE SET
-            lego_campaign_code = excluded.lego_campaign_code, material_type = excluded.material_type,
-            description = excluded.description, status = excluded.status, current_step = excluded.current_step,
-            next_expected_step = excluded.next_expected_step, current_weight_kg = excluded.current_weight_kg,
-            inbound_net_weight_kg = excluded.inbound_net_weight_kg, echa_approved = excluded.echa_approved,
-            created_at = excluded.created_at, completed_at = excluded.completed_at,
-            last_event_type = excluded.last_event_type, last_event_at = excluded.last_event_at,
-            updated_at = excluded.updated_at, event_count = excluded.event_count,
-            anomaly_count = excluded.anomaly_count, state = excluded.state",
-    )?;
-    let state = serde_json::to_string(st).map_err(|e| corrupt("projection", e))?;
-    stmt.execute(params![
-        st.id.as_str(),
-        st.lego_campaign_code,
-        st.material_type.map(|m| m.as_str()),
-        st.description,
-        st.status.as_str(),
-        st.current_step,
-        st.next_expected_step,
-        st.current_weight_kg,
-        st.inbound_net_weight_kg,
-        st.echa_approved,
-        st.created_at.map(|t| t.to_string()),
-        st.completed_at.map(|t| t.to_string()),
-        st.last_event_type.map(|t| t.as_str()),
-        st.last_event_at.map(|t| t.to_string()),
-        st.updated_at.to_string(),
-        st.event_count,
-        st.anomalies.len() as u32,
-        state,
-    ])?;
-    Ok(())
+fn bad_column(column: usize, e: impl std::fmt::Display) -> StoreError {
+    corrupt(&format!("campaign_projections.{}", PROJECTION_COLUMNS[column]), e)
+}
+
+/// Reads a projection from a row selected with [`PROJECTION_COLUMNS`].
+fn state_from_row(row: &Row<'_>) -> Result<CampaignState> {
+    let text =
+        |i: usize| -> Result<Option<&str>> { row.get_ref(i)?.as_str_or_null().map_err(|e| bad_column(i, e)) };
+    let required = |i: usize| text(i)?.ok_or_else(|| bad_column(i, "NULL"));
+    let timestamp = |i: usize| -> Result<Option<Timestamp>> {
+        text(i)?.map(|t| Timestamp::parse(t).map_err(|e| bad_column(i, e))).transpose()
+    };
+    let date = |i: usize| -> Result<Option<IsoDate>> {
+        text(i)?.map(|d| parse_date(d).map_err(|e| bad_column(i, e.message))).transpose()
+    };
+    let status = required(4)?;
+    let anomalies = match text(23)? {
+        Some(json) => serde_json::from_str(json).map_err(|e| bad_column(23, e))?,
+        None => Vec::new(),
+    };
+    Ok(CampaignState {
+        id: CampaignId::parse(required(0)?).map_err(|e| bad_column(0, e))?,
+        lego_campaign_code: text(1)?.map(str::to_owned),
+        material_type: text(2)?
+            .map(|m| MaterialType::parse(m).ok_or_else(|| bad_column(2, m)))
+            .transpose()?,
+        description: text(3)?.map(str::to_owned),
+        status: CampaignStatus::parse(status).ok_or_else(|| bad_column(4, status))?,
+        current_step: required(5)?.to_owned(),
+        next_expected_step: text(6)?.map(str::to_owned),
+        current_weight_kg: row.get(7)?,
+        inbound_net_weight_kg: row.get(8)?,
+        echa_approved: row.get(9)?,
+        created_at: timestamp(10)?,
+        completed_at: timestamp(11)?,
+        last_event_type: text(12)?
+            .map(|t| EventType::parse(t).map_err(|e| bad_column(12, e.message)))
+            .transpose()?,
+        last_event_at: timestamp(13)?,
+        updated_at: timestamp(14)?.ok_or_else(|| bad_column(14, "NULL"))?,
+        event_count: row.get(15)?,
+        status_since: timestamp(17)?.ok_or_else(|| bad_column(17, "NULL"))?,
+        correction_count: row.get(18)?,
+        last_event_id: EventId::parse(required(19)?).map_err(|e| bad_column(19, e))?,
+        recorded_steps: row.get(20)?,
+        manufacturing_start_date: date(21)?,
+        manufacturing_end_date: date(22)?,
+        steps: Steps::default(),
+        anomalies,
+    })
 }
 
 /// The top-level fields in which the JSON forms of `a` and `b` differ, with both values (`null`

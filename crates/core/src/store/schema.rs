@@ -6,10 +6,11 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Every migration, in order; index + 1 is the schema version it produces.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/0001_initial.sql"),
     include_str!("../../../../migrations/0002_sync_state.sql"),
     include_str!("../../../../migrations/0003_status_counts.sql"),
+    include_str!("../../../../migrations/0004_projection_columns.sql"),
 ];
 
 /// The schema version this build writes.

@@ -41,14 +41,14 @@ fn count(store: &Store, sql: &str) -> i64 {
 /// Everything a refused entry must leave alone.
 fn snapshot(store: &Store) -> (i64, String) {
     let events = count(store, "SELECT COUNT(*) FROM events");
-    let projections: String = store
-        .connection()
-        .query_row(
-            "SELECT COALESCE(group_concat(state, '|'), '') FROM campaign_projections ORDER BY id",
-            [],
-            |r| r.get(0),
-        )
+    let mut stmt = store.connection().prepare("SELECT * FROM campaign_projections ORDER BY id").unwrap();
+    let columns = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| {
+            (0..columns).map(|i| r.get::<_, rusqlite::types::Value>(i)).collect::<Result<Vec<_>, _>>()
+        })
         .unwrap();
+    let projections = rows.map(|row| format!("{:?}", row.unwrap())).collect::<Vec<_>>().join("|");
     (events, projections)
 }
 
@@ -231,6 +231,50 @@ fn a_newer_schema_is_refused_and_an_older_one_migrated() {
 }
 
 #[test]
+fn a_version_3_store_keeps_every_projection_field_through_the_migration() {
+    let mut current = fixture();
+    crate::samples::fill_training(&mut current.store, &user()).unwrap();
+    let states = all_states(&current.store);
+    assert!(states.iter().any(|s| !s.anomalies.is_empty()) && states.iter().any(|s| s.correction_count > 0));
+    assert!(states.iter().any(|s| s.manufacturing_end_date.is_some()));
+
+    // The same log and projections as schema version 3 stored them: list columns plus the
+    // state as JSON.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.sqlite3");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    for sql in &schema::MIGRATIONS[..3] {
+        old.execute_batch(sql).unwrap();
+    }
+    old.pragma_update(None, "user_version", 3).unwrap();
+    old.execute("ATTACH ?1 AS current", [current.path.to_str().unwrap()]).unwrap();
+    old.execute_batch(
+        "INSERT INTO meta SELECT * FROM current.meta;
+         INSERT INTO events SELECT * FROM current.events;
+         INSERT INTO campaign_status_counts SELECT * FROM current.campaign_status_counts;",
+    )
+    .unwrap();
+    for state in &states {
+        old.execute(
+            "INSERT INTO campaign_projections SELECT id, lego_campaign_code, material_type, description, status,
+               current_step, next_expected_step, current_weight_kg, inbound_net_weight_kg, echa_approved,
+               created_at, completed_at, last_event_type, last_event_at, updated_at, event_count,
+               anomaly_count, ?2
+             FROM current.campaign_projections WHERE id = ?1",
+            rusqlite::params![state.id.as_str(), serde_json::to_string(state).unwrap()],
+        )
+        .unwrap();
+    }
+    drop(old);
+
+    let migrated = Store::open(&path).unwrap();
+    assert_eq!(count(&migrated, "PRAGMA user_version"), i64::from(schema::SCHEMA_VERSION));
+    assert_eq!(all_states(&migrated), states);
+    assert!(migrated.verify().unwrap().is_empty());
+    assert_eq!(snapshot(&migrated), snapshot(&current.store));
+}
+
+#[test]
 fn the_device_id_is_kept_across_openings() {
     let f = fixture();
     let id = f.store.device_id().clone();
@@ -299,16 +343,18 @@ fn rebuild_restores_exactly_and_verify_reports_drift() {
         .execute_batch(
             "UPDATE campaign_projections SET current_weight_kg = 1
                WHERE id = (SELECT id FROM campaign_projections ORDER BY id LIMIT 1 OFFSET 1);
-             UPDATE campaign_projections SET state = json_set(state, '$.status', 'completed')
+             UPDATE campaign_projections SET status = 'completed'
                WHERE id = (SELECT id FROM campaign_projections ORDER BY id LIMIT 1 OFFSET 2);
              INSERT INTO campaign_projections SELECT 'cmp_01HQJK5W3N8XKZ0G2Y5V7R9T1A', lego_campaign_code, material_type,
                description, status, current_step, next_expected_step, current_weight_kg, inbound_net_weight_kg,
                echa_approved, created_at, completed_at, last_event_type, last_event_at, updated_at, event_count,
-               anomaly_count, state FROM campaign_projections ORDER BY id LIMIT 1;",
+               anomaly_count, status_since, correction_count, last_event_id, recorded_steps,
+               manufacturing_start_date, manufacturing_end_date, anomalies
+             FROM campaign_projections ORDER BY id LIMIT 1;",
         )
         .unwrap();
     let drift = f.store.verify().unwrap();
-    assert_eq!(drift.len(), 5, "weight column, status in state (also its column), orphan, counts: {drift:?}");
+    assert_eq!(drift.len(), 4, "weight, status, orphan, counts: {drift:?}");
     assert!(drift.iter().any(|d| d.problem == "projection without events"));
     assert!(drift.iter().any(|d| d.problem.contains("status: stored")), "{drift:?}");
     let indexes = "SELECT group_concat(name) FROM (SELECT name FROM sqlite_schema
