@@ -72,6 +72,7 @@ impl Store {
         let data_text = serde_json::to_string(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let device_id = self.device_id.clone();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut projections = ProjectionRows::new(&tx)?;
 
         if let Some(id) = &draft.event_id {
             if let Some(existing) = event_by_id(&tx, id.as_str())? {
@@ -85,14 +86,14 @@ impl Store {
                         detail: "a retry must repeat the same campaign, type, payload and user".into(),
                     });
                 }
-                let state = ProjectionRows::new(&tx)?
+                let state = projections
                     .load(&campaign_id)?
                     .ok_or_else(|| StoreError::Corrupt(format!("no projection for {campaign_id}")))?;
                 return Ok(Recorded { event: existing, state, new: false });
             }
         }
 
-        let before = ProjectionRows::new(&tx)?.load(&campaign_id)?;
+        let before = projections.load(&campaign_id)?;
         let version = before.as_ref().map_or(0, |s| s.event_count);
         if let Some(expected) = draft.expected_version {
             if expected != version {
@@ -164,7 +165,8 @@ impl Store {
             // The id was checked above inside this transaction; another writer cannot have it.
             return Err(StoreError::IdReused { id: event.id, detail: "recorded concurrently".into() });
         }
-        ProjectionRows::new(&tx)?.save(&state, before.as_ref().map(|s| s.status))?;
+        projections.save(&state, before.as_ref().map(|s| s.status))?;
+        drop(projections);
         tx.commit()?;
         Ok(Recorded { event, state, new: true })
     }
