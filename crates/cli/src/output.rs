@@ -10,6 +10,26 @@ use pluto_core::sync::SyncReport;
 use pluto_core::{CampaignState, DeviceId, Event, EventType, MassBalance, Payload, StoreError, Timestamp};
 use serde_json::{json, Value};
 
+/// `println!` for results. When standard output is closed early (`pluto list | head -1`), the
+/// command ends quietly with success, as command-line tools do, instead of panicking: whatever
+/// it recorded is committed before anything is printed.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            stdout_failed(e)
+        }
+    }};
+}
+
+fn stdout_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("pluto: cannot write to standard output: {e}");
+    std::process::exit(1)
+}
+
 /// Prints results in the chosen format.
 pub struct Printer {
     /// JSON instead of text.
@@ -18,7 +38,7 @@ pub struct Printer {
 
 impl Printer {
     fn emit(&self, value: &Value) {
-        println!("{}", serde_json::to_string_pretty(value).expect("JSON values serialize"));
+        out!("{}", serde_json::to_string_pretty(value).expect("JSON values serialize"));
     }
 
     /// A one-off result: `value` as JSON, or `text`.
@@ -26,7 +46,7 @@ impl Printer {
         if self.json {
             self.emit(&value);
         } else {
-            println!("{text}");
+            out!("{text}");
         }
     }
 
@@ -56,7 +76,7 @@ impl Printer {
                 "state": recorded.state,
             }));
         } else {
-            println!("{id}");
+            out!("{id}");
         }
     }
 
@@ -75,48 +95,48 @@ impl Printer {
         let dash = || "—".to_owned();
         let kg = |w: Option<f64>| w.map_or_else(dash, |w| format!("{w} kg"));
         if let Some(t) = as_of {
-            println!("As recorded at {t}");
+            out!("As recorded at {t}");
         }
-        println!("Campaign            {}", state.id);
-        println!("LEGO code           {}", state.lego_campaign_code.clone().unwrap_or_else(dash));
-        println!("Material            {}", state.material_type.map_or_else(dash, |m| m.as_str().to_owned()));
+        out!("Campaign            {}", state.id);
+        out!("LEGO code           {}", state.lego_campaign_code.clone().unwrap_or_else(dash));
+        out!("Material            {}", state.material_type.map_or_else(dash, |m| m.as_str().to_owned()));
         if let Some(d) = &state.description {
-            println!("Description         {d}");
+            out!("Description         {d}");
         }
-        println!("Status              {} ({})", state.status, state.current_step);
-        println!(
+        out!("Status              {} ({})", state.status, state.current_step);
+        out!(
             "Next expected step  {}",
             state.next_expected_step.clone().unwrap_or_else(|| "none (completed)".into())
         );
-        println!("Current weight      {}", kg(state.current_weight_kg));
-        println!("Inbound net weight  {}", kg(state.inbound_net_weight_kg));
-        println!("ECHA approved       {}", if state.echa_approved { "yes" } else { "no" });
-        println!("Created             {}", state.created_at.map_or_else(dash, |t| t.to_string()));
+        out!("Current weight      {}", kg(state.current_weight_kg));
+        out!("Inbound net weight  {}", kg(state.inbound_net_weight_kg));
+        out!("ECHA approved       {}", if state.echa_approved { "yes" } else { "no" });
+        out!("Created             {}", state.created_at.map_or_else(dash, |t| t.to_string()));
         if let Some(t) = state.completed_at {
-            println!("Completed           {t}");
+            out!("Completed           {t}");
         }
-        println!("Last change         {}", state.updated_at);
-        println!("Events              {} (corrections: {})", state.event_count, state.correction_count);
+        out!("Last change         {}", state.updated_at);
+        out!("Events              {} (corrections: {})", state.event_count, state.correction_count);
         if !balance.points.is_empty() {
-            println!("\nMass balance");
+            out!("\nMass balance");
             for p in &balance.points {
-                println!("  {:<22} {:>12} kg", p.stage, p.weight_kg);
+                out!("  {:<22} {:>12} kg", p.stage, p.weight_kg);
             }
             for y in &balance.step_yields {
-                println!("  yield {:<16} {:>11.1} %", y.step, y.yield_ratio * 100.0);
+                out!("  yield {:<16} {:>11.1} %", y.step, y.yield_ratio * 100.0);
             }
             for l in &balance.handling_losses {
-                println!("  loss {} → {}: {} kg ({:.1} %)", l.from, l.to, l.loss_kg, l.loss_ratio * 100.0);
+                out!("  loss {} → {}: {} kg ({:.1} %)", l.from, l.to, l.loss_kg, l.loss_ratio * 100.0);
             }
             if let Some(y) = balance.overall_yield {
-                println!("  overall yield {:>20.1} %", y * 100.0);
+                out!("  overall yield {:>20.1} %", y * 100.0);
             }
         }
         if !state.anomalies.is_empty() {
-            println!("\nAnomalies ({})", state.anomalies.len());
+            out!("\nAnomalies ({})", state.anomalies.len());
             for a in &state.anomalies {
-                println!("  {} {}: {}", a.event_id, a.event_type, a.message);
-                println!("    what to do: {}", a.kind.remedy());
+                out!("  {} {}: {}", a.event_id, a.event_type, a.message);
+                out!("    what to do: {}", a.kind.remedy());
             }
         }
     }
@@ -129,35 +149,42 @@ impl Printer {
         let refs: Vec<&Event> = events.iter().collect();
         let effective = Effective::resolve(&refs);
         for e in events {
-            println!(
+            out!(
                 "{}  {}  {}  by {} on {} #{}",
-                e.created_at, e.id, e.event_type, e.user_id, e.device_id, e.device_seq
+                e.created_at,
+                e.id,
+                e.event_type,
+                e.user_id,
+                e.device_id,
+                e.device_seq
             );
             if let Ok(Payload::EventCorrected(c)) = Payload::parse(EventType::EventCorrected, &e.data) {
-                println!(
+                out!(
                     "    corrects {} ({}) because: {}",
-                    c.corrects_event_id, c.corrects_event_type, c.reason
+                    c.corrects_event_id,
+                    c.corrects_event_type,
+                    c.reason
                 );
                 for (field, change) in &c.changes {
-                    println!("    {field}: {} → {}", change.was, change.now);
+                    out!("    {field}: {} → {}", change.was, change.now);
                 }
                 continue;
             }
             if let Some(fields) = e.data.as_object() {
                 for (k, v) in fields {
-                    println!("    {k}: {v}");
+                    out!("    {k}: {v}");
                 }
             }
             if effective.is_corrected(e) {
                 let now = effective.payload(e);
                 for (k, v) in now.as_object().into_iter().flatten() {
                     if e.data.get(k) != Some(v) {
-                        println!("    {k} is now {v} (corrected)");
+                        out!("    {k} is now {v} (corrected)");
                     }
                 }
                 for k in e.data.as_object().into_iter().flatten().map(|(k, _)| k) {
                     if now.get(k).is_none() {
-                        println!("    {k} is now cleared (corrected)");
+                        out!("    {k} is now cleared (corrected)");
                     }
                 }
             }
@@ -170,17 +197,23 @@ impl Printer {
             return;
         }
         if page.rows.is_empty() {
-            println!(
+            out!(
                 "No campaigns match. Create one with `pluto campaign create --code CODE --material PI|PCR`."
             );
             return;
         }
-        println!(
+        out!(
             "{:<30} {:<16} {:<4} {:<30} {:>12} {:<24} {:<24} ANOMALIES",
-            "CAMPAIGN", "CODE", "MAT", "STATUS", "WEIGHT KG", "NEXT STEP", "LAST ACTIVITY"
+            "CAMPAIGN",
+            "CODE",
+            "MAT",
+            "STATUS",
+            "WEIGHT KG",
+            "NEXT STEP",
+            "LAST ACTIVITY"
         );
         for r in &page.rows {
-            println!(
+            out!(
                 "{:<30} {:<16} {:<4} {:<30} {:>12} {:<24} {:<24} {}",
                 r.id,
                 r.lego_campaign_code.as_deref().unwrap_or("—"),
@@ -193,18 +226,18 @@ impl Printer {
             );
         }
         let shown = query.offset as usize + page.rows.len();
-        println!("{}–{} of {}", query.offset + 1, shown, page.total);
+        out!("{}–{} of {}", query.offset + 1, shown, page.total);
     }
 
     pub fn verify(&self, drift: &[Drift]) {
         if self.json {
             self.emit(&json!({ "ok": drift.is_empty(), "drift": drift }));
         } else if drift.is_empty() {
-            println!("OK: every campaign projection equals a fresh fold of its events.");
+            out!("OK: every campaign projection equals a fresh fold of its events.");
         } else {
-            println!("Drift found in {} campaigns (run `pluto rebuild` to repair):", drift.len());
+            out!("Drift found in {} campaigns (run `pluto rebuild` to repair):", drift.len());
             for d in drift {
-                println!("  {}: {}", d.campaign_id, d.problem);
+                out!("  {}: {}", d.campaign_id, d.problem);
             }
         }
     }
@@ -235,13 +268,15 @@ impl Printer {
             self.emit(&json!({ "report": report, "state": state, "completeness": completeness(state) }));
             return;
         }
-        println!(
+        out!(
             "Pushed {} events ({} refused by the server); pulled {} new events.",
-            report.pushed, report.refused, report.pulled
+            report.pushed,
+            report.refused,
+            report.pulled
         );
-        println!("{}", completeness(state));
+        out!("{}", completeness(state));
         if report.refused > 0 || state.rejected > 0 {
-            println!("{} events were refused by the server: see `pluto status`.", state.rejected);
+            out!("{} events were refused by the server: see `pluto status`.", state.rejected);
         }
     }
 
@@ -251,14 +286,14 @@ impl Printer {
                 Ok(report) => json!({ "ok": report }),
                 Err(e) => json!({ "error": e.to_string(), "offline": e.is_offline() }),
             };
-            println!(
+            out!(
                 "{}",
                 json!({ "at": Timestamp::now(), "outcome": outcome, "state": pass.state, "nextInSeconds": pass.next_in.as_secs_f64() })
             );
             return;
         }
         match pass.outcome {
-            Ok(r) => println!(
+            Ok(r) => out!(
                 "{}  synced: pushed {}, refused {}, pulled {}. {}",
                 Timestamp::now(),
                 r.pushed,
@@ -266,7 +301,7 @@ impl Printer {
                 r.pulled,
                 completeness(pass.state)
             ),
-            Err(e) => println!(
+            Err(e) => out!(
                 "{}  {}; {} events waiting; next try in {:.0} s",
                 Timestamp::now(),
                 e,
@@ -284,17 +319,17 @@ impl Printer {
             return;
         }
         let never = || "never".to_owned();
-        println!("Events waiting to sync   {}", state.pending);
-        println!("Last successful sync     {}", state.last_success_at.map_or_else(never, |t| t.to_string()));
+        out!("Events waiting to sync   {}", state.pending);
+        out!("Last successful sync     {}", state.last_success_at.map_or_else(never, |t| t.to_string()));
         if let Some(e) = &state.last_error {
-            println!("Last error               {e}");
+            out!("Last error               {e}");
         }
-        println!("{}", completeness(state));
+        out!("{}", completeness(state));
         if !rejections.is_empty() {
-            println!("\nRefused by the server ({}), kept here:", rejections.len());
+            out!("\nRefused by the server ({}), kept here:", rejections.len());
             for r in rejections {
                 let field = r.field.as_deref().map_or_else(String::new, |f| format!("{f}: "));
-                println!("  {} ({}) {field}{}", r.event_id, r.outcome, r.message);
+                out!("  {} ({}) {field}{}", r.event_id, r.outcome, r.message);
             }
         }
     }

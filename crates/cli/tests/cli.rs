@@ -186,6 +186,18 @@ fn list_filters_and_searches() {
 }
 
 #[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let p = Pluto::new();
+    create(&p, "LEGO-PIPE");
+    // The reading end is gone, as when `pluto list | head -1` has had its line.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = p.command(&["list"]).stdout(writer).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.is_empty(), "{:?}: {stderr}", out.status);
+}
+
+#[test]
 fn export_import_backup_rebuild_verify() {
     let p = Pluto::new();
     let id = create(&p, "LEGO-2026-0005");

@@ -33,7 +33,13 @@ impl Pluto {
 
     /// Runs `pluto --db DB --user usr_alex ARGS…`, isolated from the caller's environment.
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_pluto"))
+        self.command(args).output().unwrap()
+    }
+
+    /// The command [`Pluto::run`] runs, for a test that sets up its input or output itself.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pluto"));
+        command
             .arg("--db")
             .arg(&self.db)
             .args(["--user", "usr_alex"])
@@ -41,9 +47,8 @@ impl Pluto {
             .env_remove("PLUTO_DB")
             .env_remove("PLUTO_USER")
             .env_remove("PLUTO_SERVER")
-            .env_remove("PLUTO_TOKEN")
-            .output()
-            .unwrap()
+            .env_remove("PLUTO_TOKEN");
+        command
     }
 
     /// Runs and expects success; returns stdout.
