@@ -192,9 +192,15 @@ fn output_into_a_closed_pipe_ends_quietly() {
     // The reading end is gone, as when `pluto list | head -1` has had its line.
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
-    let out = p.command(&["list"]).stdout(writer).output().unwrap();
+    let out = p.command(&["list"]).stdout(writer.try_clone().unwrap()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stderr.is_empty(), "{:?}: {stderr}", out.status);
+    // An export cut short is not a success: it is reported, and the OS error said once.
+    let out = p.command(&["export", "-"]).stdout(writer).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(stderr.matches("Broken pipe").count(), 1, "{stderr}");
+    assert!(stderr.starts_with("pluto: cannot write the export"), "{stderr}");
 }
 
 #[test]

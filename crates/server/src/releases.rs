@@ -71,13 +71,14 @@ pub enum ReleaseError {
     /// Empty notes.
     #[error("notes: say what changed; the coordinator reads it before installing")]
     Notes,
-    /// A file problem.
-    #[error("{context}: {source}")]
+    /// A file problem. The OS error is part of the message, not a separate source, so that
+    /// printing the error with its chain does not repeat it.
+    #[error("{context}: {error}")]
     Io {
         /// What was being done.
         context: String,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A `release.json` that cannot be read.
     #[error("{path} is damaged: {detail}")]
@@ -90,7 +91,7 @@ pub enum ReleaseError {
 }
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> ReleaseError {
-    move |source| ReleaseError::Io { context, source }
+    move |error| ReleaseError::Io { context, error }
 }
 
 /// The kinds of install the updater names in `{{bundle_type}}`: an update must be of the kind
@@ -160,7 +161,7 @@ impl Releases {
             .filter(|n| !n.starts_with('.') && *n != "release.json")
             .ok_or_else(|| ReleaseError::Io {
                 context: format!("artifact {}", artifact.display()),
-                source: std::io::Error::new(
+                error: std::io::Error::new(
                     std::io::ErrorKind::InvalidInput,
                     "expected a file with a plain name",
                 ),
@@ -199,7 +200,7 @@ impl Releases {
                 .map(Some)
                 .map_err(|e| ReleaseError::Damaged { path, detail: e.to_string() }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(ReleaseError::Io { context: format!("cannot read {}", path.display()), source: e }),
+            Err(e) => Err(ReleaseError::Io { context: format!("cannot read {}", path.display()), error: e }),
         }
     }
 
@@ -211,7 +212,7 @@ impl Releases {
             Err(e) => {
                 return Err(ReleaseError::Io {
                     context: format!("cannot read {}", self.dir.display()),
-                    source: e,
+                    error: e,
                 })
             }
         };

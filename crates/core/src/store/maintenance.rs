@@ -144,7 +144,7 @@ impl Store {
         if target.exists() {
             return Err(StoreError::Io {
                 context: format!("cannot back up to {}", target.display()),
-                source: std::io::Error::new(
+                error: std::io::Error::new(
                     std::io::ErrorKind::AlreadyExists,
                     "the file already exists; choose a new name",
                 ),
@@ -152,9 +152,9 @@ impl Store {
         }
         let partial = target.with_extension("partial");
         self.conn.backup(rusqlite::MAIN_DB, &partial, None::<fn(rusqlite::backup::Progress)>)?;
-        std::fs::rename(&partial, target).map_err(|source| StoreError::Io {
+        std::fs::rename(&partial, target).map_err(|error| StoreError::Io {
             context: format!("cannot move the backup to {}", target.display()),
-            source,
+            error,
         })
     }
 }

@@ -98,13 +98,14 @@ pub enum StoreError {
     /// An SQLite error.
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
-    /// A file error.
-    #[error("{context}: {source}")]
+    /// A file error. The OS error is part of the message and not a separate source, so that
+    /// printing the error with its chain (as the CLI does) does not repeat it.
+    #[error("{context}: {error}")]
     Io {
         /// What was being done.
         context: String,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -155,9 +156,9 @@ impl Store {
     /// device id if needed, and migrating it to the current schema.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+            std::fs::create_dir_all(dir).map_err(|error| StoreError::Io {
                 context: format!("cannot create the folder {}", dir.display()),
-                source,
+                error,
             })?;
         }
         Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE)

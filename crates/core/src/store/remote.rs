@@ -55,7 +55,7 @@ impl Store {
 
     /// Writes every event as one JSON object per line, in id order. Returns how many.
     pub fn export(&self, out: &mut impl Write) -> Result<usize> {
-        let io = |source| StoreError::Io { context: "cannot write the export".into(), source };
+        let io = |error| StoreError::Io { context: "cannot write the export".into(), error };
         let mut stmt = self.conn.prepare(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY id"))?;
         let mut rows = stmt.query([])?;
         let mut count = 0;
@@ -87,10 +87,8 @@ impl Store {
         };
         for (index, line) in input.lines().enumerate() {
             let line_no = index + 1;
-            let line = line.map_err(|source| StoreError::Io {
-                context: format!("cannot read line {line_no}"),
-                source,
-            })?;
+            let line = line
+                .map_err(|error| StoreError::Io { context: format!("cannot read line {line_no}"), error })?;
             if line.trim().is_empty() {
                 continue;
             }
