@@ -137,15 +137,15 @@ impl Store {
         };
         let next = vec![(&event, payload)];
         let state = match history {
-            Some(mut events) => {
-                events.push(event.clone());
-                fold_projection(&events).expect("at least one event")
-            }
             None if can_continue(before.as_ref(), &next) => {
                 continue_projection(before.clone(), next).expect("one event")
             }
-            None => {
-                let mut events = stream_events(&tx, &event.stream_id)?;
+            history => {
+                // A replay: the history a correction was checked against is reused.
+                let mut events = match history {
+                    Some(events) => events,
+                    None => stream_events(&tx, &event.stream_id)?,
+                };
                 events.push(event.clone());
                 fold_projection(&events).expect("at least one event")
             }
