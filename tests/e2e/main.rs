@@ -687,22 +687,45 @@ impl Day<'_> {
                 .map_err(|e| e.to_string())?;
         }
         drop(store);
-        s.click_on("[data-testid=back]")?;
-        s.wait_text("[data-testid=campaign-table]", "LEGO-2026-OFFLINE")?;
-        let row = s.wait_until("the offline campaign's row", || {
-            for e in s.find_all("[data-testid=campaign-row] td strong")? {
-                if s.text(&e)? == "LEGO-2026-OFFLINE" {
-                    return Ok(Some(e));
-                }
-            }
-            Ok(None)
-        })?;
-        s.click(&row)?;
+        open_from_list(s, "LEGO-2026-OFFLINE")?;
         s.wait_text("[data-testid=tab-history]", "History (100)")?;
         let mut timings = Vec::new();
         record_next(s, EventType::GranulationCompleted, &mut timings)?;
         s.wait_text("[data-testid=tab-history]", "History (101)")?;
         println!("click to updated view on a campaign of 100 events: {:.0} ms", timings[0]);
+        Ok(())
+    }
+
+    /// An entry a newer Pluto recorded arrives on the offline campaign (as sync or an import
+    /// would bring it): the list marks the campaign, and the campaign says in words that the
+    /// entry is kept and that an update shows it.
+    fn a_newer_plutos_entry_is_kept_and_explained(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        let db = self.rig.dir.path().join("data/pluto.sqlite3");
+        let mut store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
+        let page =
+            pluto_core::store::ListQuery { search: Some("LEGO-2026-OFFLINE".into()), ..Default::default() };
+        let id = store
+            .list(&page)
+            .map_err(|e| e.to_string())?
+            .rows
+            .first()
+            .map(|r| r.id.clone())
+            .ok_or("no campaign")?;
+        let newer = json!({
+            "id": "evt_01KBFX5V00000000000000000A", "streamType": "campaign", "streamId": id,
+            "eventType": "SampleRetained", "schemaVersion": 2, "data": {"sampleId": "S-17"},
+            "userId": "usr_ana", "deviceId": "dev_01KBFX5V00000000000000000D", "deviceSeq": 1,
+            "createdAt": "2026-11-30T09:00:00.000Z"
+        });
+        store.import(format!("{newer}\n").as_bytes()).map_err(|e| e.to_string())?;
+        drop(store);
+        s.click_on("[data-testid=back]")?;
+        s.wait_text("[data-testid=newer-badge]", "newer entries: 1")?;
+        open_from_list(s, "LEGO-2026-OFFLINE")?;
+        s.wait_text("[data-testid=newer-note]", "recorded by a newer version of Pluto Tracker")?;
+        s.wait_text("[data-testid=newer-note]", "update Pluto Tracker to see it in full")?;
+        self.rig.shot(s, "newer-entry")?;
         Ok(())
     }
 
@@ -868,6 +891,23 @@ impl Drop for Installed {
     }
 }
 
+/// Goes back to the campaign list and opens the campaign with LEGO code `code`.
+fn open_from_list(s: &Session, code: &str) -> Result<()> {
+    if s.find("[data-testid=back]")?.is_some() {
+        s.click_on("[data-testid=back]")?;
+    }
+    s.wait_text("[data-testid=campaign-table]", code)?;
+    let row = s.wait_until("the campaign's row", || {
+        for e in s.find_all("[data-testid=campaign-row] td strong")? {
+            if s.text(&e)? == code {
+                return Ok(Some(e));
+            }
+        }
+        Ok(None)
+    })?;
+    s.click(&row)
+}
+
 fn main() {
     let started = Instant::now();
     let rig = match Rig::start() {
@@ -878,7 +918,7 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 17] = [
+    let steps: [(&str, Step<'_>); 18] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
@@ -906,6 +946,7 @@ fn main() {
             Day::entry_goes_on_offline_and_syncs_when_the_server_returns,
         ),
         ("a_step_on_a_campaign_of_100_events", Day::a_step_on_a_campaign_of_100_events),
+        ("a_newer_plutos_entry_is_kept_and_explained", Day::a_newer_plutos_entry_is_kept_and_explained),
         (
             "updates_are_offered_and_a_bad_signature_refused",
             Day::updates_are_offered_and_a_bad_signature_refused,

@@ -179,6 +179,11 @@ export type CampaignRecord = {
 	nextStep: NextStep | null,
 	/**  The instant this record is as of; `None` for now. */
 	asOf: Timestamp | null,
+	/**
+	 *  When some of its entries were recorded by a newer Pluto: that they are kept, and that
+	 *  updating shows them.
+	 */
+	newerNote: string | null,
 };
 
 /**  A campaign's current state, derived from its events. */
@@ -229,6 +234,11 @@ export type CampaignState = {
 	manufacturingEndDate?: IsoDate | null,
 	/**  Irregularities, ordered by event id. */
 	anomalies: Anomaly[],
+	/**
+	 *  Events a newer Pluto recorded that this build does not fully show: of a type it does not
+	 *  know, or with fields it does not know (those are folded by the fields it knows).
+	 */
+	newerEntries?: number,
 };
 
 /**  Where a campaign stands. Statuses are totally ordered by [`CampaignStatus::rank`]. */
@@ -288,6 +298,8 @@ export type CampaignSummary = {
 	anomalyCount: number,
 	/**  Whether any of its events is not on the sync server yet. */
 	unsynced: boolean,
+	/**  Its events that a newer Pluto recorded and this build does not fully show. */
+	newerEntries: number,
 };
 
 /**  A command's failure. Nothing is recorded when a command fails. */
@@ -343,7 +355,10 @@ export type Event = {
 /**  An event: `evt_` followed by a ULID that sorts by recording time. */
 export type EventId = string;
 
-/**  The kind of event. Serialized with the spec's names (`ECHAApprovalRecorded`, …). */
+/**
+ *  The kind of event. Serialized with the spec's names (`ECHAApprovalRecorded`, …); read only by
+ *  the names of the 13 types (see [`EventType::parse`]).
+ */
 export type EventType = 
 /**  A new campaign is initiated. */
 "CampaignCreated" | 
@@ -370,7 +385,13 @@ export type EventType =
 /**  The campaign is closed. */
 "CampaignCompleted" | 
 /**  A correction of an earlier event's fields. */
-"EventCorrected";
+"EventCorrected" | 
+/**
+ *  A type this build does not know: recorded by a newer Pluto and received through sync or
+ *  import. Shown as `Newer` but never read by that name; the stored event keeps its real
+ *  name and its JSON as received.
+ */
+"Newer";
 
 /**  What a field holds, which decides how it is entered and checked. */
 export type FieldKind = 
@@ -587,6 +608,16 @@ export type SyncState = {
 	lastAttemptAt: Timestamp | null,
 	/**  Why the last attempt failed, if it did. */
 	lastError: string | null,
+	/**  Pulled events this laptop could not take (see [`Store::pull_refusals`]). */
+	pullRefused: number,
+	/**
+	 *  Event types (`Name@version`) the server reads and this build does not, from its last
+	 *  answer: when any, the server is newer, and an update of this laptop is needed to show
+	 *  what it may serve.
+	 */
+	serverNewerTypes: string[],
+	/**  Entries held here that a newer Pluto recorded and this build does not fully show. */
+	newerEntries: number,
 };
 
 /**  What the status bar and the sync settings show. */

@@ -231,7 +231,9 @@ impl CampaignSim {
                 "quantity": self.quantity,
             }),
             EventType::CampaignCompleted => json!({ "completionNotes": "All parts received by LEGO." }),
-            EventType::EventCorrected => unreachable!("corrections are planned by plan_correction"),
+            EventType::EventCorrected | EventType::Newer => {
+                unreachable!("corrections are planned by plan_correction; the generator writes known types")
+            }
         };
         // Optional notes on some processing steps, so payload sizes vary as in real entries.
         if matches!(event_type, EventType::GranulationCompleted | EventType::PolymerPurificationCompleted)
@@ -288,7 +290,9 @@ impl CampaignSim {
             EventType::CampaignCompleted => {
                 ("completionNotes", json!(format!("Closing report revision {revision}")))
             }
-            EventType::EventCorrected => unreachable!("corrections are never targets"),
+            EventType::EventCorrected | EventType::Newer => {
+                unreachable!("corrections and newer types are never targets")
+            }
         };
         let was = known.data.get(field).cloned().unwrap_or(Value::Null);
         let data = json!({

@@ -87,7 +87,8 @@ pub fn run(
         pull_time += start.elapsed();
         for logged in &page.events {
             // Positions are dense and in order: anything else would be a server bug, not speed.
-            if logged.position != after + 1 || &logged.event.device_id != laptop.device() {
+            let event = pluto_core::Incoming::read(logged.event.get())?.event;
+            if logged.position != after + 1 || &event.device_id != laptop.device() {
                 bail!("after position {after} the server sent position {}", logged.position);
             }
             after = logged.position;

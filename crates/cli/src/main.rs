@@ -394,7 +394,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 out.synced(&report, &store.sync_state()?);
             }
         }
-        Command::Status => out.status(&store.sync_state()?, &store.rejections()?),
+        Command::Status => out.status(&store.sync_state()?, &store.rejections()?, &store.pull_refusals()?),
         Command::Backup { file } => {
             store.backup(&file)?;
             out.message(json!({ "backup": file }), &format!("Backed up the database to {}.", file.display()));

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use pluto_core::correction::Effective;
-use pluto_core::store::{Drift, ListPage, ListQuery, Recorded, Rejection, SyncState};
+use pluto_core::record::event_label;
+use pluto_core::store::{Drift, ListPage, ListQuery, PullRefusal, Recorded, Rejection, SyncState};
 use pluto_core::sync::runner::Pass;
 use pluto_core::sync::SyncReport;
 use pluto_core::{CampaignState, DeviceId, Event, EventType, MassBalance, Payload, StoreError, Timestamp};
@@ -117,6 +118,9 @@ impl Printer {
         }
         out!("Last change         {}", state.updated_at);
         out!("Events              {} (corrections: {})", state.event_count, state.correction_count);
+        if let Some(note) = pluto_core::record::newer_entries_note(state.newer_entries) {
+            out!("\n{note}");
+        }
         if !balance.points.is_empty() {
             out!("\nMass balance");
             for p in &balance.points {
@@ -158,6 +162,10 @@ impl Printer {
                 e.device_id,
                 e.device_seq
             );
+            if e.event_type == EventType::Newer {
+                out!("    {}: update Pluto to see this entry", event_label(e.event_type));
+                continue;
+            }
             if let Ok(Payload::EventCorrected(c)) = Payload::parse(EventType::EventCorrected, &e.data) {
                 out!(
                     "    corrects {} ({}) because: {}",
@@ -224,6 +232,13 @@ impl Printer {
                 r.updated_at,
                 r.anomaly_count
             );
+            if r.newer_entries > 0 {
+                out!(
+                    "{:<30} holds {} entries of a newer Pluto: update Pluto to see them",
+                    "",
+                    r.newer_entries
+                );
+            }
         }
         let shown = query.offset as usize + page.rows.len();
         out!("{}–{} of {}", query.offset + 1, shown, page.total);
@@ -278,6 +293,9 @@ impl Printer {
         if report.refused > 0 || state.rejected > 0 {
             out!("{} events were refused by the server: see `pluto status`.", state.rejected);
         }
+        if report.pull_refused > 0 {
+            out!("{} pulled events could not be taken: see `pluto status`.", report.pull_refused);
+        }
     }
 
     pub fn sync_pass(&self, pass: &Pass<'_>) {
@@ -311,11 +329,14 @@ impl Printer {
         }
     }
 
-    pub fn status(&self, state: &SyncState, rejections: &[Rejection]) {
+    pub fn status(&self, state: &SyncState, rejections: &[Rejection], pull_refusals: &[PullRefusal]) {
         if self.json {
-            self.emit(
-                &json!({ "state": state, "completeness": completeness(state), "rejections": rejections }),
-            );
+            self.emit(&json!({
+                "state": state,
+                "completeness": completeness(state),
+                "rejections": rejections,
+                "pullRefusals": pull_refusals,
+            }));
             return;
         }
         let never = || "never".to_owned();
@@ -325,11 +346,30 @@ impl Printer {
             out!("Last error               {e}");
         }
         out!("{}", completeness(state));
+        if state.newer_entries > 0 {
+            out!(
+                "{} entries here were recorded by a newer Pluto: update Pluto to see them in full.",
+                state.newer_entries
+            );
+        }
+        if !state.server_newer_types.is_empty() {
+            out!(
+                "The sync server reads entries this Pluto does not ({}): update Pluto to show everything.",
+                state.server_newer_types.join(", ")
+            );
+        }
         if !rejections.is_empty() {
             out!("\nRefused by the server ({}), kept here:", rejections.len());
             for r in rejections {
                 let field = r.field.as_deref().map_or_else(String::new, |f| format!("{f}: "));
                 out!("  {} ({}) {field}{}", r.event_id, r.outcome, r.message);
+            }
+        }
+        if !pull_refusals.is_empty() {
+            out!("\nPulled from the server but not taken ({}); the rest was applied:", pull_refusals.len());
+            for r in pull_refusals {
+                let id = r.event_id.as_deref().unwrap_or("an event without a readable id");
+                out!("  #{} {id}: {}: {}", r.position, r.field, r.message);
             }
         }
     }

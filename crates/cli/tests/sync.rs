@@ -32,6 +32,21 @@ impl Server {
         Server { url, storage, runtime, running: Some(running) }
     }
 
+    /// Stores `envelope` as the next event of the log, as a newer pluto-server would have
+    /// stored it: written into the database directly, because this server would refuse it.
+    fn store_as_newer_server(&self, data: &Path, envelope: &str) {
+        let conn = rusqlite::Connection::open(data).unwrap();
+        let value: serde_json::Value = serde_json::from_str(envelope).unwrap_or_default();
+        let text = |k: &str| value[k].as_str().unwrap_or("?").to_owned();
+        let seq = value["deviceSeq"].as_i64().unwrap_or(1_000_000);
+        conn.execute(
+            "INSERT INTO events (position, id, stream_id, event_type, device_id, device_seq, created_at, received_at, envelope)
+             VALUES ((SELECT COALESCE(MAX(position), 0) + 1 FROM events), ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+            rusqlite::params![text("id"), text("streamId"), text("eventType"), text("deviceId"), seq, "2026-03-01T10:00:00.000Z", envelope],
+        )
+        .unwrap();
+    }
+
     fn token(&self, device: &str) -> String {
         let device = DeviceId::parse(device).unwrap();
         self.runtime.block_on(auth::issue(&self.storage, device, "MBA", None)).unwrap().secret
@@ -180,4 +195,105 @@ fn the_background_loop_catches_up_when_the_network_comes_back() {
     worker.join().unwrap().unwrap();
     runtime.block_on(running.shutdown()).unwrap();
     assert!(mba.ok(&["status"]).contains("Everything up to #2 from this laptop is on the server."));
+}
+
+/// A fleet of mixed versions: a newer Pluto's events on the server (an event type this build
+/// does not know, a known type at schema version 2 with an extra field) and one event no
+/// version could read. Laptops on this build sync past them, keep them byte for byte through
+/// export, import and backup, say that an update shows them, and stay consistent.
+#[test]
+fn laptops_sync_past_a_newer_plutos_events_and_keep_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server.sqlite3");
+    let server = Server::start(&data);
+    let (mba, lego) = (Pluto::at(dir.path(), "mba"), Pluto::at(dir.path(), "lego"));
+    let (mba_token, lego_token) = (server.token(&mba.device()), server.token(&lego.device()));
+    let sample = pluto_core::samples::SampleCampaign::numbered(1);
+    let payload = |t: pluto_core::EventType| sample.payload(t).unwrap().to_string();
+
+    let id = mba.ok(&["campaign", "create", "--code", "LEGO-FLEET-1", "--material", "PCR"]).trim().to_owned();
+    mba.ok(&[
+        "record",
+        &id,
+        "InboundShipmentRecorded",
+        "--data",
+        &payload(pluto_core::EventType::InboundShipmentRecorded),
+    ]);
+    mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
+
+    // What a laptop on a newer Pluto recorded, as its newer server stored it.
+    let newer_device = "dev_01M8D4FB0YQT5Q0EH8W9ASNV9E";
+    let mut granulation = json!({
+        "id": "evt_01M8D4FB0YQT5Q0EH8W9ASNV9F", "streamType": "campaign", "streamId": id,
+        "eventType": "GranulationCompleted", "schemaVersion": 2,
+        "data": serde_json::from_str::<serde_json::Value>(&payload(pluto_core::EventType::GranulationCompleted)).unwrap(),
+        "userId": "usr_ana", "deviceId": newer_device, "deviceSeq": 1, "createdAt": "2026-03-01T09:00:00.000Z"
+    });
+    granulation["data"]["moistureContentPct"] = json!(0.4);
+    let granulation = granulation.to_string();
+    let sample_retained = format!(
+        r#"{{"id":"evt_01M8D4FB0YQT5Q0EH8W9ASNV9G","streamType":"campaign","streamId":"{id}","eventType":"SampleRetained","schemaVersion":2,"data":{{"sampleId":"S-17","retainedBy":"Ana Jensen"}},"userId":"usr_ana","deviceId":"{newer_device}","deviceSeq":2,"createdAt":"2026-03-01T09:30:00.000Z"}}"#
+    );
+    let unreadable =
+        r#"{"id":"evt_01M8D4FB0YQT5Q0EH8W9ASNV9H","streamType":"campaign","streamId":"LEGO-FLEET-1"}"#;
+    for envelope in [&granulation, &sample_retained, unreadable] {
+        server.store_as_newer_server(&data, envelope);
+    }
+
+    // A laptop that never synced gets everything, the newer events included.
+    let out = lego.ok(&["sync", "--server", &server.url, "--token", &lego_token]);
+    assert!(out.contains("pulled 4 new events"), "{out}");
+    assert!(out.contains("1 pulled events could not be taken"), "{out}");
+    let show = lego.ok(&["show", &id]);
+    assert!(show.contains("Status              granulation_complete"), "folded by its known fields: {show}");
+    assert!(
+        show.contains("2 entries of this campaign were recorded by a newer version of Pluto Tracker"),
+        "{show}"
+    );
+    assert!(show.contains("update Pluto Tracker to see them in full"), "{show}");
+    assert!(lego
+        .ok(&["history", &id])
+        .contains("Recorded by a newer Pluto Tracker: update Pluto to see this entry"));
+    assert!(lego.ok(&["list"]).contains("holds 2 entries of a newer Pluto"));
+    let status = lego.ok(&["status"]);
+    assert!(status.contains("Pulled from the server but not taken (1)"), "{status}");
+    assert!(status.contains("evt_01M8D4FB0YQT5Q0EH8W9ASNV9H: streamId"), "{status}");
+    assert!(status.contains("2 entries here were recorded by a newer Pluto"), "{status}");
+    assert!(lego.ok(&["verify"]).contains("OK: every campaign projection equals a fresh fold"));
+
+    // Kept byte for byte: export, import into a third laptop, backup.
+    let export = lego.ok(&["export", "-"]);
+    for newer in [&granulation, &sample_retained] {
+        assert!(
+            export.lines().any(|line| line == newer.as_str()),
+            "{newer} not kept as received in {export}"
+        );
+    }
+    let file = dir.path().join("fleet.jsonl");
+    std::fs::write(&file, &export).unwrap();
+    let ece = Pluto::at(dir.path(), "echa");
+    ece.ok(&["import", file.to_str().unwrap()]);
+    assert_eq!(ece.ok(&["export", "-"]), export);
+    assert_eq!(ece.json(&["show", &id])["newerEntries"], json!(2));
+    let backup = dir.path().join("backup.sqlite3");
+    lego.ok(&["backup", backup.to_str().unwrap()]);
+    let restored = Pluto::at(dir.path(), "backup");
+    assert_eq!(restored.ok(&["export", "-"]), export);
+
+    // The laptop that recorded before them records after them, and both sync on.
+    mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
+    mba.ok(&[
+        "record",
+        &id,
+        "MetalRemovalCompleted",
+        "--data",
+        &payload(pluto_core::EventType::MetalRemovalCompleted),
+    ]);
+    let out = mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
+    assert!(out.contains("Pushed 1 events (0 refused by the server)"), "{out}");
+    let out = lego.ok(&["sync", "--server", &server.url, "--token", &lego_token]);
+    assert!(out.contains("pulled 1 new events"), "{out}");
+    assert_eq!(lego.json(&["show", &id])["status"], json!("metal_removal_complete"));
+    assert_eq!(lego.ok(&["export", "-"]), mba.ok(&["export", "-"]));
+    assert!(mba.ok(&["verify"]).contains("OK: every campaign projection equals a fresh fold"));
 }

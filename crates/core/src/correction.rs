@@ -13,7 +13,7 @@ use crate::error::Refusal;
 use crate::event::Event;
 use crate::fold::{Anomaly, AnomalyKind};
 use crate::ids::EventId;
-use crate::payload::{describe, EventCorrection, EventType, FieldError, Payload};
+use crate::payload::{describe, EventCorrection, EventType, FieldError, Payload, Reading};
 
 /// Recorded payloads with every correction applied.
 #[derive(Debug, Default)]
@@ -21,6 +21,9 @@ pub struct Effective {
     corrected: HashMap<EventId, Value>,
     /// Anomalies found while applying corrections, attributed to the correction event.
     pub anomalies: Vec<Anomaly>,
+    /// Corrections a newer Pluto recorded that this build cannot apply (of a type or field it
+    /// does not know): kept, left out of the fold, and counted as entries an update will show.
+    newer: std::collections::HashSet<EventId>,
 }
 
 impl Effective {
@@ -38,10 +41,16 @@ impl Effective {
                 kind,
                 message,
             };
-            let correction = match Payload::parse(event.event_type, &event.data) {
-                Ok(Payload::EventCorrected(c)) => c,
-                Ok(_) => unreachable!("an EventCorrected payload parses as a correction"),
-                Err(e) => {
+            let correction = match Payload::read(event.event_type, event.schema_version, &event.data) {
+                Reading::Full(Payload::EventCorrected(c)) | Reading::Partial(Payload::EventCorrected(c)) => c,
+                Reading::Full(_) | Reading::Partial(_) => {
+                    unreachable!("an EventCorrected payload parses as a correction")
+                }
+                Reading::Newer => {
+                    out.newer.insert(event.id.clone());
+                    continue;
+                }
+                Reading::Invalid(e) => {
                     out.anomalies
                         .push(anomaly(AnomalyKind::InvalidPayload, format!("unreadable correction: {e}")));
                     continue;
@@ -91,11 +100,14 @@ impl Effective {
                 }
                 set_field(&mut candidate, field, &change.now);
             }
-            match Payload::parse(target.event_type, &candidate) {
-                Ok(_) => {
+            match Payload::read(target.event_type, target.schema_version, &candidate) {
+                Reading::Full(_) | Reading::Partial(_) => {
                     out.corrected.insert(target_id.clone(), candidate);
                 }
-                Err(e) => out.anomalies.push(anomaly(
+                Reading::Newer => {
+                    out.newer.insert(event.id.clone());
+                }
+                Reading::Invalid(e) => out.anomalies.push(anomaly(
                     AnomalyKind::CorrectionInvalid,
                     format!("would make {target_id} invalid ({e}); it has no effect"),
                 )),
@@ -107,6 +119,11 @@ impl Effective {
     /// The effective payload of `event`: its recorded data with corrections applied.
     pub fn payload<'a>(&'a self, event: &'a Event) -> &'a Value {
         self.corrected.get(&event.id).unwrap_or(&event.data)
+    }
+
+    /// Whether `event` is a correction this build cannot apply because a newer Pluto wrote it.
+    pub fn is_newer(&self, event: &Event) -> bool {
+        self.newer.contains(&event.id)
     }
 
     /// Whether any correction changed `event`.

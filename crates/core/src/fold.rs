@@ -15,7 +15,7 @@ use crate::ids::{CampaignId, DeviceId, EventId, UserId};
 use crate::payload::{
     CampaignCompletion, EchaApproval, EventType, Extrusion, FieldError, Granulation, InboundShipment,
     IsoDate, ManufacturingCompletion, ManufacturingStart, MaterialType, MetalRemoval, Payload,
-    PolymerPurification, ReturnToLego, TransferToRge,
+    PolymerPurification, Reading, ReturnToLego, TransferToRge,
 };
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
@@ -74,7 +74,7 @@ impl Steps {
             EventType::ManufacturingCompleted => at(&self.manufacturing_completion),
             EventType::ReturnToLegoRecorded => at(&self.return_to_lego),
             EventType::CampaignCompleted => at(&self.completion),
-            EventType::CampaignCreated | EventType::EventCorrected => None,
+            EventType::CampaignCreated | EventType::EventCorrected | EventType::Newer => None,
         }
     }
 
@@ -241,6 +241,10 @@ pub struct CampaignState {
     pub steps: Steps,
     /// Irregularities, ordered by event id.
     pub anomalies: Vec<Anomaly>,
+    /// Events a newer Pluto recorded that this build does not fully show: of a type it does not
+    /// know, or with fields it does not know (those are folded by the fields it knows).
+    #[serde(default)]
+    pub newer_entries: u32,
 }
 
 impl CampaignState {
@@ -271,6 +275,7 @@ impl CampaignState {
             manufacturing_end_date: None,
             steps: Steps::default(),
             anomalies: Vec::new(),
+            newer_entries: 0,
         }
     }
 
@@ -363,7 +368,9 @@ pub fn can_continue(state: Option<&CampaignState>, events: &[(&Event, Payload)])
         Payload::EventCorrected(c) => events.iter().any(|(e, _)| e.id == c.corrects_event_id),
         _ => true,
     };
-    events.first().is_none_or(|(e, _)| e.id > state.last_event_id)
+    // A state made of newer entries alone was stamped by them; a replay is not.
+    state.event_count > 0
+        && events.first().is_none_or(|(e, _)| e.id > state.last_event_id)
         && !state.anomalies.iter().any(|a| a.kind == AnomalyKind::CorrectionOfUnknownEvent)
         && events.iter().all(|(_, payload)| corrects_one_of_them(payload))
 }
@@ -400,14 +407,33 @@ fn fold_parsed(
     order.dedup_by(|a, b| events[*a].id == events[*b].id);
     let sorted: Vec<&Event> = order.iter().map(|&i| events[i]).collect();
     let effective = Effective::resolve(&sorted);
+    // Events this build leaves out of the fold (of a type it does not know, or corrections it
+    // cannot apply) are only counted: the state is what the other events make of it.
+    let mut newer: Option<&Event> = None;
+    let mut pending_newer = 0;
     for (&i, event) in order.iter().zip(sorted) {
-        let st = state.get_or_insert_with(|| CampaignState::empty(event));
         let corrected = effective.is_corrected(event);
-        let payload = || match parsed.get_mut(i).and_then(Option::take) {
-            Some(payload) if !corrected => Ok(payload),
-            _ => Payload::parse(event.event_type, effective.payload(event)),
-        };
-        apply(st, event, payload, corrected, detail);
+        let reading = (event.event_type != EventType::EventCorrected).then(|| {
+            match parsed.get_mut(i).and_then(Option::take) {
+                Some(payload) if !corrected => Reading::Full(payload),
+                _ => Payload::read(event.event_type, event.schema_version, effective.payload(event)),
+            }
+        });
+        if effective.is_newer(event) || reading == Some(Reading::Newer) {
+            newer = newer.or(Some(event));
+            match state.as_mut() {
+                Some(st) => st.newer_entries += 1,
+                None => pending_newer += 1,
+            }
+            continue;
+        }
+        let st = state.get_or_insert_with(|| CampaignState::empty(event));
+        st.newer_entries += std::mem::take(&mut pending_newer);
+        apply(st, event, reading, corrected, detail);
+    }
+    if let (None, Some(first)) = (&state, newer) {
+        // Only events this build cannot fold yet: the campaign exists, with nothing to show.
+        state = Some(CampaignState { newer_entries: pending_newer, ..CampaignState::empty(first) });
     }
     let mut state = state?;
     if !effective.anomalies.is_empty() {
@@ -431,32 +457,29 @@ pub fn fold_as_of<'a>(
 pub fn apply_next(state: Option<CampaignState>, event: &Event) -> CampaignState {
     debug_assert!(event.event_type != EventType::EventCorrected);
     let mut st = state.unwrap_or_else(|| CampaignState::empty(event));
-    apply(&mut st, event, || Payload::parse(event.event_type, &event.data), false, Detail::Full);
+    let reading = Payload::read(event.event_type, event.schema_version, &event.data);
+    apply(&mut st, event, Some(reading), false, Detail::Full);
     st
 }
 
 /// Whether [`apply_next`] may be used for `event` on `state`.
 pub fn can_apply_next(state: Option<&CampaignState>, event: &Event) -> bool {
-    event.event_type != EventType::EventCorrected && state.is_none_or(|s| event.id > s.last_event_id)
+    event.event_type != EventType::EventCorrected
+        && state.is_none_or(|s| s.event_count > 0 && event.id > s.last_event_id)
 }
 
-fn apply(
-    st: &mut CampaignState,
-    event: &Event,
-    payload: impl FnOnce() -> Result<Payload, FieldError>,
-    corrected: bool,
-    detail: Detail,
-) {
-    st.event_count += 1;
-    st.updated_at = st.updated_at.max(event.created_at);
-    if event.id > st.last_event_id {
-        st.last_event_id = event.id.clone();
-    }
-    if event.event_type == EventType::EventCorrected {
+fn apply(st: &mut CampaignState, event: &Event, reading: Option<Reading>, corrected: bool, detail: Detail) {
+    let Some(reading) = reading else {
         // Corrections act through `Effective`; their own anomalies are collected there.
+        count(st, event);
         st.correction_count += 1;
         return;
+    };
+    if reading == Reading::Newer {
+        st.newer_entries += 1;
+        return;
     }
+    count(st, event);
     st.last_event_type = Some(event.event_type);
     st.last_event_at = Some(event.created_at);
     let anomaly = |st: &mut CampaignState, kind: AnomalyKind, message: String| {
@@ -467,9 +490,14 @@ fn apply(
             message,
         });
     };
-    let payload = match payload() {
-        Ok(p) => p,
-        Err(e) => {
+    let payload = match reading {
+        Reading::Full(p) => p,
+        Reading::Partial(p) => {
+            st.newer_entries += 1;
+            p
+        }
+        Reading::Newer => unreachable!("counted above"),
+        Reading::Invalid(e) => {
             anomaly(
                 st,
                 AnomalyKind::InvalidPayload,
@@ -496,7 +524,10 @@ fn apply(
         }
         return;
     }
-    let target = event.event_type.target_status().expect("step events reach a status");
+    // Every type but the creation reaches a status; one that does not has nothing more to fold.
+    let Some(target) = event.event_type.target_status() else {
+        return;
+    };
     if !st.is_created() {
         anomaly(
             st,
@@ -585,6 +616,15 @@ fn apply(
     st.set_status(target, event.created_at);
     st.record_step(payload, meta);
     check_dates(st, event);
+}
+
+/// Counts an event this build folds.
+fn count(st: &mut CampaignState, event: &Event) {
+    st.event_count += 1;
+    st.updated_at = st.updated_at.max(event.created_at);
+    if event.id > st.last_event_id {
+        st.last_event_id = event.id.clone();
+    }
 }
 
 /// Cross-step date rules; reported on the event that completes the contradiction.

@@ -37,8 +37,9 @@ impl FieldError {
     }
 }
 
-/// The kind of event. Serialized with the spec's names (`ECHAApprovalRecorded`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The kind of event. Serialized with the spec's names (`ECHAApprovalRecorded`, …); read only by
+/// the names of the 13 types (see [`EventType::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum EventType {
     /// A new campaign is initiated.
@@ -70,6 +71,21 @@ pub enum EventType {
     CampaignCompleted,
     /// A correction of an earlier event's fields.
     EventCorrected,
+    /// A type this build does not know: recorded by a newer Pluto and received through sync or
+    /// import. Shown as `Newer` but never read by that name; the stored event keeps its real
+    /// name and its JSON as received.
+    Newer,
+}
+
+/// What the fold may do with an event of a known type that a newer Pluto wrote (a newer schema
+/// version, or fields this build does not know).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewerRule {
+    /// Fold it by the fields this build knows: a newer version only adds fields and never
+    /// changes the meaning of an existing one.
+    FoldKnownFields,
+    /// Leave it out of the fold until this build is updated.
+    Skip,
 }
 
 impl EventType {
@@ -116,7 +132,32 @@ impl EventType {
             Self::ReturnToLegoRecorded => "ReturnToLEGORecorded",
             Self::CampaignCompleted => "CampaignCompleted",
             Self::EventCorrected => "EventCorrected",
+            Self::Newer => "Newer",
         }
+    }
+
+    /// The payload schema version this build writes for this type; events of this type with a
+    /// higher version were written by a newer Pluto.
+    pub fn schema_version(self) -> u32 {
+        match self {
+            Self::Newer => u32::MAX,
+            _ => 1,
+        }
+    }
+
+    /// What the fold does with an event of this type written by a newer Pluto.
+    pub fn newer_rule(self) -> NewerRule {
+        match self {
+            Self::Newer => NewerRule::Skip,
+            _ => NewerRule::FoldKnownFields,
+        }
+    }
+
+    /// The types and payload schema versions this build reads fully, as `Name@version` joined
+    /// by commas: what the store remembers to notice that an update learned new ones.
+    pub fn registry_fingerprint() -> String {
+        let known: Vec<String> = Self::ALL.iter().map(|t| format!("{t}@{}", t.schema_version())).collect();
+        known.join(",")
     }
 
     /// Parses the spec's name; the error lists the valid names.
@@ -151,12 +192,20 @@ impl EventType {
             Self::ReturnToLegoRecorded => &fields::RETURN,
             Self::CampaignCompleted => &fields::COMPLETION,
             Self::EventCorrected => &fields::CORRECTION,
+            Self::Newer => &[],
         }
     }
 
     /// The spec of one field of this type's payload.
     pub fn field(self, name: &str) -> Option<&'static FieldSpec> {
         self.fields().iter().find(|f| f.name == name)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Self::parse(&name).map_err(|e| serde::de::Error::custom(e.message))
     }
 }
 
@@ -624,7 +673,40 @@ impl Payload {
             EventType::ReturnToLegoRecorded => Self::ReturnToLegoRecorded(typed(event_type, data)?),
             EventType::CampaignCompleted => Self::CampaignCompleted(typed(event_type, data)?),
             EventType::EventCorrected => Self::EventCorrected(typed(event_type, data)?),
+            EventType::Newer => {
+                return Err(FieldError::new(
+                    "eventType",
+                    "the event's type belongs to a newer Pluto; update Pluto to read it",
+                ))
+            }
         })
+    }
+
+    /// Reads the payload of an event that may come from another version of Pluto (the tolerant
+    /// reader): what this build fully understands is [`Reading::Full`]; what a newer Pluto wrote
+    /// (a higher schema version, or fields this build does not know) is read by its known fields
+    /// where the type's [`NewerRule`] allows, and is otherwise [`Reading::Newer`]. The common
+    /// case costs one strict parse, as [`Payload::parse`] does.
+    pub fn read(event_type: EventType, schema_version: u32, data: &Value) -> Reading {
+        if event_type == EventType::Newer {
+            return Reading::Newer;
+        }
+        let known_version = schema_version <= event_type.schema_version();
+        if known_version {
+            match Self::parse(event_type, data) {
+                Ok(payload) => return Reading::Full(payload),
+                Err(_) if writes_newer_fields(event_type, data) => {}
+                Err(error) => return Reading::Invalid(error),
+            }
+        }
+        if event_type.newer_rule() == NewerRule::Skip {
+            return Reading::Newer;
+        }
+        match Self::parse(event_type, &known_fields(event_type, data)) {
+            Ok(payload) => Reading::Partial(payload),
+            Err(_) if !known_version || corrects_newer(event_type, data) => Reading::Newer,
+            Err(error) => Reading::Invalid(error),
+        }
     }
 
     /// The type of this payload.
@@ -755,6 +837,65 @@ impl Payload {
             }
         }
     }
+}
+
+/// A payload as this build reads it; see [`Payload::read`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    /// Fully understood and valid.
+    Full(Payload),
+    /// Written by a newer Pluto; these are the fields this build knows, which it folds.
+    Partial(Payload),
+    /// Written by a newer Pluto, and not to be folded by this build.
+    Newer,
+    /// Invalid for the version it claims.
+    Invalid(FieldError),
+}
+
+/// Whether `data` holds what only a newer Pluto writes: fields its type does not have here, or,
+/// in a correction, a corrected type or field this build does not know.
+fn writes_newer_fields(event_type: EventType, data: &Value) -> bool {
+    let unknown_keys = data.as_object().is_some_and(|map| map.keys().any(|k| event_type.field(k).is_none()));
+    unknown_keys || corrects_newer(event_type, data)
+}
+
+/// Whether `data`, a correction, corrects a type or a field this build does not know.
+fn corrects_newer(event_type: EventType, data: &Value) -> bool {
+    if event_type != EventType::EventCorrected {
+        return false;
+    }
+    let Some(map) = data.as_object() else {
+        return false;
+    };
+    let Some(target) = map.get("correctsEventType").and_then(Value::as_str) else {
+        return false;
+    };
+    let Ok(target) = EventType::parse(target) else {
+        return true;
+    };
+    let changes = map.get("changes").and_then(Value::as_object);
+    changes.is_some_and(|c| c.keys().any(|k| target.field(k).is_none()))
+}
+
+/// `data` with only the fields `event_type` has in this build; a correction also keeps only
+/// the changes of fields its target type has here.
+fn known_fields(event_type: EventType, data: &Value) -> Value {
+    let Some(map) = data.as_object() else {
+        return data.clone();
+    };
+    let mut known: serde_json::Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| event_type.field(k).is_some())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if event_type == EventType::EventCorrected {
+        let target =
+            known.get("correctsEventType").and_then(Value::as_str).and_then(|t| EventType::parse(t).ok());
+        if let (Some(target), Some(Value::Object(changes))) = (target, known.get_mut("changes")) {
+            changes.retain(|k, _| target.field(k).is_some());
+        }
+    }
+    Value::Object(known)
 }
 
 /// Checks that `value` has the JSON shape of `spec` (type and basic range); whole-payload rules

@@ -114,17 +114,37 @@ pub struct CampaignRecord {
     pub next_step: Option<NextStep>,
     /// The instant this record is as of; `None` for now.
     pub as_of: Option<Timestamp>,
+    /// When some of its entries were recorded by a newer Pluto: that they are kept, and that
+    /// updating shows them.
+    pub newer_note: Option<String>,
 }
 
 /// Words on the ECHA gate, shown where it blocks.
 pub const ECHA_GATE_NOTE: &str = "ECHA testing must approve the material before it may move to RGE: \
      record ECHA's approval first; the transfer to RGE is refused until then.";
 
+/// Words for a campaign holding entries this build does not fully show, or `None`.
+pub fn newer_entries_note(newer_entries: u32) -> Option<String> {
+    match newer_entries {
+        0 => None,
+        1 => Some(NEWER_ENTRY_NOTE.to_owned()),
+        n => Some(format!(
+            "{n} entries of this campaign were recorded by a newer version of Pluto Tracker. They are kept \
+             safely; update Pluto Tracker to see them in full."
+        )),
+    }
+}
+
+const NEWER_ENTRY_NOTE: &str =
+    "One entry of this campaign was recorded by a newer version of Pluto Tracker. \
+     It is kept safely; update Pluto Tracker to see it in full.";
+
 /// The label of an event type (`Granulation`, `Campaign Created`, `Correction`).
 pub fn event_label(event_type: EventType) -> &'static str {
-    match event_type.target_status() {
-        Some(status) => status.step_label(),
-        None => "Correction",
+    match (event_type, event_type.target_status()) {
+        (EventType::Newer, _) => "Recorded by a newer Pluto Tracker",
+        (_, Some(status)) => status.step_label(),
+        (_, None) => "Correction",
     }
 }
 
@@ -198,7 +218,17 @@ impl CampaignRecord {
             .iter()
             .map(|a| AnomalyNote { anomaly: a.clone(), remedy: a.kind.remedy().to_owned() })
             .collect();
-        Some(CampaignRecord { state, stages, events: entries, mass_balance, anomalies, next_step, as_of })
+        let newer_note = newer_entries_note(state.newer_entries);
+        Some(CampaignRecord {
+            state,
+            stages,
+            events: entries,
+            mass_balance,
+            anomalies,
+            next_step,
+            as_of,
+            newer_note,
+        })
     }
 
     /// The chain-of-custody record as CSV: one row per field of every event (original value,

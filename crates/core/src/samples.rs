@@ -126,7 +126,7 @@ impl SampleCampaign {
                 "quantity": self.po_quantity - self.po_quantity / 50,
             }),
             EventType::CampaignCompleted => json!({ "completionNotes": "All parts received at LEGO" }),
-            EventType::EventCorrected => return None,
+            EventType::EventCorrected | EventType::Newer => return None,
         })
     }
 }

@@ -61,3 +61,21 @@ fn the_schema_3_fixture_reads_as_it_was_written() {
     assert_eq!(state.inbound_net_weight_kg, Some(9990.0), "the correction still applies");
     assert_eq!((state.event_count, state.correction_count), (4, 1));
 }
+
+/// Schema 5 keeps what a newer Pluto wrote as it was received: this fixture holds an event of a
+/// type this build does not know (`SampleRetained`) and a correction of it.
+#[test]
+fn the_schema_5_fixture_keeps_a_newer_plutos_entries_as_received() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v5.sqlite3"),
+        dir.path(),
+    );
+    let id = CampaignId::parse("cmp_01M8T3S1M5SEERWVD3PADWMP98").unwrap();
+    assert_eq!(store.projection(&id).unwrap().unwrap().newer_entries, 2);
+    let mut export = Vec::new();
+    store.export(&mut export).unwrap();
+    let export = String::from_utf8(export).unwrap();
+    assert!(export.lines().any(|l| l.starts_with(r#"{"id":"evt_01KBFX5V00000000000000000A","streamType":"campaign","#)
+        && l.contains(r#""eventType":"SampleRetained","schemaVersion":2,"data":{"sampleId":"S-17","retainedBy":"Ana Jensen"}"#)));
+}

@@ -78,7 +78,8 @@ mod tests {
             check(&json!({"id": "evt_01M8D4FB0YQT5Q0EH8W9ASNV9C", "eventType": "Nope"})).verdict.unwrap_err();
         assert_eq!(error.field, "eventType");
         assert!(
-            error.message.starts_with("unknown variant `Nope`") && !error.message.contains("line"),
+            error.message.starts_with("unknown event type \"Nope\"; expected one of CampaignCreated")
+                && !error.message.contains("line"),
             "{error}"
         );
     }

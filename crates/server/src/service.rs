@@ -8,7 +8,7 @@ use pluto_core::sync::protocol::{
     DeviceStatus, Health, PushOutcome, PushResponse, PushResult, MAX_PULL_LIMIT, MAX_PUSH_EVENTS,
     MAX_WAIT_SECONDS,
 };
-use pluto_core::{DeviceId, Event, Timestamp};
+use pluto_core::{DeviceId, Event, EventType, Timestamp};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -257,6 +257,7 @@ impl<S: Storage> SyncService<S> {
             backend: self.storage.backend().into(),
             version: env!("CARGO_PKG_VERSION").into(),
             head: self.storage.head().await?,
+            event_types: EventType::registry_fingerprint().split(',').map(str::to_owned).collect(),
         })
     }
 }

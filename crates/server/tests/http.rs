@@ -21,6 +21,19 @@ async fn health_answers_without_a_token() {
     let health: Health = response.json().await.unwrap();
     assert_eq!((health.status.as_str(), health.backend.as_str(), health.head), ("ok", "sqlite", 0));
     assert_eq!(health.version, env!("CARGO_PKG_VERSION"));
+    // The event types and versions it reads, so that a laptop can tell when the server is newer.
+    assert_eq!(health.event_types.len(), EventType::ALL.len());
+    assert!(health.event_types.contains(&"GranulationCompleted@1".to_owned()), "{:?}", health.event_types);
+    assert!(health.newer_than_this_build().is_empty());
+    let newer = Health {
+        event_types: vec![
+            "GranulationCompleted@2".into(),
+            "SampleRetained@1".into(),
+            "CampaignCreated@1".into(),
+        ],
+        ..health
+    };
+    assert_eq!(newer.newer_than_this_build(), ["GranulationCompleted@2", "SampleRetained@1"]);
     server.stop().await;
 }
 

@@ -114,7 +114,7 @@ impl Server {
             assert!(
                 positions.windows(2).all(|w| w[0] < w[1]) && positions.first().is_none_or(|p| *p > after)
             );
-            events.extend(page.events.into_iter().map(|e| e.event));
+            events.extend(page.events.iter().map(|e| Event::from_json(e.event.get()).unwrap()));
             if !page.has_more {
                 return events;
             }

@@ -4,7 +4,7 @@
 use rusqlite::TransactionBehavior;
 use serde_json::Value;
 
-use super::rows::{event_by_id, insert_event, insert_statement, stream_events, ProjectionRows};
+use super::rows::{event_by_id, insert_event, insert_statement, stream_events, ProjectionRows, RowText};
 use super::{Result, Store, StoreError};
 use crate::correction::check_correction;
 use crate::error::Refusal;
@@ -159,7 +159,8 @@ impl Store {
         }
         let inserted = {
             let mut insert = insert_statement(&tx)?;
-            insert_event(&tx, &mut insert, &event, &data_text)?
+            let text = RowText { event_type: event.event_type.as_str(), data: &data_text, raw: None };
+            insert_event(&tx, &mut insert, &event, text)?
         };
         if !inserted {
             // The id was checked above inside this transaction; another writer cannot have it.

@@ -6,10 +6,50 @@ use std::path::Path;
 use rusqlite::TransactionBehavior;
 use serde::Serialize;
 
-use super::rows::{differing_fields, event_from_row, ProjectionRows, EVENT_COLUMNS};
+use super::rows::{differing_fields, event_from_row, stream_events, ProjectionRows, EVENT_COLUMNS};
+use super::sync::{get_meta, set_meta};
 use super::{Result, Store, StoreError};
 use crate::event::Event;
 use crate::fold::fold_projection;
+use crate::ids::CampaignId;
+use crate::payload::EventType;
+
+/// The meta key under which the store remembers which event types and versions its projections
+/// were folded with ([`EventType::registry_fingerprint`]).
+const REGISTRY: &str = "event_registry";
+
+/// After an update (or a downgrade) that changed which event types and versions this build
+/// reads, folds again every campaign holding an event kept as received, so that what the new
+/// build can read shows without anyone acting. One meta lookup when nothing changed. Returns
+/// the number of campaigns folded again.
+pub(super) fn refold_for_registry(conn: &mut rusqlite::Connection) -> Result<u64> {
+    let fingerprint = EventType::registry_fingerprint();
+    if get_meta(conn, REGISTRY)?.as_deref() == Some(fingerprint.as_str()) {
+        return Ok(0);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut refolded = 0;
+    if get_meta(&tx, REGISTRY)?.as_deref() != Some(fingerprint.as_str()) {
+        let streams: Vec<String> = tx
+            .prepare("SELECT DISTINCT stream_id FROM events WHERE raw IS NOT NULL ORDER BY stream_id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut projections = ProjectionRows::new(&tx)?;
+        for stream in streams {
+            let campaign = CampaignId::parse(&stream)
+                .map_err(|e| StoreError::Corrupt(format!("events.stream_id: {e}")))?;
+            let before = projections.load(&campaign)?.map(|s| s.status);
+            if let Some(state) = fold_projection(&stream_events(&tx, &campaign)?) {
+                projections.save(&state, before)?;
+                refolded += 1;
+            }
+        }
+        drop(projections);
+        set_meta(&tx, REGISTRY, Some(&fingerprint))?;
+    }
+    tx.commit()?;
+    Ok(refolded)
+}
 
 /// A difference between a stored projection and a fresh fold of its events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -27,7 +27,7 @@ pub use append::{Draft, Recorded};
 pub use maintenance::Drift;
 pub use query::{CampaignSummary, ListPage, ListQuery, SortOrder};
 pub use remote::RemoteReport;
-pub use sync::{Rejection, SyncState};
+pub use sync::{PullRefusal, Rejection, SyncState};
 
 /// Why a store operation failed. Nothing is written when an operation fails.
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +176,7 @@ impl Store {
         let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         configure(&conn)?;
         schema::migrate(&mut conn, path)?;
+        maintenance::refold_for_registry(&mut conn)?;
         let device_id = ensure_device_id(&conn)?;
         Ok(Store { conn, path: path.to_owned(), device_id })
     }

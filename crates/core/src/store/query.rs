@@ -88,6 +88,8 @@ pub struct CampaignSummary {
     pub anomaly_count: u32,
     /// Whether any of its events is not on the sync server yet.
     pub unsynced: bool,
+    /// Its events that a newer Pluto recorded and this build does not fully show.
+    pub newer_entries: u32,
 }
 
 /// A page of campaigns and how many match in all.
@@ -167,7 +169,8 @@ impl Store {
             "SELECT id, lego_campaign_code, material_type, description, status, current_step, next_expected_step,
                     current_weight_kg, echa_approved, last_event_type, updated_at, event_count, anomaly_count,
                     EXISTS (SELECT 1 FROM events e WHERE e.stream_id = campaign_projections.id
-                            AND e.server_position IS NULL)
+                            AND e.server_position IS NULL),
+                    newer_entries
              FROM campaign_projections {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
             args.len() - 1,
             args.len()
@@ -190,6 +193,7 @@ impl Store {
                     event_count: r.get(11)?,
                     anomaly_count: r.get(12)?,
                     unsynced: r.get(13)?,
+                    newer_entries: r.get(14)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -34,7 +34,8 @@ pub fn event_from_row(row: &Row<'_>) -> Result<Event> {
         id: EventId::parse(&id).map_err(|e| corrupt("events.id", e))?,
         stream_type: row.get(1)?,
         stream_id: CampaignId::parse(&stream_id).map_err(|e| corrupt("events.stream_id", e))?,
-        event_type: EventType::parse(&event_type).map_err(|e| corrupt("events.event_type", e))?,
+        // A type this build does not know was recorded by a newer Pluto (the row keeps its JSON).
+        event_type: EventType::parse(&event_type).unwrap_or(EventType::Newer),
         schema_version: row.get(4)?,
         data: serde_json::from_str(&data).map_err(|e| corrupt("events.data", e))?,
         user_id: UserId::parse(&user_id).map_err(|e| corrupt("events.user_id", e))?,
@@ -47,28 +48,43 @@ pub fn event_from_row(row: &Row<'_>) -> Result<Event> {
 /// The statement [`insert_event`] runs, prepared once for a batch of inserts.
 pub fn insert_statement(conn: &Connection) -> Result<CachedStatement<'_>> {
     Ok(conn.prepare_cached(
-        "INSERT INTO events (id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO events (id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, created_at, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO NOTHING",
     )?)
 }
 
-/// Inserts an event whose payload, in canonical JSON, is `data`, with `stmt` from
-/// [`insert_statement`] on `conn`. Returns `false`, inserting nothing, when an event with this
-/// id is already stored (the caller compares them): one index descent serves both the
-/// idempotency check and the insert.
-pub fn insert_event(conn: &Connection, stmt: &mut Statement<'_>, event: &Event, data: &str) -> Result<bool> {
+/// What [`insert_event`] stores besides the event itself.
+pub struct RowText<'a> {
+    /// The type's name: the event's own, or as received for a type this build does not know.
+    pub event_type: &'a str,
+    /// The payload's JSON: canonical for an event this build reads fully, as received otherwise.
+    pub data: &'a str,
+    /// The envelope as received, for an event this build does not read fully.
+    pub raw: Option<&'a str>,
+}
+
+/// Inserts an event with `stmt` from [`insert_statement`] on `conn`. Returns `false`, inserting
+/// nothing, when an event with this id is already stored (the caller compares them): one index
+/// descent serves both the idempotency check and the insert.
+pub fn insert_event(
+    conn: &Connection,
+    stmt: &mut Statement<'_>,
+    event: &Event,
+    text: RowText<'_>,
+) -> Result<bool> {
     let inserted = stmt.execute(params![
         event.id.as_str(),
         event.stream_type,
         event.stream_id.as_str(),
-        event.event_type.as_str(),
+        text.event_type,
         event.schema_version,
-        data,
+        text.data,
         event.user_id.as_str(),
         event.device_id.as_str(),
         i64::try_from(event.device_seq).unwrap_or(i64::MAX),
         event.created_at.to_string(),
+        text.raw,
     ]);
     match inserted {
         Ok(rows) => Ok(rows == 1),
@@ -134,7 +150,7 @@ pub fn stream_events_except(
 
 /// Columns of `campaign_projections`, in the order [`state_from_row`] reads them and
 /// [`ProjectionRows::write`] binds them.
-const PROJECTION_COLUMNS: [&str; 24] = [
+const PROJECTION_COLUMNS: [&str; 25] = [
     "id",
     "lego_campaign_code",
     "material_type",
@@ -159,6 +175,7 @@ const PROJECTION_COLUMNS: [&str; 24] = [
     "manufacturing_start_date",
     "manufacturing_end_date",
     "anomalies",
+    "newer_entries",
 ];
 
 static SELECT_PROJECTION: LazyLock<String> = LazyLock::new(|| {
@@ -252,6 +269,7 @@ impl<'c> ProjectionRows<'c> {
             st.manufacturing_start_date.map(|d| d.to_string()),
             st.manufacturing_end_date.map(|d| d.to_string()),
             anomalies,
+            st.newer_entries,
         ])?;
         Ok(())
     }
@@ -306,6 +324,7 @@ fn state_from_row(row: &Row<'_>) -> Result<CampaignState> {
         manufacturing_end_date: date(22)?,
         steps: Steps::default(),
         anomalies,
+        newer_entries: row.get(24)?,
     })
 }
 

@@ -6,12 +6,13 @@
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::{Deserialize, Serialize};
 
-use super::remote::{apply_batch, RemoteReport};
+use super::remote::{apply_batch, arrivals, RemoteReport};
 use super::rows::{event_from_row, EVENT_COLUMNS};
 use super::{Result, Store};
 use crate::event::Event;
 use crate::ids::EventId;
-use crate::sync::protocol::{DeviceStatus, LoggedEvent};
+use crate::incoming::Incoming;
+use crate::sync::protocol::{DeviceStatus, PulledEvent};
 use crate::time::Timestamp;
 
 /// A pushed event the server refused, and why.
@@ -29,6 +30,25 @@ pub struct Rejection {
     pub message: String,
     /// When it was refused.
     pub rejected_at: Timestamp,
+}
+
+/// A pulled event this laptop could not take: no version of Pluto could read it, or its id or
+/// sequence number already holds another event here. The rest of its page was applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PullRefusal {
+    /// The event's position in the server's log.
+    #[cfg_attr(feature = "specta", specta(type = f64))]
+    pub position: i64,
+    /// Its id, when that much was readable.
+    pub event_id: Option<String>,
+    /// The field that is wrong.
+    pub field: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// When this laptop refused it.
+    pub refused_at: Timestamp,
 }
 
 /// Where sync stands, as the status bar shows it.
@@ -52,6 +72,14 @@ pub struct SyncState {
     pub last_attempt_at: Option<Timestamp>,
     /// Why the last attempt failed, if it did.
     pub last_error: Option<String>,
+    /// Pulled events this laptop could not take (see [`Store::pull_refusals`]).
+    pub pull_refused: u64,
+    /// Event types (`Name@version`) the server reads and this build does not, from its last
+    /// answer: when any, the server is newer, and an update of this laptop is needed to show
+    /// what it may serve.
+    pub server_newer_types: Vec<String>,
+    /// Entries held here that a newer Pluto recorded and this build does not fully show.
+    pub newer_entries: u64,
 }
 
 const CURSOR: &str = "sync_cursor";
@@ -59,12 +87,13 @@ const CONTIGUOUS: &str = "sync_server_contiguous_up_to";
 const LAST_SUCCESS: &str = "sync_last_success_at";
 const LAST_ATTEMPT: &str = "sync_last_attempt_at";
 const LAST_ERROR: &str = "sync_last_error";
+const SERVER_NEWER_TYPES: &str = "sync_server_newer_types";
 
-fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+pub(super) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
 }
 
-fn set_meta(conn: &Connection, key: &str, value: Option<&str>) -> Result<()> {
+pub(super) fn set_meta(conn: &Connection, key: &str, value: Option<&str>) -> Result<()> {
     match value {
         Some(v) => conn.execute(
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -127,16 +156,86 @@ impl Store {
     }
 
     /// Applies one pulled page and advances the cursor in the same transaction, so a crash
-    /// between pages loses nothing and repeats nothing.
-    pub fn apply_pulled(&mut self, page: &[LoggedEvent], next_after: i64) -> Result<RemoteReport> {
+    /// between pages loses nothing and repeats nothing. Each event is read on its own with the
+    /// tolerant reader: one that this laptop cannot take is recorded as a pull refusal and the
+    /// rest of the page is applied, so one bad event never stops a sync.
+    pub fn apply_pulled(&mut self, page: &[PulledEvent], next_after: i64) -> Result<RemoteReport> {
+        let now = Timestamp::now();
+        let mut refusals = Vec::new();
+        let mut read = Vec::with_capacity(page.len());
+        for pulled in page {
+            match Incoming::read(pulled.event.get()) {
+                Ok(incoming) => read.push((pulled.position, incoming)),
+                Err(malformed) => refusals.push(PullRefusal {
+                    position: pulled.position,
+                    event_id: malformed.id,
+                    field: malformed.error.field,
+                    message: malformed.error.message,
+                    refused_at: now,
+                }),
+            }
+        }
+        let (positions, mut incoming): (Vec<i64>, Vec<Incoming>) = read.into_iter().unzip();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let events: Vec<Event> = page.iter().map(|l| l.event.clone()).collect();
-        let report = apply_batch(&tx, &events)?;
-        set_positions(&tx, page.iter().map(|l| (&l.event.id, l.position)))?;
+        let mut clashes = Vec::new();
+        let mut report = apply_batch(&tx, arrivals(&mut incoming), Some(&mut clashes))?;
+        let mut taken = vec![true; incoming.len()];
+        for (index, error) in clashes {
+            taken[index] = false;
+            refusals.push(PullRefusal {
+                position: positions[index],
+                event_id: Some(incoming[index].event.id.to_string()),
+                field: "id".into(),
+                message: error.to_string(),
+                refused_at: now,
+            });
+        }
+        let accepted = incoming.iter().zip(&positions).zip(&taken).filter(|(_, &t)| t);
+        set_positions(&tx, accepted.map(|((i, &position), _)| (&i.event.id, position)))?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO pull_refusals (position, event_id, field, message, raw, refused_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for r in &refusals {
+                let raw = page.iter().find(|p| p.position == r.position).map_or("", |p| p.event.get());
+                stmt.execute(params![
+                    r.position,
+                    r.event_id,
+                    r.field,
+                    r.message,
+                    raw,
+                    r.refused_at.to_string()
+                ])?;
+            }
+        }
+        report.refused = refusals.len();
         let cursor: i64 = get_meta(&tx, CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
         set_meta(&tx, CURSOR, Some(&cursor.max(next_after).to_string()))?;
         tx.commit()?;
         Ok(report)
+    }
+
+    /// Pulled events this laptop could not take, newest first.
+    pub fn pull_refusals(&self) -> Result<Vec<PullRefusal>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT position, event_id, field, message, refused_at FROM pull_refusals ORDER BY position DESC",
+        )?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get::<_, String>(4)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (position, event_id, field, message, at) = row?;
+            let refused_at = Timestamp::parse(&at).map_err(super::StoreError::Corrupt)?;
+            out.push(PullRefusal { position, event_id, field, message, refused_at });
+        }
+        Ok(out)
+    }
+
+    /// Remembers which event types the server reads and this build does not (empty: none).
+    pub fn record_server_types(&mut self, newer: &[&str]) -> Result<()> {
+        let value = (!newer.is_empty()).then(|| newer.join(","));
+        set_meta(&self.conn, SERVER_NEWER_TYPES, value.as_deref())
     }
 
     /// Remembers the outcome of a sync attempt for the status bar.
@@ -173,6 +272,16 @@ impl Store {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         let rejected: i64 = self.conn.query_row("SELECT COUNT(*) FROM sync_rejections", [], |r| r.get(0))?;
+        let pull_refused: i64 =
+            self.conn.query_row("SELECT COUNT(*) FROM pull_refusals", [], |r| r.get(0))?;
+        let newer_entries: i64 = self.conn.query_row(
+            "SELECT COALESCE(SUM(newer_entries), 0) FROM campaign_projections",
+            [],
+            |r| r.get(0),
+        )?;
+        let server_newer_types = get_meta(&self.conn, SERVER_NEWER_TYPES)?
+            .map(|types| types.split(',').map(str::to_owned).collect())
+            .unwrap_or_default();
         let time = |key| -> Result<Option<Timestamp>> {
             Ok(get_meta(&self.conn, key)?.and_then(|t| Timestamp::parse(&t).ok()))
         };
@@ -185,6 +294,9 @@ impl Store {
             last_success_at: time(LAST_SUCCESS)?,
             last_attempt_at: time(LAST_ATTEMPT)?,
             last_error: get_meta(&self.conn, LAST_ERROR)?,
+            pull_refused: pull_refused as u64,
+            server_newer_types,
+            newer_entries: newer_entries as u64,
         })
     }
 

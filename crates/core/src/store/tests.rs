@@ -62,6 +62,7 @@ fn events_cannot_be_updated_or_deleted_in_sql() {
         "UPDATE events SET data = '{}'",
         "UPDATE events SET created_at = '2000-01-01T00:00:00.000Z'",
         "UPDATE events SET id = id || 'x'",
+        "UPDATE events SET raw = '{}'",
         "DELETE FROM events",
     ] {
         let err = conn.execute(sql, []).unwrap_err();
@@ -250,7 +251,8 @@ fn a_version_3_store_keeps_every_projection_field_through_the_migration() {
     old.execute("ATTACH ?1 AS current", [current.path.to_str().unwrap()]).unwrap();
     old.execute_batch(
         "INSERT INTO meta SELECT * FROM current.meta;
-         INSERT INTO events SELECT * FROM current.events;
+         INSERT INTO events SELECT seq, id, stream_type, stream_id, event_type, schema_version, data, user_id,
+           device_id, device_seq, created_at, server_position FROM current.events;
          INSERT INTO campaign_status_counts SELECT * FROM current.campaign_status_counts;",
     )
     .unwrap();
@@ -349,7 +351,7 @@ fn rebuild_restores_exactly_and_verify_reports_drift() {
                description, status, current_step, next_expected_step, current_weight_kg, inbound_net_weight_kg,
                echa_approved, created_at, completed_at, last_event_type, last_event_at, updated_at, event_count,
                anomaly_count, status_since, correction_count, last_event_id, recorded_steps,
-               manufacturing_start_date, manufacturing_end_date, anomalies
+               manufacturing_start_date, manufacturing_end_date, anomalies, newer_entries
              FROM campaign_projections ORDER BY id LIMIT 1;",
         )
         .unwrap();
@@ -462,8 +464,18 @@ fn two_connections_can_write_the_same_file() {
 mod sync_bookkeeping {
     use super::*;
     use crate::store::Rejection;
-    use crate::sync::protocol::{DeviceStatus, LoggedEvent};
+    use crate::sync::protocol::{DeviceStatus, PulledEvent};
     use crate::Timestamp;
+
+    /// Every event of `store` as JSON, in id order.
+    pub(super) fn wire_events(store: &Store) -> Vec<Value> {
+        all_events(store).iter().map(|e| serde_json::to_value(e).unwrap()).collect()
+    }
+
+    /// A pulled event as the server serves it.
+    pub(super) fn pulled(position: i64, event: &Value) -> PulledEvent {
+        PulledEvent { position, event: serde_json::value::RawValue::from_string(event.to_string()).unwrap() }
+    }
 
     fn status(store: &Store, n: u64) -> DeviceStatus {
         DeviceStatus {
@@ -519,19 +531,12 @@ mod sync_bookkeeping {
     fn a_pulled_page_and_its_cursor_commit_together() {
         let mut a = fixture();
         campaign(&mut a.store, 2, 6);
-        let logged: Vec<LoggedEvent> = all_events(&a.store)
-            .into_iter()
-            .zip(1..)
-            .map(|(event, position)| LoggedEvent { position, received_at: Timestamp::now(), event })
-            .collect();
+        let events = wire_events(&a.store);
+        let logged: Vec<PulledEvent> =
+            events.iter().zip(1..).map(|(e, position)| pulled(position, e)).collect();
         let mut b = fixture();
         let report = b.store.apply_pulled(&logged[..4], 4).unwrap();
         assert_eq!(report.inserted, 4);
-        assert_eq!(b.store.sync_state().unwrap().cursor, 4);
-        // A page that cannot be applied leaves the cursor where it was.
-        let mut bad = logged[4..].to_vec();
-        bad[0].event.data["netWeightKg"] = json!("heavy");
-        assert!(b.store.apply_pulled(&bad, 6).is_err());
         assert_eq!(b.store.sync_state().unwrap().cursor, 4);
         b.store.apply_pulled(&logged[4..], 6).unwrap();
         b.store.apply_pulled(&logged, 6).unwrap();
@@ -545,6 +550,49 @@ mod sync_bookkeeping {
     }
 
     #[test]
+    fn an_event_no_version_can_read_is_refused_alone_and_the_page_goes_on() {
+        let mut a = fixture();
+        let id = campaign(&mut a.store, 2, 4);
+        let mut events = wire_events(&a.store);
+        events[1]["data"]["netWeightKg"] = json!("heavy");
+        let mut page: Vec<PulledEvent> =
+            events.iter().zip(1..).map(|(e, position)| pulled(position, e)).collect();
+        page.push(PulledEvent {
+            position: 5,
+            event: serde_json::value::RawValue::from_string("{\"id\": \"evt_nope\"}".into()).unwrap(),
+        });
+        let mut b = fixture();
+        let report = b.store.apply_pulled(&page, 5).unwrap();
+        assert_eq!((report.inserted, report.refused), (3, 2));
+        let state = b.store.sync_state().unwrap();
+        assert_eq!((state.cursor, state.pull_refused), (5, 2), "the cursor moves past what was refused");
+        let refusals = b.store.pull_refusals().unwrap();
+        assert_eq!(refusals[0].position, 5);
+        assert_eq!((refusals[0].event_id.as_deref(), refusals[0].field.as_str()), (Some("evt_nope"), "id"));
+        assert_eq!(refusals[1].event_id.as_deref(), Some(events[1]["id"].as_str().unwrap()));
+        assert_eq!(refusals[1].field, "data.netWeightKg");
+        let campaign = b.store.campaign(&id).unwrap().unwrap();
+        assert_eq!(campaign.event_count, 3, "the rest of the page is applied");
+        assert!(b.store.verify().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_pulled_id_that_holds_other_content_here_is_refused_alone() {
+        let mut a = fixture();
+        campaign(&mut a.store, 2, 3);
+        let events = wire_events(&a.store);
+        let mut b = fixture();
+        b.store.import(std::io::Cursor::new(format!("{}\n", events[2]))).unwrap();
+        let mut forged = events[2].clone();
+        forged["data"]["ticketNumber"] = json!("FORGED");
+        let page = [pulled(1, &events[0]), pulled(2, &events[1]), pulled(3, &forged)];
+        let report = b.store.apply_pulled(&page, 3).unwrap();
+        assert_eq!((report.inserted, report.refused), (2, 1));
+        let refusal = &b.store.pull_refusals().unwrap()[0];
+        assert!(refusal.message.contains("differs in data"), "{}", refusal.message);
+        assert_eq!(all_states(&a.store), all_states(&b.store), "what is stored here is kept");
+    }
+    #[test]
     fn sync_attempts_are_remembered_for_the_status_bar() {
         let mut f = fixture();
         let t1 = Timestamp::from_millis(1_770_000_000_000);
@@ -557,5 +605,135 @@ mod sync_bookkeeping {
         assert_eq!(state.last_error.as_deref(), Some("cannot reach the sync server"));
         f.store.record_sync_attempt(t2, None).unwrap();
         assert_eq!(f.store.sync_state().unwrap().last_error, None);
+    }
+}
+
+mod newer_pluto {
+    //! Events a newer Pluto wrote: kept as received, folded by what this build knows, shown.
+
+    use super::sync_bookkeeping::{pulled, wire_events};
+    use super::*;
+
+    /// The events of sample campaign 3 up to granulation, as a newer Pluto would serve them:
+    /// its granulation with a field this build does not know at schema version 2, and an event
+    /// of a type this build does not know between them.
+    fn newer_stream(store: &Store) -> (CampaignId, Vec<Value>) {
+        let events = wire_events(store);
+        let mut granulation = events[2].clone();
+        granulation["schemaVersion"] = json!(2);
+        granulation["data"]["moistureContentPct"] = json!(0.4);
+        let mut sample = events[1].clone();
+        sample["id"] = json!(crate::EventId::generate(std::time::SystemTime::now()).to_string());
+        sample["eventType"] = json!("SampleRetained");
+        sample["schemaVersion"] = json!(2);
+        sample["deviceSeq"] = json!(99);
+        sample["data"] = json!({"sampleId": "S-17", "retainedBy": "Ana Jensen"});
+        let id = CampaignId::parse(events[0]["streamId"].as_str().unwrap()).unwrap();
+        (id, vec![events[0].clone(), events[1].clone(), sample, granulation])
+    }
+
+    fn newer_fixture() -> (Fixture, CampaignId, Vec<Value>) {
+        let mut a = fixture();
+        campaign(&mut a.store, 3, 3);
+        let (id, events) = newer_stream(&a.store);
+        let page: Vec<_> = events.iter().zip(1..).map(|(e, p)| pulled(p, e)).collect();
+        let mut b = fixture();
+        let report = b.store.apply_pulled(&page, 4).unwrap();
+        assert_eq!((report.inserted, report.refused), (4, 0));
+        (b, id, events)
+    }
+
+    #[test]
+    fn are_kept_folded_by_known_fields_and_counted() {
+        let (b, id, _) = newer_fixture();
+        let state = b.store.campaign(&id).unwrap().unwrap();
+        assert_eq!(state.status, crate::CampaignStatus::GranulationComplete, "folded by its known fields");
+        assert_eq!(
+            state.current_weight_kg,
+            Some(
+                SampleCampaign::numbered(3).payload(EventType::GranulationCompleted).unwrap()
+                    ["outputWeightKg"]
+                    .as_f64()
+                    .unwrap()
+            )
+        );
+        assert_eq!(state.newer_entries, 2);
+        assert!(state.anomalies.is_empty(), "{:?}", state.anomalies);
+        assert_eq!(b.store.projection(&id).unwrap().unwrap().newer_entries, 2);
+        assert!(b.store.verify().unwrap().is_empty());
+        let listed = b.store.list(&crate::store::ListQuery::default()).unwrap();
+        assert_eq!(listed.rows[0].newer_entries, 2, "the list marks it");
+    }
+
+    #[test]
+    fn are_exported_and_imported_byte_for_byte() {
+        let (b, _, events) = newer_fixture();
+        let mut out = Vec::new();
+        b.store.export(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for newer in &events[2..] {
+            let expected = newer.to_string();
+            assert!(text.lines().any(|line| line == expected), "{newer} kept as received");
+        }
+        let mut c = fixture();
+        c.store.import(text.as_bytes()).unwrap();
+        let mut again = Vec::new();
+        c.store.export(&mut again).unwrap();
+        assert_eq!(String::from_utf8(again).unwrap(), text);
+        assert_eq!(all_states(&b.store), all_states(&c.store));
+        // Importing the same file again changes nothing.
+        let report = c.store.import(text.as_bytes()).unwrap();
+        assert_eq!((report.inserted, report.already_present), (0, 4));
+    }
+
+    #[test]
+    fn a_later_local_step_continues_past_them() {
+        let (mut b, id, _) = newer_fixture();
+        let sample = SampleCampaign::numbered(3);
+        let draft = Draft::new(
+            Some(id.clone()),
+            EventType::MetalRemovalCompleted,
+            sample.payload(EventType::MetalRemovalCompleted).unwrap(),
+            user(),
+        );
+        let state = b.store.record(draft).unwrap().state;
+        assert_eq!((state.status, state.newer_entries), (crate::CampaignStatus::MetalRemovalComplete, 2));
+        assert!(b.store.verify().unwrap().is_empty());
+    }
+
+    /// An older build kept an event of a type it did not know; a build that knows the type
+    /// folds it at its first start, with no rebuild asked for.
+    #[test]
+    fn the_first_start_of_a_build_that_knows_them_folds_them() {
+        let (Fixture { _dir, path, store }, id, _) = newer_fixture();
+        drop(store);
+        {
+            // What an older build, which did not know GranulationCompleted, left: the event kept
+            // as received, the campaign folded without it, its own registry remembered.
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            let events = stream_events_raw(&conn, &id);
+            let older: Vec<Event> =
+                events.into_iter().filter(|e| e.event_type != EventType::GranulationCompleted).collect();
+            let mut state = crate::fold::fold_projection(&older).unwrap();
+            state.newer_entries += 1;
+            conn.execute("UPDATE campaign_projections SET status = ?2, current_step = ?3, next_expected_step = ?4, current_weight_kg = ?5, recorded_steps = ?6, newer_entries = ?7 WHERE id = ?1",
+                rusqlite::params![id.as_str(), state.status.as_str(), state.current_step, state.next_expected_step, state.current_weight_kg, state.recorded_steps, state.newer_entries]).unwrap();
+            conn.execute(
+                "UPDATE campaign_status_counts SET n = n - 1 WHERE status = 'granulation_complete'",
+                [],
+            )
+            .unwrap();
+            conn.execute("INSERT INTO campaign_status_counts (status, n) VALUES (?1, 1) ON CONFLICT (status) DO UPDATE SET n = n + 1", [state.status.as_str()]).unwrap();
+            conn.execute("UPDATE meta SET value = 'an older registry' WHERE key = 'event_registry'", [])
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let state = store.projection(&id).unwrap().unwrap();
+        assert_eq!((state.status, state.newer_entries), (crate::CampaignStatus::GranulationComplete, 2));
+        assert!(store.verify().unwrap().is_empty());
+    }
+
+    fn stream_events_raw(conn: &rusqlite::Connection, id: &CampaignId) -> Vec<Event> {
+        super::super::rows::stream_events(conn, id).unwrap()
     }
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::protocol::{
-    DeviceStatus, ErrorBody, Health, PullResponse, PushOutcome, PushRequest, PushResponse, MAX_PULL_LIMIT,
+    DeviceStatus, ErrorBody, Health, PulledPage, PushOutcome, PushRequest, PushResponse, MAX_PULL_LIMIT,
     MAX_PUSH_EVENTS,
 };
 use crate::event::Event;
@@ -86,6 +86,8 @@ pub struct SyncReport {
     pub refused: usize,
     /// Events from elsewhere newly stored here.
     pub pulled: usize,
+    /// Pulled events this laptop could not take (recorded, see `Store::pull_refusals`).
+    pub pull_refused: usize,
     /// The server's completeness figure for this laptop.
     pub device: Option<DeviceStatus>,
 }
@@ -172,8 +174,8 @@ impl SyncClient {
     }
 
     /// `GET /v1/events`: up to `limit` events after `after`, waiting up to `wait_seconds` for
-    /// new ones when there are none.
-    pub fn pull(&self, after: i64, limit: u32, wait_seconds: u32) -> Result<PullResponse, SyncError> {
+    /// new ones when there are none. Each event is left unread for the tolerant reader.
+    pub fn pull(&self, after: i64, limit: u32, wait_seconds: u32) -> Result<PulledPage, SyncError> {
         let request = self
             .agent
             .get(format!("{}/v1/events", self.base))
@@ -205,6 +207,9 @@ pub fn sync_once(store: &mut Store, client: &SyncClient) -> Result<SyncReport, S
 
 fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, SyncError> {
     let mut report = SyncReport::default();
+    // Whether the server reads event types this build does not: it is then the newer side,
+    // and this laptop needs an update to show all it may serve.
+    store.record_server_types(&client.health()?.newer_than_this_build())?;
     loop {
         let batch = store.unsynced(PUSH_BATCH)?;
         if batch.is_empty() {
@@ -263,7 +268,9 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
         if page.events.iter().any(|e| e.position <= cursor) || page.next_after <= cursor {
             return Err(SyncError::Protocol(format!("a page after position {cursor} went backwards")));
         }
-        report.pulled += store.apply_pulled(&page.events, page.next_after)?.inserted;
+        let applied = store.apply_pulled(&page.events, page.next_after)?;
+        report.pulled += applied.inserted;
+        report.pull_refused += applied.refused;
         if !page.has_more {
             break;
         }

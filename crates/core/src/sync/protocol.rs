@@ -97,6 +97,30 @@ pub struct LoggedEvent {
     pub event: Event,
 }
 
+/// An event of a pulled page as a laptop receives it: the envelope is left unread until the
+/// tolerant reader ([`crate::incoming::Incoming::read`]) reads it on its own, so that an event
+/// this build cannot read never fails the page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PulledEvent {
+    /// Global position.
+    pub position: i64,
+    /// The event's envelope, exactly as served.
+    pub event: Box<serde_json::value::RawValue>,
+}
+
+/// A page of the log as a laptop reads it: [`PullResponse`] with each event left unread.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PulledPage {
+    /// Events after the requested position, in position order.
+    pub events: Vec<PulledEvent>,
+    /// The cursor for the next pull.
+    pub next_after: i64,
+    /// Whether more events were already available past this page.
+    pub has_more: bool,
+}
+
 /// A page of the log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -137,6 +161,26 @@ pub struct Health {
     pub version: String,
     /// The last position in the log.
     pub head: i64,
+    /// The event types and payload schema versions the server reads fully (`Name@version`,
+    /// as [`crate::EventType::registry_fingerprint`] lists them); missing from servers older
+    /// than this field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub event_types: Vec<String>,
+}
+
+impl Health {
+    /// The event types (with their version) the server reads that this build does not: when
+    /// any, the server is newer, and laptops need an update to show what it may serve.
+    pub fn newer_than_this_build(&self) -> Vec<&str> {
+        let newer = |entry: &str| {
+            let (name, version) = entry.rsplit_once('@').unwrap_or((entry, "1"));
+            match crate::EventType::parse(name) {
+                Ok(t) => version.parse::<u32>().is_ok_and(|v| v > t.schema_version()),
+                Err(_) => true,
+            }
+        };
+        self.event_types.iter().map(String::as_str).filter(|t| newer(t)).collect()
+    }
 }
 
 /// The body of every error response.
