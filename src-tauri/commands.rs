@@ -1,15 +1,19 @@
 //! The commands the UI calls. Each is thin: it reads the form's text into the payload the spec
 //! defines and hands it to `pluto-core`, which validates, records and folds.
+//!
+//! Every command that touches the database or the app's state runs on Tauri's async runtime
+//! (`command(async)`), never on the main thread: when background sync holds the database's write
+//! lock (a long pull), an entry waits for it there and the window keeps drawing.
 
 use std::collections::BTreeMap;
 
 use pluto_core::record::CampaignRecord;
 use pluto_core::store::{Draft, ListPage, ListQuery, SortOrder, SyncState};
+use pluto_core::vocabulary::Vocabulary;
 use pluto_core::{
-    CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Refusal, Store, Timestamp, UserId,
+    CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Payload, Store, Timestamp, UserId,
 };
 use serde::Serialize;
-use serde_json::{Map, Value};
 use tauri::State;
 
 use crate::error::{CommandError, ErrorKind, FieldProblem};
@@ -32,6 +36,8 @@ pub struct AppInfo {
     pub device_id: Option<String>,
     /// Why the database could not be opened, in words.
     pub open_error: Option<String>,
+    /// The statuses, tones and materials as the window names them.
+    pub vocabulary: Vocabulary,
 }
 
 fn info(inner: &Inner) -> AppInfo {
@@ -49,11 +55,12 @@ fn info(inner: &Inner) -> AppInfo {
         training,
         device_id,
         open_error,
+        vocabulary: Vocabulary::current(),
     }
 }
 
 /// The app's state: profile, database, training mode, and why the database could not be opened.
-#[tauri::command]
+#[tauri::command(async)]
 #[specta::specta]
 pub fn app_info(state: State<'_, AppState>) -> AppInfo {
     info(&state.lock())
@@ -61,7 +68,7 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
 
 /// Tries again to open the real database (after the coordinator closed the other program
 /// holding it, or freed disk space).
-#[tauri::command]
+#[tauri::command(async)]
 #[specta::specta]
 pub fn retry_open(app: tauri::AppHandle, state: State<'_, AppState>) -> AppInfo {
     let mut inner = state.lock();
@@ -75,7 +82,7 @@ pub fn retry_open(app: tauri::AppHandle, state: State<'_, AppState>) -> AppInfo 
 }
 
 /// Saves who uses this laptop. The user id is made once, on the first save, and kept.
-#[tauri::command]
+#[tauri::command(async)]
 #[specta::specta]
 pub fn save_profile(
     state: State<'_, AppState>,
@@ -123,7 +130,7 @@ fn new_user_id(name: &str) -> Result<UserId, CommandError> {
 }
 
 /// One page of the campaign list, filtered, searched and sorted by the store.
-#[tauri::command]
+#[tauri::command(async)]
 #[specta::specta]
 pub fn list_campaigns(
     state: State<'_, AppState>,
@@ -148,9 +155,6 @@ fn record_of(
     as_of: Option<Timestamp>,
 ) -> Result<CampaignRecord, CommandError> {
     let events = store.history(id)?;
-    if events.is_empty() {
-        return Err(Refusal::UnknownCampaign(id.clone()).into());
-    }
     CampaignRecord::of(&events, as_of, Timestamp::now()).ok_or_else(|| {
         CommandError::field(
             "asOf",
@@ -164,7 +168,7 @@ fn record_of(
 
 /// A campaign's whole record: state, stages, history with corrections, mass balance and the
 /// next step; as it was recorded at `as_of` (RFC 3339) when given.
-#[tauri::command]
+#[tauri::command(async)]
 #[specta::specta]
 pub fn get_campaign(
     state: State<'_, AppState>,
@@ -185,40 +189,11 @@ pub fn form_fields(event_type: EventType) -> Vec<FieldSpec> {
     event_type.fields().to_vec()
 }
 
-/// Reads a form's text fields as the payload of `event_type`, naming every field that cannot be
-/// read. Empty optional fields are left out.
-fn payload_from_form(
-    event_type: EventType,
-    fields: &BTreeMap<String, String>,
-) -> Result<Value, CommandError> {
-    let mut data = Map::new();
-    let mut problems = Vec::new();
-    for name in fields.keys().filter(|k| event_type.field(k).is_none()) {
-        problems
-            .push(FieldProblem { field: name.clone(), message: format!("{event_type} has no field {name}") });
-    }
-    for spec in event_type.fields() {
-        let text = fields.get(spec.name).map(String::as_str).unwrap_or_default();
-        match spec.kind.parse_input(spec.required, text) {
-            Ok(Value::Null) => {}
-            Ok(value) => {
-                data.insert(spec.name.to_owned(), value);
-            }
-            Err(message) => problems.push(FieldProblem { field: spec.name.to_owned(), message }),
-        }
-    }
-    if problems.is_empty() {
-        Ok(Value::Object(data))
-    } else {
-        Err(CommandError::fields(problems))
-    }
-}
-
 /// Records one step (or a new campaign, with `CampaignCreated` and no campaign id) from a form,
 /// strictly: payload rules, the progression, the ECHA gate. `expectedVersion` is the event count
 /// the form was opened on; if the campaign changed since, the entry is refused as a conflict.
 /// Returns the campaign's updated record.
-#[tauri::command]
+#[tauri::command(async)]
 #[specta::specta]
 pub fn record_event(
     state: State<'_, AppState>,
@@ -233,7 +208,11 @@ pub fn record_event(
     let mut inner = state.lock();
     let user = inner.user()?;
     let id = campaign_id.as_deref().map(self::campaign_id).transpose()?;
-    let data = payload_from_form(event_type, &fields)?;
+    let data = Payload::from_form(event_type, &fields).map_err(|problems| {
+        CommandError::fields(
+            problems.into_iter().map(|p| FieldProblem { field: p.field, message: p.message }).collect(),
+        )
+    })?;
     let store = &mut inner.session()?.store;
     let mut draft = Draft::new(id, event_type, data, user);
     draft.expected_version = expected_version;
@@ -243,7 +222,7 @@ pub fn record_event(
 
 /// Corrects one field of a recorded event: the current effective value becomes `was`, `now` is
 /// read as that field's kind, and the correction goes through the same rules as any entry.
-#[tauri::command]
+#[tauri::command(async)]
 #[specta::specta]
 pub fn correct_event(
     state: State<'_, AppState>,
@@ -259,30 +238,13 @@ pub fn correct_event(
     let event_id =
         EventId::parse(&event_id).map_err(|e| CommandError::field("correctsEventId", e.to_string()))?;
     let store = &mut inner.session()?.store;
-    let history = store.history(&id)?;
-    if history.is_empty() {
-        return Err(Refusal::UnknownCampaign(id).into());
-    }
-    let events: Vec<_> = history.iter().collect();
-    let target = events.iter().find(|e| e.id == event_id).ok_or_else(|| {
-        CommandError::new(ErrorKind::NotFound, format!("no event {event_id} in this campaign"))
-    })?;
-    let spec = target
-        .event_type
-        .field(&field)
-        .ok_or_else(|| CommandError::field("field", format!("{} has no field {field}", target.event_type)))?;
-    let value = spec
-        .kind
-        .parse_input(spec.required, &now)
-        .map_err(|message| CommandError::field(&format!("changes.{field}.now"), message))?;
-    let data = pluto_core::correction::build_correction(&events, &event_id, &[(field, value)], &reason)?;
-    store.record(Draft::new(Some(id.clone()), EventType::EventCorrected, data, user))?;
+    store.correct(&id, &event_id, &[(field, now)], &reason, user)?;
     record_of(store, &id, None)
 }
 
 /// Writes a campaign's chain-of-custody CSV to the Downloads folder (or the database's folder
 /// when there is none) and returns the file's path.
-#[tauri::command]
+#[tauri::command(async)]
 #[specta::specta]
 pub fn export_custody(state: State<'_, AppState>, campaign_id: String) -> Result<String, CommandError> {
     let mut inner = state.lock();
@@ -303,7 +265,7 @@ pub fn export_custody(state: State<'_, AppState>, campaign_id: String) -> Result
 
 /// Opens the training database (filled with sample campaigns on first use), or goes back to the
 /// real one.
-#[tauri::command]
+#[tauri::command(async)]
 #[specta::specta]
 pub fn set_training(
     app: tauri::AppHandle,
@@ -367,7 +329,7 @@ fn sync_status_of(inner: &mut Inner) -> Result<SyncStatus, CommandError> {
 }
 
 /// Where sync stands.
-#[tauri::command]
+#[tauri::command(async)]
 #[specta::specta]
 pub fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, CommandError> {
     sync_status_of(&mut state.lock())
@@ -375,7 +337,7 @@ pub fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, CommandErro
 
 /// Sets up sync with a server (its URL and this laptop's token), or turns it off when both are
 /// empty. Sync starts at once, in the background; it never holds up an entry.
-#[tauri::command]
+#[tauri::command(async)]
 #[specta::specta]
 pub fn save_sync_settings(
     app: tauri::AppHandle,

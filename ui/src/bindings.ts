@@ -140,6 +140,8 @@ export type AppInfo = {
 	deviceId: string | null,
 	/**  Why the database could not be opened, in words. */
 	openError: string | null,
+	/**  The statuses, tones and materials as the window names them. */
+	vocabulary: Vocabulary,
 };
 
 /**  A field change a correction made to an event. */
@@ -275,11 +277,11 @@ export type CampaignSummary = {
 	/**  LEGO's code. */
 	legoCampaignCode: string | null,
 	/**  PI or PCR. */
-	materialType: string | null,
+	materialType: MaterialType | null,
 	/**  Description. */
 	description: string | null,
 	/**  Status. */
-	status: string,
+	status: CampaignStatus,
 	/**  Step last completed. */
 	currentStep: string,
 	/**  Step expected next. */
@@ -289,7 +291,7 @@ export type CampaignSummary = {
 	/**  Whether ECHA approved it. */
 	echaApproved: boolean,
 	/**  Latest step event type. */
-	lastEventType: string | null,
+	lastEventType: EventType | null,
 	/**  Latest change. */
 	updatedAt: string,
 	/**  Events, corrections included. */
@@ -302,6 +304,18 @@ export type CampaignSummary = {
 	newerEntries: number,
 };
 
+/**  One field a correction changes. */
+export type ChangeNote = {
+	/**  The field's name. */
+	field: string,
+	/**  The field's spec in the corrected event's type, for its label and how to show a value. */
+	spec: FieldSpec | null,
+	/**  Its value before, as the corrector saw it. */
+	was: Value,
+	/**  Its value after. */
+	now: Value,
+};
+
 /**  A command's failure. Nothing is recorded when a command fails. */
 export type CommandError = {
 	/**  What kind of failure. */
@@ -310,6 +324,21 @@ export type CommandError = {
 	message: string,
 	/**  The fields to show messages beside; empty when no single field is to blame. */
 	problems: FieldProblem[],
+};
+
+/**  What a correction changes, as the history shows it. */
+export type CorrectionNote = {
+	/**  The corrected event. */
+	correctsEventId: EventId,
+	/**
+	 *  What the corrected event records (`Inbound Shipment`), or its id when this campaign does
+	 *  not hold it.
+	 */
+	correctsLabel: string,
+	/**  Why. */
+	reason: string,
+	/**  Each changed field, in name order. */
+	changes: ChangeNote[],
 };
 
 /**  One installation of the app or CLI: `dev_` followed by a ULID. */
@@ -477,6 +506,14 @@ export type MassBalance = {
 	secondsInCurrentStatus: number,
 };
 
+/**  How a material is shown. */
+export type MaterialTerm = {
+	/**  The material (`PI`). */
+	material: MaterialType,
+	/**  What it stands for (`Post-Industrial`). */
+	label: string,
+};
+
 /**  Post-Industrial or Post-Consumer Recycled. */
 export type MaterialType = 
 /**  Post-Industrial. */
@@ -520,6 +557,8 @@ export type RecordEntry = {
 	corrections: AppliedChange[],
 	/**  The fields of its type, in form order, for display and for picking what to correct. */
 	fields: FieldSpec[],
+	/**  For a correction this build reads: what it corrects and how. */
+	correction: CorrectionNote | null,
 };
 
 /**  The site a coordinator works at. */
@@ -554,6 +593,18 @@ export type Stage = {
 	recordedAt: Timestamp | null,
 	/**  Whether it is the campaign's current status. */
 	current: boolean,
+};
+
+/**  How a status is shown. */
+export type StatusTerm = {
+	/**  The status. */
+	status: CampaignStatus,
+	/**  Its name in lists and filters (`Granulation complete`). */
+	label: string,
+	/**  The step that reaches it (`Granulation`). */
+	stepLabel: string,
+	/**  Where in the chain it is. */
+	tone: Tone,
 };
 
 /**  How long a step took: from the previous recorded step to this one. */
@@ -639,6 +690,32 @@ export type SyncStatus = {
 /**  An instant at which something was recorded. */
 export type Timestamp = string;
 
+/**
+ *  Which part of the chain a status (or a weight) belongs to: the UI gives each a colour and a
+ *  symbol, so that colour is never the only cue.
+ */
+export type Tone = 
+/**  Created at LEGO, nothing shipped yet. */
+"start" | 
+/**  At MBA. */
+"mba" | 
+/**  Waiting for ECHA's approval. */
+"gate" | 
+/**  Approved, at RGE. */
+"rge" | 
+/**  Back at LEGO. */
+"done";
+
+/**  How a tone is shown besides its colour. */
+export type ToneTerm = {
+	/**  The tone. */
+	tone: Tone,
+	/**  Its symbol. */
+	symbol: string,
+	/**  What it means. */
+	words: string,
+};
+
 /**  A newer version, as the window offers it. */
 export type UpdateOffer = {
 	/**  The new version. */
@@ -654,10 +731,22 @@ export type UserId = string;
 
 export type Value = null | boolean | number | string | Value[] | { [key in string]: Value };
 
+/**  Everything the UI names. */
+export type Vocabulary = {
+	/**  Every status, in progression order. */
+	statuses: StatusTerm[],
+	/**  Every tone, in the order of the chain. */
+	tones: ToneTerm[],
+	/**  Every material. */
+	materials: MaterialTerm[],
+};
+
 /**  The weight after one stage of the chain. */
 export type WeightPoint = {
 	/**  Stage label (`Inbound Shipment`, `Granulation`, …, `Received at RGE`). */
 	stage: string,
+	/**  Where in the chain the weight was taken. */
+	tone: Tone,
 	/**  Weight after it. */
 	weightKg: number | null,
 };

@@ -13,7 +13,6 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pluto_core::correction::build_correction;
 use pluto_core::store::{Draft, ListQuery, SortOrder, APP_IDENTIFIER, DB_FILE_NAME};
 use pluto_core::sync::runner::{self, Pace};
 use pluto_core::sync::{sync_once, SyncClient, SyncError};
@@ -282,27 +281,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.recorded(&recorded, &recorded.event.id.to_string());
         }
         Command::Correct { campaign_id, event_id, set, reason } => {
-            let history = store.history(&campaign_id)?;
-            if history.is_empty() {
-                return Err(StoreError::Refused(Refusal::UnknownCampaign(campaign_id)).into());
-            }
-            let events: Vec<_> = history.iter().collect();
-            let target_type = events.iter().find(|e| e.id == event_id).map(|e| e.event_type);
-            let mut changes = Vec::new();
-            for (field, text) in set {
-                let value = match target_type.and_then(|t| t.field(&field)) {
-                    Some(spec) => spec
-                        .kind
-                        .parse_input(spec.required, &text)
-                        .map_err(|message| refused(&format!("changes.{field}.now"), message))?,
-                    None => Value::String(text),
-                };
-                changes.push((field, value));
-            }
-            let data =
-                build_correction(&events, &event_id, &changes, &reason).map_err(StoreError::Refused)?;
-            let draft = Draft::new(Some(campaign_id), EventType::EventCorrected, data, user);
-            let recorded = store.record(draft)?;
+            let recorded = store.correct(&campaign_id, &event_id, &set, &reason, user)?;
             out.recorded(&recorded, &recorded.event.id.to_string());
         }
         Command::Show { campaign_id, as_of } => {
@@ -319,13 +298,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             out.show(&state, as_of);
         }
-        Command::History { campaign_id } => {
-            let history = store.history(&campaign_id)?;
-            if history.is_empty() {
-                return Err(StoreError::Refused(Refusal::UnknownCampaign(campaign_id)).into());
-            }
-            out.history(&history);
-        }
+        Command::History { campaign_id } => out.history(&store.history(&campaign_id)?),
         Command::List(args) => {
             let sort = match args.sort {
                 Sort::Activity => SortOrder::LastActivity,

@@ -22,6 +22,7 @@ pub mod status;
 pub mod store;
 pub mod sync;
 pub mod time;
+pub mod vocabulary;
 
 pub use error::Refusal;
 pub use event::{Event, SCHEMA_VERSION, STREAM_TYPE_CAMPAIGN};

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::fold::CampaignState;
 use crate::payload::EventType;
-use crate::status::CampaignStatus;
+use crate::status::{CampaignStatus, Tone};
 use crate::time::Timestamp;
 
 /// The weight after one stage of the chain.
@@ -15,6 +15,8 @@ use crate::time::Timestamp;
 pub struct WeightPoint {
     /// Stage label (`Inbound Shipment`, `Granulation`, …, `Received at RGE`).
     pub stage: String,
+    /// Where in the chain the weight was taken.
+    pub tone: Tone,
     /// Weight after it.
     pub weight_kg: f64,
 }
@@ -97,9 +99,10 @@ impl MassBalance {
         let mut step_yields = Vec::new();
         let mut handling_losses = Vec::new();
         // (label, weight in, weight out) of each stage, in chain order.
-        let mut stages: Vec<(&str, Option<f64>, f64)> = Vec::new();
+        // (label, where in the chain, weight in, weight out)
+        let mut stages: Vec<(&str, Tone, Option<f64>, f64)> = Vec::new();
         if let Some(r) = &s.inbound_shipment {
-            stages.push(("Inbound Shipment", None, r.data.net_weight_kg));
+            stages.push(("Inbound Shipment", Tone::Mba, None, r.data.net_weight_kg));
         }
         let processing = [
             (
@@ -130,7 +133,7 @@ impl MassBalance {
         for (status, step) in processing {
             if let Some((start, out, hours)) = step {
                 let label = status.step_label();
-                stages.push((label, Some(start), out));
+                stages.push((label, Tone::Mba, Some(start), out));
                 step_yields.push(StepYield {
                     step: label.to_owned(),
                     starting_weight_kg: start,
@@ -141,19 +144,19 @@ impl MassBalance {
             }
         }
         if let Some(received) = s.transfer_to_rge.as_ref().and_then(|r| r.data.received_weight_kg) {
-            stages.push(("Received at RGE", Some(received), received));
+            stages.push(("Received at RGE", Tone::Rge, Some(received), received));
         }
-        for (i, (label, weight_in, weight_out)) in stages.iter().enumerate() {
-            points.push(WeightPoint { stage: (*label).to_owned(), weight_kg: *weight_out });
+        for (i, &(label, tone, weight_in, weight_out)) in stages.iter().enumerate() {
+            points.push(WeightPoint { stage: label.to_owned(), tone, weight_kg: weight_out });
             if let (Some(prev), Some(weight_in)) = (i.checked_sub(1).map(|j| &stages[j]), weight_in) {
-                let loss = prev.2 - weight_in;
+                let loss = prev.3 - weight_in;
                 handling_losses.push(HandlingLoss {
                     from: prev.0.to_owned(),
-                    to: (*label).to_owned(),
-                    from_weight_kg: prev.2,
-                    to_weight_kg: *weight_in,
+                    to: label.to_owned(),
+                    from_weight_kg: prev.3,
+                    to_weight_kg: weight_in,
                     loss_kg: loss,
-                    loss_ratio: loss / prev.2,
+                    loss_ratio: loss / prev.3,
                 });
             }
         }

@@ -396,9 +396,20 @@ impl MaterialType {
         }
     }
 
+    /// Every material, in the order forms offer them.
+    pub const ALL: [MaterialType; 2] = [Self::Pi, Self::Pcr];
+
+    /// What it stands for (`Post-Industrial`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pi => "Post-Industrial",
+            Self::Pcr => "Post-Consumer Recycled",
+        }
+    }
+
     /// Parses `PI` or `PCR`.
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Pi, Self::Pcr].into_iter().find(|m| m.as_str() == s)
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
 
@@ -709,6 +720,37 @@ impl Payload {
         }
     }
 
+    /// Reads a form's text fields (field name → what was typed) as the JSON payload of
+    /// `event_type`, each read as its field's kind; empty optional fields are left out. Every
+    /// field that cannot be read is named, with what was expected. The payload's own rules are
+    /// checked when it is recorded.
+    pub fn from_form(
+        event_type: EventType,
+        form: &BTreeMap<String, String>,
+    ) -> Result<Value, Vec<FieldError>> {
+        let mut problems: Vec<FieldError> = form
+            .keys()
+            .filter(|name| event_type.field(name).is_none())
+            .map(|name| unknown_field_error(event_type, name, name))
+            .collect();
+        let mut data = serde_json::Map::new();
+        for spec in event_type.fields() {
+            let text = form.get(spec.name).map(String::as_str).unwrap_or_default();
+            match spec.kind.parse_input(spec.required, text) {
+                Ok(Value::Null) => {}
+                Ok(value) => {
+                    data.insert(spec.name.to_owned(), value);
+                }
+                Err(message) => problems.push(FieldError::new(spec.name, message)),
+            }
+        }
+        if problems.is_empty() {
+            Ok(Value::Object(data))
+        } else {
+            Err(problems)
+        }
+    }
+
     /// The type of this payload.
     pub fn event_type(&self) -> EventType {
         match self {
@@ -970,7 +1012,8 @@ pub(crate) fn describe(value: &Value) -> String {
     }
 }
 
-pub(crate) fn unknown_field_error(event_type: EventType, path: &str, name: &str) -> FieldError {
+/// The refusal of a field `name` that `event_type` does not have, at `path`, listing its fields.
+pub fn unknown_field_error(event_type: EventType, path: &str, name: &str) -> FieldError {
     let names: Vec<&str> = event_type.fields().iter().map(|f| f.name).collect();
     FieldError::new(path, format!("{event_type} has no field {name:?}; its fields are {}", names.join(", ")))
 }

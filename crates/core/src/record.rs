@@ -10,7 +10,7 @@ use crate::event::Event;
 use crate::fold::{fold, Anomaly, CampaignState};
 use crate::ids::{EventId, UserId};
 use crate::metrics::MassBalance;
-use crate::payload::{EventType, FieldSpec, Payload};
+use crate::payload::{EventType, FieldSpec, Payload, Reading};
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
 
@@ -67,6 +67,39 @@ pub struct RecordEntry {
     pub corrections: Vec<AppliedChange>,
     /// The fields of its type, in form order, for display and for picking what to correct.
     pub fields: Vec<FieldSpec>,
+    /// For a correction this build reads: what it corrects and how.
+    pub correction: Option<CorrectionNote>,
+}
+
+/// What a correction changes, as the history shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct CorrectionNote {
+    /// The corrected event.
+    pub corrects_event_id: EventId,
+    /// What the corrected event records (`Inbound Shipment`), or its id when this campaign does
+    /// not hold it.
+    pub corrects_label: String,
+    /// Why.
+    pub reason: String,
+    /// Each changed field, in name order.
+    pub changes: Vec<ChangeNote>,
+}
+
+/// One field a correction changes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeNote {
+    /// The field's name.
+    pub field: String,
+    /// The field's spec in the corrected event's type, for its label and how to show a value.
+    pub spec: Option<FieldSpec>,
+    /// Its value before, as the corrector saw it.
+    pub was: Value,
+    /// Its value after.
+    pub now: Value,
 }
 
 /// What the campaign expects next.
@@ -164,24 +197,48 @@ impl CampaignRecord {
                 effective: effective.payload(e).clone(),
                 corrections: Vec::new(),
                 fields: e.event_type.fields().to_vec(),
+                correction: None,
             })
             .collect();
-        for event in events.iter().filter(|e| e.event_type == EventType::EventCorrected) {
-            let Ok(Payload::EventCorrected(c)) = Payload::parse(event.event_type, &event.data) else {
+        for i in 0..entries.len() {
+            let event = &entries[i].event;
+            let (Reading::Full(Payload::EventCorrected(c)) | Reading::Partial(Payload::EventCorrected(c))) =
+                Payload::read(event.event_type, event.schema_version, &event.data)
+            else {
                 continue;
             };
-            let Some(target) = entries.iter_mut().find(|t| t.event.id == c.corrects_event_id) else {
+            let (correction_id, recorded_at, recorded_by) =
+                (event.id.clone(), event.created_at, event.user_id.clone());
+            let target = entries.iter().position(|t| t.event.id == c.corrects_event_id);
+            let note = CorrectionNote {
+                corrects_event_id: c.corrects_event_id.clone(),
+                corrects_label: target
+                    .map_or_else(|| c.corrects_event_id.to_string(), |t| entries[t].label.clone()),
+                reason: c.reason.clone(),
+                changes: c
+                    .changes
+                    .iter()
+                    .map(|(field, change)| ChangeNote {
+                        field: field.clone(),
+                        spec: c.corrects_event_type.field(field).copied(),
+                        was: change.was.clone(),
+                        now: change.now.clone(),
+                    })
+                    .collect(),
+            };
+            entries[i].correction = Some(note);
+            let Some(target) = target else {
                 continue;
             };
             for (field, change) in c.changes {
-                target.corrections.push(AppliedChange {
-                    correction_id: event.id.clone(),
+                entries[target].corrections.push(AppliedChange {
+                    correction_id: correction_id.clone(),
                     field,
                     was: change.was,
                     now: change.now,
                     reason: c.reason.clone(),
-                    recorded_at: event.created_at,
-                    recorded_by: event.user_id.clone(),
+                    recorded_at,
+                    recorded_by: recorded_by.clone(),
                 });
             }
         }

@@ -203,7 +203,7 @@ mod tests {
         fill_training(&mut store, &UserId::parse("usr_ana").unwrap()).unwrap();
         let page = store.list(&crate::store::ListQuery { limit: 100, ..Default::default() }).unwrap();
         assert_eq!(page.total, u64::from(TRAINING_CAMPAIGNS));
-        let statuses: std::collections::BTreeSet<_> = page.rows.iter().map(|r| r.status.clone()).collect();
+        let statuses: std::collections::BTreeSet<_> = page.rows.iter().map(|r| r.status).collect();
         assert_eq!(statuses.len(), 12, "every stage is represented: {statuses:?}");
         assert_eq!(page.rows.iter().filter(|r| r.anomaly_count > 0).count(), 1);
         assert_eq!(page.rows.iter().map(|r| r.event_count).sum::<u32>(), 12 * 2 * 13 / 2 + 2 + 1);

@@ -36,6 +36,51 @@ pub enum CampaignStatus {
     Completed,
 }
 
+/// Which part of the chain a status (or a weight) belongs to: the UI gives each a colour and a
+/// symbol, so that colour is never the only cue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub enum Tone {
+    /// Created at LEGO, nothing shipped yet.
+    Start,
+    /// At MBA.
+    Mba,
+    /// Waiting for ECHA's approval.
+    Gate,
+    /// Approved, at RGE.
+    Rge,
+    /// Back at LEGO.
+    Done,
+}
+
+impl Tone {
+    /// Every tone, in the order of the chain.
+    pub const ALL: [Tone; 5] = [Self::Start, Self::Mba, Self::Gate, Self::Rge, Self::Done];
+
+    /// A symbol distinct in shape from the others.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Start => "○",
+            Self::Mba => "◆",
+            Self::Gate => "▲",
+            Self::Rge => "■",
+            Self::Done => "✔",
+        }
+    }
+
+    /// What it means, for the legend and screen readers.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Start => "created",
+            Self::Mba => "at MBA",
+            Self::Gate => "awaiting ECHA",
+            Self::Rge => "approved / at RGE",
+            Self::Done => "back at LEGO",
+        }
+    }
+}
+
 impl CampaignStatus {
     /// Every status, in progression order.
     pub const ALL: [CampaignStatus; 12] = [
@@ -109,6 +154,41 @@ impl CampaignStatus {
         }
     }
 
+    /// The status's name as lists and filters show it (`Granulation complete`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Created => "Created",
+            Self::InboundShipmentRecorded => "Inbound shipment recorded",
+            Self::GranulationComplete => "Granulation complete",
+            Self::MetalRemovalComplete => "Metal removal complete",
+            Self::PolymerPurificationComplete => "Purification complete",
+            Self::ExtrusionComplete => "Extrusion complete (awaiting ECHA)",
+            Self::EchaApproved => "ECHA approved",
+            Self::TransferredToRge => "Transferred to RGE",
+            Self::ManufacturingStarted => "Manufacturing started",
+            Self::ManufacturingComplete => "Manufacturing complete",
+            Self::ReturnedToLego => "Returned to LEGO",
+            Self::Completed => "Completed",
+        }
+    }
+
+    /// Which part of the chain a campaign in this status is at.
+    pub fn tone(self) -> Tone {
+        match self {
+            Self::Created => Tone::Start,
+            Self::InboundShipmentRecorded
+            | Self::GranulationComplete
+            | Self::MetalRemovalComplete
+            | Self::PolymerPurificationComplete => Tone::Mba,
+            Self::ExtrusionComplete => Tone::Gate,
+            Self::EchaApproved
+            | Self::TransferredToRge
+            | Self::ManufacturingStarted
+            | Self::ManufacturingComplete => Tone::Rge,
+            Self::ReturnedToLego | Self::Completed => Tone::Done,
+        }
+    }
+
     /// The event type that moves a campaign out of this status, `None` once completed.
     pub fn next_event_type(self) -> Option<EventType> {
         Self::from_rank(self.rank() + 1).map(Self::reached_by)
@@ -153,5 +233,15 @@ mod tests {
             assert_eq!(status.next_expected_step(), next);
             assert_eq!(status.reached_by().target_status(), Some(status));
         }
+    }
+
+    #[test]
+    fn statuses_are_grouped_by_where_the_material_is() {
+        let tones: Vec<Tone> = CampaignStatus::ALL.iter().map(|s| s.tone()).collect();
+        use Tone::*;
+        assert_eq!(tones, [Start, Mba, Mba, Mba, Mba, Gate, Rge, Rge, Rge, Rge, Done, Done]);
+        let symbols: std::collections::HashSet<&str> = Tone::ALL.iter().map(|t| t.symbol()).collect();
+        assert_eq!(symbols.len(), Tone::ALL.len(), "every tone has a symbol of its own");
+        assert_eq!(CampaignStatus::ExtrusionComplete.label(), "Extrusion complete (awaiting ECHA)");
     }
 }

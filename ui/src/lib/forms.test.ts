@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CommandError } from "../bindings";
 import { emptyValues, filled, inputFor, problemsByField, valueToInput } from "./forms";
-import { toneOf } from "./status";
 
 describe("entry forms", () => {
   it("chooses inputs by field kind", () => {
@@ -47,12 +46,5 @@ describe("entry forms", () => {
   it("shows a refusal without a field as a banner", () => {
     const error: CommandError = { kind: "refused", message: "cannot record GranulationCompleted: …", problems: [] };
     expect(problemsByField(error, ["x"])).toEqual({ "": "cannot record GranulationCompleted: …" });
-  });
-
-  it("groups statuses by where the material is", () => {
-    expect(toneOf("granulation_complete")).toBe("mba");
-    expect(toneOf("extrusion_complete")).toBe("gate");
-    expect(toneOf("manufacturing_started")).toBe("rge");
-    expect(toneOf("completed")).toBe("done");
   });
 });

@@ -6,12 +6,12 @@ use serde_json::Value;
 
 use super::rows::{event_by_id, insert_event, insert_statement, stream_events, ProjectionRows, RowText};
 use super::{Result, Store, StoreError};
-use crate::correction::check_correction;
+use crate::correction::{build_correction, check_correction};
 use crate::error::Refusal;
 use crate::event::{Event, SCHEMA_VERSION, STREAM_TYPE_CAMPAIGN};
 use crate::fold::{can_continue, check_next, continue_projection, fold_projection, CampaignState};
 use crate::ids::{CampaignId, EventId, UserId};
-use crate::payload::{EventType, Payload};
+use crate::payload::{unknown_field_error, EventType, FieldError, Payload};
 use crate::time::Timestamp;
 
 /// An entry to record on this laptop.
@@ -52,6 +52,41 @@ pub struct Recorded {
 }
 
 impl Store {
+    /// Corrects fields of the event `target` of campaign `campaign`, each new value given as a
+    /// person typed it (a form field, a command-line `FIELD=VALUE`) and read as that field's
+    /// kind. `was` is the field's current effective value; the correction then goes through the
+    /// same strict rules as any entry. Refusals name the field (`changes.netWeightKg.now`).
+    pub fn correct(
+        &mut self,
+        campaign: &CampaignId,
+        target: &EventId,
+        changes: &[(String, String)],
+        reason: &str,
+        user_id: UserId,
+    ) -> Result<Recorded> {
+        let history = self.history(campaign)?;
+        let events: Vec<&Event> = history.iter().collect();
+        let target_type = events.iter().find(|e| &e.id == target).map(|e| e.event_type);
+        let mut values = Vec::with_capacity(changes.len());
+        for (field, text) in changes {
+            let value = match target_type.map(|t| (t, t.field(field))) {
+                Some((_, Some(spec))) => spec.kind.parse_input(spec.required, text).map_err(|message| {
+                    Refusal::Field(FieldError::new(format!("changes.{field}.now"), message))
+                })?,
+                Some((t, None)) => {
+                    return Err(
+                        Refusal::Field(unknown_field_error(t, &format!("changes.{field}"), field)).into()
+                    )
+                }
+                // No such event: `build_correction` says so, naming it.
+                None => Value::String(text.clone()),
+            };
+            values.push((field.clone(), value));
+        }
+        let data = build_correction(&events, target, &values, reason)?;
+        self.record(Draft::new(Some(campaign.clone()), EventType::EventCorrected, data, user_id))
+    }
+
     /// Records one event on this laptop, strictly: payload rules, the status progression, the
     /// ECHA gate and the correction rules. On refusal nothing is written.
     pub fn record(&mut self, draft: Draft) -> Result<Recorded> {

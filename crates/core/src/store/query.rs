@@ -5,9 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use super::rows::{stream_events, ProjectionRows};
 use super::{Result, Store, StoreError};
+use crate::error::Refusal;
 use crate::event::Event;
 use crate::fold::{fold, fold_as_of, CampaignState};
 use crate::ids::CampaignId;
+use crate::payload::{EventType, MaterialType};
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
 
@@ -65,11 +67,11 @@ pub struct CampaignSummary {
     /// LEGO's code.
     pub lego_campaign_code: Option<String>,
     /// PI or PCR.
-    pub material_type: Option<String>,
+    pub material_type: Option<MaterialType>,
     /// Description.
     pub description: Option<String>,
     /// Status.
-    pub status: String,
+    pub status: CampaignStatus,
     /// Step last completed.
     pub current_step: String,
     /// Step expected next.
@@ -79,7 +81,7 @@ pub struct CampaignSummary {
     /// Whether ECHA approved it.
     pub echa_approved: bool,
     /// Latest step event type.
-    pub last_event_type: Option<String>,
+    pub last_event_type: Option<EventType>,
     /// Latest change.
     pub updated_at: String,
     /// Events, corrections included.
@@ -106,7 +108,7 @@ pub struct ListPage {
 impl Store {
     /// The current state of a campaign with every step's details, folded from its events.
     pub fn campaign(&self, id: &CampaignId) -> Result<Option<CampaignState>> {
-        Ok(fold(&self.history(id)?))
+        Ok(fold(&stream_events(&self.conn, id)?))
     }
 
     /// The stored projection of a campaign: its state without step details, as the list and
@@ -115,14 +117,19 @@ impl Store {
         ProjectionRows::new(&self.conn)?.load(id)
     }
 
-    /// A campaign's events in id (recording) order.
+    /// A campaign's events in id (recording) order; a campaign with none is
+    /// [`Refusal::UnknownCampaign`].
     pub fn history(&self, id: &CampaignId) -> Result<Vec<Event>> {
-        stream_events(&self.conn, id)
+        let events = stream_events(&self.conn, id)?;
+        if events.is_empty() {
+            return Err(Refusal::UnknownCampaign(id.clone()).into());
+        }
+        Ok(events)
     }
 
     /// The campaign as it was recorded at `instant`; `None` if it had no events then.
     pub fn campaign_as_of(&self, id: &CampaignId, instant: Timestamp) -> Result<Option<CampaignState>> {
-        Ok(fold_as_of(&self.history(id)?, instant))
+        Ok(fold_as_of(&stream_events(&self.conn, id)?, instant))
     }
 
     /// One page of the campaign list.
@@ -181,14 +188,16 @@ impl Store {
                 Ok(CampaignSummary {
                     id: r.get(0)?,
                     lego_campaign_code: r.get(1)?,
-                    material_type: r.get(2)?,
+                    material_type: stored(r, 2, MaterialType::parse)?,
                     description: r.get(3)?,
-                    status: r.get(4)?,
+                    status: stored(r, 4, CampaignStatus::parse)?.ok_or(
+                        rusqlite::Error::InvalidColumnType(4, "status".into(), rusqlite::types::Type::Null),
+                    )?,
                     current_step: r.get(5)?,
                     next_expected_step: r.get(6)?,
                     current_weight_kg: r.get(7)?,
                     echa_approved: r.get(8)?,
-                    last_event_type: r.get(9)?,
+                    last_event_type: stored(r, 9, |t| EventType::parse(t).ok())?,
                     updated_at: r.get(10)?,
                     event_count: r.get(11)?,
                     anomaly_count: r.get(12)?,
@@ -199,4 +208,23 @@ impl Store {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(ListPage { rows, total: u64::try_from(total).map_err(|e| StoreError::Corrupt(e.to_string()))? })
     }
+}
+
+/// Reads the stored name in column `i` with `parse`; a name this build cannot read is a damaged
+/// row, not input.
+fn stored<T>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+    parse: impl Fn(&str) -> Option<T>,
+) -> rusqlite::Result<Option<T>> {
+    let Some(text) = r.get::<_, Option<String>>(i)? else {
+        return Ok(None);
+    };
+    parse(&text).map(Some).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            format!("campaign_projections: unknown name {text:?}").into(),
+        )
+    })
 }

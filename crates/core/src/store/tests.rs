@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::samples::SampleCampaign;
-use crate::{CampaignState, Event, EventType, UserId};
+use crate::{CampaignState, Event, EventType, Payload, UserId};
 
 fn user() -> UserId {
     UserId::parse("usr_alex").unwrap()
@@ -432,7 +432,7 @@ fn list_filters_searches_sorts_and_pages() {
         ListQuery { status: Some(crate::CampaignStatus::GranulationComplete), ..ListQuery::default() };
     let page = f.store.list(&granulated).unwrap();
     assert_eq!(page.total, 7);
-    assert!(page.rows.iter().all(|r| r.status == "granulation_complete"));
+    assert!(page.rows.iter().all(|r| r.status == crate::CampaignStatus::GranulationComplete));
 
     let code = SampleCampaign::numbered(17).code;
     let found =
@@ -736,4 +736,60 @@ mod newer_pluto {
     fn stream_events_raw(conn: &rusqlite::Connection, id: &CampaignId) -> Vec<Event> {
         super::super::rows::stream_events(conn, id).unwrap()
     }
+}
+
+#[test]
+fn a_correction_from_typed_text_names_what_it_cannot_read_and_records_nothing() {
+    let mut f = fixture();
+    let id = campaign(&mut f.store, 4, 2);
+    let inbound = f.store.history(&id).unwrap()[1].id.clone();
+    let before = snapshot(&f.store);
+    let refused = |store: &mut Store, changes: &[(&str, &str)]| {
+        let changes: Vec<(String, String)> =
+            changes.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        match store.correct(&id, &inbound, &changes, "typo", user()).unwrap_err() {
+            StoreError::Refused(Refusal::Field(e)) => e,
+            other => panic!("{other}"),
+        }
+    };
+    let e = refused(&mut f.store, &[("netWeight", "10")]);
+    assert_eq!(e.field, "changes.netWeight");
+    assert!(e.message.contains("its fields are grossWeightKg, netWeightKg"), "{e}");
+    let e = refused(&mut f.store, &[("netWeightKg", "heavy")]);
+    assert_eq!(
+        (e.field.as_str(), e.message.as_str()),
+        ("changes.netWeightKg.now", "expected a weight in kg (a number greater than 0), got \"heavy\"")
+    );
+    assert_eq!(snapshot(&f.store), before, "nothing recorded");
+    let unknown = CampaignId::generate();
+    assert!(matches!(
+        f.store.correct(&unknown, &inbound, &[], "typo", user()),
+        Err(StoreError::Refused(Refusal::UnknownCampaign(_)))
+    ));
+    let recorded =
+        f.store.correct(&id, &inbound, &[("carrier".into(), "DSV".into())], "wrong carrier", user()).unwrap();
+    assert_eq!(recorded.event.event_type, EventType::EventCorrected);
+    assert_eq!(f.store.campaign(&id).unwrap().unwrap().steps.inbound_shipment.unwrap().data.carrier, "DSV");
+}
+
+#[test]
+fn a_form_is_read_field_by_field() {
+    let form: std::collections::BTreeMap<String, String> = [
+        ("ticketNumber", "G-17"),
+        ("startingWeightKg", "950"),
+        ("outputWeightKg", "nine hundred"),
+        ("processHours", ""),
+        ("colour", "red"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let problems = Payload::from_form(EventType::GranulationCompleted, &form).unwrap_err();
+    let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["colour", "outputWeightKg"]);
+    let mut form = form;
+    form.remove("colour");
+    form.insert("outputWeightKg".into(), "900".into());
+    let data = Payload::from_form(EventType::GranulationCompleted, &form).unwrap();
+    assert_eq!(data, json!({"ticketNumber": "G-17", "startingWeightKg": 950.0, "outputWeightKg": 900.0}));
 }
