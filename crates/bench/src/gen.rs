@@ -8,9 +8,7 @@
 //! so a run is reproducible, and only the campaigns in flight are held in memory.
 
 use chrono::{DateTime, Days, NaiveDate};
-use pluto_core::{
-    CampaignId, DeviceId, Event, EventId, EventType, Timestamp, UserId, SCHEMA_VERSION, STREAM_TYPE_CAMPAIGN,
-};
+use pluto_core::{CampaignId, DeviceId, Event, EventId, EventType, Timestamp, UserId, STREAM_TYPE_CAMPAIGN};
 use serde_json::{json, Value};
 
 /// SplitMix64: tiny, fast and good enough to vary synthetic data; avoids a `rand` dependency.
@@ -446,7 +444,7 @@ impl Iterator for RemoteLog {
             stream_type: STREAM_TYPE_CAMPAIGN.to_owned(),
             stream_id,
             event_type: planned.event_type,
-            schema_version: SCHEMA_VERSION,
+            schema_version: planned.event_type.schema_version(),
             data: planned.data.clone(),
             user_id: user_id.clone(),
             device_id: device_id.clone(),

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use pluto_core::samples::SampleCampaign;
 use pluto_core::{
-    CampaignId, DeviceId, Event, EventId, EventType, Payload, Timestamp, UserId, SCHEMA_VERSION,
-    STREAM_TYPE_CAMPAIGN,
+    CampaignId, DeviceId, Event, EventId, EventType, Payload, Timestamp, UserId, STREAM_TYPE_CAMPAIGN,
 };
 
 /// 2026-01-01T00:00:00Z: events were recorded in the past, so the server flags no clock skew.
@@ -73,7 +72,7 @@ impl Laptop {
             stream_type: STREAM_TYPE_CAMPAIGN.to_owned(),
             stream_id: campaign.clone(),
             event_type,
-            schema_version: SCHEMA_VERSION,
+            schema_version: event_type.schema_version(),
             data,
             user_id: self.user.clone(),
             device_id: self.device.clone(),

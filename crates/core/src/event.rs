@@ -13,10 +13,6 @@ use crate::time::Timestamp;
 /// The only stream type so far: every event belongs to a campaign.
 pub const STREAM_TYPE_CAMPAIGN: &str = "campaign";
 
-/// The payload schema version this build writes and understands. Stored events keep the version
-/// they were written with; a later build upcasts old versions on read instead of rewriting them.
-pub const SCHEMA_VERSION: u32 = 1;
-
 /// A recorded event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -55,12 +51,13 @@ impl Event {
                 format!("expected \"{STREAM_TYPE_CAMPAIGN}\", got {:?}", self.stream_type),
             ));
         }
-        if self.schema_version == 0 || self.schema_version > SCHEMA_VERSION {
+        let known = self.event_type.schema_version();
+        if self.schema_version == 0 || self.schema_version > known {
             return Err(FieldError::new(
                 "schemaVersion",
                 format!(
-                    "this version of Pluto understands schema versions 1 to {SCHEMA_VERSION}, got {}; update Pluto to read it",
-                    self.schema_version
+                    "this version of Pluto understands {} schema versions 1 to {known}, got {}; update Pluto to read it",
+                    self.event_type, self.schema_version
                 ),
             ));
         }

@@ -25,7 +25,7 @@ pub mod time;
 pub mod vocabulary;
 
 pub use error::Refusal;
-pub use event::{Event, SCHEMA_VERSION, STREAM_TYPE_CAMPAIGN};
+pub use event::{Event, STREAM_TYPE_CAMPAIGN};
 pub use fold::{fold, fold_as_of, Anomaly, AnomalyKind, CampaignState};
 pub use ids::{CampaignId, DeviceId, EventId, UserId};
 pub use incoming::{Incoming, Malformed};

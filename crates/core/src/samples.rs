@@ -4,7 +4,7 @@
 use chrono::{Days, NaiveDate};
 use serde_json::{json, Value};
 
-use crate::event::{Event, SCHEMA_VERSION, STREAM_TYPE_CAMPAIGN};
+use crate::event::{Event, STREAM_TYPE_CAMPAIGN};
 use crate::ids::{CampaignId, DeviceId, EventId, UserId};
 use crate::payload::{EventType, MaterialType};
 use crate::store::{Draft, Store, StoreError};
@@ -180,7 +180,7 @@ pub fn fill_training(store: &mut Store, user: &UserId) -> Result<(), StoreError>
         stream_type: STREAM_TYPE_CAMPAIGN.to_owned(),
         stream_id: id.clone(),
         event_type: EventType::GranulationCompleted,
-        schema_version: SCHEMA_VERSION,
+        schema_version: EventType::GranulationCompleted.schema_version(),
         data: duplicate.data,
         user_id: UserId::parse("usr_second.laptop").expect("a valid user id"),
         device_id: DeviceId::generate(),

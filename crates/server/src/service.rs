@@ -19,7 +19,7 @@ use crate::storage::{Storage, StorageError, StoreOutcome, StoredEvent, TokenReco
 
 /// Why a sync request is refused as a whole.
 #[derive(Debug, thiserror::Error)]
-pub enum SyncError {
+pub enum ServiceError {
     /// No token, or an unknown or revoked one.
     #[error("{0}")]
     Unauthorized(String),
@@ -75,25 +75,27 @@ impl<S: Storage> SyncService<S> {
     }
 
     /// The token behind a bearer secret; refused when absent, unknown or revoked.
-    pub async fn authenticate(&self, secret: Option<&str>) -> Result<TokenRecord, SyncError> {
+    pub async fn authenticate(&self, secret: Option<&str>) -> Result<TokenRecord, ServiceError> {
         let Some(secret) = secret else {
-            return Err(SyncError::Unauthorized(
+            return Err(ServiceError::Unauthorized(
                 "this request needs a device token: send the header `Authorization: Bearer plt_…` \
                  (an operator issues one with `pluto-server token create`)"
                     .into(),
             ));
         };
         crate::auth::authenticate(&self.storage, secret).await?.ok_or_else(|| {
-            SyncError::Unauthorized("the token is unknown or revoked; ask an operator for a new one".into())
+            ServiceError::Unauthorized(
+                "the token is unknown or revoked; ask an operator for a new one".into(),
+            )
         })
     }
 
     /// Pushes a batch for the token's device: every event is checked on its own and the good
     /// ones are stored in one transaction. An event of another device refuses the whole batch
     /// before anything is stored.
-    pub async fn push(&self, token: &TokenRecord, raw: &[Value]) -> Result<PushResponse, SyncError> {
+    pub async fn push(&self, token: &TokenRecord, raw: &[Value]) -> Result<PushResponse, ServiceError> {
         if raw.len() > MAX_PUSH_EVENTS {
-            return Err(SyncError::TooLarge(format!(
+            return Err(ServiceError::TooLarge(format!(
                 "a push carries at most {MAX_PUSH_EVENTS} events, this one has {}; split it into batches",
                 raw.len()
             )));
@@ -103,7 +105,7 @@ impl<S: Storage> SyncService<S> {
             ingest::claimed_device(event).filter(|claimed| *claimed != device.as_str()).map(|c| (index, c))
         });
         if let Some((index, claimed)) = foreign {
-            return Err(SyncError::Forbidden(format!(
+            return Err(ServiceError::Forbidden(format!(
                 "event {index} has deviceId {claimed}, but this token belongs to device {device}: a laptop pushes \
                  only its own events; nothing was stored"
             )));
@@ -219,7 +221,7 @@ impl<S: Storage> SyncService<S> {
     /// Events after position `after`, at most `limit` (capped at [`MAX_PULL_LIMIT`]). When there
     /// are none yet and `wait` is not zero (capped at [`MAX_WAIT_SECONDS`]), waits until one is
     /// committed or the wait ends, whichever comes first.
-    pub async fn pull(&self, after: i64, limit: u32, wait: Duration) -> Result<LogPage, SyncError> {
+    pub async fn pull(&self, after: i64, limit: u32, wait: Duration) -> Result<LogPage, ServiceError> {
         let limit = limit.clamp(1, MAX_PULL_LIMIT);
         let deadline = Instant::now() + wait.min(Duration::from_secs(MAX_WAIT_SECONDS.into()));
         let mut head = self.head.subscribe();
@@ -246,12 +248,12 @@ impl<S: Storage> SyncService<S> {
     }
 
     /// What the server holds of one device.
-    pub async fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus, SyncError> {
+    pub async fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus, ServiceError> {
         Ok(self.storage.device_status(device).await?)
     }
 
     /// Liveness, with the backend and the head of the log (which needs the database).
-    pub async fn health(&self) -> Result<Health, SyncError> {
+    pub async fn health(&self) -> Result<Health, ServiceError> {
         Ok(Health {
             status: "ok".into(),
             backend: self.storage.backend().into(),

@@ -182,7 +182,7 @@ impl Laptop {
                     stream_type: "campaign".into(),
                     stream_id: campaign.clone(),
                     event_type: t,
-                    schema_version: pluto_core::SCHEMA_VERSION,
+                    schema_version: t.schema_version(),
                     data: sample.payload(t).unwrap(),
                     user_id: self.user.clone(),
                     device_id: self.store.device_id().clone(),

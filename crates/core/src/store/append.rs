@@ -8,7 +8,7 @@ use super::rows::{event_by_id, insert_event, insert_statement, stream_events, Pr
 use super::{Result, Store, StoreError};
 use crate::correction::{build_correction, check_correction};
 use crate::error::Refusal;
-use crate::event::{Event, SCHEMA_VERSION, STREAM_TYPE_CAMPAIGN};
+use crate::event::{Event, STREAM_TYPE_CAMPAIGN};
 use crate::fold::{can_continue, check_next, continue_projection, fold_projection, CampaignState};
 use crate::ids::{CampaignId, EventId, UserId};
 use crate::payload::{unknown_field_error, EventType, FieldError, Payload};
@@ -163,7 +163,7 @@ impl Store {
             stream_type: STREAM_TYPE_CAMPAIGN.to_owned(),
             stream_id: campaign_id,
             event_type: draft.event_type,
-            schema_version: SCHEMA_VERSION,
+            schema_version: draft.event_type.schema_version(),
             data,
             user_id: draft.user_id,
             device_id,

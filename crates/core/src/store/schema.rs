@@ -15,17 +15,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
 ];
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+pub const STORE_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
-/// Brings the database to [`SCHEMA_VERSION`], each migration in its own transaction; refuses a
+/// Brings the database to [`STORE_SCHEMA_VERSION`], each migration in its own transaction; refuses a
 /// database written by a newer build. The version is read inside the write transaction, so two
 /// processes opening a new file at once do not both run the same migration.
 pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), StoreError> {
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let found: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::SchemaTooNew { path: path.to_owned(), found, supported: SCHEMA_VERSION });
+        if found > STORE_SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                path: path.to_owned(),
+                found,
+                supported: STORE_SCHEMA_VERSION,
+            });
         }
         let Some(sql) = MIGRATIONS.get(found as usize) else {
             return Ok(());

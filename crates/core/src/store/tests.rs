@@ -222,7 +222,7 @@ fn a_newer_schema_is_refused_and_an_older_one_migrated() {
     let path = dir.path().join("old.sqlite3");
     rusqlite::Connection::open(&path).unwrap().execute_batch("CREATE TABLE unrelated (x)").unwrap();
     let store = Store::open(&path).unwrap();
-    assert_eq!(count(&store, "PRAGMA user_version"), i64::from(schema::SCHEMA_VERSION));
+    assert_eq!(count(&store, "PRAGMA user_version"), i64::from(schema::STORE_SCHEMA_VERSION));
     drop(store);
     rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
     let err = Store::open(&path).err().unwrap();
@@ -270,7 +270,7 @@ fn a_version_3_store_keeps_every_projection_field_through_the_migration() {
     drop(old);
 
     let migrated = Store::open(&path).unwrap();
-    assert_eq!(count(&migrated, "PRAGMA user_version"), i64::from(schema::SCHEMA_VERSION));
+    assert_eq!(count(&migrated, "PRAGMA user_version"), i64::from(schema::STORE_SCHEMA_VERSION));
     assert_eq!(all_states(&migrated), states);
     assert!(migrated.verify().unwrap().is_empty());
     assert_eq!(snapshot(&migrated), snapshot(&current.store));

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pluto_core::sync::protocol::ErrorBody;
 
-use crate::service::SyncError;
+use crate::service::ServiceError;
 
 /// A request refused as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,7 @@ pub enum ApiError {
     MethodNotAllowed(String),
     /// The sync service refused or failed.
     #[error(transparent)]
-    Sync(#[from] SyncError),
+    Sync(#[from] ServiceError),
     /// Anything else that failed on the server's side (a releases file unreadable).
     #[error("{0}")]
     Internal(String),
@@ -36,14 +36,14 @@ impl ApiError {
     pub fn status(&self) -> (StatusCode, &'static str) {
         match self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::TooLarge(_) | Self::Sync(SyncError::TooLarge(_)) => {
+            Self::TooLarge(_) | Self::Sync(ServiceError::TooLarge(_)) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
             }
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "bad_request"),
-            Self::Sync(SyncError::Unauthorized(_)) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            Self::Sync(SyncError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::Sync(SyncError::Storage(_)) | Self::Internal(_) => {
+            Self::Sync(ServiceError::Unauthorized(_)) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Sync(ServiceError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::Sync(ServiceError::Storage(_)) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         }
@@ -55,7 +55,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status();
         let message = match &self {
             // The details (SQL, file names) go to the log, not to the client.
-            Self::Sync(SyncError::Storage(error)) => {
+            Self::Sync(ServiceError::Storage(error)) => {
                 tracing::error!(%error, "storage failed");
                 "the server's storage failed; the error is in the server's log; retry later".to_owned()
             }
