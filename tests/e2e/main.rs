@@ -729,6 +729,58 @@ impl Day<'_> {
         Ok(())
     }
 
+    /// Another site's 100,000 events reach the server; entries go on in the window while the
+    /// laptop pulls them, and the page measures the longest gap between two frames meanwhile
+    /// (reported, like every timing here, not asserted).
+    fn entry_goes_on_while_a_100000_event_pull_applies(&mut self) -> Result<()> {
+        const EVENTS: usize = 100_000;
+        let server = self.server.as_ref().ok_or("no server")?;
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        store_as_server(&server.data, &other_sites_events(EVENTS))?;
+        s.script(
+            "window.__gaps = { max: 0, frames: 0 }; let last = performance.now();
+             const tick = (t) => { window.__gaps.max = Math.max(window.__gaps.max, t - last); window.__gaps.frames++;
+                                   last = t; if (!window.__gaps.stop) requestAnimationFrame(tick); };
+             requestAnimationFrame(tick);",
+            json!([]),
+        )?;
+        let db = self.rig.dir.path().join("data/pluto.sqlite3");
+        let pulled = || -> Result<i64> {
+            let conn = rusqlite::Connection::open(&db).map_err(|e| e.to_string())?;
+            conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+            conn.query_row("SELECT COUNT(*) FROM events WHERE user_id = 'usr_rge.e2e'", [], |r| r.get(0))
+                .map_err(|e| e.to_string())
+        };
+        // A new entry starts a sync at once, which pulls the 100,000 events; the next entry is
+        // made while they are applied.
+        let mut timings = Vec::new();
+        record_next(s, EventType::MetalRemovalCompleted, &mut timings)?;
+        record_next(s, EventType::PolymerPurificationCompleted, &mut timings)?;
+        let pulled_when_saved = pulled()?;
+        s.wait_text("[data-testid=campaign-status]", "Purification complete")?;
+        let started = Instant::now();
+        while pulled()? < EVENTS as i64 {
+            if started.elapsed() > Duration::from_secs(300) {
+                return Err(format!("only {} of {EVENTS} events pulled after 5 minutes", pulled()?));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let gaps = s.script("window.__gaps.stop = true; return window.__gaps", json!([]))?;
+        println!(
+            "entries during a pull of {EVENTS} events: saved with {pulled_when_saved} pulled, click to updated view {:.0} and {:.0} ms; longest frame gap {:.0} ms over {} frames",
+            timings[0],
+            timings[1],
+            gaps["max"].as_f64().unwrap_or(f64::NAN),
+            gaps["frames"]
+        );
+        let store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
+        let drift = store.verify().map_err(|e| e.to_string())?;
+        if !drift.is_empty() {
+            return Err(format!("projections drift after the pull: {drift:?}"));
+        }
+        Ok(())
+    }
+
     fn relaunch(&mut self) -> Result<()> {
         if let Some(s) = self.session.take() {
             s.quit()?;
@@ -891,6 +943,75 @@ impl Drop for Installed {
     }
 }
 
+/// `n` events of another site (RGE's laptop), whole campaigns of every step, as JSON envelopes.
+/// They were recorded two months ago, so the list still shows this laptop's campaigns first.
+fn other_sites_events(n: usize) -> Vec<String> {
+    let since = pluto_core::Timestamp::now().millis() - 60 * 86_400_000;
+    let device = pluto_core::DeviceId::generate();
+    let user = pluto_core::UserId::parse("usr_rge.e2e").expect("a valid user id");
+    let mut out = Vec::with_capacity(n);
+    let mut campaign = 0;
+    while out.len() < n {
+        campaign += 1;
+        let id = pluto_core::CampaignId::generate();
+        let sample = SampleCampaign::numbered(10_000 + campaign);
+        for t in EventType::STEPS.into_iter().take(n - out.len()) {
+            let created_at = pluto_core::Timestamp::from_millis(since + out.len() as i64);
+            let event = pluto_core::Event {
+                id: pluto_core::EventId::generate(created_at.system_time()),
+                stream_type: pluto_core::STREAM_TYPE_CAMPAIGN.into(),
+                stream_id: id.clone(),
+                event_type: t,
+                schema_version: t.schema_version(),
+                data: sample.payload(t).unwrap_or_default(),
+                user_id: user.clone(),
+                device_id: device.clone(),
+                device_seq: out.len() as u64 + 1,
+                created_at,
+            };
+            out.push(serde_json::to_string(&event).unwrap_or_default());
+        }
+    }
+    out
+}
+
+/// Appends `envelopes` to the server's log in one transaction, as its push would store them
+/// (written into its database directly: pushing 100,000 events through a debug build would only
+/// slow the test down).
+fn store_as_server(data: &Path, envelopes: &[String]) -> Result<()> {
+    let mut conn = rusqlite::Connection::open(data).map_err(|e| e.to_string())?;
+    conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    let tx = conn.transaction().map_err(|e| e.to_string())?;
+    let head: i64 = tx
+        .query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT INTO events (position, id, stream_id, event_type, device_id, device_seq, created_at, received_at, envelope)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8)",
+            )
+            .map_err(|e| e.to_string())?;
+        for (i, envelope) in envelopes.iter().enumerate() {
+            let v: Value = serde_json::from_str(envelope).map_err(|e| e.to_string())?;
+            let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+            insert
+                .execute(rusqlite::params![
+                    head + 1 + i as i64,
+                    text("id"),
+                    text("streamId"),
+                    text("eventType"),
+                    text("deviceId"),
+                    v["deviceSeq"].as_i64().unwrap_or_default(),
+                    text("createdAt"),
+                    envelope,
+                ])
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    tx.commit().map_err(|e| e.to_string())
+}
+
 /// Goes back to the campaign list and opens the campaign with LEGO code `code`.
 fn open_from_list(s: &Session, code: &str) -> Result<()> {
     if s.find("[data-testid=back]")?.is_some() {
@@ -918,7 +1039,7 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 18] = [
+    let steps: [(&str, Step<'_>); 19] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
@@ -947,6 +1068,10 @@ fn main() {
         ),
         ("a_step_on_a_campaign_of_100_events", Day::a_step_on_a_campaign_of_100_events),
         ("a_newer_plutos_entry_is_kept_and_explained", Day::a_newer_plutos_entry_is_kept_and_explained),
+        (
+            "entry_goes_on_while_a_100000_event_pull_applies",
+            Day::entry_goes_on_while_a_100000_event_pull_applies,
+        ),
         (
             "updates_are_offered_and_a_bad_signature_refused",
             Day::updates_are_offered_and_a_bad_signature_refused,
