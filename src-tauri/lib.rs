@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod files;
 pub mod state;
 pub mod sync;
 pub mod update;

@@ -11,7 +11,7 @@ use pluto_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use tauri_specta::Event;
 
-use crate::state::{read_json, write_json};
+use crate::files::{read_json, write_json};
 
 /// Where this laptop syncs to. Kept in `sync.json` beside the database, readable only by the
 /// coordinator's OS account (the token is a secret).

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use crate::anomaly::{Anomaly, AnomalyKind};
 use crate::error::Refusal;
 use crate::event::Event;
-use crate::fold::{Anomaly, AnomalyKind};
 use crate::ids::EventId;
 use crate::payload::{describe, EventCorrection, EventType, FieldError, Payload, Reading};
 

@@ -8,9 +8,11 @@
 //!
 //! Nothing here depends on Tauri: the desktop app, the CLI and the sync server share it.
 
+pub mod anomaly;
 pub mod correction;
 pub mod error;
 pub mod event;
+pub mod event_type;
 pub mod fold;
 pub mod ids;
 pub mod incoming;
@@ -18,6 +20,7 @@ pub mod metrics;
 pub mod payload;
 pub mod record;
 pub mod samples;
+pub mod state;
 pub mod status;
 pub mod store;
 pub mod sync;

@@ -1,11 +1,14 @@
 //! Recording instants: UTC with millisecond precision, always written in one fixed-width
-//! RFC 3339 form (`2026-02-03T08:15:00.000Z`) so the text sorts like the instant.
+//! RFC 3339 form (`2026-02-03T08:15:00.000Z`) so the text sorts like the instant; and the
+//! calendar dates payloads carry, written strictly `YYYY-MM-DD`.
 
 use std::fmt;
 use std::time::SystemTime;
 
-use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::FieldError;
 
 /// An instant at which something was recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -63,6 +66,41 @@ impl<'de> Deserialize<'de> for Timestamp {
         let s = String::deserialize(d)?;
         Self::parse(&s).map_err(serde::de::Error::custom)
     }
+}
+
+/// A calendar date written strictly as `YYYY-MM-DD` (chrono alone also accepts `2026-2-1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "specta", derive(specta::Type), specta(transparent))]
+pub struct IsoDate(#[cfg_attr(feature = "specta", specta(type = String))] pub NaiveDate);
+
+impl fmt::Display for IsoDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%Y-%m-%d"))
+    }
+}
+
+impl Serialize for IsoDate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for IsoDate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_date(&s).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
+/// Parses an ISO calendar date, `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Result<IsoDate, FieldError> {
+    let well_formed = s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    well_formed
+        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .flatten()
+        .map(IsoDate)
+        .ok_or_else(|| FieldError::new("date", format!("expected an ISO date (YYYY-MM-DD), got {s:?}")))
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::correction::check_correction;
+use crate::ids::{DeviceId, EventId, UserId};
 use crate::metrics::MassBalance;
+use crate::payload::MaterialType;
 use crate::payload::{Change, EventCorrection};
 use crate::samples::SampleCampaign;
 

@@ -1,0 +1,253 @@
+//! A campaign's state as the fold derives it: the projection the store keeps, and every
+//! step's details when folded in full.
+
+use serde::{Deserialize, Serialize};
+
+use crate::anomaly::Anomaly;
+use crate::event::Event;
+use crate::ids::{CampaignId, DeviceId, EventId, UserId};
+use crate::payload::{
+    CampaignCompletion, EchaApproval, EventType, Extrusion, Granulation, InboundShipment, IsoDate,
+    ManufacturingCompletion, ManufacturingStart, MaterialType, MetalRemoval, Payload, PolymerPurification,
+    ReturnToLego, TransferToRge,
+};
+use crate::status::CampaignStatus;
+use crate::time::Timestamp;
+
+/// One recorded step as it stands now (corrections applied), with who recorded it and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRecord<P> {
+    /// The event that recorded the step.
+    pub event_id: EventId,
+    /// When it was recorded.
+    pub recorded_at: Timestamp,
+    /// Who recorded it.
+    pub recorded_by: UserId,
+    /// On which device.
+    pub device_id: DeviceId,
+    /// Whether a correction changed any of its fields.
+    pub corrected: bool,
+    /// The effective payload.
+    pub data: P,
+}
+
+/// Every step's details, `None` until recorded.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+#[allow(missing_docs)]
+pub struct Steps {
+    pub inbound_shipment: Option<StepRecord<InboundShipment>>,
+    pub granulation: Option<StepRecord<Granulation>>,
+    pub metal_removal: Option<StepRecord<MetalRemoval>>,
+    pub polymer_purification: Option<StepRecord<PolymerPurification>>,
+    pub extrusion: Option<StepRecord<Extrusion>>,
+    pub echa_approval: Option<StepRecord<EchaApproval>>,
+    pub transfer_to_rge: Option<StepRecord<TransferToRge>>,
+    pub manufacturing_start: Option<StepRecord<ManufacturingStart>>,
+    pub manufacturing_completion: Option<StepRecord<ManufacturingCompletion>>,
+    pub return_to_lego: Option<StepRecord<ReturnToLego>>,
+    pub completion: Option<StepRecord<CampaignCompletion>>,
+}
+
+impl Steps {
+    /// When the step reached by `event_type` was recorded, if it was.
+    pub fn recorded_at(&self, event_type: EventType) -> Option<Timestamp> {
+        fn at<P>(s: &Option<StepRecord<P>>) -> Option<Timestamp> {
+            s.as_ref().map(|r| r.recorded_at)
+        }
+        match event_type {
+            EventType::InboundShipmentRecorded => at(&self.inbound_shipment),
+            EventType::GranulationCompleted => at(&self.granulation),
+            EventType::MetalRemovalCompleted => at(&self.metal_removal),
+            EventType::PolymerPurificationCompleted => at(&self.polymer_purification),
+            EventType::ExtrusionCompleted => at(&self.extrusion),
+            EventType::EchaApprovalRecorded => at(&self.echa_approval),
+            EventType::TransferToRgeRecorded => at(&self.transfer_to_rge),
+            EventType::ManufacturingStarted => at(&self.manufacturing_start),
+            EventType::ManufacturingCompleted => at(&self.manufacturing_completion),
+            EventType::ReturnToLegoRecorded => at(&self.return_to_lego),
+            EventType::CampaignCompleted => at(&self.completion),
+            EventType::CampaignCreated | EventType::EventCorrected | EventType::Newer => None,
+        }
+    }
+
+    /// Stores a step's record in its slot.
+    pub(crate) fn fill(&mut self, payload: Payload, meta: Meta) {
+        fn rec<P>(data: P, m: Meta) -> Option<StepRecord<P>> {
+            Some(StepRecord {
+                event_id: m.event_id,
+                recorded_at: m.recorded_at,
+                recorded_by: m.recorded_by,
+                device_id: m.device_id,
+                corrected: m.corrected,
+                data,
+            })
+        }
+        match payload {
+            Payload::InboundShipmentRecorded(p) => self.inbound_shipment = rec(p, meta),
+            Payload::GranulationCompleted(p) => self.granulation = rec(p, meta),
+            Payload::MetalRemovalCompleted(p) => self.metal_removal = rec(p, meta),
+            Payload::PolymerPurificationCompleted(p) => self.polymer_purification = rec(p, meta),
+            Payload::ExtrusionCompleted(p) => self.extrusion = rec(p, meta),
+            Payload::EchaApprovalRecorded(p) => self.echa_approval = rec(p, meta),
+            Payload::TransferToRgeRecorded(p) => self.transfer_to_rge = rec(p, meta),
+            Payload::ManufacturingStarted(p) => self.manufacturing_start = rec(p, meta),
+            Payload::ManufacturingCompleted(p) => self.manufacturing_completion = rec(p, meta),
+            Payload::ReturnToLegoRecorded(p) => self.return_to_lego = rec(p, meta),
+            Payload::CampaignCompleted(p) => self.completion = rec(p, meta),
+            Payload::CampaignCreated(_) | Payload::EventCorrected(_) => {}
+        }
+    }
+}
+
+/// Who recorded a step, when, and whether a correction changed it.
+pub(crate) struct Meta {
+    pub(crate) event_id: EventId,
+    pub(crate) recorded_at: Timestamp,
+    pub(crate) recorded_by: UserId,
+    pub(crate) device_id: DeviceId,
+    pub(crate) corrected: bool,
+}
+
+/// A campaign's current state, derived from its events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct CampaignState {
+    /// The campaign.
+    pub id: CampaignId,
+    /// LEGO's code; `None` until `CampaignCreated` is known.
+    pub lego_campaign_code: Option<String>,
+    /// PI or PCR; `None` until `CampaignCreated` is known.
+    pub material_type: Option<MaterialType>,
+    /// Optional description.
+    pub description: Option<String>,
+    /// Where the campaign stands.
+    pub status: CampaignStatus,
+    /// Label of the step last completed.
+    pub current_step: String,
+    /// Label of the step expected next (the spec's progression); `None` once completed.
+    pub next_expected_step: Option<String>,
+    /// Weight now, by the spec's rules on corrected values.
+    pub current_weight_kg: Option<f64>,
+    /// Net weight received at MBA.
+    pub inbound_net_weight_kg: Option<f64>,
+    /// Whether ECHA approval is recorded.
+    pub echa_approved: bool,
+    /// When `CampaignCreated` was recorded.
+    pub created_at: Option<Timestamp>,
+    /// When `CampaignCompleted` was recorded.
+    pub completed_at: Option<Timestamp>,
+    /// The type of the latest step event (corrections excluded).
+    pub last_event_type: Option<EventType>,
+    /// When the latest step event was recorded.
+    pub last_event_at: Option<Timestamp>,
+    /// When the campaign last changed (latest recording instant of any event).
+    pub updated_at: Timestamp,
+    /// When the current status was reached.
+    pub status_since: Timestamp,
+    /// Number of events, corrections included.
+    pub event_count: u32,
+    /// Number of corrections.
+    pub correction_count: u32,
+    /// The greatest event id folded: a new event with a greater id can be applied incrementally.
+    pub last_event_id: EventId,
+    /// Which steps are recorded: bit `rank` of each step's status.
+    pub recorded_steps: u16,
+    /// Manufacturing start and end dates, for the rule that one does not precede the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturing_start_date: Option<IsoDate>,
+    /// See `manufacturing_start_date`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manufacturing_end_date: Option<IsoDate>,
+    /// Every step's details. Not part of the stored projection (the event log holds them):
+    /// filled by a fold of the events, empty in a projection read from the store.
+    #[serde(skip)]
+    pub steps: Steps,
+    /// Irregularities, ordered by event id.
+    pub anomalies: Vec<Anomaly>,
+    /// Events a newer Pluto recorded that this build does not fully show: of a type it does not
+    /// know, or with fields it does not know (those are folded by the fields it knows).
+    #[serde(default)]
+    pub newer_entries: u32,
+}
+
+impl CampaignState {
+    /// The state before any event, stamped by the first one.
+    pub(crate) fn empty(first: &Event) -> Self {
+        let status = CampaignStatus::Created;
+        CampaignState {
+            id: first.stream_id.clone(),
+            lego_campaign_code: None,
+            material_type: None,
+            description: None,
+            status,
+            current_step: status.step_label().to_owned(),
+            next_expected_step: status.next_expected_step().map(str::to_owned),
+            current_weight_kg: None,
+            inbound_net_weight_kg: None,
+            echa_approved: false,
+            created_at: None,
+            completed_at: None,
+            last_event_type: None,
+            last_event_at: None,
+            updated_at: first.created_at,
+            status_since: first.created_at,
+            event_count: 0,
+            correction_count: 0,
+            last_event_id: first.id.clone(),
+            recorded_steps: 0,
+            manufacturing_start_date: None,
+            manufacturing_end_date: None,
+            steps: Steps::default(),
+            anomalies: Vec::new(),
+            newer_entries: 0,
+        }
+    }
+
+    /// Whether `CampaignCreated` has been folded.
+    pub fn is_created(&self) -> bool {
+        self.created_at.is_some()
+    }
+
+    /// The event type expected next.
+    pub fn next_event_type(&self) -> Option<EventType> {
+        self.status.next_event_type()
+    }
+
+    /// Whether the step recorded by `event_type` is recorded.
+    pub fn is_recorded(&self, event_type: EventType) -> bool {
+        event_type.target_status().is_some_and(|s| self.recorded_steps & (1 << s.rank()) != 0)
+    }
+
+    /// The state as the store keeps it: without the step details, which the log holds.
+    pub fn into_projection(mut self) -> CampaignState {
+        self.steps = Steps::default();
+        self
+    }
+
+    /// Marks a step recorded and keeps what later rules need of it, and its details when `meta`
+    /// is given (a full fold, as opposed to a projection).
+    pub(crate) fn record_step(&mut self, payload: Payload, meta: Option<Meta>) {
+        if let Some(status) = payload.event_type().target_status() {
+            self.recorded_steps |= 1 << status.rank();
+        }
+        match &payload {
+            Payload::ManufacturingStarted(p) => self.manufacturing_start_date = Some(p.start_date),
+            Payload::ManufacturingCompleted(p) => self.manufacturing_end_date = Some(p.end_date),
+            _ => {}
+        }
+        if let Some(meta) = meta {
+            self.steps.fill(payload, meta);
+        }
+    }
+
+    /// Moves the campaign to `status`, reached at `at`.
+    pub(crate) fn set_status(&mut self, status: CampaignStatus, at: Timestamp) {
+        self.status = status;
+        self.status_since = at;
+        self.current_step = status.step_label().to_owned();
+        self.next_expected_step = status.next_expected_step().map(str::to_owned);
+    }
+}
