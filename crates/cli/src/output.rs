@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use pluto_core::correction::Effective;
-use pluto_core::record::event_label;
 use pluto_core::store::{Drift, ListPage, ListQuery, PullRefusal, Recorded, Rejection, SyncState};
 use pluto_core::sync::runner::Pass;
 use pluto_core::sync::SyncReport;
@@ -163,7 +162,7 @@ impl Printer {
                 e.device_seq
             );
             if e.event_type == EventType::Newer {
-                out!("    {}: update Pluto to see this entry", event_label(e.event_type));
+                out!("    {}: update Pluto to see this entry", e.event_type.label());
                 continue;
             }
             if let Ok(Payload::EventCorrected(c)) = Payload::parse(EventType::EventCorrected, &e.data) {

@@ -109,6 +109,16 @@ impl EventType {
         }
     }
 
+    /// What an event of this type records, in words (`Granulation`, `Correction`).
+    pub fn label(self) -> &'static str {
+        match (self, self.target_status()) {
+            (Self::Newer, _) => "Recorded by a newer Pluto Tracker",
+            (_, Some(status)) => status.step_label(),
+            (Self::EventCorrected, None) => "Correction",
+            (_, None) => self.as_str(),
+        }
+    }
+
     /// The payload schema version this build writes for this type; events of this type with a
     /// higher version were written by a newer Pluto.
     pub fn schema_version(self) -> u32 {

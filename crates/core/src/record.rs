@@ -172,15 +172,6 @@ const NEWER_ENTRY_NOTE: &str =
     "One entry of this campaign was recorded by a newer version of Pluto Tracker. \
      It is kept safely; update Pluto Tracker to see it in full.";
 
-/// The label of an event type (`Granulation`, `Campaign Created`, `Correction`).
-pub fn event_label(event_type: EventType) -> &'static str {
-    match (event_type, event_type.target_status()) {
-        (EventType::Newer, _) => "Recorded by a newer Pluto Tracker",
-        (_, Some(status)) => status.step_label(),
-        (_, None) => "Correction",
-    }
-}
-
 impl CampaignRecord {
     /// The record of the campaign whose events (one stream, sorted by id) are `events`, as of
     /// `as_of` when given (events recorded after it are left out). Durations run up to `now`.
@@ -193,7 +184,7 @@ impl CampaignRecord {
             .iter()
             .map(|e| RecordEntry {
                 event: (*e).clone(),
-                label: event_label(e.event_type).to_owned(),
+                label: e.event_type.label().to_owned(),
                 effective: effective.payload(e).clone(),
                 corrections: Vec::new(),
                 fields: e.event_type.fields().to_vec(),
@@ -263,7 +254,7 @@ impl CampaignRecord {
             Some(_) => None,
             None => state.next_event_type().map(|event_type| NextStep {
                 event_type,
-                label: event_label(event_type).to_owned(),
+                label: event_type.label().to_owned(),
                 fields: event_type.fields().to_vec(),
                 note: matches!(state.status, CampaignStatus::ExtrusionComplete)
                     .then(|| ECHA_GATE_NOTE.to_owned()),
