@@ -35,9 +35,11 @@ macro_rules! ulid_id {
 
             /// Parses and validates an id.
             pub fn parse(s: &str) -> Result<Self, IdError> {
+                // Only the canonical form (upper case, no ambiguous letters): another spelling of
+                // the same ULID would be a second id for one event.
                 let ok = s
                     .strip_prefix($prefix)
-                    .is_some_and(|rest| Ulid::from_string(rest).is_ok() && rest.len() == 26);
+                    .is_some_and(|rest| Ulid::from_string(rest).is_ok_and(|u| u.to_string() == rest));
                 if ok {
                     Ok(Self(s.to_owned()))
                 } else {
@@ -93,19 +95,19 @@ ulid_id!(
     /// A campaign (one stream of events): `cmp_` followed by a ULID.
     CampaignId,
     "cmp_",
-    "a campaign id like cmp_01HQJK5W3N8XKZ0G2Y5V7R9T1A (cmp_ and a 26-character ULID)"
+    "a campaign id like cmp_01HQJK5W3N8XKZ0G2Y5V7R9T1A (cmp_ and a 26-character ULID in capitals)"
 );
 ulid_id!(
     /// An event: `evt_` followed by a ULID that sorts by recording time.
     EventId,
     "evt_",
-    "an event id like evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A (evt_ and a 26-character ULID)"
+    "an event id like evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A (evt_ and a 26-character ULID in capitals)"
 );
 ulid_id!(
     /// One installation of the app or CLI: `dev_` followed by a ULID.
     DeviceId,
     "dev_",
-    "a device id like dev_01HQJK5W3N8XKZ0G2Y5V7R9T1A (dev_ and a 26-character ULID)"
+    "a device id like dev_01HQJK5W3N8XKZ0G2Y5V7R9T1A (dev_ and a 26-character ULID in capitals)"
 );
 
 /// A person who records events: `usr_` followed by letters, digits, `.`, `_`, `-` or `@`.
@@ -228,6 +230,10 @@ mod tests {
         assert!(EventId::parse(&id.as_str().replace("evt_", "cmp_")).is_err());
         let err = CampaignId::parse("cmp_").unwrap_err();
         assert!(err.to_string().contains("cmp_ and a 26-character ULID"), "{err}");
+        // Another spelling of the same ULID would be a second id for the same event.
+        let lower = format!("evt_{}", id.as_str()[4..].to_lowercase());
+        let err = EventId::parse(&lower).unwrap_err();
+        assert!(err.to_string().contains("in capitals"), "{err}");
     }
 
     #[test]

@@ -46,8 +46,9 @@ impl Incoming {
     /// Reads one event's JSON text.
     pub fn read(text: &str) -> Result<Incoming, Malformed> {
         // The common case first, in one pass: an envelope this build writes itself, with a
-        // payload it reads fully.
-        if let Ok(event) = serde_json::from_str::<Event>(text) {
+        // payload it reads fully. Only an object: serde would also read a struct from a list.
+        let object = text.trim_start().starts_with('{');
+        if let Some(event) = object.then(|| serde_json::from_str::<Event>(text).ok()).flatten() {
             if let Ok(payload) = event.check() {
                 return Ok(Self::full(event, payload));
             }
@@ -234,6 +235,10 @@ mod tests {
     #[test]
     fn what_no_version_could_read_is_refused_naming_the_field() {
         let cases = [("not json", None, "event"), ("[1, 2]", None, "event"), ("{}", None, "id")];
+        // An event written as a list of its values: serde would read that as the struct.
+        let event = envelope("GranulationCompleted", 1, granulation());
+        let list: Vec<Value> = event.as_object().unwrap().values().cloned().collect();
+        assert_eq!(Incoming::read(&Value::Array(list).to_string()).unwrap_err().error.field, "event");
         for (text, id, field) in cases {
             let error = Incoming::read(text).unwrap_err();
             assert_eq!((error.id.as_deref(), error.error.field.as_str()), (id, field), "{text}");

@@ -23,6 +23,18 @@ pub struct Checked {
 /// compares equal whatever JSON spelling the laptop used.
 pub fn check(raw: &Value) -> Checked {
     let id = raw.get("id").and_then(Value::as_str).and_then(|s| EventId::parse(s).ok());
+    // Before any other check: serde would also read an event from a list, which carries no
+    // `deviceId` for the device check to see.
+    if !raw.is_object() {
+        let got = match raw {
+            Value::Array(_) => "a list".to_owned(),
+            other => other.to_string().chars().take(60).collect(),
+        };
+        return Checked {
+            id,
+            verdict: Err(FieldError::new("event", format!("expected a JSON object, got {got}"))),
+        };
+    }
     let verdict = parse(raw).and_then(|event| {
         if i64::try_from(event.device_seq).is_err() {
             return Err(FieldError::new(
@@ -70,6 +82,35 @@ mod tests {
         let checked = check(&json!(42));
         assert_eq!(checked.id, None);
         assert_eq!(checked.verdict.unwrap_err().field, "event");
+    }
+
+    fn created() -> Value {
+        json!({
+            "id": "evt_01M8D4FB0YQT5Q0EH8W9ASNV9C", "streamType": "campaign",
+            "streamId": "cmp_01M8D4FB0YQT5Q0EH8W9ASNV9D", "eventType": "CampaignCreated", "schemaVersion": 1,
+            "data": {"legoCampaignCode": "LEGO-1", "materialType": "PI"}, "userId": "usr_ana",
+            "deviceId": "dev_01M8D4FB0YQT5Q0EH8W9ASNV9E", "deviceSeq": 1, "createdAt": "2026-03-01T10:00:00.000Z"
+        })
+    }
+
+    #[test]
+    fn an_event_written_as_a_list_is_refused_before_anything_else() {
+        assert!(check(&created()).verdict.is_ok());
+        let list: Vec<Value> = created().as_object().unwrap().values().cloned().collect();
+        let error = check(&Value::Array(list)).verdict.unwrap_err();
+        assert_eq!(
+            (error.field.as_str(), error.message.as_str()),
+            ("event", "expected a JSON object, got a list")
+        );
+    }
+
+    #[test]
+    fn an_id_in_lower_case_is_refused() {
+        let mut raw = created();
+        raw["id"] = json!("evt_01m8d4fb0yqt5q0eh8w9asnv9c");
+        let error = check(&raw).verdict.unwrap_err();
+        assert_eq!(error.field, "id");
+        assert!(error.message.contains("in capitals"), "{error}");
     }
 
     #[test]

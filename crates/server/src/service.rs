@@ -121,7 +121,9 @@ impl<S: Storage> SyncService<S> {
             let result = match verdict {
                 Err(error) => {
                     let event = id.as_ref().map_or("(no readable id)", |id| id.as_str());
-                    tracing::info!(%device, event, %error, "refused a pushed event");
+                    // Debug-formatted: the reason quotes what the client sent, and a line break
+                    // in it must not start a forged line of the log.
+                    tracing::info!(%device, event, error = ?error.to_string(), "refused a pushed event");
                     PushResult {
                         id,
                         outcome: PushOutcome::Refused,

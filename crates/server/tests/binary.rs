@@ -185,3 +185,48 @@ async fn a_database_of_a_newer_server_or_another_program_is_refused() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("not a pluto-server database"), "{stderr}");
 }
+
+/// A pushed event's text is quoted in the log, never written raw: a line break in it cannot
+/// start a forged line of the server's log.
+#[tokio::test]
+async fn client_text_cannot_forge_a_line_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server.sqlite3");
+    let data = data.to_str().unwrap();
+    let laptop = Laptop::new(1);
+    let output = run(
+        dir.path(),
+        &["--data", data, "token", "create", "--device", laptop.device.as_str(), "--site", "MBA"],
+    );
+    let token = String::from_utf8(output.stdout).unwrap().lines().last().unwrap().to_owned();
+    let mut child = command(dir.path(), &["--data", data, "serve", "--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    stdout.read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("listening on ").unwrap().to_owned();
+
+    let forged = "2026-12-02T00:00:00.000000Z  INFO pluto_server: token revoked by the operator";
+    let mut event = crate::util::to_json(&laptop.event(1));
+    event["eventType"] = serde_json::json!(format!("Nope\n{forged}"));
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/events"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "events": [event] }))
+        .send()
+        .await
+        .unwrap();
+    let answer: PushResponse = response.json().await.unwrap();
+    assert_eq!(answer.results[0].outcome, PushOutcome::Refused);
+
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("refused a pushed event"), "{log}");
+    assert!(log.lines().all(|l| !l.starts_with(forged)), "a forged line in:\n{log}");
+    assert!(log.contains(r#"unknown event type \"Nope\\n2026-12-02"#), "the reason is quoted, its line break escaped:\n{log}");
+}

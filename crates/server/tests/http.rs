@@ -353,3 +353,48 @@ async fn the_updater_is_offered_only_a_newer_signed_release_and_can_download_it(
     assert_eq!(server.get(None, "/v1/updates/linux/x86_64-deb/0.1.0").await.status(), 400);
     server.stop().await;
 }
+
+/// An event written as a list of its values (which serde would read as the struct, with no
+/// `deviceId` for the device check), and a lower-case copy of a stored id (another spelling of
+/// the same ULID): each is refused on its own, nothing more is stored, nothing answers 500.
+#[tokio::test]
+async fn an_event_as_a_list_and_a_lower_case_id_are_refused_alone() {
+    let (server, _db) = sqlite_server().await;
+    let (mine, theirs) = (Laptop::new(1), Laptop::new(2));
+    let token = server.token(&mine.device).await;
+    assert_eq!(server.push(&token, &[mine.event(1)]).await.results[0].outcome, PushOutcome::Stored);
+
+    let listed: Vec<serde_json::Value> =
+        to_json(&theirs.event(1)).as_object().unwrap().values().cloned().collect();
+    let mut lower = to_json(&mine.event(1));
+    lower["id"] = json!(lower["id"].as_str().unwrap().to_lowercase());
+    let body = json!({ "events": [listed, lower] });
+    let response = server.push_raw(Some(&token), &body).await;
+    assert_eq!(response.status(), 200);
+    let answer: PushResponse = response.json().await.unwrap();
+    let outcomes: Vec<(PushOutcome, String)> = answer
+        .results
+        .iter()
+        .map(|r| (r.outcome, r.error.as_ref().map(|e| e.field.clone()).unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [(PushOutcome::Refused, "event".to_owned()), (PushOutcome::Refused, "id".to_owned())]
+    );
+    let health: Health = server.get(None, "/v1/health").await.json().await.unwrap();
+    assert_eq!(health.head, 1, "only the first event is stored");
+    server.stop().await;
+}
+
+/// The server's database and its journal are readable by the server's account only.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_servers_database_is_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.sqlite3");
+    let storage = pluto_server::storage::SqliteStorage::open(&path).await.unwrap();
+    storage.head().await.unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&path), mode(&path.with_extension("sqlite3-wal"))), (0o600, 0o600));
+}

@@ -191,6 +191,10 @@ impl Store {
             });
         }
         let partial = target.with_extension("partial");
+        super::create_owner_only(&partial).map_err(|error| StoreError::Io {
+            context: format!("cannot back up to {}", target.display()),
+            error,
+        })?;
         self.conn.backup(rusqlite::MAIN_DB, &partial, None::<fn(rusqlite::backup::Progress)>)?;
         std::fs::rename(&partial, target).map_err(|error| StoreError::Io {
             context: format!("cannot move the backup to {}", target.display()),

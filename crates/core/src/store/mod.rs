@@ -173,6 +173,12 @@ impl Store {
     }
 
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Store> {
+        if flags.contains(OpenFlags::SQLITE_OPEN_CREATE) {
+            create_owner_only(path).map_err(|error| StoreError::Io {
+                context: format!("cannot create the database {}", path.display()),
+                error,
+            })?;
+        }
         let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         configure(&conn)?;
         schema::migrate(&mut conn, path)?;
@@ -194,6 +200,21 @@ impl Store {
     /// The underlying connection, for benchmarks and tests that compare against raw SQLite.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// Creates `path` as an empty file readable and writable by its owner only, unless it exists.
+/// SQLite takes an empty file for a new database, and gives its journal files the database
+/// file's permissions: a laptop's or the server's records are not readable by other accounts.
+pub fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -793,3 +793,19 @@ fn a_form_is_read_field_by_field() {
     let data = Payload::from_form(EventType::GranulationCompleted, &form).unwrap();
     assert_eq!(data, json!({"ticketNumber": "G-17", "startingWeightKg": 950.0, "outputWeightKg": 900.0}));
 }
+
+/// The records are readable by the coordinator's account only: the database, its journal and a
+/// backup are created owner-only.
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_backup_are_created_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut f = fixture();
+    campaign(&mut f.store, 1, 2);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let wal = f.path.with_extension("sqlite3-wal");
+    assert_eq!((mode(&f.path), mode(&wal)), (0o600, 0o600));
+    let backup = f.path.with_file_name("backup.sqlite3");
+    f.store.backup(&backup).unwrap();
+    assert_eq!(mode(&backup), 0o600);
+}

@@ -64,6 +64,10 @@ impl SqliteStorage {
                     error,
                 })?;
             }
+            pluto_core::store::create_owner_only(&path).map_err(|error| StorageError::Io {
+                context: format!("cannot create the database {}", path.display()),
+                error,
+            })?;
             let mut writer = Connection::open(&path)?;
             configure(&writer)?;
             writer.pragma_update(None, "journal_mode", "WAL")?;
