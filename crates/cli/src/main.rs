@@ -201,7 +201,15 @@ fn exit_code(err: &anyhow::Error) -> u8 {
     });
     match (store_error, err.downcast_ref::<SyncError>()) {
         (Some(e), _) if e.is_refusal() => 1,
-        (_, Some(SyncError::BadUrl(_) | SyncError::Unauthorized(_) | SyncError::Forbidden(_))) => 1,
+        (
+            _,
+            Some(
+                SyncError::BadUrl(_)
+                | SyncError::InsecureUrl(_)
+                | SyncError::Unauthorized(_)
+                | SyncError::Forbidden(_),
+            ),
+        ) => 1,
         _ => 3,
     }
 }

@@ -119,6 +119,13 @@ fn refused_tokens_and_unreachable_servers_keep_local_entries() {
 
     let out = mba.run(&["sync", "--server", "pluto.example.com", "--token", "plt_x"]);
     assert_eq!(out.status.code(), Some(1));
+    // Plain http to another machine would send the token in clear text: refused before any
+    // connection (a reserved name that resolves nowhere).
+    let out = mba.run(&["sync", "--server", "http://pluto.invalid", "--token", "plt_x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("would send this laptop's device token in clear text")
+    );
     assert_eq!(mba.ok(&["export", "-"]), before, "nothing local changed");
 }
 

@@ -228,5 +228,8 @@ async fn client_text_cannot_forge_a_line_of_the_log() {
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("refused a pushed event"), "{log}");
     assert!(log.lines().all(|l| !l.starts_with(forged)), "a forged line in:\n{log}");
-    assert!(log.contains(r#"unknown event type \"Nope\\n2026-12-02"#), "the reason is quoted, its line break escaped:\n{log}");
+    assert!(
+        log.contains(r#"unknown event type \"Nope\\n2026-12-02"#),
+        "the reason is quoted, its line break escaped:\n{log}"
+    );
 }

@@ -29,6 +29,14 @@ pub enum SyncError {
     /// The server URL is not usable.
     #[error("the server address {0:?} is not valid: expected something like https://pluto.example.com")]
     BadUrl(String),
+    /// A plain `http://` address of another machine: the device token would cross the network
+    /// in clear text.
+    #[error(
+        "the server address {0:?} is plain http to another machine, which would send this laptop's \
+         device token in clear text: use https:// (plain http is only for this machine: 127.0.0.1, \
+         localhost)"
+    )]
+    InsecureUrl(String),
     /// No answer: no network, server down, connection cut.
     #[error("cannot reach the sync server at {url} ({detail}); your entries are kept and will be sent when it is reachable")]
     Offline {
@@ -71,7 +79,7 @@ impl SyncError {
             Self::Offline { .. } | Self::Protocol(_) => true,
             Self::Server { status, .. } => *status >= 500 || *status == 429,
             Self::Store(e) => matches!(e, StoreError::Busy),
-            Self::BadUrl(_) | Self::Unauthorized(_) | Self::Forbidden(_) => false,
+            Self::BadUrl(_) | Self::InsecureUrl(_) | Self::Unauthorized(_) | Self::Forbidden(_) => false,
         }
     }
 }
@@ -105,6 +113,11 @@ impl SyncClient {
         let base = base_url.trim().trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
             return Err(SyncError::BadUrl(base_url.to_owned()));
+        }
+        if let Some(rest) = base.strip_prefix("http://") {
+            if !is_loopback(rest) {
+                return Err(SyncError::InsecureUrl(base_url.to_owned()));
+            }
         }
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -196,6 +209,18 @@ impl SyncClient {
     }
 }
 
+/// Whether the host of `authority` (`host[:port][/path]` of an http URL) is this machine:
+/// `localhost`, an address in 127.0.0.0/8, or `[::1]`.
+fn is_loopback(authority: &str) -> bool {
+    let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 /// One full sync: push everything this laptop has not sent, then pull everything new. The
 /// outcome (success or the error) is remembered in the store for the status bar.
 pub fn sync_once(store: &mut Store, client: &SyncClient) -> Result<SyncReport, SyncError> {
@@ -276,4 +301,32 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_accepted_only_to_this_machine() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1/",
+            "http://[::1]:80",
+            "http://127.1.2.3",
+            "https://pluto.invalid",
+        ] {
+            assert!(SyncClient::new(ok, "plt_x").is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://pluto.invalid",
+            "http://10.0.0.5:8080",
+            "http://localhost.pluto.invalid/",
+            "http://127.0.0.1.pluto.invalid",
+        ] {
+            let error = SyncClient::new(bad, "plt_x").err().unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(matches!(error, SyncError::InsecureUrl(_)), "{bad}: {error}");
+            assert!(error.to_string().contains("use https://"), "{error}");
+        }
+    }
 }
