@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use pluto_core::{Event, EventId, FieldError, Timestamp};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// A pushed event after checking.
@@ -59,9 +60,43 @@ fn parse(raw: &Value) -> Result<Event, FieldError> {
 }
 
 /// The device a pushed event claims to come from, read before any other check, so that an
-/// event of another device refuses the whole request even when it is malformed otherwise.
-pub fn claimed_device(raw: &Value) -> Option<&str> {
-    raw.get("deviceId").and_then(Value::as_str)
+/// event of another device refuses the whole request even when it is malformed otherwise. Only
+/// that field is read; the rest of the event is skipped without being built in memory.
+pub fn claimed_device(raw: &RawValue) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Claim {
+        #[serde(rename = "deviceId")]
+        device_id: Option<String>,
+    }
+    serde_json::from_str::<Claim>(raw.get()).ok().and_then(|c| c.device_id)
+}
+
+/// The largest event the server reads, in bytes of JSON: far above any real entry (every text
+/// field at its 10,000-character limit, a correction of all of them), far below what one
+/// request may carry, so that no single event can make the server build a large value.
+pub const MAX_EVENT_BYTES: usize = 512 * 1024;
+
+/// [`check`] of an event still in its JSON text: parsed, checked and dropped one at a time, so
+/// only the canonical event stays in memory. What is not an object, or is larger than
+/// [`MAX_EVENT_BYTES`], is refused before it is parsed.
+pub fn check_raw(raw: &RawValue) -> Checked {
+    let text = raw.get();
+    if !text.starts_with('{') {
+        let got = if text.starts_with('[') { "a list".to_owned() } else { text.chars().take(60).collect() };
+        let error = FieldError::new("event", format!("expected a JSON object, got {got}"));
+        return Checked { id: None, verdict: Err(error) };
+    }
+    if text.len() > MAX_EVENT_BYTES {
+        let error = FieldError::new(
+            "event",
+            format!("an event is at most {MAX_EVENT_BYTES} bytes of JSON, this one has {}", text.len()),
+        );
+        return Checked { id: None, verdict: Err(error) };
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(value) => check(&value),
+        Err(e) => Checked { id: None, verdict: Err(FieldError::new("event", format!("not JSON: {e}"))) },
+    }
 }
 
 /// How far `created_at` lies ahead of `received_at`, in milliseconds, when that exceeds
@@ -102,6 +137,18 @@ mod tests {
             (error.field.as_str(), error.message.as_str()),
             ("event", "expected a JSON object, got a list")
         );
+    }
+
+    #[test]
+    fn a_list_or_an_oversized_event_is_refused_before_it_is_parsed() {
+        let raw = |text: String| RawValue::from_string(text).unwrap();
+        let list = check_raw(&raw(format!("[{}0]", "0,".repeat(1000)))).verdict.unwrap_err();
+        assert_eq!(list.message, "expected a JSON object, got a list");
+        let mut big = created();
+        big["data"]["description"] = json!("x".repeat(MAX_EVENT_BYTES));
+        let error = check_raw(&raw(big.to_string())).verdict.unwrap_err();
+        assert!(error.message.starts_with("an event is at most 524288 bytes of JSON"), "{error}");
+        assert!(check_raw(&raw(created().to_string())).verdict.is_ok());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use pluto_core::sync::protocol::{
     MAX_WAIT_SECONDS,
 };
 use pluto_core::{DeviceId, Event, EventType, Timestamp};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -93,7 +93,11 @@ impl<S: Storage> SyncService<S> {
     /// Pushes a batch for the token's device: every event is checked on its own and the good
     /// ones are stored in one transaction. An event of another device refuses the whole batch
     /// before anything is stored.
-    pub async fn push(&self, token: &TokenRecord, raw: &[Value]) -> Result<PushResponse, ServiceError> {
+    pub async fn push(
+        &self,
+        token: &TokenRecord,
+        raw: &[Box<RawValue>],
+    ) -> Result<PushResponse, ServiceError> {
         if raw.len() > MAX_PUSH_EVENTS {
             return Err(ServiceError::TooLarge(format!(
                 "a push carries at most {MAX_PUSH_EVENTS} events, this one has {}; split it into batches",
@@ -102,7 +106,7 @@ impl<S: Storage> SyncService<S> {
         }
         let device = &token.device_id;
         let foreign = raw.iter().enumerate().find_map(|(index, event)| {
-            ingest::claimed_device(event).filter(|claimed| *claimed != device.as_str()).map(|c| (index, c))
+            ingest::claimed_device(event).filter(|claimed| claimed != device.as_str()).map(|c| (index, c))
         });
         if let Some((index, claimed)) = foreign {
             return Err(ServiceError::Forbidden(format!(
@@ -111,7 +115,7 @@ impl<S: Storage> SyncService<S> {
             )));
         }
         let received_at = Timestamp::now();
-        let checked: Vec<Checked> = raw.iter().map(ingest::check).collect();
+        let checked: Vec<Checked> = raw.iter().map(|event| ingest::check_raw(event)).collect();
         let valid: Vec<Event> = checked.iter().filter_map(|c| c.verdict.as_ref().ok().cloned()).collect();
         let stored = self.storage.push(device, &valid, received_at).await?;
 

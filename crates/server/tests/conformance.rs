@@ -89,7 +89,7 @@ async fn invalid_events_are_refused_with_the_field_named_and_good_ones_stored(ba
     bad_payload["eventType"] = json!("CampaignCreated");
     let mut missing_field = to_json(&laptop.event(4));
     missing_field.as_object_mut().unwrap().remove("createdAt");
-    let batch = vec![
+    let batch = [
         to_json(&laptop.event(1)),
         unknown_type,
         bad_payload,
@@ -97,6 +97,8 @@ async fn invalid_events_are_refused_with_the_field_named_and_good_ones_stored(ba
         missing_field,
         to_json(&laptop.event(6)),
     ];
+    let batch: Vec<_> =
+        batch.iter().map(|v| serde_json::value::RawValue::from_string(v.to_string()).unwrap()).collect();
     let response = service.push(&token, &batch).await.unwrap();
     let outcomes: Vec<PushOutcome> = response.results.iter().map(|r| r.outcome).collect();
     use PushOutcome::{Refused, Stored};

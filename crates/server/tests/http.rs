@@ -126,6 +126,12 @@ async fn oversized_bodies_and_batches_are_413() {
         expect_error(server.push_raw(Some(&token), &json!({ "events": events })).await, 413, "too_large")
             .await;
     assert!(error.message.contains(&MAX_PUSH_EVENTS.to_string()), "{error:?}");
+    // Millions of tiny values in one body: the reading stops at the cap instead of building
+    // them all in memory first.
+    let tiny = format!("{{\"events\": [0{}]}}", ",0".repeat(3_000_000));
+    let response = server.client.post(&url).bearer_auth(&token).body(tiny).send().await.unwrap();
+    let error = expect_error(response, 413, "too_large").await;
+    assert!(error.message.contains("at most 1000 events"), "{error:?}");
 
     let events: Vec<_> = laptop.events(1..=MAX_PUSH_EVENTS as u64);
     let response = server.push(&token, &events).await;

@@ -7,8 +7,10 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use pluto_core::sync::protocol::{PushRequest, MAX_PULL_LIMIT, MAX_REQUEST_BYTES};
+use pluto_core::sync::protocol::{MAX_PULL_LIMIT, MAX_PUSH_EVENTS, MAX_REQUEST_BYTES};
+use serde::de::{Deserializer, Error as _, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::error::ApiError;
 use crate::service::SyncService;
@@ -33,10 +35,44 @@ impl<S: Storage> FromRequestParts<Arc<SyncService<S>>> for Authenticated {
     }
 }
 
-/// A push body: `{"events": [...]}` within [`MAX_REQUEST_BYTES`] (the service checks the
-/// number of events).
-#[derive(Debug, Clone)]
-pub struct PushBody(pub PushRequest);
+/// A push body: `{"events": [...]}` within [`MAX_REQUEST_BYTES`] and [`MAX_PUSH_EVENTS`]. Each
+/// event is kept as its JSON text, to be parsed one at a time: a body of many tiny values never
+/// holds more than its own bytes in memory, and one past the cap ends the reading.
+#[derive(Debug)]
+pub struct PushBody(pub Vec<Box<RawValue>>);
+
+/// The request's shape on the wire.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    #[serde(deserialize_with = "at_most_push_events")]
+    events: Vec<Box<RawValue>>,
+}
+
+const TOO_MANY: &str = "more events than one push may carry";
+
+fn at_most_push_events<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Box<RawValue>>, D::Error> {
+    struct Events;
+    impl<'de> Visitor<'de> for Events {
+        type Value = Vec<Box<RawValue>>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_PUSH_EVENTS} events")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut events = Vec::new();
+            while let Some(event) = seq.next_element::<Box<RawValue>>()? {
+                if events.len() == MAX_PUSH_EVENTS {
+                    return Err(A::Error::custom(TOO_MANY));
+                }
+                events.push(event);
+            }
+            Ok(events)
+        }
+    }
+    d.deserialize_seq(Events)
+}
 
 impl<St: Send + Sync> FromRequest<St> for PushBody {
     type Rejection = ApiError;
@@ -51,10 +87,16 @@ impl<St: Send + Sync> FromRequest<St> for PushBody {
                 ApiError::BadRequest(rejection.body_text())
             }
         })?;
-        let body: PushRequest = serde_json::from_slice(&bytes).map_err(|e| {
-            ApiError::BadRequest(format!("the body must be JSON of the form {{\"events\": [...]}}: {e}"))
+        let body: Wire = serde_json::from_slice(&bytes).map_err(|e| {
+            if e.to_string().starts_with(TOO_MANY) {
+                ApiError::TooLarge(format!(
+                    "a push carries at most {MAX_PUSH_EVENTS} events, this one has more; split it into batches"
+                ))
+            } else {
+                ApiError::BadRequest(format!("the body must be JSON of the form {{\"events\": [...]}}: {e}"))
+            }
         })?;
-        Ok(Self(body))
+        Ok(Self(body.events))
     }
 }
 

@@ -112,7 +112,7 @@ async fn push<S: Storage>(
     Authenticated(token): Authenticated,
     PushBody(body): PushBody,
 ) -> Result<Json<PushResponse>, ApiError> {
-    Ok(Json(service.push(&token, &body.events).await?))
+    Ok(Json(service.push(&token, &body).await?))
 }
 
 /// `GET /v1/events?after=N&limit=L&waitSeconds=W`.
