@@ -107,9 +107,13 @@ enum Command {
         /// The sync server's address, starting with http:// or https://
         #[arg(long, env = "PLUTO_SERVER", value_name = "URL")]
         server: String,
-        /// This laptop's device token (from `pluto-server token create`)
-        #[arg(long, env = "PLUTO_TOKEN", hide_env_values = true)]
-        token: String,
+        /// This laptop's device token (from `pluto-server token create`). On a shared machine
+        /// prefer PLUTO_TOKEN or --token-file: a command line is visible to every account
+        #[arg(long, env = "PLUTO_TOKEN", hide_env_values = true, required_unless_present = "token_file")]
+        token: Option<String>,
+        /// A file whose first line is the device token (used instead of --token or PLUTO_TOKEN)
+        #[arg(long, value_name = "PATH")]
+        token_file: Option<PathBuf>,
         /// Keep syncing until interrupted: at once after new entries, every 15 s otherwise,
         /// retrying with backoff while the server cannot be reached
         #[arg(long)]
@@ -365,7 +369,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
             );
         }
-        Command::Sync { server, token, watch } => {
+        Command::Sync { server, token, token_file, watch } => {
+            let token = match token_file {
+                Some(path) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read the token file {}", path.display()))?
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
+                None => token.context("give the device token with --token, --token-file or PLUTO_TOKEN")?,
+            };
             let client = SyncClient::new(&server, &token)?;
             if watch {
                 let stop = AtomicBool::new(false);

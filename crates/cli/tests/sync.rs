@@ -78,7 +78,10 @@ fn two_laptops_exchange_campaigns_through_the_server() {
     assert!(status.contains("Events waiting to sync   2"), "{status}");
     assert!(status.contains("None of this laptop's 2 events is confirmed on the server yet."), "{status}");
 
-    let out = mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
+    // The token from a file, out of the process list.
+    let token_file = dir.path().join("mba.token");
+    std::fs::write(&token_file, format!("{mba_token}\n")).unwrap();
+    let out = mba.ok(&["sync", "--server", &server.url, "--token-file", token_file.to_str().unwrap()]);
     assert!(out.contains("Pushed 2 events (0 refused by the server); pulled 0 new events."), "{out}");
     assert!(out.contains("Everything up to #2 from this laptop is on the server."), "{out}");
 
