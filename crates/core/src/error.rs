@@ -27,7 +27,7 @@ impl FieldError {
 }
 
 /// Short description of a JSON value for error messages.
-pub(crate) fn describe(value: &Value) -> String {
+pub fn describe(value: &Value) -> String {
     let text = match value {
         Value::Null => return "null".into(),
         Value::Object(_) => return "an object".into(),

@@ -103,8 +103,7 @@ fn fold_parsed(
     let effective = Effective::resolve(&sorted);
     // Events this build leaves out of the fold (of a type it does not know, or corrections it
     // cannot apply) are only counted: the state is what the other events make of it.
-    let mut newer: Option<&Event> = None;
-    let mut pending_newer = 0;
+    let (mut first_newer, mut newer) = (None, 0);
     for (&i, event) in order.iter().zip(sorted) {
         let corrected = effective.is_corrected(event);
         let reading = (event.event_type != EventType::EventCorrected).then(|| {
@@ -113,23 +112,17 @@ fn fold_parsed(
                 _ => Payload::read(event.event_type, event.schema_version, effective.payload(event)),
             }
         });
-        if effective.is_newer(event) || reading == Some(Reading::Newer) {
-            newer = newer.or(Some(event));
-            match state.as_mut() {
-                Some(st) => st.newer_entries += 1,
-                None => pending_newer += 1,
-            }
+        if effective.is_newer(event) || matches!(reading, Some(Reading::Newer)) {
+            first_newer.get_or_insert(event);
+            newer += 1;
             continue;
         }
         let st = state.get_or_insert_with(|| CampaignState::empty(event));
-        st.newer_entries += std::mem::take(&mut pending_newer);
         apply(st, event, reading, corrected, detail);
     }
-    if let (None, Some(first)) = (&state, newer) {
-        // Only events this build cannot fold yet: the campaign exists, with nothing to show.
-        state = Some(CampaignState { newer_entries: pending_newer, ..CampaignState::empty(first) });
-    }
-    let mut state = state?;
+    // Only events this build cannot fold yet: the campaign exists, with nothing to show.
+    let mut state = state.or_else(|| first_newer.map(CampaignState::empty))?;
+    state.newer_entries += newer;
     if !effective.anomalies.is_empty() {
         state.anomalies.extend(effective.anomalies);
         state.anomalies.sort_by(|a, b| a.event_id.cmp(&b.event_id));

@@ -9,7 +9,6 @@
 //! ids, sequence number or time cannot be read (the envelope is the contract every version
 //! keeps), or an event of a type and version this build knows whose payload breaks its rules.
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::event::{Event, STREAM_TYPE_CAMPAIGN};
@@ -60,11 +59,12 @@ impl Incoming {
                 format!("expected a JSON object, got text that is not JSON ({e})"),
             ),
         })?;
-        Self::read_value(&value, text)
+        Self::read_tolerantly(&value, text)
     }
 
-    /// Reads one event already parsed from `text`.
-    pub fn read_value(value: &Value, text: &str) -> Result<Incoming, Malformed> {
+    /// Reads what the strict reading in [`Incoming::read`] did not take: `value`, parsed from
+    /// `text`, is kept as received unless no version could read it.
+    fn read_tolerantly(value: &Value, text: &str) -> Result<Incoming, Malformed> {
         let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
         let malformed = |error: FieldError| Malformed { id: id.clone(), error };
         if !value.is_object() {
@@ -72,11 +72,6 @@ impl Incoming {
                 "event",
                 format!("expected a JSON object, got {}", crate::payload::describe(value)),
             )));
-        }
-        if let Ok(event) = Event::deserialize(value) {
-            if let Ok(payload) = event.check() {
-                return Ok(Self::full(event, payload));
-            }
         }
         let envelope = Envelope::read(value).map_err(&malformed)?;
         let mut event_type = EventType::parse(&envelope.type_name).unwrap_or(EventType::Newer);

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub(crate) use crate::error::describe;
+pub use crate::error::describe;
 pub use crate::error::FieldError;
 pub use crate::event_type::{unknown_field_error, EventType, FieldKind, FieldSpec, MaterialType, NewerRule};
 use crate::ids::EventId;

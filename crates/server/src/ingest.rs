@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use pluto_core::payload::describe;
 use pluto_core::{Event, EventId, FieldError, Timestamp};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -27,14 +28,7 @@ pub fn check(raw: &Value) -> Checked {
     // Before any other check: serde would also read an event from a list, which carries no
     // `deviceId` for the device check to see.
     if !raw.is_object() {
-        let got = match raw {
-            Value::Array(_) => "a list".to_owned(),
-            other => other.to_string().chars().take(60).collect(),
-        };
-        return Checked {
-            id,
-            verdict: Err(FieldError::new("event", format!("expected a JSON object, got {got}"))),
-        };
+        return not_an_object(id, &describe(raw));
     }
     let verdict = parse(raw).and_then(|event| {
         if i64::try_from(event.device_seq).is_err() {
@@ -47,6 +41,11 @@ pub fn check(raw: &Value) -> Checked {
         Ok(Event { data: payload.to_value(), ..event })
     });
     Checked { id, verdict }
+}
+
+/// The refusal of an event that is not a JSON object (`got` says what it is instead).
+fn not_an_object(id: Option<EventId>, got: &str) -> Checked {
+    Checked { id, verdict: Err(FieldError::new("event", format!("expected a JSON object, got {got}"))) }
 }
 
 /// Reads the envelope, naming the field that is wrong as [`Event::from_json`] does, but from
@@ -83,8 +82,7 @@ pub fn check_raw(raw: &RawValue) -> Checked {
     let text = raw.get();
     if !text.starts_with('{') {
         let got = if text.starts_with('[') { "a list".to_owned() } else { text.chars().take(60).collect() };
-        let error = FieldError::new("event", format!("expected a JSON object, got {got}"));
-        return Checked { id: None, verdict: Err(error) };
+        return not_an_object(None, &got);
     }
     if text.len() > MAX_EVENT_BYTES {
         let error = FieldError::new(

@@ -55,8 +55,8 @@ impl Store {
     /// Applies events recorded elsewhere in one transaction: each is checked (envelope and
     /// payload, not the progression), and an id already stored with other content is refused,
     /// so either the whole batch is applied or nothing is. For events this build writes itself;
-    /// events that other versions of Pluto may have written are read with [`Incoming::read`]
-    /// and applied with [`Store::apply_incoming`].
+    /// events that other versions of Pluto may have written arrive through [`Store::import`] and
+    /// [`Store::apply_pulled`], which read them with [`Incoming::read`].
     pub fn apply_remote(&mut self, events: &[Event]) -> Result<RemoteReport> {
         let mut arrivals = Vec::with_capacity(events.len());
         for event in events {
@@ -72,15 +72,6 @@ impl Store {
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let report = apply_batch(&tx, arrivals, None)?;
-        tx.commit()?;
-        Ok(report)
-    }
-
-    /// Applies events read with the tolerant reader in one transaction, all or nothing: what
-    /// this build does not fully read is kept as received.
-    pub fn apply_incoming(&mut self, incoming: &mut [Incoming]) -> Result<RemoteReport> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let report = apply_batch(&tx, arrivals(incoming), None)?;
         tx.commit()?;
         Ok(report)
     }
