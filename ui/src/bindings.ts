@@ -243,32 +243,11 @@ export type CampaignState = {
 	newerEntries?: number,
 };
 
-/**  Where a campaign stands. Statuses are totally ordered by [`CampaignStatus::rank`]. */
-export type CampaignStatus = 
-/**  `CampaignCreated` recorded. */
-"created" | 
-/**  Material arrived at MBA. */
-"inbound_shipment_recorded" | 
-/**  MBA granulated it. */
-"granulation_complete" | 
-/**  MBA removed metal. */
-"metal_removal_complete" | 
-/**  MBA purified the polymer. */
-"polymer_purification_complete" | 
-/**  MBA extruded it; ECHA approval is now required. */
-"extrusion_complete" | 
-/**  ECHA approved it: the gate to RGE is open. */
-"echa_approved" | 
-/**  Shipped from MBA to RGE. */
-"transferred_to_rge" | 
-/**  RGE started manufacturing. */
-"manufacturing_started" | 
-/**  RGE finished manufacturing. */
-"manufacturing_complete" | 
-/**  Parts shipped back to LEGO. */
-"returned_to_lego" | 
-/**  The campaign is closed; only corrections may follow. */
-"completed";
+/**
+ *  Where a campaign stands: the status its latest step reached. Statuses are totally
+ *  ordered by [`CampaignStatus::rank`].
+ */
+export type CampaignStatus = "created" | "inbound_shipment_recorded" | "granulation_complete" | "metal_removal_complete" | "polymer_purification_complete" | "extrusion_complete" | "echa_approved" | "transferred_to_rge" | "manufacturing_started" | "manufacturing_complete" | "returned_to_lego" | "completed";
 
 /**  One row of the campaign list. */
 export type CampaignSummary = {
@@ -365,7 +344,7 @@ export type Event = {
 	streamType: string,
 	/**  The campaign this event belongs to. */
 	streamId: CampaignId,
-	/**  Which of the 13 types. */
+	/**  Which of the registered types. */
 	eventType: EventType,
 	/**  Payload schema version. */
 	schemaVersion: number,
@@ -385,8 +364,8 @@ export type Event = {
 export type EventId = string;
 
 /**
- *  The kind of event. Serialized with the spec's names (`ECHAApprovalRecorded`, …); read only by
- *  the names of the 13 types (see [`EventType::parse`]).
+ *  The kind of event. Serialized with the spec's names (`ECHAApprovalRecorded`, …); read
+ *  only by the names of the registered types (see [`EventType::parse`]).
  */
 export type EventType = 
 /**  A new campaign is initiated. */
@@ -411,14 +390,14 @@ export type EventType =
 "ManufacturingCompleted" | 
 /**  Manufactured parts shipped back to LEGO. */
 "ReturnToLEGORecorded" | 
-/**  The campaign is closed. */
+/**  The campaign is closed. Version 2 added the day it was closed (`completionDate`). */
 "CampaignCompleted" | 
 /**  A correction of an earlier event's fields. */
 "EventCorrected" | 
 /**
- *  A type this build does not know: recorded by a newer Pluto and received through sync or
- *  import. Shown as `Newer` but never read by that name; the stored event keeps its real
- *  name and its JSON as received.
+ *  A type this build does not know: recorded by a newer Pluto and received through
+ *  sync or import. Shown as `Newer` but never read by that name; the stored event
+ *  keeps its real name and its JSON as received.
  */
 "Newer";
 
@@ -461,6 +440,8 @@ export type FieldSpec = {
 	required: boolean,
 	/**  Human label for forms and tables. */
 	label: string,
+	/**  Whether it holds text over several lines (notes, descriptions), entered in a larger box. */
+	long: boolean,
 };
 
 /**  Weight lost between one stage's output and the next stage's input (handling, transport). */

@@ -8,7 +8,9 @@
 //! so a run is reproducible, and only the campaigns in flight are held in memory.
 
 use chrono::{DateTime, Days, NaiveDate};
-use pluto_core::{CampaignId, DeviceId, Event, EventId, EventType, Timestamp, UserId, STREAM_TYPE_CAMPAIGN};
+use pluto_core::{
+    CampaignId, DeviceId, Event, EventId, EventType, FieldKind, Timestamp, UserId, STREAM_TYPE_CAMPAIGN,
+};
 use serde_json::{json, Value};
 
 /// SplitMix64: tiny, fast and good enough to vary synthetic data; avoids a `rand` dependency.
@@ -228,10 +230,12 @@ impl CampaignSim {
                 "receivedDate": day.to_string(),
                 "quantity": self.quantity,
             }),
-            EventType::CampaignCompleted => json!({ "completionNotes": "All parts received by LEGO." }),
-            EventType::EventCorrected | EventType::Newer => {
-                unreachable!("corrections are planned by plan_correction; the generator writes known types")
+            EventType::CampaignCompleted => {
+                json!({ "completionDate": day.to_string(), "completionNotes": "All parts received by LEGO." })
             }
+            // Corrections are planned by plan_correction; a type without a plan of its own here
+            // records the registry's example.
+            other => other.example().unwrap_or_default(),
         };
         // Optional notes on some processing steps, so payload sizes vary as in real entries.
         if matches!(event_type, EventType::GranulationCompleted | EventType::PolymerPurificationCompleted)
@@ -288,8 +292,10 @@ impl CampaignSim {
             EventType::CampaignCompleted => {
                 ("completionNotes", json!(format!("Closing report revision {revision}")))
             }
-            EventType::EventCorrected | EventType::Newer => {
-                unreachable!("corrections and newer types are never targets")
+            // A type without a plan of its own here: its first text field changes.
+            other => {
+                let text = other.fields().iter().find(|f| f.kind == FieldKind::Text);
+                (text.map_or("notes", |f| f.name), json!(format!("Revision {revision}")))
             }
         };
         let was = known.data.get(field).cloned().unwrap_or(Value::Null);

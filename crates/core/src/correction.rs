@@ -5,6 +5,7 @@
 //! replace (`was`); a mismatch that arrived through sync (two people corrected the same field
 //! offline) is applied anyway, so every replica agrees, and reported as an anomaly.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
@@ -14,6 +15,7 @@ use crate::error::Refusal;
 use crate::event::Event;
 use crate::ids::EventId;
 use crate::payload::{describe, EventCorrection, EventType, FieldError, Payload, Reading};
+use crate::upcast::upcast;
 
 /// Recorded payloads with every correction applied.
 #[derive(Debug, Default)]
@@ -41,21 +43,25 @@ impl Effective {
                 kind,
                 message,
             };
-            let correction = match Payload::read(event.event_type, event.schema_version, &event.data) {
-                Reading::Full(Payload::EventCorrected(c)) | Reading::Partial(Payload::EventCorrected(c)) => c,
-                Reading::Full(_) | Reading::Partial(_) => {
-                    unreachable!("an EventCorrected payload parses as a correction")
-                }
-                Reading::Newer => {
-                    out.newer.insert(event.id.clone());
-                    continue;
-                }
-                Reading::Invalid(e) => {
-                    out.anomalies
-                        .push(anomaly(AnomalyKind::InvalidPayload, format!("unreadable correction: {e}")));
-                    continue;
-                }
-            };
+            let correction =
+                match Payload::read(event.event_type, event.schema_version, &event.data, event.created_at) {
+                    Reading::Full(Payload::EventCorrected(c))
+                    | Reading::Partial(Payload::EventCorrected(c)) => c,
+                    Reading::Full(_) | Reading::Partial(_) => {
+                        unreachable!("an EventCorrected payload parses as a correction")
+                    }
+                    Reading::Newer => {
+                        out.newer.insert(event.id.clone());
+                        continue;
+                    }
+                    Reading::Invalid(e) => {
+                        out.anomalies.push(anomaly(
+                            AnomalyKind::InvalidPayload,
+                            format!("unreadable correction: {e}"),
+                        ));
+                        continue;
+                    }
+                };
             let target_id = &correction.corrects_event_id;
             let Some(target) = by_id.get(target_id) else {
                 out.anomalies.push(anomaly(
@@ -83,8 +89,7 @@ impl Effective {
                 ));
                 continue;
             }
-            let current = out.corrected.get(target_id).unwrap_or(&target.data);
-            let mut candidate = current.clone();
+            let mut candidate = out.payload(target).into_owned();
             for (field, change) in &correction.changes {
                 let before = field_value(&candidate, field);
                 if !json_eq(&before, &change.was) {
@@ -100,7 +105,7 @@ impl Effective {
                 }
                 set_field(&mut candidate, field, &change.now);
             }
-            match Payload::read(target.event_type, target.schema_version, &candidate) {
+            match Payload::read(target.event_type, target.schema_version, &candidate, target.created_at) {
                 Reading::Full(_) | Reading::Partial(_) => {
                     out.corrected.insert(target_id.clone(), candidate);
                 }
@@ -116,9 +121,13 @@ impl Effective {
         out
     }
 
-    /// The effective payload of `event`: its recorded data with corrections applied.
-    pub fn payload<'a>(&'a self, event: &'a Event) -> &'a Value {
-        self.corrected.get(&event.id).unwrap_or(&event.data)
+    /// The effective payload of `event`: its recorded data, upcast to the current version of
+    /// its type, with corrections applied.
+    pub fn payload<'a>(&'a self, event: &'a Event) -> Cow<'a, Value> {
+        match self.corrected.get(&event.id) {
+            Some(corrected) => Cow::Borrowed(corrected),
+            None => upcast(event.event_type, event.schema_version, &event.data, event.created_at),
+        }
     }
 
     /// Whether `event` is a correction this build cannot apply because a newer Pluto wrote it.
@@ -188,9 +197,9 @@ pub fn check_correction(events: &[&Event], correction: &EventCorrection) -> Resu
     }
     let effective = Effective::resolve(events);
     let current = effective.payload(target);
-    let mut candidate = current.clone();
+    let mut candidate = current.clone().into_owned();
     for (field, change) in &correction.changes {
-        let before = field_value(current, field);
+        let before = field_value(&current, field);
         if !json_eq(&before, &change.was) {
             return Err(FieldError::new(
                 format!("changes.{field}.was"),
@@ -249,7 +258,7 @@ pub fn build_correction(
             )
             .into());
         }
-        map.insert(field.clone(), serde_json::json!({ "was": field_value(current, field), "now": now }));
+        map.insert(field.clone(), serde_json::json!({ "was": field_value(&current, field), "now": now }));
     }
     Ok(serde_json::json!({
         "correctsEventId": target_id,

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::ids::{CampaignId, DeviceId, EventId, UserId};
 use crate::payload::{EventType, FieldError, Payload};
 use crate::time::Timestamp;
+use crate::upcast::upcast;
 
 /// The only stream type so far: every event belongs to a campaign.
 pub const STREAM_TYPE_CAMPAIGN: &str = "campaign";
@@ -24,7 +25,7 @@ pub struct Event {
     pub stream_type: String,
     /// The campaign this event belongs to.
     pub stream_id: CampaignId,
-    /// Which of the 13 types.
+    /// Which of the registered types.
     pub event_type: EventType,
     /// Payload schema version.
     pub schema_version: u32,
@@ -42,7 +43,7 @@ pub struct Event {
 
 impl Event {
     /// Checks everything about an event that does not depend on other events: the envelope and
-    /// the payload rules. Used for events that arrive from elsewhere (sync, import), where the
+    /// the payload rules (on the payload upcast to the current version). Used for events that arrive from elsewhere (sync, import), where the
     /// progression is not enforced because offline facts are accepted and reported as anomalies.
     pub fn check(&self) -> Result<Payload, FieldError> {
         if self.stream_type != STREAM_TYPE_CAMPAIGN {
@@ -64,8 +65,21 @@ impl Event {
         if self.device_seq == 0 {
             return Err(FieldError::new("deviceSeq", "expected a whole number from 1, got 0"));
         }
-        Payload::parse(self.event_type, &self.data)
+        let data = upcast(self.event_type, self.schema_version, &self.data, self.created_at);
+        Payload::parse(self.event_type, &data)
             .map_err(|e| FieldError::new(format!("data.{}", e.field), e.message))
+    }
+
+    /// The payload JSON to store and compare for this event, whose payload parsed as `payload`:
+    /// the payload re-serialized (`10000` becomes `10000.0` in a weight), so that the same fact
+    /// compares equal whatever JSON spelling its writer used; but as written for an event of an
+    /// older schema version, which stays in its own version and is only upcast when read.
+    pub fn canonical_data(&self, payload: &Payload) -> Value {
+        if self.schema_version == self.event_type.schema_version() {
+            payload.to_value()
+        } else {
+            self.data.clone()
+        }
     }
 
     /// Parses an event from JSON text, naming the field that is wrong.

@@ -109,7 +109,12 @@ fn fold_parsed(
         let reading = (event.event_type != EventType::EventCorrected).then(|| {
             match parsed.get_mut(i).and_then(Option::take) {
                 Some(payload) if !corrected => Reading::Full(payload),
-                _ => Payload::read(event.event_type, event.schema_version, effective.payload(event)),
+                _ => Payload::read(
+                    event.event_type,
+                    event.schema_version,
+                    &effective.payload(event),
+                    event.created_at,
+                ),
             }
         });
         if effective.is_newer(event) || matches!(reading, Some(Reading::Newer)) {
@@ -144,7 +149,7 @@ pub fn fold_as_of<'a>(
 pub fn apply_next(state: Option<CampaignState>, event: &Event) -> CampaignState {
     debug_assert!(event.event_type != EventType::EventCorrected);
     let mut st = state.unwrap_or_else(|| CampaignState::empty(event));
-    let reading = Payload::read(event.event_type, event.schema_version, &event.data);
+    let reading = Payload::read(event.event_type, event.schema_version, &event.data, event.created_at);
     apply(&mut st, event, Some(reading), false, Detail::Full);
     st
 }
@@ -167,8 +172,10 @@ fn apply(st: &mut CampaignState, event: &Event, reading: Option<Reading>, correc
         return;
     }
     count(st, event);
-    st.last_event_type = Some(event.event_type);
-    st.last_event_at = Some(event.created_at);
+    if event.event_type.target_status().is_some() {
+        st.last_event_type = Some(event.event_type);
+        st.last_event_at = Some(event.created_at);
+    }
     let anomaly = |st: &mut CampaignState, kind: AnomalyKind, message: String| {
         st.anomalies.push(Anomaly {
             event_id: event.id.clone(),
@@ -211,7 +218,8 @@ fn apply(st: &mut CampaignState, event: &Event, reading: Option<Reading>, correc
         }
         return;
     }
-    // Every type but the creation reaches a status; one that does not has nothing more to fold.
+    // A type that reaches no status (corrections, applied above, and any type declared so in
+    // the registry) has nothing more to fold.
     let Some(target) = event.event_type.target_status() else {
         return;
     };
@@ -298,7 +306,14 @@ fn apply(st: &mut CampaignState, event: &Event, reading: Option<Reading>, correc
             }
         }
         Payload::CampaignCompleted(_) => st.completed_at = Some(event.created_at),
-        _ => {}
+        Payload::ManufacturingStarted(_)
+        | Payload::ManufacturingCompleted(_)
+        | Payload::ReturnToLegoRecorded(_) => {}
+        // Folded above: they reach no status, or the first one.
+        Payload::CampaignCreated(_) | Payload::EventCorrected(_) => {}
+        // Kept in the history; it changes no figure of the projection.
+        #[cfg(test)]
+        Payload::SampleRetained(_) => {}
     }
     st.set_status(target, event.created_at);
     st.record_step(payload, meta);
@@ -360,7 +375,8 @@ pub fn check_next(
     if event_type == EventType::CampaignCreated {
         return Err(Refusal::AlreadyCreated(campaign_id.clone()));
     }
-    if event_type == EventType::EventCorrected {
+    // Corrections (checked separately) and types that are not steps may follow any step.
+    if event_type.target_status().is_none() {
         return Ok(());
     }
     if st.status == CampaignStatus::Completed {

@@ -79,7 +79,7 @@ impl Incoming {
             event_type = EventType::Newer;
         }
         let data = value.get("data").cloned().unwrap_or(Value::Null);
-        let payload = match Payload::read(event_type, envelope.schema_version, &data) {
+        let payload = match Payload::read(event_type, envelope.schema_version, &data, envelope.created_at) {
             Reading::Full(payload) => Some(payload),
             Reading::Partial(_) | Reading::Newer => None,
             Reading::Invalid(e) => {
@@ -189,10 +189,10 @@ mod tests {
 
     #[test]
     fn an_unknown_type_is_kept_as_received() {
-        let text = envelope("SampleRetained", 2, json!({"sampleId": "S-1"})).to_string();
+        let text = envelope("MoistureMeasured", 2, json!({"moisturePct": 0.4})).to_string();
         let incoming = Incoming::read(&text).unwrap();
         assert_eq!(incoming.event.event_type, EventType::Newer);
-        assert_eq!(incoming.type_name, "SampleRetained");
+        assert_eq!(incoming.type_name, "MoistureMeasured");
         assert_eq!(incoming.raw.as_deref(), Some(text.as_str()));
         assert_eq!(incoming.payload, None);
     }
@@ -205,7 +205,10 @@ mod tests {
         assert_eq!(incoming.event.event_type, EventType::GranulationCompleted);
         assert_eq!(incoming.event.data, data, "kept as received");
         assert!(incoming.raw.is_some());
-        assert!(matches!(Payload::read(EventType::GranulationCompleted, 2, &data), Reading::Partial(_)));
+        assert!(matches!(
+            Payload::read(EventType::GranulationCompleted, 2, &data, Timestamp::now()),
+            Reading::Partial(_)
+        ));
     }
 
     #[test]
@@ -213,17 +216,20 @@ mod tests {
         let data = json!({"ticketNumber": "G-17", "startingWeight": {"value": 950, "unit": "kg"}});
         let incoming = read(&envelope("GranulationCompleted", 2, data.clone())).unwrap();
         assert!(incoming.raw.is_some());
-        assert_eq!(Payload::read(EventType::GranulationCompleted, 2, &data), Reading::Newer);
+        assert_eq!(
+            Payload::read(EventType::GranulationCompleted, 2, &data, Timestamp::now()),
+            Reading::Newer
+        );
     }
 
     #[test]
     fn a_correction_of_a_newer_type_or_field_reads_as_newer() {
-        let of_type = json!({"correctsEventId": "evt_01M8D4FB0YQT5Q0EH8W9ASNV9C", "correctsEventType": "SampleRetained",
+        let of_type = json!({"correctsEventId": "evt_01M8D4FB0YQT5Q0EH8W9ASNV9C", "correctsEventType": "MoistureMeasured",
             "reason": "typo", "changes": {"sampleId": {"was": "S-1", "now": "S-2"}}});
-        assert_eq!(Payload::read(EventType::EventCorrected, 1, &of_type), Reading::Newer);
+        assert_eq!(Payload::read(EventType::EventCorrected, 1, &of_type, Timestamp::now()), Reading::Newer);
         let of_field = json!({"correctsEventId": "evt_01M8D4FB0YQT5Q0EH8W9ASNV9C", "correctsEventType": "GranulationCompleted",
             "reason": "typo", "changes": {"moistureContentPct": {"was": 0.4, "now": 0.5}}});
-        assert_eq!(Payload::read(EventType::EventCorrected, 1, &of_field), Reading::Newer);
+        assert_eq!(Payload::read(EventType::EventCorrected, 1, &of_field, Timestamp::now()), Reading::Newer);
         assert!(read(&envelope("EventCorrected", 1, of_field)).unwrap().raw.is_some());
     }
 
@@ -243,7 +249,7 @@ mod tests {
         let error = read(&bad_stream).unwrap_err();
         assert_eq!(error.id.as_deref(), Some("evt_01M8D4FB0YQT5Q0EH8W9ASNV9C"));
         assert_eq!(error.error.field, "streamId");
-        let mut bad_device = envelope("SampleRetained", 2, json!({}));
+        let mut bad_device = envelope("MoistureMeasured", 2, json!({}));
         bad_device["deviceId"] = json!(7);
         assert_eq!(read(&bad_device).unwrap_err().error.field, "deviceId");
     }

@@ -1,6 +1,7 @@
 //! Pluto Tracker's core: the event-sourced campaign domain and the local SQLite event store.
 //!
-//! A campaign is a stream of immutable events (the 13 types of the spec). Its current state is a
+//! A campaign is a stream of immutable events (the spec's 13 types, declared once in
+//! [`registry`]). Its current state is a
 //! pure fold of those events ([`fold::fold`]), stored as a projection that can always be rebuilt.
 //! Entry on this laptop is strict ([`fold::check_next`], [`correction::check_correction`]);
 //! events from elsewhere are accepted when their payload is valid and irregularities are
@@ -19,13 +20,18 @@ pub mod incoming;
 pub mod metrics;
 pub mod payload;
 pub mod record;
+pub mod registry;
 pub mod samples;
 pub mod state;
 pub mod status;
 pub mod store;
 pub mod sync;
 pub mod time;
+pub mod upcast;
 pub mod vocabulary;
+
+#[cfg(test)]
+mod registry_tests;
 
 pub use error::Refusal;
 pub use event::{Event, STREAM_TYPE_CAMPAIGN};

@@ -1,5 +1,5 @@
-//! The 13 event types and their payloads, exactly as the spec writes them (camelCase JSON,
-//! optional fields optional), with the rules every payload must pass wherever it comes from.
+//! The payload of every event type, exactly as the spec writes it (camelCase JSON, optional
+//! fields optional), with its fields and the rules it must pass wherever it comes from.
 //!
 //! Parsing names the refused field: unknown fields, missing fields, wrong types and broken rules
 //! all come back as a [`FieldError`] whose `field` is the JSON path (`netWeightKg`,
@@ -15,10 +15,34 @@ pub use crate::error::describe;
 pub use crate::error::FieldError;
 pub use crate::event_type::{unknown_field_error, EventType, FieldKind, FieldSpec, MaterialType, NewerRule};
 use crate::ids::EventId;
+pub use crate::registry::Payload;
+use crate::time::Timestamp;
 pub use crate::time::{parse_date, IsoDate};
+use crate::upcast::upcast;
 
 /// Longest text accepted in any field: generous for notes, small enough to keep a row sane.
 pub const MAX_TEXT_CHARS: usize = 10_000;
+
+/// What every payload struct declares about itself: its fields and the rules it must pass.
+pub trait PayloadType: Serialize + DeserializeOwned {
+    /// Its fields, in the spec's order.
+    const FIELDS: &'static [FieldSpec];
+
+    /// Checks the rules that need no other event: non-blank required text, positive finite
+    /// weights, net ≤ gross, output ≤ starting, date order within the payload, positive
+    /// quantities.
+    fn validate(&self) -> Result<(), FieldError>;
+}
+
+/// A field of a payload, for [`PayloadType::FIELDS`].
+const fn f(name: &'static str, kind: FieldKind, required: bool, label: &'static str) -> FieldSpec {
+    FieldSpec { name, kind, required, label, long: false }
+}
+
+/// A field of free text over several lines.
+const fn long(name: &'static str, label: &'static str) -> FieldSpec {
+    FieldSpec { name, kind: FieldKind::Text, required: false, label, long: true }
+}
 
 /// `CampaignCreated`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +55,19 @@ pub struct CampaignCreated {
     /// Optional description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+}
+
+impl PayloadType for CampaignCreated {
+    const FIELDS: &'static [FieldSpec] = &[
+        f("legoCampaignCode", FieldKind::Text, true, "LEGO campaign code"),
+        f("materialType", FieldKind::Material, true, "Material type"),
+        long("description", "Description"),
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        required_text("legoCampaignCode", &self.lego_campaign_code)?;
+        optional_text("description", &self.description)
+    }
 }
 
 /// `InboundShipmentRecorded`.
@@ -54,8 +91,69 @@ pub struct InboundShipment {
     pub arrival_date: IsoDate,
 }
 
+impl PayloadType for InboundShipment {
+    const FIELDS: &'static [FieldSpec] = &[
+        f("grossWeightKg", FieldKind::Weight, true, "Gross weight (kg)"),
+        f("netWeightKg", FieldKind::Weight, true, "Net weight (kg)"),
+        f("estimatedAbsKg", FieldKind::Weight, false, "Estimated ABS (kg)"),
+        f("carrier", FieldKind::Text, true, "Carrier"),
+        f("trackingRef", FieldKind::Text, true, "Tracking reference"),
+        f("shipDate", FieldKind::Date, true, "Ship date"),
+        f("arrivalDate", FieldKind::Date, true, "Arrival date"),
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        weight("grossWeightKg", self.gross_weight_kg)?;
+        weight("netWeightKg", self.net_weight_kg)?;
+        if self.net_weight_kg > self.gross_weight_kg {
+            return Err(FieldError::new(
+                "netWeightKg",
+                format!(
+                    "must not exceed grossWeightKg ({} kg), got {} kg",
+                    self.gross_weight_kg, self.net_weight_kg
+                ),
+            ));
+        }
+        if let Some(abs) = self.estimated_abs_kg {
+            weight("estimatedAbsKg", abs)?;
+            if abs > self.net_weight_kg {
+                return Err(FieldError::new(
+                    "estimatedAbsKg",
+                    format!("must not exceed netWeightKg ({} kg), got {abs} kg", self.net_weight_kg),
+                ));
+            }
+        }
+        required_text("carrier", &self.carrier)?;
+        required_text("trackingRef", &self.tracking_ref)?;
+        not_before("arrivalDate", self.arrival_date, "shipDate", self.ship_date)
+    }
+}
+
+/// The fields every MBA processing step has.
+const PROCESSING_FIELDS: [FieldSpec; 7] = [
+    f("ticketNumber", FieldKind::Text, true, "MBA process ticket"),
+    f("startingWeightKg", FieldKind::Weight, true, "Starting weight (kg)"),
+    f("outputWeightKg", FieldKind::Weight, true, "Output weight (kg)"),
+    f("processHours", FieldKind::Hours, false, "Process hours"),
+    long("polymerComposition", "Polymer composition"),
+    f("wasteCode", FieldKind::Text, false, "Waste code"),
+    long("notes", "Notes"),
+];
+
+/// [`PROCESSING_FIELDS`] and one more.
+const fn processing_and(extra: FieldSpec) -> [FieldSpec; 8] {
+    let p = PROCESSING_FIELDS;
+    [p[0], p[1], p[2], p[3], p[4], p[5], p[6], extra]
+}
+
 macro_rules! processing_step {
-    ($(#[$doc:meta])* $name:ident { $($(#[$fattr:meta])* $extra:ident : $ty:ty,)* }) => {
+    (
+        $(#[$doc:meta])* $name:ident {
+            $($(#[$fattr:meta])* $extra:ident : $ty:ty,)*
+        }
+        fields: $fields:expr,
+        check: |$p:ident| $check:expr
+    ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -81,8 +179,10 @@ macro_rules! processing_step {
             $($(#[$fattr])* pub $extra: $ty,)*
         }
 
-        impl $name {
-            fn validate_common(&self) -> Result<(), FieldError> {
+        impl PayloadType for $name {
+            const FIELDS: &'static [FieldSpec] = &$fields;
+
+            fn validate(&self) -> Result<(), FieldError> {
                 required_text("ticketNumber", &self.ticket_number)?;
                 weight("startingWeightKg", self.starting_weight_kg)?;
                 weight("outputWeightKg", self.output_weight_kg)?;
@@ -100,7 +200,9 @@ macro_rules! processing_step {
                 }
                 optional_text("polymerComposition", &self.polymer_composition)?;
                 optional_text("wasteCode", &self.waste_code)?;
-                optional_text("notes", &self.notes)
+                optional_text("notes", &self.notes)?;
+                let $p = self;
+                $check
             }
         }
     };
@@ -113,10 +215,14 @@ processing_step!(
         #[serde(default, skip_serializing_if = "Option::is_none")]
         contamination_notes: Option<String>,
     }
+    fields: processing_and(long("contaminationNotes", "Contamination notes")),
+    check: |p| optional_text("contaminationNotes", &p.contamination_notes)
 );
 processing_step!(
     /// `MetalRemovalCompleted`.
     MetalRemoval {}
+    fields: PROCESSING_FIELDS,
+    check: |_p| Ok(())
 );
 processing_step!(
     /// `PolymerPurificationCompleted`.
@@ -125,6 +231,8 @@ processing_step!(
         #[serde(default, skip_serializing_if = "Option::is_none")]
         waste_composition: Option<String>,
     }
+    fields: processing_and(long("wasteComposition", "Waste composition")),
+    check: |p| optional_text("wasteComposition", &p.waste_composition)
 );
 processing_step!(
     /// `ExtrusionCompleted`.
@@ -132,6 +240,8 @@ processing_step!(
         /// Batch id for traceability.
         batch_number: String,
     }
+    fields: processing_and(f("batchNumber", FieldKind::Text, true, "Batch number")),
+    check: |p| required_text("batchNumber", &p.batch_number)
 );
 
 /// `ECHAApprovalRecorded`.
@@ -145,6 +255,19 @@ pub struct EchaApproval {
     /// Additional approval details.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+}
+
+impl PayloadType for EchaApproval {
+    const FIELDS: &'static [FieldSpec] = &[
+        f("approvedBy", FieldKind::Text, true, "Approved by"),
+        f("approvalDate", FieldKind::Date, true, "Approval date"),
+        long("notes", "Notes"),
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        required_text("approvedBy", &self.approved_by)?;
+        optional_text("notes", &self.notes)
+    }
 }
 
 /// `TransferToRGERecorded`.
@@ -165,6 +288,28 @@ pub struct TransferToRge {
     pub received_weight_kg: Option<f64>,
 }
 
+impl PayloadType for TransferToRge {
+    const FIELDS: &'static [FieldSpec] = &[
+        f("trackingRef", FieldKind::Text, true, "Tracking reference"),
+        f("carrier", FieldKind::Text, true, "Carrier"),
+        f("shipDate", FieldKind::Date, true, "Ship date"),
+        f("receivedDate", FieldKind::Date, false, "Received date"),
+        f("receivedWeightKg", FieldKind::Weight, false, "Received weight (kg)"),
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        required_text("trackingRef", &self.tracking_ref)?;
+        required_text("carrier", &self.carrier)?;
+        if let Some(received) = self.received_date {
+            not_before("receivedDate", received, "shipDate", self.ship_date)?;
+        }
+        match self.received_weight_kg {
+            Some(w) => weight("receivedWeightKg", w),
+            None => Ok(()),
+        }
+    }
+}
+
 /// `ManufacturingStarted`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -175,6 +320,19 @@ pub struct ManufacturingStart {
     pub po_quantity: u32,
     /// Day manufacturing started.
     pub start_date: IsoDate,
+}
+
+impl PayloadType for ManufacturingStart {
+    const FIELDS: &'static [FieldSpec] = &[
+        f("poNumber", FieldKind::Text, true, "PO number"),
+        f("poQuantity", FieldKind::Quantity, true, "PO quantity"),
+        f("startDate", FieldKind::Date, true, "Start date"),
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        required_text("poNumber", &self.po_number)?;
+        quantity("poQuantity", self.po_quantity)
+    }
 }
 
 /// `ManufacturingCompleted`.
@@ -188,6 +346,19 @@ pub struct ManufacturingCompletion {
     /// Production notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+}
+
+impl PayloadType for ManufacturingCompletion {
+    const FIELDS: &'static [FieldSpec] = &[
+        f("endDate", FieldKind::Date, true, "End date"),
+        f("actualQuantity", FieldKind::Quantity, true, "Actual quantity"),
+        long("notes", "Notes"),
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        quantity("actualQuantity", self.actual_quantity)?;
+        optional_text("notes", &self.notes)
+    }
 }
 
 /// `ReturnToLEGORecorded`.
@@ -207,16 +378,48 @@ pub struct ReturnToLego {
     pub quantity: u32,
 }
 
+impl PayloadType for ReturnToLego {
+    const FIELDS: &'static [FieldSpec] = &[
+        f("trackingRef", FieldKind::Text, true, "Tracking reference"),
+        f("carrier", FieldKind::Text, true, "Carrier"),
+        f("shipDate", FieldKind::Date, true, "Ship date"),
+        f("receivedDate", FieldKind::Date, false, "Received date"),
+        f("quantity", FieldKind::Quantity, true, "Quantity"),
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        required_text("trackingRef", &self.tracking_ref)?;
+        required_text("carrier", &self.carrier)?;
+        if let Some(received) = self.received_date {
+            not_before("receivedDate", received, "shipDate", self.ship_date)?;
+        }
+        quantity("quantity", self.quantity)
+    }
+}
+
 /// `CampaignCompleted`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CampaignCompletion {
+    /// Day the campaign was closed (since schema version 2).
+    pub completion_date: IsoDate,
     /// Final notes or summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_notes: Option<String>,
 }
 
-/// One corrected field: the value the corrector saw and the value it should have been.
+impl PayloadType for CampaignCompletion {
+    const FIELDS: &'static [FieldSpec] = &[
+        f("completionDate", FieldKind::Date, true, "Completion date"),
+        long("completionNotes", "Completion notes"),
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        optional_text("completionNotes", &self.completion_notes)
+    }
+}
+
+/// One corrected field: the value the corrector saw/// One corrected field: the value the corrector saw and the value it should have been.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Change {
@@ -240,24 +443,34 @@ pub struct EventCorrection {
     pub changes: BTreeMap<String, Change>,
 }
 
-/// A parsed, typed payload of any of the 13 event types.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-#[allow(missing_docs)]
-pub enum Payload {
-    CampaignCreated(CampaignCreated),
-    InboundShipmentRecorded(InboundShipment),
-    GranulationCompleted(Granulation),
-    MetalRemovalCompleted(MetalRemoval),
-    PolymerPurificationCompleted(PolymerPurification),
-    ExtrusionCompleted(Extrusion),
-    EchaApprovalRecorded(EchaApproval),
-    TransferToRgeRecorded(TransferToRge),
-    ManufacturingStarted(ManufacturingStart),
-    ManufacturingCompleted(ManufacturingCompletion),
-    ReturnToLegoRecorded(ReturnToLego),
-    CampaignCompleted(CampaignCompletion),
-    EventCorrected(EventCorrection),
+impl PayloadType for EventCorrection {
+    const FIELDS: &'static [FieldSpec] = &[
+        f("correctsEventId", FieldKind::EventRef, true, "Corrected event"),
+        f("correctsEventType", FieldKind::EventTypeName, true, "Corrected event type"),
+        long("reason", "Reason"),
+        f("changes", FieldKind::Changes, true, "Changes"),
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        required_text("reason", &self.reason)?;
+        if self.changes.is_empty() {
+            return Err(FieldError::new("changes", "must name at least one field to correct"));
+        }
+        if self.corrects_event_type == EventType::EventCorrected {
+            return Err(FieldError::new(
+                "correctsEventType",
+                "a correction cannot be corrected; correct the original event instead",
+            ));
+        }
+        for (name, change) in &self.changes {
+            let Some(spec) = self.corrects_event_type.field(name) else {
+                return Err(unknown_field_error(self.corrects_event_type, &format!("changes.{name}"), name));
+            };
+            check_value_shape(spec, &change.now)
+                .map_err(|message| FieldError::new(format!("changes.{name}.now"), message))?;
+        }
+        Ok(())
+    }
 }
 
 impl Payload {
@@ -275,29 +488,7 @@ impl Payload {
                 format!("expected a JSON object with the fields of {event_type}, got {}", describe(data)),
             ));
         }
-        Ok(match event_type {
-            EventType::CampaignCreated => Self::CampaignCreated(typed(event_type, data)?),
-            EventType::InboundShipmentRecorded => Self::InboundShipmentRecorded(typed(event_type, data)?),
-            EventType::GranulationCompleted => Self::GranulationCompleted(typed(event_type, data)?),
-            EventType::MetalRemovalCompleted => Self::MetalRemovalCompleted(typed(event_type, data)?),
-            EventType::PolymerPurificationCompleted => {
-                Self::PolymerPurificationCompleted(typed(event_type, data)?)
-            }
-            EventType::ExtrusionCompleted => Self::ExtrusionCompleted(typed(event_type, data)?),
-            EventType::EchaApprovalRecorded => Self::EchaApprovalRecorded(typed(event_type, data)?),
-            EventType::TransferToRgeRecorded => Self::TransferToRgeRecorded(typed(event_type, data)?),
-            EventType::ManufacturingStarted => Self::ManufacturingStarted(typed(event_type, data)?),
-            EventType::ManufacturingCompleted => Self::ManufacturingCompleted(typed(event_type, data)?),
-            EventType::ReturnToLegoRecorded => Self::ReturnToLegoRecorded(typed(event_type, data)?),
-            EventType::CampaignCompleted => Self::CampaignCompleted(typed(event_type, data)?),
-            EventType::EventCorrected => Self::EventCorrected(typed(event_type, data)?),
-            EventType::Newer => {
-                return Err(FieldError::new(
-                    "eventType",
-                    "the event's type belongs to a newer Pluto; update Pluto to read it",
-                ))
-            }
-        })
+        Self::parse_shape_of(event_type, data)
     }
 
     /// Reads the payload of an event that may come from another version of Pluto (the tolerant
@@ -305,10 +496,14 @@ impl Payload {
     /// (a higher schema version, or fields this build does not know) is read by its known fields
     /// where the type's [`NewerRule`] allows, and is otherwise [`Reading::Newer`]. The common
     /// case costs one strict parse, as [`Payload::parse`] does.
-    pub fn read(event_type: EventType, schema_version: u32, data: &Value) -> Reading {
+    /// Payloads of an older schema version are upcast first (see [`crate::upcast`]);
+    /// `recorded_at` is the event's `createdAt`.
+    pub fn read(event_type: EventType, schema_version: u32, data: &Value, recorded_at: Timestamp) -> Reading {
         if event_type == EventType::Newer {
             return Reading::Newer;
         }
+        let data = upcast(event_type, schema_version, data, recorded_at);
+        let data = data.as_ref();
         let known_version = schema_version <= event_type.schema_version();
         if known_version {
             match Self::parse(event_type, data) {
@@ -358,133 +553,9 @@ impl Payload {
         }
     }
 
-    /// The type of this payload.
-    pub fn event_type(&self) -> EventType {
-        match self {
-            Self::CampaignCreated(_) => EventType::CampaignCreated,
-            Self::InboundShipmentRecorded(_) => EventType::InboundShipmentRecorded,
-            Self::GranulationCompleted(_) => EventType::GranulationCompleted,
-            Self::MetalRemovalCompleted(_) => EventType::MetalRemovalCompleted,
-            Self::PolymerPurificationCompleted(_) => EventType::PolymerPurificationCompleted,
-            Self::ExtrusionCompleted(_) => EventType::ExtrusionCompleted,
-            Self::EchaApprovalRecorded(_) => EventType::EchaApprovalRecorded,
-            Self::TransferToRgeRecorded(_) => EventType::TransferToRgeRecorded,
-            Self::ManufacturingStarted(_) => EventType::ManufacturingStarted,
-            Self::ManufacturingCompleted(_) => EventType::ManufacturingCompleted,
-            Self::ReturnToLegoRecorded(_) => EventType::ReturnToLegoRecorded,
-            Self::CampaignCompleted(_) => EventType::CampaignCompleted,
-            Self::EventCorrected(_) => EventType::EventCorrected,
-        }
-    }
-
     /// The payload as JSON, in its canonical form (what the store keeps).
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).expect("payloads always serialize")
-    }
-
-    /// Checks the rules that need no other event: non-blank required text, positive finite
-    /// weights, net ≤ gross, output ≤ starting, date order within the payload, positive quantities.
-    pub fn validate(&self) -> Result<(), FieldError> {
-        match self {
-            Self::CampaignCreated(p) => {
-                required_text("legoCampaignCode", &p.lego_campaign_code)?;
-                optional_text("description", &p.description)
-            }
-            Self::InboundShipmentRecorded(p) => {
-                weight("grossWeightKg", p.gross_weight_kg)?;
-                weight("netWeightKg", p.net_weight_kg)?;
-                if p.net_weight_kg > p.gross_weight_kg {
-                    return Err(FieldError::new(
-                        "netWeightKg",
-                        format!(
-                            "must not exceed grossWeightKg ({} kg), got {} kg",
-                            p.gross_weight_kg, p.net_weight_kg
-                        ),
-                    ));
-                }
-                if let Some(abs) = p.estimated_abs_kg {
-                    weight("estimatedAbsKg", abs)?;
-                    if abs > p.net_weight_kg {
-                        return Err(FieldError::new(
-                            "estimatedAbsKg",
-                            format!("must not exceed netWeightKg ({} kg), got {abs} kg", p.net_weight_kg),
-                        ));
-                    }
-                }
-                required_text("carrier", &p.carrier)?;
-                required_text("trackingRef", &p.tracking_ref)?;
-                not_before("arrivalDate", p.arrival_date, "shipDate", p.ship_date)
-            }
-            Self::GranulationCompleted(p) => {
-                p.validate_common()?;
-                optional_text("contaminationNotes", &p.contamination_notes)
-            }
-            Self::MetalRemovalCompleted(p) => p.validate_common(),
-            Self::PolymerPurificationCompleted(p) => {
-                p.validate_common()?;
-                optional_text("wasteComposition", &p.waste_composition)
-            }
-            Self::ExtrusionCompleted(p) => {
-                p.validate_common()?;
-                required_text("batchNumber", &p.batch_number)
-            }
-            Self::EchaApprovalRecorded(p) => {
-                required_text("approvedBy", &p.approved_by)?;
-                optional_text("notes", &p.notes)
-            }
-            Self::TransferToRgeRecorded(p) => {
-                required_text("trackingRef", &p.tracking_ref)?;
-                required_text("carrier", &p.carrier)?;
-                if let Some(received) = p.received_date {
-                    not_before("receivedDate", received, "shipDate", p.ship_date)?;
-                }
-                match p.received_weight_kg {
-                    Some(w) => weight("receivedWeightKg", w),
-                    None => Ok(()),
-                }
-            }
-            Self::ManufacturingStarted(p) => {
-                required_text("poNumber", &p.po_number)?;
-                quantity("poQuantity", p.po_quantity)
-            }
-            Self::ManufacturingCompleted(p) => {
-                quantity("actualQuantity", p.actual_quantity)?;
-                optional_text("notes", &p.notes)
-            }
-            Self::ReturnToLegoRecorded(p) => {
-                required_text("trackingRef", &p.tracking_ref)?;
-                required_text("carrier", &p.carrier)?;
-                if let Some(received) = p.received_date {
-                    not_before("receivedDate", received, "shipDate", p.ship_date)?;
-                }
-                quantity("quantity", p.quantity)
-            }
-            Self::CampaignCompleted(p) => optional_text("completionNotes", &p.completion_notes),
-            Self::EventCorrected(p) => {
-                required_text("reason", &p.reason)?;
-                if p.changes.is_empty() {
-                    return Err(FieldError::new("changes", "must name at least one field to correct"));
-                }
-                if p.corrects_event_type == EventType::EventCorrected {
-                    return Err(FieldError::new(
-                        "correctsEventType",
-                        "a correction cannot be corrected; correct the original event instead",
-                    ));
-                }
-                for (name, change) in &p.changes {
-                    let Some(spec) = p.corrects_event_type.field(name) else {
-                        return Err(unknown_field_error(
-                            p.corrects_event_type,
-                            &format!("changes.{name}"),
-                            name,
-                        ));
-                    };
-                    check_value_shape(spec, &change.now)
-                        .map_err(|message| FieldError::new(format!("changes.{name}.now"), message))?;
-                }
-                Ok(())
-            }
-        }
     }
 }
 
@@ -570,7 +641,7 @@ fn check_value_shape(spec: &FieldSpec, value: &Value) -> Result<(), String> {
 }
 
 /// Deserializes `data` into `T`, turning serde's message into one that names the field.
-fn typed<T: DeserializeOwned>(event_type: EventType, data: &Value) -> Result<T, FieldError> {
+pub(crate) fn typed<T: DeserializeOwned>(event_type: EventType, data: &Value) -> Result<T, FieldError> {
     // Valid payloads are the common case: parse without tracking paths, and only parse again
     // with them when there is an error to explain.
     if let Ok(value) = T::deserialize(data) {

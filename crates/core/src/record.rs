@@ -185,7 +185,7 @@ impl CampaignRecord {
             .map(|e| RecordEntry {
                 event: (*e).clone(),
                 label: e.event_type.label().to_owned(),
-                effective: effective.payload(e).clone(),
+                effective: effective.payload(e).into_owned(),
                 corrections: Vec::new(),
                 fields: e.event_type.fields().to_vec(),
                 correction: None,
@@ -194,7 +194,7 @@ impl CampaignRecord {
         for i in 0..entries.len() {
             let event = &entries[i].event;
             let (Reading::Full(Payload::EventCorrected(c)) | Reading::Partial(Payload::EventCorrected(c))) =
-                Payload::read(event.event_type, event.schema_version, &event.data)
+                Payload::read(event.event_type, event.schema_version, &event.data, event.created_at)
             else {
                 continue;
             };

@@ -45,7 +45,8 @@ impl SampleCampaign {
         }
     }
 
-    /// The payload of `event_type` in this campaign's lifecycle (`None` for corrections).
+    /// The payload of `event_type` in this campaign's lifecycle (`None` for types that are not
+    /// steps).
     pub fn payload(&self, event_type: EventType) -> Option<Value> {
         let round = |x: f64| (x * 10.0).round() / 10.0;
         let day = |d: u64| (self.ship_date + Days::new(d)).to_string();
@@ -125,8 +126,12 @@ impl SampleCampaign {
                 "receivedDate": day(38),
                 "quantity": self.po_quantity - self.po_quantity / 50,
             }),
-            EventType::CampaignCompleted => json!({ "completionNotes": "All parts received at LEGO" }),
-            EventType::EventCorrected | EventType::Newer => return None,
+            EventType::CampaignCompleted => json!({
+                "completionDate": day(40),
+                "completionNotes": "All parts received at LEGO",
+            }),
+            // A step this lifecycle does not plan yet uses the registry's example.
+            other => return other.target_status().and(other.example()),
         })
     }
 }

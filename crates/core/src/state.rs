@@ -6,11 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::anomaly::Anomaly;
 use crate::event::Event;
 use crate::ids::{CampaignId, DeviceId, EventId, UserId};
-use crate::payload::{
-    CampaignCompletion, EchaApproval, EventType, Extrusion, Granulation, InboundShipment, IsoDate,
-    ManufacturingCompletion, ManufacturingStart, MaterialType, MetalRemoval, Payload, PolymerPurification,
-    ReturnToLego, TransferToRge,
-};
+use crate::payload::{EventType, IsoDate, MaterialType, Payload};
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
 
@@ -32,74 +28,7 @@ pub struct StepRecord<P> {
     pub data: P,
 }
 
-/// Every step's details, `None` until recorded.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-#[allow(missing_docs)]
-pub struct Steps {
-    pub inbound_shipment: Option<StepRecord<InboundShipment>>,
-    pub granulation: Option<StepRecord<Granulation>>,
-    pub metal_removal: Option<StepRecord<MetalRemoval>>,
-    pub polymer_purification: Option<StepRecord<PolymerPurification>>,
-    pub extrusion: Option<StepRecord<Extrusion>>,
-    pub echa_approval: Option<StepRecord<EchaApproval>>,
-    pub transfer_to_rge: Option<StepRecord<TransferToRge>>,
-    pub manufacturing_start: Option<StepRecord<ManufacturingStart>>,
-    pub manufacturing_completion: Option<StepRecord<ManufacturingCompletion>>,
-    pub return_to_lego: Option<StepRecord<ReturnToLego>>,
-    pub completion: Option<StepRecord<CampaignCompletion>>,
-}
-
-impl Steps {
-    /// When the step reached by `event_type` was recorded, if it was.
-    pub fn recorded_at(&self, event_type: EventType) -> Option<Timestamp> {
-        fn at<P>(s: &Option<StepRecord<P>>) -> Option<Timestamp> {
-            s.as_ref().map(|r| r.recorded_at)
-        }
-        match event_type {
-            EventType::InboundShipmentRecorded => at(&self.inbound_shipment),
-            EventType::GranulationCompleted => at(&self.granulation),
-            EventType::MetalRemovalCompleted => at(&self.metal_removal),
-            EventType::PolymerPurificationCompleted => at(&self.polymer_purification),
-            EventType::ExtrusionCompleted => at(&self.extrusion),
-            EventType::EchaApprovalRecorded => at(&self.echa_approval),
-            EventType::TransferToRgeRecorded => at(&self.transfer_to_rge),
-            EventType::ManufacturingStarted => at(&self.manufacturing_start),
-            EventType::ManufacturingCompleted => at(&self.manufacturing_completion),
-            EventType::ReturnToLegoRecorded => at(&self.return_to_lego),
-            EventType::CampaignCompleted => at(&self.completion),
-            EventType::CampaignCreated | EventType::EventCorrected | EventType::Newer => None,
-        }
-    }
-
-    /// Stores a step's record in its slot.
-    pub(crate) fn fill(&mut self, payload: Payload, meta: Meta) {
-        fn rec<P>(data: P, m: Meta) -> Option<StepRecord<P>> {
-            Some(StepRecord {
-                event_id: m.event_id,
-                recorded_at: m.recorded_at,
-                recorded_by: m.recorded_by,
-                device_id: m.device_id,
-                corrected: m.corrected,
-                data,
-            })
-        }
-        match payload {
-            Payload::InboundShipmentRecorded(p) => self.inbound_shipment = rec(p, meta),
-            Payload::GranulationCompleted(p) => self.granulation = rec(p, meta),
-            Payload::MetalRemovalCompleted(p) => self.metal_removal = rec(p, meta),
-            Payload::PolymerPurificationCompleted(p) => self.polymer_purification = rec(p, meta),
-            Payload::ExtrusionCompleted(p) => self.extrusion = rec(p, meta),
-            Payload::EchaApprovalRecorded(p) => self.echa_approval = rec(p, meta),
-            Payload::TransferToRgeRecorded(p) => self.transfer_to_rge = rec(p, meta),
-            Payload::ManufacturingStarted(p) => self.manufacturing_start = rec(p, meta),
-            Payload::ManufacturingCompleted(p) => self.manufacturing_completion = rec(p, meta),
-            Payload::ReturnToLegoRecorded(p) => self.return_to_lego = rec(p, meta),
-            Payload::CampaignCompleted(p) => self.completion = rec(p, meta),
-            Payload::CampaignCreated(_) | Payload::EventCorrected(_) => {}
-        }
-    }
-}
+pub use crate::registry::Steps;
 
 /// Who recorded a step, when, and whether a correction changed it.
 pub(crate) struct Meta {
@@ -108,6 +37,20 @@ pub(crate) struct Meta {
     pub(crate) recorded_by: UserId,
     pub(crate) device_id: DeviceId,
     pub(crate) corrected: bool,
+}
+
+impl Meta {
+    /// The record of a step with payload `data`.
+    pub(crate) fn record<P>(self, data: P) -> StepRecord<P> {
+        StepRecord {
+            event_id: self.event_id,
+            recorded_at: self.recorded_at,
+            recorded_by: self.recorded_by,
+            device_id: self.device_id,
+            corrected: self.corrected,
+            data,
+        }
+    }
 }
 
 /// A campaign's current state, derived from its events.

@@ -1,40 +1,10 @@
-//! The twelve campaign statuses and the linear progression between them (the spec's
-//! `STATUS_PROGRESSION`), with the labels the UI and error messages use.
+//! The campaign statuses (declared with the step types that reach them in the registry) and the
+//! linear progression between them (the spec's `STATUS_PROGRESSION`).
 
 use serde::{Deserialize, Serialize};
 
 use crate::payload::EventType;
-
-/// Where a campaign stands. Statuses are totally ordered by [`CampaignStatus::rank`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub enum CampaignStatus {
-    /// `CampaignCreated` recorded.
-    Created,
-    /// Material arrived at MBA.
-    InboundShipmentRecorded,
-    /// MBA granulated it.
-    GranulationComplete,
-    /// MBA removed metal.
-    MetalRemovalComplete,
-    /// MBA purified the polymer.
-    PolymerPurificationComplete,
-    /// MBA extruded it; ECHA approval is now required.
-    ExtrusionComplete,
-    /// ECHA approved it: the gate to RGE is open.
-    EchaApproved,
-    /// Shipped from MBA to RGE.
-    TransferredToRge,
-    /// RGE started manufacturing.
-    ManufacturingStarted,
-    /// RGE finished manufacturing.
-    ManufacturingComplete,
-    /// Parts shipped back to LEGO.
-    ReturnedToLego,
-    /// The campaign is closed; only corrections may follow.
-    Completed,
-}
+pub use crate::registry::CampaignStatus;
 
 /// Which part of the chain a status (or a weight) belongs to: the UI gives each a colour and a
 /// symbol, so that colour is never the only cue.
@@ -82,22 +52,6 @@ impl Tone {
 }
 
 impl CampaignStatus {
-    /// Every status, in progression order.
-    pub const ALL: [CampaignStatus; 12] = [
-        Self::Created,
-        Self::InboundShipmentRecorded,
-        Self::GranulationComplete,
-        Self::MetalRemovalComplete,
-        Self::PolymerPurificationComplete,
-        Self::ExtrusionComplete,
-        Self::EchaApproved,
-        Self::TransferredToRge,
-        Self::ManufacturingStarted,
-        Self::ManufacturingComplete,
-        Self::ReturnedToLego,
-        Self::Completed,
-    ];
-
     /// Position in the progression: 0 for `created` … 11 for `completed`.
     pub fn rank(self) -> usize {
         self as usize
@@ -106,24 +60,6 @@ impl CampaignStatus {
     /// The status at `rank`, if there is one.
     pub fn from_rank(rank: usize) -> Option<Self> {
         Self::ALL.get(rank).copied()
-    }
-
-    /// The stored name (`granulation_complete`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Created => "created",
-            Self::InboundShipmentRecorded => "inbound_shipment_recorded",
-            Self::GranulationComplete => "granulation_complete",
-            Self::MetalRemovalComplete => "metal_removal_complete",
-            Self::PolymerPurificationComplete => "polymer_purification_complete",
-            Self::ExtrusionComplete => "extrusion_complete",
-            Self::EchaApproved => "echa_approved",
-            Self::TransferredToRge => "transferred_to_rge",
-            Self::ManufacturingStarted => "manufacturing_started",
-            Self::ManufacturingComplete => "manufacturing_complete",
-            Self::ReturnedToLego => "returned_to_lego",
-            Self::Completed => "completed",
-        }
     }
 
     /// Parses a stored name.
@@ -136,67 +72,9 @@ impl CampaignStatus {
         Self::from_rank(self.rank() + 1).map(Self::step_label)
     }
 
-    /// The label of the step that reaching this status completed (the spec's `STEP_NAMES`).
-    pub fn step_label(self) -> &'static str {
-        match self {
-            Self::Created => "Campaign Created",
-            Self::InboundShipmentRecorded => "Inbound Shipment",
-            Self::GranulationComplete => "Granulation",
-            Self::MetalRemovalComplete => "Metal Removal",
-            Self::PolymerPurificationComplete => "Polymer Purification",
-            Self::ExtrusionComplete => "Extrusion",
-            Self::EchaApproved => "ECHA Approval",
-            Self::TransferredToRge => "Transfer to RGE",
-            Self::ManufacturingStarted => "Manufacturing Start",
-            Self::ManufacturingComplete => "Manufacturing Complete",
-            Self::ReturnedToLego => "Return to LEGO",
-            Self::Completed => "Complete Campaign",
-        }
-    }
-
-    /// The status's name as lists and filters show it (`Granulation complete`).
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Created => "Created",
-            Self::InboundShipmentRecorded => "Inbound shipment recorded",
-            Self::GranulationComplete => "Granulation complete",
-            Self::MetalRemovalComplete => "Metal removal complete",
-            Self::PolymerPurificationComplete => "Purification complete",
-            Self::ExtrusionComplete => "Extrusion complete (awaiting ECHA)",
-            Self::EchaApproved => "ECHA approved",
-            Self::TransferredToRge => "Transferred to RGE",
-            Self::ManufacturingStarted => "Manufacturing started",
-            Self::ManufacturingComplete => "Manufacturing complete",
-            Self::ReturnedToLego => "Returned to LEGO",
-            Self::Completed => "Completed",
-        }
-    }
-
-    /// Which part of the chain a campaign in this status is at.
-    pub fn tone(self) -> Tone {
-        match self {
-            Self::Created => Tone::Start,
-            Self::InboundShipmentRecorded
-            | Self::GranulationComplete
-            | Self::MetalRemovalComplete
-            | Self::PolymerPurificationComplete => Tone::Mba,
-            Self::ExtrusionComplete => Tone::Gate,
-            Self::EchaApproved
-            | Self::TransferredToRge
-            | Self::ManufacturingStarted
-            | Self::ManufacturingComplete => Tone::Rge,
-            Self::ReturnedToLego | Self::Completed => Tone::Done,
-        }
-    }
-
     /// The event type that moves a campaign out of this status, `None` once completed.
     pub fn next_event_type(self) -> Option<EventType> {
         Self::from_rank(self.rank() + 1).map(Self::reached_by)
-    }
-
-    /// The event type whose recording reaches this status.
-    pub fn reached_by(self) -> EventType {
-        EventType::STEPS[self.rank()]
     }
 }
 

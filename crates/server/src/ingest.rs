@@ -38,7 +38,7 @@ pub fn check(raw: &Value) -> Checked {
             ));
         }
         let payload = event.check()?;
-        Ok(Event { data: payload.to_value(), ..event })
+        Ok(Event { data: event.canonical_data(&payload), ..event })
     });
     Checked { id, verdict }
 }

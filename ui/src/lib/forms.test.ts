@@ -12,8 +12,8 @@ describe("entry forms", () => {
 
   it("starts empty and sends only what was filled in", () => {
     const values = emptyValues([
-      { name: "netWeightKg", kind: "weight", required: true, label: "Net weight" },
-      { name: "carrier", kind: "text", required: false, label: "Carrier" },
+      { name: "netWeightKg", kind: "weight", required: true, label: "Net weight", long: false },
+      { name: "carrier", kind: "text", required: false, label: "Carrier", long: false },
     ]);
     expect(values).toEqual({ netWeightKg: "", carrier: "" });
     expect(filled({ ...values, netWeightKg: "950" })).toEqual({ netWeightKg: "950" });

@@ -86,11 +86,13 @@ fn event_type_names_are_the_specs() {
             "ManufacturingCompleted",
             "ReturnToLEGORecorded",
             "CampaignCompleted",
-            "EventCorrected"
+            "EventCorrected",
+            // This crate's unit tests register a 14th type (see `registry_tests`).
+            "SampleRetained"
         ]
     );
     for t in EventType::ALL {
-        assert_eq!(EventType::parse(t.as_str()).unwrap(), t);
+        assert_eq!(EventType::parse(t.as_str()).unwrap(), *t);
     }
     let err = EventType::parse("GranulationDone").unwrap_err();
     assert!(err.message.contains("GranulationCompleted"), "{err}");
@@ -162,7 +164,11 @@ fn required_text_must_not_be_blank() {
     }
     let long = "x".repeat(MAX_TEXT_CHARS + 1);
     assert_eq!(
-        refused(EventType::CampaignCompleted, json!({"completionNotes": long})).field,
+        refused(
+            EventType::CampaignCompleted,
+            json!({"completionDate": "2026-03-30", "completionNotes": long})
+        )
+        .field,
         "completionNotes"
     );
 }

@@ -238,9 +238,7 @@ pub(super) fn apply_batch(
 fn store(conn: &Connection, insert: &mut rusqlite::Statement<'_>, arrival: &Arrival<'_>) -> Result<bool> {
     let event = arrival.event;
     let data = match (&arrival.payload, arrival.raw) {
-        (Some(payload), None) => {
-            serde_json::to_string(payload).map_err(|e| StoreError::Corrupt(e.to_string()))?
-        }
+        (Some(payload), None) => event.canonical_data(payload).to_string(),
         _ => event.data.to_string(),
     };
     if insert_event(
@@ -255,7 +253,7 @@ fn store(conn: &Connection, insert: &mut rusqlite::Statement<'_>, arrival: &Arri
     let existing = event_by_id(conn, event.id.as_str())?
         .ok_or_else(|| StoreError::Corrupt(format!("event {} vanished", event.id)))?;
     let received = Event {
-        data: arrival.payload.as_ref().map_or_else(|| event.data.clone(), Payload::to_value),
+        data: arrival.payload.as_ref().map_or_else(|| event.data.clone(), |p| event.canonical_data(p)),
         ..event.clone()
     };
     let same = match (arrival.raw, stored_raw(conn, event.id.as_str())?) {
@@ -310,7 +308,7 @@ fn canonical<'e>(events: &[(&'e Event, Payload)], older: &[Event]) -> Vec<Cow<'e
         .iter()
         .map(|(e, payload)| {
             if e.event_type == EventType::EventCorrected || named.contains(e.id.as_str()) {
-                Cow::Owned(Event { data: payload.to_value(), ..(*e).clone() })
+                Cow::Owned(Event { data: e.canonical_data(payload), ..(*e).clone() })
             } else {
                 Cow::Borrowed(*e)
             }

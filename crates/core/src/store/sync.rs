@@ -238,6 +238,31 @@ impl Store {
         set_meta(&self.conn, SERVER_NEWER_TYPES, value.as_deref())
     }
 
+    /// Offers again the events the server refused because it did not know their type or
+    /// version (a server older than this laptop), now that it reads them: `server_types` is its
+    /// health answer's `eventTypes` (`Name@version`). Returns how many are offered again.
+    pub fn retry_refusals_the_server_now_reads(&mut self, server_types: &[String]) -> Result<u64> {
+        if server_types.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut retried = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "DELETE FROM sync_rejections
+                 WHERE field IN ('eventType', 'schemaVersion')
+                   AND event_id IN (SELECT id FROM events WHERE event_type = ?1 AND schema_version = ?2)",
+            )?;
+            for entry in server_types {
+                let Some((name, version)) = entry.rsplit_once('@') else { continue };
+                let Ok(version) = version.parse::<u32>() else { continue };
+                retried += stmt.execute(params![name, version])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(retried)
+    }
+
     /// Remembers the outcome of a sync attempt for the status bar.
     pub fn record_sync_attempt(&mut self, at: Timestamp, error: Option<&str>) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -527,6 +527,47 @@ mod sync_bookkeeping {
         assert_eq!(position, 10);
     }
 
+    /// A server older than this laptop refused a completion of a version it did not read;
+    /// once its health answer lists that version, the entry is pushed again.
+    #[test]
+    fn what_an_older_server_refused_as_unknown_is_offered_again_once_it_reads_it() {
+        let mut f = fixture();
+        campaign(&mut f.store, 1, 12);
+        let unsynced = f.store.unsynced(100).unwrap();
+        let completion = unsynced.last().unwrap();
+        assert_eq!((completion.event_type, completion.schema_version), (EventType::CampaignCompleted, 2));
+        let accepted: Vec<(EventId, i64)> =
+            unsynced[..11].iter().zip(1..).map(|(e, p)| (e.id.clone(), p)).collect();
+        let refusal = |event: &Event, field: &str| Rejection {
+            event_id: event.id.clone(),
+            outcome: "refused".into(),
+            field: Some(field.into()),
+            message: "this version of Pluto understands CampaignCompleted schema versions 1 to 1, got 2"
+                .into(),
+            rejected_at: Timestamp::now(),
+        };
+        f.store
+            .record_push(&accepted, &[refusal(completion, "schemaVersion")], &status(&f.store, 11))
+            .unwrap();
+        assert!(f.store.unsynced(100).unwrap().is_empty());
+
+        let older = vec!["CampaignCompleted@1".to_owned(), "EventCorrected@1".to_owned()];
+        assert_eq!(f.store.retry_refusals_the_server_now_reads(&older).unwrap(), 0);
+        assert!(f.store.unsynced(100).unwrap().is_empty(), "still unknown to the server");
+
+        let updated = vec!["CampaignCompleted@2".to_owned()];
+        assert_eq!(f.store.retry_refusals_the_server_now_reads(&updated).unwrap(), 1);
+        assert_eq!(f.store.unsynced(100).unwrap(), std::slice::from_ref(completion));
+        assert_eq!(f.store.sync_state().unwrap().rejected, 0);
+
+        // A refusal for what the entry says is kept: the server reading the type changes nothing.
+        f.store
+            .record_push(&[], &[refusal(completion, "data.completionNotes")], &status(&f.store, 11))
+            .unwrap();
+        assert_eq!(f.store.retry_refusals_the_server_now_reads(&updated).unwrap(), 0);
+        assert!(f.store.unsynced(100).unwrap().is_empty());
+    }
+
     #[test]
     fn a_pulled_page_and_its_cursor_commit_together() {
         let mut a = fixture();
@@ -624,7 +665,7 @@ mod newer_pluto {
         granulation["data"]["moistureContentPct"] = json!(0.4);
         let mut sample = events[1].clone();
         sample["id"] = json!(crate::EventId::generate(std::time::SystemTime::now()).to_string());
-        sample["eventType"] = json!("SampleRetained");
+        sample["eventType"] = json!("MoistureMeasured");
         sample["schemaVersion"] = json!(2);
         sample["deviceSeq"] = json!(99);
         sample["data"] = json!({"sampleId": "S-17", "retainedBy": "Ana Jensen"});

@@ -234,7 +234,10 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
     let mut report = SyncReport::default();
     // Whether the server reads event types this build does not: it is then the newer side,
     // and this laptop needs an update to show all it may serve.
-    store.record_server_types(&client.health()?.newer_than_this_build())?;
+    let health = client.health()?;
+    store.record_server_types(&health.newer_than_this_build())?;
+    // And whether it now reads what it refused for being newer than itself.
+    store.retry_refusals_the_server_now_reads(&health.event_types)?;
     loop {
         let batch = store.unsynced(PUSH_BATCH)?;
         if batch.is_empty() {

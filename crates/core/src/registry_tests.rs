@@ -1,0 +1,169 @@
+//! A 14th event type added through the registry alone (its entry there, its payload type here):
+//! recorded, folded, synced, exported and described as a form with no other change.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+use crate::payload::{FieldKind, FieldSpec, PayloadType};
+
+/// `SampleRetained`: a sample of the material kept for later testing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SampleRetention {
+    /// The sample's label.
+    pub sample_id: String,
+    /// Who keeps it.
+    pub retained_by: String,
+    /// Its weight.
+    pub weight_kg: f64,
+}
+
+impl PayloadType for SampleRetention {
+    const FIELDS: &'static [FieldSpec] = &[
+        FieldSpec {
+            name: "sampleId",
+            kind: FieldKind::Text,
+            required: true,
+            label: "Sample id",
+            long: false,
+        },
+        FieldSpec {
+            name: "retainedBy",
+            kind: FieldKind::Text,
+            required: true,
+            label: "Retained by",
+            long: false,
+        },
+        FieldSpec {
+            name: "weightKg",
+            kind: FieldKind::Weight,
+            required: true,
+            label: "Weight (kg)",
+            long: false,
+        },
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        if self.sample_id.trim().is_empty() {
+            return Err(FieldError::new("sampleId", "is required and must not be blank"));
+        }
+        if !(self.weight_kg.is_finite() && self.weight_kg > 0.0) {
+            return Err(FieldError::new("weightKg", format!("expected {}", FieldKind::Weight.expected())));
+        }
+        Ok(())
+    }
+}
+
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::{json, Value};
+
+    use crate::payload::{EventType, Payload};
+    use crate::samples::SampleCampaign;
+    use crate::store::{Draft, Store};
+    use crate::sync::protocol::PulledEvent;
+    use crate::{CampaignId, CampaignStatus, UserId};
+
+    fn user() -> UserId {
+        UserId::parse("usr_ana").unwrap()
+    }
+
+    /// A campaign granulated at MBA, on a fresh store in `dir`.
+    fn granulated(dir: &std::path::Path) -> (Store, CampaignId) {
+        let mut store = Store::open(&dir.join("laptop.sqlite3")).unwrap();
+        let sample = SampleCampaign::numbered(5);
+        let mut id = None;
+        for t in &EventType::STEPS[..3] {
+            let draft = Draft::new(id.clone(), *t, sample.payload(*t).unwrap(), user());
+            id = Some(store.record(draft).unwrap().event.stream_id);
+        }
+        (store, id.unwrap())
+    }
+
+    #[test]
+    fn the_registry_alone_adds_a_type_to_the_vocabulary_and_the_forms() {
+        let t = EventType::parse("SampleRetained").unwrap();
+        assert_eq!(serde_json::to_value(t).unwrap(), "SampleRetained");
+        assert!(EventType::ALL.contains(&t));
+        assert!(!EventType::STEPS.contains(&t), "not a step: the progression is unchanged");
+        assert_eq!(CampaignStatus::ALL.len(), 12);
+        assert!(EventType::registry_fingerprint().ends_with("SampleRetained@1"));
+        let names: Vec<&str> = t.fields().iter().map(|f| f.name).collect();
+        assert_eq!(names, ["sampleId", "retainedBy", "weightKg"]);
+        let form: BTreeMap<String, String> =
+            [("sampleId", "S-17"), ("retainedBy", "Ana Jensen"), ("weightKg", "2.5")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .into();
+        assert_eq!(Payload::from_form(t, &form).unwrap(), t.example().unwrap());
+        let mut bad = form.clone();
+        bad.insert("weightKg".into(), "heavy".into());
+        let problems = Payload::from_form(t, &bad).unwrap_err();
+        assert_eq!(problems[0].field, "weightKg");
+    }
+
+    /// Recorded on one laptop, folded, pushed and pulled by another, exported and imported by a
+    /// third: the new type needs nothing besides its registry entry and payload type.
+    #[test]
+    fn a_registered_type_is_recorded_folded_synced_and_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut laptop, id) = granulated(dir.path());
+        let t = EventType::parse("SampleRetained").unwrap();
+        let refused = Draft::new(
+            Some(id.clone()),
+            t,
+            json!({"sampleId": " ", "retainedBy": "Ana", "weightKg": 2}),
+            user(),
+        );
+        let err = laptop.record(refused).unwrap_err().to_string();
+        assert!(err.contains("sampleId"), "{err}");
+
+        let recorded = laptop.record(Draft::new(Some(id.clone()), t, t.example().unwrap(), user())).unwrap();
+        let state = recorded.state;
+        assert_eq!(
+            (state.status, state.event_count, state.newer_entries),
+            (CampaignStatus::GranulationComplete, 4, 0)
+        );
+        assert!(state.anomalies.is_empty(), "{:?}", state.anomalies);
+        assert_eq!(state.last_event_type, Some(EventType::GranulationCompleted), "not a step");
+        // The next step is still the one after granulation.
+        let sample = SampleCampaign::numbered(5);
+        let metal = EventType::MetalRemovalCompleted;
+        laptop.record(Draft::new(Some(id.clone()), metal, sample.payload(metal).unwrap(), user())).unwrap();
+        assert!(laptop.verify().unwrap().is_empty());
+
+        // Through the wire format of a push and a pull, to a second laptop.
+        let mut other = Store::open(&dir.path().join("other.sqlite3")).unwrap();
+        let page: Vec<PulledEvent> = laptop
+            .unsynced(100)
+            .unwrap()
+            .iter()
+            .enumerate()
+            .map(|(i, e)| PulledEvent {
+                position: i64::try_from(i).unwrap() + 1,
+                event: serde_json::value::to_raw_value(e).unwrap(),
+            })
+            .collect();
+        let report = other.apply_pulled(&page, 5).unwrap();
+        assert_eq!(report.inserted, 5);
+        assert!(other.pull_refusals().unwrap().is_empty());
+        let there = other.campaign(&id).unwrap().unwrap();
+        assert_eq!(
+            (there.status, there.event_count, there.newer_entries),
+            (CampaignStatus::MetalRemovalComplete, 5, 0)
+        );
+        assert_eq!(other.history(&id).unwrap(), laptop.history(&id).unwrap());
+
+        // Export and import.
+        let mut file = Vec::new();
+        laptop.export(&mut file).unwrap();
+        let text = String::from_utf8(file.clone()).unwrap();
+        let line = text.lines().find(|l| l.contains("SampleRetained")).unwrap();
+        let exported: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(exported["data"], t.example().unwrap());
+        let mut third = Store::open(&dir.path().join("third.sqlite3")).unwrap();
+        third.import(file.as_slice()).unwrap();
+        assert_eq!(third.campaign(&id).unwrap().unwrap().event_count, 5);
+        assert!(third.verify().unwrap().is_empty());
+    }
+}
