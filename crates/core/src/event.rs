@@ -75,11 +75,25 @@ impl Event {
     /// compares equal whatever JSON spelling its writer used; but as written for an event of an
     /// older schema version, which stays in its own version and is only upcast when read.
     pub fn canonical_data(&self, payload: &Payload) -> Value {
-        if self.schema_version == self.event_type.schema_version() {
+        if self.is_current_version() {
             payload.to_value()
         } else {
             self.data.clone()
         }
+    }
+
+    /// [`Event::canonical_data`] as JSON text, written without building the value first.
+    pub fn canonical_text(&self, payload: &Payload) -> String {
+        if self.is_current_version() {
+            serde_json::to_string(payload).expect("payloads always serialize")
+        } else {
+            self.data.to_string()
+        }
+    }
+
+    /// Whether the event is of the schema version this build writes for its type.
+    fn is_current_version(&self) -> bool {
+        self.schema_version == self.event_type.schema_version()
     }
 
     /// Parses an event from JSON text, naming the field that is wrong.

@@ -238,7 +238,7 @@ pub(super) fn apply_batch(
 fn store(conn: &Connection, insert: &mut rusqlite::Statement<'_>, arrival: &Arrival<'_>) -> Result<bool> {
     let event = arrival.event;
     let data = match (&arrival.payload, arrival.raw) {
-        (Some(payload), None) => event.canonical_data(payload).to_string(),
+        (Some(payload), None) => event.canonical_text(payload),
         _ => event.data.to_string(),
     };
     if insert_event(
