@@ -155,7 +155,7 @@ fn record_of(
     as_of: Option<Timestamp>,
 ) -> Result<CampaignRecord, CommandError> {
     let events = store.history(id)?;
-    CampaignRecord::of(&events, as_of, Timestamp::now()).ok_or_else(|| {
+    let mut record = CampaignRecord::of(&events, as_of, Timestamp::now()).ok_or_else(|| {
         CommandError::field(
             "asOf",
             format!(
@@ -163,7 +163,9 @@ fn record_of(
                 as_of.map(|t| t.to_string()).unwrap_or_default()
             ),
         )
-    })
+    })?;
+    record.attest_sites(&store.server_sites(id)?);
+    Ok(record)
 }
 
 /// A campaign's whole record: state, stages, history with corrections, mass balance and the

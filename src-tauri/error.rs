@@ -74,6 +74,7 @@ impl From<Refusal> for CommandError {
             Refusal::OutOfOrder { .. }
             | Refusal::EchaGate { .. }
             | Refusal::Completed { .. }
+            | Refusal::NotThisSite { .. }
             | Refusal::AlreadyCreated(_) => {
                 vec![FieldProblem { field: "eventType".to_owned(), message: r.to_string() }]
             }

@@ -285,11 +285,27 @@ impl Server {
         }
     }
 
+    /// An administrator's token: the day records every site's steps on one laptop.
     fn token(&self, device: &str) -> Result<String> {
+        self.token_for(device, "MBA", "admin")
+    }
+
+    fn token_for(&self, device: &str, site: &str, role: &str) -> Result<String> {
         let out = Command::new(&self.bin)
             .arg("--data")
             .arg(&self.data)
-            .args(["token", "create", "--device", device, "--site", "MBA", "--label", "e2e laptop"])
+            .args([
+                "token",
+                "create",
+                "--device",
+                device,
+                "--site",
+                site,
+                "--role",
+                role,
+                "--label",
+                "e2e laptop",
+            ])
             .output()
             .map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&out.stdout);
@@ -729,6 +745,55 @@ impl Day<'_> {
         Ok(())
     }
 
+    /// The laptop is given an RGE laptop's token: after the next sync, the window refuses an MBA
+    /// step at entry with the server's words, and records nothing.
+    fn an_rge_laptop_is_refused_mba_steps_at_entry(&mut self) -> Result<()> {
+        let server = self.server.as_ref().ok_or("no server")?;
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        // Everything this laptop recorded so far reached the server (with the administrator's
+        // token it was recorded under).
+        s.wait_text("[data-testid=pending]", "0 events waiting")?;
+        let db = self.rig.dir.path().join("data/pluto.sqlite3");
+        let store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
+        let refused = store.rejections().map_err(|e| e.to_string())?;
+        if let Some(r) = refused.first() {
+            return Err(format!(
+                "the server refused {} of this laptop's entries, first {}: {:?} {}",
+                refused.len(),
+                r.event_id,
+                r.field,
+                r.message
+            ));
+        }
+        drop(store);
+        s.click_on("[data-testid=sync-state]")?;
+        let device = s.text(&s.wait("[data-testid=device-id]")?)?;
+        let token = server.token_for(device.trim(), "RGE", "site")?;
+        s.set_value("[data-testid=server-token]", "")?;
+        let secret = s.wait("[data-testid=server-token]")?;
+        s.keys(&secret, &token)?;
+        s.keys(&secret, ENTER)?;
+        wait_closed(s, "[data-testid=sync-form]")?;
+        s.wait_text("[data-testid=sync-state]", "Online")?;
+        let history = s.text(&s.wait("[data-testid=tab-history]")?)?;
+        s.click_on("[data-testid=record-next]")?;
+        fill_form(s, &sample().payload(EventType::ExtrusionCompleted).ok_or("no payload")?)?;
+        submit_form(s)?;
+        let refusal =
+            s.wait_text("[data-testid=event-form]", "site RGE may not record ExtrusionCompleted")?;
+        if !refusal
+            .contains("lets site RGE record Manufacturing Start, Manufacturing Complete, Return to LEGO")
+        {
+            return Err(format!("the refusal should say what the site may record: {refusal}"));
+        }
+        self.rig.shot(s, "site-policy")?;
+        let field = s.wait("#f-ticketNumber")?;
+        s.keys(&field, ESCAPE)?;
+        wait_closed(s, "[data-testid=event-form]")?;
+        s.wait_text("[data-testid=tab-history]", &history)?;
+        Ok(())
+    }
+
     /// Another site's 100,000 events reach the server; entries go on in the window while the
     /// laptop pulls them, and the page measures the longest gap between two frames meanwhile
     /// (reported, like every timing here, not asserted).
@@ -1039,7 +1104,7 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 19] = [
+    let steps: [(&str, Step<'_>); 20] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
@@ -1072,6 +1137,7 @@ fn main() {
             "entry_goes_on_while_a_100000_event_pull_applies",
             Day::entry_goes_on_while_a_100000_event_pull_applies,
         ),
+        ("an_rge_laptop_is_refused_mba_steps_at_entry", Day::an_rge_laptop_is_refused_mba_steps_at_entry),
         (
             "updates_are_offered_and_a_bad_signature_refused",
             Day::updates_are_offered_and_a_bad_signature_refused,

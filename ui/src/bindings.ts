@@ -540,6 +540,11 @@ export type RecordEntry = {
 	fields: FieldSpec[],
 	/**  For a correction this build reads: what it corrects and how. */
 	correction: CorrectionNote | null,
+	/**
+	 *  The site whose device token pushed it, as the sync server attests it (unlike `userId`,
+	 *  which the recording laptop states); `None` until the event came back from the server.
+	 */
+	site: string | null,
 };
 
 /**  The site a coordinator works at. */

@@ -57,6 +57,9 @@ pub enum Data {
     Postgres(Schema),
 }
 
+/// The site of the benchmark's laptops, allowed every step by the policy `serve` is given.
+pub const BENCH_SITE: &str = "Bench";
+
 impl Data {
     /// A new database named after `label`: a file in `dir`, or a schema on the server
     /// `database_url` names.
@@ -132,9 +135,11 @@ impl ServerBin {
         self.output(data, &["token", "list"]).map(drop)
     }
 
-    /// Issues a token for `device`; returns the secret (the last line `token create` prints).
+    /// Issues a token for `device` at the site [`BENCH_SITE`]; returns the secret (the last
+    /// line `token create` prints).
     pub fn token(&self, data: &Data, device: &DeviceId) -> Result<String> {
-        let out = self.output(data, &["token", "create", "--device", device.as_str(), "--site", "MBA"])?;
+        let out =
+            self.output(data, &["token", "create", "--device", device.as_str(), "--site", BENCH_SITE])?;
         let token = out.lines().last().unwrap_or_default().trim();
         if !token.starts_with("plt_") {
             bail!("`pluto-server token create` printed no token: {out:?}");
@@ -142,11 +147,18 @@ impl ServerBin {
         Ok(token.to_owned())
     }
 
-    /// Starts `serve` on a free loopback port; its log goes to `log`.
+    /// Starts `serve` on a free loopback port with a site policy that lets [`BENCH_SITE`]
+    /// record every step (so that every pushed event goes through the policy check, as a site
+    /// token's do); its log goes to `log`.
     pub fn serve(&self, data: &Data, log: &Path) -> Result<Serving> {
         let log_file = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+        let policy = log.with_extension("policy.json");
+        let steps: Vec<&str> = pluto_core::EventType::STEPS.iter().map(|t| t.as_str()).collect();
+        std::fs::write(&policy, serde_json::json!({ BENCH_SITE: steps }).to_string())
+            .with_context(|| format!("cannot write {}", policy.display()))?;
+        let policy = policy.to_str().context("a policy path in UTF-8")?;
         let mut child = self
-            .command(data, &["serve", "--listen", "127.0.0.1:0"])
+            .command(data, &["serve", "--listen", "127.0.0.1:0", "--policy", policy])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log_file)

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use pluto_core::DeviceId;
 use pluto_server::config::ServiceOptions;
-use pluto_server::storage::SqliteStorage;
+use pluto_server::storage::{Role, SqliteStorage};
 use pluto_server::{auth, server};
 use serde_json::json;
 
@@ -47,9 +47,14 @@ impl Server {
         .unwrap();
     }
 
+    /// An administrator's token: these laptops record every site's steps.
     fn token(&self, device: &str) -> String {
+        self.site_token(device, "MBA", Role::Admin)
+    }
+
+    fn site_token(&self, device: &str, site: &str, role: Role) -> String {
         let device = DeviceId::parse(device).unwrap();
-        self.runtime.block_on(auth::issue(&self.storage, device, "MBA", None)).unwrap().secret
+        self.runtime.block_on(auth::issue(&self.storage, device, site, role, None)).unwrap().secret
     }
 }
 
@@ -93,6 +98,61 @@ fn two_laptops_exchange_campaigns_through_the_server() {
     let status = mba.json(&["status"]);
     assert_eq!(status["state"]["pending"], json!(0));
     assert!(status["state"]["lastSuccessAt"].is_string());
+}
+
+/// Each laptop learns from the server what its site may record, and refuses the rest at entry
+/// with the server's words; the sites the server attests arrive with the events.
+#[test]
+fn a_laptop_refuses_at_entry_what_its_site_may_not_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server.sqlite3"));
+    let (lego, mba, rge) =
+        (Pluto::at(dir.path(), "lego"), Pluto::at(dir.path(), "mba"), Pluto::at(dir.path(), "rge"));
+    let lego_token = server.site_token(&lego.device(), "LEGO", Role::Site);
+    let mba_token = server.site_token(&mba.device(), "MBA", Role::Site);
+    let rge_token = server.site_token(&rge.device(), "RGE", Role::Site);
+    let sample = pluto_core::samples::SampleCampaign::numbered(4);
+    let payload = |t: pluto_core::EventType| sample.payload(t).unwrap().to_string();
+
+    let id = lego.ok(&["campaign", "create", "--code", "LEGO-SITE-1", "--material", "PI"]).trim().to_owned();
+    lego.ok(&["sync", "--server", &server.url, "--token", &lego_token]);
+    mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
+    mba.ok(&[
+        "record",
+        &id,
+        "InboundShipmentRecorded",
+        "--data",
+        &payload(pluto_core::EventType::InboundShipmentRecorded),
+    ]);
+    mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
+
+    rge.ok(&["sync", "--server", &server.url, "--token", &rge_token]);
+    let before = rge.ok(&["export", "-"]);
+    let out = rge.run(&[
+        "record",
+        &id,
+        "GranulationCompleted",
+        "--data",
+        &payload(pluto_core::EventType::GranulationCompleted),
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "site RGE may not record GranulationCompleted: the sync server's site policy lets site RGE record \
+             Manufacturing Start, Manufacturing Complete, Return to LEGO"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(rge.ok(&["export", "-"]), before, "nothing recorded");
+    // MBA records it, as the policy says.
+    mba.ok(&[
+        "record",
+        &id,
+        "GranulationCompleted",
+        "--data",
+        &payload(pluto_core::EventType::GranulationCompleted),
+    ]);
 }
 
 #[test]

@@ -95,6 +95,18 @@ pub enum Refusal {
     /// No such campaign in this database.
     #[error("no campaign {0} in this database")]
     UnknownCampaign(CampaignId),
+    /// The sync server's site policy does not let this laptop's site record the type (the
+    /// server would refuse it with the same words).
+    #[error("{message}: the sync server's site policy lets site {site} record {allowed}")]
+    #[serde(rename_all = "camelCase")]
+    NotThisSite {
+        /// The site the server knows this laptop's token by.
+        site: String,
+        /// The refusal, naming the rule (`site RGE may not record GranulationCompleted`).
+        message: String,
+        /// What the site may record, in words (step labels).
+        allowed: String,
+    },
     /// The entry would leave the campaign with a new anomaly (caught by replaying it).
     #[error("{message}")]
     #[serde(rename_all = "camelCase")]

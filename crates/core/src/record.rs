@@ -69,6 +69,9 @@ pub struct RecordEntry {
     pub fields: Vec<FieldSpec>,
     /// For a correction this build reads: what it corrects and how.
     pub correction: Option<CorrectionNote>,
+    /// The site whose device token pushed it, as the sync server attests it (unlike `userId`,
+    /// which the recording laptop states); `None` until the event came back from the server.
+    pub site: Option<String>,
 }
 
 /// What a correction changes, as the history shows it.
@@ -189,6 +192,7 @@ impl CampaignRecord {
                 corrections: Vec::new(),
                 fields: e.event_type.fields().to_vec(),
                 correction: None,
+                site: None,
             })
             .collect();
         for i in 0..entries.len() {
@@ -279,6 +283,14 @@ impl CampaignRecord {
         })
     }
 
+    /// Marks each entry with the site the sync server attests for it (see
+    /// [`crate::Store::server_sites`]).
+    pub fn attest_sites(&mut self, sites: &std::collections::HashMap<EventId, String>) {
+        for entry in &mut self.events {
+            entry.site = sites.get(&entry.event.id).cloned();
+        }
+    }
+
     /// The chain-of-custody record as CSV: one row per field of every event (original value,
     /// effective value, and the corrections that changed it), then one row per correction, so
     /// an auditor can follow who recorded what, when and on which laptop.
@@ -293,6 +305,7 @@ impl CampaignRecord {
             "recorded_at",
             "recorded_by",
             "device_id",
+            "attested_site",
             "field",
             "recorded_value",
             "effective_value",
@@ -328,6 +341,7 @@ impl CampaignRecord {
                         e.created_at.to_string(),
                         e.user_id.as_str().to_owned(),
                         e.device_id.to_string(),
+                        entry.site.clone().unwrap_or_default(),
                         field,
                         recorded,
                         effective,

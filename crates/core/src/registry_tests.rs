@@ -141,6 +141,7 @@ mod tests {
             .enumerate()
             .map(|(i, e)| PulledEvent {
                 position: i64::try_from(i).unwrap() + 1,
+                site: Some("MBA".into()),
                 event: serde_json::value::to_raw_value(e).unwrap(),
             })
             .collect();

@@ -8,7 +8,7 @@
 use pluto_core::{DeviceId, Timestamp};
 use sha2::{Digest, Sha256};
 
-use crate::storage::{Storage, StorageError, TokenRecord};
+use crate::storage::{Role, Storage, StorageError, TokenRecord};
 
 /// Every token secret starts with this, so a leaked one is recognisable (secret scanners, logs).
 pub const TOKEN_PREFIX: &str = "plt_";
@@ -44,11 +44,12 @@ pub fn hash_secret(secret: &str) -> String {
     hex(&Sha256::digest(secret.as_bytes()))
 }
 
-/// Issues a new token for `device` at `site` and stores its hash.
+/// Issues a new token for `device` at `site` with `role` and stores its hash.
 pub async fn issue<S: Storage>(
     storage: &S,
     device: DeviceId,
     site: &str,
+    role: Role,
     label: Option<&str>,
 ) -> Result<IssuedToken, TokenError> {
     let site = site.trim();
@@ -63,6 +64,7 @@ pub async fn issue<S: Storage>(
         id: format!("tok_{}", pluto_core::ids::next_ulid(created_at.system_time())),
         device_id: device,
         site: site.to_owned(),
+        role,
         label: label.map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned),
         created_at,
         revoked_at: None,

@@ -72,6 +72,8 @@ pub struct ServiceOptions {
     pub recheck_interval: Duration,
     /// The desktop app's releases, served to its updater (see [`crate::releases`]).
     pub releases: PathBuf,
+    /// Which event types each site may record.
+    pub policy: crate::policy::Policy,
 }
 
 /// The releases folder when not told (relative to the working directory).
@@ -83,6 +85,7 @@ impl Default for ServiceOptions {
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
             recheck_interval: DEFAULT_RECHECK_INTERVAL,
             releases: PathBuf::from(DEFAULT_RELEASES_DIR),
+            policy: crate::policy::Policy::default(),
         }
     }
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use pluto_core::payload::describe;
-use pluto_core::{Event, EventId, FieldError, Timestamp};
+use pluto_core::{Event, EventId, EventType, FieldError, Timestamp};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -37,10 +37,48 @@ pub fn check(raw: &Value) -> Checked {
                 format!("expected at most {}, got {}", i64::MAX, event.device_seq),
             ));
         }
+        id_time_agrees(&event)?;
         let payload = event.check()?;
         Ok(Event { data: event.canonical_data(&payload), ..event })
     });
     Checked { id, verdict }
+}
+
+/// How far an event id's time (the first 48 bits of its ULID) may lie before its `createdAt`.
+/// Pluto makes both from one reading of the clock when an entry is recorded; only when another
+/// laptop's clock ran ahead does it give a new entry the next id after that laptop's latest one,
+/// which lies *after* its `createdAt`. An id well before its `createdAt` was made to sort
+/// earlier than it was recorded (the fold orders a campaign's events by id): a backdating.
+pub const MAX_ID_BEFORE_CREATED: Duration = Duration::from_secs(60 * 60);
+
+/// Refuses an event whose id's time lies more than [`MAX_ID_BEFORE_CREATED`] before its
+/// `createdAt`.
+fn id_time_agrees(event: &Event) -> Result<(), FieldError> {
+    let id_ms = i64::try_from(event.id.ulid().timestamp_ms()).unwrap_or(i64::MAX);
+    let before_ms = event.created_at.millis().saturating_sub(id_ms);
+    if before_ms <= 0 || before_ms.unsigned_abs() <= MAX_ID_BEFORE_CREATED.as_millis() as u64 {
+        return Ok(());
+    }
+    Err(FieldError::new(
+        "id",
+        format!(
+            "the id's time ({}) lies {} hours before createdAt ({}); an event's id is made when it is \
+             recorded, never more than {} minutes before it",
+            Timestamp::from_millis(id_ms),
+            before_ms / 3_600_000,
+            event.created_at,
+            MAX_ID_BEFORE_CREATED.as_secs() / 60
+        ),
+    ))
+}
+
+/// The type of the event a correction corrects (`None` for other events); read from a
+/// checked event, whose payload is valid.
+pub fn corrected_type(event: &Event) -> Option<EventType> {
+    if event.event_type != EventType::EventCorrected {
+        return None;
+    }
+    event.data.get("correctsEventType").and_then(Value::as_str).and_then(|name| EventType::parse(name).ok())
 }
 
 /// The refusal of an event that is not a JSON object (`got` says what it is instead).
@@ -119,7 +157,7 @@ mod tests {
 
     fn created() -> Value {
         json!({
-            "id": "evt_01M8D4FB0YQT5Q0EH8W9ASNV9C", "streamType": "campaign",
+            "id": "evt_01KJMDEB80QT5Q0EH8W9ASNV9C", "streamType": "campaign",
             "streamId": "cmp_01M8D4FB0YQT5Q0EH8W9ASNV9D", "eventType": "CampaignCreated", "schemaVersion": 1,
             "data": {"legoCampaignCode": "LEGO-1", "materialType": "PI"}, "userId": "usr_ana",
             "deviceId": "dev_01M8D4FB0YQT5Q0EH8W9ASNV9E", "deviceSeq": 1, "createdAt": "2026-03-01T10:00:00.000Z"

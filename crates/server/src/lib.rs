@@ -6,6 +6,7 @@
 //!   (paged, with long-poll), independent of HTTP;
 //! - [`ingest`]: the per-event checks and canonical form, the desktop's rules;
 //! - [`auth`]: per-device bearer tokens, stored hashed;
+//! - [`policy`]: which event types each site may record;
 //! - [`storage`]: the [`Storage`](storage::Storage) trait and its SQLite and PostgreSQL backends;
 //! - [`config`] and [`server`]: settings, and running the server with a graceful shutdown.
 
@@ -13,6 +14,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod ingest;
+pub mod policy;
 pub mod releases;
 pub mod server;
 pub mod service;

@@ -15,9 +15,10 @@ use clap::{Args, Parser, Subcommand};
 use pluto_core::{DeviceId, Timestamp};
 use pluto_server::auth;
 use pluto_server::config::{ServiceOptions, StorageConfig, DEFAULT_LISTEN, DEFAULT_RELEASES_DIR};
+use pluto_server::policy::Policy;
 use pluto_server::releases::Releases;
 use pluto_server::server;
-use pluto_server::storage::{PostgresStorage, SqliteStorage, Storage, TokenRecord};
+use pluto_server::storage::{PostgresStorage, Role, SqliteStorage, Storage, TokenRecord};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -62,6 +63,19 @@ enum Command {
         /// Flag events whose createdAt lies this far ahead of the server's clock.
         #[arg(long, value_name = "SECONDS", default_value_t = 300)]
         max_clock_skew_seconds: u64,
+        /// The site policy: a JSON file of site → event types it may record (default: the
+        /// chain's division of work, see docs/security.md). Checked at start.
+        #[arg(long, value_name = "FILE", env = "PLUTO_SERVER_POLICY")]
+        policy: Option<PathBuf>,
+    },
+    /// List what one token pushed, oldest first: to see what a lost or stolen token did.
+    Events {
+        /// The token's id (tok_…), as `token list` shows it.
+        #[arg(long, value_name = "TOKEN_ID")]
+        token: String,
+        /// Only events received at or after this instant (RFC 3339, 2026-03-01T00:00:00Z).
+        #[arg(long, value_name = "INSTANT", value_parser = parse_instant)]
+        since: Option<Timestamp>,
     },
     /// Manage the laptops' bearer tokens.
     #[command(subcommand)]
@@ -103,9 +117,12 @@ enum TokenCommand {
         /// The laptop's device id (dev_…).
         #[arg(long, value_name = "DEVICE_ID")]
         device: DeviceId,
-        /// The laptop's site (MBA, ECHA, RGE, LEGO, …).
+        /// The laptop's site (MBA, ECHA, RGE, LEGO, …): the site policy says what it may record.
         #[arg(long)]
         site: String,
+        /// `site` (records what the site policy allows its site) or `admin` (records anything).
+        #[arg(long, default_value = "site", value_parser = parse_role)]
+        role: Role,
         /// A note to recognise the token by (whose laptop).
         #[arg(long, value_name = "TEXT")]
         label: Option<String>,
@@ -184,18 +201,36 @@ fn release(releases: &Releases, command: ReleaseCommand) -> Result<()> {
 
 async fn execute<S: Storage>(command: Command, storage: S, where_: &str, releases: PathBuf) -> Result<()> {
     match command {
-        Command::Serve { listen, max_clock_skew_seconds } => {
+        Command::Serve { listen, max_clock_skew_seconds, policy } => {
+            let policy = match policy {
+                Some(path) => Policy::from_file(&path)?,
+                None => Policy::default(),
+            };
+            tracing::info!(policy = %policy.describe().replace('\n', "; "), "site policy");
             let options = ServiceOptions {
                 max_clock_skew: Duration::from_secs(max_clock_skew_seconds),
                 releases,
+                policy,
                 ..ServiceOptions::default()
             };
             serve(storage, listen, options, where_).await
         }
-        Command::Token(TokenCommand::Create { device, site, label }) => {
-            let issued = auth::issue(&storage, device, &site, label.as_deref()).await?;
+        Command::Events { token, since } => {
+            if storage.token(&token).await?.is_none() {
+                anyhow::bail!("no token {token}; `pluto-server token list` shows the ids");
+            }
+            print_pushed(&storage, &token, since).await
+        }
+        Command::Token(TokenCommand::Create { device, site, role, label }) => {
+            let issued = auth::issue(&storage, device, &site, role, label.as_deref()).await?;
             let token = &issued.record;
-            println!("Issued token {} for device {} at site {}.", token.id, token.device_id, token.site);
+            println!(
+                "Issued token {} for device {} at site {} (role {}).",
+                token.id,
+                token.device_id,
+                token.site,
+                token.role.as_str()
+            );
             println!(
                 "Give the line below to the laptop once: only its hash is kept, it cannot be shown again."
             );
@@ -267,25 +302,67 @@ async fn shutdown_signal() {
     }
 }
 
+/// `--role`: `site` or `admin`.
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("expected site or admin, got {s:?}"))
+}
+
+/// `--since`: an RFC 3339 instant.
+fn parse_instant(s: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(s).map_err(|e| format!("expected an instant like 2026-03-01T00:00:00Z: {e}"))
+}
+
+/// Prints every event `token` pushed (received at or after `since`), one line each, a page at
+/// a time.
+async fn print_pushed<S: Storage>(storage: &S, token: &str, since: Option<Timestamp>) -> Result<()> {
+    let mut after = 0;
+    let mut count = 0;
+    println!("POSITION  RECEIVED                  SITE  EVENT                            TYPE                          CAMPAIGN");
+    loop {
+        let page = storage.pushed_by(token, since, after, 1_000).await?;
+        for stored in &page.events {
+            let logged = stored.decode()?;
+            let e = &logged.event;
+            println!(
+                "{:<8}  {:<24}  {:<4}  {}  {:<28}  {}",
+                logged.position,
+                logged.received_at,
+                logged.site.as_deref().unwrap_or("-"),
+                e.id,
+                e.event_type,
+                e.stream_id
+            );
+            after = logged.position;
+            count += 1;
+        }
+        if !page.has_more {
+            break;
+        }
+    }
+    println!("{count} event(s) pushed with token {token}.");
+    Ok(())
+}
+
 fn print_tokens(tokens: &[TokenRecord]) {
     if tokens.is_empty() {
         println!("No tokens yet: issue one with `pluto-server token create --device DEVICE_ID --site SITE`.");
         return;
     }
-    let rows: Vec<[String; 6]> = tokens
+    let rows: Vec<[String; 7]> = tokens
         .iter()
         .map(|t| {
             [
                 t.id.clone(),
                 t.device_id.to_string(),
                 t.site.clone(),
+                t.role.as_str().to_owned(),
                 t.label.clone().unwrap_or_else(|| "-".into()),
                 t.created_at.to_string(),
                 t.revoked_at.map_or_else(|| "-".into(), |at| at.to_string()),
             ]
         })
         .collect();
-    let header = ["ID", "DEVICE", "SITE", "LABEL", "CREATED", "REVOKED"].map(String::from);
+    let header = ["ID", "DEVICE", "SITE", "ROLE", "LABEL", "CREATED", "REVOKED"].map(String::from);
     let mut widths = header.clone().map(|h| h.chars().count());
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use pluto_core::sync::protocol::{
-    DeviceStatus, Health, PushOutcome, PushResponse, PushResult, MAX_PULL_LIMIT, MAX_PUSH_EVENTS,
+    DeviceStatus, Health, PushOutcome, PushResponse, PushResult, SitePolicy, MAX_PULL_LIMIT, MAX_PUSH_EVENTS,
     MAX_WAIT_SECONDS,
 };
 use pluto_core::{DeviceId, Event, EventType, Timestamp};
@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::config::ServiceOptions;
 use crate::ingest::{self, Checked};
-use crate::storage::{Storage, StorageError, StoreOutcome, StoredEvent, TokenRecord};
+use crate::storage::{Pusher, Storage, StorageError, StoreOutcome, StoredEvent, TokenRecord};
 
 /// Why a sync request is refused as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +90,9 @@ impl<S: Storage> SyncService<S> {
         })
     }
 
-    /// Pushes a batch for the token's device: every event is checked on its own and the good
-    /// ones are stored in one transaction. An event of another device refuses the whole batch
+    /// Pushes a batch for the token's device: every event is checked on its own (its rules, the
+    /// site policy, its campaign's creation) and the good ones are stored in one transaction,
+    /// each with the token that pushed it. An event of another device refuses the whole batch
     /// before anything is stored.
     pub async fn push(
         &self,
@@ -115,9 +116,23 @@ impl<S: Storage> SyncService<S> {
             )));
         }
         let received_at = Timestamp::now();
-        let checked: Vec<Checked> = raw.iter().map(|event| ingest::check_raw(event)).collect();
+        let checked: Vec<Checked> = raw
+            .iter()
+            .map(|event| {
+                let mut checked = ingest::check_raw(event);
+                if let Ok(event) = &checked.verdict {
+                    if let Err(message) =
+                        self.options.policy.check(token, event.event_type, ingest::corrected_type(event))
+                    {
+                        checked.verdict = Err(pluto_core::FieldError::new("eventType", message));
+                    }
+                }
+                checked
+            })
+            .collect();
         let valid: Vec<Event> = checked.iter().filter_map(|c| c.verdict.as_ref().ok().cloned()).collect();
-        let stored = self.storage.push(device, &valid, received_at).await?;
+        let pusher = Pusher { token_id: token.id.clone(), site: token.site.clone() };
+        let stored = self.storage.push(device, &pusher, &valid, received_at).await?;
 
         let mut outcomes = stored.outcomes.into_iter();
         let mut results = Vec::with_capacity(checked.len());
@@ -127,7 +142,7 @@ impl<S: Storage> SyncService<S> {
                     let event = id.as_ref().map_or("(no readable id)", |id| id.as_str());
                     // Debug-formatted: the reason quotes what the client sent, and a line break
                     // in it must not start a forged line of the log.
-                    tracing::info!(%device, event, error = ?error.to_string(), "refused a pushed event");
+                    tracing::info!(%device, token = %token.id, event, error = ?error.to_string(), "refused a pushed event");
                     PushResult {
                         id,
                         outcome: PushOutcome::Refused,
@@ -220,14 +235,30 @@ impl<S: Storage> SyncService<S> {
                 );
                 (PushOutcome::Refused, None, Some(error))
             }
+            StoreOutcome::Refused(error) => {
+                tracing::warn!(
+                    device = %event.device_id,
+                    event = %event.id,
+                    error = ?error.to_string(),
+                    "refused: the event contradicts its campaign's creation"
+                );
+                (PushOutcome::Refused, None, Some(error))
+            }
         };
         PushResult { id: Some(event.id.clone()), outcome, position, error, clock_skew_ms }
     }
 
-    /// Events after position `after`, at most `limit` (capped at [`MAX_PULL_LIMIT`]). When there
-    /// are none yet and `wait` is not zero (capped at [`MAX_WAIT_SECONDS`]), waits until one is
-    /// committed or the wait ends, whichever comes first.
-    pub async fn pull(&self, after: i64, limit: u32, wait: Duration) -> Result<LogPage, ServiceError> {
+    /// Events after position `after`, at most `limit` (capped at [`MAX_PULL_LIMIT`]), for
+    /// `token`. When there are none yet and `wait` is not zero (capped at [`MAX_WAIT_SECONDS`]),
+    /// waits until one is committed or the wait ends, whichever comes first; a wait ends with
+    /// `Unauthorized` within a recheck interval of the token's revocation.
+    pub async fn pull(
+        &self,
+        token: &TokenRecord,
+        after: i64,
+        limit: u32,
+        wait: Duration,
+    ) -> Result<LogPage, ServiceError> {
         let limit = limit.clamp(1, MAX_PULL_LIMIT);
         let deadline = Instant::now() + wait.min(Duration::from_secs(MAX_WAIT_SECONDS.into()));
         let mut head = self.head.subscribe();
@@ -248,9 +279,34 @@ impl<S: Storage> SyncService<S> {
                 _ = head.changed() => {}
                 // A dropped sender means the server is going away too.
                 changed = shutdown.changed() => stopping |= changed.is_err(),
-                _ = tokio::time::sleep_until(recheck) => {}
+                _ = tokio::time::sleep_until(recheck) => {
+                    // Revocation happens in another process (`token revoke`): look again.
+                    let current = self.storage.token(&token.id).await?;
+                    if current.is_none_or(|t| t.revoked_at.is_some()) {
+                        return Err(ServiceError::Unauthorized(
+                            "the token was revoked while waiting; ask an operator for a new one".into(),
+                        ));
+                    }
+                }
             }
         }
+    }
+
+    /// What `token` may record, and the whole site table (`GET /v1/policy`).
+    pub fn policy(&self, token: &TokenRecord) -> SitePolicy {
+        self.options.policy.for_token(token)
+    }
+
+    /// What the token `token_id` pushed: events received at or after `since`, after position
+    /// `after`, at most `limit` of them.
+    pub async fn pushed_by(
+        &self,
+        token_id: &str,
+        since: Option<Timestamp>,
+        after: i64,
+        limit: u32,
+    ) -> Result<crate::storage::Page, ServiceError> {
+        Ok(self.storage.pushed_by(token_id, since, after, limit).await?)
     }
 
     /// What the server holds of one device.

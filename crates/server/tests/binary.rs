@@ -41,8 +41,14 @@ struct Serving {
 impl Serving {
     /// Starts `serve` on a free port and reads the address from its first line.
     async fn start(dir: &Path, args: &[&str]) -> Self {
+        Self::start_with(dir, args, &[]).await
+    }
+
+    /// [`Serving::start`] with `serve_args` after `serve`.
+    async fn start_with(dir: &Path, args: &[&str], serve_args: &[&str]) -> Self {
         let mut args = args.to_vec();
         args.extend(["serve", "--listen", "127.0.0.1:0"]);
+        args.extend(serve_args);
         let mut child = command(dir, &args).stdout(Stdio::piped()).spawn().expect("spawn serve");
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let read = tokio::task::spawn_blocking(move || {
@@ -108,6 +114,8 @@ async fn a_token_from_the_command_line_is_accepted_by_serve_until_revoked() {
             &device,
             "--site",
             "MBA",
+            "--role",
+            "admin",
             "--label",
             "Alex's laptop",
         ],
@@ -117,7 +125,7 @@ async fn a_token_from_the_command_line_is_accepted_by_serve_until_revoked() {
     assert!(token.starts_with("plt_") && token.len() == 68, "{stdout}");
 
     let listed = String::from_utf8(run(dir.path(), &["token", "list", "--data", data]).stdout).unwrap();
-    for expected in [device.as_str(), "MBA", "Alex's laptop", "ID", "REVOKED"] {
+    for expected in [device.as_str(), "MBA", "admin", "Alex's laptop", "ID", "REVOKED"] {
         assert!(listed.contains(expected), "{expected} missing from:\n{listed}");
     }
     assert!(!listed.contains(&token[4..]), "the secret is never shown again");
@@ -132,6 +140,11 @@ async fn a_token_from_the_command_line_is_accepted_by_serve_until_revoked() {
     assert_eq!(response.status(), 200);
     let body: PushResponse = response.json().await.unwrap();
     assert_eq!(body.results[0].outcome, PushOutcome::Stored);
+    // What the token pushed, for an operator looking at a lost laptop's token.
+    let pushed =
+        String::from_utf8(run(dir.path(), &["--data", data, "events", "--token", &token_id]).stdout).unwrap();
+    assert!(pushed.contains(laptop_event_id(&body)) && pushed.contains("MBA"), "{pushed}");
+    assert!(pushed.contains("1 event(s) pushed with token"), "{pushed}");
 
     let revoked =
         String::from_utf8(run(dir.path(), &["--data", data, "token", "revoke", &token_id]).stdout).unwrap();
@@ -232,4 +245,54 @@ async fn client_text_cannot_forge_a_line_of_the_log() {
         log.contains(r#"unknown event type \"Nope\\n2026-12-02"#),
         "the reason is quoted, its line break escaped:\n{log}"
     );
+}
+
+/// The id of the first event a push answered for.
+fn laptop_event_id(body: &PushResponse) -> &str {
+    body.results[0].id.as_ref().map(|id| id.as_str()).expect("an id")
+}
+
+/// An operator's policy file is checked when `serve` starts: a mistake stops it with the site
+/// and entry named; a good file replaces the default.
+#[tokio::test]
+async fn serve_checks_its_policy_file_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad-policy.json");
+    std::fs::write(&bad, r#"{"MBA": ["GranulationCompleted", "Granulation"]}"#).unwrap();
+    let output =
+        command(dir.path(), &["serve", "--listen", "127.0.0.1:0", "--policy", bad.to_str().unwrap()])
+            .output()
+            .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad-policy.json is not valid: site \"MBA\": unknown event type \"Granulation\""),
+        "{stderr}"
+    );
+
+    let good = dir.path().join("policy.json");
+    std::fs::write(&good, r#"{"MBA": ["CampaignCreated"]}"#).unwrap();
+    let serving =
+        Serving::start_with(dir.path(), &["--data", "server.sqlite3"], &["--policy", good.to_str().unwrap()])
+            .await;
+    let laptop = Laptop::new(1);
+    let token = run(
+        dir.path(),
+        &["--data", "server.sqlite3", "token", "create", "--device", laptop.device.as_str(), "--site", "MBA"],
+    );
+    let token = String::from_utf8(token.stdout).unwrap().lines().last().unwrap().to_owned();
+    let client = reqwest::Client::new();
+    let event = laptop.event_at(
+        1,
+        pluto_core::EventType::CampaignCreated,
+        pluto_core::Timestamp::from_millis(1_772_000_000_000),
+    );
+    let response = client
+        .post(format!("{}/v1/events", serving.base))
+        .bearer_auth(&token)
+        .json(&push_body(&[event]))
+        .send();
+    let body: PushResponse = response.await.unwrap().json().await.unwrap();
+    assert_eq!(body.results[0].outcome, PushOutcome::Stored, "{body:?}");
+    serving.terminate().await;
 }

@@ -8,17 +8,22 @@ use std::time::Duration;
 use pluto_core::sync::protocol::PushOutcome;
 use pluto_core::{DeviceId, Timestamp};
 use pluto_server::auth;
-use pluto_server::storage::{Storage, StorageError, StoreOutcome};
+use pluto_server::storage::{Pusher, Role, Storage, StorageError, StoreOutcome};
 use serde_json::json;
 
 use crate::util::{service, to_json, Backend, Laptop, PostgresBackend, SqliteBackend};
+
+/// Who pushes in the storage cases.
+fn pusher() -> Pusher {
+    Pusher { token_id: "tok_01M8D4FB0YQT5Q0EH8W9ASNV9G".into(), site: "MBA".into() }
+}
 
 async fn push_pull_round_trip(backend: &impl Backend) {
     let storage = backend.storage();
     let laptop = Laptop::new(1);
     let events = laptop.events(1..=3);
     let received_at = Timestamp::now();
-    let output = storage.push(&laptop.device, &events, received_at).await.unwrap();
+    let output = storage.push(&laptop.device, &pusher(), &events, received_at).await.unwrap();
     assert_eq!(
         output.outcomes,
         vec![StoreOutcome::Stored(1), StoreOutcome::Stored(2), StoreOutcome::Stored(3)]
@@ -38,14 +43,15 @@ async fn pushing_the_same_batch_twice_is_idempotent(backend: &impl Backend) {
     let storage = backend.storage();
     let laptop = Laptop::new(2);
     let events = laptop.events(1..=4);
-    let first = storage.push(&laptop.device, &events, Timestamp::now()).await.unwrap();
-    let second = storage.push(&laptop.device, &events, Timestamp::now()).await.unwrap();
+    let first = storage.push(&laptop.device, &pusher(), &events, Timestamp::now()).await.unwrap();
+    let second = storage.push(&laptop.device, &pusher(), &events, Timestamp::now()).await.unwrap();
     let positions = |outcomes: &[StoreOutcome]| -> Vec<i64> {
         outcomes
             .iter()
             .map(|o| match o {
                 StoreOutcome::Stored(p) | StoreOutcome::Duplicate(p) | StoreOutcome::Conflict(p) => *p,
                 StoreOutcome::SeqTaken(other) => panic!("sequence number taken by {other}"),
+                StoreOutcome::Refused(error) => panic!("refused: {error}"),
             })
             .collect()
     };
@@ -57,7 +63,8 @@ async fn pushing_the_same_batch_twice_is_idempotent(backend: &impl Backend) {
 
     // The same id twice within one batch is stored once.
     let again = laptop.event(5);
-    let output = storage.push(&laptop.device, &[again.clone(), again], Timestamp::now()).await.unwrap();
+    let output =
+        storage.push(&laptop.device, &pusher(), &[again.clone(), again], Timestamp::now()).await.unwrap();
     assert_eq!(output.outcomes, vec![StoreOutcome::Stored(5), StoreOutcome::Duplicate(5)]);
 }
 
@@ -65,11 +72,12 @@ async fn the_same_id_with_other_content_is_a_conflict_and_changes_nothing(backen
     let storage = backend.storage();
     let laptop = Laptop::new(3);
     let original = laptop.event(1);
-    storage.push(&laptop.device, std::slice::from_ref(&original), Timestamp::now()).await.unwrap();
+    storage.push(&laptop.device, &pusher(), std::slice::from_ref(&original), Timestamp::now()).await.unwrap();
 
     let mut changed = original.clone();
     changed.data["legoCampaignCode"] = json!("LEGO-TAMPERED");
-    let output = storage.push(&laptop.device, &[changed, laptop.event(2)], Timestamp::now()).await.unwrap();
+    let output =
+        storage.push(&laptop.device, &pusher(), &[changed, laptop.event(2)], Timestamp::now()).await.unwrap();
     assert_eq!(output.outcomes, vec![StoreOutcome::Conflict(1), StoreOutcome::Stored(2)]);
 
     let page = storage.pull(0, 10).await.unwrap();
@@ -80,7 +88,8 @@ async fn the_same_id_with_other_content_is_a_conflict_and_changes_nothing(backen
 async fn invalid_events_are_refused_with_the_field_named_and_good_ones_stored(backend: &impl Backend) {
     let service = service(backend.storage().clone()).await;
     let laptop = Laptop::new(4);
-    let token = auth::issue(service.storage(), laptop.device.clone(), "MBA", None).await.unwrap().record;
+    let token =
+        auth::issue(service.storage(), laptop.device.clone(), "MBA", Role::Admin, None).await.unwrap().record;
 
     let mut unknown_type = to_json(&laptop.event(2));
     unknown_type["eventType"] = json!("CampaignTeleported");
@@ -126,7 +135,10 @@ async fn positions_strictly_increase_without_gaps(backend: &impl Backend) {
     for round in 0..5u64 {
         for laptop in [&a, &b] {
             let seqs = round * 3 + 1..=round * 3 + 3;
-            let output = storage.push(&laptop.device, &laptop.events(seqs), Timestamp::now()).await.unwrap();
+            let output = storage
+                .push(&laptop.device, &pusher(), &laptop.events(seqs), Timestamp::now())
+                .await
+                .unwrap();
             for outcome in output.outcomes {
                 expected += 1;
                 assert_eq!(outcome, StoreOutcome::Stored(expected));
@@ -141,12 +153,18 @@ async fn positions_strictly_increase_without_gaps(backend: &impl Backend) {
 async fn pulls_are_paged(backend: &impl Backend) {
     let service = service(backend.storage().clone()).await;
     let laptop = Laptop::new(7);
-    backend.storage().push(&laptop.device, &laptop.events(1..=10), Timestamp::now()).await.unwrap();
+    backend
+        .storage()
+        .push(&laptop.device, &pusher(), &laptop.events(1..=10), Timestamp::now())
+        .await
+        .unwrap();
+    let token =
+        auth::issue(backend.storage(), laptop.device.clone(), "MBA", Role::Site, None).await.unwrap().record;
 
     let mut after = 0;
     let mut pages = Vec::new();
     loop {
-        let page = service.pull(after, 4, Duration::ZERO).await.unwrap();
+        let page = service.pull(&token, after, 4, Duration::ZERO).await.unwrap();
         pages.push(page.events.iter().map(|e| e.position).collect::<Vec<_>>());
         assert_eq!(page.next_after, page.events.last().unwrap().position);
         after = page.next_after;
@@ -156,14 +174,14 @@ async fn pulls_are_paged(backend: &impl Backend) {
     }
     assert_eq!(pages, vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9, 10]]);
     // What is served passes the stored envelopes through, yet reads as the protocol's page.
-    let served = serde_json::to_string(&service.pull(0, 4, Duration::ZERO).await.unwrap()).unwrap();
+    let served = serde_json::to_string(&service.pull(&token, 0, 4, Duration::ZERO).await.unwrap()).unwrap();
     let read: pluto_core::sync::protocol::PullResponse = serde_json::from_str(&served).unwrap();
     let stored: Vec<_> =
         backend.storage().pull(0, 4).await.unwrap().events.iter().map(|e| e.decode().unwrap()).collect();
     assert_eq!((read.events, read.next_after, read.has_more), (stored, 4, true));
-    let empty = service.pull(10, 4, Duration::ZERO).await.unwrap();
+    let empty = service.pull(&token, 10, 4, Duration::ZERO).await.unwrap();
     assert_eq!((empty.events.len(), empty.next_after, empty.has_more), (0, 10, false));
-    let exact = service.pull(6, 4, Duration::ZERO).await.unwrap();
+    let exact = service.pull(&token, 6, 4, Duration::ZERO).await.unwrap();
     assert!(!exact.has_more, "a page that ends at the head has nothing more");
 }
 
@@ -179,18 +197,23 @@ async fn device_completeness_sees_holes_and_their_filling(backend: &impl Backend
 
     let received_at = Timestamp::now();
     let output = storage
-        .push(&laptop.device, &[events[0].clone(), events[1].clone(), events[3].clone()], received_at)
+        .push(
+            &laptop.device,
+            &pusher(),
+            &[events[0].clone(), events[1].clone(), events[3].clone()],
+            received_at,
+        )
         .await
         .unwrap();
     assert_eq!(status(&output.device), (2, 4, 3), "seq 1, 2, 4: complete up to 2");
     assert_eq!(output.device.last_received_at, Some(received_at));
     assert_eq!(storage.device_status(&laptop.device).await.unwrap(), output.device);
 
-    let output = storage.push(&laptop.device, &events[2..3], Timestamp::now()).await.unwrap();
+    let output = storage.push(&laptop.device, &pusher(), &events[2..3], Timestamp::now()).await.unwrap();
     assert_eq!(status(&output.device), (4, 4, 4), "3 arrives: complete up to 4");
 
     // An interrupted sync resumed with its whole batch again: only 5 is new.
-    let output = storage.push(&laptop.device, &events, Timestamp::now()).await.unwrap();
+    let output = storage.push(&laptop.device, &pusher(), &events, Timestamp::now()).await.unwrap();
     assert_eq!(status(&output.device), (5, 5, 5));
     assert_eq!(storage.device_status(&laptop.device).await.unwrap(), output.device);
 
@@ -201,14 +224,14 @@ async fn device_completeness_sees_holes_and_their_filling(backend: &impl Backend
 async fn events_of_another_device_are_refused_whole(backend: &impl Backend) {
     let storage = backend.storage();
     let (a, b) = (Laptop::new(9), Laptop::new(10));
-    let result = storage.push(&a.device, &[a.event(1), b.event(1)], Timestamp::now()).await;
+    let result = storage.push(&a.device, &pusher(), &[a.event(1), b.event(1)], Timestamp::now()).await;
     assert!(matches!(result, Err(StorageError::InvalidInput(_))), "{result:?}");
     assert_eq!(storage.head().await.unwrap(), 0, "nothing stored");
 }
 
 async fn the_event_table_is_append_only(backend: &impl Backend) {
     let laptop = Laptop::new(11);
-    backend.storage().push(&laptop.device, &laptop.events(1..=2), Timestamp::now()).await.unwrap();
+    backend.storage().push(&laptop.device, &pusher(), &laptop.events(1..=2), Timestamp::now()).await.unwrap();
     for sql in [
         "UPDATE events SET envelope = '{}' WHERE position = 1",
         "UPDATE events SET device_seq = 9",
@@ -229,7 +252,8 @@ async fn the_event_table_is_append_only(backend: &impl Backend) {
 async fn tokens_are_created_found_listed_and_revoked(backend: &impl Backend) {
     let storage = backend.storage();
     let laptop = Laptop::new(12);
-    let issued = auth::issue(storage, laptop.device.clone(), " RGE ", Some("Kim's laptop")).await.unwrap();
+    let issued =
+        auth::issue(storage, laptop.device.clone(), " RGE ", Role::Site, Some("Kim's laptop")).await.unwrap();
     assert!(issued.secret.starts_with("plt_") && issued.secret.len() == 4 + 64, "{}", issued.secret);
     assert!(issued.record.id.starts_with("tok_"));
     assert_eq!((issued.record.site.as_str(), issued.record.label.as_deref()), ("RGE", Some("Kim's laptop")));
@@ -240,7 +264,7 @@ async fn tokens_are_created_found_listed_and_revoked(backend: &impl Backend) {
     assert_eq!(auth::authenticate(storage, "plt_0000").await.unwrap(), None);
     assert_eq!(storage.find_token(&issued.secret).await.unwrap(), None, "the secret itself is not stored");
 
-    let second = auth::issue(storage, DeviceId::generate(), "MBA", None).await.unwrap();
+    let second = auth::issue(storage, DeviceId::generate(), "MBA", Role::Site, None).await.unwrap();
     assert_ne!(second.secret, issued.secret);
     let listed: Vec<String> = storage.list_tokens().await.unwrap().into_iter().map(|t| t.id).collect();
     assert_eq!(listed, vec![issued.record.id.clone(), second.record.id.clone()]);
@@ -255,14 +279,14 @@ async fn tokens_are_created_found_listed_and_revoked(backend: &impl Backend) {
     assert!(auth::authenticate(storage, &second.secret).await.unwrap().is_some());
     assert_eq!(storage.revoke_token("tok_unknown", at).await.unwrap(), None);
     assert!(matches!(
-        auth::issue(storage, laptop.device.clone(), "  ", None).await,
+        auth::issue(storage, laptop.device.clone(), "  ", Role::Site, None).await,
         Err(auth::TokenError::BlankSite)
     ));
 }
 
 async fn migrations_rerun_harmlessly_and_a_newer_schema_is_refused(backend: &impl Backend) {
     let laptop = Laptop::new(13);
-    backend.storage().push(&laptop.device, &laptop.events(1..=2), Timestamp::now()).await.unwrap();
+    backend.storage().push(&laptop.device, &pusher(), &laptop.events(1..=2), Timestamp::now()).await.unwrap();
     let reopened = backend.reopen().await.expect("reopen");
     assert_eq!(reopened.head().await.unwrap(), 2, "reopening keeps the data");
 
@@ -282,7 +306,7 @@ async fn pushes_of_many_devices_stay_apart(backend: &impl Backend) {
     for laptop in &laptops {
         let events = laptop.events(1..=3);
         ids.extend(events.iter().map(|e| e.id.clone()));
-        storage.push(&laptop.device, &events, Timestamp::now()).await.unwrap();
+        storage.push(&laptop.device, &pusher(), &events, Timestamp::now()).await.unwrap();
     }
     for laptop in &laptops {
         let status = storage.device_status(&laptop.device).await.unwrap();
@@ -297,11 +321,11 @@ async fn a_device_sequence_number_belongs_to_one_event(backend: &impl Backend) {
     let storage = backend.storage();
     let laptop = Laptop::new(12);
     let first = laptop.event(1);
-    storage.push(&laptop.device, std::slice::from_ref(&first), Timestamp::now()).await.unwrap();
+    storage.push(&laptop.device, &pusher(), std::slice::from_ref(&first), Timestamp::now()).await.unwrap();
     // A second event under number 1, and two new events both numbered 2 in one batch.
     let (impostor, twin, other_twin) = (laptop.event(1), laptop.event(2), laptop.event(2));
     let output = storage
-        .push(&laptop.device, &[impostor.clone(), twin.clone(), other_twin], Timestamp::now())
+        .push(&laptop.device, &pusher(), &[impostor.clone(), twin.clone(), other_twin], Timestamp::now())
         .await
         .unwrap();
     assert_eq!(
@@ -331,7 +355,7 @@ async fn concurrent_pushes_are_each_answered_as_if_alone(backend: &impl Backend)
         for events in [first.clone(), first, laptop.events(4..=6)] {
             let (storage, device) = (storage.clone(), laptop.device.clone());
             pushes.spawn(async move {
-                let output = storage.push(&device, &events, Timestamp::now()).await.unwrap();
+                let output = storage.push(&device, &pusher(), &events, Timestamp::now()).await.unwrap();
                 (events, output)
             });
         }

@@ -186,15 +186,15 @@ async fn clock_skew_is_flagged_only_for_events_ahead_of_the_server() {
     let now = Timestamp::now().millis();
     let at = |offset_ms: i64| Timestamp::from_millis(now + offset_ms);
     let events = [
-        laptop.event_at(1, EventType::CampaignCreated, at(10 * 60_000)),
+        laptop.event_at(1, EventType::CampaignCreated, at(-90 * 86_400_000)),
         laptop.event_at(2, EventType::InboundShipmentRecorded, at(60_000)),
-        laptop.event_at(3, EventType::GranulationCompleted, at(-90 * 86_400_000)),
+        laptop.event_at(3, EventType::GranulationCompleted, at(10 * 60_000)),
     ];
     let response = server.push(&token, &events).await;
-    let skew = response.results[0].clock_skew_ms.expect("ten minutes ahead is flagged");
+    let skew = response.results[2].clock_skew_ms.expect("ten minutes ahead is flagged");
     assert!((9 * 60_000..=10 * 60_000).contains(&skew), "{skew}");
     assert_eq!(response.results[1].clock_skew_ms, None, "within the threshold");
-    assert_eq!(response.results[2].clock_skew_ms, None, "recorded long ago offline: normal");
+    assert_eq!(response.results[0].clock_skew_ms, None, "recorded long ago offline: normal");
     assert!(
         response.results.iter().all(|r| r.outcome == PushOutcome::Stored),
         "skewed events are still stored"

@@ -76,9 +76,10 @@ impl Server {
         Server { backend: backend.clone(), child: Some(child), url }
     }
 
+    /// An administrator's token (these laptops record whole campaigns, every site's steps).
     fn token(&self, device: &pluto_core::DeviceId) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_pluto-server"))
-            .args(["token", "create", "--device", device.as_str(), "--site", "MBA"])
+            .args(["token", "create", "--device", device.as_str(), "--site", "MBA", "--role", "admin"])
             .args(self.backend.flags())
             .output()
             .unwrap();

@@ -8,4 +8,5 @@ mod commit_order;
 mod conformance;
 mod http;
 mod pg;
+mod security;
 mod util;

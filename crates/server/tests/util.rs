@@ -1,7 +1,7 @@
 //! Test helpers: laptops that make valid events, a PostgreSQL schema per test, the two storage
 //! backends behind one harness, and a server started in-process on a free loopback port.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use pluto_core::samples::SampleCampaign;
 use pluto_core::sync::protocol::{ErrorBody, PushResponse};
@@ -10,7 +10,7 @@ use pluto_server::auth;
 use pluto_server::config::ServiceOptions;
 use pluto_server::server::{self, RunningServer};
 use pluto_server::service::SyncService;
-use pluto_server::storage::{PostgresStorage, SqliteStorage, Storage, StorageError};
+use pluto_server::storage::{PostgresStorage, Role, SqliteStorage, Storage, StorageError};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
@@ -18,7 +18,8 @@ use tokio::sync::watch;
 
 use crate::pg::{pg_connect, PgSchema};
 
-/// A laptop recording one campaign: valid events with its device id and consecutive seqs.
+/// A laptop recording campaigns one after the other (a new one every twelve steps): valid
+/// events with its device id and consecutive seqs.
 #[derive(Debug, Clone)]
 pub struct Laptop {
     /// Its device id.
@@ -39,22 +40,67 @@ impl Laptop {
         }
     }
 
-    /// A new event (new id) with `deviceSeq` = `seq`: the campaign's steps in turn, canonical,
+    /// A new event (new id) with `deviceSeq` = `seq`: the campaigns' steps in turn, canonical,
     /// recorded in the past (no clock skew).
     pub fn event(&self, seq: u64) -> Event {
-        let event_type = EventType::STEPS[((seq - 1) % EventType::STEPS.len() as u64) as usize];
+        let steps = EventType::STEPS.len() as u64;
+        let event_type = EventType::STEPS[((seq - 1) % steps) as usize];
         let created_at = Timestamp::from_millis(1_770_000_000_000 + seq as i64 * 60_000);
-        self.event_at(seq, event_type, created_at)
+        // Another high bit pattern per campaign: laptops made together have consecutive ids.
+        let cycle = u128::from((seq - 1) / steps);
+        let campaign = CampaignId::from_ulid(ulid::Ulid(self.campaign.ulid().0 ^ (cycle << 64)));
+        self.event_in(&campaign, seq, event_type, created_at)
     }
 
-    /// A new event of `event_type` with `deviceSeq` = `seq`, recorded at `created_at`.
+    /// A correction of `target` (one of the laptop's events) with `deviceSeq` = `seq`,
+    /// recorded at `created_at`, changing `field` from `was` to `now`.
+    pub fn correction(
+        &self,
+        seq: u64,
+        target: &Event,
+        field: &str,
+        was: Value,
+        now: Value,
+        created_at: Timestamp,
+    ) -> Event {
+        Event {
+            id: EventId::from_ulid(ulid::Ulid::from_datetime(created_at.system_time())),
+            stream_type: "campaign".into(),
+            stream_id: target.stream_id.clone(),
+            event_type: EventType::EventCorrected,
+            schema_version: 1,
+            data: json!({
+                "correctsEventId": target.id, "correctsEventType": target.event_type, "reason": "re-weighed",
+                "changes": { field: { "was": was, "now": now } },
+            }),
+            user_id: self.user.clone(),
+            device_id: self.device.clone(),
+            device_seq: seq,
+            created_at,
+        }
+    }
+
+    /// A new event of `event_type` in the laptop's first campaign with `deviceSeq` = `seq`,
+    /// recorded at `created_at`.
     pub fn event_at(&self, seq: u64, event_type: EventType, created_at: Timestamp) -> Event {
+        self.event_in(&self.campaign.clone(), seq, event_type, created_at)
+    }
+
+    /// A new event of `event_type` in `campaign`; its id is made at `created_at`, as Pluto makes
+    /// it.
+    fn event_in(
+        &self,
+        campaign: &CampaignId,
+        seq: u64,
+        event_type: EventType,
+        created_at: Timestamp,
+    ) -> Event {
         let data = self.sample.payload(event_type).expect("a step has a sample payload");
         let data = Payload::parse(event_type, &data).expect("sample payloads are valid").to_value();
         Event {
-            id: EventId::generate(SystemTime::now()),
+            id: EventId::from_ulid(ulid::Ulid::from_datetime(created_at.system_time())),
             stream_type: "campaign".into(),
-            stream_id: self.campaign.clone(),
+            stream_id: campaign.clone(),
             event_type,
             schema_version: 1,
             data,
@@ -196,9 +242,18 @@ impl<S: Storage + Clone> TestServer<S> {
         Self { base, storage, client, running: Some(running) }
     }
 
-    /// Issues a token for `device`.
+    /// Issues an administrator's token for `device`: it may push every type, so that cases
+    /// not about the site policy can record whole campaigns.
     pub async fn token(&self, device: &DeviceId) -> String {
-        auth::issue(&self.storage, device.clone(), "MBA", Some("test")).await.expect("issue token").secret
+        self.site_token(device, "MBA", Role::Admin).await
+    }
+
+    /// Issues a token for `device` at `site` with `role`.
+    pub async fn site_token(&self, device: &DeviceId, site: &str, role: Role) -> String {
+        auth::issue(&self.storage, device.clone(), site, role, Some("test"))
+            .await
+            .expect("issue token")
+            .secret
     }
 
     /// `POST /v1/events` with `body` (any JSON) and `token`.

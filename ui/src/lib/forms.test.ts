@@ -43,6 +43,13 @@ describe("entry forms", () => {
     expect(byField[""]).toBe("legoCampaignCode: required");
   });
 
+  it("shows a refusal of the step itself as a banner in its own words", () => {
+    const message = "site RGE may not record ExtrusionCompleted: the sync server's site policy lets site RGE record …";
+    const error: CommandError = { kind: "refused", message, problems: [{ field: "eventType", message }] };
+    expect(problemsByField(error, ["ticketNumber"])).toEqual({ "": message });
+    expect(problemsByField(error, ["ticketNumber", "eventType"])).toEqual({ eventType: message });
+  });
+
   it("shows a refusal without a field as a banner", () => {
     const error: CommandError = { kind: "refused", message: "cannot record GranulationCompleted: …", problems: [] };
     expect(problemsByField(error, ["x"])).toEqual({ "": "cannot record GranulationCompleted: …" });

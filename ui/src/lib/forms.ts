@@ -58,6 +58,8 @@ export function problemsByField(error: CommandError | null, inputs: string[]): R
   for (const p of error.problems) {
     const field = /^changes\.[^.]+\.now$/.test(p.field) ? "now" : p.field;
     if (inputs.includes(field)) add(field, p.message);
+    // A refusal of the step itself (order, gate, site policy) is the whole entry's: no prefix.
+    else if (field === "eventType") add("", p.message);
     else add("", `${p.field}: ${p.message}`);
   }
   if (error.problems.length === 0) add("", error.message);

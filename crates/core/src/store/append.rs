@@ -87,10 +87,22 @@ impl Store {
         self.record(Draft::new(Some(campaign.clone()), EventType::EventCorrected, data, user_id))
     }
 
-    /// Records one event on this laptop, strictly: payload rules, the status progression, the
-    /// ECHA gate and the correction rules. On refusal nothing is written.
+    /// Records one event on this laptop, strictly: payload rules, the sync server's site policy
+    /// (as last fetched), the status progression, the ECHA gate and the correction rules. On
+    /// refusal nothing is written.
     pub fn record(&mut self, draft: Draft) -> Result<Recorded> {
         let payload = Payload::parse(draft.event_type, &draft.data).map_err(Refusal::Field)?;
+        if let Some(policy) = super::sync::site_policy(&self.conn)? {
+            let corrects = match &payload {
+                Payload::EventCorrected(c) => Some(c.corrects_event_type),
+                _ => None,
+            };
+            policy.check(draft.event_type, corrects).map_err(|message| Refusal::NotThisSite {
+                site: policy.site.clone(),
+                message,
+                allowed: policy.allowed_in_words(),
+            })?;
+        }
         let campaign_id = match (&draft.campaign_id, draft.event_type) {
             (Some(id), _) => id.clone(),
             (None, EventType::CampaignCreated) => CampaignId::generate(),

@@ -8,7 +8,7 @@ use super::{Result, Store, StoreError};
 use crate::error::Refusal;
 use crate::event::Event;
 use crate::fold::{fold, fold_as_of, CampaignState};
-use crate::ids::CampaignId;
+use crate::ids::{CampaignId, EventId};
 use crate::payload::{EventType, MaterialType};
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
@@ -125,6 +125,22 @@ impl Store {
             return Err(Refusal::UnknownCampaign(id.clone()).into());
         }
         Ok(events)
+    }
+
+    /// The site whose token pushed each of the campaign's events, as the sync server attested
+    /// it when the event came back from the server (events not yet back are left out).
+    pub fn server_sites(&self, id: &CampaignId) -> Result<std::collections::HashMap<EventId, String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, server_site FROM events WHERE stream_id = ?1 AND server_site IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([id.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut sites = std::collections::HashMap::new();
+        for row in rows {
+            let (event, site) = row?;
+            let event = EventId::parse(&event).map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+            sites.insert(event, site);
+        }
+        Ok(sites)
     }
 
     /// The campaign as it was recorded at `instant`; `None` if it had no events then.

@@ -12,6 +12,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/0003_status_counts.sql"),
     include_str!("../../../../migrations/0004_projection_columns.sql"),
     include_str!("../../../../migrations/0005_tolerant_reader.sql"),
+    include_str!("../../../../migrations/0006_server_site.sql"),
 ];
 
 /// The schema version this build writes.

@@ -12,7 +12,7 @@ use super::{Result, Store};
 use crate::event::Event;
 use crate::ids::EventId;
 use crate::incoming::Incoming;
-use crate::sync::protocol::{DeviceStatus, PulledEvent};
+use crate::sync::protocol::{DeviceStatus, PulledEvent, SitePolicy};
 use crate::time::Timestamp;
 
 /// A pushed event the server refused, and why.
@@ -88,6 +88,13 @@ const LAST_SUCCESS: &str = "sync_last_success_at";
 const LAST_ATTEMPT: &str = "sync_last_attempt_at";
 const LAST_ERROR: &str = "sync_last_error";
 const SERVER_NEWER_TYPES: &str = "sync_server_newer_types";
+/// The sync server's site policy for this laptop's token (JSON of [`SitePolicy`]).
+const SITE_POLICY: &str = "sync_site_policy";
+
+/// The cached site policy (see [`Store::site_policy`]); unreadable text reads as none.
+pub(super) fn site_policy(conn: &Connection) -> Result<Option<SitePolicy>> {
+    Ok(get_meta(conn, SITE_POLICY)?.and_then(|text| serde_json::from_str(&text).ok()))
+}
 
 pub(super) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
@@ -191,7 +198,10 @@ impl Store {
             });
         }
         let accepted = incoming.iter().zip(&positions).zip(&taken).filter(|(_, &t)| t);
-        set_positions(&tx, accepted.map(|((i, &position), _)| (&i.event.id, position)))?;
+        set_positions(&tx, accepted.clone().map(|((i, &position), _)| (&i.event.id, position)))?;
+        let sites = page.iter().map(|p| (p.position, p.site.as_deref()));
+        let sites: std::collections::HashMap<i64, &str> = sites.filter_map(|(p, s)| Some((p, s?))).collect();
+        set_sites(&tx, accepted.filter_map(|((i, position), _)| Some((&i.event.id, *sites.get(position)?))))?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO pull_refusals (position, event_id, field, message, raw, refused_at)
@@ -236,6 +246,19 @@ impl Store {
     pub fn record_server_types(&mut self, newer: &[&str]) -> Result<()> {
         let value = (!newer.is_empty()).then(|| newer.join(","));
         set_meta(&self.conn, SERVER_NEWER_TYPES, value.as_deref())
+    }
+
+    /// Remembers the sync server's site policy for this laptop's token, so that entry refuses
+    /// what the server would refuse ([`Store::record`]).
+    pub fn set_site_policy(&mut self, policy: &SitePolicy) -> Result<()> {
+        let text = serde_json::to_string(policy).map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+        set_meta(&self.conn, SITE_POLICY, Some(&text))
+    }
+
+    /// The sync server's site policy for this laptop, as last fetched; `None` before the first
+    /// sync with a server that has one (entry is then not restricted).
+    pub fn site_policy(&self) -> Result<Option<SitePolicy>> {
+        site_policy(&self.conn)
     }
 
     /// Offers again the events the server refused because it did not know their type or
@@ -354,6 +377,17 @@ fn set_positions<'a>(conn: &Connection, positions: impl Iterator<Item = (&'a Eve
         .prepare_cached("UPDATE events SET server_position = ?2 WHERE id = ?1 AND server_position IS NULL")?;
     for (id, position) in positions {
         stmt.execute(params![id.as_str(), position])?;
+    }
+    Ok(())
+}
+
+/// Keeps the site the server attests for each pulled event that does not have one yet (the
+/// trigger allows this once).
+fn set_sites<'a>(conn: &Connection, sites: impl Iterator<Item = (&'a EventId, &'a str)>) -> Result<()> {
+    let mut stmt =
+        conn.prepare_cached("UPDATE events SET server_site = ?2 WHERE id = ?1 AND server_site IS NULL")?;
+    for (id, site) in sites {
+        stmt.execute(params![id.as_str(), site])?;
     }
     Ok(())
 }

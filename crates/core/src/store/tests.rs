@@ -474,7 +474,11 @@ mod sync_bookkeeping {
 
     /// A pulled event as the server serves it.
     pub(super) fn pulled(position: i64, event: &Value) -> PulledEvent {
-        PulledEvent { position, event: serde_json::value::RawValue::from_string(event.to_string()).unwrap() }
+        PulledEvent {
+            position,
+            site: None,
+            event: serde_json::value::RawValue::from_string(event.to_string()).unwrap(),
+        }
     }
 
     fn status(store: &Store, n: u64) -> DeviceStatus {
@@ -568,6 +572,42 @@ mod sync_bookkeeping {
         assert!(f.store.unsynced(100).unwrap().is_empty());
     }
 
+    /// The site the server attests arrives with each pulled event, own events included, and is
+    /// kept once: a later page cannot change it.
+    #[test]
+    fn the_site_the_server_attests_is_kept_once() {
+        let mut a = fixture();
+        let id = campaign(&mut a.store, 2, 3);
+        let events = wire_events(&a.store);
+        let attested = |position: i64, event: &Value, site: &str| PulledEvent {
+            site: Some(site.into()),
+            ..pulled(position, event)
+        };
+        let mut b = fixture();
+        b.store.apply_pulled(&[attested(1, &events[0], "LEGO"), attested(2, &events[1], "MBA")], 2).unwrap();
+        let sites = b.store.server_sites(&id).unwrap();
+        assert_eq!(sites.len(), 2);
+        assert_eq!(sites.values().filter(|s| *s == "LEGO").count(), 1);
+        // Laptop `a` gets its own events back from the server, attested.
+        a.store.apply_pulled(&[attested(1, &events[0], "LEGO"), attested(2, &events[1], "MBA")], 2).unwrap();
+        assert_eq!(a.store.server_sites(&id).unwrap(), sites);
+        // The same events served again with another site change nothing.
+        b.store.apply_pulled(&[attested(1, &events[0], "RGE")], 2).unwrap();
+        assert_eq!(b.store.server_sites(&id).unwrap(), sites);
+        let record =
+            crate::record::CampaignRecord::of(&b.store.history(&id).unwrap(), None, Timestamp::now());
+        let mut record = record.unwrap();
+        record.attest_sites(&sites);
+        assert_eq!(record.events[0].site.as_deref(), Some("LEGO"));
+        assert!(record.custody_csv().lines().nth(1).unwrap().contains(",LEGO,"));
+        let stored: Result<(), rusqlite::Error> = b
+            .store
+            .connection()
+            .execute("UPDATE events SET server_site = 'RGE' WHERE server_site IS NOT NULL", [])
+            .map(drop);
+        assert!(stored.unwrap_err().to_string().contains("is final"));
+    }
+
     #[test]
     fn a_pulled_page_and_its_cursor_commit_together() {
         let mut a = fixture();
@@ -600,6 +640,7 @@ mod sync_bookkeeping {
             events.iter().zip(1..).map(|(e, position)| pulled(position, e)).collect();
         page.push(PulledEvent {
             position: 5,
+            site: None,
             event: serde_json::value::RawValue::from_string("{\"id\": \"evt_nope\"}".into()).unwrap(),
         });
         let mut b = fixture();

@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::protocol::{
-    DeviceStatus, ErrorBody, Health, PulledPage, PushOutcome, PushRequest, PushResponse, MAX_PULL_LIMIT,
-    MAX_PUSH_EVENTS,
+    DeviceStatus, ErrorBody, Health, PulledPage, PushOutcome, PushRequest, PushResponse, SitePolicy,
+    MAX_PULL_LIMIT, MAX_PUSH_EVENTS,
 };
 use crate::event::Event;
 use crate::ids::DeviceId;
@@ -175,6 +175,18 @@ impl SyncClient {
         self.answer(self.agent.get(format!("{}/v1/health", self.base)).call())
     }
 
+    /// `GET /v1/policy`: what this laptop's token may record; `None` from a server older than
+    /// site policies (404).
+    pub fn policy(&self) -> Result<Option<SitePolicy>, SyncError> {
+        let request =
+            self.agent.get(format!("{}/v1/policy", self.base)).header("Authorization", self.bearer());
+        match self.answer(request.call()) {
+            Ok(policy) => Ok(Some(policy)),
+            Err(SyncError::Server { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `POST /v1/events`.
     pub fn push(&self, events: &[Event]) -> Result<PushResponse, SyncError> {
         debug_assert!(events.len() <= MAX_PUSH_EVENTS);
@@ -238,6 +250,10 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
     store.record_server_types(&health.newer_than_this_build())?;
     // And whether it now reads what it refused for being newer than itself.
     store.retry_refusals_the_server_now_reads(&health.event_types)?;
+    // What this laptop's site may record, for entry to refuse what the server would.
+    if let Some(policy) = client.policy()? {
+        store.set_site_policy(&policy)?;
+    }
     loop {
         let batch = store.unsynced(PUSH_BATCH)?;
         if batch.is_empty() {

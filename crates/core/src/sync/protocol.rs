@@ -93,6 +93,10 @@ pub struct LoggedEvent {
     pub position: i64,
     /// When the server received it.
     pub received_at: Timestamp,
+    /// The site of the token that pushed it, as the server attests it (absent from servers
+    /// older than this field, and for events stored before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
     /// The event as pushed.
     pub event: Event,
 }
@@ -105,6 +109,9 @@ pub struct LoggedEvent {
 pub struct PulledEvent {
     /// Global position.
     pub position: i64,
+    /// The site of the token that pushed it, as the server attests it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
     /// The event's envelope, exactly as served.
     pub event: Box<serde_json::value::RawValue>,
 }
@@ -180,6 +187,71 @@ impl Health {
             }
         };
         self.event_types.iter().map(String::as_str).filter(|t| newer(t)).collect()
+    }
+}
+
+/// `GET /v1/policy`: which event types the asking token may record, and the whole site table.
+/// Type names are sent as text, so that a laptop reads a newer server's policy: names it does
+/// not know are kept and never match its own entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SitePolicy {
+    /// The site the server knows the token by.
+    pub site: String,
+    /// Whether the token is an administrator's, allowed every type.
+    #[serde(default)]
+    pub admin: bool,
+    /// The types the token may record (a correction is allowed where its target's type is).
+    pub may_record: Vec<String>,
+    /// Every site the policy names, with the types it may record.
+    #[serde(default)]
+    pub sites: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl SitePolicy {
+    /// The refusal of an entry of `event_type` at `site`, where `recorded` is the type it
+    /// records (the corrected type for a correction): the words the server and laptops share.
+    pub fn refusal(site: &str, event_type: crate::EventType, recorded: crate::EventType) -> String {
+        if event_type == crate::EventType::EventCorrected {
+            format!("site {site} may not correct {recorded}")
+        } else {
+            format!("site {site} may not record {recorded}")
+        }
+    }
+
+    /// What the token may record, in words (`Manufacturing Start, Manufacturing Complete`).
+    pub fn allowed_in_words(&self) -> String {
+        if self.admin {
+            return "every step".into();
+        }
+        if self.may_record.is_empty() {
+            return "nothing".into();
+        }
+        let words: Vec<&str> = self
+            .may_record
+            .iter()
+            .map(|name| match crate::EventType::parse(name) {
+                Ok(known) => known.label(),
+                Err(_) => name.as_str(),
+            })
+            .collect();
+        words.join(", ")
+    }
+
+    /// Whether the token may record an entry of `event_type`; `corrects` is the corrected
+    /// type for a correction. `Err` holds the refusal in the server's words.
+    pub fn check(
+        &self,
+        event_type: crate::EventType,
+        corrects: Option<crate::EventType>,
+    ) -> Result<(), String> {
+        let recorded =
+            corrects.filter(|_| event_type == crate::EventType::EventCorrected).unwrap_or(event_type);
+        if self.admin || self.may_record.iter().any(|t| t == recorded.as_str()) {
+            Ok(())
+        } else {
+            Err(Self::refusal(&self.site, event_type, recorded))
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use pluto_core::sync::protocol::{DeviceStatus, Health, PushResponse, MAX_REQUEST_BYTES};
+use pluto_core::sync::protocol::{DeviceStatus, Health, PushResponse, SitePolicy, MAX_REQUEST_BYTES};
 use pluto_core::DeviceId;
 
 use self::error::ApiError;
@@ -30,6 +30,7 @@ pub fn router<S: Storage>(service: Arc<SyncService<S>>) -> Router {
         .route("/v1/health", get(health::<S>))
         .route("/v1/events", get(pull::<S>).post(push::<S>))
         .route("/v1/devices/{device_id}/status", get(device_status::<S>))
+        .route("/v1/policy", get(policy::<S>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
@@ -115,15 +116,23 @@ async fn push<S: Storage>(
     Ok(Json(service.push(&token, &body).await?))
 }
 
+/// `GET /v1/policy`: what the token may record.
+async fn policy<S: Storage>(
+    State(service): Service<S>,
+    Authenticated(token): Authenticated,
+) -> Json<SitePolicy> {
+    Json(service.policy(&token))
+}
+
 /// `GET /v1/events?after=N&limit=L&waitSeconds=W`.
 async fn pull<S: Storage>(
     State(service): Service<S>,
-    _: Authenticated,
+    Authenticated(token): Authenticated,
     query: Result<Query<PullQuery>, QueryRejection>,
 ) -> Result<Json<LogPage>, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let (after, limit, wait_seconds) = query.validate()?;
-    Ok(Json(service.pull(after, limit, Duration::from_secs(wait_seconds.into())).await?))
+    Ok(Json(service.pull(&token, after, limit, Duration::from_secs(wait_seconds.into())).await?))
 }
 
 /// `GET /v1/devices/{deviceId}/status`.
@@ -144,7 +153,7 @@ async fn health<S: Storage>(State(service): Service<S>) -> Result<Json<Health>, 
 
 async fn not_found(request: Request) -> ApiError {
     ApiError::NotFound(format!(
-        "no such path {}; the API is POST/GET /v1/events, GET /v1/devices/{{deviceId}}/status and GET /v1/health",
+        "no such path {}; the API is POST/GET /v1/events, GET /v1/devices/{{deviceId}}/status, GET /v1/policy and GET /v1/health",
         request.uri().path()
     ))
 }

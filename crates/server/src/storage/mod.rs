@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use pluto_core::sync::protocol::{DeviceStatus, LoggedEvent};
-use pluto_core::{DeviceId, Event, EventId, Timestamp};
+use pluto_core::{CampaignId, DeviceId, Event, EventId, EventType, FieldError, Timestamp};
 
 pub use self::postgres::PostgresStorage;
 pub use self::sqlite::SqliteStorage;
@@ -111,6 +111,17 @@ pub enum StoreOutcome {
     /// The device already used this sequence number for the given other event; nothing was
     /// changed (a second event under one number would break completeness on every laptop).
     SeqTaken(EventId),
+    /// The event contradicts its campaign's stored creation (see [`plan_push`]); not stored.
+    Refused(FieldError),
+}
+
+/// Who pushed a batch, as the server knows it: recorded beside every event it stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pusher {
+    /// The token's id (`tok_…`).
+    pub token_id: String,
+    /// The token's site.
+    pub site: String,
 }
 
 /// The result of one push transaction.
@@ -142,16 +153,25 @@ pub struct StoredEvent {
     pub position: i64,
     /// When the server received it.
     pub received_at: Timestamp,
+    /// The site of the token that pushed it, as the server knew it (absent for events stored
+    /// before the server kept it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
     /// The event's envelope, as stored.
     pub event: Box<serde_json::value::RawValue>,
 }
 
 impl StoredEvent {
     /// Wraps a stored envelope (checked to be JSON, not decoded).
-    pub(crate) fn new(position: i64, received_at: Timestamp, envelope: String) -> Result<Self> {
+    pub(crate) fn new(
+        position: i64,
+        received_at: Timestamp,
+        site: Option<String>,
+        envelope: String,
+    ) -> Result<Self> {
         let event = serde_json::value::RawValue::from_string(envelope)
             .map_err(|e| StorageError::Corrupt(format!("event at position {position}: {e}")))?;
-        Ok(Self { position, received_at, event })
+        Ok(Self { position, received_at, site, event })
     }
 
     /// The event decoded, as a laptop reads it.
@@ -159,8 +179,33 @@ impl StoredEvent {
         Ok(LoggedEvent {
             position: self.position,
             received_at: self.received_at,
+            site: self.site.clone(),
             event: decode(self.position, self.event.get())?,
         })
+    }
+}
+
+/// What a token may do besides pushing its own device's events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Records what the site policy allows its site.
+    Site,
+    /// An administrator's token: records every type, whatever its site.
+    Admin,
+}
+
+impl Role {
+    /// `site` or `admin`, as stored and typed on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Site => "site",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Parses `site` or `admin`.
+    pub fn parse(s: &str) -> Option<Role> {
+        [Self::Site, Self::Admin].into_iter().find(|r| r.as_str() == s)
     }
 }
 
@@ -173,6 +218,8 @@ pub struct TokenRecord {
     pub device_id: DeviceId,
     /// The site the laptop belongs to (MBA, ECHA, RGE, LEGO, …).
     pub site: String,
+    /// What it may record.
+    pub role: Role,
     /// A free note (whose laptop, which room).
     pub label: Option<String>,
     /// When it was issued.
@@ -196,12 +243,25 @@ pub trait Storage: Send + Sync + 'static {
     /// identical envelope is a duplicate; with a different one, a conflict that changes nothing.
     /// New events get consecutive positions after the current head, and the device's
     /// completeness is updated in the same transaction.
+    /// Each stored event records `pusher` beside it. An event that contradicts its campaign's
+    /// creation is refused ([`StoreOutcome::Refused`]), decided in the same transaction.
     fn push(
         &self,
         device: &DeviceId,
+        pusher: &Pusher,
         events: &[Event],
         received_at: Timestamp,
     ) -> impl Future<Output = Result<PushOutput>> + Send;
+
+    /// What one token pushed: at most `limit` of its events with a position greater than
+    /// `after` and received at or after `since`, in position order.
+    fn pushed_by(
+        &self,
+        token_id: &str,
+        since: Option<Timestamp>,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Page>> + Send;
 
     /// At most `limit` events with a position greater than `after`, in position order.
     fn pull(&self, after: i64, limit: u32) -> impl Future<Output = Result<Page>> + Send;
@@ -218,6 +278,9 @@ pub trait Storage: Send + Sync + 'static {
 
     /// The token whose secret hashes to `secret_hash`, revoked or not.
     fn find_token(&self, secret_hash: &str) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
+
+    /// The token with this id, revoked or not.
+    fn token(&self, id: &str) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
 
     /// Every token, oldest first.
     fn list_tokens(&self) -> impl Future<Output = Result<Vec<TokenRecord>>> + Send;
@@ -241,13 +304,20 @@ pub(crate) struct PushPlan<'a> {
 }
 
 /// Decides each event's outcome: `existing` holds the stored events among the batch's ids,
-/// `seqs` the ids stored under the batch's sequence numbers (of the pushing device), and `head`
-/// the last position. An id or sequence number repeated within the batch is judged against its
-/// first occurrence, exactly as if it had been pushed twice.
+/// `seqs` the ids stored under the batch's sequence numbers (of the pushing device),
+/// `creations` the stored `CampaignCreated` id of each of the batch's campaigns that has one,
+/// and `head` the last position. An id or sequence number repeated within the batch is judged
+/// against its first occurrence, exactly as if it had been pushed twice.
+///
+/// A campaign is created once: a second `CampaignCreated` is refused, and so is an event whose
+/// id sorts before its campaign's creation (the fold orders by id, so a backdated event would
+/// rewrite what every laptop shows). A creation arriving after events of its campaign is
+/// accepted: a laptop may record on a campaign it imported before the creator synced.
 pub(crate) fn plan_push<'a>(
     events: &'a [Event],
     existing: &HashMap<EventId, (i64, Event)>,
     seqs: &HashMap<u64, EventId>,
+    creations: &mut HashMap<CampaignId, EventId>,
     mut head: i64,
 ) -> PushPlan<'a> {
     let mut known: HashMap<&EventId, (i64, &Event)> =
@@ -259,17 +329,46 @@ pub(crate) fn plan_push<'a>(
             (Some((position, stored)), _) if *stored == event => StoreOutcome::Duplicate(*position),
             (Some((position, _)), _) => StoreOutcome::Conflict(*position),
             (None, Some(other)) => StoreOutcome::SeqTaken((*other).clone()),
-            (None, None) => {
-                head += 1;
-                plan.inserts.push((head, event));
-                known.insert(&event.id, (head, event));
-                taken.insert(event.device_seq, &event.id);
-                StoreOutcome::Stored(head)
-            }
+            (None, None) => match contradicts_creation(event, creations.get(&event.stream_id)) {
+                Some(error) => StoreOutcome::Refused(error),
+                None => {
+                    head += 1;
+                    plan.inserts.push((head, event));
+                    known.insert(&event.id, (head, event));
+                    taken.insert(event.device_seq, &event.id);
+                    if event.event_type == EventType::CampaignCreated {
+                        creations.insert(event.stream_id.clone(), event.id.clone());
+                    }
+                    StoreOutcome::Stored(head)
+                }
+            },
         };
         plan.outcomes.push(outcome);
     }
     plan
+}
+
+/// Why `event` cannot be honest, given its campaign's stored creation `created`.
+fn contradicts_creation(event: &Event, created: Option<&EventId>) -> Option<FieldError> {
+    let created = created?;
+    if event.event_type == EventType::CampaignCreated {
+        return Some(FieldError::new(
+            "eventType",
+            format!(
+                "campaign {} was already created by {created}; a campaign is created once (correct its fields with EventCorrected)",
+                event.stream_id
+            ),
+        ));
+    }
+    (event.id < *created).then(|| {
+        FieldError::new(
+            "id",
+            format!(
+                "{} sorts before the creation of campaign {} ({created}); an event cannot precede its campaign's creation",
+                event.id, event.stream_id
+            ),
+        )
+    })
 }
 
 /// A push waiting for the writer: backends store every push waiting at one moment in one
@@ -277,6 +376,8 @@ pub(crate) fn plan_push<'a>(
 pub(crate) struct PushJob {
     /// The pushing device.
     pub device: DeviceId,
+    /// Who pushed.
+    pub pusher: Pusher,
     /// Its events, checked and canonical.
     pub events: Vec<Event>,
     /// When the server received them.
@@ -289,11 +390,19 @@ impl PushJob {
     /// A job and the receiver of its result.
     pub fn new(
         device: &DeviceId,
+        pusher: &Pusher,
         events: &[Event],
         received_at: Timestamp,
     ) -> (Self, tokio::sync::oneshot::Receiver<Result<PushOutput>>) {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        (Self { device: device.clone(), events: events.to_vec(), received_at, reply }, answer)
+        let job = Self {
+            device: device.clone(),
+            pusher: pusher.clone(),
+            events: events.to_vec(),
+            received_at,
+            reply,
+        };
+        (job, answer)
     }
 
     /// Answers the push. The pusher may have gone (its request was cancelled); what was stored

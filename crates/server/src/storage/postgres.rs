@@ -14,17 +14,20 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use pluto_core::sync::protocol::DeviceStatus;
-use pluto_core::{DeviceId, Event, EventId, Timestamp};
+use pluto_core::{CampaignId, DeviceId, Event, EventId, Timestamp};
 use tokio_postgres::{GenericClient, NoTls, Row};
 
 use super::{
     check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db, seq_to_db,
-    DeviceTally, Page, PushJob, PushOutput, Result, Storage, StorageError, StoredEvent, TokenRecord,
-    SEQ_CHUNK,
+    DeviceTally, Page, PushJob, PushOutput, Pusher, Result, Role, Storage, StorageError, StoredEvent,
+    TokenRecord, SEQ_CHUNK,
 };
 
 /// The migrations, in order; `pluto_server_schema` records which are applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_provenance.sql"),
+];
 
 /// The advisory lock every push transaction takes before reading the head ("pluto_lg").
 const PUSH_LOCK: i64 = 0x706c_7574_6f5f_6c67;
@@ -127,13 +130,27 @@ impl PostgresStorage {
             let id = EventId::parse(&id).map_err(|e| StorageError::Corrupt(e.to_string()))?;
             taken.entry(device).or_default().insert(seq_from_db(seq)?, id);
         }
+        let streams: Vec<&str> = all().map(|(_, e)| e.stream_id.as_str()).collect();
+        let creations_select = tx
+            .prepare_cached(
+                "SELECT DISTINCT ON (stream_id) stream_id, id FROM events \
+                 WHERE event_type = 'CampaignCreated' AND stream_id = ANY($1) ORDER BY stream_id, id",
+            )
+            .await?;
+        let mut creations = HashMap::new();
+        for row in tx.query(&creations_select, &[&streams]).await? {
+            let (stream, id): (String, String) = (row.get(0), row.get(1));
+            let stream = CampaignId::parse(&stream).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            let id = EventId::parse(&id).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+            creations.insert(stream, id);
+        }
         let mut head: i64 = tx.query_one("SELECT COALESCE(MAX(position), 0) FROM events", &[]).await?.get(0);
 
         // Later pushes of the group see the earlier ones' rows, as if each had committed alone.
         let mut plans = Vec::with_capacity(jobs.len());
         for job in jobs {
             let seqs = taken.entry(job.device.as_str().to_owned()).or_default();
-            let plan = plan_push(&job.events, &existing, seqs, head);
+            let plan = plan_push(&job.events, &existing, seqs, &mut creations, head);
             head += plan.inserts.len() as i64;
             for &(position, event) in &plan.inserts {
                 existing.insert(event.id.clone(), (position, event.clone()));
@@ -142,19 +159,19 @@ impl PostgresStorage {
             plans.push(plan);
         }
 
-        let rows: Vec<(i64, &Event, Timestamp)> = jobs
+        let rows: Vec<(i64, &Event, &PushJob)> = jobs
             .iter()
             .zip(&plans)
-            .flat_map(|(job, plan)| plan.inserts.iter().map(|&(position, e)| (position, e, job.received_at)))
+            .flat_map(|(job, plan)| plan.inserts.iter().map(move |&(position, e)| (position, e, job)))
             .collect();
         if !rows.is_empty() {
             let c = Columns::of(&rows)?;
             let insert = tx
                 .prepare_cached(
                     "INSERT INTO events (position, id, stream_id, event_type, device_id, device_seq, \
-                     created_at, received_at, envelope) \
+                     created_at, received_at, envelope, token_id, site) \
                      SELECT * FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], \
-                     $6::bigint[], $7::timestamptz[], $8::timestamptz[], $9::text[])",
+                     $6::bigint[], $7::timestamptz[], $8::timestamptz[], $9::text[], $10::text[], $11::text[])",
                 )
                 .await?;
             tx.execute(
@@ -169,6 +186,8 @@ impl PostgresStorage {
                     &c.created_at,
                     &c.received_at,
                     &c.envelope,
+                    &c.token_id,
+                    &c.site,
                 ],
             )
             .await?;
@@ -228,6 +247,18 @@ impl PostgresStorage {
     }
 }
 
+/// Up to `limit` events of `rows` (position, received_at, site, envelope; one more row than
+/// `limit` was asked for, to know whether there are more).
+fn page(rows: &[Row], limit: u32) -> Result<Page> {
+    let has_more = rows.len() > limit as usize;
+    let events = rows
+        .iter()
+        .take(limit as usize)
+        .map(|row| StoredEvent::new(row.get(0), timestamp(row.get(1)), row.get(2), row.get(3)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Page { events, has_more })
+}
+
 fn timestamp(at: DateTime<Utc>) -> Timestamp {
     Timestamp::from_millis(at.timestamp_millis())
 }
@@ -238,13 +269,17 @@ fn token_record(row: &Row) -> Result<TokenRecord> {
         id: row.get("id"),
         device_id: DeviceId::parse(&device_id).map_err(|e| StorageError::Corrupt(e.to_string()))?,
         site: row.get("site"),
+        role: {
+            let role: String = row.get("role");
+            Role::parse(&role).ok_or_else(|| StorageError::Corrupt(format!("token role {role:?}")))?
+        },
         label: row.get("label"),
         created_at: timestamp(row.get("created_at")),
         revoked_at: row.get::<_, Option<DateTime<Utc>>>("revoked_at").map(timestamp),
     })
 }
 
-const TOKEN_COLUMNS: &str = "id, device_id, site, label, created_at, revoked_at";
+const TOKEN_COLUMNS: &str = "id, device_id, site, role, label, created_at, revoked_at";
 
 /// A mutex guard even after a panic elsewhere: the queue of waiting pushes stays usable.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -370,12 +405,17 @@ struct Columns<'a> {
     created_at: Vec<DateTime<Utc>>,
     received_at: Vec<DateTime<Utc>>,
     envelope: Vec<String>,
+    token_id: Vec<&'a str>,
+    site: Vec<&'a str>,
 }
 
 impl<'a> Columns<'a> {
-    fn of(rows: &[(i64, &'a Event, Timestamp)]) -> Result<Self> {
+    fn of(rows: &[(i64, &'a Event, &'a PushJob)]) -> Result<Self> {
         let mut columns = Self::default();
-        for &(position, event, received_at) in rows {
+        for &(position, event, job) in rows {
+            let received_at = job.received_at;
+            columns.token_id.push(&job.pusher.token_id);
+            columns.site.push(&job.pusher.site);
             columns.position.push(position);
             columns.id.push(event.id.as_str());
             columns.stream_id.push(event.stream_id.as_str());
@@ -395,10 +435,16 @@ impl Storage for PostgresStorage {
         "postgres"
     }
 
-    async fn push(&self, device: &DeviceId, events: &[Event], received_at: Timestamp) -> Result<PushOutput> {
+    async fn push(
+        &self,
+        device: &DeviceId,
+        pusher: &Pusher,
+        events: &[Event],
+        received_at: Timestamp,
+    ) -> Result<PushOutput> {
         check_device(device, events)?;
         events.iter().try_for_each(|e| seq_to_db(e.device_seq).map(drop))?;
-        let (job, answer) = PushJob::new(device, events, received_at);
+        let (job, answer) = PushJob::new(device, pusher, events, received_at);
         lock(&self.pending).push(job);
         let this = self.clone();
         // A task of its own: a cancelled request must not abort a group that carries other pushes.
@@ -410,18 +456,30 @@ impl Storage for PostgresStorage {
         let client = self.pool.get().await?;
         let select = client
             .prepare_cached(
-                "SELECT position, received_at, envelope FROM events WHERE position > $1 \
+                "SELECT position, received_at, site, envelope FROM events WHERE position > $1 \
                  ORDER BY position LIMIT $2",
             )
             .await?;
-        let rows = client.query(&select, &[&after, &(i64::from(limit) + 1)]).await?;
-        let has_more = rows.len() > limit as usize;
-        let events = rows
-            .iter()
-            .take(limit as usize)
-            .map(|row| StoredEvent::new(row.get(0), timestamp(row.get(1)), row.get(2)))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Page { events, has_more })
+        page(&client.query(&select, &[&after, &(i64::from(limit) + 1)]).await?, limit)
+    }
+
+    async fn pushed_by(
+        &self,
+        token_id: &str,
+        since: Option<Timestamp>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Page> {
+        let client = self.pool.get().await?;
+        let select = client
+            .prepare_cached(
+                "SELECT position, received_at, site, envelope FROM events \
+                 WHERE token_id = $1 AND position > $2 AND ($3::timestamptz IS NULL OR received_at >= $3) \
+                 ORDER BY position LIMIT $4",
+            )
+            .await?;
+        let since = since.map(|t| t.datetime());
+        page(&client.query(&select, &[&token_id, &after, &since, &(i64::from(limit) + 1)]).await?, limit)
     }
 
     async fn head(&self) -> Result<i64> {
@@ -438,13 +496,14 @@ impl Storage for PostgresStorage {
         let client = self.pool.get().await?;
         client
             .execute(
-                "INSERT INTO tokens (id, token_hash, device_id, site, label, created_at, revoked_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO tokens (id, token_hash, device_id, site, role, label, created_at, revoked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
                     &token.id,
                     &secret_hash,
                     &token.device_id.as_str(),
                     &token.site,
+                    &token.role.as_str(),
                     &token.label,
                     &token.created_at.datetime(),
                     &token.revoked_at.map(|t| t.datetime()),
@@ -460,6 +519,13 @@ impl Storage for PostgresStorage {
             .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = $1"))
             .await?;
         client.query_opt(&select, &[&secret_hash]).await?.as_ref().map(token_record).transpose()
+    }
+
+    async fn token(&self, id: &str) -> Result<Option<TokenRecord>> {
+        let client = self.pool.get().await?;
+        let select =
+            client.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1")).await?;
+        client.query_opt(&select, &[&id]).await?.as_ref().map(token_record).transpose()
     }
 
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {

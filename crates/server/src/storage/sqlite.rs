@@ -16,12 +16,15 @@ use rusqlite::{named_params, params, Connection, OpenFlags, OptionalExtension, R
 
 use super::{
     check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db, seq_to_db,
-    DeviceTally, Page, PushJob, PushOutput, Result, Storage, StorageError, StoredEvent, TokenRecord,
-    SEQ_CHUNK,
+    DeviceTally, Page, PushJob, PushOutput, Pusher, Result, Role, Storage, StorageError, StoredEvent,
+    TokenRecord, SEQ_CHUNK,
 };
 
 /// The migrations, in order; the database's `user_version` is how many are applied.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_provenance.sql"),
+];
 
 /// `PRAGMA application_id` of a server database ("PLTS"), so that a laptop's own database or
 /// another program's file given by mistake is refused instead of migrated.
@@ -166,24 +169,38 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Up to `limit` events of `rows` (position, received_at, site, envelope; one more row than
+/// `limit` was asked for, to know whether there are more).
+fn page(mut rows: rusqlite::Rows<'_>, limit: u32) -> Result<Page> {
+    let mut events = Vec::new();
+    while let Some(row) = rows.next()? {
+        let received_at: String = row.get(1)?;
+        events.push(StoredEvent::new(row.get(0)?, parse_time(&received_at)?, row.get(2)?, row.get(3)?)?);
+    }
+    let has_more = events.len() > limit as usize;
+    events.truncate(limit as usize);
+    Ok(Page { events, has_more })
+}
+
 fn parse_time(text: &str) -> Result<Timestamp> {
     Timestamp::parse(text).map_err(|e| StorageError::Corrupt(format!("timestamp {text:?}: {e}")))
 }
 
-/// A token row: id, device, site, label, created, revoked.
-type TokenRow = (String, String, String, Option<String>, String, Option<String>);
+/// A token row: id, device, site, role, label, created, revoked.
+type TokenRow = (String, String, String, String, Option<String>, String, Option<String>);
 
-const TOKEN_COLUMNS: &str = "id, device_id, site, label, created_at, revoked_at";
+const TOKEN_COLUMNS: &str = "id, device_id, site, role, label, created_at, revoked_at";
 
 fn token_row(row: &Row<'_>) -> rusqlite::Result<TokenRow> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
 }
 
-fn token_record((id, device_id, site, label, created_at, revoked_at): TokenRow) -> Result<TokenRecord> {
+fn token_record((id, device_id, site, role, label, created_at, revoked_at): TokenRow) -> Result<TokenRecord> {
     Ok(TokenRecord {
         id,
         device_id: DeviceId::parse(&device_id).map_err(|e| StorageError::Corrupt(e.to_string()))?,
         site,
+        role: Role::parse(&role).ok_or_else(|| StorageError::Corrupt(format!("token role {role:?}")))?,
         label,
         created_at: parse_time(&created_at)?,
         revoked_at: revoked_at.as_deref().map(parse_time).transpose()?,
@@ -215,6 +232,7 @@ fn load_status(conn: &Connection, device: &DeviceId) -> Result<DeviceStatus> {
 fn push_in(
     tx: &Connection,
     device: &DeviceId,
+    pusher: &Pusher,
     events: &[Event],
     received_at: Timestamp,
 ) -> Result<PushOutput> {
@@ -245,15 +263,31 @@ fn push_in(
             }
         }
     }
+    let mut creations = HashMap::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id FROM events WHERE stream_id = ?1 AND event_type = 'CampaignCreated' ORDER BY id LIMIT 1",
+        )?;
+        for event in events {
+            if creations.contains_key(&event.stream_id) {
+                continue;
+            }
+            let id: Option<String> = stmt.query_row([event.stream_id.as_str()], |r| r.get(0)).optional()?;
+            if let Some(id) = id {
+                let id = EventId::parse(&id).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                creations.insert(event.stream_id.clone(), id);
+            }
+        }
+    }
     let head: i64 = tx.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0))?;
-    let plan = plan_push(events, &existing, &seqs, head);
+    let plan = plan_push(events, &existing, &seqs, &mut creations, head);
 
     let received = received_at.to_string();
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO events (position, id, stream_id, event_type, device_id, device_seq, created_at, \
-             received_at, envelope) VALUES (:position, :id, :stream_id, :event_type, :device_id, \
-             :device_seq, :created_at, :received_at, :envelope)",
+             received_at, envelope, token_id, site) VALUES (:position, :id, :stream_id, :event_type, \
+             :device_id, :device_seq, :created_at, :received_at, :envelope, :token_id, :site)",
         )?;
         for (position, event) in &plan.inserts {
             insert.execute(named_params! {
@@ -266,6 +300,8 @@ fn push_in(
                 ":created_at": event.created_at.to_string(),
                 ":received_at": received,
                 ":envelope": encode(event)?,
+                ":token_id": pusher.token_id,
+                ":site": pusher.site,
             })?;
         }
     }
@@ -317,7 +353,7 @@ fn push_group(conn: &mut Connection, jobs: Vec<PushJob>) {
         let mut results = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let savepoint = tx.savepoint()?;
-            let result = push_in(&savepoint, &job.device, &job.events, job.received_at);
+            let result = push_in(&savepoint, &job.device, &job.pusher, &job.events, job.received_at);
             if result.is_ok() {
                 savepoint.commit()?;
             }
@@ -337,9 +373,15 @@ impl Storage for SqliteStorage {
         "sqlite"
     }
 
-    async fn push(&self, device: &DeviceId, events: &[Event], received_at: Timestamp) -> Result<PushOutput> {
+    async fn push(
+        &self,
+        device: &DeviceId,
+        pusher: &Pusher,
+        events: &[Event],
+        received_at: Timestamp,
+    ) -> Result<PushOutput> {
         check_device(device, events)?;
-        let (job, answer) = PushJob::new(device, events, received_at);
+        let (job, answer) = PushJob::new(device, pusher, events, received_at);
         lock(&self.inner.pending).push(job);
         // Whoever takes the writer next stores every push waiting by then, this one included
         // (unless an earlier holder already took it).
@@ -359,20 +401,31 @@ impl Storage for SqliteStorage {
     async fn pull(&self, after: i64, limit: u32) -> Result<Page> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT position, received_at, envelope FROM events WHERE position > ?1 \
+                "SELECT position, received_at, site, envelope FROM events WHERE position > ?1 \
                  ORDER BY position LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![after, i64::from(limit) + 1], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-            })?;
-            let mut events = Vec::new();
-            for row in rows {
-                let (position, received_at, envelope) = row?;
-                events.push(StoredEvent::new(position, parse_time(&received_at)?, envelope)?);
-            }
-            let has_more = events.len() > limit as usize;
-            events.truncate(limit as usize);
-            Ok(Page { events, has_more })
+            let page = page(stmt.query(params![after, i64::from(limit) + 1])?, limit);
+            page
+        })
+        .await
+    }
+
+    async fn pushed_by(
+        &self,
+        token_id: &str,
+        since: Option<Timestamp>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Page> {
+        let token_id = token_id.to_owned();
+        let since = since.map_or_else(String::new, |t| t.to_string());
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT position, received_at, site, envelope FROM events \
+                 WHERE token_id = ?1 AND position > ?2 AND received_at >= ?3 ORDER BY position LIMIT ?4",
+            )?;
+            let page = page(stmt.query(params![token_id, after, since, i64::from(limit) + 1])?, limit);
+            page
         })
         .await
     }
@@ -393,13 +446,14 @@ impl Storage for SqliteStorage {
         let (token, hash) = (token.clone(), secret_hash.to_owned());
         self.write(move |conn| {
             conn.execute(
-                "INSERT INTO tokens (id, token_hash, device_id, site, label, created_at, revoked_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO tokens (id, token_hash, device_id, site, role, label, created_at, revoked_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     token.id,
                     hash,
                     token.device_id.as_str(),
                     token.site,
+                    token.role.as_str(),
                     token.label,
                     token.created_at.to_string(),
                     token.revoked_at.map(|t| t.to_string()),
@@ -415,6 +469,18 @@ impl Storage for SqliteStorage {
         self.read(move |conn| {
             conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?1"))?
                 .query_row([hash], token_row)
+                .optional()?
+                .map(token_record)
+                .transpose()
+        })
+        .await
+    }
+
+    async fn token(&self, id: &str) -> Result<Option<TokenRecord>> {
+        let id = id.to_owned();
+        self.read(move |conn| {
+            conn.prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = ?1"))?
+                .query_row([id], token_row)
                 .optional()?
                 .map(token_record)
                 .transpose()
