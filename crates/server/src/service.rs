@@ -29,6 +29,9 @@ pub enum ServiceError {
     /// The batch has more events than one push may carry.
     #[error("{0}")]
     TooLarge(String),
+    /// The token already has [`MAX_WAITING_PULLS_PER_TOKEN`] long-polls waiting.
+    #[error("{0}")]
+    TooManyWaiting(String),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -56,6 +59,30 @@ pub struct SyncService<S> {
     head: watch::Sender<i64>,
     /// Becomes `true` when the server shuts down, so long-polls end at once.
     shutdown: watch::Receiver<bool>,
+    /// How many long-polls each token has waiting.
+    waiting: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+/// The most long-polls one token may have waiting at once; more get 429. A laptop waits with
+/// one; a few more cover a restart whose old request has not timed out yet.
+pub const MAX_WAITING_PULLS_PER_TOKEN: usize = 4;
+
+/// One of a token's waiting long-polls, counted until dropped.
+struct Waiting<'a> {
+    counts: &'a std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    token: String,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = counts.get_mut(&self.token) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.token);
+            }
+        }
+    }
 }
 
 impl<S: Storage> SyncService<S> {
@@ -66,7 +93,7 @@ impl<S: Storage> SyncService<S> {
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, StorageError> {
         let head = watch::Sender::new(storage.head().await?);
-        Ok(Self { storage, options, head, shutdown })
+        Ok(Self { storage, options, head, shutdown, waiting: Default::default() })
     }
 
     /// The storage backend.
@@ -260,6 +287,7 @@ impl<S: Storage> SyncService<S> {
         wait: Duration,
     ) -> Result<LogPage, ServiceError> {
         let limit = limit.clamp(1, MAX_PULL_LIMIT);
+        let _waiting = if wait.is_zero() { None } else { Some(self.start_waiting(token)?) };
         let deadline = Instant::now() + wait.min(Duration::from_secs(MAX_WAIT_SECONDS.into()));
         let mut head = self.head.subscribe();
         let mut shutdown = self.shutdown.clone();
@@ -290,6 +318,21 @@ impl<S: Storage> SyncService<S> {
                 }
             }
         }
+    }
+
+    /// Counts one more waiting long-poll of `token`, refused beyond
+    /// [`MAX_WAITING_PULLS_PER_TOKEN`].
+    fn start_waiting(&self, token: &TokenRecord) -> Result<Waiting<'_>, ServiceError> {
+        let mut counts = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = counts.entry(token.id.clone()).or_default();
+        if *n >= MAX_WAITING_PULLS_PER_TOKEN {
+            return Err(ServiceError::TooManyWaiting(format!(
+                "this token already has {MAX_WAITING_PULLS_PER_TOKEN} pulls waiting for new events; \
+                 wait for one to return (or pull without waitSeconds)"
+            )));
+        }
+        *n += 1;
+        Ok(Waiting { counts: &self.waiting, token: token.id.clone() })
     }
 
     /// What `token` may record, and the whole site table (`GET /v1/policy`).

@@ -6,6 +6,7 @@
 mod binary;
 mod commit_order;
 mod conformance;
+mod flood;
 mod http;
 mod pg;
 mod security;

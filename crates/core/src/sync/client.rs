@@ -126,6 +126,9 @@ impl SyncClient {
                 REQUEST_TIMEOUT + Duration::from_secs(u64::from(super::protocol::MAX_WAIT_SECONDS)),
             ))
             .user_agent(concat!("pluto/", env!("CARGO_PKG_VERSION")))
+            // Shorter than the server's 5 s limit on an idle connection, so a pooled connection
+            // is never reused just as the server closes it.
+            .max_idle_age(Duration::from_secs(2))
             .build()
             .into();
         Ok(SyncClient { base, token: token.trim().to_owned(), agent })

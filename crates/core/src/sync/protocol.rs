@@ -259,7 +259,8 @@ impl SitePolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
-    /// A stable code: `bad_request`, `unauthorized`, `forbidden`, `too_large`, `not_found`, `internal`.
+    /// A stable code: `bad_request`, `unauthorized`, `forbidden`, `too_large`, `not_found`,
+    /// `too_many_requests`, `unavailable`, `internal`.
     pub code: String,
     /// What went wrong and what to do, in words.
     pub message: String,

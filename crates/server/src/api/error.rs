@@ -29,6 +29,9 @@ pub enum ApiError {
     /// Anything else that failed on the server's side (a releases file unreadable).
     #[error("{0}")]
     Internal(String),
+    /// The request ran past its deadline.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -43,6 +46,10 @@ impl ApiError {
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "bad_request"),
             Self::Sync(ServiceError::Unauthorized(_)) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::Sync(ServiceError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::Sync(ServiceError::TooManyWaiting(_)) => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Sync(ServiceError::Storage(_)) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -68,6 +75,10 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(ErrorBody { code: code.to_owned(), message })).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            // A client over its share gives its connection back at once.
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         response
     }

@@ -162,6 +162,19 @@ async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.uri().path()))
 }
 
+/// Ends a request that takes longer than [`crate::server::REQUEST_DEADLINE`] with 503, so that no
+/// request holds a connection for ever.
+pub async fn deadline(request: Request, next: Next) -> Response {
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    match tokio::time::timeout(crate::server::REQUEST_DEADLINE, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(%method, %path, "a request ran past its deadline and was ended");
+            ApiError::Unavailable("the request took too long and was ended; try again".into()).into_response()
+        }
+    }
+}
+
 /// One debug line per request; pushes and refusals log their own lines at info and above.
 async fn log_request(request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());

@@ -1,0 +1,180 @@
+//! Floods, bounded in count and time, against the real `pluto-server` binary with the common
+//! limit of 1,024 open files (`ulimit -n 1024`): idle connections, a token's long-polls and
+//! large pushes must not keep real laptops out or run the server out of memory.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pluto_core::sync::protocol::PushOutcome;
+use pluto_core::EventType;
+
+use crate::util::{push_body, Laptop};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pluto-server");
+
+/// A `serve` process limited to 1,024 open files, killed when dropped.
+struct Limited {
+    child: Child,
+    base: String,
+    data: String,
+}
+
+impl Limited {
+    fn start(dir: &Path) -> Limited {
+        let data = dir.join("server.sqlite3").to_str().unwrap().to_owned();
+        let mut child = Command::new("sh")
+            .args(["-c", "ulimit -n 1024 && exec \"$0\" \"$@\""])
+            .args([BIN, "--data", &data, "serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn serve under ulimit -n 1024");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+        let limit = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+        assert!(limit.lines().any(|l| l.starts_with("Max open files") && l.contains(" 1024 ")), "{limit}");
+        Limited { child, base, data }
+    }
+
+    fn token(&self, laptop: &Laptop, role: &str) -> String {
+        let out = Command::new(BIN)
+            .args(["--data", &self.data, "token", "create", "--device", laptop.device.as_str()])
+            .args(["--site", "MBA", "--role", role])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().lines().last().unwrap().trim().to_owned()
+    }
+
+    /// The server's peak resident memory so far, in MB.
+    fn peak_mb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+    }
+}
+
+impl Drop for Limited {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lets this test process hold the attackers' connections, whatever its own soft limit.
+fn raise_own_file_limit() {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let wanted = limit.maximum.map_or(16_384, |max| max.min(16_384));
+    setrlimit(Resource::Nofile, Rlimit { current: Some(wanted), maximum: limit.maximum }).unwrap();
+    assert!(wanted >= 4_096, "this test needs 4,096 open files; the hard limit is {wanted}");
+}
+
+/// 1,100 idle connections (no token needed to open one): a real request still answers within
+/// 15 s, because the server holds at most 512 connections and closes one that sends nothing
+/// within 5 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_cannot_keep_a_laptop_out() {
+    raise_own_file_limit();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Limited::start(dir.path());
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let idle: Vec<TcpStream> = (0..1_100).map(|_| TcpStream::connect(&address).expect("connect")).collect();
+    let started = Instant::now();
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let response = client.get(format!("{}/v1/health", server.base)).send().await.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(response.status(), 200);
+    assert!(
+        waited < Duration::from_secs(15),
+        "a real request waited {waited:?} behind 1,100 idle connections"
+    );
+    println!("health answered {} ms after 1,100 idle connections were opened", waited.as_millis());
+    drop(idle);
+}
+
+/// 1,000 long-polls from one token: four wait, the rest get 429 and their connections back at
+/// once, and another laptop pushes and pulls within 5 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tokens_long_polls_cannot_keep_other_laptops_out() {
+    raise_own_file_limit();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Limited::start(dir.path());
+    let flooder = Laptop::new(1);
+    let flood_token = server.token(&flooder, "site");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(90)).build().unwrap();
+    let url = format!("{}/v1/events?after=0&waitSeconds=30", server.base);
+    let polls: Vec<_> = (0..1_000)
+        .map(|_| {
+            let request = client.get(&url).bearer_auth(&flood_token).send();
+            tokio::spawn(async move { request.await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let laptop = Laptop::new(2);
+    let token = server.token(&laptop, "admin");
+    let other = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let started = Instant::now();
+    let pushed = other
+        .post(format!("{}/v1/events", server.base))
+        .bearer_auth(&token)
+        .json(&push_body(&[laptop.event_at(1, EventType::CampaignCreated, pluto_core::Timestamp::now())]))
+        .send()
+        .await
+        .unwrap();
+    let body: pluto_core::sync::protocol::PushResponse = pushed.json().await.unwrap();
+    assert_eq!(body.results[0].outcome, PushOutcome::Stored);
+    let pulled =
+        other.get(format!("{}/v1/events?after=0", server.base)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(pulled.status(), 200);
+    let synced = started.elapsed();
+    assert!(synced < Duration::from_secs(5), "another laptop's sync took {synced:?} during the flood");
+
+    let mut statuses = std::collections::BTreeMap::new();
+    for poll in polls {
+        let status = poll.await.unwrap().map_or(0, |s| s);
+        *statuses.entry(status).or_insert(0) += 1;
+    }
+    // The waiting four returned with the pushed event; every other one was told to back off.
+    assert_eq!(statuses.get(&429), Some(&996), "{statuses:?}");
+    assert_eq!(statuses.get(&200), Some(&4), "{statuses:?}");
+    println!("another laptop synced in {} ms during 1,000 long-polls of one token", synced.as_millis());
+}
+
+/// Eight concurrent pushes of 8 MiB each (tiny values, which expand most when parsed): the
+/// server's peak memory stays under 150 MB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_pushes_stay_within_their_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Limited::start(dir.path());
+    let laptop = Laptop::new(1);
+    let token = server.token(&laptop, "site");
+    let mut body = String::from("{\"events\": [");
+    while body.len() < 8 * 1024 * 1024 - 64 {
+        body.push_str("0,");
+    }
+    body.push_str("0]}");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(120)).build().unwrap();
+    let pushes: Vec<_> = (0..8)
+        .map(|_| {
+            let request = client
+                .post(format!("{}/v1/events", server.base))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send();
+            tokio::spawn(async move { request.await.map(|r| r.status().as_u16()) })
+        })
+        .collect();
+    for push in pushes {
+        assert_eq!(push.await.unwrap().unwrap(), 413, "over 1,000 events is refused");
+    }
+    let peak = server.peak_mb();
+    assert!(peak < 150, "the server peaked at {peak} MB");
+    println!("8 concurrent 8 MiB pushes: server peak {peak} MB");
+}
