@@ -302,6 +302,8 @@ pub struct SyncStatus {
     pub running: bool,
     /// The server's URL, when set up.
     pub server_url: Option<String>,
+    /// The site's own certificate authority file, when one is set.
+    pub ca_file: Option<String>,
     /// `None` until the first attempt ends; then whether the server answered.
     pub online: Option<bool>,
     /// Counts and times from the store (pending, refused, last success, last error).
@@ -315,6 +317,7 @@ fn sync_status_of(inner: &mut Inner) -> Result<SyncStatus, CommandError> {
     let running = inner.syncer.running();
     let configured = inner.sync_settings.is_some();
     let server_url = inner.sync_settings.as_ref().map(|s| s.server_url.clone());
+    let ca_file = inner.sync_settings.as_ref().and_then(|s| s.ca_file.clone());
     let store = &inner.session()?.store;
     let mut state = store.sync_state()?;
     if live.last_error.is_some() {
@@ -324,6 +327,7 @@ fn sync_status_of(inner: &mut Inner) -> Result<SyncStatus, CommandError> {
         configured,
         running,
         server_url,
+        ca_file,
         online: live.online,
         state,
         device_id: store.device_id().to_string(),
@@ -337,8 +341,10 @@ pub fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, CommandErro
     sync_status_of(&mut state.lock())
 }
 
-/// Sets up sync with a server (its URL and this laptop's token), or turns it off when both are
-/// empty. Sync starts at once, in the background; it never holds up an entry.
+/// Sets up sync with a server (its URL, this laptop's token and, for a server whose https
+/// certificate the site's own authority issued, that authority's PEM file), or turns it off
+/// when URL and token are empty. Sync starts at once, in the background; it never holds up an
+/// entry.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn save_sync_settings(
@@ -346,15 +352,22 @@ pub fn save_sync_settings(
     state: State<'_, AppState>,
     server_url: String,
     token: String,
+    ca_file: Option<String>,
 ) -> Result<SyncStatus, CommandError> {
     let mut inner = state.lock();
     let (server_url, token) = (server_url.trim().to_owned(), token.trim().to_owned());
+    let ca_file = ca_file.map(|f| f.trim().to_owned()).filter(|f| !f.is_empty());
     let settings = if server_url.is_empty() && token.is_empty() {
         None
     } else {
         let mut problems = Vec::new();
-        if let Err(e) = pluto_core::sync::SyncClient::new(&server_url, "-") {
-            problems.push(FieldProblem { field: "serverUrl".into(), message: e.to_string() });
+        let ca = ca_file.as_deref().map(std::path::Path::new);
+        match pluto_core::sync::SyncClient::with_ca_file(&server_url, "-", ca) {
+            Err(e @ pluto_core::sync::SyncError::BadCa { .. }) => {
+                problems.push(FieldProblem { field: "caFile".into(), message: e.to_string() });
+            }
+            Err(e) => problems.push(FieldProblem { field: "serverUrl".into(), message: e.to_string() }),
+            Ok(_) => {}
         }
         if token.is_empty() {
             problems.push(FieldProblem {
@@ -365,7 +378,7 @@ pub fn save_sync_settings(
         if !problems.is_empty() {
             return Err(CommandError::fields(problems));
         }
-        Some(SyncSettings { server_url, token })
+        Some(SyncSettings { server_url, token, ca_file })
     };
     write_settings(&inner.paths()?.sync, settings.as_ref())
         .map_err(|e| CommandError::new(ErrorKind::Failed, e))?;

@@ -22,6 +22,10 @@ pub struct SyncSettings {
     pub server_url: String,
     /// This device's token, issued by the server's operator.
     pub token: String,
+    /// The site's own certificate authority (a PEM file), for a server whose https certificate
+    /// it issued; `None`: the public authorities.
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 /// Sent to the window after every sync attempt.
@@ -61,7 +65,9 @@ impl Syncer {
         settings: &SyncSettings,
     ) -> Result<(), String> {
         self.stop();
-        let client = SyncClient::new(&settings.server_url, &settings.token).map_err(|e| e.to_string())?;
+        let ca_file = settings.ca_file.as_deref().map(std::path::Path::new);
+        let client = SyncClient::with_ca_file(&settings.server_url, &settings.token, ca_file)
+            .map_err(|e| e.to_string())?;
         let stop = Arc::new(AtomicBool::new(false));
         let live = Arc::clone(&self.live);
         *lock(&live) = Live::default();

@@ -50,10 +50,12 @@ export const commands = {
 	/**  Where sync stands. */
 	syncStatus: () => typedError<SyncStatus, CommandError>(__TAURI_INVOKE("sync_status")),
 	/**
-	 *  Sets up sync with a server (its URL and this laptop's token), or turns it off when both are
-	 *  empty. Sync starts at once, in the background; it never holds up an entry.
+	 *  Sets up sync with a server (its URL, this laptop's token and, for a server whose https
+	 *  certificate the site's own authority issued, that authority's PEM file), or turns it off
+	 *  when URL and token are empty. Sync starts at once, in the background; it never holds up an
+	 *  entry.
 	 */
-	saveSyncSettings: (serverUrl: string, token: string) => typedError<SyncStatus, CommandError>(__TAURI_INVOKE("save_sync_settings", { serverUrl, token })),
+	saveSyncSettings: (serverUrl: string, token: string, caFile: string | null) => typedError<SyncStatus, CommandError>(__TAURI_INVOKE("save_sync_settings", { serverUrl, token, caFile })),
 	/**
 	 *  Called by the window once the campaign list is on screen. With `PLUTO_REPORT_STARTUP` set,
 	 *  prints the time since the process started (and quits if it is `exit`): the start-up benchmark.
@@ -665,6 +667,8 @@ export type SyncStatus = {
 	running: boolean,
 	/**  The server's URL, when set up. */
 	serverUrl: string | null,
+	/**  The site's own certificate authority file, when one is set. */
+	caFile: string | null,
 	/**  `None` until the first attempt ends; then whether the server answered. */
 	online: boolean | null,
 	/**  Counts and times from the store (pending, refused, last success, last error). */

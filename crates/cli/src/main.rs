@@ -114,6 +114,10 @@ enum Command {
         /// A file whose first line is the device token (used instead of --token or PLUTO_TOKEN)
         #[arg(long, value_name = "PATH")]
         token_file: Option<PathBuf>,
+        /// The site's own certificate authority (PEM), for a server whose https certificate it
+        /// issued; trusted instead of the public authorities
+        #[arg(long, env = "PLUTO_CA_FILE", value_name = "PATH")]
+        ca_file: Option<PathBuf>,
         /// Keep syncing until interrupted: at once after new entries, every 15 s otherwise,
         /// retrying with backoff while the server cannot be reached
         #[arg(long)]
@@ -210,6 +214,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             Some(
                 SyncError::BadUrl(_)
                 | SyncError::InsecureUrl(_)
+                | SyncError::BadCa { .. }
                 | SyncError::Unauthorized(_)
                 | SyncError::Forbidden(_),
             ),
@@ -369,7 +374,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
             );
         }
-        Command::Sync { server, token, token_file, watch } => {
+        Command::Sync { server, token, token_file, ca_file, watch } => {
             let token = match token_file {
                 Some(path) => std::fs::read_to_string(&path)
                     .with_context(|| format!("cannot read the token file {}", path.display()))?
@@ -380,7 +385,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .to_owned(),
                 None => token.context("give the device token with --token, --token-file or PLUTO_TOKEN")?,
             };
-            let client = SyncClient::new(&server, &token)?;
+            let client = SyncClient::with_ca_file(&server, &token, ca_file.as_deref())?;
             if watch {
                 let stop = AtomicBool::new(false);
                 runner::run(db, &client, &Pace::default(), &stop, |pass| out.sync_pass(&pass))?;

@@ -367,3 +367,100 @@ fn laptops_sync_past_a_newer_plutos_events_and_keep_them() {
     assert_eq!(lego.ok(&["export", "-"]), mba.ok(&["export", "-"]));
     assert!(mba.ok(&["verify"]).contains("OK: every campaign projection equals a fresh fold"));
 }
+
+/// A site whose server's https certificate its own authority issued: without the authority's
+/// file the handshake is refused; with `--ca-file` it succeeds (the test server is a bare TLS
+/// endpoint, `openssl s_server`, so what follows the handshake is "an unexpected answer").
+#[test]
+fn a_site_certificate_authority_is_trusted_only_when_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).output().expect("openssl is installed");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &path("ca.key"),
+        "-out",
+        &path("ca.pem"),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=Pluto test site CA",
+    ]);
+    std::fs::write(path("ext.cnf"), "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n").unwrap();
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &path("server.key"),
+        "-out",
+        &path("server.csr"),
+        "-subj",
+        "/CN=localhost",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &path("server.csr"),
+        "-CA",
+        &path("ca.pem"),
+        "-CAkey",
+        &path("ca.key"),
+        "-CAcreateserial",
+        "-out",
+        &path("server.pem"),
+        "-days",
+        "2",
+        "-extfile",
+        &path("ext.cnf"),
+    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut tls = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept", &port.to_string()])
+        .args(["-cert", &path("server.pem"), "-key", &path("server.key")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "openssl s_server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let laptop = Pluto::at(dir.path(), "site");
+    let url = format!("https://localhost:{port}");
+
+    let out = laptop.run(&["sync", "--server", &url, "--token", "plt_x"]);
+    let refused = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(3), "{refused}");
+    assert!(
+        refused.contains("cannot reach the sync server") && refused.contains("UnknownIssuer"),
+        "{refused}"
+    );
+
+    let out = laptop.run(&["sync", "--server", &url, "--token", "plt_x", "--ca-file", &path("ca.pem")]);
+    let answered = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        answered.contains("unexpected answer from the sync server"),
+        "the handshake went through: {answered}"
+    );
+
+    let out = laptop.run(&["sync", "--server", &url, "--token", "plt_x", "--ca-file", &path("ext.cnf")]);
+    let bad = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        bad.contains("cannot use the certificate authority file") && bad.contains("holds no certificate"),
+        "{bad}"
+    );
+    let _ = tls.kill();
+    let _ = tls.wait();
+}

@@ -74,6 +74,10 @@ pub struct ServiceOptions {
     pub releases: PathBuf,
     /// Which event types each site may record.
     pub policy: crate::policy::Policy,
+    /// The address laptops reach this server at (`https://pluto.example.com`), for the update
+    /// manifests' download links; `None`: `http://` and the address it listens on. Request
+    /// headers (`Host`, `X-Forwarded-*`) are never trusted for it.
+    pub public_url: Option<String>,
 }
 
 /// The releases folder when not told (relative to the working directory).
@@ -86,6 +90,7 @@ impl Default for ServiceOptions {
             recheck_interval: DEFAULT_RECHECK_INTERVAL,
             releases: PathBuf::from(DEFAULT_RELEASES_DIR),
             policy: crate::policy::Policy::default(),
+            public_url: None,
         }
     }
 }

@@ -67,6 +67,11 @@ enum Command {
         /// chain's division of work, see docs/security.md). Checked at start.
         #[arg(long, value_name = "FILE", env = "PLUTO_SERVER_POLICY")]
         policy: Option<PathBuf>,
+        /// The address laptops reach this server at (https://pluto.example.com), for the
+        /// update manifests' download links (default: http:// and the listen address; request
+        /// headers are never trusted for it).
+        #[arg(long, value_name = "URL", env = "PLUTO_SERVER_PUBLIC_URL", value_parser = parse_public_url)]
+        public_url: Option<String>,
     },
     /// List what one token pushed, oldest first: to see what a lost or stolen token did.
     Events {
@@ -201,7 +206,7 @@ fn release(releases: &Releases, command: ReleaseCommand) -> Result<()> {
 
 async fn execute<S: Storage>(command: Command, storage: S, where_: &str, releases: PathBuf) -> Result<()> {
     match command {
-        Command::Serve { listen, max_clock_skew_seconds, policy } => {
+        Command::Serve { listen, max_clock_skew_seconds, policy, public_url } => {
             let policy = match policy {
                 Some(path) => Policy::from_file(&path)?,
                 None => Policy::default(),
@@ -211,6 +216,7 @@ async fn execute<S: Storage>(command: Command, storage: S, where_: &str, release
                 max_clock_skew: Duration::from_secs(max_clock_skew_seconds),
                 releases,
                 policy,
+                public_url,
                 ..ServiceOptions::default()
             };
             serve(storage, listen, options, where_).await
@@ -299,6 +305,16 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {}
         _ = terminate => {}
+    }
+}
+
+/// `--public-url`: an absolute http(s) URL, kept without a trailing slash.
+fn parse_public_url(s: &str) -> Result<String, String> {
+    let url = s.trim().trim_end_matches('/');
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(url.to_owned()),
+        _ => Err(format!("expected an address like https://pluto.example.com, got {s:?}")),
     }
 }
 

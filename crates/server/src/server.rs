@@ -76,8 +76,9 @@ pub async fn start<S: Storage>(
     let addr = listener.local_addr().map_err(StartError::Socket)?;
     let (stop, stopped) = watch::channel(false);
     let releases = Arc::new(crate::releases::Releases::new(options.releases.clone()));
+    let public_url = options.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let service = Arc::new(SyncService::new(storage, options, stopped.clone()).await?);
-    let app = crate::api::router(service).merge(crate::api::releases_router(releases));
+    let app = crate::api::router(service).merge(crate::api::releases_router(releases, public_url));
     let app = app.layer(axum::middleware::from_fn(crate::api::deadline));
     let task = tokio::spawn(serve(listener, app, stopped));
     Ok(RunningServer { addr, stop: ShutdownHandle(Arc::new(stop)), task })

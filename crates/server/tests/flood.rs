@@ -25,9 +25,10 @@ struct Limited {
 impl Limited {
     fn start(dir: &Path) -> Limited {
         let data = dir.join("server.sqlite3").to_str().unwrap().to_owned();
+        let releases = dir.join("releases").to_str().unwrap().to_owned();
         let mut child = Command::new("sh")
             .args(["-c", "ulimit -n 1024 && exec \"$0\" \"$@\""])
-            .args([BIN, "--data", &data, "serve", "--listen", "127.0.0.1:0"])
+            .args([BIN, "--data", &data, "--releases", &releases, "serve", "--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -177,4 +178,52 @@ async fn large_pushes_stay_within_their_memory() {
     let peak = server.peak_mb();
     assert!(peak < 150, "the server peaked at {peak} MB");
     println!("8 concurrent 8 MiB pushes: server peak {peak} MB");
+}
+
+/// Eight downloads of a 64 MB release artifact that never read their response (no token
+/// needed): the artifact is streamed from its file, so the server stays under 100 MB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_downloads_do_not_hold_the_artifact_in_memory() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let artifact = dir.path().join("pluto-tracker_9.0.0_amd64.deb");
+    let mut file = std::fs::File::create(&artifact).unwrap();
+    let block = vec![7u8; 1024 * 1024];
+    for _ in 0..64 {
+        file.write_all(&block).unwrap();
+    }
+    drop(file);
+    let signature = dir.path().join("artifact.sig");
+    std::fs::write(&signature, "c2lnbmF0dXJl").unwrap();
+    let releases = dir.path().join("releases");
+    let published = Command::new(BIN)
+        .args(["--releases", releases.to_str().unwrap(), "release", "publish", "--version", "9.0.0"])
+        .args(["--notes", "big", "--platform", "linux-x86_64-deb"])
+        .args(["--artifact", artifact.to_str().unwrap(), "--signature", signature.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+    let server = Limited::start(dir.path());
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let stalled: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut stream = TcpStream::connect(&address).unwrap();
+            let request = format!(
+                "GET /v1/releases/9.0.0/pluto-tracker_9.0.0_amd64.deb HTTP/1.1\r\nHost: {address}\r\n\r\n"
+            );
+            stream.write_all(request.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let peak = server.peak_mb();
+    assert!(peak < 100, "the server peaked at {peak} MB with 8 stalled downloads");
+    // A download that reads gets the whole artifact.
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+    let response =
+        client.get(format!("{}/v1/releases/9.0.0/pluto-tracker_9.0.0_amd64.deb", server.base)).send();
+    let bytes = response.await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes.len(), 64 * 1024 * 1024);
+    println!("8 stalled downloads of a 64 MB artifact: server peak {peak} MB");
+    drop(stalled);
 }

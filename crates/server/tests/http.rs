@@ -306,6 +306,30 @@ async fn pull_limits_are_capped() {
     server.stop().await;
 }
 
+/// The download links name the server's configured public address, whatever the request says.
+#[tokio::test]
+async fn the_public_url_names_the_downloads() {
+    let backend = SqliteBackend::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let releases = pluto_server::releases::Releases::new(dir.path().join("releases"));
+    let artifact = dir.path().join("pluto-tracker_0.2.0_amd64.AppImage.tar.gz");
+    std::fs::write(&artifact, b"bytes").unwrap();
+    releases.publish("0.2.0", "notes", "linux-x86_64", &artifact, "c2ln").unwrap();
+    let options = ServiceOptions {
+        releases: releases.dir().to_owned(),
+        public_url: Some("https://pluto.example.com".into()),
+        ..ServiceOptions::default()
+    };
+    let server = TestServer::start(crate::util::Backend::storage(&backend).clone(), options).await;
+    let manifest: serde_json::Value =
+        server.get(None, "/v1/updates/linux/x86_64/0.1.0").await.json().await.unwrap();
+    assert_eq!(
+        manifest["url"],
+        "https://pluto.example.com/v1/releases/0.2.0/pluto-tracker_0.2.0_amd64.AppImage.tar.gz"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn the_updater_is_offered_only_a_newer_signed_release_and_can_download_it() {
     let backend = SqliteBackend::new().await;
@@ -338,6 +362,18 @@ async fn the_updater_is_offered_only_a_newer_signed_release_and_can_download_it(
     ] {
         assert_eq!(server.get(None, path).await.status(), 204, "{why} is not offered");
     }
+    // Forged host headers do not move the download link elsewhere.
+    let forged = server
+        .client
+        .get(format!("{}/v1/updates/linux/x86_64/0.1.0", server.base))
+        .header("Host", "evil.example")
+        .header("X-Forwarded-Host", "evil.example")
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let manifest: serde_json::Value = forged.json().await.unwrap();
+    assert!(manifest["url"].as_str().unwrap().starts_with(&server.base), "{manifest}");
     let bad = server.get(None, "/v1/updates/linux/x86_64/latest").await;
     assert_eq!(bad.status(), 400);
     let body: serde_json::Value = bad.json().await.unwrap();

@@ -3,10 +3,12 @@
 //! cursor. Blocking HTTP (ureq), so the core stays free of an async runtime; the desktop app runs
 //! it on a background thread.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use ureq::tls::{PemItem, RootCerts, TlsConfig};
 
 use super::protocol::{
     DeviceStatus, ErrorBody, Health, PulledPage, PushOutcome, PushRequest, PushResponse, SitePolicy,
@@ -29,6 +31,14 @@ pub enum SyncError {
     /// The server URL is not usable.
     #[error("the server address {0:?} is not valid: expected something like https://pluto.example.com")]
     BadUrl(String),
+    /// The site's certificate authority file cannot be used.
+    #[error("cannot use the certificate authority file {path}: {why}")]
+    BadCa {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A plain `http://` address of another machine: the device token would cross the network
     /// in clear text.
     #[error(
@@ -79,7 +89,11 @@ impl SyncError {
             Self::Offline { .. } | Self::Protocol(_) => true,
             Self::Server { status, .. } => *status >= 500 || *status == 429,
             Self::Store(e) => matches!(e, StoreError::Busy),
-            Self::BadUrl(_) | Self::InsecureUrl(_) | Self::Unauthorized(_) | Self::Forbidden(_) => false,
+            Self::BadUrl(_)
+            | Self::InsecureUrl(_)
+            | Self::BadCa { .. }
+            | Self::Unauthorized(_)
+            | Self::Forbidden(_) => false,
         }
     }
 }
@@ -108,8 +122,20 @@ pub struct SyncClient {
 }
 
 impl SyncClient {
-    /// A client for the server at `base_url` (`http://` or `https://`) using `token`.
+    /// A client for the server at `base_url` (`http://` or `https://`) using `token`, trusting
+    /// the usual public certificate authorities.
     pub fn new(base_url: &str, token: &str) -> Result<SyncClient, SyncError> {
+        Self::with_ca_file(base_url, token, None)
+    }
+
+    /// [`SyncClient::new`] for a site whose server's certificate is issued by its own
+    /// certificate authority: `ca_file` is that authority's certificate(s) in PEM, trusted
+    /// instead of the public authorities.
+    pub fn with_ca_file(
+        base_url: &str,
+        token: &str,
+        ca_file: Option<&Path>,
+    ) -> Result<SyncClient, SyncError> {
         let base = base_url.trim().trim_end_matches('/').to_owned();
         if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
             return Err(SyncError::BadUrl(base_url.to_owned()));
@@ -128,9 +154,12 @@ impl SyncClient {
             .user_agent(concat!("pluto/", env!("CARGO_PKG_VERSION")))
             // Shorter than the server's 5 s limit on an idle connection, so a pooled connection
             // is never reused just as the server closes it.
-            .max_idle_age(Duration::from_secs(2))
-            .build()
-            .into();
+            .max_idle_age(Duration::from_secs(2));
+        let agent = match ca_file {
+            Some(path) => agent.tls_config(TlsConfig::builder().root_certs(site_authority(path)?).build()),
+            None => agent,
+        };
+        let agent = agent.build().into();
         Ok(SyncClient { base, token: token.trim().to_owned(), agent })
     }
 
@@ -222,6 +251,22 @@ impl SyncClient {
             .header("Authorization", self.bearer());
         self.answer(request.call())
     }
+}
+
+/// The certificates of the PEM file `path`, as the only roots to trust.
+fn site_authority(path: &Path) -> Result<RootCerts, SyncError> {
+    let bad = |why: String| SyncError::BadCa { path: path.display().to_string(), why };
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let mut certs = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        if let PemItem::Certificate(cert) = item.map_err(|e| bad(e.to_string()))? {
+            certs.push(cert);
+        }
+    }
+    if certs.is_empty() {
+        return Err(bad("it holds no certificate (expected -----BEGIN CERTIFICATE----- blocks)".into()));
+    }
+    Ok(RootCerts::new_with_certs(&certs))
 }
 
 /// Whether the host of `authority` (`host[:port][/path]` of an http URL) is this machine:

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -41,20 +41,19 @@ pub fn router<S: Storage>(service: Arc<SyncService<S>>) -> Router {
 type Service<S> = State<Arc<SyncService<S>>>;
 
 /// The desktop app updater's routes: no token needed (a laptop checks for updates before it has
-/// one), nothing secret served (artifacts are signed; the app verifies them).
-pub fn releases_router(releases: Arc<Releases>) -> Router {
+/// one), nothing secret served (artifacts are signed; the app verifies them). `public_url` is
+/// where laptops reach this server, for the manifests' download links.
+pub fn releases_router(releases: Arc<Releases>, public_url: String) -> Router {
     Router::new()
         .route("/v1/updates/{target}/{arch}/{current_version}", get(update))
         .route("/v1/releases/{version}/{file}", get(artifact))
-        .with_state(releases)
+        .with_state(Arc::new(Published { releases, public_url }))
 }
 
-/// The scheme and host the caller reached this server at, for the artifact's absolute URL.
-fn base_url(headers: &HeaderMap) -> String {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let scheme = header("x-forwarded-proto").unwrap_or("http");
-    let host = header("x-forwarded-host").or_else(|| header("host")).unwrap_or("localhost");
-    format!("{scheme}://{host}")
+/// The releases and the address they are downloaded from.
+struct Published {
+    releases: Arc<Releases>,
+    public_url: String,
 }
 
 /// The kind of install asking, `?bundle_type=` (the updater's `{{bundle_type}}`).
@@ -67,17 +66,21 @@ struct UpdateQuery {
 /// for the platform (and kind of install) when it is newer than the caller's version (Tauri's
 /// update format), 204 otherwise.
 async fn update(
-    State(releases): State<Arc<Releases>>,
-    headers: HeaderMap,
+    State(published): State<Arc<Published>>,
     path: Result<Path<(String, String, String)>, PathRejection>,
     query: Result<Query<UpdateQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Path((target, arch, current)) =
         path.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let base = base_url(&headers);
     let found = tokio::task::spawn_blocking(move || {
-        releases.update_for(&format!("{target}-{arch}"), query.bundle_type.as_deref(), &current, &base)
+        let base = &published.public_url;
+        published.releases.update_for(
+            &format!("{target}-{arch}"),
+            query.bundle_type.as_deref(),
+            &current,
+            base,
+        )
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?;
@@ -91,20 +94,31 @@ async fn update(
     }
 }
 
-/// `GET /v1/releases/{version}/{file}`: a published artifact.
+/// `GET /v1/releases/{version}/{file}`: a published artifact, streamed from its file, so a
+/// download that reads slowly (or never) holds a small buffer, not the whole artifact.
 async fn artifact(
-    State(releases): State<Arc<Releases>>,
+    State(published): State<Arc<Published>>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path((version, file)) = path.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let bytes = tokio::task::spawn_blocking(move || {
-        let path = releases.artifact(&version, &file).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let path = path.ok_or_else(|| ApiError::NotFound("no such release artifact".into()))?;
-        std::fs::read(&path).map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
-    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+    let releases = Arc::clone(&published.releases);
+    let path = tokio::task::spawn_blocking(move || releases.artifact(&version, &file))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or_else(|| ApiError::NotFound("no such release artifact".into()))?;
+    let opened = tokio::fs::File::open(&path).await;
+    let file = opened.map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
+    let length = file.metadata().await.map_err(|e| ApiError::Internal(e.to_string()))?.len();
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (header::CONTENT_LENGTH, length.to_string()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// `POST /v1/events`.
