@@ -2,7 +2,7 @@
 //! dispatches on event types is derived from these declarations: [`EventType`] and its name,
 //! schema version, upcasters, fields and example; [`CampaignStatus`] with its labels and tones;
 //! the [`Payload`] enum with its parsing and validation dispatch; and the step slots of
-//! [`Steps`](crate::state::Steps).
+//! [`Steps`].
 //!
 //! An entry names the type's payload struct (which declares its fields and rules by
 //! implementing [`PayloadType`]), its current schema version and the upcasters from older ones,

@@ -111,7 +111,7 @@ pub enum StoreOutcome {
     /// The device already used this sequence number for the given other event; nothing was
     /// changed (a second event under one number would break completeness on every laptop).
     SeqTaken(EventId),
-    /// The event contradicts its campaign's stored creation (see [`plan_push`]); not stored.
+    /// The event contradicts its campaign's stored creation; not stored.
     Refused(FieldError),
 }
 

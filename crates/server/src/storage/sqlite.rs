@@ -33,6 +33,9 @@ const APPLICATION_ID: i32 = 0x504C_5453;
 /// Idle read connections kept open.
 const MAX_IDLE_READERS: usize = 8;
 
+/// Read connections open at once; more readers wait for one.
+const MAX_READERS: usize = 16;
+
 /// How long a connection waits for another process's lock before failing.
 const BUSY_TIMEOUT_MS: u32 = 10_000;
 
@@ -48,6 +51,8 @@ struct Inner {
     /// Pushes waiting for the writer (group commit).
     pending: Mutex<Vec<PushJob>>,
     readers: Mutex<Vec<Connection>>,
+    /// One permit per read connection that may be open at once.
+    read_permits: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -81,6 +86,7 @@ impl SqliteStorage {
                 writer: Mutex::new(writer),
                 pending: Mutex::new(Vec::new()),
                 readers: Mutex::new(Vec::new()),
+                read_permits: tokio::sync::Semaphore::new(MAX_READERS),
             };
             Ok(Self { inner: Arc::new(inner) })
         })
@@ -106,6 +112,10 @@ impl SqliteStorage {
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        // Bounded, so that a crowd of pulls waits for a connection instead of opening one
+        // file (and its WAL and shared-memory files) each until descriptors run out.
+        let _permit =
+            self.inner.read_permits.acquire().await.map_err(|e| StorageError::Task(e.to_string()))?;
         let inner = Arc::clone(&self.inner);
         blocking(move || {
             let pooled = lock(&inner.readers).pop();
