@@ -16,8 +16,9 @@ pub const DEFAULT_DATA_FILE: &str = "pluto-server.sqlite3";
 /// How far ahead of the server's clock an event's `createdAt` may lie before it is flagged.
 pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
-/// How often a waiting long-poll re-reads the database, to see events committed by another
-/// server process sharing it (its own commits wake it at once).
+/// How often the server re-reads the head of the log and the revoked tokens, for every waiting
+/// long-poll at once: events committed by another server process sharing the database wake them,
+/// and a revoked token's end (its own commits wake them at once).
 pub const DEFAULT_RECHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Which backend holds the data.

@@ -78,6 +78,8 @@ pub async fn start<S: Storage>(
     let releases = Arc::new(crate::releases::Releases::new(options.releases.clone()));
     let public_url = options.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let service = Arc::new(SyncService::new(storage, options, stopped.clone()).await?);
+    let watcher = Arc::clone(&service);
+    tokio::spawn(async move { watcher.watch_storage().await });
     let app = crate::api::router(service).merge(crate::api::releases_router(releases, public_url));
     let app = app.layer(axum::middleware::from_fn(crate::api::deadline));
     let task = tokio::spawn(serve(listener, app, stopped));

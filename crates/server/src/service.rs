@@ -61,6 +61,8 @@ pub struct SyncService<S> {
     shutdown: watch::Receiver<bool>,
     /// How many long-polls each token has waiting.
     waiting: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    /// The ids of revoked tokens, as [`SyncService::watch_storage`] last read them.
+    revoked: watch::Sender<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 /// The most long-polls one token may have waiting at once; more get 429. A laptop waits with
@@ -93,7 +95,48 @@ impl<S: Storage> SyncService<S> {
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, StorageError> {
         let head = watch::Sender::new(storage.head().await?);
-        Ok(Self { storage, options, head, shutdown, waiting: Default::default() })
+        let revoked = watch::Sender::new(Default::default());
+        Ok(Self { storage, options, head, shutdown, waiting: Default::default(), revoked })
+    }
+
+    /// Watches the database for what other processes change, every recheck interval until
+    /// shutdown, for every waiting long-poll at once: events committed by another server process
+    /// sharing it (which wake the waits) and tokens revoked by `pluto-server token revoke`
+    /// (whose waits end with 401). A failed read is logged and tried again at the next tick.
+    pub async fn watch_storage(&self) {
+        let mut shutdown = self.shutdown.clone();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(self.options.recheck_interval) => {}
+                _ = shutdown.changed() => return,
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            match self.storage.head().await {
+                Ok(position) => {
+                    self.head.send_if_modified(|head| {
+                        let moved = position > *head;
+                        *head = (*head).max(position);
+                        moved
+                    });
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the head of the log"),
+            }
+            match self.storage.list_tokens().await {
+                Ok(tokens) => {
+                    let ids = tokens.into_iter().filter(|t| t.revoked_at.is_some()).map(|t| t.id).collect();
+                    self.revoked.send_if_modified(|revoked| {
+                        let changed = **revoked != ids;
+                        if changed {
+                            *revoked = std::sync::Arc::new(ids);
+                        }
+                        changed
+                    });
+                }
+                Err(error) => tracing::warn!(%error, "cannot read the tokens"),
+            }
+        }
     }
 
     /// The storage backend.
@@ -278,7 +321,7 @@ impl<S: Storage> SyncService<S> {
     /// Events after position `after`, at most `limit` (capped at [`MAX_PULL_LIMIT`]), for
     /// `token`. When there are none yet and `wait` is not zero (capped at [`MAX_WAIT_SECONDS`]),
     /// waits until one is committed or the wait ends, whichever comes first; a wait ends with
-    /// `Unauthorized` within a recheck interval of the token's revocation.
+    /// `Unauthorized` when [`SyncService::watch_storage`] sees the token revoked.
     pub async fn pull(
         &self,
         token: &TokenRecord,
@@ -290,11 +333,17 @@ impl<S: Storage> SyncService<S> {
         let _waiting = if wait.is_zero() { None } else { Some(self.start_waiting(token)?) };
         let deadline = Instant::now() + wait.min(Duration::from_secs(MAX_WAIT_SECONDS.into()));
         let mut head = self.head.subscribe();
+        let mut revoked = self.revoked.subscribe();
         let mut shutdown = self.shutdown.clone();
         let mut stopping = false;
         loop {
             // Marked seen before reading, so a commit after the read still wakes the wait.
             head.borrow_and_update();
+            if revoked.borrow_and_update().contains(&token.id) {
+                return Err(ServiceError::Unauthorized(
+                    "the token was revoked while waiting; ask an operator for a new one".into(),
+                ));
+            }
             let page = self.storage.pull(after, limit).await?;
             let now = Instant::now();
             stopping |= *shutdown.borrow();
@@ -302,20 +351,12 @@ impl<S: Storage> SyncService<S> {
                 let next_after = page.events.last().map_or(after, |e| e.position);
                 return Ok(LogPage { events: page.events, next_after, has_more: page.has_more });
             }
-            let recheck = deadline.min(now + self.options.recheck_interval);
             tokio::select! {
                 _ = head.changed() => {}
+                _ = revoked.changed() => {}
                 // A dropped sender means the server is going away too.
                 changed = shutdown.changed() => stopping |= changed.is_err(),
-                _ = tokio::time::sleep_until(recheck) => {
-                    // Revocation happens in another process (`token revoke`): look again.
-                    let current = self.storage.token(&token.id).await?;
-                    if current.is_none_or(|t| t.revoked_at.is_some()) {
-                        return Err(ServiceError::Unauthorized(
-                            "the token was revoked while waiting; ask an operator for a new one".into(),
-                        ));
-                    }
-                }
+                () = tokio::time::sleep_until(deadline) => {}
             }
         }
     }
