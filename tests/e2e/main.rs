@@ -224,6 +224,13 @@ fn kg(x: f64) -> String {
     format!("{digits}{grouped}{frac} kg")
 }
 
+/// Starts recording, in the page, the longest gap between two animation frames
+/// (`window.__gaps`; set `window.__gaps.stop` to end it).
+const FRAME_GAPS: &str = "window.__gaps = { max: 0, frames: 0 }; let last = performance.now();
+     const tick = (t) => { window.__gaps.max = Math.max(window.__gaps.max, t - last); window.__gaps.frames++;
+                           last = t; if (!window.__gaps.stop) requestAnimationFrame(tick); };
+     requestAnimationFrame(tick);";
+
 /// A real `pluto-server` on loopback, with its data kept across restarts.
 struct Server {
     bin: PathBuf,
@@ -705,10 +712,16 @@ impl Day<'_> {
         drop(store);
         open_from_list(s, "LEGO-2026-OFFLINE")?;
         s.wait_text("[data-testid=tab-history]", "History (100)")?;
+        s.script(FRAME_GAPS, json!([]))?;
         let mut timings = Vec::new();
         record_next(s, EventType::GranulationCompleted, &mut timings)?;
         s.wait_text("[data-testid=tab-history]", "History (101)")?;
-        println!("click to updated view on a campaign of 100 events: {:.0} ms", timings[0]);
+        let gaps = s.script("window.__gaps.stop = true; return window.__gaps", json!([]))?;
+        println!(
+            "click to updated view on a campaign of 100 events: {:.0} ms; longest frame gap {:.0} ms (no sync running)",
+            timings[0],
+            gaps["max"].as_f64().unwrap_or(f64::NAN)
+        );
         Ok(())
     }
 
@@ -802,13 +815,7 @@ impl Day<'_> {
         let server = self.server.as_ref().ok_or("no server")?;
         let s = self.session.as_ref().ok_or("the app is not running")?;
         store_as_server(&server.data, &other_sites_events(EVENTS))?;
-        s.script(
-            "window.__gaps = { max: 0, frames: 0 }; let last = performance.now();
-             const tick = (t) => { window.__gaps.max = Math.max(window.__gaps.max, t - last); window.__gaps.frames++;
-                                   last = t; if (!window.__gaps.stop) requestAnimationFrame(tick); };
-             requestAnimationFrame(tick);",
-            json!([]),
-        )?;
+        s.script(FRAME_GAPS, json!([]))?;
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
         let pulled = || -> Result<i64> {
             let conn = rusqlite::Connection::open(&db).map_err(|e| e.to_string())?;
