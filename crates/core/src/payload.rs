@@ -35,7 +35,7 @@ pub trait PayloadType: Serialize + DeserializeOwned {
 }
 
 /// A field of a payload, for [`PayloadType::FIELDS`].
-const fn f(name: &'static str, kind: FieldKind, required: bool, label: &'static str) -> FieldSpec {
+pub(crate) const fn f(name: &'static str, kind: FieldKind, required: bool, label: &'static str) -> FieldSpec {
     FieldSpec { name, kind, required, label, long: false }
 }
 
@@ -677,7 +677,7 @@ pub(crate) fn typed<T: DeserializeOwned>(event_type: EventType, data: &Value) ->
     })
 }
 
-fn required_text(field: &str, value: &str) -> Result<(), FieldError> {
+pub(crate) fn required_text(field: &str, value: &str) -> Result<(), FieldError> {
     if value.trim().is_empty() {
         return Err(FieldError::new(field, "is required and must not be blank"));
     }
@@ -704,7 +704,7 @@ fn positive(field: &str, value: f64, kind: FieldKind) -> Result<(), FieldError> 
     }
 }
 
-fn weight(field: &str, value: f64) -> Result<(), FieldError> {
+pub(crate) fn weight(field: &str, value: f64) -> Result<(), FieldError> {
     positive(field, value, FieldKind::Weight)
 }
 

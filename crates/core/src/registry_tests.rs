@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::FieldError;
-use crate::payload::{FieldKind, FieldSpec, PayloadType};
+use crate::payload::{f, required_text, weight, FieldKind, FieldSpec, PayloadType};
 
 /// `SampleRetained`: a sample of the material kept for later testing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,37 +20,15 @@ pub struct SampleRetention {
 
 impl PayloadType for SampleRetention {
     const FIELDS: &'static [FieldSpec] = &[
-        FieldSpec {
-            name: "sampleId",
-            kind: FieldKind::Text,
-            required: true,
-            label: "Sample id",
-            long: false,
-        },
-        FieldSpec {
-            name: "retainedBy",
-            kind: FieldKind::Text,
-            required: true,
-            label: "Retained by",
-            long: false,
-        },
-        FieldSpec {
-            name: "weightKg",
-            kind: FieldKind::Weight,
-            required: true,
-            label: "Weight (kg)",
-            long: false,
-        },
+        f("sampleId", FieldKind::Text, true, "Sample id"),
+        f("retainedBy", FieldKind::Text, true, "Retained by"),
+        f("weightKg", FieldKind::Weight, true, "Weight (kg)"),
     ];
 
     fn validate(&self) -> Result<(), FieldError> {
-        if self.sample_id.trim().is_empty() {
-            return Err(FieldError::new("sampleId", "is required and must not be blank"));
-        }
-        if !(self.weight_kg.is_finite() && self.weight_kg > 0.0) {
-            return Err(FieldError::new("weightKg", format!("expected {}", FieldKind::Weight.expected())));
-        }
-        Ok(())
+        required_text("sampleId", &self.sample_id)?;
+        required_text("retainedBy", &self.retained_by)?;
+        weight("weightKg", self.weight_kg)
     }
 }
 

@@ -129,14 +129,9 @@ impl Policy {
         event_type: EventType,
         corrects: Option<EventType>,
     ) -> Result<(), String> {
-        if token.role == Role::Admin {
-            return Ok(());
-        }
-        let recorded = corrects.filter(|_| event_type == EventType::EventCorrected).unwrap_or(event_type);
-        if self.types_of(&token.site).contains(&recorded) {
-            return Ok(());
-        }
-        Err(SitePolicy::refusal(&token.site, event_type, recorded))
+        SitePolicy::judge(&token.site, event_type, corrects, |recorded| {
+            token.role == Role::Admin || self.types_of(&token.site).contains(&recorded)
+        })
     }
 
     /// What a token may do, as `GET /v1/policy` serves it.

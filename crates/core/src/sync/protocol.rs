@@ -209,13 +209,22 @@ pub struct SitePolicy {
 }
 
 impl SitePolicy {
-    /// The refusal of an entry of `event_type` at `site`, where `recorded` is the type it
-    /// records (the corrected type for a correction): the words the server and laptops share.
-    pub fn refusal(site: &str, event_type: crate::EventType, recorded: crate::EventType) -> String {
-        if event_type == crate::EventType::EventCorrected {
-            format!("site {site} may not correct {recorded}")
-        } else {
-            format!("site {site} may not record {recorded}")
+    /// The site policy's rule, which the server and laptops share: an entry of `event_type`
+    /// (`corrects`: the corrected type, for a correction) is allowed at `site` when `allows`
+    /// holds for the type it records, the corrected one for a correction. `Err` holds the
+    /// refusal in words.
+    pub fn judge(
+        site: &str,
+        event_type: crate::EventType,
+        corrects: Option<crate::EventType>,
+        allows: impl Fn(crate::EventType) -> bool,
+    ) -> Result<(), String> {
+        let correction = event_type == crate::EventType::EventCorrected;
+        let recorded = corrects.filter(|_| correction).unwrap_or(event_type);
+        match (allows(recorded), correction) {
+            (true, _) => Ok(()),
+            (false, true) => Err(format!("site {site} may not correct {recorded}")),
+            (false, false) => Err(format!("site {site} may not record {recorded}")),
         }
     }
 
@@ -245,13 +254,9 @@ impl SitePolicy {
         event_type: crate::EventType,
         corrects: Option<crate::EventType>,
     ) -> Result<(), String> {
-        let recorded =
-            corrects.filter(|_| event_type == crate::EventType::EventCorrected).unwrap_or(event_type);
-        if self.admin || self.may_record.iter().any(|t| t == recorded.as_str()) {
-            Ok(())
-        } else {
-            Err(Self::refusal(&self.site, event_type, recorded))
-        }
+        Self::judge(&self.site, event_type, corrects, |recorded| {
+            self.admin || self.may_record.iter().any(|t| t == recorded.as_str())
+        })
     }
 }
 

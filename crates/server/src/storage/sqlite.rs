@@ -179,9 +179,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Up to `limit` events of `rows` (position, received_at, site, envelope; one more row than
-/// `limit` was asked for, to know whether there are more).
-fn page(mut rows: rusqlite::Rows<'_>, limit: u32) -> Result<Page> {
+/// Up to `limit` events that `stmt` selects with `params` (position, received_at, site,
+/// envelope; one more row than `limit` is asked for, to know whether there are more).
+fn page(stmt: &mut rusqlite::Statement<'_>, params: impl rusqlite::Params, limit: u32) -> Result<Page> {
+    let mut rows = stmt.query(params)?;
     let mut events = Vec::new();
     while let Some(row) = rows.next()? {
         let received_at: String = row.get(1)?;
@@ -414,8 +415,7 @@ impl Storage for SqliteStorage {
                 "SELECT position, received_at, site, envelope FROM events WHERE position > ?1 \
                  ORDER BY position LIMIT ?2",
             )?;
-            let page = page(stmt.query(params![after, i64::from(limit) + 1])?, limit);
-            page
+            page(&mut stmt, params![after, i64::from(limit) + 1], limit)
         })
         .await
     }
@@ -434,8 +434,7 @@ impl Storage for SqliteStorage {
                 "SELECT position, received_at, site, envelope FROM events \
                  WHERE token_id = ?1 AND position > ?2 AND received_at >= ?3 ORDER BY position LIMIT ?4",
             )?;
-            let page = page(stmt.query(params![token_id, after, since, i64::from(limit) + 1])?, limit);
-            page
+            page(&mut stmt, params![token_id, after, since, i64::from(limit) + 1], limit)
         })
         .await
     }
