@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "list_campaigns",
     "get_campaign",
     "form_fields",
+    "step_offer",
     "record_event",
     "correct_event",
     "export_custody",

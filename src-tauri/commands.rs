@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use pluto_core::record::CampaignRecord;
-use pluto_core::store::{Draft, ListPage, ListQuery, SortOrder, SyncState};
+use pluto_core::store::{Draft, ListPage, ListQuery, SortOrder, StepOffer, SyncState};
 use pluto_core::vocabulary::Vocabulary;
 use pluto_core::{
     CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Payload, Store, Timestamp, UserId,
@@ -189,6 +189,16 @@ pub fn get_campaign(
 #[specta::specta]
 pub fn form_fields(event_type: EventType) -> Vec<FieldSpec> {
     event_type.fields().to_vec()
+}
+
+/// The steps "Record another step" offers, this laptop's site's first: by the server's policy
+/// for the sync token once known, else by the default policy for the profile's site.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn step_offer(state: State<'_, AppState>) -> Result<StepOffer, CommandError> {
+    let mut inner = state.lock();
+    let site = inner.profile.as_ref().map(|p| p.site_name.clone()).unwrap_or_default();
+    Ok(inner.session()?.store.step_offer(&site)?)
 }
 
 /// Records one step (or a new campaign, with `CampaignCreated` and no campaign id) from a form,

@@ -41,6 +41,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::list_campaigns,
             commands::get_campaign,
             commands::form_fields,
+            commands::step_offer,
             commands::record_event,
             commands::correct_event,
             commands::export_custody,

@@ -804,6 +804,31 @@ impl Day<'_> {
         s.keys(&field, ESCAPE)?;
         wait_closed(s, "[data-testid=event-form]")?;
         s.wait_text("[data-testid=tab-history]", &history)?;
+        // "Record another step" offers RGE's own steps first and opens on the first of them,
+        // since the expected step (Extrusion) is MBA's.
+        s.click_on("[data-testid=record-other]")?;
+        s.wait("#f-eventType")?;
+        let offered = s.script(
+            "const select = document.querySelector('#f-eventType');
+             const first = select.querySelector('optgroup');
+             return [select.value, first.label, [...first.querySelectorAll('option')].map((o) => o.value)];",
+            json!([]),
+        )?;
+        let expected = json!([
+            "ManufacturingStarted",
+            "RGE records",
+            ["ManufacturingStarted", "ManufacturingCompleted", "ReturnToLEGORecorded"]
+        ]);
+        if offered != expected {
+            return Err(format!("the step choice should start with RGE's steps: {offered}"));
+        }
+        let field = s.wait("#f-eventType")?;
+        s.keys(&field, ESCAPE)?;
+        wait_closed(s, "[data-testid=event-form]")?;
+        // The history names the people, and the site the server confirms sent each entry.
+        s.click_on("[data-testid=tab-history]")?;
+        s.wait_text("[data-testid=recorded-by]", "Ana Jensen")?;
+        s.wait_text("[data-testid=attested-site]", "laptop (confirmed by the server)")?;
         Ok(())
     }
 

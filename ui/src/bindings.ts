@@ -26,6 +26,11 @@ export const commands = {
 	/**  The fields of an event type's form, in order. */
 	formFields: (eventType: EventType) => __TAURI_INVOKE<FieldSpec[]>("form_fields", { eventType }),
 	/**
+	 *  The steps "Record another step" offers, this laptop's site's first: by the server's policy
+	 *  for the sync token once known, else by the default policy for the profile's site.
+	 */
+	stepOffer: () => typedError<StepOffer, CommandError>(__TAURI_INVOKE("step_offer")),
+	/**
 	 *  Records one step (or a new campaign, with `CampaignCreated` and no campaign id) from a form,
 	 *  strictly: payload rules, the progression, the ECHA gate. `expectedVersion` is the event count
 	 *  the form was opened on; if the campaign changed since, the entry is refused as a conflict.
@@ -162,6 +167,8 @@ export type AppliedChange = {
 	recordedAt: Timestamp,
 	/**  Who recorded it. */
 	recordedBy: UserId,
+	/**  Their name, as the id keeps it ([`UserId::display_name`]). */
+	recordedByName: string,
 };
 
 /**  A campaign (one stream of events): `cmp_` followed by a ULID. */
@@ -547,6 +554,8 @@ export type RecordEntry = {
 	 *  which the recording laptop states); `None` until the event came back from the server.
 	 */
 	site: string | null,
+	/**  Who recorded it, by name as the user id keeps it ([`UserId::display_name`]). */
+	recordedByName: string,
 };
 
 /**  The site a coordinator works at. */
@@ -605,6 +614,19 @@ export type StepDuration = {
 	to: Timestamp,
 	/**  Seconds between the two. */
 	seconds: number,
+};
+
+/**
+ *  The steps that can follow a campaign's creation, as "Record another step" offers them: the
+ *  ones this laptop's site may record first, each part in the order a campaign goes through them.
+ */
+export type StepOffer = {
+	/**  The site the offer is for: the sync token's, else the profile's. */
+	site: string,
+	/**  The steps the site may record. */
+	mine: EventType[],
+	/**  The other sites' steps (refused at entry once the server's policy is known). */
+	others: EventType[],
 };
 
 /**  One processing step's yield. */

@@ -146,6 +146,47 @@ impl UserId {
         Self::parse(&format!("usr_{slug}"))
     }
 
+    /// The person's name as far as the id keeps it, for people to read: `usr_ana.jensen-k3x9q2`
+    /// (the app's ids: the name, then 6 characters that keep two Ana Jensens apart) reads
+    /// `Ana Jensen`. An id that is an e-mail address or a login reads as it is, without `usr_`.
+    pub fn display_name(&self) -> String {
+        let rest = &self.0["usr_".len()..];
+        if rest.contains('@') {
+            return rest.to_owned();
+        }
+        let name = match rest.rsplit_once('-') {
+            Some((name, suffix))
+                if !name.is_empty()
+                    && suffix.len() == 6
+                    && suffix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) =>
+            {
+                name
+            }
+            _ => rest,
+        };
+        let words: Vec<String> = name
+            .split(['.', '_'])
+            .filter(|w| !w.is_empty())
+            .map(|word| {
+                let parts: Vec<String> = word
+                    .split('-')
+                    .map(|part| {
+                        let mut chars = part.chars();
+                        chars
+                            .next()
+                            .map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+                    })
+                    .collect();
+                parts.join("-")
+            })
+            .collect();
+        if words.is_empty() {
+            rest.to_owned()
+        } else {
+            words.join(" ")
+        }
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -242,6 +283,19 @@ mod tests {
         let ids: Vec<EventId> = (0..1000).map(|_| EventId::generate(at)).collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         assert!(ids[0].successor() > ids[0]);
+    }
+
+    #[test]
+    fn user_ids_read_as_names() {
+        let name = |id: &str| UserId::parse(id).unwrap().display_name();
+        assert_eq!(name("usr_ana.jensen-k3x9q2"), "Ana Jensen");
+        assert_eq!(name("usr_søren.østergaard-01abcz"), "Søren Østergaard");
+        assert_eq!(name("usr_jens-peter.müller-7h2kq0"), "Jens-Peter Müller");
+        assert_eq!(name("usr_alex"), "Alex");
+        assert_eq!(name("usr_ana@lego.com"), "ana@lego.com");
+        assert_eq!(name("usr_--"), "--");
+        // A last part that is not the app's 6-character suffix is part of the name.
+        assert_eq!(name("usr_mary-ann"), "Mary-Ann");
     }
 
     #[test]

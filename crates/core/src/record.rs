@@ -50,6 +50,8 @@ pub struct AppliedChange {
     pub recorded_at: Timestamp,
     /// Who recorded it.
     pub recorded_by: UserId,
+    /// Their name, as the id keeps it ([`UserId::display_name`]).
+    pub recorded_by_name: String,
 }
 
 /// One event of the history, with its effective values.
@@ -72,6 +74,8 @@ pub struct RecordEntry {
     /// The site whose device token pushed it, as the sync server attests it (unlike `userId`,
     /// which the recording laptop states); `None` until the event came back from the server.
     pub site: Option<String>,
+    /// Who recorded it, by name as the user id keeps it ([`UserId::display_name`]).
+    pub recorded_by_name: String,
 }
 
 /// What a correction changes, as the history shows it.
@@ -193,6 +197,7 @@ impl CampaignRecord {
                 fields: e.event_type.fields().to_vec(),
                 correction: None,
                 site: None,
+                recorded_by_name: e.user_id.display_name(),
             })
             .collect();
         for i in 0..entries.len() {
@@ -233,6 +238,7 @@ impl CampaignRecord {
                     now: change.now,
                     reason: c.reason.clone(),
                     recorded_at,
+                    recorded_by_name: recorded_by.display_name(),
                     recorded_by: recorded_by.clone(),
                 });
             }
@@ -304,6 +310,7 @@ impl CampaignRecord {
             "step",
             "recorded_at",
             "recorded_by",
+            "recorded_by_name",
             "device_id",
             "attested_site",
             "field",
@@ -340,6 +347,7 @@ impl CampaignRecord {
                         entry.label.clone(),
                         e.created_at.to_string(),
                         e.user_id.as_str().to_owned(),
+                        entry.recorded_by_name.clone(),
                         e.device_id.to_string(),
                         entry.site.clone().unwrap_or_default(),
                         field,

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pluto_core::sync::protocol::SitePolicy;
+use pluto_core::sync::protocol::{SitePolicy, DEFAULT_SITE_POLICY};
 use pluto_core::EventType;
 
 use crate::storage::{Role, TokenRecord};
@@ -44,24 +44,8 @@ pub struct Policy {
 impl Default for Policy {
     /// The chain's division of work (see `docs/security.md`).
     fn default() -> Self {
-        use EventType::*;
-        let sites = [
-            ("LEGO", vec![CampaignCreated, EchaApprovalRecorded, ReturnToLegoRecorded, CampaignCompleted]),
-            (
-                "MBA",
-                vec![
-                    InboundShipmentRecorded,
-                    GranulationCompleted,
-                    MetalRemovalCompleted,
-                    PolymerPurificationCompleted,
-                    ExtrusionCompleted,
-                    TransferToRgeRecorded,
-                ],
-            ),
-            ("ECHA", vec![EchaApprovalRecorded]),
-            ("RGE", vec![ManufacturingStarted, ManufacturingCompleted, ReturnToLegoRecorded]),
-        ];
-        Policy { sites: sites.into_iter().map(|(site, types)| (site.to_owned(), types)).collect() }
+        let sites = DEFAULT_SITE_POLICY.iter().map(|(site, types)| ((*site).to_owned(), types.to_vec()));
+        Policy { sites: sites.collect() }
     }
 }
 

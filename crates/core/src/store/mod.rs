@@ -27,7 +27,7 @@ pub use append::{Draft, Recorded};
 pub use maintenance::Drift;
 pub use query::{CampaignSummary, ListPage, ListQuery, SortOrder};
 pub use remote::RemoteReport;
-pub use sync::{PullRefusal, Rejection, SyncState};
+pub use sync::{PullRefusal, Rejection, StepOffer, SyncState};
 
 /// Why a store operation failed. Nothing is written when an operation fails.
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,20 @@ use crate::incoming::Incoming;
 use crate::sync::protocol::{DeviceStatus, PulledEvent, SitePolicy};
 use crate::time::Timestamp;
 
+/// The steps that can follow a campaign's creation, as "Record another step" offers them: the
+/// ones this laptop's site may record first, each part in the order a campaign goes through them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct StepOffer {
+    /// The site the offer is for: the sync token's, else the profile's.
+    pub site: String,
+    /// The steps the site may record.
+    pub mine: Vec<crate::EventType>,
+    /// The other sites' steps (refused at entry once the server's policy is known).
+    pub others: Vec<crate::EventType>,
+}
+
 /// A pushed event the server refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -259,6 +273,16 @@ impl Store {
     /// sync with a server that has one (entry is then not restricted).
     pub fn site_policy(&self) -> Result<Option<SitePolicy>> {
         site_policy(&self.conn)
+    }
+
+    /// The steps to offer first: those the server's policy lets this laptop's token record, or,
+    /// before the first sync with a server, those the default policy gives `profile_site`.
+    pub fn step_offer(&self, profile_site: &str) -> Result<StepOffer> {
+        let policy = self.site_policy()?.unwrap_or_else(|| SitePolicy::default_for(profile_site));
+        let steps =
+            crate::EventType::STEPS.iter().copied().filter(|t| *t != crate::EventType::CampaignCreated);
+        let (mine, others) = steps.partition(|t| policy.check(*t, None).is_ok());
+        Ok(StepOffer { site: policy.site, mine, others })
     }
 
     /// Offers again the events the server refused because it did not know their type or

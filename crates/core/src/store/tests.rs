@@ -891,3 +891,45 @@ fn the_database_and_its_backup_are_created_owner_only() {
     f.store.backup(&backup).unwrap();
     assert_eq!(mode(&backup), 0o600);
 }
+
+#[test]
+fn the_steps_of_this_laptops_site_are_offered_first() {
+    use crate::sync::protocol::SitePolicy;
+    use EventType::*;
+    let mut f = fixture();
+    // Before any sync: the default policy for the profile's site.
+    let offer = f.store.step_offer("mba").unwrap();
+    assert_eq!(offer.site, "mba");
+    assert_eq!(
+        offer.mine,
+        [
+            InboundShipmentRecorded,
+            GranulationCompleted,
+            MetalRemovalCompleted,
+            PolymerPurificationCompleted,
+            ExtrusionCompleted,
+            TransferToRgeRecorded
+        ]
+    );
+    assert_eq!(
+        offer.others,
+        [
+            EchaApprovalRecorded,
+            ManufacturingStarted,
+            ManufacturingCompleted,
+            ReturnToLegoRecorded,
+            CampaignCompleted
+        ]
+    );
+    // A site the default does not name records nothing of its own.
+    assert!(f.store.step_offer("Kolding depot").unwrap().mine.is_empty());
+    // Once the server's policy is known it decides, whatever the profile says.
+    f.store.set_site_policy(&SitePolicy::default_for("RGE")).unwrap();
+    let offer = f.store.step_offer("MBA").unwrap();
+    assert_eq!(offer.site, "RGE");
+    assert_eq!(offer.mine, [ManufacturingStarted, ManufacturingCompleted, ReturnToLegoRecorded]);
+    assert_eq!(offer.mine.len() + offer.others.len(), EventType::STEPS.len() - 1);
+    let admin = SitePolicy { admin: true, ..SitePolicy::default_for("HQ") };
+    f.store.set_site_policy(&admin).unwrap();
+    assert!(f.store.step_offer("MBA").unwrap().others.is_empty());
+}

@@ -208,6 +208,29 @@ pub struct SitePolicy {
     pub sites: std::collections::BTreeMap<String, Vec<String>>,
 }
 
+/// The default site policy, the chain's division of work: LEGO creates, approves returns and
+/// closes; MBA processes; ECHA approves; RGE manufactures. The server starts with it unless given
+/// a policy file; a laptop that has not yet synced offers its profile's site's steps first by it.
+pub const DEFAULT_SITE_POLICY: &[(&str, &[crate::EventType])] = {
+    use crate::EventType::*;
+    &[
+        ("LEGO", &[CampaignCreated, EchaApprovalRecorded, ReturnToLegoRecorded, CampaignCompleted]),
+        (
+            "MBA",
+            &[
+                InboundShipmentRecorded,
+                GranulationCompleted,
+                MetalRemovalCompleted,
+                PolymerPurificationCompleted,
+                ExtrusionCompleted,
+                TransferToRgeRecorded,
+            ],
+        ),
+        ("ECHA", &[EchaApprovalRecorded]),
+        ("RGE", &[ManufacturingStarted, ManufacturingCompleted, ReturnToLegoRecorded]),
+    ]
+};
+
 impl SitePolicy {
     /// The site policy's rule, which the server and laptops share: an entry of `event_type`
     /// (`corrects`: the corrected type, for a correction) is allowed at `site` when `allows`
@@ -225,6 +248,25 @@ impl SitePolicy {
             (true, _) => Ok(()),
             (false, true) => Err(format!("site {site} may not correct {recorded}")),
             (false, false) => Err(format!("site {site} may not record {recorded}")),
+        }
+    }
+
+    /// What [`DEFAULT_SITE_POLICY`] lets `site` record (nothing for a site it does not name;
+    /// site names compare without regard to case, as on the server).
+    pub fn default_for(site: &str) -> SitePolicy {
+        let names = |types: &[crate::EventType]| types.iter().map(|t| t.as_str().to_owned()).collect();
+        let may_record = DEFAULT_SITE_POLICY
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(site))
+            .map_or_else(Vec::new, |(_, types)| names(types));
+        SitePolicy {
+            site: site.to_owned(),
+            admin: false,
+            may_record,
+            sites: DEFAULT_SITE_POLICY
+                .iter()
+                .map(|(name, types)| ((*name).to_owned(), names(types)))
+                .collect(),
         }
     }
 
