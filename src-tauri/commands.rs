@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use pluto_core::record::CampaignRecord;
-use pluto_core::store::{Draft, ListPage, ListQuery, SortOrder, StepOffer, SyncState};
+use pluto_core::store::{
+    Draft, ListPage, ListQuery, RefusedEntry, SortOrder, StallThreshold, StepOffer, SyncState, Work,
+};
 use pluto_core::vocabulary::Vocabulary;
 use pluto_core::{
     CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Payload, Store, Timestamp, UserId,
@@ -201,6 +203,49 @@ pub fn step_offer(state: State<'_, AppState>) -> Result<StepOffer, CommandError>
     Ok(inner.session()?.store.step_offer(&site)?)
 }
 
+/// The home screen: what is waiting for this laptop's site (see [`step_offer`] for which steps
+/// are the site's), with at most `limit` campaigns per list.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn home(state: State<'_, AppState>, limit: u32) -> Result<Home, CommandError> {
+    let mut inner = state.lock();
+    let site = inner.profile.as_ref().map(|p| p.site_name.clone()).unwrap_or_default();
+    let store = &inner.session()?.store;
+    let offer = store.step_offer(&site)?;
+    let work = store.work(&offer.mine, Timestamp::now(), limit.clamp(1, 200))?;
+    Ok(Home { site: offer.site, work })
+}
+
+/// What [`home`] answers.
+#[derive(Debug, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Home {
+    /// The site the work is for: the sync token's, else the profile's.
+    pub site: String,
+    /// Its work.
+    pub work: Work,
+}
+
+/// The days in each stage after which a campaign is flagged as stalled.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn stall_thresholds(state: State<'_, AppState>) -> Result<Vec<StallThreshold>, CommandError> {
+    Ok(state.lock().session()?.store.stall_thresholds()?)
+}
+
+/// Saves the stall thresholds; each must be 1 to 365 days.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn save_stall_thresholds(
+    state: State<'_, AppState>,
+    thresholds: Vec<StallThreshold>,
+) -> Result<Vec<StallThreshold>, CommandError> {
+    let mut inner = state.lock();
+    let store = &mut inner.session()?.store;
+    store.set_stall_thresholds(&thresholds)?;
+    Ok(store.stall_thresholds()?)
+}
+
 /// Records one step (or a new campaign, with `CampaignCreated` and no campaign id) from a form,
 /// strictly: payload rules, the progression, the ECHA gate. `expectedVersion` is the event count
 /// the form was opened on; if the campaign changed since, the entry is refused as a conflict.
@@ -349,6 +394,34 @@ fn sync_status_of(inner: &mut Inner) -> Result<SyncStatus, CommandError> {
 #[specta::specta]
 pub fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, CommandError> {
     sync_status_of(&mut state.lock())
+}
+
+/// Syncs at once ("Sync now") instead of at the next interval or retry; the status bar hears
+/// the outcome as after any sync.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn sync_now(state: State<'_, AppState>) -> Result<(), CommandError> {
+    let inner = state.lock();
+    if inner.syncer.sync_now() {
+        Ok(())
+    } else if inner.sync_settings.is_none() {
+        Err(CommandError::new(
+            ErrorKind::Refused,
+            "no sync server is set up on this laptop: set one up first",
+        ))
+    } else {
+        Err(CommandError::new(
+            ErrorKind::Refused,
+            "training data is never synced: leave training mode to sync",
+        ))
+    }
+}
+
+/// This laptop's entries the server refused, with their campaign, step, reason and what to do.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn refused_entries(state: State<'_, AppState>) -> Result<Vec<RefusedEntry>, CommandError> {
+    Ok(state.lock().session()?.store.refused_entries()?)
 }
 
 /// Sets up sync with a server (its URL, this laptop's token and, for a server whose https

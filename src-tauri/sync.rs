@@ -2,10 +2,10 @@
 //! when the settings change; and what the status bar shows. Entry never waits for it.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use pluto_core::sync::runner::{self, Pace};
+use pluto_core::sync::runner::{self, Pace, Signals};
 use pluto_core::sync::SyncClient;
 use pluto_core::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -52,7 +52,7 @@ pub struct Live {
 /// The running loop, if any.
 #[derive(Default)]
 pub struct Syncer {
-    stop: Option<Arc<AtomicBool>>,
+    signals: Option<Arc<Signals>>,
     live: Arc<Mutex<Live>>,
 }
 
@@ -68,14 +68,14 @@ impl Syncer {
         let ca_file = settings.ca_file.as_deref().map(std::path::Path::new);
         let client = SyncClient::with_ca_file(&settings.server_url, &settings.token, ca_file)
             .map_err(|e| e.to_string())?;
-        let stop = Arc::new(AtomicBool::new(false));
+        let signals = Arc::new(Signals::default());
         let live = Arc::clone(&self.live);
         *lock(&live) = Live::default();
-        let flag = Arc::clone(&stop);
+        let running = Arc::clone(&signals);
         std::thread::Builder::new()
             .name("sync".into())
             .spawn(move || {
-                let outcome = runner::run(db, &client, &Pace::default(), &flag, |pass| {
+                let outcome = runner::run(db, &client, &Pace::default(), &running, |pass| {
                     let (pushed, pulled) = {
                         let mut l = lock(&live);
                         l.last_attempt_at = Some(Timestamp::now());
@@ -105,22 +105,27 @@ impl Syncer {
                 }
             })
             .map_err(|e| format!("cannot start the sync thread: {e}"))?;
-        self.stop = Some(stop);
+        self.signals = Some(signals);
         Ok(())
     }
 
     /// Stops the loop. It finishes the request in flight on its own; whatever it was doing is
     /// one transaction, so stopping never leaves anything half applied.
     pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            stop.store(true, Ordering::Relaxed);
+        if let Some(signals) = self.signals.take() {
+            signals.stop.store(true, Ordering::Relaxed);
         }
         *lock(&self.live) = Live::default();
     }
 
+    /// Asks the running loop to sync at once ("Sync now"); false when none runs.
+    pub fn sync_now(&self) -> bool {
+        self.signals.as_ref().inspect(|s| s.sync_now.store(true, Ordering::Relaxed)).is_some()
+    }
+
     /// Whether a loop runs.
     pub fn running(&self) -> bool {
-        self.stop.is_some()
+        self.signals.is_some()
     }
 
     /// What the loop last saw.

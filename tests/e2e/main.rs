@@ -432,7 +432,22 @@ impl Day<'_> {
         submit_form(s)?;
         s.wait_text("[data-testid=campaign-code]", CODE)?;
         s.wait_text("[data-testid=next-step]", "Inbound Shipment")?;
-        s.wait_text("[data-testid=pending]", "1 event waiting")?;
+        s.wait_text("[data-testid=pending]", "1 entry only on this laptop")?;
+        Ok(())
+    }
+
+    fn home_shows_what_waits_for_the_site(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.click_on("[data-testid=back]")?;
+        s.wait_text("[data-testid=home]", "Waiting for MBA")?;
+        s.wait_text("[data-testid=home-summary]", "1 campaign")?;
+        let row = s.wait_text("[data-testid=waiting-row]", CODE)?;
+        if !row.contains("Inbound Shipment") || !row.contains("0 days") {
+            return Err(format!("the waiting campaign should show its next step and days in stage: {row}"));
+        }
+        self.rig.shot(s, "home")?;
+        s.click_on("[data-testid=waiting-row] td strong")?;
+        s.wait_text("[data-testid=campaign-code]", CODE)?;
         Ok(())
     }
 
@@ -595,7 +610,7 @@ impl Day<'_> {
         }
         s.wait_text("[data-testid=campaign-table]", CODE)?;
         s.wait_text("[data-testid=campaign-table]", "Completed")?;
-        s.wait_text("[data-testid=pending]", "13 events waiting")?;
+        s.wait_text("[data-testid=pending]", "13 entries only on this laptop")?;
         s.click_on("[data-testid=campaign-row] td strong")?;
         s.wait_text("[data-testid=campaign-status]", "Completed")?;
         s.wait_text("[data-testid=current-weight]", "kg")?;
@@ -641,7 +656,7 @@ impl Day<'_> {
         s.keys(&secret, ENTER)?;
         wait_closed(s, "[data-testid=sync-form]")?;
         s.wait_text("[data-testid=sync-state]", "Online")?;
-        s.wait_text("[data-testid=pending]", "0 events waiting")?;
+        s.wait_text("[data-testid=pending]", "All on the server")?;
         s.wait_until("the unsynced marker to go", || Ok(s.find(".badge.unsynced")?.is_none().then_some(())))?;
         Ok(())
     }
@@ -658,11 +673,11 @@ impl Day<'_> {
         submit_form(s)?;
         s.wait_text("[data-testid=campaign-code]", "LEGO-2026-OFFLINE")?;
         s.wait_text("[data-testid=sync-state]", "Offline")?;
-        s.wait_text("[data-testid=pending]", "1 event waiting")?;
+        s.wait_text("[data-testid=pending]", "1 entry only on this laptop")?;
         self.rig.shot(s, "offline")?;
         server.serve(&address)?;
         s.wait_text("[data-testid=sync-state]", "Online")?;
-        s.wait_text("[data-testid=pending]", "0 events waiting")?;
+        s.wait_text("[data-testid=pending]", "All on the server")?;
         Ok(())
     }
 
@@ -765,7 +780,7 @@ impl Day<'_> {
         let s = self.session.as_ref().ok_or("the app is not running")?;
         // Everything this laptop recorded so far reached the server (with the administrator's
         // token it was recorded under).
-        s.wait_text("[data-testid=pending]", "0 events waiting")?;
+        s.wait_text("[data-testid=pending]", "All on the server")?;
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
         let store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
         let refused = store.rejections().map_err(|e| e.to_string())?;
@@ -829,6 +844,38 @@ impl Day<'_> {
         s.click_on("[data-testid=tab-history]")?;
         s.wait_text("[data-testid=recorded-by]", "Ana Jensen")?;
         s.wait_text("[data-testid=attested-site]", "laptop (confirmed by the server)")?;
+        // A laptop that recorded before it learned the policy (here: the policy forgotten, as on a
+        // laptop never synced) has its entry refused by the server; "Sync now" sends it at once
+        // and the status bar opens the refused entries with the server's reason.
+        let mut store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
+        store
+            .connection()
+            .execute("DELETE FROM meta WHERE key = 'sync_site_policy'", [])
+            .map_err(|e| e.to_string())?;
+        let user: String = store
+            .connection()
+            .query_row("SELECT user_id FROM events ORDER BY id LIMIT 1", [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        let user = pluto_core::UserId::parse(&user).map_err(|e| e.to_string())?;
+        let mut data = sample().payload(EventType::CampaignCreated).ok_or("no payload")?;
+        data["legoCampaignCode"] = json!("LEGO-REFUSED-1");
+        store
+            .record(pluto_core::store::Draft::new(None, EventType::CampaignCreated, data, user))
+            .map_err(|e| e.to_string())?;
+        drop(store);
+        s.click_on("[data-testid=sync-now]")?;
+        s.wait_text("[data-testid=refused]", "1 refused by the server")?;
+        s.click_on("[data-testid=refused]")?;
+        let listed = s.wait_text("[data-testid=refused-entry]", "LEGO-REFUSED-1")?;
+        if !listed.contains("site RGE may not record CampaignCreated")
+            || !listed.contains("ask the site whose step it is")
+        {
+            return Err(format!("the refused entry should say why and what to do: {listed}"));
+        }
+        self.rig.shot(s, "refused")?;
+        let close = s.wait("[data-testid=refused-list] .actions button")?;
+        s.click(&close)?;
+        wait_closed(s, "[data-testid=refused-list]")?;
         Ok(())
     }
 
@@ -1136,10 +1183,11 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 20] = [
+    let steps: [(&str, Step<'_>); 21] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
+        ("home_shows_what_waits_for_the_site", Day::home_shows_what_waits_for_the_site),
         (
             "a_step_out_of_order_is_refused_beside_the_step",
             Day::a_step_out_of_order_is_refused_beside_the_step,

@@ -31,6 +31,22 @@ export const commands = {
 	 */
 	stepOffer: () => typedError<StepOffer, CommandError>(__TAURI_INVOKE("step_offer")),
 	/**
+	 *  Syncs at once ("Sync now") instead of at the next interval or retry; the status bar hears
+	 *  the outcome as after any sync.
+	 */
+	syncNow: () => typedError<null, CommandError>(__TAURI_INVOKE("sync_now")),
+	/**  This laptop's entries the server refused, with their campaign, step, reason and what to do. */
+	refusedEntries: () => typedError<RefusedEntry[], CommandError>(__TAURI_INVOKE("refused_entries")),
+	/**
+	 *  The home screen: what is waiting for this laptop's site (see [`step_offer`] for which steps
+	 *  are the site's), with at most `limit` campaigns per list.
+	 */
+	home: (limit: number) => typedError<Home, CommandError>(__TAURI_INVOKE("home", { limit })),
+	/**  The days in each stage after which a campaign is flagged as stalled. */
+	stallThresholds: () => typedError<StallThreshold[], CommandError>(__TAURI_INVOKE("stall_thresholds")),
+	/**  Saves the stall thresholds; each must be 1 to 365 days. */
+	saveStallThresholds: (thresholds: StallThreshold[]) => typedError<StallThreshold[], CommandError>(__TAURI_INVOKE("save_stall_thresholds", { thresholds })),
+	/**
 	 *  Records one step (or a new campaign, with `CampaignCreated` and no campaign id) from a form,
 	 *  strictly: payload rules, the progression, the ECHA gate. `expectedVersion` is the event count
 	 *  the form was opened on; if the campaign changed since, the entry is refused as a conflict.
@@ -290,6 +306,8 @@ export type CampaignSummary = {
 	unsynced: boolean,
 	/**  Its events that a newer Pluto recorded and this build does not fully show. */
 	newerEntries: number,
+	/**  When it reached its current status. */
+	statusSince: string,
 };
 
 /**  One field a correction changes. */
@@ -469,6 +487,14 @@ export type HandlingLoss = {
 	lossRatio: number | null,
 };
 
+/**  What [`home`] answers. */
+export type Home = {
+	/**  The site the work is for: the sync token's, else the profile's. */
+	site: string,
+	/**  Its work. */
+	work: Work,
+};
+
 /**  A calendar date written strictly as `YYYY-MM-DD` (chrono alone also accepts `2026-2-1`). */
 export type IsoDate = string;
 
@@ -558,6 +584,37 @@ export type RecordEntry = {
 	recordedByName: string,
 };
 
+/**
+ *  One of this laptop's entries the server refused, as the app lists it: which campaign and
+ *  step, the server's reason, and what to do.
+ */
+export type RefusedEntry = {
+	/**  The refusal. */
+	rejection: Rejection,
+	/**  The campaign of the entry. */
+	campaignId: string,
+	/**  Its LEGO code, when known. */
+	campaignCode: string | null,
+	/**  What the entry records, in words (`Granulation`). */
+	step: string,
+	/**  What the coordinator can do about it. */
+	remedy: string,
+};
+
+/**  A pushed event the server refused, and why. */
+export type Rejection = {
+	/**  The refused event. */
+	eventId: EventId,
+	/**  `refused`, `conflict` or `forbidden`. */
+	outcome: string,
+	/**  The field the server named, if any. */
+	field: string | null,
+	/**  The server's reason. */
+	message: string,
+	/**  When it was refused. */
+	rejectedAt: Timestamp,
+};
+
 /**  The site a coordinator works at. */
 export type Site = 
 /**  MBA: granulation, metal removal, purification, extrusion. */
@@ -590,6 +647,28 @@ export type Stage = {
 	recordedAt: Timestamp | null,
 	/**  Whether it is the campaign's current status. */
 	current: boolean,
+};
+
+/**  One stage of the home screen's overview. */
+export type StageCount = {
+	/**  The status campaigns wait in. */
+	status: CampaignStatus,
+	/**  How many campaigns are at it. */
+	count: number,
+	/**  How many of them have waited longer than its threshold. */
+	stalled: number,
+	/**  Its threshold in days (`None` for the last status). */
+	stalledAfterDays: number | null,
+	/**  Whether the step that follows it is this site's to record. */
+	mine: boolean,
+};
+
+/**  After how many days in a stage a campaign counts as stalled. */
+export type StallThreshold = {
+	/**  The stage (the status a campaign waits in). */
+	status: CampaignStatus,
+	/**  Days in it before the campaign is stalled. */
+	days: number,
 };
 
 /**  How a status is shown. */
@@ -761,6 +840,32 @@ export type WeightPoint = {
 	tone: Tone,
 	/**  Weight after it. */
 	weightKg: number | null,
+};
+
+/**  What is waiting for a site. */
+export type Work = {
+	/**  Every status in order, with its campaigns. */
+	stages: StageCount[],
+	/**  The campaigns whose next step the site records: stalled first, then longest waiting. */
+	waiting: WorkItem[],
+	/**  How many campaigns wait for the site in all. */
+	waitingTotal: number,
+	/**  How many of those are stalled. */
+	stalledTotal: number,
+	/**  Campaigns with anomalies, most recently changed first. */
+	anomalies: WorkItem[],
+	/**  How many campaigns have anomalies in all. */
+	anomaliesTotal: number,
+};
+
+/**  A campaign on the home screen, with how long it has waited. */
+export type WorkItem = {
+	/**  The campaign as the list shows it. */
+	campaign: CampaignSummary,
+	/**  Whole days since it reached its current status. */
+	daysInStage: number,
+	/**  Whether it has waited longer than the stage's threshold. */
+	stalled: boolean,
 };
 
 /* Tauri Specta runtime */

@@ -9,12 +9,11 @@ mod output;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pluto_core::store::{Draft, ListQuery, SortOrder, APP_IDENTIFIER, DB_FILE_NAME};
-use pluto_core::sync::runner::{self, Pace};
+use pluto_core::sync::runner::{self, Pace, Signals};
 use pluto_core::sync::{sync_once, SyncClient, SyncError};
 use pluto_core::{
     CampaignId, CampaignStatus, EventId, EventType, FieldError, Refusal, Store, StoreError, Timestamp, UserId,
@@ -387,8 +386,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let client = SyncClient::with_ca_file(&server, &token, ca_file.as_deref())?;
             if watch {
-                let stop = AtomicBool::new(false);
-                runner::run(db, &client, &Pace::default(), &stop, |pass| out.sync_pass(&pass))?;
+                runner::run(db, &client, &Pace::default(), &Signals::default(), |pass| out.sync_pass(&pass))?;
             } else {
                 let report = sync_once(&mut store, &client)?;
                 out.synced(&report, &store.sync_state()?);

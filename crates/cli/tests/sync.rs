@@ -196,11 +196,11 @@ fn refused_tokens_and_unreachable_servers_keep_local_entries() {
 /// is back, without anyone touching the laptop; a new local entry is sent within a tick.
 #[test]
 fn the_background_loop_catches_up_when_the_network_comes_back() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::Ordering;
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use pluto_core::sync::runner::{run, Pace};
+    use pluto_core::sync::runner::{run, Pace, Signals};
     use pluto_core::sync::SyncClient;
 
     let dir = tempfile::tempdir().unwrap();
@@ -215,7 +215,7 @@ fn the_background_loop_catches_up_when_the_network_comes_back() {
     };
     let client = SyncClient::new(&format!("http://127.0.0.1:{port}"), &token).unwrap();
     let pace = Pace {
-        interval: Duration::from_millis(300),
+        interval: Duration::from_secs(60),
         retry_base: Duration::from_millis(50),
         retry_max: Duration::from_millis(400),
         tick: Duration::from_millis(20),
@@ -223,11 +223,11 @@ fn the_background_loop_catches_up_when_the_network_comes_back() {
     // Each pass: whether it synced, and how many events were still waiting after it.
     type Passes = Vec<(bool, u64)>;
     let passes: Arc<Mutex<Passes>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
+    let signals = Arc::new(Signals::default());
     let worker = std::thread::spawn({
-        let (db, passes, stop) = (mba.db.clone(), passes.clone(), stop.clone());
+        let (db, passes, signals) = (mba.db.clone(), passes.clone(), signals.clone());
         move || {
-            run(db, &client, &pace, &stop, |pass| {
+            run(db, &client, &pace, &signals, |pass| {
                 passes.lock().unwrap().push((pass.outcome.is_ok(), pass.state.pending));
             })
         }
@@ -261,7 +261,11 @@ fn the_background_loop_catches_up_when_the_network_comes_back() {
     wait_for("the new entry to be sent", &|p| {
         p.len() > seen && p.last().is_some_and(|(ok, n)| *ok && *n == 0)
     });
-    stop.store(true, Ordering::Relaxed);
+    // "Sync now" syncs at once, not at the next interval (a minute here).
+    let seen = passes.lock().unwrap().len();
+    signals.sync_now.store(true, Ordering::Relaxed);
+    wait_for("the sync asked for", &|p| p.len() > seen && p.last().is_some_and(|(ok, _)| *ok));
+    signals.stop.store(true, Ordering::Relaxed);
     worker.join().unwrap().unwrap();
     runtime.block_on(running.shutdown()).unwrap();
     assert!(mba.ok(&["status"]).contains("Everything up to #2 from this laptop is on the server."));

@@ -13,6 +13,7 @@ mod remote;
 mod rows;
 pub mod schema;
 mod sync;
+mod work;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,7 +28,8 @@ pub use append::{Draft, Recorded};
 pub use maintenance::Drift;
 pub use query::{CampaignSummary, ListPage, ListQuery, SortOrder};
 pub use remote::RemoteReport;
-pub use sync::{PullRefusal, Rejection, StepOffer, SyncState};
+pub use sync::{PullRefusal, RefusedEntry, Rejection, StepOffer, SyncState};
+pub use work::{StageCount, StallThreshold, Work, WorkItem, MAX_STALL_DAYS};
 
 /// Why a store operation failed. Nothing is written when an operation fails.
 #[derive(Debug, thiserror::Error)]

@@ -92,6 +92,8 @@ pub struct CampaignSummary {
     pub unsynced: bool,
     /// Its events that a newer Pluto recorded and this build does not fully show.
     pub newer_entries: u32,
+    /// When it reached its current status.
+    pub status_since: String,
 }
 
 /// A page of campaigns and how many match in all.
@@ -189,41 +191,49 @@ impl Store {
         args.push(SqlValue::Integer(i64::from(query.limit)));
         args.push(SqlValue::Integer(i64::from(query.offset)));
         let sql = format!(
-            "SELECT id, lego_campaign_code, material_type, description, status, current_step, next_expected_step,
-                    current_weight_kg, echa_approved, last_event_type, updated_at, event_count, anomaly_count,
-                    EXISTS (SELECT 1 FROM events e WHERE e.stream_id = campaign_projections.id
-                            AND e.server_position IS NULL),
-                    newer_entries
-             FROM campaign_projections {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
+            "SELECT {SUMMARY_COLUMNS} FROM campaign_projections {filter} ORDER BY {order} LIMIT ?{} OFFSET ?{}",
             args.len() - 1,
             args.len()
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                Ok(CampaignSummary {
-                    id: r.get(0)?,
-                    lego_campaign_code: r.get(1)?,
-                    material_type: stored(r, 2, MaterialType::parse)?,
-                    description: r.get(3)?,
-                    status: stored(r, 4, CampaignStatus::parse)?.ok_or(
-                        rusqlite::Error::InvalidColumnType(4, "status".into(), rusqlite::types::Type::Null),
-                    )?,
-                    current_step: r.get(5)?,
-                    next_expected_step: r.get(6)?,
-                    current_weight_kg: r.get(7)?,
-                    echa_approved: r.get(8)?,
-                    last_event_type: stored(r, 9, |t| EventType::parse(t).ok())?,
-                    updated_at: r.get(10)?,
-                    event_count: r.get(11)?,
-                    anomaly_count: r.get(12)?,
-                    unsynced: r.get(13)?,
-                    newer_entries: r.get(14)?,
-                })
-            })?
+            .query_map(rusqlite::params_from_iter(args.iter()), summary)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(ListPage { rows, total: u64::try_from(total).map_err(|e| StoreError::Corrupt(e.to_string()))? })
     }
+}
+
+/// The columns of [`summary`], from `campaign_projections`.
+pub(super) const SUMMARY_COLUMNS: &str =
+    "id, lego_campaign_code, material_type, description, status, current_step, next_expected_step,
+     current_weight_kg, echa_approved, last_event_type, updated_at, event_count, anomaly_count,
+     EXISTS (SELECT 1 FROM events e WHERE e.stream_id = campaign_projections.id AND e.server_position IS NULL),
+     newer_entries, status_since";
+
+/// One list row, from a row that starts with [`SUMMARY_COLUMNS`].
+pub(super) fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<CampaignSummary> {
+    Ok(CampaignSummary {
+        id: r.get(0)?,
+        lego_campaign_code: r.get(1)?,
+        material_type: stored(r, 2, MaterialType::parse)?,
+        description: r.get(3)?,
+        status: stored(r, 4, CampaignStatus::parse)?.ok_or(rusqlite::Error::InvalidColumnType(
+            4,
+            "status".into(),
+            rusqlite::types::Type::Null,
+        ))?,
+        current_step: r.get(5)?,
+        next_expected_step: r.get(6)?,
+        current_weight_kg: r.get(7)?,
+        echa_approved: r.get(8)?,
+        last_event_type: stored(r, 9, |t| EventType::parse(t).ok())?,
+        updated_at: r.get(10)?,
+        event_count: r.get(11)?,
+        anomaly_count: r.get(12)?,
+        unsynced: r.get(13)?,
+        newer_entries: r.get(14)?,
+        status_since: r.get(15)?,
+    })
 }
 
 /// Reads the stored name in column `i` with `parse`; a name this build cannot read is a damaged

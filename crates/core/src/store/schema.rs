@@ -13,6 +13,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/0004_projection_columns.sql"),
     include_str!("../../../../migrations/0005_tolerant_reader.sql"),
     include_str!("../../../../migrations/0006_server_site.sql"),
+    include_str!("../../../../migrations/0007_work_queue.sql"),
 ];
 
 /// The schema version this build writes.

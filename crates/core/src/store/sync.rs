@@ -29,6 +29,10 @@ pub struct StepOffer {
     pub others: Vec<crate::EventType>,
 }
 
+/// How a server begins its refusal of an event type it does not know ([`crate::EventType::parse`]'s
+/// words); a refusal of a known type by a rule (the site policy, a second creation) does not.
+const UNKNOWN_TYPE: &str = "unknown event type ";
+
 /// A pushed event the server refused, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,6 +48,60 @@ pub struct Rejection {
     pub message: String,
     /// When it was refused.
     pub rejected_at: Timestamp,
+}
+
+/// One of this laptop's entries the server refused, as the app lists it: which campaign and
+/// step, the server's reason, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct RefusedEntry {
+    /// The refusal.
+    pub rejection: Rejection,
+    /// The campaign of the entry.
+    pub campaign_id: String,
+    /// Its LEGO code, when known.
+    pub campaign_code: Option<String>,
+    /// What the entry records, in words (`Granulation`).
+    pub step: String,
+    /// What the coordinator can do about it.
+    pub remedy: String,
+}
+
+impl Rejection {
+    /// Whether the server refused the entry only because it did not know its type or version
+    /// (a server older than this laptop), as opposed to a rule it applied to a type it reads.
+    pub fn server_did_not_know_it(&self) -> bool {
+        match self.field.as_deref() {
+            Some("schemaVersion") => true,
+            Some("eventType") => self.message.starts_with(UNKNOWN_TYPE),
+            _ => false,
+        }
+    }
+
+    /// What to do about the refusal, in words.
+    pub fn remedy(&self) -> &'static str {
+        let site_policy =
+            self.message.contains(" may not record ") || self.message.contains(" may not correct ");
+        match (self.outcome.as_str(), self.field.as_deref()) {
+            ("forbidden", _) | (_, Some("eventType")) if site_policy => {
+                "Your site may not record this step. It stays on this laptop, marked, and is never sent: \
+                 ask the site whose step it is to record it."
+            }
+            ("conflict", _) => {
+                "The server holds a different entry under the same id. Nothing was overwritten; tell \
+                 support and give them the entry's id."
+            }
+            _ if self.server_did_not_know_it() => {
+                "The sync server is older than this Pluto Tracker. The entry is sent again by itself once \
+                 the server is updated; nothing to do here."
+            }
+            _ => {
+                "The server found the entry invalid. If a value is wrong, correct it in the campaign's \
+                 history; otherwise tell support and give them the entry's id."
+            }
+        }
+    }
 }
 
 /// A pulled event this laptop could not take: no version of Pluto could read it, or its id or
@@ -297,13 +355,14 @@ impl Store {
         {
             let mut stmt = tx.prepare_cached(
                 "DELETE FROM sync_rejections
-                 WHERE field IN ('eventType', 'schemaVersion')
+                 WHERE (field = 'schemaVersion' OR (field = 'eventType' AND substr(message, 1, ?3) = ?4))
                    AND event_id IN (SELECT id FROM events WHERE event_type = ?1 AND schema_version = ?2)",
             )?;
             for entry in server_types {
                 let Some((name, version)) = entry.rsplit_once('@') else { continue };
                 let Ok(version) = version.parse::<u32>() else { continue };
-                retried += stmt.execute(params![name, version])? as u64;
+                retried +=
+                    stmt.execute(params![name, version, UNKNOWN_TYPE.len() as i64, UNKNOWN_TYPE])? as u64;
             }
         }
         tx.commit()?;
@@ -390,6 +449,26 @@ impl Store {
                 message,
                 rejected_at: Timestamp::parse(&at).map_err(super::StoreError::Corrupt)?,
             });
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// This laptop's entries the server refused, newest refusal first, with their campaign
+    /// and step.
+    pub fn refused_entries(&self) -> Result<Vec<RefusedEntry>> {
+        let mut places = self.conn.prepare_cached(
+            "SELECT e.stream_id, p.lego_campaign_code, e.event_type FROM events e
+             LEFT JOIN campaign_projections p ON p.id = e.stream_id WHERE e.id = ?1",
+        )?;
+        let mut out = Vec::new();
+        for rejection in self.rejections()? {
+            let (campaign_id, campaign_code, event_type): (String, Option<String>, String) =
+                places.query_row([rejection.event_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let step = crate::EventType::parse(&event_type).map_or(event_type, |t| t.label().to_owned());
+            let remedy = rejection.remedy().to_owned();
+            out.push(RefusedEntry { rejection, campaign_id, campaign_code, step, remedy });
         }
         Ok(out)
     }

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::samples::SampleCampaign;
+use crate::time::Timestamp;
 use crate::{CampaignState, Event, EventType, Payload, UserId};
 
 fn user() -> UserId {
@@ -366,7 +367,11 @@ fn rebuild_restores_exactly_and_verify_reports_drift() {
     assert!(f.store.verify().unwrap().is_empty());
     let after_indexes: String = f.store.connection().query_row(indexes, [], |r| r.get(0)).unwrap();
     assert_eq!(after_indexes, before_indexes, "the list indexes are back after the bulk load");
-    assert_eq!(before_indexes, "campaign_projections_by_activity,campaign_projections_by_status");
+    assert_eq!(
+        before_indexes,
+        "campaign_projections_by_activity,campaign_projections_by_stage_age,campaign_projections_by_status,\
+         campaign_projections_with_anomalies"
+    );
     assert_eq!(snapshot(&f.store), before);
 }
 
@@ -514,6 +519,13 @@ mod sync_bookkeeping {
         assert_eq!((state.pending, state.rejected, state.highest_local_seq), (0, 1, 4));
         assert_eq!(state.server_contiguous_up_to, Some(3));
         assert_eq!(f.store.rejections().unwrap()[0].field.as_deref(), Some("data.carrier"));
+        // The app lists it by campaign and step, with what to do.
+        let listed = f.store.refused_entries().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].campaign_id, unsynced[3].stream_id.as_str());
+        assert_eq!(listed[0].campaign_code.as_deref(), Some(SampleCampaign::numbered(1).code.as_str()));
+        assert_eq!(listed[0].step, "Metal Removal");
+        assert!(listed[0].remedy.contains("correct it in the campaign's history"), "{}", listed[0].remedy);
         assert_eq!(
             f.store.history(&unsynced[0].stream_id).unwrap().len(),
             4,
@@ -542,13 +554,16 @@ mod sync_bookkeeping {
         assert_eq!((completion.event_type, completion.schema_version), (EventType::CampaignCompleted, 2));
         let accepted: Vec<(EventId, i64)> =
             unsynced[..11].iter().zip(1..).map(|(e, p)| (e.id.clone(), p)).collect();
-        let refusal = |event: &Event, field: &str| Rejection {
+        let refusal_with = |event: &Event, field: &str, message: &str| Rejection {
             event_id: event.id.clone(),
             outcome: "refused".into(),
             field: Some(field.into()),
-            message: "this version of Pluto understands CampaignCompleted schema versions 1 to 1, got 2"
-                .into(),
+            message: message.into(),
             rejected_at: Timestamp::now(),
+        };
+        let refusal = |event: &Event, field: &str| {
+            let message = "this version of Pluto understands CampaignCompleted schema versions 1 to 1, got 2";
+            refusal_with(event, field, message)
         };
         f.store
             .record_push(&accepted, &[refusal(completion, "schemaVersion")], &status(&f.store, 11))
@@ -570,6 +585,21 @@ mod sync_bookkeeping {
             .unwrap();
         assert_eq!(f.store.retry_refusals_the_server_now_reads(&updated).unwrap(), 0);
         assert!(f.store.unsynced(100).unwrap().is_empty());
+
+        // A rule applied to a type the server reads (the site policy) is kept too, and says what
+        // to do; an unknown type is offered again once the server reads it.
+        let policy = refusal_with(completion, "eventType", "site RGE may not record CampaignCompleted");
+        f.store.record_push(&[], std::slice::from_ref(&policy), &status(&f.store, 11)).unwrap();
+        assert_eq!(f.store.retry_refusals_the_server_now_reads(&updated).unwrap(), 0);
+        assert!(policy.remedy().contains("ask the site whose step it is"));
+        let unknown = refusal_with(
+            completion,
+            "eventType",
+            "unknown event type \"CampaignCompleted\"; expected one of …",
+        );
+        assert!(unknown.server_did_not_know_it() && unknown.remedy().contains("sent again by itself"));
+        f.store.record_push(&[], &[unknown], &status(&f.store, 11)).unwrap();
+        assert_eq!(f.store.retry_refusals_the_server_now_reads(&updated).unwrap(), 1);
     }
 
     /// The site the server attests arrives with each pulled event, own events included, and is
@@ -932,4 +962,114 @@ fn the_steps_of_this_laptops_site_are_offered_first() {
     let admin = SitePolicy { admin: true, ..SitePolicy::default_for("HQ") };
     f.store.set_site_policy(&admin).unwrap();
     assert!(f.store.step_offer("MBA").unwrap().others.is_empty());
+}
+
+/// Sets when campaign `id` reached its status, as if its last step was recorded `days` ago.
+fn age(store: &Store, id: &CampaignId, days: i64) {
+    let since = Timestamp::from_millis(Timestamp::now().millis() - days * 24 * 3600 * 1000);
+    store
+        .connection()
+        .execute(
+            "UPDATE campaign_projections SET status_since = ?1 WHERE id = ?2",
+            (since.to_string(), id.as_str()),
+        )
+        .unwrap();
+}
+
+#[test]
+fn home_lists_what_waits_for_the_site_stalled_first_then_longest_waiting() {
+    use crate::CampaignStatus;
+    let mut f = fixture();
+    let mba = f.store.step_offer("MBA").unwrap().mine;
+    // 1: created (waits for MBA's inbound, 14 days), 2: received (granulation, 3 days),
+    // 3: extruded (waits for ECHA), 4: granulated (metal removal, 3 days).
+    let fresh_created = campaign(&mut f.store, 1, 1);
+    let received = campaign(&mut f.store, 2, 2);
+    let extruded = campaign(&mut f.store, 3, 6);
+    let granulated = campaign(&mut f.store, 4, 3);
+    age(&f.store, &fresh_created, 10);
+    age(&f.store, &received, 2);
+    age(&f.store, &extruded, 30);
+    age(&f.store, &granulated, 4);
+
+    let work = f.store.work(&mba, Timestamp::now(), 50).unwrap();
+    let order: Vec<(&str, u32, bool)> =
+        work.waiting.iter().map(|w| (w.campaign.id.as_str(), w.days_in_stage, w.stalled)).collect();
+    // Granulated for 4 days is stalled (3-day threshold) and comes first, though the created
+    // campaign has waited longer (10 of its 14 days); ECHA's campaign is not MBA's work.
+    assert_eq!(
+        order,
+        [(granulated.as_str(), 4, true), (fresh_created.as_str(), 10, false), (received.as_str(), 2, false)]
+    );
+    assert_eq!((work.waiting_total, work.stalled_total), (3, 1));
+    let stage = |s: CampaignStatus| work.stages.iter().find(|x| x.status == s).unwrap().clone();
+    let echa = stage(CampaignStatus::ExtrusionComplete);
+    assert_eq!((echa.count, echa.stalled, echa.mine, echa.stalled_after_days), (1, 1, false, Some(14)));
+    assert!(stage(CampaignStatus::Created).mine);
+    assert_eq!(stage(CampaignStatus::Completed).stalled_after_days, None);
+    assert_eq!(work.stages.iter().map(|s| s.count).sum::<u64>(), 4);
+
+    // A coordinator who allows granulation a week: nothing of MBA's is stalled any more.
+    f.store
+        .set_stall_thresholds(&[StallThreshold { status: CampaignStatus::GranulationComplete, days: 7 }])
+        .unwrap();
+    let work = f.store.work(&mba, Timestamp::now(), 2).unwrap();
+    assert_eq!(work.stalled_total, 0);
+    assert_eq!(work.waiting.len(), 2, "the limit holds");
+    assert_eq!(work.waiting[0].campaign.id, fresh_created.as_str());
+    // The limit cuts the list, not the totals.
+    assert_eq!(work.waiting_total, 3);
+}
+
+#[test]
+fn stall_thresholds_are_checked_and_kept() {
+    use crate::CampaignStatus;
+    let mut f = fixture();
+    let defaults = f.store.stall_thresholds().unwrap();
+    assert_eq!(defaults.len(), CampaignStatus::ALL.len() - 1, "every status but the last");
+    let bad = [
+        (
+            StallThreshold { status: CampaignStatus::GranulationComplete, days: 0 },
+            "stallDays.granulation_complete",
+        ),
+        (
+            StallThreshold { status: CampaignStatus::GranulationComplete, days: 366 },
+            "stallDays.granulation_complete",
+        ),
+        (StallThreshold { status: CampaignStatus::Completed, days: 5 }, "stallDays.completed"),
+    ];
+    for (threshold, field) in bad {
+        match f.store.set_stall_thresholds(&[threshold]) {
+            Err(StoreError::Refused(crate::Refusal::Field(e))) => assert_eq!(e.field, field),
+            other => panic!("{threshold:?} should be refused: {other:?}"),
+        }
+    }
+    assert_eq!(f.store.stall_thresholds().unwrap(), defaults, "a refusal saves nothing");
+    f.store.set_stall_thresholds(&[StallThreshold { status: CampaignStatus::Created, days: 30 }]).unwrap();
+    drop(f.store);
+    let store = Store::open(&f.path).unwrap();
+    let created = store.stall_thresholds().unwrap().into_iter().find(|t| t.status == CampaignStatus::Created);
+    assert_eq!(created.unwrap().days, 30);
+}
+
+#[test]
+fn home_lists_campaigns_with_anomalies() {
+    let mut f = fixture();
+    let id = campaign(&mut f.store, 1, 2);
+    campaign(&mut f.store, 2, 2);
+    // A second inbound shipment arriving from another laptop is kept as an anomaly.
+    let original = f.store.history(&id).unwrap().pop().unwrap();
+    let at = Timestamp::now();
+    let duplicate = Event {
+        id: EventId::generate(at.system_time()),
+        device_id: DeviceId::generate(),
+        device_seq: 1,
+        created_at: at,
+        ..original
+    };
+    f.store.apply_remote(&[duplicate]).unwrap();
+    let work = f.store.work(&[], Timestamp::now(), 50).unwrap();
+    assert_eq!(work.anomalies_total, 1);
+    assert_eq!(work.anomalies[0].campaign.id, id.as_str());
+    assert!(work.waiting.is_empty(), "a site that records nothing waits for nothing");
 }

@@ -65,6 +65,15 @@ impl Default for Pace {
     }
 }
 
+/// How a running loop is steered from other threads.
+#[derive(Debug, Default)]
+pub struct Signals {
+    /// Set to end the loop after the current pass.
+    pub stop: AtomicBool,
+    /// Set to sync at once (the coordinator's "Sync now"), even while waiting to retry.
+    pub sync_now: AtomicBool,
+}
+
 /// One pass of the loop, for whoever shows sync state.
 #[derive(Debug)]
 pub struct Pass<'a> {
@@ -76,16 +85,17 @@ pub struct Pass<'a> {
     pub next_in: Duration,
 }
 
-/// Syncs the store at `db` with `client` until `stop` is set, calling `observe` after every
+/// Syncs the store at `db` with `client` until `signals.stop` is set, calling `observe` after every
 /// attempt. Local entries made by other connections (the app's UI, the CLI) trigger a sync
 /// within one tick.
 pub fn run(
     db: PathBuf,
     client: &SyncClient,
     pace: &Pace,
-    stop: &AtomicBool,
+    signals: &Signals,
     mut observe: impl FnMut(Pass<'_>),
 ) -> Result<(), SyncError> {
+    let stop = &signals.stop;
     let mut store = Store::open(&db)?;
     let mut backoff = Backoff::new(pace.retry_base, pace.retry_max);
     while !stop.load(Ordering::Relaxed) {
@@ -107,6 +117,11 @@ pub fn run(
             std::thread::sleep(pace.tick.min(wake.saturating_duration_since(Instant::now())));
             // New local entries sync now, not at the next interval (but not while retrying).
             if outcome.is_ok() && store.highest_local_seq()? > recorded {
+                break;
+            }
+            // The coordinator asked: now, even while waiting to retry, and with a fresh backoff.
+            if signals.sync_now.swap(false, Ordering::Relaxed) {
+                backoff.reset();
                 break;
             }
         }
