@@ -10,6 +10,7 @@ const COMMANDS: &[&str] = &[
     "get_campaign",
     "form_fields",
     "step_offer",
+    "find",
     "sync_now",
     "refused_entries",
     "home",

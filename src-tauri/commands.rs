@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use pluto_core::record::CampaignRecord;
 use pluto_core::store::{
-    Draft, ListPage, ListQuery, RefusedEntry, SortOrder, StallThreshold, StepOffer, SyncState, Work,
+    Draft, FoundCampaign, ListPage, ListQuery, RefusedEntry, SortOrder, StallThreshold, StepOffer, SyncState,
+    Work,
 };
 use pluto_core::vocabulary::Vocabulary;
 use pluto_core::{
@@ -201,6 +202,18 @@ pub fn step_offer(state: State<'_, AppState>) -> Result<StepOffer, CommandError>
     let mut inner = state.lock();
     let site = inner.profile.as_ref().map(|p| p.site_name.clone()).unwrap_or_default();
     Ok(inner.session()?.store.step_offer(&site)?)
+}
+
+/// Finds campaigns by code, description or any reference their entries carry (Ctrl+K), newest
+/// first, each with the entries that matched.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn find(
+    state: State<'_, AppState>,
+    text: String,
+    limit: u32,
+) -> Result<Vec<FoundCampaign>, CommandError> {
+    Ok(state.lock().session()?.store.find(&text, limit.clamp(1, 200))?)
 }
 
 /// The home screen: what is waiting for this laptop's site (see [`step_offer`] for which steps

@@ -22,6 +22,8 @@ use webdriver::{Result, Session};
 
 const ENTER: &str = "\u{E007}";
 const ESCAPE: &str = "\u{E00C}";
+/// Ctrl+K: the Control key held for the next key, then released (WebDriver's NULL key).
+const CTRL_K: &str = "\u{E009}k\u{E000}";
 const CODE: &str = "LEGO-2026-E2E";
 
 /// Xvfb, tauri-driver and a temporary data folder; stopped on drop.
@@ -620,6 +622,30 @@ impl Day<'_> {
         Ok(())
     }
 
+    /// Keyboard only: Ctrl+K, the bag's tracking reference as a scanner types it, Enter.
+    fn ctrl_k_finds_a_campaign_by_a_tracking_ref(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        let tracking = sample().payload(EventType::InboundShipmentRecorded).ok_or("no payload")?
+            ["trackingRef"]
+            .as_str()
+            .ok_or("no tracking ref")?
+            .to_owned();
+        let list = s.wait("[data-testid=search]")?;
+        s.keys(&list, CTRL_K)?;
+        let input = s.wait("[data-testid=find-input]")?;
+        s.keys(&input, &tracking.to_lowercase())?;
+        let hit = s.wait_text("[data-testid=find-hit]", CODE)?;
+        if !hit.contains(&format!("Tracking reference: {tracking}")) {
+            return Err(format!("the hit should show where it matched: {hit}"));
+        }
+        self.rig.shot(s, "find")?;
+        s.keys(&input, ENTER)?;
+        s.wait_text("[data-testid=campaign-code]", CODE)?;
+        wait_closed(s, "[data-testid=find]")?;
+        s.click_on("[data-testid=back]")?;
+        Ok(())
+    }
+
     fn training_mode_is_separate_and_marked(&mut self) -> Result<()> {
         let s = self.session.as_ref().ok_or("the app is not running")?;
         s.click_on("[data-testid=training-toggle]")?;
@@ -1183,7 +1209,7 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 21] = [
+    let steps: [(&str, Step<'_>); 22] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
@@ -1205,6 +1231,7 @@ fn main() {
         ("record_the_rest_to_completed", Day::record_the_rest_to_completed),
         ("export_writes_the_chain_of_custody", Day::export_writes_the_chain_of_custody),
         ("a_restart_finds_everything_still_there", Day::a_restart_finds_everything_still_there),
+        ("ctrl_k_finds_a_campaign_by_a_tracking_ref", Day::ctrl_k_finds_a_campaign_by_a_tracking_ref),
         ("training_mode_is_separate_and_marked", Day::training_mode_is_separate_and_marked),
         ("sync_sends_everything_in_the_background", Day::sync_sends_everything_in_the_background),
         (

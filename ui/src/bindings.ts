@@ -31,6 +31,11 @@ export const commands = {
 	 */
 	stepOffer: () => typedError<StepOffer, CommandError>(__TAURI_INVOKE("step_offer")),
 	/**
+	 *  Finds campaigns by code, description or any reference their entries carry (Ctrl+K), newest
+	 *  first, each with the entries that matched.
+	 */
+	find: (text: string, limit: number) => typedError<FoundCampaign[], CommandError>(__TAURI_INVOKE("find", { text, limit })),
+	/**
 	 *  Syncs at once ("Sync now") instead of at the next interval or retry; the status bar hears
 	 *  the outcome as after any sync.
 	 */
@@ -469,6 +474,22 @@ export type FieldSpec = {
 	label: string,
 	/**  Whether it holds text over several lines (notes, descriptions), entered in a larger box. */
 	long: boolean,
+};
+
+/**  A campaign a find matched, with the entries that matched. */
+export type FoundCampaign = {
+	/**  The campaign as the list shows it. */
+	campaign: CampaignSummary,
+	/**  The entries whose words start with the words searched for. */
+	foundIn: FoundIn[],
+};
+
+/**  Where a find matched: the entry's place and its value. */
+export type FoundIn = {
+	/**  Where it was recorded (`Inbound Shipment — Tracking reference`). */
+	place: string,
+	/**  The value that matched. */
+	value: string,
 };
 
 /**  Weight lost between one stage's output and the next stage's input (handling, transport). */

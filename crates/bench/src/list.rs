@@ -6,6 +6,9 @@
 //! Home: the work queue of MBA's laptop (`Store::work`: counts and stalled counts per stage, the
 //! longest waiting campaigns of MBA's stages, the anomalies) over the same store, against the
 //! bare queries for the stage counts and one page of the longest waiting at one stage.
+//!
+//! Find: `Store::find` by the tracking reference of a random campaign's inbound shipment, against
+//! the bare FTS5 query for the same words on the same index.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -75,11 +78,18 @@ pub fn run(dir: &Path, campaigns: u64, queries: u64) -> Result<Vec<Figure>> {
     let all: Vec<CampaignStatus> = present.iter().map(|(s, _)| *s).collect();
     let total = thousands(log.campaigns());
     let home = measure_home(&store, &raw, queries)?;
+    let events: i64 = raw.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+    let find = measure_find(&store, &raw, queries)?;
     Ok(vec![
         home.figure_with(
             "home: MBA's work queue".into(),
             format!("{queries} home screens, {total} campaigns"),
             HOME_TARGET,
+        ),
+        find.figure_with(
+            "find by a tracking reference".into(),
+            format!("{queries} finds, {total} campaigns, {} events", thousands(u64::try_from(events)?)),
+            FIND_TARGET,
         ),
         measure(&store, &raw, &[largest], queries)?.figure(
             format!("list page, status {largest}"),
@@ -146,6 +156,61 @@ fn measure_home(store: &Store, raw: &Connection, queries: u64) -> Result<Samples
         } else {
             let r = raw_home()?;
             (pluto_home()?, r)
+        };
+        samples.pluto_rows += p.0;
+        samples.pluto.push(p.1);
+        samples.raw_rows += r.0;
+        samples.raw.push(r.1);
+    }
+    Ok(samples)
+}
+
+/// The issue's bound on find, checked against the 99th percentile.
+const FIND_TARGET: Duration = Duration::from_millis(20);
+
+/// Times `Store::find` for random campaigns' inbound tracking references against the bare FTS5
+/// query `Store::find` issues for them (without reading the campaigns' rows).
+fn measure_find(store: &Store, raw: &Connection, queries: u64) -> Result<Samples> {
+    let refs: Vec<String> = raw
+        .prepare(
+            "SELECT data ->> 'trackingRef' FROM events WHERE event_type = 'InboundShipmentRecorded'
+             ORDER BY random() LIMIT ?1",
+        )?
+        .query_map([i64::try_from(queries)?], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut bare = raw.prepare(
+        "SELECT d.campaign_id, d.entries FROM search_index JOIN search_docs d ON d.id = search_index.rowid
+         WHERE search_index MATCH ?1 ORDER BY search_index.rowid DESC LIMIT 20",
+    )?;
+    let pluto_find = |text: &str| -> Result<(u64, Duration)> {
+        let start = Instant::now();
+        let found = store.find(text, 20)?;
+        Ok((found.len() as u64, start.elapsed()))
+    };
+    let mut raw_find = |text: &str| -> Result<(u64, Duration)> {
+        let start = Instant::now();
+        let query = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\"{}\"*", w.to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let rows = bare
+            .query_map([query], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((rows.len() as u64, start.elapsed()))
+    };
+    let first = refs.first().context("the list store has no inbound shipments")?;
+    pluto_find(first)?;
+    raw_find(first)?;
+    let mut samples = Samples { pluto: Vec::new(), raw: Vec::new(), pluto_rows: 0, raw_rows: 0 };
+    for (i, text) in refs.iter().cycle().take(queries as usize).enumerate() {
+        let (p, r) = if i % 2 == 0 {
+            let p = pluto_find(text)?;
+            (p, raw_find(text)?)
+        } else {
+            let r = raw_find(text)?;
+            (pluto_find(text)?, r)
         };
         samples.pluto_rows += p.0;
         samples.pluto.push(p.1);

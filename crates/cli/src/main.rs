@@ -87,6 +87,15 @@ enum Command {
     },
     /// List campaigns, most recently active first
     List(ListArgs),
+    /// Find campaigns by code, description or any reference their entries carry (tracking
+    /// reference, ticket, batch or PO number, carrier, approver), and show where it matched
+    Find {
+        /// What to look for: whole references or their first letters or digits, in any case
+        text: String,
+        /// At most this many campaigns
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
     /// Rebuild every projection from the events
     Rebuild,
     /// Check that every projection equals a fresh fold of its events
@@ -330,6 +339,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             out.list(&store.list(&query)?, &query);
         }
+        Command::Find { text, limit } => out.found(&text, &store.find(&text, limit.clamp(1, 1000))?),
         Command::Rebuild => {
             let n = store.rebuild()?;
             out.message(

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use pluto_core::correction::Effective;
-use pluto_core::store::{Drift, ListPage, ListQuery, PullRefusal, Recorded, Rejection, SyncState};
+use pluto_core::store::{
+    Drift, FoundCampaign, ListPage, ListQuery, PullRefusal, Recorded, Rejection, SyncState,
+};
 use pluto_core::sync::runner::Pass;
 use pluto_core::sync::SyncReport;
 use pluto_core::{CampaignState, DeviceId, Event, EventType, MassBalance, Payload, StoreError, Timestamp};
@@ -194,6 +196,25 @@ impl Printer {
                         out!("    {k} is now cleared (corrected)");
                     }
                 }
+            }
+        }
+    }
+
+    /// What `find` found: each campaign with the entries that matched.
+    pub fn found(&self, text: &str, found: &[FoundCampaign]) {
+        if self.json {
+            self.emit(&serde_json::to_value(found).expect("found campaigns serialize"));
+            return;
+        }
+        if found.is_empty() {
+            out!("No campaign holds {text:?} in its code, description or entries.");
+            return;
+        }
+        for f in found {
+            let c = &f.campaign;
+            out!("{}  {}  {}", c.id, c.lego_campaign_code.as_deref().unwrap_or("—"), c.status.label());
+            for m in &f.found_in {
+                out!("    {}: {}", m.place, m.value);
             }
         }
     }

@@ -186,6 +186,24 @@ fn list_filters_and_searches() {
 }
 
 #[test]
+fn find_names_the_campaign_and_the_entry_that_holds_a_reference() {
+    let p = Pluto::new();
+    create(&p, "LEGO-ALPHA");
+    let b = create(&p, "LEGO-BETA");
+    let inbound: serde_json::Value = serde_json::from_str(&sample("InboundShipmentRecorded")).unwrap();
+    let tracking = inbound["trackingRef"].as_str().unwrap().to_owned();
+    p.ok(&["record", &b, "InboundShipmentRecorded", "--data", &inbound.to_string()]);
+    let text = p.ok(&["find", &tracking.to_lowercase()]);
+    assert!(text.contains(&b) && text.contains("LEGO-BETA"), "{text}");
+    assert!(text.contains(&format!("Inbound Shipment — Tracking reference: {tracking}")), "{text}");
+    let found = p.json(&["find", "lego-alpha"]);
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["foundIn"][0]["place"], json!("Campaign Created — LEGO campaign code"));
+    let none = p.ok(&["find", "DHL-NOWHERE-0"]);
+    assert!(none.contains("No campaign holds"), "{none}");
+}
+
+#[test]
 fn output_into_a_closed_pipe_ends_quietly() {
     let p = Pluto::new();
     create(&p, "LEGO-PIPE");

@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use rusqlite::TransactionBehavior;
+use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 use super::rows::{differing_fields, event_from_row, stream_events, ProjectionRows, EVENT_COLUMNS};
+use super::search::{self, SearchRows};
 use super::sync::{get_meta, set_meta};
 use super::{Result, Store, StoreError};
 use crate::event::Event;
@@ -35,12 +36,16 @@ pub(super) fn refold_for_registry(conn: &mut rusqlite::Connection) -> Result<u64
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         let mut projections = ProjectionRows::new(&tx)?;
+        let mut search = SearchRows::new(&tx);
         for stream in streams {
             let campaign = CampaignId::parse(&stream)
                 .map_err(|e| StoreError::Corrupt(format!("events.stream_id: {e}")))?;
             let before = projections.load(&campaign)?.map(|s| s.status);
-            if let Some(state) = fold_projection(&stream_events(&tx, &campaign)?) {
+            let events = stream_events(&tx, &campaign)?;
+            if let Some(state) = fold_projection(&events) {
                 projections.save(&state, before)?;
+                // Entries this build now reads become findable.
+                search.put(&campaign, &search::document(&events))?;
                 refolded += 1;
             }
         }
@@ -49,6 +54,29 @@ pub(super) fn refold_for_registry(conn: &mut rusqlite::Connection) -> Result<u64
     }
     tx.commit()?;
     Ok(refolded)
+}
+
+/// Fills the search index from the events when the file has none yet (a store made before
+/// find existed) or one built differently by another build. One meta lookup otherwise.
+pub(super) fn build_search_if_needed(conn: &mut rusqlite::Connection) -> Result<()> {
+    if search::is_current(conn)? {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if !search::is_current(&tx)? {
+        fill_search(&tx)?;
+        search::mark_current(&tx)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Builds every campaign's search document from its events, replacing what was there.
+fn fill_search(conn: &rusqlite::Connection) -> Result<()> {
+    search::clear(conn)?;
+    let mut search = SearchRows::new(conn);
+    for_each_stream(conn, |events| search.put(&events[0].stream_id, &search::document(events)))?;
+    Ok(())
 }
 
 /// A difference between a stored projection and a fresh fold of its events.
@@ -111,12 +139,16 @@ impl Store {
             tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
         }
         tx.execute("DELETE FROM campaign_projections", [])?;
+        search::clear(&tx)?;
         let mut projections = ProjectionRows::new(&tx)?;
+        let mut search = SearchRows::new(&tx);
         let rebuilt = for_each_stream(&tx, |events| {
             let state = fold_projection(events).expect("streams are never empty");
-            projections.write(&state)
+            projections.write(&state)?;
+            search.put(&state.id, &search::document(events))
         })?;
         drop(projections);
+        search::mark_current(&tx)?;
         for (_, sql) in &indexes {
             tx.execute_batch(sql)?;
         }
@@ -137,9 +169,24 @@ impl Store {
         let mut drift = Vec::new();
         let mut seen = 0u64;
         let mut projections = ProjectionRows::new(&tx)?;
+        let mut documents = tx.prepare("SELECT entries FROM search_docs WHERE campaign_id = ?1")?;
         for_each_stream(&tx, |events| {
             let fresh = fold_projection(events).expect("streams are never empty");
             seen += 1;
+            let expected = search::document(events);
+            let stored: Option<String> = documents.query_row([fresh.id.as_str()], |r| r.get(0)).optional()?;
+            let stored: std::collections::BTreeSet<String> =
+                stored.iter().flat_map(|text| text.lines().map(str::to_owned)).collect();
+            if stored != expected {
+                drift.push(Drift {
+                    campaign_id: fresh.id.to_string(),
+                    problem: format!(
+                        "search: stored {} entries but events give {}",
+                        stored.len(),
+                        expected.len()
+                    ),
+                });
+            }
             match projections.load(&fresh.id)? {
                 None => drift
                     .push(Drift { campaign_id: fresh.id.to_string(), problem: "projection missing".into() }),
@@ -169,6 +216,9 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
+        if let Err(problem) = search::check_index(&tx)? {
+            drift.push(Drift { campaign_id: "(all)".into(), problem: format!("search index: {problem}") });
+        }
         if miscounted > 0 {
             drift.push(Drift {
                 campaign_id: "(all)".into(),

@@ -12,6 +12,7 @@ mod query;
 mod remote;
 mod rows;
 pub mod schema;
+mod search;
 mod sync;
 mod work;
 
@@ -28,6 +29,7 @@ pub use append::{Draft, Recorded};
 pub use maintenance::Drift;
 pub use query::{CampaignSummary, ListPage, ListQuery, SortOrder};
 pub use remote::RemoteReport;
+pub use search::{FoundCampaign, FoundIn};
 pub use sync::{PullRefusal, RefusedEntry, Rejection, StepOffer, SyncState};
 pub use work::{StageCount, StallThreshold, Work, WorkItem, MAX_STALL_DAYS};
 
@@ -185,6 +187,7 @@ impl Store {
         configure(&conn)?;
         schema::migrate(&mut conn, path)?;
         maintenance::refold_for_registry(&mut conn)?;
+        maintenance::build_search_if_needed(&mut conn)?;
         let device_id = ensure_device_id(&conn)?;
         Ok(Store { conn, path: path.to_owned(), device_id })
     }

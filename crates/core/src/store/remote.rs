@@ -15,6 +15,7 @@ use super::rows::{
     differing_fields, event_by_id, event_from_row, insert_event, insert_statement, stream_events,
     stream_events_except, ProjectionRows, RowText, EVENT_COLUMNS,
 };
+use super::search::{entries_of, SearchRows};
 use super::{Result, Store, StoreError};
 use crate::event::Event;
 use crate::fold::{
@@ -175,6 +176,8 @@ pub(super) fn apply_batch(
     let mut replayed: BTreeSet<&CampaignId> = BTreeSet::new();
     let mut seen = BTreeSet::new();
     let mut insert = insert_statement(conn)?;
+    // The new entries' text values per campaign: each document is written once per batch.
+    let mut findable: BTreeMap<&CampaignId, Vec<String>> = BTreeMap::new();
     for (index, arrival) in arrivals.into_iter().enumerate() {
         let event = arrival.event;
         if !seen.insert(&event.id) {
@@ -182,7 +185,10 @@ pub(super) fn apply_batch(
             continue;
         }
         match store(conn, &mut insert, &arrival) {
-            Ok(true) => report.inserted += 1,
+            Ok(true) => {
+                report.inserted += 1;
+                findable.entry(&event.stream_id).or_default().extend(entries_of(event));
+            }
             Ok(false) => {
                 report.already_present += 1;
                 continue;
@@ -201,6 +207,10 @@ pub(super) fn apply_batch(
                 replayed.insert(&event.stream_id);
             }
         }
+    }
+    let mut search = SearchRows::new(conn);
+    for (campaign, entries) in findable {
+        search.add(campaign, entries)?;
     }
     let mut projections = ProjectionRows::new(conn)?;
     for campaign in &replayed {

@@ -251,7 +251,7 @@ fn a_version_3_store_keeps_every_projection_field_through_the_migration() {
     old.pragma_update(None, "user_version", 3).unwrap();
     old.execute("ATTACH ?1 AS current", [current.path.to_str().unwrap()]).unwrap();
     old.execute_batch(
-        "INSERT INTO meta SELECT * FROM current.meta;
+        "INSERT INTO meta SELECT * FROM current.meta WHERE key <> 'search_index';
          INSERT INTO events SELECT seq, id, stream_type, stream_id, event_type, schema_version, data, user_id,
            device_id, device_seq, created_at, server_position FROM current.events;
          INSERT INTO campaign_status_counts SELECT * FROM current.campaign_status_counts;",
@@ -1072,4 +1072,102 @@ fn home_lists_campaigns_with_anomalies() {
     assert_eq!(work.anomalies_total, 1);
     assert_eq!(work.anomalies[0].campaign.id, id.as_str());
     assert!(work.waiting.is_empty(), "a site that records nothing waits for nothing");
+}
+
+mod find {
+    use super::*;
+
+    fn found(store: &Store, text: &str) -> Vec<(String, Vec<String>)> {
+        store
+            .find(text, 20)
+            .unwrap()
+            .into_iter()
+            .map(|f| {
+                let code = f.campaign.lego_campaign_code.unwrap_or_default();
+                (code, f.found_in.into_iter().map(|m| format!("{}: {}", m.place, m.value)).collect())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn any_reference_an_entry_carries_finds_its_campaign_with_where_it_matched() {
+        let mut f = fixture();
+        campaign(&mut f.store, 1, 12);
+        campaign(&mut f.store, 2, 3);
+        let one = SampleCampaign::numbered(1);
+        let inbound = one.payload(EventType::InboundShipmentRecorded).unwrap();
+        let tracking = inbound["trackingRef"].as_str().unwrap().to_owned();
+        // The whole reference, as typed or scanned, in other case, or only its number.
+        let number = tracking.rsplit('-').next().unwrap().to_owned();
+        for text in [tracking.clone(), tracking.to_lowercase(), number] {
+            let hits = found(&f.store, &text);
+            assert_eq!(hits.len(), 1, "{text}: {hits:?}");
+            assert_eq!(hits[0].0, one.code);
+            assert!(hits[0].1.iter().any(|m| m.ends_with(&tracking)), "{hits:?}");
+        }
+        // The campaign code, a ticket, the description's words.
+        assert_eq!(found(&f.store, &one.code).len(), 1);
+        let ticket = one.payload(EventType::GranulationCompleted).unwrap()["ticketNumber"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let hits = found(&f.store, &ticket);
+        assert_eq!(hits[0].1, [format!("Granulation — MBA process ticket: {ticket}")]);
+        // Words in the names of the places do not match every campaign; nothing matches nothing.
+        assert!(found(&f.store, "ticket").is_empty());
+        assert!(found(&f.store, "  -- ").is_empty());
+        assert!(found(&f.store, "\"unbalanced (AND").is_empty(), "search syntax is taken as text");
+    }
+
+    #[test]
+    fn a_corrected_reference_is_found_by_its_new_value_and_the_index_stays_in_step() {
+        let mut f = fixture();
+        let id = campaign(&mut f.store, 1, 2);
+        let inbound = f.store.history(&id).unwrap().pop().unwrap();
+        f.store
+            .correct(
+                &id,
+                &inbound.id,
+                &[("trackingRef".into(), "DHL-777001".into())],
+                "label misread",
+                user(),
+            )
+            .unwrap();
+        let hits = found(&f.store, "DHL-777001");
+        assert_eq!(hits[0].1, ["Inbound Shipment — Tracking reference (corrected): DHL-777001"]);
+        assert!(f.store.verify().unwrap().is_empty());
+        // Rebuilt from the log, the index holds the same; drift in it is reported.
+        let before: String = f
+            .store
+            .connection()
+            .query_row("SELECT group_concat(entries, '|') FROM search_docs", [], |r| r.get(0))
+            .unwrap();
+        f.store.rebuild().unwrap();
+        let after: String = f
+            .store
+            .connection()
+            .query_row("SELECT group_concat(entries, '|') FROM search_docs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(before, after);
+        f.store.connection().execute("UPDATE search_docs SET entries = 'x\ty'", []).unwrap();
+        let drift = f.store.verify().unwrap();
+        assert!(drift.iter().any(|d| d.problem.starts_with("search: ")), "{drift:?}");
+    }
+
+    #[test]
+    fn a_store_from_before_find_is_indexed_when_opened() {
+        let mut f = fixture();
+        campaign(&mut f.store, 1, 4);
+        f.store
+            .connection()
+            .execute_batch(
+                "DELETE FROM search_docs; INSERT INTO search_index (search_index) VALUES ('delete-all');
+                 DELETE FROM meta WHERE key = 'search_index';",
+            )
+            .unwrap();
+        drop(f.store);
+        let store = Store::open(&f.path).unwrap();
+        assert_eq!(found(&store, &SampleCampaign::numbered(1).code).len(), 1);
+        assert!(store.verify().unwrap().is_empty());
+    }
 }
