@@ -10,6 +10,7 @@ const COMMANDS: &[&str] = &[
     "get_campaign",
     "form_fields",
     "step_offer",
+    "form_defaults",
     "find",
     "sync_now",
     "refused_entries",

@@ -84,7 +84,9 @@ pub fn retry_open(app: tauri::AppHandle, state: State<'_, AppState>) -> AppInfo 
     info(&inner)
 }
 
-/// Saves who uses this laptop. The user id is made once, on the first save, and kept.
+/// Saves who uses this laptop (at first run, or when another coordinator takes it over). The
+/// user id follows the name: kept while the name stays the same, a new one when it changes, so
+/// every entry is stamped with whoever recorded it at that moment.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn save_profile(
@@ -113,8 +115,8 @@ pub fn save_profile(
         return Err(CommandError::fields(problems));
     }
     let user_id = match &inner.profile {
-        Some(p) => p.user_id.clone(),
-        None => new_user_id(&name)?,
+        Some(p) if p.name.to_lowercase() == name.to_lowercase() => p.user_id.clone(),
+        _ => new_user_id(&name)?,
     };
     let profile = Profile { name, site, site_name, user_id };
     write_profile(&inner.paths()?.profile, &profile).map_err(|e| CommandError::new(ErrorKind::Failed, e))?;
@@ -192,6 +194,20 @@ pub fn get_campaign(
 #[specta::specta]
 pub fn form_fields(event_type: EventType) -> Vec<FieldSpec> {
     event_type.fields().to_vec()
+}
+
+/// What a step's form starts with (see [`Store::form_defaults`]): the starting weight from the
+/// campaign's last output, this laptop's last carrier and waste code.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn form_defaults(
+    state: State<'_, AppState>,
+    campaign_id: Option<String>,
+    event_type: EventType,
+) -> Result<BTreeMap<String, serde_json::Value>, CommandError> {
+    let mut inner = state.lock();
+    let id = campaign_id.as_deref().map(self::campaign_id).transpose()?;
+    Ok(inner.session()?.store.form_defaults(id.as_ref(), event_type)?.into_iter().collect())
 }
 
 /// The steps "Record another step" offers, this laptop's site's first: by the server's policy
@@ -538,6 +554,27 @@ mod tests {
     fn create(app: &App<MockRuntime>) -> CampaignRecord {
         let fields = form(&[("legoCampaignCode", "LEGO-T-1"), ("materialType", "PCR")]);
         record_event(app.state(), None, EventType::CampaignCreated, fields, None).unwrap()
+    }
+
+    #[test]
+    fn a_new_name_on_the_laptop_stamps_later_entries_with_its_own_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let id = create(&app).state.id.to_string();
+        let first = app.state::<AppState>().lock().user().unwrap();
+        // The same person fixing the case or the site keeps their id.
+        save_profile(app.state(), "ana".into(), Site::Rge, None).unwrap();
+        assert_eq!(app.state::<AppState>().lock().user().unwrap(), first);
+        let info = save_profile(app.state(), " Søren Østergaard ".into(), Site::Mba, None).unwrap();
+        let profile = info.profile.unwrap();
+        assert_eq!((profile.name.as_str(), profile.site_name.as_str()), ("Søren Østergaard", "MBA"));
+        assert_ne!(profile.user_id, first);
+        assert_eq!(profile.user_id.display_name(), "Søren Østergaard");
+        let record =
+            record_event(app.state(), Some(id), EventType::InboundShipmentRecorded, inbound_form(), Some(1))
+                .unwrap();
+        let names: Vec<&str> = record.events.iter().map(|e| e.recorded_by_name.as_str()).collect();
+        assert_eq!(names, ["Ana", "Søren Østergaard"]);
     }
 
     #[test]

@@ -42,6 +42,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::get_campaign,
             commands::form_fields,
             commands::step_offer,
+            commands::form_defaults,
             commands::find,
             commands::sync_now,
             commands::refused_entries,

@@ -490,11 +490,43 @@ impl Day<'_> {
         Ok(())
     }
 
+    /// The inbound shipment, then MBA's four process steps in a row with "Record and continue",
+    /// each form starting from the last step's output weight.
     fn record_every_step_to_extrusion(&mut self) -> Result<()> {
-        for &t in &EventType::STEPS[1..=5] {
-            record_next(self.session.as_ref().ok_or("the app is not running")?, t, &mut self.timings)?;
-        }
         let s = self.session.as_ref().ok_or("the app is not running")?;
+        record_next(s, EventType::InboundShipmentRecorded, &mut self.timings)?;
+        let steps = &EventType::STEPS[2..=5];
+        s.click_on("[data-testid=record-next]")?;
+        let mut last_output: Option<f64> = None;
+        for (i, &t) in steps.iter().enumerate() {
+            s.wait_text(".dialog h2", &format!("Record {}", t.label()))?;
+            if let Some(output) = last_output {
+                let carried =
+                    s.script("return document.querySelector('#f-startingWeightKg').value", json!([]))?;
+                if carried.as_str().and_then(|v| v.parse::<f64>().ok()) != Some(output) {
+                    return Err(format!(
+                        "{t}: the starting weight should start at the last output {output}: {carried}"
+                    ));
+                }
+            }
+            let data = sample().payload(t).ok_or("no sample payload")?;
+            last_output = data["outputWeightKg"].as_f64();
+            fill_form(s, &data)?;
+            if i + 1 < steps.len() {
+                s.click_on("[data-testid=event-form] [data-testid=submit-continue]")?;
+                s.wait_text("[data-testid=saved]", &format!("Saved on this laptop: {}", t.label()))?;
+            } else {
+                // Extrusion is followed by ECHA's approval, not MBA's: no "continue" here.
+                if s.find("[data-testid=submit-continue]")?.is_some() {
+                    return Err(
+                        "after extrusion the next step is ECHA's; the form should not offer to continue"
+                            .into(),
+                    );
+                }
+                submit_form(s)?;
+                wait_closed(s, "[data-testid=event-form]")?;
+            }
+        }
         s.wait_text("[data-testid=campaign-status]", "Extrusion complete")?;
         s.wait_text("[data-testid=gate-note]", "ECHA testing must approve")?;
         self.rig.shot(s, "campaign")?;
@@ -522,7 +554,7 @@ impl Day<'_> {
         s.wait("[data-testid=history-entry][data-event-type=ExtrusionCompleted] [data-testid=correct]")?;
         s.click_on("[data-testid=history-entry][data-event-type=ExtrusionCompleted] [data-testid=correct]")?;
         s.set_value("[data-testid=correct-field]", "outputWeightKg")?;
-        s.wait_text("[data-testid=correct-was]", &out.to_string())?;
+        s.wait_text("[data-testid=correct-was]", &kg(out))?;
         let fixed = out - 100.0;
         let now = s.wait("[data-testid=correct-now]")?;
         s.keys(&now, &fixed.to_string())?;
@@ -643,6 +675,22 @@ impl Day<'_> {
         s.wait_text("[data-testid=campaign-code]", CODE)?;
         wait_closed(s, "[data-testid=find]")?;
         s.click_on("[data-testid=back]")?;
+        Ok(())
+    }
+
+    /// Another coordinator takes over the laptop: the header names them, and back.
+    fn the_name_on_the_laptop_can_be_changed(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        for name in ["Søren Østergaard", "Ana Jensen"] {
+            s.click_on("[data-testid=profile]")?;
+            s.set_value("#name", "")?;
+            let input = s.wait("#name")?;
+            s.keys(&input, name)?;
+            s.wait_text("[data-testid=renamed-note]", "carry the new name")?;
+            s.keys(&input, ENTER)?;
+            wait_closed(s, "[data-testid=profile-form]")?;
+            s.wait_text("[data-testid=profile]", &format!("{name} · MBA"))?;
+        }
         Ok(())
     }
 
@@ -1209,7 +1257,7 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 22] = [
+    let steps: [(&str, Step<'_>); 23] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
@@ -1232,6 +1280,7 @@ fn main() {
         ("export_writes_the_chain_of_custody", Day::export_writes_the_chain_of_custody),
         ("a_restart_finds_everything_still_there", Day::a_restart_finds_everything_still_there),
         ("ctrl_k_finds_a_campaign_by_a_tracking_ref", Day::ctrl_k_finds_a_campaign_by_a_tracking_ref),
+        ("the_name_on_the_laptop_can_be_changed", Day::the_name_on_the_laptop_can_be_changed),
         ("training_mode_is_separate_and_marked", Day::training_mode_is_separate_and_marked),
         ("sync_sends_everything_in_the_background", Day::sync_sends_everything_in_the_background),
         (

@@ -14,7 +14,11 @@ export const commands = {
 	 *  holding it, or freed disk space).
 	 */
 	retryOpen: () => __TAURI_INVOKE<AppInfo>("retry_open"),
-	/**  Saves who uses this laptop. The user id is made once, on the first save, and kept. */
+	/**
+	 *  Saves who uses this laptop (at first run, or when another coordinator takes it over). The
+	 *  user id follows the name: kept while the name stays the same, a new one when it changes, so
+	 *  every entry is stamped with whoever recorded it at that moment.
+	 */
 	saveProfile: (name: string, site: Site, otherSite: string | null) => typedError<AppInfo, CommandError>(__TAURI_INVOKE("save_profile", { name, site, otherSite })),
 	/**  One page of the campaign list, filtered, searched and sorted by the store. */
 	listCampaigns: (status: CampaignStatus | null, search: string | null, sort: SortOrder, offset: number, limit: number) => typedError<ListPage, CommandError>(__TAURI_INVOKE("list_campaigns", { status, search, sort, offset, limit })),
@@ -30,6 +34,11 @@ export const commands = {
 	 *  for the sync token once known, else by the default policy for the profile's site.
 	 */
 	stepOffer: () => typedError<StepOffer, CommandError>(__TAURI_INVOKE("step_offer")),
+	/**
+	 *  What a step's form starts with (see [`Store::form_defaults`]): the starting weight from the
+	 *  campaign's last output, this laptop's last carrier and waste code.
+	 */
+	formDefaults: (campaignId: string | null, eventType: EventType) => typedError<{ [key in string]: Value }, CommandError>(__TAURI_INVOKE("form_defaults", { campaignId, eventType })),
 	/**
 	 *  Finds campaigns by code, description or any reference their entries carry (Ctrl+K), newest
 	 *  first, each with the entries that matched.

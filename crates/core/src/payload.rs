@@ -93,9 +93,9 @@ pub struct InboundShipment {
 
 impl PayloadType for InboundShipment {
     const FIELDS: &'static [FieldSpec] = &[
-        f("grossWeightKg", FieldKind::Weight, true, "Gross weight (kg)"),
-        f("netWeightKg", FieldKind::Weight, true, "Net weight (kg)"),
-        f("estimatedAbsKg", FieldKind::Weight, false, "Estimated ABS (kg)"),
+        f("grossWeightKg", FieldKind::Weight, true, "Gross weight"),
+        f("netWeightKg", FieldKind::Weight, true, "Net weight"),
+        f("estimatedAbsKg", FieldKind::Weight, false, "Estimated ABS"),
         f("carrier", FieldKind::Text, true, "Carrier"),
         f("trackingRef", FieldKind::Text, true, "Tracking reference"),
         f("shipDate", FieldKind::Date, true, "Ship date"),
@@ -132,8 +132,8 @@ impl PayloadType for InboundShipment {
 /// The fields every MBA processing step has.
 const PROCESSING_FIELDS: [FieldSpec; 7] = [
     f("ticketNumber", FieldKind::Text, true, "MBA process ticket"),
-    f("startingWeightKg", FieldKind::Weight, true, "Starting weight (kg)"),
-    f("outputWeightKg", FieldKind::Weight, true, "Output weight (kg)"),
+    f("startingWeightKg", FieldKind::Weight, true, "Starting weight"),
+    f("outputWeightKg", FieldKind::Weight, true, "Output weight"),
     f("processHours", FieldKind::Hours, false, "Process hours"),
     long("polymerComposition", "Polymer composition"),
     f("wasteCode", FieldKind::Text, false, "Waste code"),
@@ -294,7 +294,7 @@ impl PayloadType for TransferToRge {
         f("carrier", FieldKind::Text, true, "Carrier"),
         f("shipDate", FieldKind::Date, true, "Ship date"),
         f("receivedDate", FieldKind::Date, false, "Received date"),
-        f("receivedWeightKg", FieldKind::Weight, false, "Received weight (kg)"),
+        f("receivedWeightKg", FieldKind::Weight, false, "Received weight"),
     ];
 
     fn validate(&self) -> Result<(), FieldError> {

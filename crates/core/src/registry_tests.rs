@@ -22,7 +22,7 @@ impl PayloadType for SampleRetention {
     const FIELDS: &'static [FieldSpec] = &[
         f("sampleId", FieldKind::Text, true, "Sample id"),
         f("retainedBy", FieldKind::Text, true, "Retained by"),
-        f("weightKg", FieldKind::Weight, true, "Weight (kg)"),
+        f("weightKg", FieldKind::Weight, true, "Weight"),
     ];
 
     fn validate(&self) -> Result<(), FieldError> {

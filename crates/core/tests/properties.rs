@@ -242,13 +242,15 @@ fn states(store: &Store) -> Vec<CampaignState> {
     page.rows.iter().map(|r| store.projection(&CampaignId::parse(&r.id).unwrap()).unwrap().unwrap()).collect()
 }
 
-/// Every campaign's search document (find), by campaign.
-fn documents(store: &Store) -> Vec<(String, String)> {
-    let mut stmt = store
-        .connection()
-        .prepare("SELECT campaign_id, entries FROM search_docs ORDER BY campaign_id")
-        .unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().collect::<Result<_, _>>().unwrap()
+/// Every campaign's findable values (find), however they are split into search documents.
+fn documents(store: &Store) -> std::collections::BTreeSet<(String, String)> {
+    let mut stmt = store.connection().prepare("SELECT campaign_id, refs FROM search_docs").unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap();
+    rows.flat_map(|row| {
+        let (campaign, refs) = row.unwrap();
+        refs.lines().map(|v| (campaign.clone(), v.to_owned())).collect::<Vec<_>>()
+    })
+    .collect()
 }
 
 fn correction_value(spec: &pluto_core::FieldSpec, current: &Value, factor: f64) -> Value {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { CommandError } from "../bindings";
-import { emptyValues, filled, inputFor, problemsByField, valueToInput } from "./forms";
+import { displayValue, emptyValues, filled, inputFor, numberInput, numberText, problemsByField, valueToInput } from "./forms";
 
 describe("entry forms", () => {
   it("chooses inputs by field kind", () => {
-    expect(inputFor("weight")).toMatchObject({ type: "number", step: "any" });
-    expect(inputFor("quantity")).toMatchObject({ type: "number", step: "1" });
+    expect(inputFor("weight")).toEqual({ type: "text", inputmode: "decimal" });
+    expect(inputFor("quantity")).toEqual({ type: "text", inputmode: "numeric" });
     expect(inputFor("date").type).toBe("date");
     expect(inputFor("text").type).toBe("text");
   });
@@ -53,5 +53,45 @@ describe("entry forms", () => {
   it("shows a refusal without a field as a banner", () => {
     const error: CommandError = { kind: "refused", message: "cannot record GranulationCompleted: …", problems: [] };
     expect(problemsByField(error, ["x"])).toEqual({ "": "cannot record GranulationCompleted: …" });
+  });
+});
+
+describe("numbers as coordinators type them", () => {
+  it("reads the decimal comma of Danish and German laptops", () => {
+    for (const loc of ["da-DK", "de-DE"]) {
+      expect(numberText("3360,2", loc)).toBe("3360.2");
+      expect(numberText("3.360,2", loc)).toBe("3360.2");
+      expect(numberText(" 950 ", loc)).toBe("950");
+      // The keypad's dot, as a decimal point, reaches the check as typed (and reads right there).
+      expect(numberText("3360.2", loc)).toBe("3360.2");
+    }
+    expect(numberText("3 360,2", "da-DK")).toBe("3360.2");
+  });
+
+  it("reads English grouping, and never turns a misplaced separator into another number", () => {
+    expect(numberText("3,360.2", "en-GB")).toBe("3360.2");
+    expect(numberText("3360.2", "en-GB")).toBe("3360.2");
+    // "3360,2" is not an English number: it goes to the check as typed and is refused by name.
+    expect(numberText("3360,2", "en-GB")).toBe("3360,2");
+    expect(numberText("3,36", "en-GB")).toBe("3,36");
+    expect(numberText("1,2,3", "da-DK")).toBe("1,2,3");
+    expect(numberText("twelve", "da-DK")).toBe("twelve");
+  });
+
+  it("sends a typed optional weight that cannot be read instead of dropping it", () => {
+    const fields = [
+      { name: "netWeightKg", kind: "weight", required: true, label: "Net weight", long: false },
+      { name: "estimatedAbsKg", kind: "weight", required: false, label: "Estimated ABS", long: false },
+      { name: "carrier", kind: "text", required: true, label: "Carrier", long: false },
+    ] as const;
+    const sent = filled({ netWeightKg: "3360,2", estimatedAbsKg: "12,5,0", carrier: "DHL, Freight" }, [...fields], "da-DK");
+    expect(sent).toEqual({ netWeightKg: "3360.2", estimatedAbsKg: "12,5,0", carrier: "DHL, Freight" });
+  });
+
+  it("shows stored numbers the way the laptop types them", () => {
+    expect(numberInput(3360.2, "da-DK")).toBe("3360,2");
+    expect(numberInput(3360.2, "en-GB")).toBe("3360.2");
+    expect(displayValue(6.5, "hours")).toMatch(/^6[.,]5 h$/);
+    expect(displayValue(null, "weight")).toBe("—");
   });
 });

@@ -5,7 +5,7 @@ use rusqlite::TransactionBehavior;
 use serde_json::Value;
 
 use super::rows::{event_by_id, insert_event, insert_statement, stream_events, ProjectionRows, RowText};
-use super::search::{entries_of, SearchRows};
+use super::search::{values_of, SearchRows};
 use super::{Result, Store, StoreError};
 use crate::correction::{build_correction, check_correction};
 use crate::error::Refusal;
@@ -216,7 +216,7 @@ impl Store {
         }
         projections.save(&state, before.as_ref().map(|s| s.status))?;
         drop(projections);
-        SearchRows::new(&tx).add(&event.stream_id, entries_of(&event))?;
+        SearchRows::new(&tx).add(&event.stream_id, values_of(&event))?;
         tx.commit()?;
         Ok(Recorded { event, state, new: true })
     }

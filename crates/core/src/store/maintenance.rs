@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rusqlite::{OptionalExtension, TransactionBehavior};
+use rusqlite::TransactionBehavior;
 use serde::Serialize;
 
 use super::rows::{differing_fields, event_from_row, stream_events, ProjectionRows, EVENT_COLUMNS};
@@ -45,7 +45,7 @@ pub(super) fn refold_for_registry(conn: &mut rusqlite::Connection) -> Result<u64
             if let Some(state) = fold_projection(&events) {
                 projections.save(&state, before)?;
                 // Entries this build now reads become findable.
-                search.put(&campaign, &search::document(&events))?;
+                search.add(&campaign, search::document(&events))?;
                 refolded += 1;
             }
         }
@@ -64,18 +64,9 @@ pub(super) fn build_search_if_needed(conn: &mut rusqlite::Connection) -> Result<
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if !search::is_current(&tx)? {
-        fill_search(&tx)?;
-        search::mark_current(&tx)?;
+        search::fill(&tx, |each| for_each_stream(&tx, each))?;
     }
     tx.commit()?;
-    Ok(())
-}
-
-/// Builds every campaign's search document from its events, replacing what was there.
-fn fill_search(conn: &rusqlite::Connection) -> Result<()> {
-    search::clear(conn)?;
-    let mut search = SearchRows::new(conn);
-    for_each_stream(conn, |events| search.put(&events[0].stream_id, &search::document(events)))?;
     Ok(())
 }
 
@@ -139,16 +130,18 @@ impl Store {
             tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
         }
         tx.execute("DELETE FROM campaign_projections", [])?;
-        search::clear(&tx)?;
         let mut projections = ProjectionRows::new(&tx)?;
-        let mut search = SearchRows::new(&tx);
-        let rebuilt = for_each_stream(&tx, |events| {
-            let state = fold_projection(events).expect("streams are never empty");
-            projections.write(&state)?;
-            search.put(&state.id, &search::document(events))
+        let mut rebuilt = 0;
+        // The search documents are written in the same pass over the log, then indexed at once.
+        search::fill(&tx, |documents| {
+            for_each_stream(&tx, |events| {
+                let state = fold_projection(events).expect("streams are never empty");
+                projections.write(&state)?;
+                rebuilt += 1;
+                documents(events)
+            })
         })?;
         drop(projections);
-        search::mark_current(&tx)?;
         for (_, sql) in &indexes {
             tx.execute_batch(sql)?;
         }
@@ -169,19 +162,16 @@ impl Store {
         let mut drift = Vec::new();
         let mut seen = 0u64;
         let mut projections = ProjectionRows::new(&tx)?;
-        let mut documents = tx.prepare("SELECT entries FROM search_docs WHERE campaign_id = ?1")?;
         for_each_stream(&tx, |events| {
             let fresh = fold_projection(events).expect("streams are never empty");
             seen += 1;
             let expected = search::document(events);
-            let stored: Option<String> = documents.query_row([fresh.id.as_str()], |r| r.get(0)).optional()?;
-            let stored: std::collections::BTreeSet<String> =
-                stored.iter().flat_map(|text| text.lines().map(str::to_owned)).collect();
+            let stored = search::stored_document(&tx, &fresh.id)?;
             if stored != expected {
                 drift.push(Drift {
                     campaign_id: fresh.id.to_string(),
                     problem: format!(
-                        "search: stored {} entries but events give {}",
+                        "search: stored {} values but events give {}",
                         stored.len(),
                         expected.len()
                     ),

@@ -1,6 +1,7 @@
 //! Reading the store: one campaign's state, history and past state, and the paged campaign list.
 
 use rusqlite::types::Value as SqlValue;
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 
 use super::rows::{stream_events, ProjectionRows};
@@ -253,4 +254,42 @@ fn stored<T>(
             format!("campaign_projections: unknown name {text:?}").into(),
         )
     })
+}
+
+/// Fields whose last value on this laptop is the next form's default: a site ships with the same
+/// carrier and classifies its waste with the same code, entry after entry.
+const REMEMBERED: [&str; 2] = ["carrier", "wasteCode"];
+
+impl Store {
+    /// What a form for `event_type` on campaign `id` starts with: the starting weight carried
+    /// from the campaign's last output, and the carrier and waste code this laptop recorded last
+    /// (for any campaign). Dates are the person's today, which only the app knows.
+    pub fn form_defaults(
+        &self,
+        id: Option<&CampaignId>,
+        event_type: EventType,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let mut defaults = serde_json::Map::new();
+        let fields = event_type.fields();
+        if let (Some(id), Some(spec)) = (id, fields.iter().find(|f| f.name == "startingWeightKg")) {
+            if let Some(weight) = self.projection(id)?.and_then(|s| s.current_weight_kg) {
+                defaults.insert(spec.name.to_owned(), serde_json::json!(weight));
+            }
+        }
+        // This laptop's entries, newest first, up to the first that holds the field.
+        let mut last = self.conn.prepare_cached(
+            "SELECT json_extract(data, '$.' || ?2) FROM events
+             WHERE device_id = ?1 AND json_type(data, '$.' || ?2) = 'text'
+             ORDER BY device_seq DESC LIMIT 1",
+        )?;
+        for spec in fields.iter().filter(|f| REMEMBERED.contains(&f.name)) {
+            let value: Option<String> = last
+                .query_row(rusqlite::params![self.device_id().as_str(), spec.name], |r| r.get(0))
+                .optional()?;
+            if let Some(value) = value {
+                defaults.insert(spec.name.to_owned(), serde_json::Value::String(value));
+            }
+        }
+        Ok(defaults)
+    }
 }

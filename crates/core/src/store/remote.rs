@@ -15,7 +15,7 @@ use super::rows::{
     differing_fields, event_by_id, event_from_row, insert_event, insert_statement, stream_events,
     stream_events_except, ProjectionRows, RowText, EVENT_COLUMNS,
 };
-use super::search::{entries_of, SearchRows};
+use super::search::{values_of, SearchRows};
 use super::{Result, Store, StoreError};
 use crate::event::Event;
 use crate::fold::{
@@ -187,7 +187,7 @@ pub(super) fn apply_batch(
         match store(conn, &mut insert, &arrival) {
             Ok(true) => {
                 report.inserted += 1;
-                findable.entry(&event.stream_id).or_default().extend(entries_of(event));
+                findable.entry(&event.stream_id).or_default().extend(values_of(event));
             }
             Ok(false) => {
                 report.already_present += 1;

@@ -1077,6 +1077,17 @@ fn home_lists_campaigns_with_anomalies() {
 mod find {
     use super::*;
 
+    /// Every campaign's findable values, however they are split into documents.
+    pub(super) fn findable(store: &Store) -> std::collections::BTreeSet<(String, String)> {
+        let mut stmt = store.connection().prepare("SELECT campaign_id, refs FROM search_docs").unwrap();
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap();
+        rows.flat_map(|row| {
+            let (campaign, refs) = row.unwrap();
+            refs.lines().map(|v| (campaign.clone(), v.to_owned())).collect::<Vec<_>>()
+        })
+        .collect()
+    }
+
     fn found(store: &Store, text: &str) -> Vec<(String, Vec<String>)> {
         store
             .find(text, 20)
@@ -1137,19 +1148,10 @@ mod find {
         assert_eq!(hits[0].1, ["Inbound Shipment — Tracking reference (corrected): DHL-777001"]);
         assert!(f.store.verify().unwrap().is_empty());
         // Rebuilt from the log, the index holds the same; drift in it is reported.
-        let before: String = f
-            .store
-            .connection()
-            .query_row("SELECT group_concat(entries, '|') FROM search_docs", [], |r| r.get(0))
-            .unwrap();
+        let before = findable(&f.store);
         f.store.rebuild().unwrap();
-        let after: String = f
-            .store
-            .connection()
-            .query_row("SELECT group_concat(entries, '|') FROM search_docs", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(before, after);
-        f.store.connection().execute("UPDATE search_docs SET entries = 'x\ty'", []).unwrap();
+        assert_eq!(findable(&f.store), before);
+        f.store.connection().execute("UPDATE search_docs SET refs = 'x'", []).unwrap();
         let drift = f.store.verify().unwrap();
         assert!(drift.iter().any(|d| d.problem.starts_with("search: ")), "{drift:?}");
     }
@@ -1170,4 +1172,25 @@ mod find {
         assert_eq!(found(&store, &SampleCampaign::numbered(1).code).len(), 1);
         assert!(store.verify().unwrap().is_empty());
     }
+}
+
+#[test]
+fn a_form_starts_from_the_last_output_and_this_laptops_last_carrier_and_waste_code() {
+    let mut f = fixture();
+    let first = campaign(&mut f.store, 1, 3);
+    let second = campaign(&mut f.store, 2, 1);
+    let state = f.store.projection(&first).unwrap().unwrap();
+    let defaults = f.store.form_defaults(Some(&first), EventType::MetalRemovalCompleted).unwrap();
+    assert_eq!(defaults["startingWeightKg"], serde_json::json!(state.current_weight_kg.unwrap()));
+    let granulation = SampleCampaign::numbered(1).payload(EventType::GranulationCompleted).unwrap();
+    if let Some(code) = granulation.get("wasteCode") {
+        assert_eq!(&defaults["wasteCode"], code, "remembered from the last entry that had one");
+    }
+    // The inbound form of another campaign: the carrier this laptop used last, no weight yet.
+    let inbound = SampleCampaign::numbered(1).payload(EventType::InboundShipmentRecorded).unwrap();
+    let defaults = f.store.form_defaults(Some(&second), EventType::InboundShipmentRecorded).unwrap();
+    assert_eq!(defaults.get("carrier"), inbound.get("carrier"));
+    assert!(!defaults.contains_key("startingWeightKg"));
+    // A new campaign's form has nothing to carry.
+    assert!(f.store.form_defaults(None, EventType::CampaignCreated).unwrap().is_empty());
 }
