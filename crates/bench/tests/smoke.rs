@@ -58,10 +58,13 @@ fn every_benchmark_completes_at_a_tiny_scale() {
     assert_eq!((view[0].pluto_count, view[0].baseline_count), (2, 2));
 
     let list = run(Bench::List, &config).unwrap();
-    assert_eq!(list.len(), 2);
+    assert_eq!(list.len(), 4, "home, find and two list pages");
     for figure in &list {
-        assert!(figure.pluto_count > 0);
-        assert_eq!(figure.pluto_count, figure.baseline_count, "{}", figure.name);
+        assert!(figure.pluto_count > 0, "{}", figure.name);
+        // Home's baseline reads one stage's page; Pluto's queue merges all of MBA's stages.
+        if !figure.name.starts_with("home") {
+            assert_eq!(figure.pluto_count, figure.baseline_count, "{}", figure.name);
+        }
     }
 
     let rebuild = run(Bench::Rebuild, &config).unwrap();
