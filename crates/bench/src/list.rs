@@ -148,21 +148,8 @@ fn measure_home(store: &Store, raw: &Connection, queries: u64) -> Result<Samples
     };
     pluto_home()?;
     raw_home()?;
-    let mut samples = Samples { pluto: Vec::new(), raw: Vec::new(), pluto_rows: 0, raw_rows: 0 };
-    for i in 0..queries {
-        let (p, r) = if i % 2 == 0 {
-            let p = pluto_home()?;
-            (p, raw_home()?)
-        } else {
-            let r = raw_home()?;
-            (pluto_home()?, r)
-        };
-        samples.pluto_rows += p.0;
-        samples.pluto.push(p.1);
-        samples.raw_rows += r.0;
-        samples.raw.push(r.1);
-    }
-    Ok(samples)
+    let rounds = vec![(); queries as usize];
+    alternate(&rounds, |()| pluto_home(), |()| raw_home())
 }
 
 /// The bound on find, checked against the 99th percentile.
@@ -203,21 +190,8 @@ fn measure_find(store: &Store, raw: &Connection, queries: u64) -> Result<Samples
     let first = refs.first().context("the list store has no inbound shipments")?;
     pluto_find(first)?;
     raw_find(first)?;
-    let mut samples = Samples { pluto: Vec::new(), raw: Vec::new(), pluto_rows: 0, raw_rows: 0 };
-    for (i, text) in refs.iter().cycle().take(queries as usize).enumerate() {
-        let (p, r) = if i % 2 == 0 {
-            let p = pluto_find(text)?;
-            (p, raw_find(text)?)
-        } else {
-            let r = raw_find(text)?;
-            (pluto_find(text)?, r)
-        };
-        samples.pluto_rows += p.0;
-        samples.pluto.push(p.1);
-        samples.raw_rows += r.0;
-        samples.raw.push(r.1);
-    }
-    Ok(samples)
+    let texts: Vec<&String> = refs.iter().cycle().take(queries as usize).collect();
+    alternate(&texts, |text| pluto_find(text), |text| raw_find(text))
 }
 
 /// Latencies of both sides and the rows they returned.
@@ -254,15 +228,25 @@ fn measure(store: &Store, raw: &Connection, statuses: &[CampaignStatus], queries
         pluto_page(status)?;
         raw_page(status)?;
     }
+    let rounds: Vec<CampaignStatus> = statuses.iter().copied().cycle().take(queries as usize).collect();
+    alternate(&rounds, |&status| pluto_page(status), |&status| raw_page(status))
+}
+
+/// Times both sides once per input, alternating which goes first so that neither always finds
+/// the other's cache state; each side returns the rows it read and how long it took.
+fn alternate<T>(
+    inputs: &[T],
+    mut pluto: impl FnMut(&T) -> Result<(u64, Duration)>,
+    mut raw: impl FnMut(&T) -> Result<(u64, Duration)>,
+) -> Result<Samples> {
     let mut samples = Samples { pluto: Vec::new(), raw: Vec::new(), pluto_rows: 0, raw_rows: 0 };
-    for (i, &status) in statuses.iter().cycle().take(queries as usize).enumerate() {
-        // Alternate which side goes first, so neither always finds the other's cache state.
+    for (i, input) in inputs.iter().enumerate() {
         let (p, r) = if i % 2 == 0 {
-            let p = pluto_page(status)?;
-            (p, raw_page(status)?)
+            let p = pluto(input)?;
+            (p, raw(input)?)
         } else {
-            let r = raw_page(status)?;
-            (pluto_page(status)?, r)
+            let r = raw(input)?;
+            (pluto(input)?, r)
         };
         samples.pluto_rows += p.0;
         samples.pluto.push(p.1);
