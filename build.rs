@@ -19,6 +19,8 @@ const COMMANDS: &[&str] = &[
     "save_stall_thresholds",
     "record_event",
     "correct_event",
+    "void_entry",
+    "review_anomaly",
     "export_custody",
     "set_training",
     "sync_status",

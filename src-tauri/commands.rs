@@ -14,7 +14,8 @@ use pluto_core::store::{
 };
 use pluto_core::vocabulary::Vocabulary;
 use pluto_core::{
-    CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Payload, Store, Timestamp, UserId,
+    AnomalyKind, CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Payload, Store, StoreError,
+    Timestamp, UserId,
 };
 use serde::Serialize;
 use tauri::State;
@@ -154,6 +155,11 @@ fn campaign_id(text: &str) -> Result<CampaignId, CommandError> {
     CampaignId::parse(text).map_err(|e| CommandError::field("campaignId", e.to_string()))
 }
 
+/// An event id from the UI; `field` names it in the refusal.
+fn event_id(text: &str, field: &str) -> Result<EventId, CommandError> {
+    EventId::parse(text).map_err(|e| CommandError::field(field, e.to_string()))
+}
+
 fn record_of(
     store: &Store,
     id: &CampaignId,
@@ -288,8 +294,11 @@ pub fn record_event(
     fields: BTreeMap<String, String>,
     expected_version: Option<u32>,
 ) -> Result<CampaignRecord, CommandError> {
-    if event_type == EventType::EventCorrected {
-        return Err(CommandError::field("eventType", "corrections are made from the history (correctEvent)"));
+    if event_type.is_resolution() {
+        return Err(CommandError::field(
+            "eventType",
+            "corrections, voids and reviews are made from the history and the anomalies",
+        ));
     }
     let mut inner = state.lock();
     let user = inner.user()?;
@@ -302,29 +311,87 @@ pub fn record_event(
     let store = &mut inner.session()?.store;
     let mut draft = Draft::new(id, event_type, data, user);
     draft.expected_version = expected_version;
-    let recorded = store.record(draft)?;
+    let recorded = match store.record(draft) {
+        Err(StoreError::Conflict { campaign_id, expected, .. }) => {
+            // Someone else's entry arrived while this one was typed: say whose, in words.
+            let message = store.changed_since(&campaign_id, expected)?;
+            return Err(CommandError::new(ErrorKind::Conflict, message));
+        }
+        other => other?,
+    };
     record_of(store, &recorded.event.stream_id, None)
 }
 
-/// Corrects one field of a recorded event: the current effective value becomes `was`, `now` is
-/// read as that field's kind, and the correction goes through the same rules as any entry.
+/// One field a correction changes: the field and its new value as typed.
+#[derive(Debug, Clone, serde::Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldChange {
+    /// The field's name (`netWeightKg`).
+    pub field: String,
+    /// The new value as typed (empty clears an optional field).
+    pub now: String,
+}
+
+/// Corrects fields of a recorded event with one reason: each field's current effective value
+/// becomes its `was`, each `now` is read as that field's kind, and the correction goes through
+/// the same rules as any entry.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn correct_event(
     state: State<'_, AppState>,
     campaign_id: String,
     event_id: String,
-    field: String,
-    now: String,
+    changes: Vec<FieldChange>,
     reason: String,
 ) -> Result<CampaignRecord, CommandError> {
     let mut inner = state.lock();
     let user = inner.user()?;
     let id = self::campaign_id(&campaign_id)?;
-    let event_id =
-        EventId::parse(&event_id).map_err(|e| CommandError::field("correctsEventId", e.to_string()))?;
+    let event_id = self::event_id(&event_id, "correctsEventId")?;
+    if changes.is_empty() {
+        return Err(CommandError::field("changes", "type a new value in at least one field"));
+    }
+    let changes: Vec<(String, String)> = changes.into_iter().map(|c| (c.field, c.now)).collect();
     let store = &mut inner.session()?.store;
-    store.correct(&id, &event_id, &[(field, now)], &reason, user)?;
+    store.correct(&id, &event_id, &changes, &reason, user)?;
+    record_of(store, &id, None)
+}
+
+/// Voids an entry recorded twice or on the wrong campaign, with a reason: the campaign no longer
+/// counts it, the history keeps it struck through, and its step can be recorded again.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn void_entry(
+    state: State<'_, AppState>,
+    campaign_id: String,
+    event_id: String,
+    reason: String,
+) -> Result<CampaignRecord, CommandError> {
+    let mut inner = state.lock();
+    let user = inner.user()?;
+    let id = self::campaign_id(&campaign_id)?;
+    let event_id = self::event_id(&event_id, "voidsEventId")?;
+    let store = &mut inner.session()?.store;
+    store.void(&id, &event_id, &reason, user)?;
+    record_of(store, &id, None)
+}
+
+/// Marks an anomaly reviewed with a note: its badge clears, the campaign keeps it.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn review_anomaly(
+    state: State<'_, AppState>,
+    campaign_id: String,
+    event_id: String,
+    kind: AnomalyKind,
+    note: String,
+) -> Result<CampaignRecord, CommandError> {
+    let mut inner = state.lock();
+    let user = inner.user()?;
+    let id = self::campaign_id(&campaign_id)?;
+    let event_id = self::event_id(&event_id, "eventId")?;
+    let store = &mut inner.session()?.store;
+    store.review(&id, &event_id, kind, &note, user)?;
     record_of(store, &id, None)
 }
 
@@ -603,7 +670,7 @@ mod tests {
         let err = record_event(app.state(), Some(id.clone()), EventType::GranulationCompleted, fields, None)
             .unwrap_err();
         assert_eq!(err.problems[0].field, "eventType");
-        assert!(err.message.contains("next expected step is Inbound Shipment"), "{}", err.message);
+        assert!(err.message.contains("the next step is Inbound Shipment"), "{}", err.message);
 
         let inbound = inbound_form();
         let stale = record_event(app.state(), Some(id), EventType::InboundShipmentRecorded, inbound, Some(7))
@@ -621,32 +688,65 @@ mod tests {
             record_event(app.state(), Some(id.clone()), EventType::InboundShipmentRecorded, inbound, Some(1))
                 .unwrap();
         let event_id = record.events[1].event.id.to_string();
+        let change = |field: &str, now: &str| FieldChange { field: field.into(), now: now.into() };
         let err = correct_event(
             app.state(),
             id.clone(),
             event_id.clone(),
-            "netWeightKg".into(),
-            "lots".into(),
+            vec![change("netWeightKg", "lots")],
             "x".into(),
         )
         .unwrap_err();
         assert_eq!(err.problems[0].field, "changes.netWeightKg.now");
+        let none = correct_event(app.state(), id.clone(), event_id.clone(), vec![], "x".into()).unwrap_err();
+        assert_eq!(none.problems[0].field, "changes");
         let fixed = correct_event(
             app.state(),
             id.clone(),
-            event_id,
-            "netWeightKg".into(),
-            "940".into(),
+            event_id.clone(),
+            vec![change("netWeightKg", "940"), change("carrier", "DSV Road")],
             "scale misread".into(),
         )
         .unwrap();
         assert_eq!(fixed.state.current_weight_kg, Some(940.0));
         assert_eq!(fixed.events[1].event.data["netWeightKg"], serde_json::json!(950.0));
+        assert_eq!(
+            fixed.events[2].correction.as_ref().unwrap().changes.len(),
+            2,
+            "one correction, two fields"
+        );
+        assert_eq!(fixed.events[1].effective["carrier"], serde_json::json!("DSV Road"));
 
         std::env::set_var("PLUTO_EXPORT_DIR", dir.path().join("out"));
         let path = export_custody(app.state(), id).unwrap();
         let csv = std::fs::read_to_string(path).unwrap();
         assert!(csv.contains("scale misread"));
+    }
+
+    #[test]
+    fn a_voided_entry_leaves_the_campaign_and_a_reviewed_anomaly_its_badge() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        let id = create(&app).state.id.to_string();
+        let record = record_event(
+            app.state(),
+            Some(id.clone()),
+            EventType::InboundShipmentRecorded,
+            inbound_form(),
+            Some(1),
+        )
+        .unwrap();
+        let inbound = record.events[1].event.id.to_string();
+        let bad = void_entry(app.state(), id.clone(), "evt_nonsense".into(), "x".into()).unwrap_err();
+        assert_eq!(bad.problems[0].field, "voidsEventId");
+        let voided = void_entry(app.state(), id.clone(), inbound.clone(), "Wrong campaign".into()).unwrap();
+        assert_eq!(voided.state.status, CampaignStatus::Created);
+        assert_eq!(voided.events[1].voided.as_ref().unwrap().reason, "Wrong campaign");
+        assert_eq!(voided.events[2].void.as_ref().unwrap().voids_label, "Inbound Shipment");
+        let refused =
+            review_anomaly(app.state(), id, inbound, AnomalyKind::DuplicateStep, "fine".into()).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::Refused);
+        assert_eq!(refused.problems[0].field, "eventId");
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::save_stall_thresholds,
             commands::record_event,
             commands::correct_event,
+            commands::void_entry,
+            commands::review_anomaly,
             commands::export_custody,
             commands::set_training,
             commands::sync_status,

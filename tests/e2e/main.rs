@@ -137,10 +137,16 @@ impl Rig {
         Ok(s)
     }
 
+    /// Takes a screenshot of the screen as it is, and checks it with axe-core: a screen with a
+    /// serious or critical accessibility violation (contrast, names, roles, labels) fails.
     fn shot(&self, s: &Session, name: &str) -> Result<()> {
         // Let the last frame settle: a screenshot right after a change can show the one before.
         std::thread::sleep(Duration::from_millis(300));
-        std::fs::write(self.shots.join(format!("{name}.png")), s.screenshot()?).map_err(|e| e.to_string())
+        std::fs::write(self.shots.join(format!("{name}.png")), s.screenshot()?).map_err(|e| e.to_string())?;
+        if name.starts_with("failed-") {
+            return Ok(());
+        }
+        accessibility_check(s, name)
     }
 }
 
@@ -151,6 +157,42 @@ impl Drop for Rig {
         let _ = self.driver.wait();
         let _ = self.xvfb.kill();
         let _ = self.xvfb.wait();
+    }
+}
+
+/// axe-core, from the UI's npm packages.
+fn axe_source() -> Result<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path).map_err(|e| {
+        format!(
+            "axe-core is needed for the accessibility check ({}): {e}; run npm --prefix ui ci",
+            path.display()
+        )
+    })
+}
+
+/// Runs axe-core on the window's page as it is now; the serious and critical violations are the
+/// error, each with the rule, what it asks and where.
+fn accessibility_check(s: &Session, screen: &str) -> Result<()> {
+    if s.script("return typeof window.axe === 'object'", json!([]))? != json!(true) {
+        // Sent as the script itself: the page's content security policy forbids eval.
+        s.script(&format!("{}\n;return true;", axe_source()?), json!([]))?;
+    }
+    let found = s.script_async(
+        "const done = arguments[arguments.length - 1];
+         window.axe.run(document, { resultTypes: ['violations'] }).then(
+           (r) => done(r.violations
+             .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+             .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`)),
+           (e) => done([`axe-core failed: ${e}`]));",
+        json!([]),
+    )?;
+    let violations: Vec<String> =
+        found.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("accessibility on screen {screen:?}:\n    {}", violations.join("\n    ")))
     }
 }
 
@@ -448,22 +490,43 @@ impl Day<'_> {
             return Err(format!("the waiting campaign should show its next step and days in stage: {row}"));
         }
         self.rig.shot(s, "home")?;
+        // The stall thresholds are the coordinator's; the store checks the range.
+        s.click_on("[data-testid=stall-settings]")?;
+        s.set_value("[data-testid=stall-created]", "0")?;
+        s.click_on("[data-testid=stall-save]")?;
+        s.wait_text("[data-testid=stall-form] .error-text", "from 1 to 365")?;
+        self.rig.shot(s, "stall-settings")?;
+        s.set_value("[data-testid=stall-created]", "10")?;
+        s.click_on("[data-testid=stall-save]")?;
+        wait_closed(s, "[data-testid=stall-form]")?;
         s.click_on("[data-testid=waiting-row] td strong")?;
         s.wait_text("[data-testid=campaign-code]", CODE)?;
         Ok(())
     }
 
-    fn a_step_out_of_order_is_refused_beside_the_step(&mut self) -> Result<()> {
+    fn a_step_out_of_order_is_marked_before_typing(&mut self) -> Result<()> {
         let s = self.session.as_ref().ok_or("the app is not running")?;
         s.click_on("[data-testid=record-other]")?;
         s.set_value("#f-eventType", "GranulationCompleted")?;
         s.wait("#f-ticketNumber")?;
-        fill_form(s, &sample().payload(EventType::GranulationCompleted).ok_or("no payload")?)?;
-        submit_form(s)?;
-        let message =
-            s.wait_text("[data-testid=field-error-eventType]", "next expected step is Inbound Shipment")?;
-        if !message.contains("status created") {
-            return Err(format!("the refusal should name the current status: {message}"));
+        // Said before anything is typed, in words, and nothing can be recorded.
+        let message = s.wait_text("[data-testid=blocked-step]", "the next step is Inbound Shipment")?;
+        if !message.contains("Granulation cannot be recorded yet: this campaign is at “Created”") {
+            return Err(format!("the form should say why the step cannot be recorded: {message}"));
+        }
+        let disabled = s.script(
+            "return document.querySelector('[data-testid=event-form] [data-testid=submit]').disabled",
+            json!([]),
+        )?;
+        if disabled != json!(true) {
+            return Err("a step that would be refused cannot be submitted".into());
+        }
+        let option = s.script(
+            "return document.querySelector('#f-eventType option[value=GranulationCompleted]').textContent",
+            json!([]),
+        )?;
+        if !option.as_str().unwrap_or_default().contains("not now") {
+            return Err(format!("the step list should mark the step: {option}"));
         }
         self.rig.shot(s, "out-of-order")?;
         let field = s.wait("#f-ticketNumber")?;
@@ -552,12 +615,21 @@ impl Day<'_> {
         std::thread::sleep(Duration::from_millis(1100));
         s.click_on("[data-testid=tab-history]")?;
         s.wait("[data-testid=history-entry][data-event-type=ExtrusionCompleted] [data-testid=correct]")?;
-        s.click_on("[data-testid=history-entry][data-event-type=ExtrusionCompleted] [data-testid=correct]")?;
-        s.set_value("[data-testid=correct-field]", "outputWeightKg")?;
-        s.wait_text("[data-testid=correct-was]", &kg(out))?;
+        // The pencil beside the output weight opens the correction on that field.
+        s.click_on(
+            "[data-testid=history-entry][data-event-type=ExtrusionCompleted] [data-testid=correct-field-outputWeightKg]",
+        )?;
+        s.wait_text("[data-testid=correct-was-outputWeightKg]", &kg(out))?;
+        let focused = s.script("return document.activeElement && document.activeElement.id", json!([]))?;
+        if focused != json!("c-outputWeightKg") {
+            return Err(format!("the form should open on the clicked field, focus is on {focused}"));
+        }
+        // One correction changes two fields with one reason.
         let fixed = out - 100.0;
-        let now = s.wait("[data-testid=correct-now]")?;
+        let now = s.wait("[data-testid=correct-now-outputWeightKg]")?;
         s.keys(&now, &fixed.to_string())?;
+        let batch = s.wait("[data-testid=correct-now-batchNumber]")?;
+        s.keys(&batch, "B-4R")?;
         let reason = s.wait("[data-testid=correct-reason]")?;
         s.keys(&reason, "Scale recalibrated: batch re-weighed")?;
         self.rig.shot(s, "correct")?;
@@ -571,7 +643,11 @@ impl Day<'_> {
         if !shown.contains(&kg(out)) {
             return Err(format!("the original value should stay visible: {shown}"));
         }
-        s.wait_text("[data-testid=history-entry][data-event-type=EventCorrected]", "Scale recalibrated")?;
+        let correction =
+            s.wait_text("[data-testid=history-entry][data-event-type=EventCorrected]", "Scale recalibrated")?;
+        if !correction.contains("B-4R") {
+            return Err(format!("the one correction should change both fields: {correction}"));
+        }
         self.rig.shot(s, "history")?;
         s.click_on("[data-testid=tab-balance]")?;
         s.wait_until("the chart to show the corrected weight", || {
@@ -598,6 +674,130 @@ impl Day<'_> {
         self.rig.shot(s, "as-of")?;
         s.click_on("[data-testid=asof-clear]")?;
         s.wait_text("[data-testid=current-weight]", &kg(self.original_output - 100.0))?;
+        Ok(())
+    }
+
+    /// Two steps arrive twice from another laptop (as sync brings them): the duplicates are
+    /// anomalies. One is compared side by side and voided, the other reviewed with a note; the
+    /// anomalies tab is reached with the arrow keys.
+    fn mistakes_are_voided_and_reviewed(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        let db = self.rig.dir.path().join("data/pluto.sqlite3");
+        let mut store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
+        let query = pluto_core::store::ListQuery { search: Some(CODE.into()), ..Default::default() };
+        let id = store
+            .list(&query)
+            .map_err(|e| e.to_string())?
+            .rows
+            .first()
+            .map(|r| r.id.clone())
+            .ok_or("no campaign")?;
+        let id = pluto_core::CampaignId::parse(&id).map_err(|e| e.to_string())?;
+        let history = store.history(&id).map_err(|e| e.to_string())?;
+        let device = pluto_core::DeviceId::generate();
+        let mut duplicates = Vec::new();
+        for (n, t) in
+            [EventType::GranulationCompleted, EventType::MetalRemovalCompleted].into_iter().enumerate()
+        {
+            let original = history.iter().find(|e| e.event_type == t).ok_or("no step to duplicate")?;
+            let at = pluto_core::Timestamp::now();
+            std::thread::sleep(Duration::from_millis(5));
+            duplicates.push(pluto_core::Event {
+                id: pluto_core::EventId::generate(at.system_time()),
+                device_id: device.clone(),
+                device_seq: n as u64 + 1,
+                created_at: at,
+                user_id: pluto_core::UserId::parse("usr_søren.østergaard-a1b2c3")
+                    .map_err(|e| e.to_string())?,
+                ..original.clone()
+            });
+        }
+        store.apply_remote(&duplicates).map_err(|e| e.to_string())?;
+        drop(store);
+        open_from_list(s, CODE)?;
+        s.wait_text("[data-testid=anomaly-badge]", "2")?;
+        // The tabs follow the arrow keys.
+        let first_tab = s.wait("[data-testid=tab-balance]")?;
+        s.click(&first_tab)?;
+        s.keys(&first_tab, "\u{E014}")?;
+        s.wait("[data-testid=tab-history][aria-selected=true]")?;
+        let history_tab = s.wait("[data-testid=tab-history]")?;
+        s.keys(&history_tab, "\u{E014}")?;
+        s.wait("[data-testid=tab-anomalies][aria-selected=true]")?;
+        s.wait_text("[data-testid=anomalies]", "Duplicate step")?;
+        self.rig.shot(s, "anomalies")?;
+        s.click_on("[data-testid=anomaly][data-kind=duplicate_step] [data-testid=compare-open]")?;
+        s.wait_text("[data-testid=compare]", "Both entries hold the same values")?;
+        self.rig.shot(s, "compare-duplicates")?;
+        s.click_on("[data-testid=compare-void-second]")?;
+        let reason = s.wait("[data-testid=void-text]")?;
+        s.keys(&reason, "Sent twice from the weighbridge laptop")?;
+        self.rig.shot(s, "void")?;
+        s.click_on("[data-testid=void-submit]")?;
+        wait_closed(s, "[data-testid=void-form]")?;
+        s.wait_text("[data-testid=saved]", "Granulation voided")?;
+        s.wait_text("[data-testid=anomaly-badge]", "1")?;
+        s.click_on("[data-testid=anomaly] [data-testid=review-open]")?;
+        let note = s.wait("[data-testid=review-text]")?;
+        s.click_on("[data-testid=review-submit]")?;
+        s.wait_text("[data-testid=review-form] .error-text", "required")?;
+        s.keys(&note, "Same ticket M-17; the second copy changes nothing")?;
+        s.click_on("[data-testid=review-submit]")?;
+        wait_closed(s, "[data-testid=review-form]")?;
+        s.wait_text("[data-testid=anomaly-review]", "Reviewed by Ana Jensen")?;
+        s.wait_until("the badge to clear", || {
+            Ok(s.find("[data-testid=anomaly-badge]")?.is_none().then_some(()))
+        })?;
+        s.click_on("[data-testid=tab-history]")?;
+        s.wait_text(
+            "[data-testid=history-entry][data-event-type=GranulationCompleted] [data-testid=voided-note]",
+            "Sent twice",
+        )?;
+        s.wait_text("[data-testid=void-entry]", "Voids Granulation")?;
+        s.wait_text("[data-testid=review-entry]", "Same ticket M-17")?;
+        self.rig.shot(s, "history-voided")?;
+        Ok(())
+    }
+
+    /// Ctrl+P prints, Alt+← goes back, Ctrl+N starts a new campaign; and the window works at
+    /// 1024×640, the smallest laptop screen in use.
+    fn keyboard_shortcuts_and_a_small_window(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        open_from_list(s, CODE)?;
+        let body = s.wait("body")?;
+        s.keys(&body, "\u{E009}p\u{E000}")?;
+        s.wait_text("[data-testid=custody-print]", "Chain of custody")?;
+        s.click_on("[data-testid=custody-print] button")?;
+        s.wait("[data-testid=campaign-view]")?;
+        let body = s.wait("body")?;
+        s.keys(&body, "\u{E00A}\u{E012}\u{E000}")?;
+        s.wait("[data-testid=campaign-table]")?;
+        let body = s.wait("body")?;
+        s.keys(&body, "\u{E009}n\u{E000}")?;
+        s.wait_text(".dialog h2", "New campaign")?;
+        let code = s.wait("#f-legoCampaignCode")?;
+        s.keys(&code, ESCAPE)?;
+        wait_closed(s, "[data-testid=event-form]")?;
+        s.resize(1024, 640)?;
+        s.wait_until("the window to be 1024 wide", || {
+            Ok((s.script("return window.innerWidth", json!([]))?.as_f64().unwrap_or(0.0) <= 1024.0)
+                .then_some(()))
+        })?;
+        for (screen, open) in [("small-list", None), ("small-campaign", Some(CODE))] {
+            if let Some(code) = open {
+                open_from_list(s, code)?;
+            }
+            let overflow = s.script(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                json!([]),
+            )?;
+            if overflow.as_f64().unwrap_or(0.0) > 0.0 {
+                return Err(format!("{screen}: the page scrolls sideways by {overflow} px at 1024×640"));
+            }
+            self.rig.shot(s, screen)?;
+        }
+        s.resize(1280, 720)?;
+        s.click_on("[data-testid=back]")?;
         Ok(())
     }
 
@@ -644,7 +844,7 @@ impl Day<'_> {
         }
         s.wait_text("[data-testid=campaign-table]", CODE)?;
         s.wait_text("[data-testid=campaign-table]", "Completed")?;
-        s.wait_text("[data-testid=pending]", "13 entries only on this laptop")?;
+        s.wait_text("[data-testid=pending]", "15 entries only on this laptop")?;
         s.click_on("[data-testid=campaign-row] td strong")?;
         s.wait_text("[data-testid=campaign-status]", "Completed")?;
         s.wait_text("[data-testid=current-weight]", "kg")?;
@@ -1257,15 +1457,12 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 23] = [
+    let steps: [(&str, Step<'_>); 25] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
         ("home_shows_what_waits_for_the_site", Day::home_shows_what_waits_for_the_site),
-        (
-            "a_step_out_of_order_is_refused_beside_the_step",
-            Day::a_step_out_of_order_is_refused_beside_the_step,
-        ),
+        ("a_step_out_of_order_is_marked_before_typing", Day::a_step_out_of_order_is_marked_before_typing),
         ("a_bad_weight_is_refused_beside_its_field", Day::a_bad_weight_is_refused_beside_its_field),
         ("record_every_step_to_extrusion", Day::record_every_step_to_extrusion),
         (
@@ -1276,10 +1473,12 @@ fn main() {
             "as_of_shows_the_campaign_before_the_correction",
             Day::as_of_shows_the_campaign_before_the_correction,
         ),
+        ("mistakes_are_voided_and_reviewed", Day::mistakes_are_voided_and_reviewed),
         ("record_the_rest_to_completed", Day::record_the_rest_to_completed),
         ("export_writes_the_chain_of_custody", Day::export_writes_the_chain_of_custody),
         ("a_restart_finds_everything_still_there", Day::a_restart_finds_everything_still_there),
         ("ctrl_k_finds_a_campaign_by_a_tracking_ref", Day::ctrl_k_finds_a_campaign_by_a_tracking_ref),
+        ("keyboard_shortcuts_and_a_small_window", Day::keyboard_shortcuts_and_a_small_window),
         ("the_name_on_the_laptop_can_be_changed", Day::the_name_on_the_laptop_can_be_changed),
         ("training_mode_is_separate_and_marked", Day::training_mode_is_separate_and_marked),
         ("sync_sends_everything_in_the_background", Day::sync_sends_everything_in_the_background),

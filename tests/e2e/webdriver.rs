@@ -1,5 +1,5 @@
 //! Just enough of the W3C WebDriver protocol to drive the app's window through tauri-driver:
-//! sessions, finding elements, clicks, keys, script and screenshots.
+//! sessions, finding elements, clicks, keys, scripts, window size and screenshots.
 
 use std::time::{Duration, Instant};
 
@@ -132,6 +132,16 @@ impl Session {
     /// Runs a script in the window; `arguments[0..]` are `args`.
     pub fn script(&self, script: &str, args: Value) -> Result<Value> {
         self.post("/execute/sync", json!({"script": script, "args": args}))
+    }
+
+    /// Runs an asynchronous script: it ends by calling its last argument with the result.
+    pub fn script_async(&self, script: &str, args: Value) -> Result<Value> {
+        self.post("/execute/async", json!({"script": script, "args": args}))
+    }
+
+    /// Resizes the window (CSS pixels of the outer window).
+    pub fn resize(&self, width: u32, height: u32) -> Result<()> {
+        self.post("/window/rect", json!({"width": width, "height": height})).map(|_| ())
     }
 
     /// Sets an input's or select's value and tells the UI, as picking from a date or list

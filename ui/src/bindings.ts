@@ -68,10 +68,18 @@ export const commands = {
 	 */
 	recordEvent: (campaignId: string | null, eventType: EventType, fields: { [key in string]: string }, expectedVersion: number | null) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("record_event", { campaignId, eventType, fields, expectedVersion })),
 	/**
-	 *  Corrects one field of a recorded event: the current effective value becomes `was`, `now` is
-	 *  read as that field's kind, and the correction goes through the same rules as any entry.
+	 *  Corrects fields of a recorded event with one reason: each field's current effective value
+	 *  becomes its `was`, each `now` is read as that field's kind, and the correction goes through
+	 *  the same rules as any entry.
 	 */
-	correctEvent: (campaignId: string, eventId: string, field: string, now: string, reason: string) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("correct_event", { campaignId, eventId, field, now, reason })),
+	correctEvent: (campaignId: string, eventId: string, changes: FieldChange[], reason: string) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("correct_event", { campaignId, eventId, changes, reason })),
+	/**
+	 *  Voids an entry recorded twice or on the wrong campaign, with a reason: the campaign no longer
+	 *  counts it, the history keeps it struck through, and its step can be recorded again.
+	 */
+	voidEntry: (campaignId: string, eventId: string, reason: string) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("void_entry", { campaignId, eventId, reason })),
+	/**  Marks an anomaly reviewed with a note: its badge clears, the campaign keeps it. */
+	reviewAnomaly: (campaignId: string, eventId: string, kind: AnomalyKind, note: string) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("review_anomaly", { campaignId, eventId, kind, note })),
 	/**
 	 *  Writes a campaign's chain-of-custody CSV to the Downloads folder (or the database's folder
 	 *  when there is none) and returns the file's path.
@@ -124,6 +132,8 @@ export type Anomaly = {
 	kind: AnomalyKind,
 	/**  What happened, in words. */
 	message: string,
+	/**  Who looked at it and found it needs nothing more; `None` while it waits for review. */
+	review?: Review | null,
 };
 
 /**  What kind of irregularity an anomaly is. */
@@ -153,7 +163,11 @@ export type AnomalyKind =
 /**  A correction whose `was` did not match (two people corrected one field). */
 "correction_conflict" | 
 /**  A correction that would make its target invalid. */
-"correction_invalid";
+"correction_invalid" | 
+/**  A void of an event this campaign does not hold. */
+"void_of_unknown_event" | 
+/**  A void naming the wrong type for its target. */
+"void_type_mismatch";
 
 /**  An anomaly with what the coordinator can do about it. */
 export type AnomalyNote = {
@@ -161,6 +175,8 @@ export type AnomalyNote = {
 	anomaly: Anomaly,
 	/**  What it means in practice and how to resolve it. */
 	remedy: string,
+	/**  Who reviewed it, by name; `None` while it waits for review. */
+	reviewedByName: string | null,
 };
 
 /**  What the window needs to know at start and after switching databases. */
@@ -218,6 +234,11 @@ export type CampaignRecord = {
 	anomalies: AnomalyNote[],
 	/**  The step expected next; `None` once completed (or while viewing the past). */
 	nextStep: NextStep | null,
+	/**
+	 *  Every step after creation, with why it would be refused now (empty while viewing the
+	 *  past, where nothing is recorded).
+	 */
+	stepChecks: StepCheck[],
 	/**  The instant this record is as of; `None` for now. */
 	asOf: Timestamp | null,
 	/**
@@ -273,8 +294,14 @@ export type CampaignState = {
 	manufacturingStartDate?: IsoDate | null,
 	/**  See `manufacturing_start_date`. */
 	manufacturingEndDate?: IsoDate | null,
-	/**  Irregularities, ordered by event id. */
+	/**  Irregularities, ordered by event id, reviewed ones included. */
 	anomalies: Anomaly[],
+	/**
+	 *  Reviews that match no anomaly of the campaign (yet): an anomaly that arrives later, from
+	 *  a laptop whose clock ran ahead, is matched then. Kept so that folding on from a stored
+	 *  projection equals a replay.
+	 */
+	pendingReviews?: Review[],
 	/**
 	 *  Events a newer Pluto recorded that this build does not fully show: of a type it does not
 	 *  know, or with fields it does not know (those are folded by the fields it knows).
@@ -314,9 +341,12 @@ export type CampaignSummary = {
 	updatedAt: string,
 	/**  Events, corrections included. */
 	eventCount: number,
-	/**  Anomalies. */
+	/**  Anomalies nobody has reviewed. */
 	anomalyCount: number,
-	/**  Whether any of its events is not on the sync server yet. */
+	/**
+	 *  Whether any of the events this laptop recorded on it is not on the sync server yet
+	 *  (entries from other laptops, imported or pulled, are theirs to send).
+	 */
 	unsynced: boolean,
 	/**  Its events that a newer Pluto recorded and this build does not fully show. */
 	newerEntries: number,
@@ -435,12 +465,24 @@ export type EventType =
 "CampaignCompleted" | 
 /**  A correction of an earlier event's fields. */
 "EventCorrected" | 
+/**  An earlier entry withdrawn (recorded twice, or on the wrong campaign). */
+"EntryVoided" | 
+/**  An anomaly looked at and accepted, with a note. */
+"AnomalyReviewed" | 
 /**
  *  A type this build does not know: recorded by a newer Pluto and received through
  *  sync or import. Shown as `Newer` but never read by that name; the stored event
  *  keeps its real name and its JSON as received.
  */
 "Newer";
+
+/**  One field a correction changes: the field and its new value as typed. */
+export type FieldChange = {
+	/**  The field's name (`netWeightKg`). */
+	field: string,
+	/**  The new value as typed (empty clears an optional field). */
+	now: string,
+};
 
 /**  What a field holds, which decides how it is entered and checked. */
 export type FieldKind = 
@@ -546,7 +588,7 @@ export type MassBalance = {
 	handlingLosses: HandlingLoss[],
 	/**  Current weight / inbound net weight. */
 	overallYield: number | null,
-	/**  Time each recorded step took since the one before it. */
+	/**  Days each recorded step took since the one before it, by the dates the entries state. */
 	stepDurations: StepDuration[],
 	/**  Seconds since the current status was reached, as of `now`. */
 	secondsInCurrentStatus: number,
@@ -577,6 +619,18 @@ export type NextStep = {
 	fields: FieldSpec[],
 	/**  A rule the coordinator should know about before recording (the ECHA gate). */
 	note: string | null,
+};
+
+/**  An anomaly waiting for review, with its campaign: a line of the anomalies list. */
+export type OpenAnomaly = {
+	/**  The campaign as the list shows it. */
+	campaign: CampaignSummary,
+	/**  The anomaly. */
+	anomaly: Anomaly,
+	/**  What the entry it is about records (`Granulation`). */
+	entryLabel: string,
+	/**  How a coordinator resolves it. */
+	remedy: string,
 };
 
 /**  Who uses this laptop. Every event recorded here carries the profile's `userId`. */
@@ -612,6 +666,12 @@ export type RecordEntry = {
 	site: string | null,
 	/**  Who recorded it, by name as the user id keeps it ([`UserId::display_name`]). */
 	recordedByName: string,
+	/**  When a void withdrew this entry: who, when and why. The fold leaves it out. */
+	voided: Voided | null,
+	/**  For a void: what it withdraws and why. */
+	void: VoidNote | null,
+	/**  For a review: which anomaly it accepts and the reviewer's note. */
+	review: ReviewNote | null,
 };
 
 /**
@@ -645,6 +705,34 @@ export type Rejection = {
 	rejectedAt: Timestamp,
 };
 
+/**  An `AnomalyReviewed` entry as the fold keeps it. */
+export type Review = {
+	/**  The `AnomalyReviewed` event. */
+	reviewId: EventId,
+	/**  The event the reviewed anomaly is about. */
+	eventId: EventId,
+	/**  The reviewed anomaly's kind, as the review names it. */
+	anomalyKind: string,
+	/**  What the reviewer found. */
+	note: string,
+	/**  Who reviewed it. */
+	reviewedBy: UserId,
+	/**  When. */
+	reviewedAt: Timestamp,
+};
+
+/**  What a review accepts, as the history shows it. */
+export type ReviewNote = {
+	/**  The event the reviewed anomaly is about. */
+	eventId: EventId,
+	/**  What that event records (`Granulation`). */
+	entryLabel: string,
+	/**  The anomaly's kind, as the review names it. */
+	anomalyKind: string,
+	/**  The reviewer's note. */
+	note: string,
+};
+
 /**  The site a coordinator works at. */
 export type Site = 
 /**  MBA: granulation, metal removal, purification, extrusion. */
@@ -675,6 +763,11 @@ export type Stage = {
 	eventType: EventType,
 	/**  When it was recorded, if it was. */
 	recordedAt: Timestamp | null,
+	/**
+	 *  The day it took place, if it was recorded: the date its entry states, else the day it
+	 *  was recorded.
+	 */
+	day: StepDay | null,
 	/**  Whether it is the campaign's current status. */
 	current: boolean,
 };
@@ -713,16 +806,36 @@ export type StatusTerm = {
 	tone: Tone,
 };
 
-/**  How long a step took: from the previous recorded step to this one. */
+/**  Whether a step may be recorded on the campaign now, asked before anything is typed. */
+export type StepCheck = {
+	/**  The step's event type. */
+	eventType: EventType,
+	/**  Why this laptop would refuse it now, in words; `None` when it may be recorded. */
+	refused: string | null,
+};
+
+/**
+ *  The day a step took place: the date its entry states (arrival, approval, shipment, start,
+ *  end, completion), or, for an entry that states none (the processing steps, the creation), the
+ *  day it was recorded (UTC).
+ */
+export type StepDay = {
+	/**  The day. */
+	date: IsoDate,
+	/**  Whether the entry states it; `false`: the day it was recorded. */
+	stated: boolean,
+};
+
+/**  How long a step took: from the day of the step recorded before it to its own day. */
 export type StepDuration = {
 	/**  Step label. */
 	step: string,
-	/**  When the previous step was recorded. */
-	from: Timestamp,
-	/**  When this step was recorded. */
-	to: Timestamp,
-	/**  Seconds between the two. */
-	seconds: number,
+	/**  The day of the step before it. */
+	from: StepDay,
+	/**  Its own day. */
+	to: StepDay,
+	/**  Whole days between the two (negative when the stated dates run backwards). */
+	days: number,
 };
 
 /**
@@ -862,6 +975,30 @@ export type Vocabulary = {
 	materials: MaterialTerm[],
 };
 
+/**  What a void withdraws, as the history shows it. */
+export type VoidNote = {
+	/**  The voided event. */
+	voidsEventId: EventId,
+	/**  What it records (`Granulation`). */
+	voidsLabel: string,
+	/**  Why. */
+	reason: string,
+};
+
+/**  Why and by whom an entry was voided. */
+export type Voided = {
+	/**  The `EntryVoided` event. */
+	voidId: EventId,
+	/**  Why. */
+	reason: string,
+	/**  When the void was recorded. */
+	voidedAt: Timestamp,
+	/**  Who recorded it. */
+	voidedBy: UserId,
+	/**  Their name ([`UserId::display_name`]). */
+	voidedByName: string,
+};
+
 /**  The weight after one stage of the chain. */
 export type WeightPoint = {
 	/**  Stage label (`Inbound Shipment`, `Granulation`, …, `Received at RGE`). */
@@ -882,9 +1019,9 @@ export type Work = {
 	waitingTotal: number,
 	/**  How many of those are stalled. */
 	stalledTotal: number,
-	/**  Campaigns with anomalies, most recently changed first. */
-	anomalies: WorkItem[],
-	/**  How many campaigns have anomalies in all. */
+	/**  Anomalies nobody has reviewed, on the most recently changed campaigns first. */
+	anomalies: OpenAnomaly[],
+	/**  How many anomalies wait for review in all. */
 	anomaliesTotal: number,
 };
 

@@ -16,7 +16,8 @@ use pluto_core::store::{Draft, ListQuery, SortOrder, APP_IDENTIFIER, DB_FILE_NAM
 use pluto_core::sync::runner::{self, Pace, Signals};
 use pluto_core::sync::{sync_once, SyncClient, SyncError};
 use pluto_core::{
-    CampaignId, CampaignStatus, EventId, EventType, FieldError, Refusal, Store, StoreError, Timestamp, UserId,
+    AnomalyKind, CampaignId, CampaignStatus, EventId, EventType, FieldError, Refusal, Store, StoreError,
+    Timestamp, UserId,
 };
 use serde_json::{json, Value};
 
@@ -71,6 +72,37 @@ enum Command {
         /// Why the correction is made
         #[arg(long)]
         reason: String,
+    },
+    /// Void an entry recorded twice or on the wrong campaign: the fold leaves it out, the
+    /// history keeps it, and its step can be recorded again
+    Void {
+        /// The campaign (cmp_…)
+        campaign_id: CampaignId,
+        /// The entry to void (evt_…)
+        event_id: EventId,
+        /// Why the entry is withdrawn
+        #[arg(long)]
+        reason: String,
+    },
+    /// Mark an anomaly reviewed with a note: it leaves the lists of anomalies to review, the
+    /// campaign keeps it
+    Review {
+        /// The campaign (cmp_…)
+        campaign_id: CampaignId,
+        /// The entry the anomaly is about (evt_…)
+        event_id: EventId,
+        /// The anomaly's kind, as `show` and `anomalies` print it (e.g. duplicate_step)
+        #[arg(value_parser = parse_anomaly_kind)]
+        kind: AnomalyKind,
+        /// What you checked and found
+        #[arg(long)]
+        note: String,
+    },
+    /// List the anomalies nobody has reviewed, across campaigns, most recently changed first
+    Anomalies {
+        /// At most this many
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
     },
     /// Show a campaign's state, mass balance and anomalies
     Show {
@@ -187,6 +219,12 @@ enum Sort {
 
 fn parse_user(s: &str) -> Result<UserId, String> {
     UserId::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_anomaly_kind(s: &str) -> Result<AnomalyKind, String> {
+    serde_json::from_value(json!(s)).map_err(|_| {
+        format!("{s:?} is not an anomaly kind; `pluto show` and `pluto anomalies` print each anomaly's kind")
+    })
 }
 
 fn parse_event_type(s: &str) -> Result<EventType, String> {
@@ -309,6 +347,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let recorded = store.correct(&campaign_id, &event_id, &set, &reason, user)?;
             out.recorded(&recorded, &recorded.event.id.to_string());
         }
+        Command::Void { campaign_id, event_id, reason } => {
+            let recorded = store.void(&campaign_id, &event_id, &reason, user)?;
+            out.recorded(&recorded, &recorded.event.id.to_string());
+        }
+        Command::Review { campaign_id, event_id, kind, note } => {
+            let recorded = store.review(&campaign_id, &event_id, kind, &note, user)?;
+            out.recorded(&recorded, &recorded.event.id.to_string());
+        }
+        Command::Anomalies { limit } => out.anomalies(&store.open_anomalies(limit)?),
         Command::Show { campaign_id, as_of } => {
             let state = match as_of {
                 Some(instant) => store.campaign_as_of(&campaign_id, instant)?,

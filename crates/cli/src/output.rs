@@ -5,7 +5,7 @@ use std::path::Path;
 
 use pluto_core::correction::Effective;
 use pluto_core::store::{
-    Drift, FoundCampaign, ListPage, ListQuery, PullRefusal, Recorded, Rejection, SyncState,
+    Drift, FoundCampaign, ListPage, ListQuery, OpenAnomaly, PullRefusal, Recorded, Rejection, SyncState,
 };
 use pluto_core::sync::runner::Pass;
 use pluto_core::sync::SyncReport;
@@ -138,10 +138,18 @@ impl Printer {
             }
         }
         if !state.anomalies.is_empty() {
-            out!("\nAnomalies ({})", state.anomalies.len());
+            out!("\nAnomalies ({} to review of {})", state.unreviewed_anomalies(), state.anomalies.len());
             for a in &state.anomalies {
-                out!("  {} {}: {}", a.event_id, a.event_type, a.message);
-                out!("    what to do: {}", a.kind.remedy());
+                out!("  {} {} {}: {}", a.event_id, a.event_type, a.kind.as_str(), a.message);
+                match &a.review {
+                    Some(r) => out!(
+                        "    reviewed by {} at {}: {}",
+                        r.reviewed_by.display_name(),
+                        r.reviewed_at,
+                        r.note
+                    ),
+                    None => out!("    what to do: {}", a.kind.remedy()),
+                }
             }
         }
     }
@@ -165,6 +173,17 @@ impl Printer {
             );
             if e.event_type == EventType::Newer {
                 out!("    {}: update Pluto to see this entry", e.event_type.label());
+                continue;
+            }
+            if let Some(v) = effective.voided(e) {
+                out!("    VOIDED by {} at {} ({}): {}", v.voided_by_name, v.voided_at, v.void_id, v.reason);
+            }
+            if let Ok(Payload::EntryVoided(v)) = Payload::parse(EventType::EntryVoided, &e.data) {
+                out!("    voids {} ({}) because: {}", v.voids_event_id, v.voids_event_type, v.reason);
+                continue;
+            }
+            if let Ok(Payload::AnomalyReviewed(r)) = Payload::parse(EventType::AnomalyReviewed, &e.data) {
+                out!("    reviews the {} anomaly of {}: {}", r.anomaly_kind, r.event_id, r.note);
                 continue;
             }
             if let Ok(Payload::EventCorrected(c)) = Payload::parse(EventType::EventCorrected, &e.data) {
@@ -197,6 +216,31 @@ impl Printer {
                     }
                 }
             }
+        }
+    }
+
+    /// The anomalies waiting for review, one per line with what to do.
+    pub fn anomalies(&self, open: &[OpenAnomaly]) {
+        if self.json {
+            self.emit(&serde_json::to_value(open).expect("anomalies serialize"));
+            return;
+        }
+        if open.is_empty() {
+            out!("No anomaly waits for review.");
+            return;
+        }
+        for a in open {
+            let c = &a.campaign;
+            out!(
+                "{}  {}  {}  {} {}: {}",
+                c.id,
+                c.lego_campaign_code.as_deref().unwrap_or("—"),
+                a.anomaly.event_id,
+                a.entry_label,
+                a.anomaly.kind.as_str(),
+                a.anomaly.message
+            );
+            out!("    what to do: {}", a.remedy);
         }
     }
 

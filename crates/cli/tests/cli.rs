@@ -82,8 +82,8 @@ fn refused_input_exits_1_names_the_field_and_changes_nothing() {
     assert!(stderr.contains("netWeightKg: must not exceed grossWeightKg (900 kg)"), "{stderr}");
     let stderr =
         p.fails(1, &["record", &id, "GranulationCompleted", "--data", &sample("GranulationCompleted")]);
-    assert!(stderr.contains("is at status created"), "{stderr}");
-    assert!(stderr.contains("next expected step is Inbound Shipment"), "{stderr}");
+    assert!(stderr.contains("this campaign is at “Created”"), "{stderr}");
+    assert!(stderr.contains("the next step is Inbound Shipment"), "{stderr}");
     let stderr = p.fails(1, &["record", &id, "InboundShipmentRecorded", "--data", "{not json"]);
     assert!(stderr.contains("data: not valid JSON"), "{stderr}");
     let out = p.run(&[
@@ -149,6 +149,55 @@ fn correct_reads_was_from_current_state_and_chains() {
     let stderr = p.fails(1, &["correct", &id, &event_id, "--set", "netWeightKg=100", "--reason", " "]);
     assert!(stderr.contains("reason: is required"), "{stderr}");
     assert_eq!(p.export(), before);
+}
+
+#[test]
+fn void_then_record_again_and_review_an_anomaly() {
+    let p = Pluto::new();
+    let id = create(&p, "LEGO-2026-0009");
+    for t in lifecycle().take(2) {
+        p.ok(&["record", &id, t, "--data", &sample(t)]);
+    }
+    let granulation = p.json(&["history", &id])[2]["id"].as_str().unwrap().to_owned();
+    p.ok(&["void", &id, &granulation, "--reason", "Ticket G-17 belongs to another campaign"]);
+    assert_eq!(p.json(&["show", &id])["status"], json!("inbound_shipment_recorded"));
+    let text = p.ok(&["history", &id]);
+    assert!(text.contains("VOIDED by"), "{text}");
+    assert!(text.contains("Ticket G-17 belongs to another campaign"), "{text}");
+    p.ok(&["record", &id, "GranulationCompleted", "--data", &sample("GranulationCompleted")]);
+    let before = p.export();
+    let stderr = p.fails(1, &["void", &id, &granulation, "--reason", "again"]);
+    assert!(stderr.contains("already voided"), "{stderr}");
+    let stderr = p.fails(1, &["void", &id, &granulation, "--reason", " "]);
+    assert!(stderr.contains("reason"), "{stderr}");
+    assert_eq!(p.export(), before, "refused voids change nothing");
+
+    // Another laptop recorded the same granulation: a duplicate, kept as an anomaly.
+    let last: Value = serde_json::from_str(before.lines().last().unwrap()).unwrap();
+    let mut duplicate = last.clone();
+    let original_id = last["id"].as_str().unwrap();
+    let last_char = if original_id.ends_with('Z') { '0' } else { 'Z' };
+    duplicate["id"] = json!(format!("{}{last_char}", &original_id[..original_id.len() - 1]));
+    duplicate["deviceId"] = json!("dev_01HQJK5W3N8XKZ0G2Y5V7R9T1A");
+    duplicate["deviceSeq"] = json!(1);
+    let file = p.file("duplicate.jsonl");
+    std::fs::write(&file, format!("{duplicate}\n")).unwrap();
+    p.ok(&["import", file.to_str().unwrap()]);
+    let open = p.json(&["anomalies"]);
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
+    assert_eq!(open[0]["anomaly"]["kind"], json!("duplicate_step"));
+    let duplicate_id = open[0]["anomaly"]["eventId"].as_str().unwrap().to_owned();
+    let stderr = p.fails(2, &["review", &id, &duplicate_id, "duplicate", "--note", "x"]);
+    assert!(stderr.contains("is not an anomaly kind"), "{stderr}");
+    p.ok(&["review", &id, &duplicate_id, "duplicate_step", "--note", "Same ticket sent twice"]);
+    assert_eq!(p.json(&["anomalies"]), json!([]));
+    assert!(p.ok(&["anomalies"]).contains("No anomaly waits for review"));
+    let text = p.ok(&["show", &id]);
+    assert!(
+        text.contains("Anomalies (0 to review of 1)") && text.contains("Same ticket sent twice"),
+        "{text}"
+    );
+    assert!(p.ok(&["verify"]).starts_with("OK"));
 }
 
 #[test]

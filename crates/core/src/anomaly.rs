@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::EventId;
+use crate::ids::{EventId, UserId};
 use crate::payload::EventType;
+use crate::time::Timestamp;
 
 /// What kind of irregularity an anomaly is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -37,9 +38,34 @@ pub enum AnomalyKind {
     CorrectionConflict,
     /// A correction that would make its target invalid.
     CorrectionInvalid,
+    /// A void of an event this campaign does not hold.
+    VoidOfUnknownEvent,
+    /// A void naming the wrong type for its target.
+    VoidTypeMismatch,
 }
 
 impl AnomalyKind {
+    /// The kind's stored name (`duplicate_step`), as reviews name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidPayload => "invalid_payload",
+            Self::BeforeCreation => "before_creation",
+            Self::SkippedSteps => "skipped_steps",
+            Self::EchaGateBypassed => "echa_gate_bypassed",
+            Self::DuplicateStep => "duplicate_step",
+            Self::LateStep => "late_step",
+            Self::AfterCompletion => "after_completion",
+            Self::InconsistentDates => "inconsistent_dates",
+            Self::CorrectionOfUnknownEvent => "correction_of_unknown_event",
+            Self::CorrectionOfCorrection => "correction_of_correction",
+            Self::CorrectionTypeMismatch => "correction_type_mismatch",
+            Self::CorrectionConflict => "correction_conflict",
+            Self::CorrectionInvalid => "correction_invalid",
+            Self::VoidOfUnknownEvent => "void_of_unknown_event",
+            Self::VoidTypeMismatch => "void_type_mismatch",
+        }
+    }
+
     /// How a coordinator resolves this kind of anomaly.
     pub fn remedy(self) -> &'static str {
         match self {
@@ -56,6 +82,8 @@ impl AnomalyKind {
             Self::CorrectionTypeMismatch => "Record the correction again against the right event.",
             Self::CorrectionConflict => "Two corrections of the same field crossed; check the value and correct it once more if needed.",
             Self::CorrectionInvalid => "Record the correction again with values that pass the rules.",
+            Self::VoidOfUnknownEvent => "Sync to fetch the voided entry; if it never arrives the void was recorded on the wrong campaign.",
+            Self::VoidTypeMismatch => "Void the entry again, from its own line in the history.",
         }
     }
 }
@@ -73,4 +101,68 @@ pub struct Anomaly {
     pub kind: AnomalyKind,
     /// What happened, in words.
     pub message: String,
+    /// Who looked at it and found it needs nothing more; `None` while it waits for review.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+}
+
+impl Anomaly {
+    /// Whether `review` is about this anomaly: the same event and kind.
+    pub fn is_reviewed_by(&self, review: &Review) -> bool {
+        self.event_id == review.event_id && self.kind.as_str() == review.anomaly_kind
+    }
+
+    /// Whether `other` is the same irregularity, reviewed or not.
+    pub fn same_as(&self, other: &Anomaly) -> bool {
+        self.event_id == other.event_id && self.kind == other.kind && self.message == other.message
+    }
+}
+
+/// An `AnomalyReviewed` entry as the fold keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Review {
+    /// The `AnomalyReviewed` event.
+    pub review_id: EventId,
+    /// The event the reviewed anomaly is about.
+    pub event_id: EventId,
+    /// The reviewed anomaly's kind, as the review names it.
+    pub anomaly_kind: String,
+    /// What the reviewer found.
+    pub note: String,
+    /// Who reviewed it.
+    pub reviewed_by: UserId,
+    /// When.
+    pub reviewed_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AnomalyKind;
+
+    #[test]
+    fn stored_names_are_the_serialized_names() {
+        use AnomalyKind::*;
+        let all = [
+            InvalidPayload,
+            BeforeCreation,
+            SkippedSteps,
+            EchaGateBypassed,
+            DuplicateStep,
+            LateStep,
+            AfterCompletion,
+            InconsistentDates,
+            CorrectionOfUnknownEvent,
+            CorrectionOfCorrection,
+            CorrectionTypeMismatch,
+            CorrectionConflict,
+            CorrectionInvalid,
+            VoidOfUnknownEvent,
+            VoidTypeMismatch,
+        ];
+        for kind in all {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str(), "{kind:?}");
+        }
+    }
 }

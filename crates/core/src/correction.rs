@@ -1,5 +1,6 @@
-//! Corrections: how `EventCorrected` events turn recorded payloads into effective ones, and the
-//! strict rules a new correction must pass on this laptop.
+//! Corrections and voids: how `EventCorrected` events turn recorded payloads into effective
+//! ones and `EntryVoided` events withdraw entries, and the strict rules a new correction or void
+//! must pass on this laptop.
 //!
 //! Corrections are applied in event-id order. Each one is checked against the value it claims to
 //! replace (`was`); a mismatch that arrived through sync (two people corrected the same field
@@ -13,8 +14,12 @@ use serde_json::{Map, Value};
 use crate::anomaly::{Anomaly, AnomalyKind};
 use crate::error::Refusal;
 use crate::event::Event;
-use crate::ids::EventId;
-use crate::payload::{describe, EventCorrection, EventType, FieldError, Payload, Reading};
+use crate::ids::{EventId, UserId};
+use crate::payload::{
+    describe, AnomalyReview, EntryVoid, EventCorrection, EventType, FieldError, Payload, Reading,
+};
+use crate::state::CampaignState;
+use crate::time::Timestamp;
 use crate::upcast::upcast;
 
 /// Recorded payloads with every correction applied.
@@ -23,25 +28,53 @@ pub struct Effective {
     corrected: HashMap<EventId, Value>,
     /// Anomalies found while applying corrections, attributed to the correction event.
     pub anomalies: Vec<Anomaly>,
-    /// Corrections a newer Pluto recorded that this build cannot apply (of a type or field it
-    /// does not know): kept, left out of the fold, and counted as entries an update will show.
+    /// Corrections and voids a newer Pluto recorded that this build cannot apply (of a type or
+    /// field it does not know): kept, left out of the fold, and counted as entries an update
+    /// will show.
     newer: std::collections::HashSet<EventId>,
+    /// The voided events, each with the first void that withdrew it.
+    voided: HashMap<EventId, Voided>,
+}
+
+/// Why and by whom an entry was voided.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct Voided {
+    /// The `EntryVoided` event.
+    pub void_id: EventId,
+    /// Why.
+    pub reason: String,
+    /// When the void was recorded.
+    pub voided_at: Timestamp,
+    /// Who recorded it.
+    pub voided_by: UserId,
+    /// Their name ([`UserId::display_name`]).
+    pub voided_by_name: String,
 }
 
 impl Effective {
-    /// Applies the corrections among `events` (sorted by id, one stream) to their targets.
+    /// Applies the voids and then the corrections among `events` (sorted by id, one stream) to
+    /// their targets. A voided correction corrects nothing.
     pub fn resolve(events: &[&Event]) -> Effective {
         let mut out = Effective::default();
-        if !events.iter().any(|e| e.event_type == EventType::EventCorrected) {
+        if !events.iter().any(|e| e.event_type.acts_on_others()) {
             return out;
         }
         let by_id: HashMap<&EventId, &Event> = events.iter().map(|e| (&e.id, *e)).collect();
+        for event in events.iter().filter(|e| e.event_type == EventType::EntryVoided) {
+            out.void(event, &by_id);
+        }
         for event in events.iter().filter(|e| e.event_type == EventType::EventCorrected) {
+            if out.voided.contains_key(&event.id) {
+                continue;
+            }
             let anomaly = |kind, message: String| Anomaly {
                 event_id: event.id.clone(),
                 event_type: event.event_type,
                 kind,
                 message,
+                review: None,
             };
             let correction =
                 match Payload::read(event.event_type, event.schema_version, &event.data, event.created_at) {
@@ -63,32 +96,25 @@ impl Effective {
                     }
                 };
             let target_id = &correction.corrects_event_id;
-            let Some(target) = by_id.get(target_id) else {
-                out.anomalies.push(anomaly(
-                    AnomalyKind::CorrectionOfUnknownEvent,
-                    format!(
-                        "corrects {target_id}, which is not (yet) part of this campaign; it has no effect"
-                    ),
-                ));
-                continue;
-            };
-            if target.event_type == EventType::EventCorrected {
+            if by_id.get(target_id).is_some_and(|t| t.event_type == EventType::EventCorrected) {
                 out.anomalies.push(anomaly(
                     AnomalyKind::CorrectionOfCorrection,
                     format!("corrects {target_id}, which is itself a correction; it has no effect"),
                 ));
                 continue;
             }
-            if target.event_type != correction.corrects_event_type {
-                out.anomalies.push(anomaly(
-                    AnomalyKind::CorrectionTypeMismatch,
-                    format!(
-                        "says {target_id} is a {}, but it is a {}; it has no effect",
-                        correction.corrects_event_type, target.event_type
-                    ),
-                ));
-                continue;
-            }
+            let target = match named_target(&by_id, target_id, correction.corrects_event_type, "corrects") {
+                Ok(target) => target,
+                Err((unknown, message)) => {
+                    let kind = if unknown {
+                        AnomalyKind::CorrectionOfUnknownEvent
+                    } else {
+                        AnomalyKind::CorrectionTypeMismatch
+                    };
+                    out.anomalies.push(anomaly(kind, message));
+                    continue;
+                }
+            };
             let mut candidate = out.payload(target).into_owned();
             for (field, change) in &correction.changes {
                 let before = field_value(&candidate, field);
@@ -121,6 +147,49 @@ impl Effective {
         out
     }
 
+    /// Applies one `EntryVoided` event: its target leaves the fold, unless the void cannot apply
+    /// (an anomaly says why). The first void of an event counts; a later one changes nothing.
+    fn void(&mut self, event: &Event, by_id: &HashMap<&EventId, &Event>) {
+        let anomaly = |kind, message: String| Anomaly {
+            event_id: event.id.clone(),
+            event_type: event.event_type,
+            kind,
+            message,
+            review: None,
+        };
+        let void = match Payload::read(event.event_type, event.schema_version, &event.data, event.created_at)
+        {
+            Reading::Full(Payload::EntryVoided(v)) | Reading::Partial(Payload::EntryVoided(v)) => v,
+            Reading::Full(_) | Reading::Partial(_) => unreachable!("an EntryVoided payload parses as a void"),
+            Reading::Newer => {
+                self.newer.insert(event.id.clone());
+                return;
+            }
+            Reading::Invalid(e) => {
+                self.anomalies.push(anomaly(AnomalyKind::InvalidPayload, format!("unreadable void: {e}")));
+                return;
+            }
+        };
+        let target_id = &void.voids_event_id;
+        if let Err((unknown, message)) = named_target(by_id, target_id, void.voids_event_type, "voids") {
+            let kind = if unknown { AnomalyKind::VoidOfUnknownEvent } else { AnomalyKind::VoidTypeMismatch };
+            self.anomalies.push(anomaly(kind, message));
+            return;
+        }
+        self.voided.entry(target_id.clone()).or_insert_with(|| Voided {
+            void_id: event.id.clone(),
+            reason: void.reason,
+            voided_at: event.created_at,
+            voided_by: event.user_id.clone(),
+            voided_by_name: event.user_id.display_name(),
+        });
+    }
+
+    /// The void that withdrew `event`, if one did.
+    pub fn voided(&self, event: &Event) -> Option<&Voided> {
+        self.voided.get(&event.id)
+    }
+
     /// The effective payload of `event`: its recorded data, upcast to the current version of
     /// its type, with corrections applied.
     pub fn payload<'a>(&'a self, event: &'a Event) -> Cow<'a, Value> {
@@ -139,6 +208,29 @@ impl Effective {
     pub fn is_corrected(&self, event: &Event) -> bool {
         self.corrected.contains_key(&event.id)
     }
+}
+
+/// The event `id` that a correction or void (`verb`: "corrects", "voids") names, if it is part
+/// of the campaign and of the type the entry claims. Otherwise why it has no effect, and whether
+/// that is because the campaign does not hold it (`true`) or because it is of another type.
+fn named_target<'e>(
+    by_id: &HashMap<&EventId, &'e Event>,
+    id: &EventId,
+    claimed: EventType,
+    verb: &str,
+) -> Result<&'e Event, (bool, String)> {
+    let Some(target) = by_id.get(id) else {
+        return Err((
+            true,
+            format!("{verb} {id}, which is not (yet) part of this campaign; it has no effect"),
+        ));
+    };
+    if target.event_type != claimed {
+        let message =
+            format!("says {id} is a {claimed}, but it is a {}; it has no effect", target.event_type);
+        return Err((false, message));
+    }
+    Ok(target)
 }
 
 /// A payload field's value; an absent field reads as `null`.
@@ -266,4 +358,89 @@ pub fn build_correction(
         "reason": reason,
         "changes": map,
     }))
+}
+
+/// Checks a new void against the stream it belongs to (`events`, sorted by id, this stream
+/// only): the target is one of its entries, of the type the void names, not the campaign's
+/// creation (its fields are corrected instead), and not voided already.
+pub fn check_void(events: &[&Event], void: &EntryVoid) -> Result<(), Refusal> {
+    let target_id = &void.voids_event_id;
+    let Some(target) = events.iter().find(|e| &e.id == target_id) else {
+        return Err(FieldError::new(
+            "voidsEventId",
+            format!("no entry {target_id} in this campaign; void an entry from the campaign's own history"),
+        )
+        .into());
+    };
+    if target.event_type != void.voids_event_type {
+        return Err(FieldError::new(
+            "voidsEventType",
+            format!(
+                "{target_id} is a {}, not a {}",
+                target.event_type.label(),
+                void.voids_event_type.label()
+            ),
+        )
+        .into());
+    }
+    if target.event_type == EventType::CampaignCreated {
+        return Err(FieldError::new(
+            "voidsEventId",
+            "a campaign's creation cannot be voided; correct its code, material or description instead",
+        )
+        .into());
+    }
+    if let Some(earlier) = Effective::resolve(events).voided(target) {
+        return Err(FieldError::new(
+            "voidsEventId",
+            format!(
+                "this {} entry was already voided by {} on {} ({})",
+                target.event_type.label(),
+                earlier.voided_by.display_name(),
+                earlier.voided_at.datetime().format("%Y-%m-%d"),
+                earlier.reason
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Checks a new review against the campaign's current state: it names an anomaly the campaign
+/// shows and nobody has reviewed yet.
+pub fn check_review(state: &CampaignState, review: &AnomalyReview) -> Result<(), Refusal> {
+    let of_event: Vec<&Anomaly> = state.anomalies.iter().filter(|a| a.event_id == review.event_id).collect();
+    if of_event.is_empty() {
+        return Err(FieldError::new(
+            "eventId",
+            format!("this campaign shows no anomaly on entry {}; nothing to review", review.event_id),
+        )
+        .into());
+    }
+    let Some(anomaly) = of_event.iter().find(|a| a.kind.as_str() == review.anomaly_kind) else {
+        let kinds: Vec<&str> = of_event.iter().map(|a| a.kind.as_str()).collect();
+        return Err(FieldError::new(
+            "anomalyKind",
+            format!(
+                "entry {} has no {} anomaly; it has {}",
+                review.event_id,
+                review.anomaly_kind,
+                kinds.join(", ")
+            ),
+        )
+        .into());
+    };
+    if let Some(earlier) = &anomaly.review {
+        return Err(FieldError::new(
+            "eventId",
+            format!(
+                "this anomaly was already reviewed by {} on {}: {}",
+                earlier.reviewed_by.display_name(),
+                earlier.reviewed_at.datetime().format("%Y-%m-%d"),
+                earlier.note
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }

@@ -50,10 +50,7 @@ pub enum Refusal {
     #[error("{0}")]
     Field(FieldError),
     /// The step is not the one the campaign expects next.
-    #[error(
-        "cannot record {event_type}: campaign {campaign_id} is at status {status}; {}",
-        next_step_phrase(*next_event_type)
-    )]
+    #[error("{}", out_of_order_words(*event_type, *status, *next_event_type))]
     #[serde(rename_all = "camelCase")]
     OutOfOrder {
         /// The campaign.
@@ -67,8 +64,9 @@ pub enum Refusal {
     },
     /// Material cannot go to RGE before ECHA approval.
     #[error(
-        "cannot record TransferToRGERecorded: campaign {campaign_id} has no ECHA approval yet (status {status}); \
-         material may not move to RGE until ECHAApprovalRecorded is recorded; {}",
+        "Transfer to RGE cannot be recorded yet: ECHA testing must approve the material before it moves to RGE; \
+         this campaign is at “{}”, and {}",
+        status.label(),
         next_step_phrase(*next_event_type)
     )]
     #[serde(rename_all = "camelCase")]
@@ -81,7 +79,10 @@ pub enum Refusal {
         next_event_type: Option<EventType>,
     },
     /// The campaign is closed.
-    #[error("cannot record {event_type}: campaign {campaign_id} is completed; only corrections (EventCorrected) can be recorded")]
+    #[error(
+        "{} cannot be recorded: this campaign is completed; only corrections and voids can be recorded now",
+        event_type.label()
+    )]
     #[serde(rename_all = "camelCase")]
     Completed {
         /// The campaign.
@@ -90,7 +91,7 @@ pub enum Refusal {
         event_type: EventType,
     },
     /// `CampaignCreated` on a stream that already has events.
-    #[error("campaign {0} already exists; CampaignCreated can only be its first event")]
+    #[error("campaign {0} already exists; a campaign is created once (correct its code, material or description instead)")]
     AlreadyCreated(CampaignId),
     /// No such campaign in this database.
     #[error("no campaign {0} in this database")]
@@ -118,12 +119,28 @@ pub enum Refusal {
     },
 }
 
+/// "the next step is Inbound Shipment", in words a coordinator uses.
 fn next_step_phrase(next: Option<EventType>) -> String {
     match next.and_then(EventType::target_status) {
-        Some(status) => {
-            format!("the next expected step is {} ({})", status.step_label(), status.reached_by())
-        }
+        Some(status) => format!("the next step is {}", status.step_label()),
         None => "no further step is expected".to_owned(),
+    }
+}
+
+/// Why a step is not the one a campaign at `status` expects: recorded already, or not yet.
+fn out_of_order_words(event_type: EventType, status: CampaignStatus, next: Option<EventType>) -> String {
+    let label = event_type.label();
+    match event_type.target_status() {
+        Some(target) if target.rank() <= status.rank() => format!(
+            "{label} is already recorded on this campaign (it is at “{}”); correct or void that entry instead of \
+             recording it again",
+            status.label()
+        ),
+        _ => format!(
+            "{label} cannot be recorded yet: this campaign is at “{}”, and {}",
+            status.label(),
+            next_step_phrase(next)
+        ),
     }
 }
 

@@ -40,7 +40,33 @@ impl EventType {
             (Self::Newer, _) => "Recorded by a newer Pluto Tracker",
             (_, Some(status)) => status.step_label(),
             (Self::EventCorrected, None) => "Correction",
+            (Self::EntryVoided, None) => "Void",
+            (Self::AnomalyReviewed, None) => "Anomaly review",
             (_, None) => self.as_str(),
+        }
+    }
+
+    /// Whether events of this type act on another event of their campaign (corrections and
+    /// voids), so that they are applied to their target before the fold rather than folded.
+    pub fn acts_on_others(self) -> bool {
+        matches!(self, Self::EventCorrected | Self::EntryVoided)
+    }
+
+    /// Whether this type resolves other entries rather than recording a step or fact of its
+    /// own (corrections, voids, reviews). Site policies never list these: a correction or void
+    /// is allowed where the type it changes is, a review everywhere.
+    pub fn is_resolution(self) -> bool {
+        self.acts_on_others() || self == Self::AnomalyReviewed
+    }
+
+    /// The payload field naming the type of the event an event of this type acts on
+    /// (`correctsEventType`), for the site policy, which judges a correction or void by the type
+    /// it changes.
+    pub fn target_type_field(self) -> Option<&'static str> {
+        match self {
+            Self::EventCorrected => Some("correctsEventType"),
+            Self::EntryVoided => Some("voidsEventType"),
+            _ => None,
         }
     }
 

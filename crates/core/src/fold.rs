@@ -6,7 +6,7 @@
 //! local entries; the fold applies the same rules leniently, so what the strict check refuses is
 //! exactly what the fold would report.
 
-pub use crate::anomaly::{Anomaly, AnomalyKind};
+pub use crate::anomaly::{Anomaly, AnomalyKind, Review};
 pub use crate::state::{CampaignState, StepRecord, Steps};
 
 use crate::correction::Effective;
@@ -58,20 +58,27 @@ pub fn can_continue(state: Option<&CampaignState>, events: &[(&Event, Payload)])
     let Some(state) = state else {
         return true;
     };
-    let corrects_one_of_them = |payload: &Payload| match payload {
-        Payload::EventCorrected(c) => events.iter().any(|(e, _)| e.id == c.corrects_event_id),
-        _ => true,
+    let acts_on_one_of_them = |payload: &Payload| {
+        let target = match payload {
+            Payload::EventCorrected(c) => &c.corrects_event_id,
+            Payload::EntryVoided(v) => &v.voids_event_id,
+            _ => return true,
+        };
+        events.iter().any(|(e, _)| &e.id == target)
+    };
+    let waits_for_target = |a: &Anomaly| {
+        matches!(a.kind, AnomalyKind::CorrectionOfUnknownEvent | AnomalyKind::VoidOfUnknownEvent)
     };
     // A state made of newer entries alone was stamped by them; a replay is not.
     state.event_count > 0
         && events.first().is_none_or(|(e, _)| e.id > state.last_event_id)
-        && !state.anomalies.iter().any(|a| a.kind == AnomalyKind::CorrectionOfUnknownEvent)
-        && events.iter().all(|(_, payload)| corrects_one_of_them(payload))
+        && !state.anomalies.iter().any(waits_for_target)
+        && events.iter().all(|(_, payload)| acts_on_one_of_them(payload))
 }
 
 /// Continues the projection `state` of a stream's earlier events with later ones, already
-/// parsed and checked, their `data` canonical (as the store reads it back), corrections
-/// included: equal to [`fold_projection`] of all of them whenever [`can_continue`] allows it,
+/// parsed and checked, their `data` canonical (as the store reads it back), corrections and
+/// voids included: equal to [`fold_projection`] of all of them whenever [`can_continue`] allows it,
 /// without reading the earlier events again.
 pub fn continue_projection(
     state: Option<CampaignState>,
@@ -104,10 +111,16 @@ fn fold_parsed(
     // Events this build leaves out of the fold (of a type it does not know, or corrections it
     // cannot apply) are only counted: the state is what the other events make of it.
     let (mut first_newer, mut newer) = (None, 0);
+    let mut reviews = Vec::new();
     for (&i, event) in order.iter().zip(sorted) {
+        if effective.voided(event).is_some() {
+            // Withdrawn: counted as an entry of the campaign, and otherwise left out.
+            count(state.get_or_insert_with(|| CampaignState::empty(event)), event);
+            continue;
+        }
         let corrected = effective.is_corrected(event);
-        let reading = (event.event_type != EventType::EventCorrected).then(|| {
-            match parsed.get_mut(i).and_then(Option::take) {
+        let reading =
+            (!event.event_type.acts_on_others()).then(|| match parsed.get_mut(i).and_then(Option::take) {
                 Some(payload) if !corrected => Reading::Full(payload),
                 _ => Payload::read(
                     event.event_type,
@@ -115,12 +128,24 @@ fn fold_parsed(
                     &effective.payload(event),
                     event.created_at,
                 ),
-            }
-        });
+            });
         if effective.is_newer(event) || matches!(reading, Some(Reading::Newer)) {
             first_newer.get_or_insert(event);
             newer += 1;
             continue;
+        }
+        if let Some(
+            Reading::Full(Payload::AnomalyReviewed(r)) | Reading::Partial(Payload::AnomalyReviewed(r)),
+        ) = &reading
+        {
+            reviews.push(Review {
+                review_id: event.id.clone(),
+                event_id: r.event_id.clone(),
+                anomaly_kind: r.anomaly_kind.clone(),
+                note: r.note.clone(),
+                reviewed_by: event.user_id.clone(),
+                reviewed_at: event.created_at,
+            });
         }
         let st = state.get_or_insert_with(|| CampaignState::empty(event));
         apply(st, event, reading, corrected, detail);
@@ -132,6 +157,7 @@ fn fold_parsed(
         state.anomalies.extend(effective.anomalies);
         state.anomalies.sort_by(|a, b| a.event_id.cmp(&b.event_id));
     }
+    state.apply_reviews(reviews);
     Some(state)
 }
 
@@ -144,27 +170,37 @@ pub fn fold_as_of<'a>(
 }
 
 /// Applies one more event to `state` without replaying: valid only when `event` sorts after every
-/// event folded so far, is not a correction, and no correction targets it. Equal to [`fold`] of
+/// event folded so far, is not a correction, void or review, and no correction or void targets
+/// it. Equal to [`fold`] of
 /// the events plus `event` under those conditions.
 pub fn apply_next(state: Option<CampaignState>, event: &Event) -> CampaignState {
-    debug_assert!(event.event_type != EventType::EventCorrected);
+    debug_assert!(folds_alone(event.event_type));
     let mut st = state.unwrap_or_else(|| CampaignState::empty(event));
     let reading = Payload::read(event.event_type, event.schema_version, &event.data, event.created_at);
     apply(&mut st, event, Some(reading), false, Detail::Full);
+    // A review that arrived before this event's anomaly applies now.
+    st.apply_reviews(Vec::new());
     st
 }
 
 /// Whether [`apply_next`] may be used for `event` on `state`.
 pub fn can_apply_next(state: Option<&CampaignState>, event: &Event) -> bool {
-    event.event_type != EventType::EventCorrected
-        && state.is_none_or(|s| s.event_count > 0 && event.id > s.last_event_id)
+    folds_alone(event.event_type) && state.is_none_or(|s| s.event_count > 0 && event.id > s.last_event_id)
+}
+
+/// Whether an event of this type changes nothing but its own campaign's figures: not a
+/// correction or void (which act on an earlier event) nor a review (which acts on anomalies).
+fn folds_alone(event_type: EventType) -> bool {
+    !event_type.acts_on_others() && event_type != EventType::AnomalyReviewed
 }
 
 fn apply(st: &mut CampaignState, event: &Event, reading: Option<Reading>, corrected: bool, detail: Detail) {
     let Some(reading) = reading else {
-        // Corrections act through `Effective`; their own anomalies are collected there.
+        // Corrections and voids act through `Effective`; their own anomalies are collected there.
         count(st, event);
-        st.correction_count += 1;
+        if event.event_type == EventType::EventCorrected {
+            st.correction_count += 1;
+        }
         return;
     };
     if reading == Reading::Newer {
@@ -182,6 +218,7 @@ fn apply(st: &mut CampaignState, event: &Event, reading: Option<Reading>, correc
             event_type: event.event_type,
             kind,
             message,
+            review: None,
         });
     };
     let payload = match reading {
@@ -310,7 +347,10 @@ fn apply(st: &mut CampaignState, event: &Event, reading: Option<Reading>, correc
         | Payload::ManufacturingCompleted(_)
         | Payload::ReturnToLegoRecorded(_) => {}
         // Folded above: they reach no status, or the first one.
-        Payload::CampaignCreated(_) | Payload::EventCorrected(_) => {}
+        Payload::CampaignCreated(_)
+        | Payload::EventCorrected(_)
+        | Payload::EntryVoided(_)
+        | Payload::AnomalyReviewed(_) => {}
         // Kept in the history; it changes no figure of the projection.
         #[cfg(test)]
         Payload::SampleRetained(_) => {}
@@ -343,6 +383,7 @@ fn check_dates(st: &mut CampaignState, event: &Event) {
             event_type: event.event_type,
             kind: AnomalyKind::InconsistentDates,
             message: e.to_string(),
+            review: None,
         });
     }
 }
@@ -365,7 +406,23 @@ pub fn check_next(
     state: Option<&CampaignState>,
     payload: &Payload,
 ) -> Result<(), Refusal> {
-    let event_type = payload.event_type();
+    check_step(campaign_id, state, payload.event_type())?;
+    if let (Payload::ManufacturingCompleted(p), Some(start)) =
+        (payload, state.and_then(|st| st.manufacturing_start_date))
+    {
+        manufacturing_dates(start, p.end_date)?;
+    }
+    Ok(())
+}
+
+/// The rules of [`check_next`] that need no payload: whether an entry of `event_type` may be
+/// recorded next at all (the progression, the ECHA gate, completion). What the app asks before
+/// anything is typed, to mark the steps that would be refused.
+pub fn check_step(
+    campaign_id: &CampaignId,
+    state: Option<&CampaignState>,
+    event_type: EventType,
+) -> Result<(), Refusal> {
     let Some(st) = state else {
         return match event_type {
             EventType::CampaignCreated => Ok(()),
@@ -396,9 +453,6 @@ pub fn check_next(
             status: st.status,
             next_event_type: st.next_event_type(),
         });
-    }
-    if let (Payload::ManufacturingCompleted(p), Some(start)) = (payload, st.manufacturing_start_date) {
-        manufacturing_dates(start, p.end_date)?;
     }
     Ok(())
 }

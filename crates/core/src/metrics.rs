@@ -1,12 +1,13 @@
 //! Derived figures a coordinator reads off a campaign: yield of each processing step, handling
-//! loss between steps, overall yield, and how long each step took.
+//! loss between steps, overall yield, and how long each step took by the dates its entries
+//! state.
 
 use serde::Serialize;
 
 use crate::fold::CampaignState;
 use crate::payload::EventType;
 use crate::status::{CampaignStatus, Tone};
-use crate::time::Timestamp;
+use crate::time::{IsoDate, Timestamp};
 
 /// The weight after one stage of the chain.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,19 +58,42 @@ pub struct HandlingLoss {
     pub loss_ratio: f64,
 }
 
-/// How long a step took: from the previous recorded step to this one.
+/// The day a step took place: the date its entry states (arrival, approval, shipment, start,
+/// end, completion), or, for an entry that states none (the processing steps, the creation), the
+/// day it was recorded (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct StepDay {
+    /// The day.
+    pub date: IsoDate,
+    /// Whether the entry states it; `false`: the day it was recorded.
+    pub stated: bool,
+}
+
+impl StepDay {
+    /// The day of a step whose entry states `happened_on` and was recorded at `recorded_at`.
+    pub fn of(happened_on: Option<IsoDate>, recorded_at: Timestamp) -> StepDay {
+        match happened_on {
+            Some(date) => StepDay { date, stated: true },
+            None => StepDay { date: IsoDate(recorded_at.datetime().date_naive()), stated: false },
+        }
+    }
+}
+
+/// How long a step took: from the day of the step recorded before it to its own day.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct StepDuration {
     /// Step label.
     pub step: String,
-    /// When the previous step was recorded.
-    pub from: Timestamp,
-    /// When this step was recorded.
-    pub to: Timestamp,
-    /// Seconds between the two.
-    pub seconds: i64,
+    /// The day of the step before it.
+    pub from: StepDay,
+    /// Its own day.
+    pub to: StepDay,
+    /// Whole days between the two (negative when the stated dates run backwards).
+    pub days: i64,
 }
 
 /// The mass balance and timing of a campaign.
@@ -85,7 +109,7 @@ pub struct MassBalance {
     pub handling_losses: Vec<HandlingLoss>,
     /// Current weight / inbound net weight.
     pub overall_yield: Option<f64>,
-    /// Time each recorded step took since the one before it.
+    /// Days each recorded step took since the one before it, by the dates the entries state.
     pub step_durations: Vec<StepDuration>,
     /// Seconds since the current status was reached, as of `now`.
     pub seconds_in_current_status: i64,
@@ -165,18 +189,19 @@ impl MassBalance {
             _ => None,
         };
         let mut step_durations = Vec::new();
-        let mut previous = state.created_at;
+        let mut previous = state.created_at.map(|at| StepDay::of(None, at));
         for event_type in EventType::STEPS.iter().skip(1) {
             if let Some(at) = s.recorded_at(*event_type) {
+                let day = StepDay::of(s.happened_on(*event_type), at);
                 if let Some(from) = previous {
                     step_durations.push(StepDuration {
                         step: event_type.target_status().map_or("", |st| st.step_label()).to_owned(),
                         from,
-                        to: at,
-                        seconds: (at.millis() - from.millis()) / 1000,
+                        to: day,
+                        days: (day.date.0 - from.date.0).num_days(),
                     });
                 }
-                previous = Some(at);
+                previous = Some(day);
             }
         }
         MassBalance {

@@ -32,6 +32,13 @@ pub trait PayloadType: Serialize + DeserializeOwned {
     /// weights, net ≤ gross, output ≤ starting, date order within the payload, positive
     /// quantities.
     fn validate(&self) -> Result<(), FieldError>;
+
+    /// The day the step took place, as the entry states it (arrival, approval, shipment,
+    /// start, end, completion); `None` for entries that carry no such date, whose day is the
+    /// day they were recorded.
+    fn happened_on(&self) -> Option<IsoDate> {
+        None
+    }
 }
 
 /// A field of a payload, for [`PayloadType::FIELDS`].
@@ -101,6 +108,10 @@ impl PayloadType for InboundShipment {
         f("shipDate", FieldKind::Date, true, "Ship date"),
         f("arrivalDate", FieldKind::Date, true, "Arrival date"),
     ];
+
+    fn happened_on(&self) -> Option<IsoDate> {
+        Some(self.arrival_date)
+    }
 
     fn validate(&self) -> Result<(), FieldError> {
         weight("grossWeightKg", self.gross_weight_kg)?;
@@ -264,6 +275,10 @@ impl PayloadType for EchaApproval {
         long("notes", "Notes"),
     ];
 
+    fn happened_on(&self) -> Option<IsoDate> {
+        Some(self.approval_date)
+    }
+
     fn validate(&self) -> Result<(), FieldError> {
         required_text("approvedBy", &self.approved_by)?;
         optional_text("notes", &self.notes)
@@ -297,6 +312,10 @@ impl PayloadType for TransferToRge {
         f("receivedWeightKg", FieldKind::Weight, false, "Received weight"),
     ];
 
+    fn happened_on(&self) -> Option<IsoDate> {
+        Some(self.ship_date)
+    }
+
     fn validate(&self) -> Result<(), FieldError> {
         required_text("trackingRef", &self.tracking_ref)?;
         required_text("carrier", &self.carrier)?;
@@ -329,6 +348,10 @@ impl PayloadType for ManufacturingStart {
         f("startDate", FieldKind::Date, true, "Start date"),
     ];
 
+    fn happened_on(&self) -> Option<IsoDate> {
+        Some(self.start_date)
+    }
+
     fn validate(&self) -> Result<(), FieldError> {
         required_text("poNumber", &self.po_number)?;
         quantity("poQuantity", self.po_quantity)
@@ -354,6 +377,10 @@ impl PayloadType for ManufacturingCompletion {
         f("actualQuantity", FieldKind::Quantity, true, "Actual quantity"),
         long("notes", "Notes"),
     ];
+
+    fn happened_on(&self) -> Option<IsoDate> {
+        Some(self.end_date)
+    }
 
     fn validate(&self) -> Result<(), FieldError> {
         quantity("actualQuantity", self.actual_quantity)?;
@@ -387,6 +414,10 @@ impl PayloadType for ReturnToLego {
         f("quantity", FieldKind::Quantity, true, "Quantity"),
     ];
 
+    fn happened_on(&self) -> Option<IsoDate> {
+        Some(self.ship_date)
+    }
+
     fn validate(&self) -> Result<(), FieldError> {
         required_text("trackingRef", &self.tracking_ref)?;
         required_text("carrier", &self.carrier)?;
@@ -413,6 +444,10 @@ impl PayloadType for CampaignCompletion {
         f("completionDate", FieldKind::Date, true, "Completion date"),
         long("completionNotes", "Completion notes"),
     ];
+
+    fn happened_on(&self) -> Option<IsoDate> {
+        Some(self.completion_date)
+    }
 
     fn validate(&self) -> Result<(), FieldError> {
         optional_text("completionNotes", &self.completion_notes)
@@ -462,6 +497,15 @@ impl PayloadType for EventCorrection {
                 "a correction cannot be corrected; correct the original event instead",
             ));
         }
+        if self.corrects_event_type.is_resolution() {
+            return Err(FieldError::new(
+                "correctsEventType",
+                format!(
+                    "a {} cannot be corrected; void it and record it again instead",
+                    self.corrects_event_type.label().to_lowercase()
+                ),
+            ));
+        }
         for (name, change) in &self.changes {
             let Some(spec) = self.corrects_event_type.field(name) else {
                 return Err(unknown_field_error(self.corrects_event_type, &format!("changes.{name}"), name));
@@ -470,6 +514,65 @@ impl PayloadType for EventCorrection {
                 .map_err(|message| FieldError::new(format!("changes.{name}.now"), message))?;
         }
         Ok(())
+    }
+}
+
+/// `EntryVoided`: an earlier entry withdrawn, because it was recorded twice or on the wrong
+/// campaign. The fold leaves the voided entry out; the history keeps both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EntryVoid {
+    /// The voided event.
+    pub voids_event_id: EventId,
+    /// Its type, restated so a mismatch is caught.
+    pub voids_event_type: EventType,
+    /// Why the entry is withdrawn.
+    pub reason: String,
+}
+
+impl PayloadType for EntryVoid {
+    const FIELDS: &'static [FieldSpec] = &[
+        f("voidsEventId", FieldKind::EventRef, true, "Voided entry"),
+        f("voidsEventType", FieldKind::EventTypeName, true, "Voided entry's type"),
+        FieldSpec { name: "reason", kind: FieldKind::Text, required: true, label: "Reason", long: true },
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        required_text("reason", &self.reason)?;
+        if self.voids_event_type == EventType::EntryVoided {
+            return Err(FieldError::new(
+                "voidsEventType",
+                "a void cannot be voided; record the entry again instead",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `AnomalyReviewed`: someone looked at an anomaly and says why it needs no further action.
+/// The anomaly stays in the history; its badge clears.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnomalyReview {
+    /// The event the anomaly is about.
+    pub event_id: EventId,
+    /// The anomaly's kind (`duplicate_step`), as text: a newer Pluto may know kinds this one
+    /// does not.
+    pub anomaly_kind: String,
+    /// What the reviewer found.
+    pub note: String,
+}
+
+impl PayloadType for AnomalyReview {
+    const FIELDS: &'static [FieldSpec] = &[
+        f("eventId", FieldKind::EventRef, true, "Entry with the anomaly"),
+        f("anomalyKind", FieldKind::Text, true, "Anomaly"),
+        FieldSpec { name: "note", kind: FieldKind::Text, required: true, label: "Review note", long: true },
+    ];
+
+    fn validate(&self) -> Result<(), FieldError> {
+        required_text("anomalyKind", &self.anomaly_kind)?;
+        required_text("note", &self.note)
     }
 }
 

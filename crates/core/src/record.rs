@@ -5,11 +5,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::correction::Effective;
+use crate::correction::{Effective, Voided};
 use crate::event::Event;
-use crate::fold::{fold, Anomaly, CampaignState};
+use crate::fold::{check_step, fold, Anomaly, CampaignState};
 use crate::ids::{EventId, UserId};
-use crate::metrics::MassBalance;
+use crate::metrics::{MassBalance, StepDay};
 use crate::payload::{EventType, FieldSpec, Payload, Reading};
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
@@ -27,6 +27,9 @@ pub struct Stage {
     pub event_type: EventType,
     /// When it was recorded, if it was.
     pub recorded_at: Option<Timestamp>,
+    /// The day it took place, if it was recorded: the date its entry states, else the day it
+    /// was recorded.
+    pub day: Option<StepDay>,
     /// Whether it is the campaign's current status.
     pub current: bool,
 }
@@ -76,6 +79,40 @@ pub struct RecordEntry {
     pub site: Option<String>,
     /// Who recorded it, by name as the user id keeps it ([`UserId::display_name`]).
     pub recorded_by_name: String,
+    /// When a void withdrew this entry: who, when and why. The fold leaves it out.
+    pub voided: Option<Voided>,
+    /// For a void: what it withdraws and why.
+    pub void: Option<VoidNote>,
+    /// For a review: which anomaly it accepts and the reviewer's note.
+    pub review: Option<ReviewNote>,
+}
+
+/// What a void withdraws, as the history shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct VoidNote {
+    /// The voided event.
+    pub voids_event_id: EventId,
+    /// What it records (`Granulation`).
+    pub voids_label: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a review accepts, as the history shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewNote {
+    /// The event the reviewed anomaly is about.
+    pub event_id: EventId,
+    /// What that event records (`Granulation`).
+    pub entry_label: String,
+    /// The anomaly's kind, as the review names it.
+    pub anomaly_kind: String,
+    /// The reviewer's note.
+    pub note: String,
 }
 
 /// What a correction changes, as the history shows it.
@@ -124,6 +161,17 @@ pub struct NextStep {
     pub note: Option<String>,
 }
 
+/// Whether a step may be recorded on the campaign now, asked before anything is typed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct StepCheck {
+    /// The step's event type.
+    pub event_type: EventType,
+    /// Why this laptop would refuse it now, in words; `None` when it may be recorded.
+    pub refused: Option<String>,
+}
+
 /// An anomaly with what the coordinator can do about it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -133,6 +181,8 @@ pub struct AnomalyNote {
     pub anomaly: Anomaly,
     /// What it means in practice and how to resolve it.
     pub remedy: String,
+    /// Who reviewed it, by name; `None` while it waits for review.
+    pub reviewed_by_name: Option<String>,
 }
 
 /// Everything about one campaign, as recorded (up to an instant, for "as of").
@@ -152,6 +202,9 @@ pub struct CampaignRecord {
     pub anomalies: Vec<AnomalyNote>,
     /// The step expected next; `None` once completed (or while viewing the past).
     pub next_step: Option<NextStep>,
+    /// Every step after creation, with why it would be refused now (empty while viewing the
+    /// past, where nothing is recorded).
+    pub step_checks: Vec<StepCheck>,
     /// The instant this record is as of; `None` for now.
     pub as_of: Option<Timestamp>,
     /// When some of its entries were recorded by a newer Pluto: that they are kept, and that
@@ -198,8 +251,35 @@ impl CampaignRecord {
                 correction: None,
                 site: None,
                 recorded_by_name: e.user_id.display_name(),
+                voided: effective.voided(e).cloned(),
+                void: None,
+                review: None,
             })
             .collect();
+        let label_of = |entries: &[RecordEntry], id: &EventId| {
+            entries.iter().find(|t| &t.event.id == id).map_or_else(|| id.to_string(), |t| t.label.clone())
+        };
+        for i in 0..entries.len() {
+            let event = &entries[i].event;
+            match Payload::read(event.event_type, event.schema_version, &event.data, event.created_at) {
+                Reading::Full(Payload::EntryVoided(v)) | Reading::Partial(Payload::EntryVoided(v)) => {
+                    let voids_label = label_of(&entries, &v.voids_event_id);
+                    entries[i].void =
+                        Some(VoidNote { voids_event_id: v.voids_event_id, voids_label, reason: v.reason });
+                }
+                Reading::Full(Payload::AnomalyReviewed(r))
+                | Reading::Partial(Payload::AnomalyReviewed(r)) => {
+                    let entry_label = label_of(&entries, &r.event_id);
+                    entries[i].review = Some(ReviewNote {
+                        event_id: r.event_id,
+                        entry_label,
+                        anomaly_kind: r.anomaly_kind,
+                        note: r.note,
+                    });
+                }
+                _ => {}
+            }
+        }
         for i in 0..entries.len() {
             let event = &entries[i].event;
             let (Reading::Full(Payload::EventCorrected(c)) | Reading::Partial(Payload::EventCorrected(c))) =
@@ -247,15 +327,17 @@ impl CampaignRecord {
             .iter()
             .map(|&status| {
                 let event_type = status.reached_by();
+                let recorded_at = if event_type == EventType::CampaignCreated {
+                    state.created_at
+                } else {
+                    state.steps.recorded_at(event_type)
+                };
                 Stage {
                     status,
                     label: status.step_label().to_owned(),
                     event_type,
-                    recorded_at: if event_type == EventType::CampaignCreated {
-                        state.created_at
-                    } else {
-                        state.steps.recorded_at(event_type)
-                    },
+                    recorded_at,
+                    day: recorded_at.map(|at| StepDay::of(state.steps.happened_on(event_type), at)),
                     current: status == state.status,
                 }
             })
@@ -270,11 +352,25 @@ impl CampaignRecord {
                     .then(|| ECHA_GATE_NOTE.to_owned()),
             }),
         };
+        let step_checks = match as_of {
+            Some(_) => Vec::new(),
+            None => EventType::STEPS[1..]
+                .iter()
+                .map(|&event_type| StepCheck {
+                    event_type,
+                    refused: check_step(&state.id, Some(&state), event_type).err().map(|r| r.to_string()),
+                })
+                .collect(),
+        };
         let mass_balance = MassBalance::of(&state, as_of.unwrap_or(now));
         let anomalies = state
             .anomalies
             .iter()
-            .map(|a| AnomalyNote { anomaly: a.clone(), remedy: a.kind.remedy().to_owned() })
+            .map(|a| AnomalyNote {
+                anomaly: a.clone(),
+                remedy: a.kind.remedy().to_owned(),
+                reviewed_by_name: a.review.as_ref().map(|r| r.reviewed_by.display_name()),
+            })
             .collect();
         let newer_note = newer_entries_note(state.newer_entries);
         Some(CampaignRecord {
@@ -284,6 +380,7 @@ impl CampaignRecord {
             mass_balance,
             anomalies,
             next_step,
+            step_checks,
             as_of,
             newer_note,
         })
@@ -318,6 +415,8 @@ impl CampaignRecord {
             "effective_value",
             "correction_ids",
             "correction_reasons",
+            "voided_by",
+            "void_reason",
         ];
         push_row(&mut out, header.iter().map(|s| (*s).to_owned()));
         let code = self.state.lego_campaign_code.clone().unwrap_or_default();
@@ -355,6 +454,8 @@ impl CampaignRecord {
                         effective,
                         changes.iter().map(|c| c.correction_id.to_string()).collect::<Vec<_>>().join(" "),
                         changes.iter().map(|c| c.reason.clone()).collect::<Vec<_>>().join(" | "),
+                        entry.voided.as_ref().map(|v| v.void_id.to_string()).unwrap_or_default(),
+                        entry.voided.as_ref().map(|v| v.reason.clone()).unwrap_or_default(),
                     ]
                     .into_iter(),
                 );
@@ -453,7 +554,7 @@ mod tests {
         let csv = record.custody_csv();
         let row = csv.lines().find(|l| l.contains(",netWeightKg,")).unwrap();
         assert!(row.contains(&format!(",{was},{now},")), "{row}");
-        assert!(row.ends_with("scale misread"), "{row}");
+        assert!(row.ends_with("scale misread,,"), "{row}");
     }
 
     #[test]
@@ -467,6 +568,20 @@ mod tests {
         let next = record.next_step.unwrap();
         assert_eq!(next.event_type, EventType::EchaApprovalRecorded);
         assert!(next.note.unwrap().contains("ECHA"));
+        // Before anything is typed: only the expected step may be recorded, the rest say why not.
+        let open: Vec<EventType> =
+            record.step_checks.iter().filter(|c| c.refused.is_none()).map(|c| c.event_type).collect();
+        assert_eq!(open, [EventType::EchaApprovalRecorded]);
+        let refused = |t: EventType| {
+            record.step_checks.iter().find(|c| c.event_type == t).unwrap().refused.clone().unwrap()
+        };
+        assert!(refused(EventType::GranulationCompleted).starts_with("Granulation is already recorded"));
+        assert!(refused(EventType::TransferToRgeRecorded).contains("ECHA testing must approve"));
+        assert!(refused(EventType::ManufacturingStarted).contains("the next step is ECHA Approval"));
+        // Stage days: the inbound shipment's arrival date, the processing steps' recording day.
+        let arrival = record.stages[1].day.unwrap();
+        assert!(arrival.stated);
+        assert!(!record.stages[2].day.unwrap().stated);
     }
 
     #[test]

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 
 use crate::event_type::NewerRule;
 use crate::payload::{
-    CampaignCompletion, CampaignCreated, EchaApproval, EventCorrection, Extrusion, Granulation,
-    InboundShipment, ManufacturingCompletion, ManufacturingStart, MetalRemoval, PayloadType,
+    AnomalyReview, CampaignCompletion, CampaignCreated, EchaApproval, EntryVoid, EventCorrection, Extrusion,
+    Granulation, InboundShipment, ManufacturingCompletion, ManufacturingStart, MetalRemoval, PayloadType,
     PolymerPurification, ReturnToLego, TransferToRge,
 };
 use crate::state::{Meta, StepRecord};
@@ -255,6 +255,15 @@ macro_rules! event_registry {
                 }
             }
 
+            /// The day the step reached by `event_type` took place, as its entry states it
+            /// ([`PayloadType::happened_on`]).
+            pub fn happened_on(&self, event_type: EventType) -> Option<crate::time::IsoDate> {
+                match event_type {
+                    $($(EventType::$variant => self.$slot.as_ref().and_then(|r| r.data.happened_on()),)?)*
+                    _ => None,
+                }
+            }
+
             /// Stores a step's record in its slot; types without one keep no details.
             pub(crate) fn fill(&mut self, payload: Payload, meta: Meta) {
                 match payload {
@@ -414,6 +423,28 @@ event_registry! {
         example: {
             "correctsEventId": "evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "correctsEventType": "InboundShipmentRecorded",
             "reason": "Weighbridge ticket re-read", "changes": { "netWeightKg": { "was": 3360.2, "now": 3306.2 } },
+        },
+    }
+    /// An earlier entry withdrawn (recorded twice, or on the wrong campaign).
+    EntryVoided = "EntryVoided" {
+        payload: EntryVoid,
+        version: 1,
+        upcasters: [],
+        newer: FoldKnownFields,
+        example: {
+            "voidsEventId": "evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "voidsEventType": "GranulationCompleted",
+            "reason": "Recorded twice from the same ticket",
+        },
+    }
+    /// An anomaly looked at and accepted, with a note.
+    AnomalyReviewed = "AnomalyReviewed" {
+        payload: AnomalyReview,
+        version: 1,
+        upcasters: [],
+        newer: FoldKnownFields,
+        example: {
+            "eventId": "evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "anomalyKind": "late_step",
+            "note": "Ticket found a day late; details checked against the paper copy",
         },
     }
     /// A sample of the material kept for later testing: registered only in this crate's unit

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::anomaly::Anomaly;
+use crate::anomaly::{Anomaly, Review};
 use crate::event::Event;
 use crate::ids::{CampaignId, DeviceId, EventId, UserId};
 use crate::payload::{EventType, IsoDate, MaterialType, Payload};
@@ -108,8 +108,13 @@ pub struct CampaignState {
     /// filled by a fold of the events, empty in a projection read from the store.
     #[serde(skip)]
     pub steps: Steps,
-    /// Irregularities, ordered by event id.
+    /// Irregularities, ordered by event id, reviewed ones included.
     pub anomalies: Vec<Anomaly>,
+    /// Reviews that match no anomaly of the campaign (yet): an anomaly that arrives later, from
+    /// a laptop whose clock ran ahead, is matched then. Kept so that folding on from a stored
+    /// projection equals a replay.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_reviews: Vec<Review>,
     /// Events a newer Pluto recorded that this build does not fully show: of a type it does not
     /// know, or with fields it does not know (those are folded by the fields it knows).
     #[serde(default)]
@@ -145,7 +150,35 @@ impl CampaignState {
             manufacturing_end_date: None,
             steps: Steps::default(),
             anomalies: Vec::new(),
+            pending_reviews: Vec::new(),
             newer_entries: 0,
+        }
+    }
+
+    /// The anomalies nobody has reviewed yet: what the campaign's badge counts.
+    pub fn unreviewed_anomalies(&self) -> usize {
+        self.anomalies.iter().filter(|a| a.review.is_none()).count()
+    }
+
+    /// Matches `reviews` (and those still pending) to the anomalies they review, in review-id
+    /// order: the first review of an anomaly counts, a later one of the same anomaly is dropped,
+    /// and one that matches no anomaly waits in `pending_reviews`.
+    pub(crate) fn apply_reviews(&mut self, mut reviews: Vec<Review>) {
+        if reviews.is_empty() && self.pending_reviews.is_empty() {
+            return;
+        }
+        reviews.append(&mut self.pending_reviews);
+        reviews.sort_by(|a, b| a.review_id.cmp(&b.review_id));
+        reviews.dedup_by(|a, b| a.review_id == b.review_id);
+        for review in reviews {
+            let mut matching = self.anomalies.iter_mut().filter(|a| a.is_reviewed_by(&review)).peekable();
+            if matching.peek().is_none() {
+                self.pending_reviews.push(review);
+                continue;
+            }
+            for anomaly in matching.filter(|a| a.review.is_none()) {
+                anomaly.review = Some(review.clone());
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! Property tests of the fold and the store:
 //! - the fold never panics on arbitrary events and payloads, and ignores delivery order;
-//! - continuing a projection with later events, corrections included, equals a replay;
+//! - continuing a projection with later events, corrections, voids and reviews included,
+//!   equals a replay;
 //! - strict local entry keeps every stored projection equal to a full replay;
 //! - events delivered through apply-remote in any order and batching give identical projections.
 
@@ -53,10 +54,14 @@ fn arb_payload(event_type: EventType) -> impl Strategy<Value = Value> {
     })
 }
 
-/// Arbitrary events of one campaign: any types, ids from a small pool (so corrections hit real
-/// events, each other, or nothing), arbitrary payloads.
+/// The anomaly kinds reviews in [`arb_events`] name: the ones its events most often cause.
+const REVIEWED_KINDS: [&str; 5] =
+    ["duplicate_step", "late_step", "skipped_steps", "before_creation", "invalid_payload"];
+
+/// Arbitrary events of one campaign: any types, ids from a small pool (so corrections, voids and
+/// reviews hit real events, each other, or nothing), arbitrary payloads.
 fn arb_events() -> impl Strategy<Value = Vec<Event>> {
-    let one = (0..13usize, 0..40u64, any::<Index>(), any::<Index>(), 0..6u8).prop_flat_map(
+    let one = (0..EventType::ALL.len(), 0..40u64, any::<Index>(), any::<Index>(), 0..6u8).prop_flat_map(
         |(t, ms, target, field, mode)| {
             let event_type = EventType::ALL[t];
             (Just((event_type, ms, target, field, mode)), arb_payload(event_type), arb_json())
@@ -68,17 +73,25 @@ fn arb_events() -> impl Strategy<Value = Vec<Event>> {
             (0..raw.len()).map(|i| EventId::from_ulid(Ulid::from_parts(BASE_MS + raw[i].0 .1, i as u128))).collect();
         let mut events: Vec<Event> = Vec::new();
         for (i, ((event_type, ms, target, field, mode), payload, noise)) in raw.into_iter().enumerate() {
-            let data = if event_type == EventType::EventCorrected && mode < 4 {
-                let target_id = &ids[target.index(ids.len())];
-                let target_type = events.iter().find(|e| &e.id == target_id).map_or(EventType::GranulationCompleted, |e| e.event_type);
-                let names: Vec<&str> = target_type.fields().iter().map(|f| f.name).collect();
-                let name = names[field.index(names.len())];
-                json!({
-                    "correctsEventId": target_id, "correctsEventType": target_type, "reason": "prop",
-                    "changes": { name: { "was": if mode == 0 { Value::Null } else { noise.clone() }, "now": noise } }
-                })
-            } else {
-                payload
+            let target_id = &ids[target.index(ids.len())];
+            let target_type = events.iter().find(|e| &e.id == target_id).map_or(EventType::GranulationCompleted, |e| e.event_type);
+            let data = match event_type {
+                EventType::EventCorrected if mode < 4 => {
+                    let names: Vec<&str> = target_type.fields().iter().map(|f| f.name).collect();
+                    let name = names[field.index(names.len())];
+                    json!({
+                        "correctsEventId": target_id, "correctsEventType": target_type, "reason": "prop",
+                        "changes": { name: { "was": if mode == 0 { Value::Null } else { noise.clone() }, "now": noise } }
+                    })
+                }
+                EventType::EntryVoided if mode < 4 => {
+                    json!({ "voidsEventId": target_id, "voidsEventType": target_type, "reason": "prop" })
+                }
+                EventType::AnomalyReviewed if mode < 4 => {
+                    let kind = REVIEWED_KINDS[field.index(REVIEWED_KINDS.len())];
+                    json!({ "eventId": target_id, "anomalyKind": kind, "note": "prop" })
+                }
+                _ => payload,
             };
             events.push(event(&campaign, ids[i].clone(), event_type, data, BASE_MS + ms, 0, i as u64 + 1));
         }
@@ -188,7 +201,10 @@ proptest! {
         sorted.dedup_by(|a, b| a.id == b.id);
         let mut incremental: Option<CampaignState> = None;
         for (i, e) in sorted.iter().enumerate() {
-            let targeted = sorted.iter().any(|c| c.event_type == EventType::EventCorrected && c.data.get("correctsEventId") == Some(&json!(e.id)));
+            let targeted = sorted.iter().any(|c| {
+                c.event_type.target_type_field().is_some()
+                    && (c.data.get("correctsEventId") == Some(&json!(e.id)) || c.data.get("voidsEventId") == Some(&json!(e.id)))
+            });
             incremental = if can_apply_next(incremental.as_ref(), e) && !targeted {
                 Some(apply_next(incremental, e))
             } else {
@@ -225,6 +241,8 @@ enum Action {
     Step(EventType),
     /// Correct a field of an earlier event with a nearby value.
     Correct { target: Index, field: Index, factor: f64 },
+    /// Void an earlier entry (refused for the creation, or where it would break the order).
+    Void { target: Index },
 }
 
 fn arb_action() -> impl Strategy<Value = (usize, Action)> {
@@ -232,6 +250,7 @@ fn arb_action() -> impl Strategy<Value = (usize, Action)> {
         6 => Just(Action::NextStep),
         1 => (0..12usize).prop_map(|i| Action::Step(EventType::STEPS[i])),
         3 => (any::<Index>(), any::<Index>(), 0.5f64..1.2).prop_map(|(target, field, factor)| Action::Correct { target, field, factor }),
+        2 => any::<Index>().prop_map(|target| Action::Void { target }),
     ];
     (0..3usize, action)
 }
@@ -271,7 +290,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     /// Strict local entry: each append updates the projection incrementally (or replays for a
-    /// correction); at every point the stored projections equal a full replay, and a refused
+    /// correction or void); at every point the stored projections equal a full replay, and a refused
     /// entry leaves the file as it was.
     #[test]
     fn strict_entry_keeps_projections_equal_to_replay(actions in prop::collection::vec(arb_action(), 1..40)) {
@@ -296,7 +315,7 @@ proptest! {
                 Action::Step(t) => Draft::new(Some(id.clone()), t, sample.payload(t).unwrap(), user.clone()),
                 Action::Correct { target, field, factor } => {
                     let history = store.history(&id).unwrap();
-                    let steps: Vec<&Event> = history.iter().filter(|e| e.event_type != EventType::EventCorrected).collect();
+                    let steps: Vec<&Event> = history.iter().filter(|e| !e.event_type.is_resolution()).collect();
                     let target = steps[target.index(steps.len())];
                     let spec = &target.event_type.fields()[field.index(target.event_type.fields().len())];
                     let refs: Vec<&Event> = history.iter().collect();
@@ -304,6 +323,12 @@ proptest! {
                     let now = correction_value(spec, &current, factor);
                     let data = pluto_core::correction::build_correction(&refs, &target.id, &[(spec.name.to_owned(), now)], "property test").unwrap();
                     Draft::new(Some(id.clone()), EventType::EventCorrected, data, user.clone())
+                }
+                Action::Void { target } => {
+                    let history = store.history(&id).unwrap();
+                    let target = &history[target.index(history.len())];
+                    let data = json!({ "voidsEventId": target.id, "voidsEventType": target.event_type, "reason": "property test" });
+                    Draft::new(Some(id.clone()), EventType::EntryVoided, data, user.clone())
                 }
             };
             let before_events = store.history(&id).unwrap();

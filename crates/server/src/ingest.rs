@@ -72,13 +72,11 @@ fn id_time_agrees(event: &Event) -> Result<(), FieldError> {
     ))
 }
 
-/// The type of the event a correction corrects (`None` for other events); read from a
-/// checked event, whose payload is valid.
-pub fn corrected_type(event: &Event) -> Option<EventType> {
-    if event.event_type != EventType::EventCorrected {
-        return None;
-    }
-    event.data.get("correctsEventType").and_then(Value::as_str).and_then(|name| EventType::parse(name).ok())
+/// The type of the event a correction corrects or a void voids (`None` for other events); read
+/// from a checked event, whose payload is valid.
+pub fn acted_on_type(event: &Event) -> Option<EventType> {
+    let field = event.event_type.target_type_field()?;
+    event.data.get(field).and_then(Value::as_str).and_then(|name| EventType::parse(name).ok())
 }
 
 /// The refusal of an event that is not a JSON object (`got` says what it is instead).

@@ -51,8 +51,8 @@ impl Default for Policy {
 
 impl Policy {
     /// Reads and checks a policy file: a JSON object whose keys are site names and whose values
-    /// are lists of event type names (`EventCorrected` is not listed: a correction is allowed
-    /// where the corrected type is).
+    /// are lists of event type names (corrections, voids and reviews are not listed: a
+    /// correction or void is allowed where the type it changes is, a review everywhere).
     pub fn from_file(path: &Path) -> Result<Policy, PolicyError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path)
@@ -85,9 +85,10 @@ impl Policy {
                     .ok_or_else(|| format!("site {site:?}: {entry} is not an event type name"))?;
                 let event_type =
                     EventType::parse(name).map_err(|e| format!("site {site:?}: {}", e.message))?;
-                if event_type == EventType::EventCorrected {
+                if event_type.is_resolution() {
                     return Err(format!(
-                        "site {site:?}: EventCorrected is not listed; a site may correct the types it records"
+                        "site {site:?}: {event_type} is not listed; a site may correct and void the types it \
+                         records, and review any anomaly"
                     ));
                 }
                 if !allowed.contains(&event_type) {
@@ -105,15 +106,15 @@ impl Policy {
         self.sites.iter().find(|(name, _)| name.eq_ignore_ascii_case(site)).map_or(&[], |(_, t)| t)
     }
 
-    /// Whether `token` may push an event of `event_type`; `corrects` is the corrected event's
-    /// type for a correction. `Err` holds the refusal in words, naming the rule.
+    /// Whether `token` may push an event of `event_type`; `acts_on` is the changed event's type
+    /// for a correction or void. `Err` holds the refusal in words, naming the rule.
     pub fn check(
         &self,
         token: &TokenRecord,
         event_type: EventType,
-        corrects: Option<EventType>,
+        acts_on: Option<EventType>,
     ) -> Result<(), String> {
-        SitePolicy::judge(&token.site, event_type, corrects, |recorded| {
+        SitePolicy::judge(&token.site, event_type, acts_on, |recorded| {
             token.role == Role::Admin || self.types_of(&token.site).contains(&recorded)
         })
     }
@@ -121,8 +122,7 @@ impl Policy {
     /// What a token may do, as `GET /v1/policy` serves it.
     pub fn for_token(&self, token: &TokenRecord) -> SitePolicy {
         let names = |types: &[EventType]| types.iter().map(|t| t.as_str().to_owned()).collect();
-        let all: Vec<EventType> =
-            EventType::ALL.iter().copied().filter(|t| *t != EventType::EventCorrected).collect();
+        let all: Vec<EventType> = EventType::ALL.iter().copied().filter(|t| !t.is_resolution()).collect();
         SitePolicy {
             site: token.site.clone(),
             admin: token.role == Role::Admin,
@@ -180,6 +180,13 @@ mod tests {
             "site RGE may not correct InboundShipmentRecorded"
         );
         assert!(policy.check(&rge, EventType::EventCorrected, Some(EventType::ManufacturingStarted)).is_ok());
+        assert_eq!(
+            policy.check(&rge, EventType::EntryVoided, Some(EventType::GranulationCompleted)).unwrap_err(),
+            "site RGE may not void GranulationCompleted"
+        );
+        assert!(policy.check(&rge, EventType::EntryVoided, Some(EventType::ManufacturingStarted)).is_ok());
+        let nobody = token("Warehouse", Role::Site);
+        assert!(policy.check(&nobody, EventType::AnomalyReviewed, None).is_ok(), "anyone may review");
         let mba = token("mba", Role::Site);
         assert!(policy.check(&mba, EventType::GranulationCompleted, None).is_ok(), "site names ignore case");
         let unknown = token("Warehouse", Role::Site);
@@ -201,6 +208,7 @@ mod tests {
             (r#"{"MBA": "GranulationCompleted"}"#, "site \"MBA\": expected a list"),
             (r#"{"MBA": ["Granulation"]}"#, "site \"MBA\": unknown event type \"Granulation\""),
             (r#"{"MBA": ["EventCorrected"]}"#, "EventCorrected is not listed"),
+            (r#"{"MBA": ["EntryVoided"]}"#, "EntryVoided is not listed"),
             (r#"{"MBA": [], "mba": []}"#, "listed twice"),
             ("{", "not JSON"),
         ] {

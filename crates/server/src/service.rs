@@ -192,7 +192,7 @@ impl<S: Storage> SyncService<S> {
                 let mut checked = ingest::check_raw(event);
                 if let Ok(event) = &checked.verdict {
                     if let Err(message) =
-                        self.options.policy.check(token, event.event_type, ingest::corrected_type(event))
+                        self.options.policy.check(token, event.event_type, ingest::acted_on_type(event))
                     {
                         checked.verdict = Err(pluto_core::FieldError::new("eventType", message));
                     }

@@ -33,7 +33,7 @@ describe("entry forms", () => {
       message: "…",
       problems: [
         { field: "netWeightKg", message: "must not exceed grossWeightKg (1000)" },
-        { field: "changes.netWeightKg.now", message: "expected a weight" },
+        { field: "changes.outputWeightKg.now", message: "expected a weight" },
         { field: "legoCampaignCode", message: "required" },
       ],
     };
@@ -41,6 +41,8 @@ describe("entry forms", () => {
     expect(byField.netWeightKg).toBe("must not exceed grossWeightKg (1000)");
     expect(byField.now).toBe("expected a weight");
     expect(byField[""]).toBe("legoCampaignCode: required");
+    // A form with an input per field takes a correction's refusal at that field.
+    expect(problemsByField(error, ["outputWeightKg"]).outputWeightKg).toBe("expected a weight");
   });
 
   it("shows a refusal of the step itself as a banner in its own words", () => {

@@ -127,7 +127,8 @@ export function displayValue(value: Value | undefined, kind?: FieldKind): string
 }
 
 /** Refusals keyed by the input they belong to. A correction's `changes.<field>.now` belongs to
- *  the "now" input; anything not matching an input is returned under "" for a banner. */
+ *  that field's input (or a single "now" input); anything not matching an input is returned under
+ *  "" for a banner. */
 export function problemsByField(error: CommandError | null, inputs: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   if (!error) return out;
@@ -135,7 +136,8 @@ export function problemsByField(error: CommandError | null, inputs: string[]): R
     out[key] = out[key] ? `${out[key]}; ${message}` : message;
   };
   for (const p of error.problems) {
-    const field = /^changes\.[^.]+\.now$/.test(p.field) ? "now" : p.field;
+    const changed = /^changes\.([^.]+)\.now$/.exec(p.field)?.[1];
+    const field = changed === undefined ? p.field : inputs.includes(changed) ? changed : "now";
     if (inputs.includes(field)) add(field, p.message);
     // A refusal of the step itself (order, gate, site policy) is the whole entry's: no prefix.
     else if (field === "eventType") add("", p.message);

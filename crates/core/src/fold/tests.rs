@@ -181,10 +181,14 @@ fn out_of_order_step_is_refused_with_status_and_next_step() {
     let err = g.check(EventType::GranulationCompleted).unwrap_err();
     assert!(matches!(err, Refusal::OutOfOrder { status: CampaignStatus::Created, .. }));
     let text = err.to_string();
-    assert!(text.contains("is at status created"), "{text}");
-    assert!(text.contains("the next expected step is Inbound Shipment (InboundShipmentRecorded)"), "{text}");
+    assert_eq!(
+        text,
+        "Granulation cannot be recorded yet: this campaign is at “Created”, and the next step is Inbound Shipment"
+    );
     let again = Given::at(CampaignStatus::GranulationComplete);
-    assert!(matches!(again.check(EventType::GranulationCompleted), Err(Refusal::OutOfOrder { .. })));
+    let twice = again.check(EventType::GranulationCompleted).unwrap_err();
+    assert!(matches!(twice, Refusal::OutOfOrder { .. }));
+    assert!(twice.to_string().starts_with("Granulation is already recorded on this campaign"), "{twice}");
 }
 
 #[test]
@@ -192,7 +196,8 @@ fn echa_gate_blocks_transfer_until_approval() {
     let g = Given::at(CampaignStatus::ExtrusionComplete);
     let err = g.check(EventType::TransferToRgeRecorded).unwrap_err();
     assert!(matches!(err, Refusal::EchaGate { .. }), "{err}");
-    assert!(err.to_string().contains("ECHA Approval (ECHAApprovalRecorded)"), "{err}");
+    assert!(err.to_string().contains("ECHA testing must approve"), "{err}");
+    assert!(err.to_string().contains("the next step is ECHA Approval"), "{err}");
 
     let approved = Given::at(CampaignStatus::EchaApproved);
     approved.check(EventType::TransferToRgeRecorded).unwrap();
@@ -430,7 +435,11 @@ fn mass_balance_shows_yields_losses_and_durations() {
     assert_eq!(mb.handling_losses[1].loss_kg, 5.0);
     assert!((mb.overall_yield.unwrap() - 0.9212).abs() < 1e-12);
     assert_eq!(mb.step_durations.len(), 3);
-    assert!(mb.step_durations.iter().all(|d| d.seconds == 1));
+    // The shipment arrived on the day its entry states, not the day it was typed in.
+    let arrival = &mb.step_durations[0];
+    assert_eq!((arrival.to.date.to_string(), arrival.to.stated), ("2026-02-03".to_owned(), true));
+    assert!(!arrival.from.stated && !mb.step_durations[1].to.stated, "creation and granulation state no day");
+    assert_eq!(arrival.days, (arrival.to.date.0 - arrival.from.date.0).num_days());
     assert_eq!(mb.seconds_in_current_status, 60);
 }
 

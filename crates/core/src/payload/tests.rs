@@ -87,7 +87,9 @@ fn event_type_names_are_the_specs() {
             "ReturnToLEGORecorded",
             "CampaignCompleted",
             "EventCorrected",
-            // This crate's unit tests register a 14th type (see `registry_tests`).
+            "EntryVoided",
+            "AnomalyReviewed",
+            // This crate's unit tests register one more type (see `registry_tests`).
             "SampleRetained"
         ]
     );

@@ -7,10 +7,12 @@ use serde_json::Value;
 use super::rows::{event_by_id, insert_event, insert_statement, stream_events, ProjectionRows, RowText};
 use super::search::{values_of, SearchRows};
 use super::{Result, Store, StoreError};
-use crate::correction::{build_correction, check_correction};
+use crate::correction::{build_correction, check_correction, check_review, check_void};
 use crate::error::Refusal;
 use crate::event::{Event, STREAM_TYPE_CAMPAIGN};
-use crate::fold::{can_continue, check_next, continue_projection, fold_projection, CampaignState};
+use crate::fold::{
+    can_continue, check_next, continue_projection, fold_projection, AnomalyKind, CampaignState,
+};
 use crate::ids::{CampaignId, EventId, UserId};
 use crate::payload::{unknown_field_error, EventType, FieldError, Payload};
 use crate::time::Timestamp;
@@ -88,17 +90,57 @@ impl Store {
         self.record(Draft::new(Some(campaign.clone()), EventType::EventCorrected, data, user_id))
     }
 
+    /// Voids the entry `target` of campaign `campaign` with `reason`: the fold leaves it out from
+    /// now on, the history keeps it struck through, and its step can be recorded again.
+    pub fn void(
+        &mut self,
+        campaign: &CampaignId,
+        target: &EventId,
+        reason: &str,
+        user_id: UserId,
+    ) -> Result<Recorded> {
+        let target_type = event_by_id(&self.conn, target.as_str())?
+            .filter(|e| &e.stream_id == campaign)
+            .map(|e| e.event_type)
+            .ok_or_else(|| {
+                Refusal::Field(FieldError::new(
+                    "voidsEventId",
+                    format!(
+                        "no entry {target} in this campaign; void an entry from the campaign's own history"
+                    ),
+                ))
+            })?;
+        let data =
+            serde_json::json!({ "voidsEventId": target, "voidsEventType": target_type, "reason": reason });
+        self.record(Draft::new(Some(campaign.clone()), EventType::EntryVoided, data, user_id))
+    }
+
+    /// Marks the anomaly of kind `kind` on entry `event` of campaign `campaign` reviewed, with
+    /// `note`: its badge clears, the history keeps it.
+    pub fn review(
+        &mut self,
+        campaign: &CampaignId,
+        event: &EventId,
+        kind: AnomalyKind,
+        note: &str,
+        user_id: UserId,
+    ) -> Result<Recorded> {
+        let data = serde_json::json!({ "eventId": event, "anomalyKind": kind.as_str(), "note": note });
+        self.record(Draft::new(Some(campaign.clone()), EventType::AnomalyReviewed, data, user_id))
+    }
+
     /// Records one event on this laptop, strictly: payload rules, the sync server's site policy
     /// (as last fetched), the status progression, the ECHA gate and the correction rules. On
     /// refusal nothing is written.
     pub fn record(&mut self, draft: Draft) -> Result<Recorded> {
         let payload = Payload::parse(draft.event_type, &draft.data).map_err(Refusal::Field)?;
         if let Some(policy) = super::sync::site_policy(&self.conn)? {
-            let corrects = match &payload {
+            let acts_on = match &payload {
                 Payload::EventCorrected(c) => Some(c.corrects_event_type),
+                Payload::EntryVoided(v) => Some(v.voids_event_type),
                 _ => None,
             };
-            policy.check(draft.event_type, corrects).map_err(|message| Refusal::NotThisSite {
+            policy.check(draft.event_type, acts_on).map_err(|message| Refusal::NotThisSite {
                 site: policy.site.clone(),
                 message,
                 allowed: policy.allowed_in_words(),
@@ -155,6 +197,16 @@ impl Store {
                 check_correction(&events.iter().collect::<Vec<_>>(), correction)?;
                 Some(events)
             }
+            Payload::EntryVoided(void) => {
+                let events = stream_events(&tx, &campaign_id)?;
+                check_void(&events.iter().collect::<Vec<_>>(), void)?;
+                Some(events)
+            }
+            Payload::AnomalyReviewed(review) => {
+                // `check_next` refused a campaign without a state.
+                check_review(before.as_ref().expect("an existing campaign"), review)?;
+                None
+            }
             _ => None,
         };
 
@@ -202,8 +254,17 @@ impl Store {
         // catches any rule they do not cover (for instance a corrected date that now contradicts
         // another step).
         let known = before.as_ref().map_or(&[][..], |s| &s.anomalies[..]);
-        if let Some(new) = state.anomalies.iter().find(|a| !known.contains(a)) {
-            return Err(Refusal::Inconsistent { field: None, message: new.message.clone() }.into());
+        if let Some(new) = state.anomalies.iter().find(|a| !known.iter().any(|k| k.same_as(a))) {
+            let message = if event.event_type == EventType::EntryVoided {
+                format!(
+                    "voiding this entry would leave the campaign out of order ({}: {}); void the later steps first",
+                    new.event_type.label(),
+                    new.message
+                )
+            } else {
+                new.message.clone()
+            };
+            return Err(Refusal::Inconsistent { field: None, message }.into());
         }
         let inserted = {
             let mut insert = insert_statement(&tx)?;

@@ -31,7 +31,7 @@ pub use query::{CampaignSummary, ListPage, ListQuery, SortOrder};
 pub use remote::RemoteReport;
 pub use search::{FoundCampaign, FoundIn};
 pub use sync::{PullRefusal, RefusedEntry, Rejection, StepOffer, SyncState};
-pub use work::{StageCount, StallThreshold, Work, WorkItem, MAX_STALL_DAYS};
+pub use work::{OpenAnomaly, StageCount, StallThreshold, Work, WorkItem, MAX_STALL_DAYS};
 
 /// Why a store operation failed. Nothing is written when an operation fails.
 #[derive(Debug, thiserror::Error)]

@@ -87,9 +87,10 @@ pub struct CampaignSummary {
     pub updated_at: String,
     /// Events, corrections included.
     pub event_count: u32,
-    /// Anomalies.
+    /// Anomalies nobody has reviewed.
     pub anomaly_count: u32,
-    /// Whether any of its events is not on the sync server yet.
+    /// Whether any of the events this laptop recorded on it is not on the sync server yet
+    /// (entries from other laptops, imported or pulled, are theirs to send).
     pub unsynced: bool,
     /// Its events that a newer Pluto recorded and this build does not fully show.
     pub newer_entries: u32,
@@ -128,6 +129,40 @@ impl Store {
             return Err(Refusal::UnknownCampaign(id.clone()).into());
         }
         Ok(events)
+    }
+
+    /// Why an entry made against version `since` of a campaign (its first `since` events) was
+    /// refused as a conflict, in words: who recorded what on it, at what time on this laptop's
+    /// clock, while the entry was being typed.
+    pub fn changed_since(&self, id: &CampaignId, since: u32) -> Result<String> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT event_type, user_id, created_at FROM events WHERE stream_id = ?1 ORDER BY seq LIMIT -1 OFFSET ?2",
+        )?;
+        let rows = stmt.query_map(rusqlite::params![id.as_str(), since], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+        })?;
+        let today = chrono::Local::now().date_naive();
+        let mut parts = Vec::new();
+        for row in rows {
+            let (event_type, user, at) = row?;
+            let label = EventType::parse(&event_type).map_or("an entry", EventType::label);
+            let who = crate::ids::UserId::parse(&user).map_or(user, |u| u.display_name());
+            let when = Timestamp::parse(&at).map(|t| t.datetime().with_timezone(&chrono::Local));
+            let when = match when {
+                Ok(local) if local.date_naive() == today => local.format("at %H:%M").to_string(),
+                Ok(local) => local.format("on %Y-%m-%d at %H:%M").to_string(),
+                Err(_) => String::new(),
+            };
+            parts.push(format!("{who} recorded {label} {when}").trim_end().to_owned());
+        }
+        Ok(match parts.len() {
+            0 => "This campaign changed while you were typing; check it, then record again.".to_owned(),
+            1 => format!("{} on this campaign while you were typing; check it, then record again.", parts[0]),
+            _ => format!(
+                "{} on this campaign while you were typing; check them, then record again.",
+                parts.join(", and ")
+            ),
+        })
     }
 
     /// The site whose token pushed each of the campaign's events, as the sync server attested
@@ -208,8 +243,12 @@ impl Store {
 pub(super) const SUMMARY_COLUMNS: &str =
     "id, lego_campaign_code, material_type, description, status, current_step, next_expected_step,
      current_weight_kg, echa_approved, last_event_type, updated_at, event_count, anomaly_count,
-     EXISTS (SELECT 1 FROM events e WHERE e.stream_id = campaign_projections.id AND e.server_position IS NULL),
+     EXISTS (SELECT 1 FROM events e WHERE e.stream_id = campaign_projections.id AND e.server_position IS NULL
+             AND e.device_id = (SELECT value FROM meta WHERE key = 'device_id')),
      newer_entries, status_since";
+
+/// How many columns [`SUMMARY_COLUMNS`] selects: the index of the first column after them.
+pub(super) const SUMMARY_COLUMN_COUNT: usize = 16;
 
 /// One list row, from a row that starts with [`SUMMARY_COLUMNS`].
 pub(super) fn summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<CampaignSummary> {

@@ -150,7 +150,7 @@ pub fn stream_events_except(
 
 /// Columns of `campaign_projections`, in the order [`state_from_row`] reads them and
 /// [`ProjectionRows::write`] binds them.
-const PROJECTION_COLUMNS: [&str; 25] = [
+const PROJECTION_COLUMNS: [&str; 26] = [
     "id",
     "lego_campaign_code",
     "material_type",
@@ -176,6 +176,7 @@ const PROJECTION_COLUMNS: [&str; 25] = [
     "manufacturing_end_date",
     "anomalies",
     "newer_entries",
+    "pending_reviews",
 ];
 
 static SELECT_PROJECTION: LazyLock<String> = LazyLock::new(|| {
@@ -239,11 +240,8 @@ impl<'c> ProjectionRows<'c> {
 
     /// Writes the projection of one campaign without touching the counts (a rebuild recounts).
     pub fn write(&mut self, st: &CampaignState) -> Result<()> {
-        let anomalies = if st.anomalies.is_empty() {
-            None
-        } else {
-            Some(serde_json::to_string(&st.anomalies).map_err(|e| corrupt("projection", e))?)
-        };
+        let anomalies = json_unless_empty(&st.anomalies)?;
+        let pending_reviews = json_unless_empty(&st.pending_reviews)?;
         self.upsert.execute(params![
             st.id.as_str(),
             st.lego_campaign_code,
@@ -261,7 +259,7 @@ impl<'c> ProjectionRows<'c> {
             st.last_event_at.map(|t| t.to_string()),
             st.updated_at.to_string(),
             st.event_count,
-            st.anomalies.len() as u32,
+            st.unreviewed_anomalies() as u32,
             st.status_since.to_string(),
             st.correction_count,
             st.last_event_id.as_str(),
@@ -270,9 +268,23 @@ impl<'c> ProjectionRows<'c> {
             st.manufacturing_end_date.map(|d| d.to_string()),
             anomalies,
             st.newer_entries,
+            pending_reviews,
         ])?;
         Ok(())
     }
+}
+
+/// A list as JSON text, or `None` (NULL) when it is empty, as most are.
+fn json_unless_empty<T: serde::Serialize>(items: &[T]) -> Result<Option<String>> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    serde_json::to_string(items).map(Some).map_err(|e| corrupt("projection", e))
+}
+
+/// A list stored by [`json_unless_empty`] in column `column`.
+fn json_list<T: serde::de::DeserializeOwned>(json: Option<&str>, column: usize) -> Result<Vec<T>> {
+    json.map_or(Ok(Vec::new()), |json| serde_json::from_str(json).map_err(|e| bad_column(column, e)))
 }
 
 fn bad_column(column: usize, e: impl std::fmt::Display) -> StoreError {
@@ -291,10 +303,8 @@ fn state_from_row(row: &Row<'_>) -> Result<CampaignState> {
         text(i)?.map(|d| parse_date(d).map_err(|e| bad_column(i, e.message))).transpose()
     };
     let status = required(4)?;
-    let anomalies = match text(23)? {
-        Some(json) => serde_json::from_str(json).map_err(|e| bad_column(23, e))?,
-        None => Vec::new(),
-    };
+    let anomalies = json_list(text(23)?, 23)?;
+    let pending_reviews = json_list(text(25)?, 25)?;
     Ok(CampaignState {
         id: CampaignId::parse(required(0)?).map_err(|e| bad_column(0, e))?,
         lego_campaign_code: text(1)?.map(str::to_owned),
@@ -325,6 +335,7 @@ fn state_from_row(row: &Row<'_>) -> Result<CampaignState> {
         steps: Steps::default(),
         anomalies,
         newer_entries: row.get(24)?,
+        pending_reviews,
     })
 }
 

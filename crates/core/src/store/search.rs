@@ -53,13 +53,17 @@ impl Entry<'_> {
 }
 
 /// The searchable entries of one event: each text value it records, a correction's new text
-/// values included. Nothing for an event this build does not know. Borrows from the event, so
+/// values included. Nothing for an event this build does not know, a void or a review. Borrows from the event, so
 /// that building documents allocates only the values kept.
 fn entries_of(event: &Event) -> Vec<Entry<'_>> {
     fn text(value: &Value) -> Option<&str> {
         value.as_str().map(str::trim).filter(|v| !v.is_empty())
     }
     let mut out = Vec::new();
+    if matches!(event.event_type, EventType::EntryVoided | EventType::AnomalyReviewed) {
+        // Reasons and notes about other entries, not references anyone searches by.
+        return out;
+    }
     if event.event_type == EventType::EventCorrected {
         let corrected = event.data.get("correctsEventType").and_then(Value::as_str).map(EventType::parse);
         let (Some(Ok(corrected)), Some(Value::Object(changes))) = (corrected, event.data.get("changes"))

@@ -352,7 +352,7 @@ fn rebuild_restores_exactly_and_verify_reports_drift() {
                description, status, current_step, next_expected_step, current_weight_kg, inbound_net_weight_kg,
                echa_approved, created_at, completed_at, last_event_type, last_event_at, updated_at, event_count,
                anomaly_count, status_since, correction_count, last_event_id, recorded_steps,
-               manufacturing_start_date, manufacturing_end_date, anomalies, newer_entries
+               manufacturing_start_date, manufacturing_end_date, anomalies, newer_entries, pending_reviews
              FROM campaign_projections ORDER BY id LIMIT 1;",
         )
         .unwrap();
@@ -1193,4 +1193,192 @@ fn a_form_starts_from_the_last_output_and_this_laptops_last_carrier_and_waste_co
     assert!(!defaults.contains_key("startingWeightKg"));
     // A new campaign's form has nothing to carry.
     assert!(f.store.form_defaults(None, EventType::CampaignCreated).unwrap().is_empty());
+}
+
+/// Voids and reviews: mistakes resolved as events, never by changing what was recorded.
+mod resolving {
+    use super::*;
+    use crate::fold::AnomalyKind;
+    use crate::record::CampaignRecord;
+    use crate::CampaignStatus;
+
+    /// A copy of the campaign's latest event as another laptop would have recorded it again.
+    fn duplicate_of_latest(store: &mut Store, id: &CampaignId) -> Event {
+        let original = store.history(id).unwrap().pop().unwrap();
+        let at = Timestamp::now();
+        let duplicate = Event {
+            id: EventId::generate(at.system_time()),
+            device_id: DeviceId::generate(),
+            device_seq: 1,
+            created_at: at,
+            ..original
+        };
+        store.apply_remote(std::slice::from_ref(&duplicate)).unwrap();
+        duplicate
+    }
+
+    fn record_of(store: &Store, id: &CampaignId) -> CampaignRecord {
+        CampaignRecord::of(&store.history(id).unwrap(), None, Timestamp::now()).unwrap()
+    }
+
+    /// The projection as stored, and as a rebuild derives it: they must agree.
+    fn assert_rebuild_agrees(store: &mut Store, id: &CampaignId) {
+        let stored = store.projection(id).unwrap().unwrap();
+        assert!(store.verify().unwrap().is_empty(), "verify is clean");
+        store.rebuild().unwrap();
+        assert_eq!(store.projection(id).unwrap().unwrap(), stored, "incremental equals replay");
+    }
+
+    #[test]
+    fn a_voided_duplicate_clears_its_anomaly_and_stays_in_the_history() {
+        let mut f = fixture();
+        let id = campaign(&mut f.store, 1, 2);
+        let duplicate = duplicate_of_latest(&mut f.store, &id);
+        assert_eq!(f.store.projection(&id).unwrap().unwrap().unreviewed_anomalies(), 1);
+        f.store.void(&id, &duplicate.id, "Same weighbridge ticket entered on two laptops", user()).unwrap();
+        let state = f.store.projection(&id).unwrap().unwrap();
+        assert!(state.anomalies.is_empty(), "{:?}", state.anomalies);
+        assert_eq!(state.status, CampaignStatus::InboundShipmentRecorded);
+        let record = record_of(&f.store, &id);
+        let voided = record.events.iter().find(|e| e.event.id == duplicate.id).unwrap();
+        let note = voided.voided.as_ref().expect("marked voided");
+        assert_eq!(note.reason, "Same weighbridge ticket entered on two laptops");
+        assert_eq!(note.voided_by_name, "Alex");
+        let void = record.events.last().unwrap().void.as_ref().expect("the void says what it voids");
+        assert_eq!(void.voids_label, "Inbound Shipment");
+        assert!(f.store.work(&[], Timestamp::now(), 10).unwrap().anomalies.is_empty());
+        assert_rebuild_agrees(&mut f.store, &id);
+    }
+
+    #[test]
+    fn a_voided_last_step_can_be_recorded_again() {
+        let mut f = fixture();
+        let id = campaign(&mut f.store, 1, 3);
+        let granulation = f.store.history(&id).unwrap().pop().unwrap();
+        f.store.void(&id, &granulation.id, "Recorded on the wrong campaign", user()).unwrap();
+        let state = f.store.projection(&id).unwrap().unwrap();
+        assert_eq!(state.status, CampaignStatus::InboundShipmentRecorded);
+        assert_eq!(state.next_event_type(), Some(EventType::GranulationCompleted));
+        let sample = SampleCampaign::numbered(1);
+        let again = Draft::new(
+            Some(id.clone()),
+            EventType::GranulationCompleted,
+            sample.payload(EventType::GranulationCompleted).unwrap(),
+            user(),
+        );
+        let state = f.store.record(again).unwrap().state;
+        assert_eq!(state.status, CampaignStatus::GranulationComplete);
+        assert!(state.anomalies.is_empty(), "{:?}", state.anomalies);
+        assert_rebuild_agrees(&mut f.store, &id);
+    }
+
+    #[test]
+    fn voids_that_would_lose_or_break_something_are_refused_and_change_nothing() {
+        let mut f = fixture();
+        let id = campaign(&mut f.store, 1, 4);
+        let history = f.store.history(&id).unwrap();
+        let before = snapshot(&f.store);
+        let refusal = |r: Result<Recorded>| match r.unwrap_err() {
+            StoreError::Refused(refusal) => refusal.to_string(),
+            other => panic!("expected a refusal, got {other}"),
+        };
+        let created = refusal(f.store.void(&id, &history[0].id, "wrong", user()));
+        assert!(created.contains("creation cannot be voided"), "{created}");
+        let middle = refusal(f.store.void(&id, &history[2].id, "wrong", user()));
+        assert!(middle.contains("void the later steps first"), "{middle}");
+        let blank = refusal(f.store.void(&id, &history[3].id, "  ", user()));
+        assert!(blank.contains("reason"), "{blank}");
+        let elsewhere = campaign(&mut f.store, 2, 2);
+        let before_other = snapshot(&f.store);
+        let wrong_campaign = refusal(f.store.void(&elsewhere, &history[3].id, "wrong", user()));
+        assert!(wrong_campaign.contains("no entry"), "{wrong_campaign}");
+        assert_eq!(snapshot(&f.store), before_other);
+        f.store.void(&id, &history[3].id, "Entered twice", user()).unwrap();
+        let twice = refusal(f.store.void(&id, &history[3].id, "again", user()));
+        assert!(twice.contains("already voided by Alex"), "{twice}");
+        assert_ne!(snapshot(&f.store), before, "only the one accepted void was stored");
+    }
+
+    #[test]
+    fn a_reviewed_anomaly_leaves_the_badge_but_stays_in_the_record() {
+        let mut f = fixture();
+        let id = campaign(&mut f.store, 1, 2);
+        let duplicate = duplicate_of_latest(&mut f.store, &id);
+        let refusal = |r: Result<Recorded>| r.unwrap_err().to_string();
+        let wrong_kind = refusal(f.store.review(&id, &duplicate.id, AnomalyKind::LateStep, "ok", user()));
+        assert!(wrong_kind.contains("has no late_step anomaly; it has duplicate_step"), "{wrong_kind}");
+        f.store
+            .review(
+                &id,
+                &duplicate.id,
+                AnomalyKind::DuplicateStep,
+                "Checked: the second entry is a resend",
+                user(),
+            )
+            .unwrap();
+        let state = f.store.projection(&id).unwrap().unwrap();
+        assert_eq!(state.unreviewed_anomalies(), 0);
+        assert_eq!(state.anomalies.len(), 1, "the history keeps it");
+        let work = f.store.work(&[], Timestamp::now(), 10).unwrap();
+        assert_eq!(work.anomalies_total, 0);
+        let record = record_of(&f.store, &id);
+        assert_eq!(record.anomalies[0].reviewed_by_name.as_deref(), Some("Alex"));
+        let review = record.events.last().unwrap().review.as_ref().unwrap();
+        assert_eq!(review.entry_label, "Inbound Shipment");
+        let again = refusal(f.store.review(&id, &duplicate.id, AnomalyKind::DuplicateStep, "x", user()));
+        assert!(again.contains("already reviewed by Alex"), "{again}");
+        assert_rebuild_agrees(&mut f.store, &id);
+    }
+
+    #[test]
+    fn a_review_that_arrives_before_its_anomaly_waits_for_it() {
+        // Laptop B's clock runs behind: its review sorts before the duplicate it reviews.
+        let mut f = fixture();
+        let id = campaign(&mut f.store, 1, 2);
+        let original = f.store.history(&id).unwrap().pop().unwrap();
+        let base = original.created_at.millis();
+        let device = DeviceId::generate();
+        let at = |ms: i64| Timestamp::from_millis(base + ms);
+        let duplicate = Event {
+            id: EventId::generate(at(60_000).system_time()),
+            device_id: device.clone(),
+            device_seq: 1,
+            created_at: at(60_000),
+            ..original.clone()
+        };
+        let review = Event {
+            id: EventId::generate(at(30_000).system_time()),
+            event_type: EventType::AnomalyReviewed,
+            data: json!({ "eventId": duplicate.id, "anomalyKind": "duplicate_step", "note": "resend" }),
+            device_id: device,
+            device_seq: 2,
+            created_at: at(30_000),
+            ..original
+        };
+        f.store.apply_remote(std::slice::from_ref(&review)).unwrap();
+        assert_eq!(f.store.projection(&id).unwrap().unwrap().pending_reviews.len(), 1);
+        f.store.apply_remote(&[duplicate]).unwrap();
+        let state = f.store.projection(&id).unwrap().unwrap();
+        assert_eq!((state.anomalies.len(), state.unreviewed_anomalies()), (1, 0));
+        assert!(state.pending_reviews.is_empty());
+        assert_rebuild_agrees(&mut f.store, &id);
+    }
+}
+
+#[test]
+fn a_conflict_says_who_recorded_what_meanwhile() {
+    let mut f = fixture();
+    let id = campaign(&mut f.store, 1, 3);
+    let note = f.store.changed_since(&id, 1).unwrap();
+    assert!(note.starts_with("Alex recorded Inbound Shipment at "), "{note}");
+    assert!(note.contains(", and Alex recorded Granulation at "), "{note}");
+    assert!(
+        note.ends_with("on this campaign while you were typing; check them, then record again."),
+        "{note}"
+    );
+    let one = f.store.changed_since(&id, 2).unwrap();
+    assert!(
+        one.starts_with("Alex recorded Granulation at ") && one.ends_with("check it, then record again."),
+        "{one}"
+    );
 }

@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::query::{summary, CampaignSummary, SUMMARY_COLUMNS};
+use super::query::{summary, CampaignSummary, SUMMARY_COLUMNS, SUMMARY_COLUMN_COUNT};
 use super::sync::{get_meta, set_meta};
 use super::{Result, Store};
+use crate::anomaly::Anomaly;
 use crate::error::{FieldError, Refusal};
 use crate::event_type::EventType;
 use crate::status::CampaignStatus;
@@ -90,13 +91,58 @@ pub struct Work {
     pub waiting_total: u64,
     /// How many of those are stalled.
     pub stalled_total: u64,
-    /// Campaigns with anomalies, most recently changed first.
-    pub anomalies: Vec<WorkItem>,
-    /// How many campaigns have anomalies in all.
+    /// Anomalies nobody has reviewed, on the most recently changed campaigns first.
+    pub anomalies: Vec<OpenAnomaly>,
+    /// How many anomalies wait for review in all.
     pub anomalies_total: u64,
 }
 
+/// An anomaly waiting for review, with its campaign: a line of the anomalies list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct OpenAnomaly {
+    /// The campaign as the list shows it.
+    pub campaign: CampaignSummary,
+    /// The anomaly.
+    pub anomaly: Anomaly,
+    /// What the entry it is about records (`Granulation`).
+    pub entry_label: String,
+    /// How a coordinator resolves it.
+    pub remedy: String,
+}
+
 impl Store {
+    /// The anomalies nobody has reviewed, across campaigns, the most recently changed campaigns
+    /// first: at most `limit`.
+    pub fn open_anomalies(&self, limit: u32) -> Result<Vec<OpenAnomaly>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS}, anomalies FROM campaign_projections WHERE anomaly_count > 0
+             ORDER BY updated_at DESC, id LIMIT ?1"
+        ))?;
+        let mut rows = stmt.query([limit])?;
+        let mut open = Vec::new();
+        while let Some(row) = rows.next()? {
+            let campaign = summary(row)?;
+            let text: String = row.get(SUMMARY_COLUMN_COUNT)?;
+            let anomalies: Vec<Anomaly> = serde_json::from_str(&text)
+                .map_err(|e| super::StoreError::Corrupt(format!("anomalies of {}: {e}", campaign.id)))?;
+            for anomaly in anomalies.into_iter().filter(|a| a.review.is_none()) {
+                open.push(OpenAnomaly {
+                    campaign: campaign.clone(),
+                    entry_label: anomaly.event_type.label().to_owned(),
+                    remedy: anomaly.kind.remedy().to_owned(),
+                    anomaly,
+                });
+            }
+            if open.len() >= limit as usize {
+                break;
+            }
+        }
+        open.truncate(limit as usize);
+        Ok(open)
+    }
+
     /// The stall thresholds of every status a campaign can wait in: the coordinator's, where set,
     /// else the defaults.
     pub fn stall_thresholds(&self) -> Result<Vec<StallThreshold>> {
@@ -197,17 +243,12 @@ impl Store {
         let mine = stages.iter().filter(|s| s.mine);
         let (waiting_total, stalled_total) =
             mine.fold((0, 0), |(w, s), stage| (w + stage.count, s + stage.stalled));
-        let mut anomalous = self.conn.prepare_cached(&format!(
-            "SELECT {SUMMARY_COLUMNS} FROM campaign_projections WHERE anomaly_count > 0
-             ORDER BY updated_at DESC, id LIMIT ?1"
-        ))?;
-        let anomalies = anomalous
-            .query_map([limit], summary)?
-            .map(|row| row.map(item))
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let anomalies = self.open_anomalies(limit)?;
         let anomalies_total: i64 = self
             .conn
-            .prepare_cached("SELECT COUNT(*) FROM campaign_projections WHERE anomaly_count > 0")?
+            .prepare_cached(
+                "SELECT COALESCE(SUM(anomaly_count), 0) FROM campaign_projections WHERE anomaly_count > 0",
+            )?
             .query_row([], |r| r.get(0))?;
         Ok(Work {
             stages,

@@ -232,22 +232,28 @@ pub const DEFAULT_SITE_POLICY: &[(&str, &[crate::EventType])] = {
 };
 
 impl SitePolicy {
-    /// The site policy's rule, which the server and laptops share: an entry of `event_type`
-    /// (`corrects`: the corrected type, for a correction) is allowed at `site` when `allows`
-    /// holds for the type it records, the corrected one for a correction. `Err` holds the
-    /// refusal in words.
+    /// The site policy's rule, which the server and laptops share: an entry of `event_type` is
+    /// allowed at `site` when `allows` holds for the type it records, or for a correction or
+    /// void the type it changes (`acts_on`). A review of an anomaly is allowed everywhere: it
+    /// changes no figure, and it names who made it. `Err` holds the refusal in words.
     pub fn judge(
         site: &str,
         event_type: crate::EventType,
-        corrects: Option<crate::EventType>,
+        acts_on: Option<crate::EventType>,
         allows: impl Fn(crate::EventType) -> bool,
     ) -> Result<(), String> {
-        let correction = event_type == crate::EventType::EventCorrected;
-        let recorded = corrects.filter(|_| correction).unwrap_or(event_type);
-        match (allows(recorded), correction) {
-            (true, _) => Ok(()),
-            (false, true) => Err(format!("site {site} may not correct {recorded}")),
-            (false, false) => Err(format!("site {site} may not record {recorded}")),
+        use crate::EventType::{AnomalyReviewed, EntryVoided, EventCorrected};
+        let verb = match event_type {
+            AnomalyReviewed => return Ok(()),
+            EventCorrected => "correct",
+            EntryVoided => "void",
+            _ => "record",
+        };
+        let recorded = acts_on.filter(|_| event_type.acts_on_others()).unwrap_or(event_type);
+        if allows(recorded) {
+            Ok(())
+        } else {
+            Err(format!("site {site} may not {verb} {recorded}"))
         }
     }
 
@@ -289,14 +295,14 @@ impl SitePolicy {
         words.join(", ")
     }
 
-    /// Whether the token may record an entry of `event_type`; `corrects` is the corrected
-    /// type for a correction. `Err` holds the refusal in the server's words.
+    /// Whether the token may record an entry of `event_type`; `acts_on` is the changed type for
+    /// a correction or void. `Err` holds the refusal in the server's words.
     pub fn check(
         &self,
         event_type: crate::EventType,
-        corrects: Option<crate::EventType>,
+        acts_on: Option<crate::EventType>,
     ) -> Result<(), String> {
-        Self::judge(&self.site, event_type, corrects, |recorded| {
+        Self::judge(&self.site, event_type, acts_on, |recorded| {
             self.admin || self.may_record.iter().any(|t| t == recorded.as_str())
         })
     }
