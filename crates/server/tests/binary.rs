@@ -71,10 +71,12 @@ impl Serving {
         Self { child, base, _stdout: stdout }
     }
 
-    /// Sends SIGTERM and expects a clean exit.
+    /// Sends SIGTERM and expects a clean exit. Windows has no SIGTERM: there the process is
+    /// ended as a service manager ends it (TerminateProcess), and what it committed must stay.
     async fn terminate(mut self) {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+        if !stop(&mut self.child) {
+            return;
+        }
         for _ in 0..100 {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 assert!(status.success(), "serve exited with {status}");
@@ -83,6 +85,19 @@ impl Serving {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("serve did not stop within 10 s of SIGTERM");
+    }
+}
+
+/// Asks `child` to stop: SIGTERM on Unix (`true`: it should now exit by itself, cleanly); on
+/// Windows it is ended at once (`false`).
+fn stop(child: &mut std::process::Child) -> bool {
+    if cfg!(unix) {
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+        true
+    } else {
+        child.kill().expect("end the server");
+        false
     }
 }
 
@@ -236,7 +251,7 @@ async fn client_text_cannot_forge_a_line_of_the_log() {
     let answer: PushResponse = response.json().await.unwrap();
     assert_eq!(answer.results[0].outcome, PushOutcome::Refused);
 
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    stop(&mut child);
     let output = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&output.stderr);
     assert!(log.contains("refused a pushed event"), "{log}");
