@@ -348,9 +348,6 @@ pub fn correct_event(
     let user = inner.user()?;
     let id = self::campaign_id(&campaign_id)?;
     let event_id = self::event_id(&event_id, "correctsEventId")?;
-    if changes.is_empty() {
-        return Err(CommandError::field("changes", "type a new value in at least one field"));
-    }
     let changes: Vec<(String, String)> = changes.into_iter().map(|c| (c.field, c.now)).collect();
     let store = &mut inner.session()?.store;
     store.correct(&id, &event_id, &changes, &reason, user)?;

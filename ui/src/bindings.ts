@@ -672,6 +672,12 @@ export type RecordEntry = {
 	void: VoidNote | null,
 	/**  For a review: which anomaly it accepts and the reviewer's note. */
 	review: ReviewNote | null,
+	/**
+	 *  Whether it acts on other entries (a correction, void or review,
+	 *  [`EventType::is_resolution`]) or was recorded by a newer Pluto: neither is corrected or
+	 *  voided itself.
+	 */
+	resolutionOrNewer: boolean,
 };
 
 /**

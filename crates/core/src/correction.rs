@@ -360,17 +360,22 @@ pub fn build_correction(
     }))
 }
 
+/// The refusal of a void of `target_id`, which the campaign does not hold.
+pub(crate) fn no_entry_to_void(target_id: &EventId) -> Refusal {
+    FieldError::new(
+        "voidsEventId",
+        format!("no entry {target_id} in this campaign; void an entry from the campaign's own history"),
+    )
+    .into()
+}
+
 /// Checks a new void against the stream it belongs to (`events`, sorted by id, this stream
 /// only): the target is one of its entries, of the type the void names, not the campaign's
 /// creation (its fields are corrected instead), and not voided already.
 pub fn check_void(events: &[&Event], void: &EntryVoid) -> Result<(), Refusal> {
     let target_id = &void.voids_event_id;
     let Some(target) = events.iter().find(|e| &e.id == target_id) else {
-        return Err(FieldError::new(
-            "voidsEventId",
-            format!("no entry {target_id} in this campaign; void an entry from the campaign's own history"),
-        )
-        .into());
+        return Err(no_entry_to_void(target_id));
     };
     if target.event_type != void.voids_event_type {
         return Err(FieldError::new(

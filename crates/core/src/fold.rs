@@ -174,7 +174,7 @@ pub fn fold_as_of<'a>(
 /// it. Equal to [`fold`] of
 /// the events plus `event` under those conditions.
 pub fn apply_next(state: Option<CampaignState>, event: &Event) -> CampaignState {
-    debug_assert!(folds_alone(event.event_type));
+    debug_assert!(!event.event_type.is_resolution());
     let mut st = state.unwrap_or_else(|| CampaignState::empty(event));
     let reading = Payload::read(event.event_type, event.schema_version, &event.data, event.created_at);
     apply(&mut st, event, Some(reading), false, Detail::Full);
@@ -185,13 +185,7 @@ pub fn apply_next(state: Option<CampaignState>, event: &Event) -> CampaignState 
 
 /// Whether [`apply_next`] may be used for `event` on `state`.
 pub fn can_apply_next(state: Option<&CampaignState>, event: &Event) -> bool {
-    folds_alone(event.event_type) && state.is_none_or(|s| s.event_count > 0 && event.id > s.last_event_id)
-}
-
-/// Whether an event of this type changes nothing but its own campaign's figures: not a
-/// correction or void (which act on an earlier event) nor a review (which acts on anomalies).
-fn folds_alone(event_type: EventType) -> bool {
-    !event_type.acts_on_others() && event_type != EventType::AnomalyReviewed
+    !event.event_type.is_resolution() && state.is_none_or(|s| s.event_count > 0 && event.id > s.last_event_id)
 }
 
 fn apply(st: &mut CampaignState, event: &Event, reading: Option<Reading>, corrected: bool, detail: Detail) {

@@ -85,6 +85,10 @@ pub struct RecordEntry {
     pub void: Option<VoidNote>,
     /// For a review: which anomaly it accepts and the reviewer's note.
     pub review: Option<ReviewNote>,
+    /// Whether it acts on other entries (a correction, void or review,
+    /// [`EventType::is_resolution`]) or was recorded by a newer Pluto: neither is corrected or
+    /// voided itself.
+    pub resolution_or_newer: bool,
 }
 
 /// What a void withdraws, as the history shows it.
@@ -252,6 +256,7 @@ impl CampaignRecord {
                 site: None,
                 recorded_by_name: e.user_id.display_name(),
                 voided: effective.voided(e).cloned(),
+                resolution_or_newer: e.event_type.is_resolution() || e.event_type == EventType::Newer,
                 void: None,
                 review: None,
             })

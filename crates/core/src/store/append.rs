@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::rows::{event_by_id, insert_event, insert_statement, stream_events, ProjectionRows, RowText};
 use super::search::{values_of, SearchRows};
 use super::{Result, Store, StoreError};
-use crate::correction::{build_correction, check_correction, check_review, check_void};
+use crate::correction::{build_correction, check_correction, check_review, check_void, no_entry_to_void};
 use crate::error::Refusal;
 use crate::event::{Event, STREAM_TYPE_CAMPAIGN};
 use crate::fold::{
@@ -102,14 +102,7 @@ impl Store {
         let target_type = event_by_id(&self.conn, target.as_str())?
             .filter(|e| &e.stream_id == campaign)
             .map(|e| e.event_type)
-            .ok_or_else(|| {
-                Refusal::Field(FieldError::new(
-                    "voidsEventId",
-                    format!(
-                        "no entry {target} in this campaign; void an entry from the campaign's own history"
-                    ),
-                ))
-            })?;
+            .ok_or_else(|| no_entry_to_void(target))?;
         let data =
             serde_json::json!({ "voidsEventId": target, "voidsEventType": target_type, "reason": reason });
         self.record(Draft::new(Some(campaign.clone()), EventType::EntryVoided, data, user_id))
