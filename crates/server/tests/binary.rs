@@ -172,6 +172,36 @@ async fn a_token_from_the_command_line_is_accepted_by_serve_until_revoked() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no token tok_nope"));
 }
 
+/// An operator's script issuing tokens for a whole site at once, on a new file and while a
+/// server has it open: every process gets its token, none fails on a busy database.
+#[tokio::test]
+async fn tokens_issued_by_many_processes_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..3u32 {
+        let data = dir.path().join(format!("round-{round}.sqlite3"));
+        let data = data.to_str().unwrap();
+        let devices: Vec<String> = (0..8).map(|n| Laptop::new(100 * round + n).device.to_string()).collect();
+        let children: Vec<_> = devices
+            .iter()
+            .map(|device| {
+                command(dir.path(), &["--data", data, "token", "create", "--device", device, "--site", "MBA"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("spawn token create")
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().unwrap();
+            assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        }
+        let listed = String::from_utf8(run(dir.path(), &["token", "list", "--data", data]).stdout).unwrap();
+        for device in &devices {
+            assert!(listed.contains(device.as_str()), "{device} missing from:\n{listed}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn serve_without_flags_keeps_its_data_in_a_local_sqlite_file() {
     let dir = tempfile::tempdir().unwrap();

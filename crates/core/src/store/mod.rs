@@ -183,13 +183,18 @@ impl Store {
                 error,
             })?;
         }
-        let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        configure(&conn)?;
-        schema::migrate(&mut conn, path)?;
-        maintenance::refold_for_registry(&mut conn)?;
-        maintenance::build_search_if_needed(&mut conn)?;
-        let device_id = ensure_device_id(&conn)?;
-        Ok(Store { conn, path: path.to_owned(), device_id })
+        retry_while_busy(
+            || {
+                let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+                configure(&conn)?;
+                schema::migrate(&mut conn, path)?;
+                maintenance::refold_for_registry(&mut conn)?;
+                maintenance::build_search_if_needed(&mut conn)?;
+                let device_id = ensure_device_id(&conn)?;
+                Ok(Store { conn, path: path.to_owned(), device_id })
+            },
+            |e| matches!(e, StoreError::Busy),
+        )
     }
 
     /// This installation's device id; every event recorded here carries it.
@@ -205,6 +210,27 @@ impl Store {
     /// The underlying connection, for benchmarks and tests that compare against raw SQLite.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// Runs `open` again while it fails because the database is busy, for as long as the busy
+/// timeout would have waited.
+///
+/// Several processes open one file at once (the app and `pluto`; a server and `pluto-server
+/// token create`). Switching a new file to WAL, or reading a WAL that another process is
+/// checkpointing as it closes, can answer SQLITE_BUSY without consulting the busy handler.
+pub fn retry_while_busy<T, E>(
+    mut open: impl FnMut() -> Result<T, E>,
+    is_busy: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match open() {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -290,6 +290,29 @@ fn the_device_id_is_kept_across_openings() {
     assert_eq!(pragmas, ("wal".into(), 2), "WAL with synchronous=FULL");
 }
 
+/// The app and `pluto` opening a new database at the same moment: both open it, and both
+/// stamp entries with the one device id.
+#[test]
+fn a_new_database_opened_by_many_at_once_opens_for_all_with_one_device_id() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pluto.sqlite3");
+        let start = std::sync::Barrier::new(8);
+        let ids: Vec<_> = std::thread::scope(|scope| {
+            let openers: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        Store::open(&path).map(|s| s.device_id().clone())
+                    })
+                })
+                .collect();
+            openers.into_iter().map(|o| o.join().unwrap().unwrap()).collect()
+        });
+        assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    }
+}
+
 fn all_events(store: &Store) -> Vec<Event> {
     let mut out = Vec::new();
     store.export(&mut out).unwrap();

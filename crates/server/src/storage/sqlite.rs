@@ -76,11 +76,7 @@ impl SqliteStorage {
                 context: format!("cannot create the database {}", path.display()),
                 error,
             })?;
-            let mut writer = Connection::open(&path)?;
-            configure(&writer)?;
-            writer.pragma_update(None, "journal_mode", "WAL")?;
-            writer.pragma_update(None, "synchronous", "FULL")?;
-            migrate(&mut writer, &path)?;
+            let writer = open_writer(&path)?;
             let inner = Inner {
                 path,
                 writer: Mutex::new(writer),
@@ -137,6 +133,22 @@ impl SqliteStorage {
         })
         .await
     }
+}
+
+/// The write connection, in WAL mode and migrated; a busy open is retried (see
+/// [`pluto_core::store::retry_while_busy`]).
+fn open_writer(path: &Path) -> Result<Connection> {
+    pluto_core::store::retry_while_busy(
+        || {
+            let mut writer = Connection::open(path)?;
+            configure(&writer)?;
+            writer.pragma_update(None, "journal_mode", "WAL")?;
+            writer.pragma_update(None, "synchronous", "FULL")?;
+            migrate(&mut writer, path)?;
+            Ok(writer)
+        },
+        |e| matches!(e, StorageError::Sqlite(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)),
+    )
 }
 
 /// Runs blocking database work off the async threads.
