@@ -437,6 +437,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .lines()
                     .next()
                     .unwrap_or_default()
+                    // Notepad may save the file with a byte-order mark and CRLF line ends.
+                    .trim_start_matches('\u{feff}')
                     .trim()
                     .to_owned(),
                 None => token.context("give the device token with --token, --token-file or PLUTO_TOKEN")?,

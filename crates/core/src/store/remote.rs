@@ -116,10 +116,13 @@ impl Store {
             let line_no = index + 1;
             let line = line
                 .map_err(|error| StoreError::Io { context: format!("cannot read line {line_no}"), error })?;
+            // A file saved by Windows' Notepad or Excel may start with a byte-order mark: it marks
+            // the file's encoding and is no part of the first event.
+            let line = if line_no == 1 { line.strip_prefix('\u{feff}').unwrap_or(&line) } else { &line };
             if line.trim().is_empty() {
                 continue;
             }
-            let incoming = Incoming::read(&line).map_err(|malformed| StoreError::ImportLine {
+            let incoming = Incoming::read(line).map_err(|malformed| StoreError::ImportLine {
                 line: line_no,
                 error: Box::new(StoreError::InvalidEvent {
                     id: malformed.id.unwrap_or_else(|| "(unreadable)".into()),

@@ -417,6 +417,23 @@ fn export_import_round_trip_is_exact() {
     assert_eq!(b.store.import(exported.as_slice()).unwrap().inserted, 0);
 }
 
+/// An export opened and saved on Windows (Notepad, Excel) comes back with a byte-order mark
+/// and CRLF line ends: it imports to the same events, byte for byte.
+#[test]
+fn an_export_saved_on_windows_imports_the_same_events() {
+    let mut a = fixture();
+    campaign(&mut a.store, 11, 6);
+    let mut exported = Vec::new();
+    a.store.export(&mut exported).unwrap();
+    let text = String::from_utf8(exported.clone()).unwrap();
+    let windows = format!("\u{feff}{}", text.replace('\n', "\r\n"));
+    let mut b = fixture();
+    assert_eq!(b.store.import(windows.as_bytes()).unwrap().inserted, 6);
+    let mut again = Vec::new();
+    b.store.export(&mut again).unwrap();
+    assert_eq!(exported, again);
+}
+
 #[test]
 fn a_bad_import_line_is_named_and_changes_nothing() {
     let mut a = fixture();
