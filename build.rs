@@ -22,6 +22,8 @@ const COMMANDS: &[&str] = &[
     "void_entry",
     "review_anomaly",
     "export_custody",
+    "export_audit",
+    "audit_key",
     "set_training",
     "sync_status",
     "save_sync_settings",

@@ -14,8 +14,8 @@ use pluto_core::store::{
 };
 use pluto_core::vocabulary::Vocabulary;
 use pluto_core::{
-    AnomalyKind, CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Payload, Store, StoreError,
-    Timestamp, UserId,
+    AnomalyKind, CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Payload, Refusal, Store,
+    StoreError, Timestamp, UserId,
 };
 use serde::Serialize;
 use tauri::State;
@@ -411,6 +411,71 @@ pub fn export_custody(state: State<'_, AppState>, campaign_id: String) -> Result
         .and_then(|()| std::fs::write(&path, record.custody_csv()))
         .map_err(|e| CommandError::new(ErrorKind::Failed, format!("cannot write {}: {e}", path.display())))?;
     Ok(path.display().to_string())
+}
+
+/// An audit export the app wrote.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditExported {
+    /// The file.
+    pub path: String,
+    /// How many events it holds.
+    pub events: u32,
+    /// The public key that signed it (this laptop's audit key).
+    pub public_key: String,
+}
+
+/// Writes a verifiable audit export of one campaign (its events and a manifest signed with this
+/// laptop's key, see `docs/audit-export.md`) to the Downloads folder, under a name with the
+/// date that never replaces an earlier file.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn export_audit(state: State<'_, AppState>, campaign_id: String) -> Result<AuditExported, CommandError> {
+    let mut inner = state.lock();
+    let id = self::campaign_id(&campaign_id)?;
+    let fallback = inner.paths()?.database.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let dir =
+        std::env::var_os("PLUTO_EXPORT_DIR").map(Into::into).or_else(dirs::download_dir).unwrap_or(fallback);
+    let store = &mut inner.session()?.store;
+    let state =
+        store.campaign(&id)?.ok_or_else(|| StoreError::Refused(Refusal::UnknownCampaign(id.clone())))?;
+    let code = state.lego_campaign_code.clone().unwrap_or_else(|| id.to_string());
+    let safe: String =
+        code.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
+    let failed = |path: &std::path::Path, e: &dyn std::fmt::Display| {
+        CommandError::new(ErrorKind::Failed, format!("cannot write {}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| failed(&dir, &e))?;
+    let today = chrono::Local::now().format("%Y-%m-%d");
+    let (path, file) = (1..)
+        .map(|n| {
+            let suffix = if n == 1 { String::new() } else { format!("-{n}") };
+            dir.join(format!("audit-{safe}-{today}{suffix}.jsonl"))
+        })
+        .find_map(|path| match std::fs::File::create_new(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+            file => Some((path, file)),
+        })
+        .expect("a free file name");
+    let mut out = std::io::BufWriter::new(file.map_err(|e| failed(&path, &e))?);
+    let selection =
+        pluto_core::audit::Selection { campaigns: Some(vec![id.to_string()]), ..Default::default() };
+    let manifest = store.export_audit(&selection, &mut out)?;
+    let file = out.into_inner().map_err(|e| failed(&path, e.error()))?;
+    file.sync_all().map_err(|e| failed(&path, &e))?;
+    Ok(AuditExported {
+        path: path.display().to_string(),
+        events: manifest.events.len() as u32,
+        public_key: manifest.public_key,
+    })
+}
+
+/// The public half of this laptop's audit key, which signs its audit exports.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn audit_key(state: State<'_, AppState>) -> Result<String, CommandError> {
+    let mut inner = state.lock();
+    Ok(inner.session()?.store.audit_key()?.public_key())
 }
 
 /// Opens the training database (filled with sample campaigns on first use), or goes back to the

@@ -54,6 +54,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::void_entry,
             commands::review_anomaly,
             commands::export_custody,
+            commands::export_audit,
+            commands::audit_key,
             commands::set_training,
             commands::sync_status,
             commands::save_sync_settings,

@@ -824,6 +824,20 @@ impl Day<'_> {
                 return Err(format!("the export lacks {needle:?}"));
             }
         }
+        // The audit export: the campaign's entries and a signed manifest, which verifies.
+        s.click_on("[data-testid=export-audit]")?;
+        let notice = s.wait_text("[data-testid=notice]", "Audit export of 17 entries saved to")?;
+        let file = self
+            .rig
+            .dir
+            .path()
+            .join("exports")
+            .join(format!("audit-LEGO-2026-E2E-{}.jsonl", chrono::Local::now().format("%Y-%m-%d")));
+        let bytes = std::fs::read(&file).map_err(|e| format!("the audit export {}: {e}", file.display()))?;
+        let verification = pluto_core::audit::verify(bytes.as_slice()).map_err(|e| e.to_string())?;
+        if !verification.is_intact() || !notice.contains(&verification.manifest.public_key) {
+            return Err(format!("the audit export does not verify: {:?} ({notice})", verification.findings));
+        }
         s.click_on("[data-testid=print]")?;
         s.wait_text("[data-testid=custody-print]", "Chain of custody")?;
         self.rig.shot(s, "printable-record")?;
@@ -917,6 +931,11 @@ impl Day<'_> {
         s.wait_text("[data-testid=sync-state]", "Local only")?;
         s.click_on("[data-testid=sync-state]")?;
         let device = s.text(&s.wait("[data-testid=device-id]")?)?;
+        // The audit key the exports name (44 characters of base64).
+        let key = s.wait_text("[data-testid=audit-key]", "=")?;
+        if key.trim().len() != 44 {
+            return Err(format!("the audit key shown is {key:?}"));
+        }
         let token = server.token(device.trim())?;
         let url = s.wait("[data-testid=server-url]")?;
         s.keys(&url, "not a url")?;

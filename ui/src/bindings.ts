@@ -86,6 +86,14 @@ export const commands = {
 	 */
 	exportCustody: (campaignId: string) => typedError<string, CommandError>(__TAURI_INVOKE("export_custody", { campaignId })),
 	/**
+	 *  Writes a verifiable audit export of one campaign (its events and a manifest signed with this
+	 *  laptop's key, see `docs/audit-export.md`) to the Downloads folder, under a name with the
+	 *  date that never replaces an earlier file.
+	 */
+	exportAudit: (campaignId: string) => typedError<AuditExported, CommandError>(__TAURI_INVOKE("export_audit", { campaignId })),
+	/**  The public half of this laptop's audit key, which signs its audit exports. */
+	auditKey: () => typedError<string, CommandError>(__TAURI_INVOKE("audit_key")),
+	/**
 	 *  Opens the training database (filled with sample campaigns on first use), or goes back to the
 	 *  real one.
 	 */
@@ -215,6 +223,16 @@ export type AppliedChange = {
 	recordedBy: UserId,
 	/**  Their name, as the id keeps it ([`UserId::display_name`]). */
 	recordedByName: string,
+};
+
+/**  An audit export the app wrote. */
+export type AuditExported = {
+	/**  The file. */
+	path: string,
+	/**  How many events it holds. */
+	events: number,
+	/**  The public key that signed it (this laptop's audit key). */
+	publicKey: string,
 };
 
 /**  A campaign (one stream of events): `cmp_` followed by a ULID. */

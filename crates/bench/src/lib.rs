@@ -15,6 +15,7 @@ mod append;
 mod bare;
 mod baseline;
 mod devices;
+mod export;
 mod gen;
 mod laptop;
 mod list;
@@ -56,12 +57,20 @@ pub enum Bench {
     RecordView,
     /// The desktop app's real window: launch to list on screen, idle memory.
     Window,
+    /// `Store::export_audit` and `audit::verify` against the plain export.
+    AuditExport,
 }
 
 impl Bench {
     /// Every benchmark of the event store, quickest first.
-    pub const ALL: [Bench; 5] =
-        [Bench::Append, Bench::RecordView, Bench::ApplyRemote, Bench::List, Bench::Rebuild];
+    pub const ALL: [Bench; 6] = [
+        Bench::Append,
+        Bench::RecordView,
+        Bench::ApplyRemote,
+        Bench::List,
+        Bench::AuditExport,
+        Bench::Rebuild,
+    ];
 
     /// The sync server's benchmarks.
     pub const SERVER: [Bench; 2] = [Bench::Sync, Bench::Devices];
@@ -141,6 +150,7 @@ pub fn run(bench: Bench, config: &Config) -> Result<Vec<Figure>> {
         Bench::ApplyRemote => remote::run(&config.dir, config.remote_events)?,
         Bench::List => list::run(&config.dir, config.campaigns, config.queries)?,
         Bench::Rebuild => rebuild::run(&config.dir, config.events, &config.child_exe)?,
+        Bench::AuditExport => export::run(&config.dir, config.events)?,
         Bench::Sync | Bench::Devices => {
             let s = &config.server;
             let bin = ServerBin::new(&s.bin, &s.build_command)?;

@@ -19,7 +19,7 @@ use pluto_bench::{run, table, table_with, Backend, Bench, Config, ServerConfig};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Events in the rebuild benchmark's log
+    /// Events in the rebuild and audit-export benchmarks' logs
     #[arg(long, global = true, default_value_t = 1_000_000)]
     events: u64,
     /// Campaigns in the list benchmark's store
@@ -102,6 +102,8 @@ enum Command {
     Append,
     /// Store::rebuild against a bare scan of the log, and its peak memory
     Rebuild,
+    /// Store::export_audit and verifying its file against the plain Store::export (--events)
+    AuditExport,
     /// Store::list against the bare page query
     List,
     /// Store::apply_remote against a bare batched insert
@@ -131,6 +133,7 @@ fn main() -> Result<()> {
         Command::All => Bench::ALL.to_vec(),
         Command::Append => vec![Bench::Append],
         Command::Rebuild => vec![Bench::Rebuild],
+        Command::AuditExport => vec![Bench::AuditExport],
         Command::List => vec![Bench::List],
         Command::ApplyRemote => vec![Bench::ApplyRemote],
         Command::Sync => vec![Bench::Sync],

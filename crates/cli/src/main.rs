@@ -132,11 +132,32 @@ enum Command {
     Rebuild,
     /// Check that every projection equals a fresh fold of its events
     Verify,
-    /// Write the whole event log as JSON Lines
+    /// Write the whole event log as JSON Lines; with --audit, the chosen events and a manifest
+    /// signed with this installation's key, which `pluto verify-export` checks
     Export {
         /// Target file (`-` for standard output)
         file: PathBuf,
+        /// Write a verifiable audit export (events in log order, then the signed manifest)
+        #[arg(long)]
+        audit: bool,
+        /// With --audit: only this campaign's events (repeat for several)
+        #[arg(long = "campaign", value_name = "CAMPAIGN_ID", requires = "audit")]
+        campaigns: Vec<CampaignId>,
+        /// With --audit: only events recorded on or after this day (YYYY-MM-DD, UTC)
+        #[arg(long, value_name = "DATE", requires = "audit")]
+        from: Option<chrono::NaiveDate>,
+        /// With --audit: only events recorded on or before this day (YYYY-MM-DD, UTC)
+        #[arg(long, value_name = "DATE", requires = "audit")]
+        to: Option<chrono::NaiveDate>,
     },
+    /// Check an audit export: name every event changed, added or removed since it was written,
+    /// and the key that signed it (needs no database)
+    VerifyExport {
+        /// The audit export (`-` for standard input)
+        file: PathBuf,
+    },
+    /// Print the public key that signs this installation's audit exports
+    AuditKey,
     /// Apply a JSON Lines event log (idempotent; all or nothing)
     Import {
         /// Source file (`-` for standard input)
@@ -253,6 +274,14 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         Some(SyncError::Store(e)) => Some(e),
         _ => None,
     });
+    if let Some(
+        pluto_core::audit::AuditError::NoManifest
+        | pluto_core::audit::AuditError::BadManifest { .. }
+        | pluto_core::audit::AuditError::NewerFormat(_),
+    ) = err.downcast_ref()
+    {
+        return 1;
+    }
     match (store_error, err.downcast_ref::<SyncError>()) {
         (Some(e), _) if e.is_refusal() => 1,
         (
@@ -307,12 +336,22 @@ fn default_user() -> UserId {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let out = output::Printer { json: cli.json };
+    if let Command::VerifyExport { file } = &cli.command {
+        let verification = if file.as_os_str() == "-" {
+            pluto_core::audit::verify(std::io::stdin().lock())?
+        } else {
+            let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+            pluto_core::audit::verify(BufReader::new(f))?
+        };
+        out.verification(&verification);
+        return Ok(if verification.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) });
+    }
     let db = match cli.db {
         Some(path) => path,
         None => default_db_path()?,
     };
     let user = cli.user.unwrap_or_else(default_user);
-    let out = output::Printer { json: cli.json };
     if let Command::Init = cli.command {
         let existed = db.exists();
         let store = Store::open(&db)?;
@@ -401,7 +440,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Export { file } => {
+        Command::VerifyExport { .. } => unreachable!("handled above"),
+        Command::AuditKey => {
+            let key = store.audit_key()?.public_key();
+            out.message(json!({ "publicKey": key }), &key);
+        }
+        Command::Export { file, audit: true, campaigns, from, to } => {
+            for id in &campaigns {
+                if store.campaign(id)?.is_none() {
+                    return Err(StoreError::Refused(Refusal::UnknownCampaign(id.clone())).into());
+                }
+            }
+            let day = |date: chrono::NaiveDate| format!("{date}T00:00:00.000Z");
+            let selection = pluto_core::audit::Selection {
+                campaigns: (!campaigns.is_empty())
+                    .then(|| campaigns.iter().map(ToString::to_string).collect()),
+                from: from.map(day),
+                to: to.and_then(|d| d.succ_opt()).map(day),
+            };
+            let manifest = if file.as_os_str() == "-" {
+                store.export_audit(&selection, BufWriter::new(std::io::stdout().lock()))?
+            } else {
+                write_atomically(&file, |w| Ok(store.export_audit(&selection, w)?))?
+            };
+            if file.as_os_str() != "-" {
+                out.message(
+                    json!({ "exported": manifest.events.len(), "file": file, "publicKey": manifest.public_key }),
+                    &format!(
+                        "Exported {} events ({}) to {}, signed with this installation's key {}.",
+                        manifest.events.len(),
+                        selection,
+                        file.display(),
+                        manifest.public_key
+                    ),
+                );
+            }
+        }
+        Command::Export { file, .. } => {
             let count = if file.as_os_str() == "-" {
                 store.export(&mut BufWriter::new(std::io::stdout().lock()))?
             } else {
@@ -463,13 +538,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// Exports to a temporary file beside `file`, then renames it, so a failed export never leaves
 /// a truncated file under the requested name.
 fn export_to_file(store: &Store, file: &Path) -> anyhow::Result<usize> {
+    write_atomically(file, |w| Ok(store.export(w)?))
+}
+
+/// Writes `file` through `write` into a `.partial` file beside it, made durable and then renamed
+/// over `file`, so that an interrupted export never leaves a cut-off file under its name.
+fn write_atomically<T>(
+    file: &Path,
+    write: impl FnOnce(&mut BufWriter<std::fs::File>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let partial = file.with_extension("partial");
     let f =
         std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
     let mut writer = BufWriter::new(f);
-    let count = store.export(&mut writer)?;
+    let result = write(&mut writer)?;
     writer.flush()?;
     writer.into_inner().map_err(|e| e.into_error())?.sync_all()?;
     std::fs::rename(&partial, file).with_context(|| format!("cannot write {}", file.display()))?;
-    Ok(count)
+    Ok(result)
 }

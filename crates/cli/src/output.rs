@@ -308,6 +308,39 @@ impl Printer {
         out!("{}–{} of {}", query.offset + 1, shown, page.total);
     }
 
+    /// What `verify-export` found.
+    pub fn verification(&self, verification: &pluto_core::audit::Verification) {
+        let manifest = &verification.manifest;
+        if self.json {
+            self.emit(&json!({
+                "intact": verification.is_intact(),
+                "findings": verification.findings,
+                "events": manifest.events.len(),
+                "createdAt": manifest.created_at,
+                "deviceId": manifest.device_id,
+                "publicKey": manifest.public_key,
+                "selection": manifest.selection,
+            }));
+            return;
+        }
+        out!(
+            "Audit export of {} events ({}), made {} by installation {}.",
+            manifest.events.len(),
+            manifest.selection,
+            manifest.created_at,
+            manifest.device_id
+        );
+        out!("Signed with the key {} (compare it with the key the installation shows).", manifest.public_key);
+        if verification.is_intact() {
+            out!("OK: every event is exactly as exported, none added or removed, and the manifest matches its signature.");
+        } else {
+            out!("NOT INTACT: {} finding(s):", verification.findings.len());
+            for finding in &verification.findings {
+                out!("  {finding}");
+            }
+        }
+    }
+
     pub fn verify(&self, drift: &[Drift]) {
         if self.json {
             self.emit(&json!({ "ok": drift.is_empty(), "drift": drift }));

@@ -271,6 +271,77 @@ fn output_into_a_closed_pipe_ends_quietly() {
     assert!(stderr.starts_with("pluto: cannot write the export"), "{stderr}");
 }
 
+/// An auditor's check of an audit export: intact as written; one byte flipped, one line dropped
+/// or one line added, and `verify-export` names the event and exits 1.
+#[test]
+fn an_audit_export_names_every_event_changed_added_or_removed() {
+    let p = Pluto::new();
+    let id = create(&p, "LEGO-2026-0042");
+    for t in lifecycle().take(4) {
+        p.ok(&["record", &id, t, "--data", &sample(t)]);
+    }
+    let other = create(&p, "LEGO-2026-0043");
+    let file = p.file("audit.jsonl");
+    let path = file.to_str().unwrap();
+    let out = p.ok(&["export", path, "--audit", "--campaign", &id]);
+    let key = p.ok(&["audit-key"]).trim().to_owned();
+    assert!(out.contains("Exported 5 events") && out.contains(&key), "{out}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains(&other), "only the chosen campaign");
+
+    let verified = p.ok(&["verify-export", path]);
+    assert!(
+        verified.contains("OK: every event is exactly as exported") && verified.contains(&key),
+        "{verified}"
+    );
+    let json = p.json(&["verify-export", path]);
+    assert_eq!((json["intact"].clone(), json["events"].clone()), (json!(true), json!(5)));
+
+    let lines: Vec<&str> = text.lines().collect();
+    let event_id =
+        |line: &str| serde_json::from_str::<Value>(line).unwrap()["id"].as_str().unwrap().to_owned();
+    let check = |name: &str, tampered: String, expected: &str| {
+        let bad = p.file(name);
+        std::fs::write(&bad, tampered).unwrap();
+        let out = p.run(&["verify-export", bad.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stdout}");
+        assert!(
+            stdout.contains("NOT INTACT") && stdout.contains(expected),
+            "{name}: expected {expected:?} in {stdout}"
+        );
+    };
+    // One byte of the third event: who recorded it.
+    let third = lines[2];
+    let flipped = third.replacen("usr_alex", "usr_alfx", 1);
+    assert_ne!(flipped, third);
+    check(
+        "flipped.jsonl",
+        text.replacen(third, &flipped, 1),
+        &format!("line 3: event {} was changed", event_id(third)),
+    );
+    let dropped: String =
+        lines.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, l)| format!("{l}\n")).collect();
+    check(
+        "dropped.jsonl",
+        dropped,
+        &format!("event {} (event 2 of the export) was removed", event_id(lines[1])),
+    );
+    let foreign = p.export().lines().find(|l| l.contains(&other)).unwrap().to_owned();
+    check(
+        "added.jsonl",
+        format!("{foreign}\n{text}"),
+        &format!("line 1: event {} was added", event_id(&foreign)),
+    );
+
+    // Not an audit export at all.
+    let plain = p.file("plain.jsonl");
+    p.ok(&["export", plain.to_str().unwrap()]);
+    assert!(p.fails(1, &["verify-export", plain.to_str().unwrap()]).contains("not an audit export"));
+    // Still an export: it imports like one.
+    assert_eq!(Pluto::new().json(&["import", path])["inserted"], json!(5));
+}
+
 #[test]
 fn export_import_backup_rebuild_verify() {
     let p = Pluto::new();

@@ -10,6 +10,7 @@
 //! Nothing here depends on Tauri: the desktop app, the CLI and the sync server share it.
 
 pub mod anomaly;
+pub mod audit;
 pub mod correction;
 pub mod error;
 pub mod event;

@@ -7,6 +7,7 @@
 //! with a busy timeout, so the desktop app and the `pluto` CLI can use the same file at once.
 
 mod append;
+mod audit;
 mod maintenance;
 mod query;
 mod remote;
@@ -99,6 +100,9 @@ pub enum StoreError {
         "the database is busy (another Pluto window or command is writing to it); try again in a moment"
     )]
     Busy,
+    /// An audit export could not be made.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
     /// An SQLite error.
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),

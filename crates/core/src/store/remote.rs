@@ -119,7 +119,8 @@ impl Store {
             // A file saved by Windows' Notepad or Excel may start with a byte-order mark: it marks
             // the file's encoding and is no part of the first event.
             let line = if line_no == 1 { line.strip_prefix('\u{feff}').unwrap_or(&line) } else { &line };
-            if line.trim().is_empty() {
+            // An audit export's manifest line describes the events; it is not one.
+            if line.trim().is_empty() || line.starts_with(crate::audit::MANIFEST_PREFIX) {
                 continue;
             }
             let incoming = Incoming::read(line).map_err(|malformed| StoreError::ImportLine {

@@ -1,0 +1,77 @@
+//! Audit export: `Store::export_audit` of the whole log (every line hashed, the hash chain, the
+//! signed manifest) and `audit::verify` of its file, each against `Store::export`, the plain
+//! export of the same events to a file in the same folder. The issue asks both at no less than
+//! half the plain export's speed.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Result};
+use pluto_core::audit::{self, Selection};
+use pluto_core::Store;
+
+use crate::gen::RemoteLog;
+use crate::remote;
+use crate::report::{per_second, thousands, Figure};
+
+const SEED: u64 = 0xA0D1_7E59;
+
+/// The issue's bound: at least half the plain export's speed.
+const TARGET: f64 = 0.5;
+
+/// Runs of each, alternating; the fastest of each counts (the least disturbed by the machine).
+const RUNS: usize = 3;
+
+/// Loads `events` events under `dir`, then times the plain export, the audit export and its
+/// verification, alternately.
+pub fn run(dir: &Path, events: u64) -> Result<Vec<Figure>> {
+    let path = dir.join("export.sqlite3");
+    let mut log = RemoteLog::new(SEED, events, u64::MAX);
+    let mut store = Store::open(&path)?;
+    remote::load(&mut store, &mut log, "export")?;
+    let (plain_file, audit_file) = (dir.join("plain.jsonl"), dir.join("audit.jsonl"));
+    let mut best = [Duration::MAX; 3];
+    let mut counts = [0u64; 3];
+    for run in 0..RUNS {
+        eprintln!("export: run {} of {RUNS}", run + 1);
+        let start = Instant::now();
+        let mut out = BufWriter::new(File::create(&plain_file)?);
+        counts[0] = store.export(&mut out)? as u64;
+        out.flush()?;
+        drop(out);
+        best[0] = best[0].min(start.elapsed());
+
+        let start = Instant::now();
+        let mut out = BufWriter::new(File::create(&audit_file)?);
+        counts[1] = store.export_audit(&Selection::default(), &mut out)?.events.len() as u64;
+        out.flush()?;
+        drop(out);
+        best[1] = best[1].min(start.elapsed());
+
+        let start = Instant::now();
+        let verification = audit::verify(BufReader::new(File::open(&audit_file)?))?;
+        best[2] = best[2].min(start.elapsed());
+        ensure!(verification.is_intact(), "the audit export does not verify: {:?}", verification.findings);
+        counts[2] = verification.manifest.events.len() as u64;
+    }
+    ensure!(counts.iter().all(|&c| c == events), "exported {counts:?} of {events} events");
+    let speed =
+        |d: Duration| format!("{:.2} s ({})", d.as_secs_f64(), per_second(events as f64 / d.as_secs_f64()));
+    let figure = |name: &str, pluto: Duration, count: u64| Figure {
+        name: name.into(),
+        work: format!("{} events, best of {RUNS}", thousands(events)),
+        pluto: speed(pluto),
+        baseline: format!("{} (`Store::export`)", speed(best[0])),
+        ratio: Some(best[0].as_secs_f64() / pluto.as_secs_f64()),
+        target: format!("ratio ≥ {TARGET}"),
+        met: best[0].as_secs_f64() / pluto.as_secs_f64() >= TARGET,
+        pluto_count: count,
+        baseline_count: counts[0],
+    };
+    Ok(vec![
+        figure("audit export (`Store::export_audit`)", best[1], counts[1]),
+        figure("verify an audit export (`audit::verify`)", best[2], counts[2]),
+    ])
+}
