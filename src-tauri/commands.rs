@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use pluto_core::record::CampaignRecord;
+use pluto_core::record::{CampaignRecord, CsvSeparator};
 use pluto_core::store::{
     Draft, FoundCampaign, ListPage, ListQuery, RefusedEntry, SortOrder, StallThreshold, StepOffer, SyncState,
     Work,
@@ -392,25 +392,59 @@ pub fn review_anomaly(
     record_of(store, &id, None)
 }
 
-/// Writes a campaign's chain-of-custody CSV to the Downloads folder (or the database's folder
-/// when there is none) and returns the file's path.
+/// Writes a campaign's chain-of-custody CSV (for the spreadsheet the separator suits, times in
+/// this laptop's zone) to the Downloads folder (or the database's folder when there is none),
+/// under a name with the date that never replaces an earlier file; returns the file's path.
 #[tauri::command(async)]
 #[specta::specta]
-pub fn export_custody(state: State<'_, AppState>, campaign_id: String) -> Result<String, CommandError> {
+pub fn export_custody(
+    state: State<'_, AppState>,
+    campaign_id: String,
+    separator: CsvSeparator,
+) -> Result<String, CommandError> {
     let mut inner = state.lock();
     let id = self::campaign_id(&campaign_id)?;
-    let fallback = inner.paths()?.database.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let dir = export_dir(&mut inner)?;
     let record = record_of(&inner.session()?.store, &id, None)?;
-    let dir =
-        std::env::var_os("PLUTO_EXPORT_DIR").map(Into::into).or_else(dirs::download_dir).unwrap_or(fallback);
     let code = record.state.lego_campaign_code.clone().unwrap_or_else(|| id.to_string());
+    let (path, mut file) = new_export_file(&dir, "custody", &code, "csv")?;
+    std::io::Write::write_all(&mut file, &record.custody_csv(separator, &chrono::Local))
+        .and_then(|()| file.sync_all())
+        .map_err(|e| write_failed(&path, &e))?;
+    Ok(path.display().to_string())
+}
+
+/// Where exports go: `PLUTO_EXPORT_DIR`, else the Downloads folder, else the database's folder.
+fn export_dir(inner: &mut Inner) -> Result<std::path::PathBuf, CommandError> {
+    let fallback = inner.paths()?.database.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    Ok(std::env::var_os("PLUTO_EXPORT_DIR").map(Into::into).or_else(dirs::download_dir).unwrap_or(fallback))
+}
+
+fn write_failed(path: &std::path::Path, e: &dyn std::fmt::Display) -> CommandError {
+    CommandError::new(ErrorKind::Failed, format!("cannot write {}: {e}", path.display()))
+}
+
+/// A new file `KIND-CODE-DATE.EXT` in `dir` (`-2`, `-3`, … when the name is taken): an export
+/// never replaces an earlier one.
+fn new_export_file(
+    dir: &std::path::Path,
+    kind: &str,
+    code: &str,
+    ext: &str,
+) -> Result<(std::path::PathBuf, std::fs::File), CommandError> {
     let safe: String =
         code.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    let path = dir.join(format!("custody-{safe}.csv"));
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| std::fs::write(&path, record.custody_csv()))
-        .map_err(|e| CommandError::new(ErrorKind::Failed, format!("cannot write {}: {e}", path.display())))?;
-    Ok(path.display().to_string())
+    std::fs::create_dir_all(dir).map_err(|e| write_failed(dir, &e))?;
+    let today = chrono::Local::now().format("%Y-%m-%d");
+    for n in 1.. {
+        let suffix = if n == 1 { String::new() } else { format!("-{n}") };
+        let path = dir.join(format!("{kind}-{safe}-{today}{suffix}.{ext}"));
+        match std::fs::File::create_new(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            file => return file.map(|f| (path.clone(), f)).map_err(|e| write_failed(&path, &e)),
+        }
+    }
+    unreachable!("some numbered name is free")
 }
 
 /// An audit export the app wrote.
@@ -433,36 +467,18 @@ pub struct AuditExported {
 pub fn export_audit(state: State<'_, AppState>, campaign_id: String) -> Result<AuditExported, CommandError> {
     let mut inner = state.lock();
     let id = self::campaign_id(&campaign_id)?;
-    let fallback = inner.paths()?.database.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    let dir =
-        std::env::var_os("PLUTO_EXPORT_DIR").map(Into::into).or_else(dirs::download_dir).unwrap_or(fallback);
+    let dir = export_dir(&mut inner)?;
     let store = &mut inner.session()?.store;
     let state =
         store.campaign(&id)?.ok_or_else(|| StoreError::Refused(Refusal::UnknownCampaign(id.clone())))?;
     let code = state.lego_campaign_code.clone().unwrap_or_else(|| id.to_string());
-    let safe: String =
-        code.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    let failed = |path: &std::path::Path, e: &dyn std::fmt::Display| {
-        CommandError::new(ErrorKind::Failed, format!("cannot write {}: {e}", path.display()))
-    };
-    std::fs::create_dir_all(&dir).map_err(|e| failed(&dir, &e))?;
-    let today = chrono::Local::now().format("%Y-%m-%d");
-    let (path, file) = (1..)
-        .map(|n| {
-            let suffix = if n == 1 { String::new() } else { format!("-{n}") };
-            dir.join(format!("audit-{safe}-{today}{suffix}.jsonl"))
-        })
-        .find_map(|path| match std::fs::File::create_new(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
-            file => Some((path, file)),
-        })
-        .expect("a free file name");
-    let mut out = std::io::BufWriter::new(file.map_err(|e| failed(&path, &e))?);
+    let (path, file) = new_export_file(&dir, "audit", &code, "jsonl")?;
+    let mut out = std::io::BufWriter::new(file);
     let selection =
         pluto_core::audit::Selection { campaigns: Some(vec![id.to_string()]), ..Default::default() };
     let manifest = store.export_audit(&selection, &mut out)?;
-    let file = out.into_inner().map_err(|e| failed(&path, e.error()))?;
-    file.sync_all().map_err(|e| failed(&path, &e))?;
+    let file = out.into_inner().map_err(|e| write_failed(&path, e.error()))?;
+    file.sync_all().map_err(|e| write_failed(&path, &e))?;
     Ok(AuditExported {
         path: path.display().to_string(),
         events: manifest.events.len() as u32,
@@ -780,9 +796,14 @@ mod tests {
         assert_eq!(fixed.events[1].effective["carrier"], serde_json::json!("DSV Road"));
 
         std::env::set_var("PLUTO_EXPORT_DIR", dir.path().join("out"));
-        let path = export_custody(app.state(), id).unwrap();
-        let csv = std::fs::read_to_string(path).unwrap();
-        assert!(csv.contains("scale misread"));
+        let path = export_custody(app.state(), id.clone(), CsvSeparator::Semicolon).unwrap();
+        let csv = std::fs::read_to_string(&path).unwrap();
+        assert!(csv.starts_with('\u{feff}') && csv.contains(";scale misread;"), "{csv}");
+        // A second export the same day is a new file; the first stays as it was.
+        let again = export_custody(app.state(), id, CsvSeparator::Comma).unwrap();
+        assert_ne!(again, path);
+        assert!(again.ends_with("-2.csv"), "{again}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), csv);
     }
 
     #[test]

@@ -815,10 +815,21 @@ impl Day<'_> {
 
     fn export_writes_the_chain_of_custody(&mut self) -> Result<()> {
         let s = self.session.as_ref().ok_or("the app is not running")?;
+        // For Danish Excel: semicolons, decimal commas, a byte-order mark.
         s.click_on("[data-testid=export-csv]")?;
-        s.wait_text("[data-testid=notice]", "custody-LEGO-2026-E2E.csv")?;
-        let csv = std::fs::read_to_string(self.rig.dir.path().join("exports/custody-LEGO-2026-E2E.csv"))
+        s.click_on("[data-testid=csv-semicolon]")?;
+        self.rig.shot(s, "export-csv")?;
+        s.click_on("[data-testid=csv-save]")?;
+        let name = format!("custody-LEGO-2026-E2E-{}.csv", chrono::Local::now().format("%Y-%m-%d"));
+        s.wait_text("[data-testid=notice]", &name)?;
+        let csv = std::fs::read_to_string(self.rig.dir.path().join("exports").join(&name))
             .map_err(|e| format!("the export file: {e}"))?;
+        if !csv.starts_with('\u{feff}') || !csv.contains(";outputWeightKg;") {
+            return Err(format!(
+                "the CSV is not for Danish Excel: {}",
+                csv.lines().take(2).collect::<Vec<_>>().join(" / ")
+            ));
+        }
         for needle in ["Scale recalibrated", "ECHAApprovalRecorded", "outputWeightKg", "usr_ana.jensen-"] {
             if !csv.contains(needle) {
                 return Err(format!("the export lacks {needle:?}"));

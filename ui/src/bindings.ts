@@ -81,10 +81,11 @@ export const commands = {
 	/**  Marks an anomaly reviewed with a note: its badge clears, the campaign keeps it. */
 	reviewAnomaly: (campaignId: string, eventId: string, kind: AnomalyKind, note: string) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("review_anomaly", { campaignId, eventId, kind, note })),
 	/**
-	 *  Writes a campaign's chain-of-custody CSV to the Downloads folder (or the database's folder
-	 *  when there is none) and returns the file's path.
+	 *  Writes a campaign's chain-of-custody CSV (for the spreadsheet the separator suits, times in
+	 *  this laptop's zone) to the Downloads folder (or the database's folder when there is none),
+	 *  under a name with the date that never replaces an earlier file; returns the file's path.
 	 */
-	exportCustody: (campaignId: string) => typedError<string, CommandError>(__TAURI_INVOKE("export_custody", { campaignId })),
+	exportCustody: (campaignId: string, separator: CsvSeparator) => typedError<string, CommandError>(__TAURI_INVOKE("export_custody", { campaignId, separator })),
 	/**
 	 *  Writes a verifiable audit export of one campaign (its events and a manifest signed with this
 	 *  laptop's key, see `docs/audit-export.md`) to the Downloads folder, under a name with the
@@ -408,6 +409,13 @@ export type CorrectionNote = {
 	/**  Each changed field, in name order. */
 	changes: ChangeNote[],
 };
+
+/**  The separator of a CSV file, which also decides its decimal mark. */
+export type CsvSeparator = 
+/**  `,` with decimal points: English Excel and most tools. */
+"Comma" | 
+/**  `;` with decimal commas: Danish and German Excel. */
+"Semicolon";
 
 /**  One installation of the app or CLI: `dev_` followed by a ULID. */
 export type DeviceId = string;

@@ -400,10 +400,21 @@ impl CampaignRecord {
     }
 
     /// The chain-of-custody record as CSV: one row per field of every event (original value,
-    /// effective value, and the corrections that changed it), then one row per correction, so
-    /// an auditor can follow who recorded what, when and on which laptop.
-    pub fn custody_csv(&self) -> String {
-        let mut out = String::new();
+    /// effective value, and the corrections that changed it), so an auditor can follow who
+    /// recorded what, when and on which laptop.
+    ///
+    /// Written for the spreadsheet that opens it: UTF-8 with a byte-order mark (so that Excel
+    /// reads "Søren" as written), the separator given (`;` is what Danish and German Excel
+    /// split on, and then numbers take a decimal comma), and times in the zone `tz` in a form
+    /// Excel reads as a date, next to their offset and the UTC instant.
+    pub fn custody_csv<Tz: chrono::TimeZone>(&self, separator: CsvSeparator, tz: &Tz) -> Vec<u8>
+    where
+        Tz::Offset: std::fmt::Display,
+    {
+        let mut out = csv::WriterBuilder::new()
+            .delimiter(separator.byte())
+            .terminator(csv::Terminator::CRLF)
+            .from_writer("\u{feff}".as_bytes().to_vec());
         let header = [
             "campaign_id",
             "lego_campaign_code",
@@ -411,6 +422,8 @@ impl CampaignRecord {
             "event_type",
             "step",
             "recorded_at",
+            "utc_offset",
+            "recorded_at_utc",
             "recorded_by",
             "recorded_by_name",
             "device_id",
@@ -423,7 +436,7 @@ impl CampaignRecord {
             "voided_by",
             "void_reason",
         ];
-        push_row(&mut out, header.iter().map(|s| (*s).to_owned()));
+        let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| (*s).to_owned()).collect()];
         let code = self.state.lego_campaign_code.clone().unwrap_or_default();
         for entry in &self.events {
             let e = &entry.event;
@@ -433,73 +446,84 @@ impl CampaignRecord {
                 }
                 _ => entry.fields.iter().map(|f| f.name.to_owned()).collect(),
             };
+            let local = e.created_at.datetime().with_timezone(tz);
             for field in names {
-                let recorded = cell(e.data.get(&field));
-                let effective = cell(entry.effective.get(&field));
+                let recorded = cell(e.data.get(&field), separator);
+                let effective = cell(entry.effective.get(&field), separator);
                 if recorded.is_empty() && effective.is_empty() {
                     continue;
                 }
                 let changes: Vec<&AppliedChange> =
                     entry.corrections.iter().filter(|c| c.field == field).collect();
-                push_row(
-                    &mut out,
-                    [
-                        e.stream_id.to_string(),
-                        code.clone(),
-                        e.id.to_string(),
-                        e.event_type.to_string(),
-                        entry.label.clone(),
-                        e.created_at.to_string(),
-                        e.user_id.as_str().to_owned(),
-                        entry.recorded_by_name.clone(),
-                        e.device_id.to_string(),
-                        entry.site.clone().unwrap_or_default(),
-                        field,
-                        recorded,
-                        effective,
-                        changes.iter().map(|c| c.correction_id.to_string()).collect::<Vec<_>>().join(" "),
-                        changes.iter().map(|c| c.reason.clone()).collect::<Vec<_>>().join(" | "),
-                        entry.voided.as_ref().map(|v| v.void_id.to_string()).unwrap_or_default(),
-                        entry.voided.as_ref().map(|v| v.reason.clone()).unwrap_or_default(),
-                    ]
-                    .into_iter(),
-                );
+                rows.push(vec![
+                    e.stream_id.to_string(),
+                    code.clone(),
+                    e.id.to_string(),
+                    e.event_type.to_string(),
+                    entry.label.clone(),
+                    local.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    format!("UTC{}", local.offset()),
+                    e.created_at.to_string(),
+                    e.user_id.as_str().to_owned(),
+                    entry.recorded_by_name.clone(),
+                    e.device_id.to_string(),
+                    entry.site.clone().unwrap_or_default(),
+                    field,
+                    recorded,
+                    effective,
+                    changes.iter().map(|c| c.correction_id.to_string()).collect::<Vec<_>>().join(" "),
+                    changes.iter().map(|c| c.reason.clone()).collect::<Vec<_>>().join(" | "),
+                    entry.voided.as_ref().map(|v| v.void_id.to_string()).unwrap_or_default(),
+                    entry.voided.as_ref().map(|v| v.reason.clone()).unwrap_or_default(),
+                ]);
             }
         }
-        out
+        for row in rows {
+            out.write_record(row.iter().map(|c| defused(c).into_owned()))
+                .expect("writing to memory cannot fail");
+        }
+        out.into_inner().expect("writing to memory cannot fail")
     }
 }
 
-/// A JSON value as a CSV cell: text as is, numbers and booleans as JSON, objects as JSON.
-fn cell(value: Option<&Value>) -> String {
+/// The separator of a CSV file, which also decides its decimal mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub enum CsvSeparator {
+    /// `,` with decimal points: English Excel and most tools.
+    Comma,
+    /// `;` with decimal commas: Danish and German Excel.
+    Semicolon,
+}
+
+impl CsvSeparator {
+    fn byte(self) -> u8 {
+        match self {
+            CsvSeparator::Comma => b',',
+            CsvSeparator::Semicolon => b';',
+        }
+    }
+}
+
+/// A JSON value as a CSV cell: text as is, numbers with the separator's decimal mark, other
+/// values as JSON.
+fn cell(value: Option<&Value>, separator: CsvSeparator) -> String {
     match value {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) if separator == CsvSeparator::Semicolon => n.to_string().replace('.', ","),
         Some(v) => v.to_string(),
     }
 }
 
-/// Appends one RFC 4180 row. Cells that a spreadsheet would run as a formula get a leading `'`.
-fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
-    for (i, cell) in cells.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let cell =
-            if cell.starts_with(['=', '+', '@']) || (cell.starts_with('-') && cell.parse::<f64>().is_err()) {
-                format!("'{cell}")
-            } else {
-                cell
-            };
-        if cell.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&cell.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&cell);
-        }
+/// A cell a spreadsheet would run as a formula gets a leading `'`.
+fn defused(cell: &str) -> std::borrow::Cow<'_, str> {
+    let number = cell.replace(',', ".").parse::<f64>().is_ok();
+    if cell.starts_with(['=', '+', '@']) || (cell.starts_with('-') && !number) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
     }
-    out.push_str("\r\n");
 }
 
 #[cfg(test)]
@@ -534,6 +558,40 @@ mod tests {
             .collect()
     }
 
+    /// What a Danish or German Excel needs: a byte-order mark, `;` between columns, decimal
+    /// commas, local times it reads as dates; read back, every column is where it belongs.
+    #[test]
+    fn the_custody_csv_opens_as_columns_in_danish_and_english_excel() {
+        let mut events = campaign_to(1);
+        events[1].data["carrier"] = json!("Søren Müller; Vejle");
+        events[1].data["netWeightKg"] = json!(3360.2);
+        events[1].data["grossWeightKg"] = json!(3400.5);
+        let record = CampaignRecord::of(&events, None, Timestamp::now()).unwrap();
+        let copenhagen = chrono::FixedOffset::east_opt(3600).unwrap();
+        for (separator, byte, weight) in
+            [(CsvSeparator::Semicolon, b';', "3360,2"), (CsvSeparator::Comma, b',', "3360.2")]
+        {
+            let csv = record.custody_csv(separator, &copenhagen);
+            assert!(csv.starts_with("\u{feff}".as_bytes()), "a byte-order mark first");
+            let mut reader = csv::ReaderBuilder::new().delimiter(byte).from_reader(&csv[3..]);
+            let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+            let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+            let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+            assert!(rows.iter().all(|r| r.len() == header.len()), "every row has every column");
+            let field = |name: &str| rows.iter().find(|r| &r[column("field")] == name).unwrap();
+            assert_eq!(&field("carrier")[column("recorded_value")], "Søren Müller; Vejle");
+            assert_eq!(&field("netWeightKg")[column("recorded_value")], weight);
+            let created = &field("netWeightKg");
+            let utc = events[1].created_at.datetime();
+            assert_eq!(
+                &created[column("recorded_at")],
+                utc.with_timezone(&copenhagen).format("%Y-%m-%d %H:%M:%S").to_string()
+            );
+            assert_eq!(&created[column("utc_offset")], "UTC+01:00");
+            assert_eq!(&created[column("recorded_at_utc")], events[1].created_at.to_string());
+        }
+    }
+
     #[test]
     fn a_correction_shows_on_its_target_with_the_original_kept() {
         let mut events = campaign_to(2);
@@ -556,7 +614,7 @@ mod tests {
         assert_eq!(entry.corrections.len(), 1);
         assert_eq!(entry.corrections[0].reason, "scale misread");
         assert_eq!(record.state.inbound_net_weight_kg, Some(now));
-        let csv = record.custody_csv();
+        let csv = String::from_utf8(record.custody_csv(CsvSeparator::Comma, &chrono::Utc)).unwrap();
         let row = csv.lines().find(|l| l.contains(",netWeightKg,")).unwrap();
         assert!(row.contains(&format!(",{was},{now},")), "{row}");
         assert!(row.ends_with("scale misread,,"), "{row}");
@@ -600,12 +658,12 @@ mod tests {
     }
 
     #[test]
-    fn csv_cells_are_quoted_and_formulas_neutralised() {
-        let mut out = String::new();
-        push_row(
-            &mut out,
-            ["a,b".to_owned(), "say \"hi\"".to_owned(), "=1+1".to_owned(), "-12.5".to_owned()].into_iter(),
-        );
-        assert_eq!(out, "\"a,b\",\"say \"\"hi\"\"\",'=1+1,-12.5\r\n");
+    fn csv_cells_that_would_run_as_formulas_are_neutralised() {
+        for (cell, written) in [("=1+1", "'=1+1"), ("+x", "'+x"), ("@SUM(A1)", "'@SUM(A1)"), ("-x", "'-x")] {
+            assert_eq!(defused(cell), written);
+        }
+        for number in ["-12.5", "-12,5", "3360,2"] {
+            assert_eq!(defused(number), number, "a negative number stays a number");
+        }
     }
 }

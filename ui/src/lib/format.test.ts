@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { afterEach, vi } from "vitest";
-import { ago, duration, instant, isoDate, kg, locale, localInputToInstant, percent, words } from "./format";
+import { ago, csvSeparatorFor, duration, instant, isoDate, kg, locale, localInputToInstant, percent, words } from "./format";
 
 describe("formatting for the locale", () => {
   afterEach(() => vi.unstubAllGlobals());
@@ -64,5 +64,12 @@ describe("formatting for the locale", () => {
   it("puts names into words", () => {
     expect(words("skipped_steps")).toBe("Skipped steps");
     expect(words("netWeightKg")).toBe("Net weight kg");
+  });
+
+  it("picks the CSV separator Excel splits on for the locale", () => {
+    expect(csvSeparatorFor("da-DK")).toBe("Semicolon");
+    expect(csvSeparatorFor("de-DE")).toBe("Semicolon");
+    expect(csvSeparatorFor("en-GB")).toBe("Comma");
+    expect(csvSeparatorFor("en-US")).toBe("Comma");
   });
 });

@@ -13,6 +13,12 @@ export function locale(): string | undefined {
   }
 }
 
+/** The CSV separator a spreadsheet on this locale splits on: `;` where the decimal mark is a
+ *  comma (Danish, German), `,` elsewhere. */
+export function csvSeparatorFor(loc = locale()): "Comma" | "Semicolon" {
+  return new Intl.NumberFormat(loc).format(1.5).includes(",") ? "Semicolon" : "Comma";
+}
+
 /** A weight in kg, grouped for the locale: "12,345.6 kg". Empty for a missing value. */
 export function kg(value: number | null | undefined, loc = locale()): string {
   if (value === null || value === undefined) return "—";
