@@ -442,6 +442,8 @@ struct Day<'a> {
     rig: &'a Rig,
     session: Option<Session>,
     timings: Vec<f64>,
+    /// The same, for "Record and continue" (the next step's form opens with the view).
+    continue_timings: Vec<f64>,
     before_correction: Option<String>,
     original_output: f64,
     server: Option<Server>,
@@ -576,8 +578,16 @@ impl Day<'_> {
             last_output = data["outputWeightKg"].as_f64();
             fill_form(s, &data)?;
             if i + 1 < steps.len() {
+                s.script("delete document.body.dataset.lastActionMs", json!([]))?;
                 s.click_on("[data-testid=event-form] [data-testid=submit-continue]")?;
                 s.wait_text("[data-testid=saved]", &format!("Saved on this laptop: {}", t.label()))?;
+                // Click → the view updated behind the next step's form, open with its defaults.
+                let ms = s.wait_until("the view to update", || {
+                    Ok(s.script("return document.body.dataset.lastActionMs || null", json!([]))?
+                        .as_str()
+                        .map(str::to_owned))
+                })?;
+                self.continue_timings.push(ms.parse().unwrap_or(f64::NAN));
             } else {
                 // Extrusion is followed by ECHA's approval, not MBA's: no "continue" here.
                 if s.find("[data-testid=submit-continue]")?.is_some() {
@@ -1538,6 +1548,7 @@ fn main() {
         rig,
         session: None,
         timings: Vec::new(),
+        continue_timings: Vec::new(),
         before_correction: None,
         original_output: 0.0,
         server: None,
@@ -1564,11 +1575,16 @@ fn main() {
         }
     }
     if let Some(day) = day.as_mut() {
-        if !day.timings.is_empty() {
-            let mut t = day.timings.clone();
+        let build = if std::env::var_os("PLUTO_E2E_APP").is_some() { "PLUTO_E2E_APP" } else { "debug build" };
+        for (what, timings) in [("", &day.timings), (" after \"Record and continue\"", &day.continue_timings)]
+        {
+            if timings.is_empty() {
+                continue;
+            }
+            let mut t = timings.clone();
             t.sort_by(f64::total_cmp);
             println!(
-                "click to updated view over {} steps (debug build): median {:.0} ms, max {:.0} ms",
+                "click to updated view{what} over {} steps ({build}): median {:.0} ms, max {:.0} ms",
                 t.len(),
                 t[t.len() / 2],
                 t[t.len() - 1]
