@@ -131,6 +131,25 @@ export const events = {
 };
 
 /* Types */
+/**
+ *  A correction or void of a step: a period that holds the step is restated when it was
+ *  recorded after the period closed.
+ */
+export type Amendment = {
+	/**  The `EventCorrected` or `EntryVoided` event. */
+	eventId: EventId,
+	/**  When it was recorded. */
+	recordedAt: Timestamp,
+	/**  Whether it voided the step (else it corrected it). */
+	voided: boolean,
+	/**  The step it changed. */
+	step: CampaignStatus,
+	/**  The day of that step. */
+	day: IsoDate,
+	/**  The reason given. */
+	reason: string,
+};
+
 /**  An irregularity in a campaign's events. Anomalies are kept and shown, never dropped. */
 export type Anomaly = {
 	/**  The event the anomaly is about. */
@@ -326,6 +345,11 @@ export type CampaignState = {
 	 *  know, or with fields it does not know (those are folded by the fields it knows).
 	 */
 	newerEntries?: number,
+	/**
+	 *  What the period mass balance needs of the campaign: each step's day and quantities,
+	 *  and the corrections and voids that changed them.
+	 */
+	flows?: Flows,
 };
 
 /**
@@ -551,6 +575,35 @@ export type FieldSpec = {
 	label: string,
 	/**  Whether it holds text over several lines (notes, descriptions), entered in a larger box. */
 	long: boolean,
+};
+
+/**  One recorded step as the balance needs it. Kept in the projection. */
+export type FlowStep = {
+	/**  The status the step reaches. */
+	step: CampaignStatus,
+	/**  The entry that recorded it. */
+	eventId: EventId,
+	/**  The day it took place: stated by the entry, else the day it was recorded (UTC). */
+	day: IsoDate,
+	/**  See [`Flow::kg_in`]. */
+	kgIn?: number | null,
+	/**  See [`Flow::kg_out`]. */
+	kgOut?: number | null,
+	/**  See [`Flow::parts`]. */
+	parts?: number | null,
+	/**  See [`Flow::received_on`]. */
+	receivedOn?: IsoDate | null,
+};
+
+/**
+ *  What the period mass balance needs of a campaign: its steps' days and quantities, and the
+ *  corrections and voids that changed them.
+ */
+export type Flows = {
+	/**  The recorded steps, in chain order. */
+	steps?: FlowStep[],
+	/**  Corrections and voids of steps, in the order they were recorded (by event id). */
+	amendments?: Amendment[],
 };
 
 /**  A campaign a find matched, with the entries that matched. */

@@ -19,6 +19,7 @@ mod export;
 mod gen;
 mod laptop;
 mod list;
+mod period;
 mod pg;
 mod rebuild;
 mod remote;
@@ -59,15 +60,18 @@ pub enum Bench {
     Window,
     /// `Store::export_audit` and `audit::verify` against the plain export.
     AuditExport,
+    /// `Store::period_report` over every campaign against a raw scan of their projections.
+    PeriodReport,
 }
 
 impl Bench {
     /// Every benchmark of the event store, quickest first.
-    pub const ALL: [Bench; 6] = [
+    pub const ALL: [Bench; 7] = [
         Bench::Append,
         Bench::RecordView,
         Bench::ApplyRemote,
         Bench::List,
+        Bench::PeriodReport,
         Bench::AuditExport,
         Bench::Rebuild,
     ];
@@ -151,6 +155,7 @@ pub fn run(bench: Bench, config: &Config) -> Result<Vec<Figure>> {
         Bench::List => list::run(&config.dir, config.campaigns, config.queries)?,
         Bench::Rebuild => rebuild::run(&config.dir, config.events, &config.child_exe)?,
         Bench::AuditExport => export::run(&config.dir, config.events)?,
+        Bench::PeriodReport => vec![period::run(&config.dir, config.events, config.campaigns)?],
         Bench::Sync | Bench::Devices => {
             let s = &config.server;
             let bin = ServerBin::new(&s.bin, &s.build_command)?;

@@ -106,6 +106,9 @@ enum Command {
     AuditExport,
     /// Store::list against the bare page query
     List,
+    /// Store::period_report over every campaign against a raw scan of their projections
+    /// (--events, --campaigns)
+    PeriodReport,
     /// Store::apply_remote against a bare batched insert
     ApplyRemote,
     /// The sync server: one laptop pushes, then pulls, over loopback, against a bare batched insert
@@ -135,6 +138,7 @@ fn main() -> Result<()> {
         Command::Rebuild => vec![Bench::Rebuild],
         Command::AuditExport => vec![Bench::AuditExport],
         Command::List => vec![Bench::List],
+        Command::PeriodReport => vec![Bench::PeriodReport],
         Command::ApplyRemote => vec![Bench::ApplyRemote],
         Command::Sync => vec![Bench::Sync],
         Command::Devices => vec![Bench::Devices],

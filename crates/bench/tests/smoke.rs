@@ -61,6 +61,10 @@ fn every_benchmark_completes_at_a_tiny_scale() {
     assert_eq!((audit[0].pluto_count, audit[0].baseline_count), (2_000, 2_000));
     assert_eq!((audit[1].pluto_count, audit[2].pluto_count), (2_000, 2_000));
 
+    let period = run(Bench::PeriodReport, &config).unwrap();
+    assert!(period[0].pluto_count > 100, "{:?}", period[0]);
+    assert_eq!(period[0].pluto_count, period[0].baseline_count);
+
     let list = run(Bench::List, &config).unwrap();
     assert_eq!(list.len(), 4, "home, find and two list pages");
     for figure in &list {
@@ -77,7 +81,7 @@ fn every_benchmark_completes_at_a_tiny_scale() {
     assert!(rebuild[0].pluto_count > 100, "{:?}", rebuild[0]);
     assert_eq!(rebuild[0].baseline_count, 2_000);
 
-    for figure in append.iter().chain(&view).chain(&remote).chain(&list).chain(&rebuild) {
+    for figure in append.iter().chain(&view).chain(&remote).chain(&list).chain(&rebuild).chain(&period) {
         assert!(figure.ratio.is_none_or(|r| r.is_finite() && r > 0.0), "{figure:?}");
     }
     assert!(pluto_bench::table(&rebuild).contains("rebuild"));

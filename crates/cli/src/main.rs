@@ -12,6 +12,8 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use pluto_core::payload::{IsoDate, MaterialType};
+use pluto_core::period::{Period, Scope, Site};
 use pluto_core::store::{Draft, ListQuery, SortOrder, APP_IDENTIFIER, DB_FILE_NAME};
 use pluto_core::sync::runner::{self, Pace, Signals};
 use pluto_core::sync::{sync_once, SyncClient, SyncError};
@@ -128,6 +130,9 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// Reports across campaigns
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Rebuild every projection from the events
     Rebuild,
     /// Check that every projection equals a fresh fold of its events
@@ -209,6 +214,53 @@ enum CampaignCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// The period mass balance: material in process at the start, received, lost at each
+    /// step, shipped, made into parts, and in process at the end, with the parts counted and
+    /// the campaigns behind each figure. Steps count on the day they took place; corrections
+    /// recorded after the period closed are applied and listed
+    MassBalance(MassBalanceArgs),
+}
+
+#[derive(Args)]
+struct MassBalanceArgs {
+    /// First day of the period (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", required_unless_present = "quarter", requires = "to")]
+    from: Option<chrono::NaiveDate>,
+    /// Last day of the period, included (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", requires = "from")]
+    to: Option<chrono::NaiveDate>,
+    /// A calendar quarter instead of --from and --to, e.g. 2026-Q1
+    #[arg(long, value_name = "YYYY-QN", conflicts_with_all = ["from", "to"], value_parser = parse_quarter)]
+    quarter: Option<Period>,
+    /// Only campaigns of this material: PI or PCR
+    #[arg(long, value_name = "PI|PCR", value_parser = parse_material)]
+    material: Option<MaterialType>,
+    /// Only this site's balance: MBA or RGE (default: the whole chain)
+    #[arg(long, value_name = "MBA|RGE", value_parser = parse_site)]
+    site: Option<Site>,
+    /// table (text), json, or xlsx (an Excel workbook; needs --out)
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+    /// Write to this file instead of standard output (never overwrites an existing file)
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// With table: list the campaigns behind each figure
+    #[arg(long)]
+    campaigns: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    /// Text for people
+    Table,
+    /// JSON, with every campaign behind each figure
+    Json,
+    /// An Excel workbook
+    Xlsx,
+}
+
 #[derive(Args)]
 struct ListArgs {
     /// Only campaigns at this status (e.g. granulation_complete)
@@ -257,6 +309,18 @@ fn parse_status(s: &str) -> Result<CampaignStatus, String> {
         let names: Vec<&str> = CampaignStatus::ALL.iter().map(|s| s.as_str()).collect();
         format!("expected one of {}", names.join(", "))
     })
+}
+
+fn parse_quarter(s: &str) -> Result<Period, String> {
+    Period::quarter(s).map_err(|e| e.to_string())
+}
+
+fn parse_material(s: &str) -> Result<MaterialType, String> {
+    MaterialType::parse(&s.to_ascii_uppercase()).ok_or_else(|| format!("expected PI or PCR, got {s:?}"))
+}
+
+fn parse_site(s: &str) -> Result<Site, String> {
+    Site::parse(s).ok_or_else(|| format!("expected MBA or RGE (sites that hold material), got {s:?}"))
 }
 
 fn parse_instant(s: &str) -> Result<Timestamp, String> {
@@ -426,6 +490,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.list(&store.list(&query)?, &query);
         }
         Command::Find { text, limit } => out.found(&text, &store.find(&text, limit.clamp(1, 1000))?),
+        Command::Report(ReportCommand::MassBalance(args)) => mass_balance(&store, &out, args)?,
         Command::Rebuild => {
             let n = store.rebuild()?;
             out.message(
@@ -543,6 +608,59 @@ fn export_to_file(store: &Store, file: &Path) -> anyhow::Result<usize> {
 
 /// Writes `file` through `write` into a `.partial` file beside it, made durable and then renamed
 /// over `file`, so that an interrupted export never leaves a cut-off file under its name.
+/// `pluto report mass-balance`.
+fn mass_balance(store: &Store, out: &output::Printer, args: MassBalanceArgs) -> anyhow::Result<()> {
+    let period = match (args.quarter, args.from, args.to) {
+        (Some(quarter), _, _) => quarter,
+        (None, Some(from), Some(to)) => {
+            Period::new(IsoDate(from), IsoDate(to)).map_err(|e| refused("to", e.to_string()))?
+        }
+        _ => unreachable!("clap requires --quarter or both --from and --to"),
+    };
+    let report = store.period_report(period, Scope { material: args.material, site: args.site })?;
+    let bytes = match args.format {
+        ReportFormat::Xlsx => pluto_core::xlsx::period_report(&report, false)?,
+        ReportFormat::Json => serde_json::to_vec_pretty(&report)?,
+        ReportFormat::Table if args.out.is_none() => {
+            out.period_report(&report, args.campaigns);
+            return Ok(());
+        }
+        ReportFormat::Table => output::period_report_text(&report, args.campaigns).into_bytes(),
+    };
+    let Some(file) = args.out.filter(|f| f.as_os_str() != "-") else {
+        if args.format == ReportFormat::Xlsx {
+            return Err(refused("out", "an Excel workbook needs --out FILE.xlsx"));
+        }
+        std::io::stdout().lock().write_all(&bytes)?;
+        return Ok(());
+    };
+    if file.exists() {
+        return Err(refused("out", format!("{} exists already; choose another name", file.display())));
+    }
+    write_atomically(&file, |w| Ok(w.write_all(&bytes)?))?;
+    out.message(
+        json!({ "file": file, "campaigns": report.campaigns.len() }),
+        &format!(
+            "Wrote the mass balance of {} to {} ({} to {}, {} campaigns).",
+            period_words(&report),
+            file.display(),
+            report.period.from,
+            report.period.to,
+            report.campaigns.len()
+        ),
+    );
+    Ok(())
+}
+
+/// What a report covers, in words: "PCR at MBA", "PI and PCR, whole chain".
+fn period_words(report: &pluto_core::period::PeriodReport) -> String {
+    let material = report.scope.material.map_or("PI and PCR", |m| m.as_str());
+    match report.scope.site {
+        Some(site) => format!("{material} at {}", site.as_str()),
+        None => format!("{material}, whole chain"),
+    }
+}
+
 fn write_atomically<T>(
     file: &Path,
     write: impl FnOnce(&mut BufWriter<std::fs::File>) -> anyhow::Result<T>,

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use pluto_core::correction::Effective;
+use pluto_core::period::{Figure, PeriodReport, Role};
 use pluto_core::store::{
     Drift, FoundCampaign, ListPage, ListQuery, OpenAnomaly, PullRefusal, Recorded, Rejection, SyncState,
 };
@@ -62,6 +63,15 @@ impl Printer {
             )
         };
         self.message(json!({ "path": path, "deviceId": device, "created": created }), &text);
+    }
+
+    /// A period mass balance: JSON, or [`period_report_text`].
+    pub fn period_report(&self, report: &PeriodReport, campaigns: bool) {
+        if self.json {
+            self.emit(&serde_json::to_value(report).expect("reports serialize"));
+        } else {
+            out!("{}", period_report_text(report, campaigns).trim_end());
+        }
     }
 
     pub fn device(&self, device: &DeviceId) {
@@ -485,4 +495,74 @@ pub fn error_json(err: &anyhow::Error) -> Value {
         Some(e) if e.is_refusal() => json!({ "kind": "refused", "message": message }),
         _ => json!({ "kind": "failed", "message": message }),
     }
+}
+
+/// A period mass balance as text: each figure with its sign in the balance, the check, the
+/// restatements, and with `campaigns` the campaigns behind each figure.
+pub fn period_report_text(report: &PeriodReport, campaigns: bool) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    let material = report.scope.material.map_or("PI and PCR", |m| m.as_str());
+    let site =
+        report.scope.site.map_or("whole chain (MBA and RGE)".to_owned(), |s| format!("at {}", s.as_str()));
+    let _ = writeln!(
+        text,
+        "Mass balance {} to {}: {material}, {site}; {}\n",
+        report.period.from,
+        report.period.to,
+        campaigns_words(report.campaigns.len())
+    );
+    let mut row = |sign: &str, label: &str, parts: bool, figure: &Figure| {
+        let unit = if parts { "parts" } else { "kg" };
+        let n = campaigns_words(figure.campaigns.len());
+        let _ = writeln!(text, "{sign} {label:<48} {:>14.1} {unit:<5} {n:>14}", figure.total);
+        if campaigns {
+            for share in &figure.campaigns {
+                let c = &report.campaigns[share.campaign as usize];
+                let _ = writeln!(
+                    text,
+                    "      {:<44} {:>14.1} {unit}",
+                    c.code.as_deref().unwrap_or(c.id.as_str()),
+                    share.amount
+                );
+            }
+        }
+    };
+    row(" ", "In process at the start", false, &report.opening);
+    for line in &report.lines {
+        let sign = match line.role {
+            Role::In => "+",
+            Role::Lost | Role::Out => "-",
+            Role::Info => " ",
+        };
+        let label =
+            if line.role == Role::Info { format!("{} (shown only)", line.label) } else { line.label.clone() };
+        row(sign, &label, line.parts, &line.figure);
+    }
+    row("=", "In process at the end", false, &report.closing);
+    let _ = writeln!(text, "\nBalance check (start + in - lost - out - end): {:.1} kg", report.imbalance());
+    if !report.restated.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nRestated: corrections and voids recorded after the period closed, applied above:"
+        );
+        for r in &report.restated {
+            let c = &report.campaigns[r.campaign as usize];
+            let _ = writeln!(
+                text,
+                "  {} {} {} on {}: {}",
+                c.code.as_deref().unwrap_or(c.id.as_str()),
+                r.step,
+                if r.amendment.voided { "voided" } else { "corrected" },
+                r.amendment.recorded_at.datetime().format("%Y-%m-%d %H:%M UTC"),
+                r.amendment.reason
+            );
+        }
+    }
+    text
+}
+
+/// "1 campaign", "3 campaigns".
+fn campaigns_words(n: usize) -> String {
+    format!("{n} campaign{}", if n == 1 { "" } else { "s" })
 }

@@ -388,3 +388,55 @@ fn tamper(db: &Path) {
     let store = pluto_core::Store::open_existing(db).unwrap();
     store.connection().execute_batch("UPDATE campaign_projections SET current_weight_kg = 1").unwrap();
 }
+
+#[test]
+fn the_period_mass_balance_as_a_table_json_and_an_excel_workbook() {
+    let p = Pluto::new();
+    let id = create(&p, "LEGO-2026-0001");
+    for t in ["InboundShipmentRecorded", "GranulationCompleted"] {
+        p.ok(&["record", &id, t, "--data", &sample(t)]);
+    }
+    let sample = pluto_core::samples::SampleCampaign::numbered(1);
+    let net = sample.net_weight_kg;
+    // The inbound shipment arrived in Q1 (its stated arrival date); granulation states no date
+    // and counts on the day it was recorded, which is later.
+    let q1 = p.json(&["report", "mass-balance", "--quarter", "2026-Q1"]);
+    assert_eq!(q1["lines"][0]["label"], json!("Received at MBA (inbound net weight)"));
+    assert_eq!(q1["lines"][0]["figure"]["total"], json!(net));
+    assert_eq!(q1["closing"]["total"], json!(net));
+    assert_eq!(q1["campaigns"][0]["code"], json!("LEGO-2026-0001"));
+
+    let table =
+        p.ok(&["report", "mass-balance", "--from", "2026-04-01", "--to", "2099-12-31", "--campaigns"]);
+    assert!(
+        table.starts_with(
+            "Mass balance 2026-04-01 to 2099-12-31: PI and PCR, whole chain (MBA and RGE); 1 campaign"
+        ),
+        "{table}"
+    );
+    assert!(table.contains("  In process at the start"), "{table}");
+    assert!(table.contains("- Process loss in Granulation"), "{table}");
+    assert!(table.contains("      LEGO-2026-0001"), "{table}");
+    assert!(table.contains("Balance check (start + in - lost - out - end): 0.0 kg"), "{table}");
+
+    let pi = p.json(&["report", "mass-balance", "--quarter", "2026-Q1", "--material", "pi"]);
+    assert_eq!(pi["campaigns"], json!([]));
+
+    let xlsx = p.file("q1.xlsx");
+    let xlsx_arg = xlsx.to_str().unwrap();
+    let said =
+        p.ok(&["report", "mass-balance", "--quarter", "2026-Q1", "--format", "xlsx", "--out", xlsx_arg]);
+    assert!(said.contains("Wrote the mass balance of PI and PCR, whole chain to"), "{said}");
+    assert!(std::fs::read(&xlsx).unwrap().starts_with(b"PK"), "an xlsx is a zip file");
+    let again = p
+        .fails(1, &["report", "mass-balance", "--quarter", "2026-Q1", "--format", "xlsx", "--out", xlsx_arg]);
+    assert!(again.contains("exists already; choose another name"), "{again}");
+    let no_out = p.fails(1, &["report", "mass-balance", "--quarter", "2026-Q1", "--format", "xlsx"]);
+    assert!(no_out.contains("an Excel workbook needs --out FILE.xlsx"), "{no_out}");
+    let backwards = p.fails(1, &["report", "mass-balance", "--from", "2026-03-01", "--to", "2026-02-01"]);
+    assert!(backwards.contains("ends (2026-02-01) before it starts (2026-03-01)"), "{backwards}");
+    let quarter = p.fails(2, &["report", "mass-balance", "--quarter", "2026-Q5"]);
+    assert!(quarter.contains("expected YYYY-Q1 to YYYY-Q4"), "{quarter}");
+    let site = p.fails(2, &["report", "mass-balance", "--quarter", "2026-Q1", "--site", "ECHA"]);
+    assert!(site.contains("expected MBA or RGE"), "{site}");
+}

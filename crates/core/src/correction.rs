@@ -34,6 +34,19 @@ pub struct Effective {
     newer: std::collections::HashSet<EventId>,
     /// The voided events, each with the first void that withdrew it.
     voided: HashMap<EventId, Voided>,
+    /// The corrections applied to each corrected event, in the order they were recorded.
+    applied: HashMap<EventId, Vec<Applied>>,
+}
+
+/// A correction that changed an event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    /// The `EventCorrected` event.
+    pub id: EventId,
+    /// When it was recorded.
+    pub at: Timestamp,
+    /// Why.
+    pub reason: String,
 }
 
 /// Why and by whom an entry was voided.
@@ -134,6 +147,11 @@ impl Effective {
             match Payload::read(target.event_type, target.schema_version, &candidate, target.created_at) {
                 Reading::Full(_) | Reading::Partial(_) => {
                     out.corrected.insert(target_id.clone(), candidate);
+                    out.applied.entry(target_id.clone()).or_default().push(Applied {
+                        id: event.id.clone(),
+                        at: event.created_at,
+                        reason: correction.reason.clone(),
+                    });
                 }
                 Reading::Newer => {
                     out.newer.insert(event.id.clone());
@@ -202,6 +220,11 @@ impl Effective {
     /// Whether `event` is a correction this build cannot apply because a newer Pluto wrote it.
     pub fn is_newer(&self, event: &Event) -> bool {
         self.newer.contains(&event.id)
+    }
+
+    /// The corrections that changed `event`, in the order they were recorded.
+    pub fn corrections_of(&self, event: &Event) -> &[Applied] {
+        self.applied.get(&event.id).map_or(&[], Vec::as_slice)
     }
 
     /// Whether any correction changed `event`.

@@ -13,7 +13,9 @@ use crate::correction::Effective;
 use crate::error::Refusal;
 use crate::event::Event;
 use crate::ids::CampaignId;
+use crate::metrics::StepDay;
 use crate::payload::{EventType, FieldError, IsoDate, Payload, Reading};
+use crate::period::Amendment;
 use crate::state::Meta;
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
@@ -113,9 +115,29 @@ fn fold_parsed(
     let (mut first_newer, mut newer) = (None, 0);
     let mut reviews = Vec::new();
     for (&i, event) in order.iter().zip(sorted) {
-        if effective.voided(event).is_some() {
+        if let Some(void) = effective.voided(event) {
             // Withdrawn: counted as an entry of the campaign, and otherwise left out.
-            count(state.get_or_insert_with(|| CampaignState::empty(event)), event);
+            let st = state.get_or_insert_with(|| CampaignState::empty(event));
+            count(st, event);
+            if let Some(step) = event.event_type.target_status() {
+                let stated = match Payload::read(
+                    event.event_type,
+                    event.schema_version,
+                    &effective.payload(event),
+                    event.created_at,
+                ) {
+                    Reading::Full(p) | Reading::Partial(p) => p.happened_on(),
+                    Reading::Newer | Reading::Invalid(_) => None,
+                };
+                st.flows.amend(Amendment {
+                    event_id: void.void_id.clone(),
+                    recorded_at: void.voided_at,
+                    voided: true,
+                    step,
+                    day: StepDay::of(stated, event.created_at).date,
+                    reason: void.reason.clone(),
+                });
+            }
             continue;
         }
         let corrected = effective.is_corrected(event);
@@ -149,6 +171,9 @@ fn fold_parsed(
         }
         let st = state.get_or_insert_with(|| CampaignState::empty(event));
         apply(st, event, reading, corrected, detail);
+        if corrected {
+            st.note_corrections(event, effective.corrections_of(event));
+        }
     }
     // Only events this build cannot fold yet: the campaign exists, with nothing to show.
     let mut state = state.or_else(|| first_newer.map(CampaignState::empty))?;
@@ -296,7 +321,7 @@ fn apply(st: &mut CampaignState, event: &Event, reading: Option<Reading>, correc
             if event.event_type == EventType::EchaApprovalRecorded {
                 st.echa_approved = true;
             }
-            st.record_step(payload, meta);
+            st.record_step(payload, event, meta);
             check_dates(st, event);
         }
         return;
@@ -350,7 +375,7 @@ fn apply(st: &mut CampaignState, event: &Event, reading: Option<Reading>, correc
         Payload::SampleRetained(_) => {}
     }
     st.set_status(target, event.created_at);
-    st.record_step(payload, meta);
+    st.record_step(payload, event, meta);
     check_dates(st, event);
 }
 

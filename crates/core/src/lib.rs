@@ -20,6 +20,7 @@ pub mod ids;
 pub mod incoming;
 pub mod metrics;
 pub mod payload;
+pub mod period;
 pub mod record;
 pub mod registry;
 pub mod samples;
@@ -30,6 +31,7 @@ pub mod sync;
 pub mod time;
 pub mod upcast;
 pub mod vocabulary;
+pub mod xlsx;
 
 #[cfg(test)]
 mod registry_tests;

@@ -15,6 +15,7 @@ pub use crate::error::describe;
 pub use crate::error::FieldError;
 pub use crate::event_type::{unknown_field_error, EventType, FieldKind, FieldSpec, MaterialType, NewerRule};
 use crate::ids::EventId;
+use crate::period::Flow;
 pub use crate::registry::Payload;
 use crate::time::Timestamp;
 pub use crate::time::{parse_date, IsoDate};
@@ -38,6 +39,12 @@ pub trait PayloadType: Serialize + DeserializeOwned {
     /// day they were recorded.
     fn happened_on(&self) -> Option<IsoDate> {
         None
+    }
+
+    /// What the entry moves, for the period mass balance (see [`crate::period`]); nothing for
+    /// entries that weigh or count nothing.
+    fn flow(&self) -> Flow {
+        Flow::default()
     }
 }
 
@@ -111,6 +118,10 @@ impl PayloadType for InboundShipment {
 
     fn happened_on(&self) -> Option<IsoDate> {
         Some(self.arrival_date)
+    }
+
+    fn flow(&self) -> Flow {
+        Flow { kg_out: Some(self.net_weight_kg), ..Flow::default() }
     }
 
     fn validate(&self) -> Result<(), FieldError> {
@@ -192,6 +203,10 @@ macro_rules! processing_step {
 
         impl PayloadType for $name {
             const FIELDS: &'static [FieldSpec] = &$fields;
+
+            fn flow(&self) -> Flow {
+                Flow { kg_in: Some(self.starting_weight_kg), kg_out: Some(self.output_weight_kg), ..Flow::default() }
+            }
 
             fn validate(&self) -> Result<(), FieldError> {
                 required_text("ticketNumber", &self.ticket_number)?;
@@ -316,6 +331,10 @@ impl PayloadType for TransferToRge {
         Some(self.ship_date)
     }
 
+    fn flow(&self) -> Flow {
+        Flow { kg_in: self.received_weight_kg, received_on: self.received_date, ..Flow::default() }
+    }
+
     fn validate(&self) -> Result<(), FieldError> {
         required_text("trackingRef", &self.tracking_ref)?;
         required_text("carrier", &self.carrier)?;
@@ -352,6 +371,10 @@ impl PayloadType for ManufacturingStart {
         Some(self.start_date)
     }
 
+    fn flow(&self) -> Flow {
+        Flow { parts: Some(self.po_quantity), ..Flow::default() }
+    }
+
     fn validate(&self) -> Result<(), FieldError> {
         required_text("poNumber", &self.po_number)?;
         quantity("poQuantity", self.po_quantity)
@@ -380,6 +403,10 @@ impl PayloadType for ManufacturingCompletion {
 
     fn happened_on(&self) -> Option<IsoDate> {
         Some(self.end_date)
+    }
+
+    fn flow(&self) -> Flow {
+        Flow { parts: Some(self.actual_quantity), ..Flow::default() }
     }
 
     fn validate(&self) -> Result<(), FieldError> {
@@ -416,6 +443,10 @@ impl PayloadType for ReturnToLego {
 
     fn happened_on(&self) -> Option<IsoDate> {
         Some(self.ship_date)
+    }
+
+    fn flow(&self) -> Flow {
+        Flow { parts: Some(self.quantity), ..Flow::default() }
     }
 
     fn validate(&self) -> Result<(), FieldError> {

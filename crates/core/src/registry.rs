@@ -228,6 +228,20 @@ macro_rules! event_registry {
                 }
             }
 
+            /// The day the entry states its step took place ([`PayloadType::happened_on`]).
+            pub fn happened_on(&self) -> Option<crate::time::IsoDate> {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant(p) => p.happened_on(),)*
+                }
+            }
+
+            /// What the entry moves ([`PayloadType::flow`]).
+            pub fn flow(&self) -> crate::period::Flow {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant(p) => p.flow(),)*
+                }
+            }
+
             /// Checks the rules that need no other event (see [`PayloadType::validate`]).
             pub fn validate(&self) -> Result<(), crate::error::FieldError> {
                 match self {

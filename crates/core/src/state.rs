@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::anomaly::{Anomaly, Review};
 use crate::event::Event;
 use crate::ids::{CampaignId, DeviceId, EventId, UserId};
+use crate::metrics::StepDay;
 use crate::payload::{EventType, IsoDate, MaterialType, Payload};
+use crate::period::{Amendment, Flows};
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
 
@@ -119,6 +121,10 @@ pub struct CampaignState {
     /// know, or with fields it does not know (those are folded by the fields it knows).
     #[serde(default)]
     pub newer_entries: u32,
+    /// What the period mass balance needs of the campaign: each step's day and quantities,
+    /// and the corrections and voids that changed them.
+    #[serde(default, skip_serializing_if = "Flows::is_empty")]
+    pub flows: Flows,
 }
 
 impl CampaignState {
@@ -152,6 +158,7 @@ impl CampaignState {
             anomalies: Vec::new(),
             pending_reviews: Vec::new(),
             newer_entries: 0,
+            flows: Flows::default(),
         }
     }
 
@@ -203,11 +210,13 @@ impl CampaignState {
         self
     }
 
-    /// Marks a step recorded and keeps what later rules need of it, and its details when `meta`
-    /// is given (a full fold, as opposed to a projection).
-    pub(crate) fn record_step(&mut self, payload: Payload, meta: Option<Meta>) {
+    /// Marks a step recorded by `event` and keeps what later rules and the period balance need of
+    /// it, and its details when `meta` is given (a full fold, as opposed to a projection).
+    pub(crate) fn record_step(&mut self, payload: Payload, event: &Event, meta: Option<Meta>) {
         if let Some(status) = payload.event_type().target_status() {
             self.recorded_steps |= 1 << status.rank();
+            let day = StepDay::of(payload.happened_on(), event.created_at).date;
+            self.flows.record(status, &event.id, day, payload.flow());
         }
         match &payload {
             Payload::ManufacturingStarted(p) => self.manufacturing_start_date = Some(p.start_date),
@@ -216,6 +225,21 @@ impl CampaignState {
         }
         if let Some(meta) = meta {
             self.steps.fill(payload, meta);
+        }
+    }
+
+    /// Notes the corrections that changed `event`, if it is a step the balance counts.
+    pub(crate) fn note_corrections(&mut self, event: &Event, corrections: &[crate::correction::Applied]) {
+        let Some(step) = self.flows.step_of(&event.id).map(|s| (s.step, s.day)) else { return };
+        for c in corrections {
+            self.flows.amend(Amendment {
+                event_id: c.id.clone(),
+                recorded_at: c.at,
+                voided: false,
+                step: step.0,
+                day: step.1,
+                reason: c.reason.clone(),
+            });
         }
     }
 

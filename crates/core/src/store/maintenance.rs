@@ -70,6 +70,29 @@ pub(super) fn build_search_if_needed(conn: &mut rusqlite::Connection) -> Result<
     Ok(())
 }
 
+/// Folds every campaign of a store made before the period balance again, so that its
+/// projections hold their flows. One meta lookup otherwise.
+pub(super) fn fill_flows_if_needed(conn: &mut rusqlite::Connection) -> Result<()> {
+    if get_meta(conn, FLOWS_PENDING)?.is_none() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if get_meta(&tx, FLOWS_PENDING)?.is_some() {
+        let mut projections = ProjectionRows::new(&tx)?;
+        for_each_stream(&tx, |events| match fold_projection(events) {
+            Some(state) => projections.write(&state),
+            None => Ok(()),
+        })?;
+        drop(projections);
+        set_meta(&tx, FLOWS_PENDING, None)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Set by migration 10 when it finds campaigns whose flows are not filled yet.
+const FLOWS_PENDING: &str = "flows_pending";
+
 /// A difference between a stored projection and a fresh fold of its events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

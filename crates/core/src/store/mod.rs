@@ -9,6 +9,7 @@
 mod append;
 mod audit;
 mod maintenance;
+mod period;
 mod query;
 mod remote;
 mod rows;
@@ -194,6 +195,7 @@ impl Store {
                 schema::migrate(&mut conn, path)?;
                 maintenance::refold_for_registry(&mut conn)?;
                 maintenance::build_search_if_needed(&mut conn)?;
+                maintenance::fill_flows_if_needed(&mut conn)?;
                 let device_id = ensure_device_id(&conn)?;
                 Ok(Store { conn, path: path.to_owned(), device_id })
             },

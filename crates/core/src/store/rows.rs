@@ -150,7 +150,7 @@ pub fn stream_events_except(
 
 /// Columns of `campaign_projections`, in the order [`state_from_row`] reads them and
 /// [`ProjectionRows::write`] binds them.
-const PROJECTION_COLUMNS: [&str; 26] = [
+const PROJECTION_COLUMNS: [&str; 27] = [
     "id",
     "lego_campaign_code",
     "material_type",
@@ -177,6 +177,7 @@ const PROJECTION_COLUMNS: [&str; 26] = [
     "anomalies",
     "newer_entries",
     "pending_reviews",
+    "flows",
 ];
 
 static SELECT_PROJECTION: LazyLock<String> = LazyLock::new(|| {
@@ -242,6 +243,11 @@ impl<'c> ProjectionRows<'c> {
     pub fn write(&mut self, st: &CampaignState) -> Result<()> {
         let anomalies = json_unless_empty(&st.anomalies)?;
         let pending_reviews = json_unless_empty(&st.pending_reviews)?;
+        let flows = if st.flows.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&st.flows).map_err(|e| corrupt("projection", e))?)
+        };
         self.upsert.execute(params![
             st.id.as_str(),
             st.lego_campaign_code,
@@ -269,6 +275,7 @@ impl<'c> ProjectionRows<'c> {
             anomalies,
             st.newer_entries,
             pending_reviews,
+            flows,
         ])?;
         Ok(())
     }
@@ -336,6 +343,10 @@ fn state_from_row(row: &Row<'_>) -> Result<CampaignState> {
         anomalies,
         newer_entries: row.get(24)?,
         pending_reviews,
+        flows: text(26)?
+            .map(|json| serde_json::from_str(json).map_err(|e| bad_column(26, e)))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 

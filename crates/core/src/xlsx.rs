@@ -1,0 +1,228 @@
+//! Excel workbooks (`.xlsx`) of the period mass balance: typed numbers and dates, frozen headers,
+//! set column widths. Number formats in a workbook are written once and shown in each reader's
+//! own convention (`1.234,5` in Danish and German Excel, `1,234.5` in English).
+
+use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+
+use crate::period::{PeriodReport, Role};
+
+/// Kilograms with one decimal and thousands grouped.
+const KG: &str = "#,##0.0";
+/// Whole parts with thousands grouped.
+const PARTS: &str = "#,##0";
+/// An ISO day, which every locale's Excel reads back as a date.
+const DAY: &str = "yyyy-mm-dd";
+/// A day and time (UTC).
+const INSTANT: &str = "yyyy-mm-dd hh:mm";
+
+/// The workbook of `report`: the balance, the campaigns behind each figure, and the
+/// corrections recorded after the period closed. `training` marks every sheet as training data.
+pub fn period_report(report: &PeriodReport, training: bool) -> Result<Vec<u8>, XlsxError> {
+    let bold = Format::new().set_bold();
+    let kg = Format::new().set_num_format(KG);
+    let parts = Format::new().set_num_format(PARTS);
+    let day = Format::new().set_num_format(DAY);
+    let instant = Format::new().set_num_format(INSTANT);
+    let amount = |ws: &mut Worksheet, row: u32, col: u16, value: f64, is_parts: bool| {
+        ws.write_number_with_format(row, col, value, if is_parts { &parts } else { &kg }).map(|_| ())
+    };
+    let mut workbook = Workbook::new();
+
+    let ws = workbook.add_worksheet().set_name("Mass balance")?;
+    let title = if training {
+        "TRAINING (practice data, not a real record): period mass balance"
+    } else {
+        "Pluto Tracker: period mass balance"
+    };
+    ws.write_string_with_format(0, 0, title, &bold)?;
+    ws.write_string(1, 0, "Period")?;
+    ws.write_date_with_format(1, 1, report.period.from.0, &day)?;
+    ws.write_date_with_format(1, 2, report.period.to.0, &day)?;
+    ws.write_string(2, 0, "Material")?;
+    ws.write_string(2, 1, report.scope.material.map_or("PI and PCR", |m| m.as_str()))?;
+    ws.write_string(3, 0, "Site")?;
+    ws.write_string(3, 1, report.scope.site.map_or("Whole chain (MBA and RGE)", |s| s.as_str()))?;
+    let header = 5;
+    for (col, name) in ["Figure", "Counts as", "Unit", "Amount", "Campaigns"].into_iter().enumerate() {
+        ws.write_string_with_format(header, col as u16, name, &bold)?;
+    }
+    let mut row = header + 1;
+    let mut put = |ws: &mut Worksheet, label: &str, role: &str, is_parts: bool, total: f64, n: usize| {
+        ws.write_string(row, 0, label)?;
+        ws.write_string(row, 1, role)?;
+        ws.write_string(row, 2, if is_parts { "parts" } else { "kg" })?;
+        amount(ws, row, 3, total, is_parts)?;
+        ws.write_number(row, 4, n as f64)?;
+        row += 1;
+        Ok::<(), XlsxError>(())
+    };
+    put(
+        ws,
+        "In process at the start",
+        "opening",
+        false,
+        report.opening.total,
+        report.opening.campaigns.len(),
+    )?;
+    for line in &report.lines {
+        put(
+            ws,
+            &line.label,
+            role_words(line.role),
+            line.parts,
+            line.figure.total,
+            line.figure.campaigns.len(),
+        )?;
+    }
+    put(ws, "In process at the end", "closing", false, report.closing.total, report.closing.campaigns.len())?;
+    put(ws, "Balance check (start + in − lost − out − end)", "check", false, report.imbalance(), 0)?;
+    ws.set_freeze_panes(header + 1, 0)?;
+    for (col, width) in [(0, 46.0), (1, 12.0), (2, 7.0), (3, 14.0), (4, 11.0)] {
+        ws.set_column_width(col, width)?;
+    }
+
+    let ws = workbook.add_worksheet().set_name("Campaigns")?;
+    for (col, name) in
+        ["Figure", "Campaign", "Material", "Unit", "Amount", "Campaign id"].into_iter().enumerate()
+    {
+        ws.write_string_with_format(0, col as u16, name, &bold)?;
+    }
+    let figures = std::iter::once(("In process at the start", false, &report.opening))
+        .chain(report.lines.iter().map(|l| (l.label.as_str(), l.parts, &l.figure)))
+        .chain(std::iter::once(("In process at the end", false, &report.closing)));
+    let mut row = 1;
+    for (label, is_parts, figure) in figures {
+        for share in &figure.campaigns {
+            let campaign = &report.campaigns[share.campaign as usize];
+            ws.write_string(row, 0, label)?;
+            ws.write_string(row, 1, campaign.code.as_deref().unwrap_or("(not received yet)"))?;
+            ws.write_string(row, 2, campaign.material.map_or("", |m| m.as_str()))?;
+            ws.write_string(row, 3, if is_parts { "parts" } else { "kg" })?;
+            amount(ws, row, 4, share.amount, is_parts)?;
+            ws.write_string(row, 5, campaign.id.as_str())?;
+            row += 1;
+        }
+    }
+    ws.set_freeze_panes(1, 0)?;
+    for (col, width) in [(0, 46.0), (1, 18.0), (2, 9.0), (3, 7.0), (4, 14.0), (5, 32.0)] {
+        ws.set_column_width(col, width)?;
+    }
+
+    let ws = workbook.add_worksheet().set_name("Restated")?;
+    for (col, name) in ["Campaign", "Step", "Change", "Recorded at (UTC)", "Day of the step", "Reason"]
+        .into_iter()
+        .enumerate()
+    {
+        ws.write_string_with_format(0, col as u16, name, &bold)?;
+    }
+    if report.restated.is_empty() {
+        ws.write_string(1, 0, "No correction or void recorded after the period closed changes it.")?;
+    }
+    for (i, r) in report.restated.iter().enumerate() {
+        let row = i as u32 + 1;
+        let campaign = &report.campaigns[r.campaign as usize];
+        ws.write_string(row, 0, campaign.code.as_deref().unwrap_or(campaign.id.as_str()))?;
+        ws.write_string(row, 1, &r.step)?;
+        ws.write_string(row, 2, if r.amendment.voided { "voided" } else { "corrected" })?;
+        ws.write_datetime_with_format(row, 3, r.amendment.recorded_at.datetime().naive_utc(), &instant)?;
+        ws.write_date_with_format(row, 4, r.amendment.day.0, &day)?;
+        ws.write_string(row, 5, &r.amendment.reason)?;
+    }
+    ws.set_freeze_panes(1, 0)?;
+    for (col, width) in [(0, 18.0), (1, 22.0), (2, 10.0), (3, 18.0), (4, 14.0), (5, 50.0)] {
+        ws.set_column_width(col, width)?;
+    }
+    if training {
+        for ws in workbook.worksheets_mut() {
+            ws.set_header("&CTRAINING: practice data, not a real record");
+        }
+    }
+    workbook.save_to_buffer()
+}
+
+/// How a line enters the balance, in the words of the sheet.
+fn role_words(role: Role) -> &'static str {
+    match role {
+        Role::In => "in",
+        Role::Lost => "lost",
+        Role::Out => "out",
+        Role::Info => "shown only",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use calamine::{Data, DataType, Reader, Xlsx};
+
+    use super::*;
+    use crate::payload::parse_date;
+    use crate::period::{Flow, Flows, Measure, Period, PeriodReportBuilder, Scope};
+    use crate::{CampaignId, CampaignStatus, EventId};
+
+    fn report() -> PeriodReport {
+        let mut flows = Flows::default();
+        let id = || EventId::generate(std::time::SystemTime::now());
+        let d = |s| parse_date(s).unwrap();
+        let kg = |i, o| Flow { kg_in: i, kg_out: o, ..Flow::default() };
+        flows.record(CampaignStatus::InboundShipmentRecorded, &id(), d("2026-01-10"), kg(None, Some(3360.2)));
+        flows.record(
+            CampaignStatus::GranulationComplete,
+            &id(),
+            d("2026-01-12"),
+            kg(Some(3350.0), Some(3190.0)),
+        );
+        let parts = Flow { parts: Some(12000), ..Flow::default() };
+        flows.record(CampaignStatus::ManufacturingStarted, &id(), d("2026-02-01"), parts);
+        let mut b = PeriodReportBuilder::new(Period::quarter("2026-Q1").unwrap(), Scope::default());
+        let campaign = crate::period::CampaignRef {
+            id: CampaignId::generate(),
+            code: Some("LEGO-2026-0042".into()),
+            material: Some(crate::payload::MaterialType::Pcr),
+        };
+        b.add(campaign, &flows);
+        b.finish()
+    }
+
+    fn sheet(bytes: &[u8], name: &str) -> calamine::Range<Data> {
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        book.worksheet_range(name).unwrap()
+    }
+
+    #[test]
+    fn the_workbook_holds_typed_numbers_and_dates_that_excel_shows_in_its_own_locale() {
+        let report = report();
+        let bytes = period_report(&report, false).unwrap();
+        let balance = sheet(&bytes, "Mass balance");
+        assert_eq!(
+            balance.get_value((0, 0)),
+            Some(&Data::String("Pluto Tracker: period mass balance".into()))
+        );
+        // Dates are dates, not text.
+        let from = balance.get_value((1, 1)).unwrap();
+        assert!(matches!(from, Data::DateTime(_)), "{from:?}");
+        assert_eq!(from.as_date(), chrono::NaiveDate::from_ymd_opt(2026, 1, 1));
+        let rows: Vec<Vec<Data>> = balance.rows().map(|r| r.to_vec()).collect();
+        let row = |label: &str| rows.iter().find(|r| r[0] == Data::String(label.into())).unwrap().clone();
+        assert_eq!(row("Received at MBA (inbound net weight)")[3], Data::Float(3360.2));
+        assert_eq!(row("Received at MBA (inbound net weight)")[1], Data::String("in".into()));
+        assert_eq!(row("Process loss in Granulation")[3], Data::Float(160.0));
+        assert_eq!(row("Parts ordered (PO quantity)")[2], Data::String("parts".into()));
+        assert_eq!(row("Parts ordered (PO quantity)")[3], Data::Float(12000.0));
+        assert_eq!(row("In process at the end")[3], Data::Float(3190.0));
+        assert!(row("Balance check (start + in − lost − out − end)")[3].as_f64().unwrap().abs() < 1e-9);
+        assert_eq!(report.line(Measure::ReceivedAtMba).unwrap().figure.total, 3360.2);
+
+        let campaigns = sheet(&bytes, "Campaigns");
+        assert_eq!(campaigns.get_value((1, 1)), Some(&Data::String("LEGO-2026-0042".into())));
+        assert!(matches!(campaigns.get_value((1, 4)), Some(Data::Float(_))));
+        let restated = sheet(&bytes, "Restated");
+        assert!(restated.get_value((1, 0)).unwrap().to_string().starts_with("No correction"));
+    }
+
+    #[test]
+    fn a_training_workbook_says_so_in_its_title() {
+        let bytes = period_report(&report(), true).unwrap();
+        let title = sheet(&bytes, "Mass balance").get_value((0, 0)).unwrap().to_string();
+        assert!(title.starts_with("TRAINING"), "{title}");
+    }
+}
