@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use pluto_core::payload::{IsoDate, MaterialType};
+use pluto_core::pdf::Locale;
 use pluto_core::period::{Period, Scope, Site};
 use pluto_core::store::{Draft, ListQuery, SortOrder, APP_IDENTIFIER, DB_FILE_NAME};
 use pluto_core::sync::runner::{self, Pace, Signals};
@@ -221,6 +222,30 @@ enum ReportCommand {
     /// the campaigns behind each figure. Steps count on the day they took place; corrections
     /// recorded after the period closed are applied and listed
     MassBalance(MassBalanceArgs),
+    /// A campaign's chain-of-custody record: every entry with who recorded it, on which laptop
+    /// and site, corrections (was -> now, why), voids, anomalies and the mass balance; as PDF
+    /// (with signature lines and the fingerprint of its audit export) or as CSV for Excel
+    Custody {
+        /// The campaign (cmp_…)
+        campaign_id: CampaignId,
+        /// pdf, or csv (`;` and decimal commas for Danish and German Excel, else `,`)
+        #[arg(long, value_enum, default_value_t = CustodyFormat::Pdf)]
+        format: CustodyFormat,
+        /// The file to write (never overwrites an existing file)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Numbers and dates as in da, de or en (default: from LC_ALL, LC_NUMERIC or LANG)
+        #[arg(long, value_name = "da|de|en")]
+        locale: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CustodyFormat {
+    /// A PDF to print and sign
+    Pdf,
+    /// CSV for a spreadsheet
+    Csv,
 }
 
 #[derive(Args)]
@@ -240,7 +265,7 @@ struct MassBalanceArgs {
     /// Only this site's balance: MBA or RGE (default: the whole chain)
     #[arg(long, value_name = "MBA|RGE", value_parser = parse_site)]
     site: Option<Site>,
-    /// table (text), json, or xlsx (an Excel workbook; needs --out)
+    /// table (text), json, xlsx (an Excel workbook) or pdf; xlsx and pdf need --out
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     format: ReportFormat,
     /// Write to this file instead of standard output (never overwrites an existing file)
@@ -249,6 +274,9 @@ struct MassBalanceArgs {
     /// With table: list the campaigns behind each figure
     #[arg(long)]
     campaigns: bool,
+    /// With pdf: numbers and dates as in da, de or en (default: from LC_ALL, LC_NUMERIC or LANG)
+    #[arg(long, value_name = "da|de|en")]
+    locale: Option<String>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -259,6 +287,8 @@ enum ReportFormat {
     Json,
     /// An Excel workbook
     Xlsx,
+    /// A PDF to print and sign (needs --out)
+    Pdf,
 }
 
 #[derive(Args)]
@@ -490,7 +520,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.list(&store.list(&query)?, &query);
         }
         Command::Find { text, limit } => out.found(&text, &store.find(&text, limit.clamp(1, 1000))?),
-        Command::Report(ReportCommand::MassBalance(args)) => mass_balance(&store, &out, args)?,
+        Command::Report(ReportCommand::MassBalance(args)) => mass_balance(&mut store, &out, &user, args)?,
+        Command::Report(ReportCommand::Custody { campaign_id, format, out: file, locale }) => {
+            custody(&mut store, &out, &user, &campaign_id, format, &file, locale)?
+        }
         Command::Rebuild => {
             let n = store.rebuild()?;
             out.message(
@@ -609,7 +642,12 @@ fn export_to_file(store: &Store, file: &Path) -> anyhow::Result<usize> {
 /// Writes `file` through `write` into a `.partial` file beside it, made durable and then renamed
 /// over `file`, so that an interrupted export never leaves a cut-off file under its name.
 /// `pluto report mass-balance`.
-fn mass_balance(store: &Store, out: &output::Printer, args: MassBalanceArgs) -> anyhow::Result<()> {
+fn mass_balance(
+    store: &mut Store,
+    out: &output::Printer,
+    user: &UserId,
+    args: MassBalanceArgs,
+) -> anyhow::Result<()> {
     let period = match (args.quarter, args.from, args.to) {
         (Some(quarter), _, _) => quarter,
         (None, Some(from), Some(to)) => {
@@ -620,6 +658,10 @@ fn mass_balance(store: &Store, out: &output::Printer, args: MassBalanceArgs) -> 
     let report = store.period_report(period, Scope { material: args.material, site: args.site })?;
     let bytes = match args.format {
         ReportFormat::Xlsx => pluto_core::xlsx::period_report(&report, false)?,
+        ReportFormat::Pdf => {
+            let stamp = stamp(store, user, args.locale.as_deref())?;
+            pluto_core::pdf::period_report(&report, &stamp, &report.fingerprint())
+        }
         ReportFormat::Json => serde_json::to_vec_pretty(&report)?,
         ReportFormat::Table if args.out.is_none() => {
             out.period_report(&report, args.campaigns);
@@ -628,16 +670,15 @@ fn mass_balance(store: &Store, out: &output::Printer, args: MassBalanceArgs) -> 
         ReportFormat::Table => output::period_report_text(&report, args.campaigns).into_bytes(),
     };
     let Some(file) = args.out.filter(|f| f.as_os_str() != "-") else {
-        if args.format == ReportFormat::Xlsx {
-            return Err(refused("out", "an Excel workbook needs --out FILE.xlsx"));
+        match args.format {
+            ReportFormat::Xlsx => return Err(refused("out", "an Excel workbook needs --out FILE.xlsx")),
+            ReportFormat::Pdf => return Err(refused("out", "a PDF needs --out FILE.pdf")),
+            ReportFormat::Table | ReportFormat::Json => {}
         }
         std::io::stdout().lock().write_all(&bytes)?;
         return Ok(());
     };
-    if file.exists() {
-        return Err(refused("out", format!("{} exists already; choose another name", file.display())));
-    }
-    write_atomically(&file, |w| Ok(w.write_all(&bytes)?))?;
+    write_new(&file, &bytes)?;
     out.message(
         json!({ "file": file, "campaigns": report.campaigns.len() }),
         &format!(
@@ -650,6 +691,79 @@ fn mass_balance(store: &Store, out: &output::Printer, args: MassBalanceArgs) -> 
         ),
     );
     Ok(())
+}
+
+/// `pluto report custody`.
+fn custody(
+    store: &mut Store,
+    out: &output::Printer,
+    user: &UserId,
+    campaign: &CampaignId,
+    format: CustodyFormat,
+    file: &Path,
+    locale: Option<String>,
+) -> anyhow::Result<()> {
+    let events = store.history(campaign)?;
+    let mut record = pluto_core::record::CampaignRecord::of(&events, None, Timestamp::now())
+        .ok_or_else(|| StoreError::Refused(Refusal::UnknownCampaign(campaign.clone())))?;
+    record.attest_sites(&store.server_sites(campaign)?);
+    let stamp = stamp(store, user, locale.as_deref())?;
+    let bytes = match format {
+        CustodyFormat::Pdf => {
+            pluto_core::pdf::custody_record(&record, &stamp, &store.custody_fingerprint(campaign)?)
+        }
+        CustodyFormat::Csv => {
+            let separator = match stamp.locale {
+                Locale::Da | Locale::De => pluto_core::record::CsvSeparator::Semicolon,
+                Locale::En => pluto_core::record::CsvSeparator::Comma,
+            };
+            record.custody_csv(separator, &chrono::Local)
+        }
+    };
+    write_new(file, &bytes)?;
+    out.message(
+        json!({ "file": file, "events": events.len() }),
+        &format!(
+            "Wrote the chain-of-custody record of {} ({} entries) to {}.",
+            campaign,
+            events.len(),
+            file.display()
+        ),
+    );
+    Ok(())
+}
+
+/// Who makes a document here, and in which language: `--locale`, else the environment's.
+fn stamp<'a>(
+    store: &mut Store,
+    user: &UserId,
+    locale: Option<&str>,
+) -> anyhow::Result<pluto_core::pdf::Stamp<'a, chrono::Local>> {
+    let from_env = || {
+        ["LC_ALL", "LC_NUMERIC", "LANG"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+    };
+    let locale = match locale {
+        Some(tag) if ["da", "de", "en"].contains(&tag.get(..2).unwrap_or(tag)) => Locale::from_tag(tag),
+        Some(other) => return Err(refused("locale", format!("expected da, de or en, got {other:?}"))),
+        None => Locale::from_tag(&from_env().unwrap_or_default()),
+    };
+    Ok(pluto_core::pdf::Stamp {
+        locale,
+        tz: &chrono::Local,
+        training: false,
+        made_at: Timestamp::now(),
+        made_by: user.display_name(),
+        device: store.device_id().to_string(),
+        public_key: store.audit_key()?.public_key(),
+    })
+}
+
+/// Writes `bytes` to a new file `file`, refusing to replace one.
+fn write_new(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if file.exists() {
+        return Err(refused("out", format!("{} exists already; choose another name", file.display())));
+    }
+    write_atomically(file, |w| Ok(w.write_all(bytes)?))
 }
 
 /// What a report covers, in words: "PCR at MBA", "PI and PCR, whole chain".

@@ -440,3 +440,70 @@ fn the_period_mass_balance_as_a_table_json_and_an_excel_workbook() {
     let site = p.fails(2, &["report", "mass-balance", "--quarter", "2026-Q1", "--site", "ECHA"]);
     assert!(site.contains("expected MBA or RGE"), "{site}");
 }
+
+/// The text `pdftotext` reads from a PDF file.
+fn pdf_text(path: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) reads the PDFs back; `scripts/dev test` installs it");
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_custody_record_as_a_pdf_names_the_fingerprint_of_its_audit_export() {
+    let p = Pluto::new();
+    let id = create(&p, "LEGO-2026-0001");
+    p.ok(&["record", &id, "InboundShipmentRecorded", "--data", &sample("InboundShipmentRecorded")]);
+    let pdf = p.file("custody.pdf");
+    let said = p.ok(&["report", "custody", &id, "--out", pdf.to_str().unwrap(), "--locale", "da"]);
+    assert!(said.contains("(2 entries)"), "{said}");
+    let text = pdf_text(&pdf);
+    assert!(text.contains("Chain-of-custody record: LEGO-2026-0001"), "{text}");
+    let net = pluto_core::samples::SampleCampaign::numbered(1).net_weight_kg;
+    let danish = pluto_core::pdf::Locale::Da.number(net, 1);
+    assert!(text.contains(&format!("Net weight: {danish} kg")), "{danish} in {text}");
+
+    let audit = p.file("audit.jsonl");
+    p.ok(&["export", audit.to_str().unwrap(), "--audit", "--campaign", &id]);
+    let manifest: Value =
+        serde_json::from_str(std::fs::read_to_string(&audit).unwrap().lines().last().unwrap()).unwrap();
+    let chain = manifest["plutoAuditManifest"]["chain"].as_str().unwrap();
+    assert!(text.contains(&format!("fingerprint {}", &chain[..16])), "{chain} in {text}");
+
+    let csv = p.file("custody.csv");
+    p.ok(&["report", "custody", &id, "--format", "csv", "--out", csv.to_str().unwrap(), "--locale", "de"]);
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(csv.starts_with("\u{feff}campaign_id;"), "{csv}");
+    let again = p.fails(1, &["report", "custody", &id, "--out", pdf.to_str().unwrap()]);
+    assert!(again.contains("exists already"), "{again}");
+    let locale =
+        p.fails(1, &["report", "custody", &id, "--out", p.file("x.pdf").to_str().unwrap(), "--locale", "fr"]);
+    assert!(locale.contains("expected da, de or en"), "{locale}");
+    let unknown = p.fails(
+        1,
+        &["report", "custody", "cmp_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "--out", p.file("y.pdf").to_str().unwrap()],
+    );
+    assert!(unknown.contains("cmp_01HQJK5W3N8XKZ0G2Y5V7R9T1A"), "{unknown}");
+
+    let period = p.file("q1.pdf");
+    p.ok(&[
+        "report",
+        "mass-balance",
+        "--quarter",
+        "2026-Q1",
+        "--format",
+        "pdf",
+        "--out",
+        period.to_str().unwrap(),
+        "--locale",
+        "en",
+    ]);
+    let text = pdf_text(&period);
+    assert!(text.contains("Period mass balance"), "{text}");
+    assert!(text.contains("1 Jan 2026 to 31 Mar 2026"), "{text}");
+    let no_out = p.fails(1, &["report", "mass-balance", "--quarter", "2026-Q1", "--format", "pdf"]);
+    assert!(no_out.contains("a PDF needs --out FILE.pdf"), "{no_out}");
+}

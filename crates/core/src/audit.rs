@@ -186,7 +186,7 @@ fn io_error(context: &str) -> impl Fn(io::Error) -> AuditError + '_ {
 }
 
 /// Lower-case hex, by table: a million events' hashes take seconds through `format!`.
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {

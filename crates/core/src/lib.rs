@@ -20,6 +20,7 @@ pub mod ids;
 pub mod incoming;
 pub mod metrics;
 pub mod payload;
+pub mod pdf;
 pub mod period;
 pub mod record;
 pub mod registry;

@@ -551,6 +551,13 @@ impl PeriodReport {
         self.opening.total + sum(Role::In) - sum(Role::Lost) - sum(Role::Out) - self.closing.total
     }
 
+    /// A SHA-256 of the report's figures (its JSON), hex: what its PDF's footer names.
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest as _;
+        let json = serde_json::to_vec(self).expect("a report serializes");
+        crate::audit::hex(&sha2::Sha256::digest(json))
+    }
+
     /// The line of `measure`, if the period has one.
     pub fn line(&self, measure: Measure) -> Option<&Line> {
         self.lines.iter().find(|l| l.measure == measure)

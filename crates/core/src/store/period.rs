@@ -1,6 +1,7 @@
 //! The period mass balance over the stored campaigns (see [`crate::period`]).
 
 use super::{Result, Store, StoreError};
+use crate::audit::Selection;
 use crate::ids::CampaignId;
 use crate::payload::MaterialType;
 use crate::period::{CampaignRef, Flows, Period, PeriodReport, PeriodReportBuilder, Scope};
@@ -30,5 +31,15 @@ impl Store {
             report.add(CampaignRef { id, code: row.get(1)?, material }, &flows);
         }
         Ok(report.finish())
+    }
+}
+
+impl Store {
+    /// The fingerprint of a campaign's events: the head of the hash chain that an audit export of
+    /// the campaign (`pluto export --audit --campaign …`) writes in its manifest, so that a
+    /// printed record can be matched to a verifiable file.
+    pub fn custody_fingerprint(&mut self, campaign: &CampaignId) -> Result<String> {
+        let selection = Selection { campaigns: Some(vec![campaign.to_string()]), ..Selection::default() };
+        Ok(self.export_audit(&selection, std::io::sink())?.chain)
     }
 }
