@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use pluto_core::record::{CampaignRecord, CsvSeparator};
+use pluto_core::record::CampaignRecord;
 use pluto_core::store::{
     Draft, FoundCampaign, ListPage, ListQuery, RefusedEntry, SortOrder, StallThreshold, StepOffer, SyncState,
     Work,
@@ -42,6 +42,9 @@ pub struct AppInfo {
     pub open_error: Option<String>,
     /// The statuses, tones and materials as the window names them.
     pub vocabulary: Vocabulary,
+    /// The folder the save dialog opens in: `PLUTO_EXPORT_DIR`, else Downloads, else the
+    /// database's folder.
+    pub export_dir: String,
 }
 
 fn info(inner: &Inner) -> AppInfo {
@@ -60,6 +63,13 @@ fn info(inner: &Inner) -> AppInfo {
         device_id,
         open_error,
         vocabulary: Vocabulary::current(),
+        export_dir: {
+            // The save dialog opens in this folder only if it exists; if it cannot be made, the
+            // dialog opens elsewhere and the user picks the folder.
+            let dir = export_dir_of(inner);
+            let _ = std::fs::create_dir_all(&dir);
+            dir.display().to_string()
+        },
     }
 }
 
@@ -151,7 +161,7 @@ pub fn list_campaigns(
     Ok(inner.session()?.store.list(&query)?)
 }
 
-fn campaign_id(text: &str) -> Result<CampaignId, CommandError> {
+pub(crate) fn campaign_id(text: &str) -> Result<CampaignId, CommandError> {
     CampaignId::parse(text).map_err(|e| CommandError::field("campaignId", e.to_string()))
 }
 
@@ -160,7 +170,7 @@ fn event_id(text: &str, field: &str) -> Result<EventId, CommandError> {
     EventId::parse(text).map_err(|e| CommandError::field(field, e.to_string()))
 }
 
-fn record_of(
+pub(crate) fn record_of(
     store: &Store,
     id: &CampaignId,
     as_of: Option<Timestamp>,
@@ -392,32 +402,20 @@ pub fn review_anomaly(
     record_of(store, &id, None)
 }
 
-/// Writes a campaign's chain-of-custody CSV (for the spreadsheet the separator suits, times in
-/// this laptop's zone) to the Downloads folder (or the database's folder when there is none),
-/// under a name with the date that never replaces an earlier file; returns the file's path.
-#[tauri::command(async)]
-#[specta::specta]
-pub fn export_custody(
-    state: State<'_, AppState>,
-    campaign_id: String,
-    separator: CsvSeparator,
-) -> Result<String, CommandError> {
-    let mut inner = state.lock();
-    let id = self::campaign_id(&campaign_id)?;
-    let dir = export_dir(&mut inner)?;
-    let record = record_of(&inner.session()?.store, &id, None)?;
-    let code = record.state.lego_campaign_code.clone().unwrap_or_else(|| id.to_string());
-    let (path, mut file) = new_export_file(&dir, "custody", &code, "csv")?;
-    std::io::Write::write_all(&mut file, &record.custody_csv(separator, &chrono::Local))
-        .and_then(|()| file.sync_all())
-        .map_err(|e| write_failed(&path, &e))?;
-    Ok(path.display().to_string())
-}
-
 /// Where exports go: `PLUTO_EXPORT_DIR`, else the Downloads folder, else the database's folder.
 fn export_dir(inner: &mut Inner) -> Result<std::path::PathBuf, CommandError> {
-    let fallback = inner.paths()?.database.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
-    Ok(std::env::var_os("PLUTO_EXPORT_DIR").map(Into::into).or_else(dirs::download_dir).unwrap_or(fallback))
+    inner.paths()?;
+    Ok(export_dir_of(inner))
+}
+
+fn export_dir_of(inner: &Inner) -> std::path::PathBuf {
+    let fallback = inner
+        .paths
+        .as_ref()
+        .ok()
+        .and_then(|p| p.database.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_default();
+    std::env::var_os("PLUTO_EXPORT_DIR").map(Into::into).or_else(dirs::download_dir).unwrap_or(fallback)
 }
 
 fn write_failed(path: &std::path::Path, e: &dyn std::fmt::Display) -> CommandError {
@@ -666,7 +664,9 @@ mod tests {
 
     use super::*;
     use crate::error::ErrorKind;
+    use crate::reports::{save_custody, CustodyFile};
     use crate::state::Paths;
+    use pluto_core::record::CsvSeparator;
 
     /// An app with a profile on a fresh database under `dir`.
     fn app(dir: &std::path::Path) -> App<MockRuntime> {
@@ -795,15 +795,31 @@ mod tests {
         );
         assert_eq!(fixed.events[1].effective["carrier"], serde_json::json!("DSV Road"));
 
-        std::env::set_var("PLUTO_EXPORT_DIR", dir.path().join("out"));
-        let path = export_custody(app.state(), id.clone(), CsvSeparator::Semicolon).unwrap();
-        let csv = std::fs::read_to_string(&path).unwrap();
+        // Saved where the save dialog said: for Danish Excel, then over it (the dialog asked)
+        // for English Excel; nothing is left beside it.
+        let path = dir.path().join("custody.csv").display().to_string();
+        let semicolon = CustodyFile::Csv(CsvSeparator::Semicolon);
+        let saved = save_custody(app.state(), id.clone(), semicolon, path.clone(), "da".into()).unwrap();
+        let csv = std::fs::read_to_string(&saved.path).unwrap();
         assert!(csv.starts_with('\u{feff}') && csv.contains(";scale misread;"), "{csv}");
-        // A second export the same day is a new file; the first stays as it was.
-        let again = export_custody(app.state(), id, CsvSeparator::Comma).unwrap();
-        assert_ne!(again, path);
-        assert!(again.ends_with("-2.csv"), "{again}");
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), csv);
+        assert_eq!(saved.bytes as usize, csv.len());
+        let comma = CustodyFile::Csv(CsvSeparator::Comma);
+        save_custody(app.state(), id.clone(), comma, path.clone(), "en".into()).unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().contains(",scale misread,"));
+        assert_eq!(
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| e
+                    .as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "csv" || x == "partial"))
+                .count(),
+            1
+        );
+        let relative = save_custody(app.state(), id, CustodyFile::Pdf, "custody.pdf".into(), "en".into());
+        assert_eq!(relative.unwrap_err().problems[0].field, "path");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod error;
 pub mod files;
+pub mod reports;
 pub mod state;
 pub mod sync;
 pub mod update;
@@ -53,9 +54,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::correct_event,
             commands::void_entry,
             commands::review_anomaly,
-            commands::export_custody,
             commands::export_audit,
             commands::audit_key,
+            reports::period_report,
+            reports::save_period_report,
+            reports::save_custody,
             commands::set_training,
             commands::sync_status,
             commands::save_sync_settings,
@@ -81,6 +84,8 @@ pub fn run() {
     let builder = specta_builder();
     tauri::Builder::default()
         .plugin(tauri_plugin_updater::Builder::new().build())
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .manage(update::PendingUpdate::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
@@ -128,6 +133,9 @@ mod tests {
             .collect();
         // Sync events reach the window through Tauri's event plugin: listening is all it may do.
         commands.extend(["core:event:allow-listen".to_owned(), "core:event:allow-unlisten".to_owned()]);
+        // The save dialog, and "Show in folder" for the file just saved: nothing more of either
+        // plugin (no open dialog, no opening files or URLs).
+        commands.extend(["dialog:allow-save".to_owned(), "opener:allow-reveal-item-in-dir".to_owned()]);
         let capability: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(root.join("capabilities/main.json")).unwrap())
                 .unwrap();

@@ -29,11 +29,27 @@ const CODE: &str = "LEGO-2026-E2E";
 /// Xvfb, tauri-driver and a temporary data folder; stopped on drop.
 struct Rig {
     xvfb: Child,
+    /// The X display the window is on, for driving the native save dialog.
+    display: u32,
     driver: Child,
     url: String,
     app: String,
     dir: tempfile::TempDir,
     shots: PathBuf,
+}
+
+/// The text `pdftotext` reads from a PDF file, its lines joined by single spaces (a phrase may
+/// wrap at the page's edge).
+fn pdf_text(path: &Path) -> Result<String> {
+    let out = Command::new("pdftotext")
+        .arg(path)
+        .arg("-")
+        .output()
+        .map_err(|e| format!("pdftotext (poppler-utils) reads the PDFs back: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("pdftotext {}: {}", path.display(), String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
 fn free_port() -> u16 {
@@ -120,7 +136,7 @@ impl Rig {
         // PLUTO_E2E_APP runs the same day on another build (a release build, for its timings).
         let app =
             std::env::var("PLUTO_E2E_APP").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pluto-tracker").to_owned());
-        let rig = Rig { xvfb, driver, url, app, dir, shots };
+        let rig = Rig { xvfb, display, driver, url, app, dir, shots };
         let deadline = Instant::now() + Duration::from_secs(20);
         while ureq::get(&format!("{}/status", rig.url)).call().is_err() {
             if Instant::now() > deadline {
@@ -135,6 +151,36 @@ impl Rig {
         let s = Session::start(&self.url, &self.app)?;
         s.wait("#app > *")?;
         Ok(s)
+    }
+
+    /// Accepts the native save dialog titled `title` as it opened (folder and name chosen by the
+    /// app), pressing Enter as a coordinator would: through the X server, as WebDriver cannot
+    /// reach a native window.
+    fn accept_save_dialog(&self, title: &str) -> Result<()> {
+        let xdotool = |args: &[&str]| -> Result<String> {
+            let out = Command::new("xdotool")
+                .args(args)
+                .env("DISPLAY", format!(":{}", self.display))
+                .output()
+                .map_err(|e| format!("xdotool (drives the save dialog): {e}"))?;
+            if !out.status.success() {
+                return Err(format!("xdotool {args:?}: {}", String::from_utf8_lossy(&out.stderr)));
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let window = loop {
+            match xdotool(&["search", "--onlyvisible", "--name", title]) {
+                Ok(found) if !found.is_empty() => break found.lines().last().unwrap_or_default().to_owned(),
+                _ if Instant::now() > deadline => return Err(format!("no save dialog titled {title:?}")),
+                _ => std::thread::sleep(Duration::from_millis(200)),
+            }
+        };
+        // The dialog needs a moment to take keys after it is mapped.
+        std::thread::sleep(Duration::from_millis(500));
+        xdotool(&["windowfocus", "--sync", &window])?;
+        xdotool(&["key", "--clearmodifiers", "Return"])?;
+        Ok(())
     }
 
     /// Takes a screenshot of the screen as it is, and checks it with axe-core: a screen with a
@@ -830,8 +876,10 @@ impl Day<'_> {
         s.click_on("[data-testid=csv-semicolon]")?;
         self.rig.shot(s, "export-csv")?;
         s.click_on("[data-testid=csv-save]")?;
+        self.rig.accept_save_dialog("Save the chain-of-custody record as CSV")?;
         let name = format!("custody-LEGO-2026-E2E-{}.csv", chrono::Local::now().format("%Y-%m-%d"));
         s.wait_text("[data-testid=notice]", &name)?;
+        s.wait("[data-testid=show-in-folder]")?;
         let csv = std::fs::read_to_string(self.rig.dir.path().join("exports").join(&name))
             .map_err(|e| format!("the export file: {e}"))?;
         if !csv.starts_with('\u{feff}') || !csv.contains(";outputWeightKg;") {
@@ -865,6 +913,63 @@ impl Day<'_> {
         s.click_on("[data-testid=custody-print] button")?;
         s.wait("[data-testid=campaign-view]")?;
         Ok(())
+    }
+
+    fn files_are_saved_where_the_user_says(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        let today = chrono::Local::now().format("%Y-%m-%d");
+        let exports = self.rig.dir.path().join("exports");
+        // The custody record as a PDF: the save dialog opens in the export folder with a dated
+        // name; the coordinator accepts it.
+        s.click_on("[data-testid=save-custody-pdf]")?;
+        self.rig.accept_save_dialog("Save the chain-of-custody record as a PDF")?;
+        let pdf = exports.join(format!("custody-{CODE}-{today}.pdf"));
+        s.wait_text("[data-testid=notice]", &pdf.display().to_string())?;
+        s.wait("[data-testid=show-in-folder]")?;
+        let text = pdf_text(&pdf)?;
+        for needle in
+            [&format!("Chain-of-custody record: {CODE}"), "Ana Jensen", "Scale recalibrated", "page 1 of"]
+        {
+            if !text.contains(needle) {
+                return Err(format!("the custody PDF lacks {needle:?}"));
+            }
+        }
+
+        // The period report across campaigns, on screen, then as Excel and PDF.
+        s.click_on("[data-testid=reports-open]")?;
+        s.wait("[data-testid=report-table]")?;
+        s.set_value("[data-testid=report-from]", "2026-01-01")?;
+        s.set_value("[data-testid=report-to]", "2026-12-31")?;
+        s.wait_text("[data-testid=report-table]", "Made into parts")?;
+        let check = s.wait_text("[data-testid=report-check]", "Balance check")?;
+        if !check.ends_with(" 0 kg") {
+            return Err(format!("the balance does not check: {check}"));
+        }
+        s.click_on("[data-testid=drill]")?;
+        s.wait_text("[data-testid=drill-list]", CODE)?;
+        self.rig.shot(s, "period-report")?;
+
+        s.click_on("[data-testid=save-xlsx]")?;
+        self.rig.accept_save_dialog("Save the mass balance as an Excel workbook")?;
+        let xlsx = exports.join("mass-balance-2026-01-01-to-2026-12-31.xlsx");
+        s.wait_text("[data-testid=report-saved]", &xlsx.display().to_string())?;
+        let bytes = std::fs::read(&xlsx).map_err(|e| format!("the workbook {}: {e}", xlsx.display()))?;
+        if !bytes.starts_with(b"PK") {
+            return Err("the workbook is not an .xlsx (zip) file".into());
+        }
+        s.click_on("[data-testid=save-pdf]")?;
+        self.rig.accept_save_dialog("Save the mass balance as a PDF")?;
+        let pdf = exports.join("mass-balance-2026-01-01-to-2026-12-31.pdf");
+        s.wait_text("[data-testid=report-saved]", &pdf.display().to_string())?;
+        let text = pdf_text(&pdf)?;
+        for needle in ["Period mass balance", CODE, "Made into parts", "Ana Jensen"] {
+            if !text.contains(needle) {
+                return Err(format!("the period PDF lacks {needle:?}"));
+            }
+        }
+        s.click_on("[data-testid=reports-back]")?;
+        s.wait("[data-testid=campaign-row]")?;
+        open_from_list(s, CODE)
     }
 
     fn a_restart_finds_everything_still_there(&mut self) -> Result<()> {
@@ -1497,7 +1602,7 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 25] = [
+    let steps: [(&str, Step<'_>); 26] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
@@ -1516,6 +1621,7 @@ fn main() {
         ("mistakes_are_voided_and_reviewed", Day::mistakes_are_voided_and_reviewed),
         ("record_the_rest_to_completed", Day::record_the_rest_to_completed),
         ("export_writes_the_chain_of_custody", Day::export_writes_the_chain_of_custody),
+        ("files_are_saved_where_the_user_says", Day::files_are_saved_where_the_user_says),
         ("a_restart_finds_everything_still_there", Day::a_restart_finds_everything_still_there),
         ("ctrl_k_finds_a_campaign_by_a_tracking_ref", Day::ctrl_k_finds_a_campaign_by_a_tracking_ref),
         ("keyboard_shortcuts_and_a_small_window", Day::keyboard_shortcuts_and_a_small_window),

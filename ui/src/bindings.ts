@@ -81,12 +81,6 @@ export const commands = {
 	/**  Marks an anomaly reviewed with a note: its badge clears, the campaign keeps it. */
 	reviewAnomaly: (campaignId: string, eventId: string, kind: AnomalyKind, note: string) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("review_anomaly", { campaignId, eventId, kind, note })),
 	/**
-	 *  Writes a campaign's chain-of-custody CSV (for the spreadsheet the separator suits, times in
-	 *  this laptop's zone) to the Downloads folder (or the database's folder when there is none),
-	 *  under a name with the date that never replaces an earlier file; returns the file's path.
-	 */
-	exportCustody: (campaignId: string, separator: CsvSeparator) => typedError<string, CommandError>(__TAURI_INVOKE("export_custody", { campaignId, separator })),
-	/**
 	 *  Writes a verifiable audit export of one campaign (its events and a manifest signed with this
 	 *  laptop's key, see `docs/audit-export.md`) to the Downloads folder, under a name with the
 	 *  date that never replaces an earlier file.
@@ -94,6 +88,15 @@ export const commands = {
 	exportAudit: (campaignId: string) => typedError<AuditExported, CommandError>(__TAURI_INVOKE("export_audit", { campaignId })),
 	/**  The public half of this laptop's audit key, which signs its audit exports. */
 	auditKey: () => typedError<string, CommandError>(__TAURI_INVOKE("audit_key")),
+	/**  The mass balance of a period across campaigns. */
+	periodReport: (query: PeriodQuery) => typedError<PeriodReport, CommandError>(__TAURI_INVOKE("period_report", { query })),
+	/**
+	 *  Saves the period report as `format` at `path` (chosen in the save dialog), its numbers and
+	 *  dates in `locale` (the window's language tag).
+	 */
+	savePeriodReport: (query: PeriodQuery, format: ReportFile, path: string, locale: string) => typedError<SavedFile, CommandError>(__TAURI_INVOKE("save_period_report", { query, format, path, locale })),
+	/**  Saves a campaign's chain-of-custody record as `format` at `path` (chosen in the save dialog). */
+	saveCustody: (campaignId: string, format: CustodyFile, path: string, locale: string) => typedError<SavedFile, CommandError>(__TAURI_INVOKE("save_custody", { campaignId, format, path, locale })),
 	/**
 	 *  Opens the training database (filled with sample campaigns on first use), or goes back to the
 	 *  real one.
@@ -223,6 +226,11 @@ export type AppInfo = {
 	openError: string | null,
 	/**  The statuses, tones and materials as the window names them. */
 	vocabulary: Vocabulary,
+	/**
+	 *  The folder the save dialog opens in: `PLUTO_EXPORT_DIR`, else Downloads, else the
+	 *  database's folder.
+	 */
+	exportDir: string,
 };
 
 /**  A field change a correction made to an event. */
@@ -255,6 +263,13 @@ export type AuditExported = {
 	publicKey: string,
 };
 
+/**  A site that holds material. */
+export type BalanceSite = 
+/**  MBA: receives the material, granulates, removes metal, purifies and extrudes it. */
+"MBA" | 
+/**  RGE: receives the extruded material and makes parts of it. */
+"RGE";
+
 /**  A campaign (one stream of events): `cmp_` followed by a ULID. */
 export type CampaignId = string;
 
@@ -284,6 +299,16 @@ export type CampaignRecord = {
 	 *  updating shows them.
 	 */
 	newerNote: string | null,
+};
+
+/**  A campaign a report draws on. */
+export type CampaignRef = {
+	/**  Its id. */
+	id: CampaignId,
+	/**  LEGO's code, when known. */
+	code: string | null,
+	/**  Its material, when known. */
+	material: MaterialType | null,
 };
 
 /**  A campaign's current state, derived from its events. */
@@ -441,6 +466,13 @@ export type CsvSeparator =
 /**  `;` with decimal commas: Danish and German Excel. */
 "Semicolon";
 
+/**  Which file a custody record is saved as. */
+export type CustodyFile = 
+/**  A PDF to print and sign. */
+"Pdf" | 
+/**  CSV for the spreadsheet the separator suits, with a byte-order mark. */
+{ Csv: CsvSeparator };
+
 /**  One installation of the app or CLI: `dev_` followed by a ULID. */
 export type DeviceId = string;
 
@@ -577,6 +609,14 @@ export type FieldSpec = {
 	long: boolean,
 };
 
+/**  A figure of the report and the campaigns behind it. */
+export type Figure = {
+	/**  The sum. */
+	total: number | null,
+	/**  Each campaign's part, largest first. */
+	campaigns: Share[],
+};
+
 /**  One recorded step as the balance needs it. Kept in the projection. */
 export type FlowStep = {
 	/**  The status the step reaches. */
@@ -649,6 +689,20 @@ export type Home = {
 /**  A calendar date written strictly as `YYYY-MM-DD` (chrono alone also accepts `2026-2-1`). */
 export type IsoDate = string;
 
+/**  A line of the report. */
+export type Line = {
+	/**  What it measures. */
+	measure: Measure,
+	/**  In words. */
+	label: string,
+	/**  How it enters the balance. */
+	role: Role,
+	/**  Whether it counts parts (else kilograms). */
+	parts: boolean,
+	/**  The figure. */
+	figure: Figure,
+};
+
 /**  A page of campaigns and how many match in all. */
 export type ListPage = {
 	/**  The rows of this page. */
@@ -688,6 +742,31 @@ export type MaterialType =
 /**  Post-Consumer Recycled. */
 "PCR";
 
+/**  What a line of the report is, and how it enters the balance. */
+export type Measure = 
+/**  Inbound net weight received at MBA (in). */
+"receivedAtMba" | 
+/**  A processing step's starting weight below the weight before it (lost). */
+({ handlingLoss: CampaignStatus }) & { output?: never; processLoss?: never } | 
+/**  A processing step's starting weight minus its output (lost). */
+({ processLoss: CampaignStatus }) & { handlingLoss?: never; output?: never } | 
+/**  A processing step's output (shown, not in the balance). */
+({ output: CampaignStatus }) & { handlingLoss?: never; processLoss?: never } | 
+/**  Material shipped from MBA to RGE (out of MBA; within the chain otherwise). */
+"shippedToRge" | 
+/**  Material received at RGE (into RGE; within the chain otherwise). */
+"receivedAtRge" | 
+/**  Shipped weight RGE did not receive (lost). */
+"transitLoss" | 
+/**  Material made into parts when manufacturing completed (out). */
+"madeIntoParts" | 
+/**  Parts ordered (PO quantity), counted when manufacturing started. */
+"partsOrdered" | 
+/**  Parts made. */
+"partsMade" | 
+/**  Parts returned to LEGO. */
+"partsReturned";
+
 /**  What the campaign expects next. */
 export type NextStep = {
 	/**  The event type to record. */
@@ -710,6 +789,47 @@ export type OpenAnomaly = {
 	entryLabel: string,
 	/**  How a coordinator resolves it. */
 	remedy: string,
+};
+
+/**  A period: its first and last day, both included. */
+export type Period = {
+	/**  First day. */
+	from: IsoDate,
+	/**  Last day. */
+	to: IsoDate,
+};
+
+/**  The period and campaigns a report covers, as the screen asks for them. */
+export type PeriodQuery = {
+	/**  First day, `YYYY-MM-DD`. */
+	from: string,
+	/**  Last day, included. */
+	to: string,
+	/**  Only this material; `None`: both. */
+	material: MaterialType | null,
+	/**  Only this site's balance; `None`: the whole chain. */
+	site: BalanceSite | null,
+};
+
+/**  The mass balance of a period. */
+export type PeriodReport = {
+	/**  The period. */
+	period: Period,
+	/**  The campaigns and site covered. */
+	scope: Scope,
+	/**  Kilograms in process when the period began. */
+	opening: Figure,
+	/**  The period's figures, in chain order (each step's handling loss, process loss, output). */
+	lines: Line[],
+	/**  Kilograms in process when it ended. */
+	closing: Figure,
+	/**
+	 *  Corrections and voids recorded after the period closed that change its figures or its
+	 *  opening.
+	 */
+	restated: Restatement[],
+	/**  Every campaign a figure draws on. */
+	campaigns: CampaignRef[],
 };
 
 /**  Who uses this laptop. Every event recorded here carries the profile's `userId`. */
@@ -790,6 +910,23 @@ export type Rejection = {
 	rejectedAt: Timestamp,
 };
 
+/**  Which file a report is saved as. */
+export type ReportFile = 
+/**  An Excel workbook. */
+"Xlsx" | 
+/**  A PDF to print and sign. */
+"Pdf";
+
+/**  A correction or void recorded after the period closed that restates it. */
+export type Restatement = {
+	/**  Index into [`PeriodReport::campaigns`]. */
+	campaign: number,
+	/**  The step's label. */
+	step: string,
+	/**  The correction or void. */
+	amendment: Amendment,
+};
+
 /**  An `AnomalyReviewed` entry as the fold keeps it. */
 export type Review = {
 	/**  The `AnomalyReviewed` event. */
@@ -816,6 +953,41 @@ export type ReviewNote = {
 	anomalyKind: string,
 	/**  The reviewer's note. */
 	note: string,
+};
+
+/**  How a measure enters a site's balance. */
+export type Role = 
+/**  Adds to what is in process. */
+"in" | 
+/**  Lost: subtracts. */
+"lost" | 
+/**  Leaves the site or the chain: subtracts. */
+"out" | 
+/**  Shown for information (step outputs, movements within the chain, parts). */
+"info";
+
+/**  A file the app saved. */
+export type SavedFile = {
+	/**  Where. */
+	path: string,
+	/**  Its size in bytes. */
+	bytes: number,
+};
+
+/**  Which campaigns a report covers. */
+export type Scope = {
+	/**  Only this material; `None`: both. */
+	material: MaterialType | null,
+	/**  Only this site's balance; `None`: the whole chain. */
+	site: BalanceSite | null,
+};
+
+/**  One campaign's share of a figure. */
+export type Share = {
+	/**  Index into [`PeriodReport::campaigns`]. */
+	campaign: number,
+	/**  Its amount. */
+	amount: number | null,
 };
 
 /**  The site a coordinator works at. */

@@ -717,7 +717,7 @@ fn custody(
                 Locale::Da | Locale::De => pluto_core::record::CsvSeparator::Semicolon,
                 Locale::En => pluto_core::record::CsvSeparator::Comma,
             };
-            record.custody_csv(separator, &chrono::Local)
+            record.custody_csv(separator, &chrono::Local, false)
         }
     };
     write_new(file, &bytes)?;

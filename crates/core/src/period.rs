@@ -133,6 +133,9 @@ impl Flows {
 
 /// A site that holds material.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+// The app has a `Site` of its own (where a laptop works, LEGO included); the container's name
+// only names the generated TypeScript type, JSON never carries it.
+#[serde(rename = "BalanceSite")]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub enum Site {
     /// MBA: receives the material, granulates, removes metal, purifies and extrudes it.

@@ -406,13 +406,21 @@ impl CampaignRecord {
     /// Written for the spreadsheet that opens it: UTF-8 with a byte-order mark (so that Excel
     /// reads "Søren" as written), the separator given (`;` is what Danish and German Excel
     /// split on, and then numbers take a decimal comma), and times in the zone `tz` in a form
-    /// Excel reads as a date, next to their offset and the UTC instant.
-    pub fn custody_csv<Tz: chrono::TimeZone>(&self, separator: CsvSeparator, tz: &Tz) -> Vec<u8>
+    /// Excel reads as a date, next to their offset and the UTC instant. A file made from the
+    /// training database (`training`) says so on its first line, above the header.
+    pub fn custody_csv<Tz: chrono::TimeZone>(
+        &self,
+        separator: CsvSeparator,
+        tz: &Tz,
+        training: bool,
+    ) -> Vec<u8>
     where
         Tz::Offset: std::fmt::Display,
     {
         let mut out = csv::WriterBuilder::new()
             .delimiter(separator.byte())
+            // The training line has one column, the rows many.
+            .flexible(true)
             .terminator(csv::Terminator::CRLF)
             .from_writer("\u{feff}".as_bytes().to_vec());
         let header = [
@@ -436,7 +444,11 @@ impl CampaignRecord {
             "voided_by",
             "void_reason",
         ];
-        let mut rows: Vec<Vec<String>> = vec![header.iter().map(|s| (*s).to_owned()).collect()];
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        if training {
+            rows.push(vec!["TRAINING: practice data, not a real record".to_owned()]);
+        }
+        rows.push(header.iter().map(|s| (*s).to_owned()).collect());
         let code = self.state.lego_campaign_code.clone().unwrap_or_default();
         for entry in &self.events {
             let e = &entry.event;
@@ -571,7 +583,7 @@ mod tests {
         for (separator, byte, weight) in
             [(CsvSeparator::Semicolon, b';', "3360,2"), (CsvSeparator::Comma, b',', "3360.2")]
         {
-            let csv = record.custody_csv(separator, &copenhagen);
+            let csv = record.custody_csv(separator, &copenhagen, false);
             assert!(csv.starts_with("\u{feff}".as_bytes()), "a byte-order mark first");
             let mut reader = csv::ReaderBuilder::new().delimiter(byte).from_reader(&csv[3..]);
             let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
@@ -590,6 +602,11 @@ mod tests {
             assert_eq!(&created[column("utc_offset")], "UTC+01:00");
             assert_eq!(&created[column("recorded_at_utc")], events[1].created_at.to_string());
         }
+        let training =
+            String::from_utf8(record.custody_csv(CsvSeparator::Semicolon, &copenhagen, true)).unwrap();
+        let mut lines = training.lines();
+        assert_eq!(lines.next(), Some("\u{feff}TRAINING: practice data, not a real record"));
+        assert!(lines.next().unwrap().starts_with("campaign_id;"), "the header follows");
     }
 
     #[test]
@@ -614,7 +631,7 @@ mod tests {
         assert_eq!(entry.corrections.len(), 1);
         assert_eq!(entry.corrections[0].reason, "scale misread");
         assert_eq!(record.state.inbound_net_weight_kg, Some(now));
-        let csv = String::from_utf8(record.custody_csv(CsvSeparator::Comma, &chrono::Utc)).unwrap();
+        let csv = String::from_utf8(record.custody_csv(CsvSeparator::Comma, &chrono::Utc, false)).unwrap();
         let row = csv.lines().find(|l| l.contains(",netWeightKg,")).unwrap();
         assert!(row.contains(&format!(",{was},{now},")), "{row}");
         assert!(row.ends_with("scale misread,,"), "{row}");

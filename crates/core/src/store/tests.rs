@@ -713,7 +713,7 @@ mod sync_bookkeeping {
         let mut record = record.unwrap();
         record.attest_sites(&sites);
         assert_eq!(record.events[0].site.as_deref(), Some("LEGO"));
-        let csv = record.custody_csv(crate::record::CsvSeparator::Comma, &chrono::Utc);
+        let csv = record.custody_csv(crate::record::CsvSeparator::Comma, &chrono::Utc, false);
         assert!(String::from_utf8(csv).unwrap().lines().nth(1).unwrap().contains(",LEGO,"));
         let stored: Result<(), rusqlite::Error> = b
             .store

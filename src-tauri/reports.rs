@@ -1,0 +1,165 @@
+//! The audit outputs: the period mass balance on screen, and the files a coordinator saves where
+//! they choose (the window asks through the save dialog and passes the path): the period report
+//! as Excel or PDF, a campaign's chain-of-custody record as PDF or CSV. Files made from the
+//! training database say TRAINING.
+
+use pluto_core::payload::{parse_date, MaterialType};
+use pluto_core::pdf::{Locale, Stamp};
+use pluto_core::period::{Period, PeriodReport, Scope, Site};
+use pluto_core::record::CsvSeparator;
+use pluto_core::Timestamp;
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+use crate::commands::{self, record_of};
+use crate::error::{CommandError, ErrorKind};
+use crate::state::{AppState, Inner};
+
+/// The period and campaigns a report covers, as the screen asks for them.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodQuery {
+    /// First day, `YYYY-MM-DD`.
+    pub from: String,
+    /// Last day, included.
+    pub to: String,
+    /// Only this material; `None`: both.
+    pub material: Option<MaterialType>,
+    /// Only this site's balance; `None`: the whole chain.
+    pub site: Option<Site>,
+}
+
+impl PeriodQuery {
+    fn read(&self) -> Result<(Period, Scope), CommandError> {
+        let from = parse_date(&self.from).map_err(|e| CommandError::field("from", e.message))?;
+        let to = parse_date(&self.to).map_err(|e| CommandError::field("to", e.message))?;
+        let period = Period::new(from, to).map_err(|e| CommandError::field("to", e.to_string()))?;
+        Ok((period, Scope { material: self.material, site: self.site }))
+    }
+}
+
+/// The mass balance of a period across campaigns.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn period_report(state: State<'_, AppState>, query: PeriodQuery) -> Result<PeriodReport, CommandError> {
+    let (period, scope) = query.read()?;
+    let mut inner = state.lock();
+    Ok(inner.session()?.store.period_report(period, scope)?)
+}
+
+/// Which file a report is saved as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, specta::Type)]
+pub enum ReportFile {
+    /// An Excel workbook.
+    Xlsx,
+    /// A PDF to print and sign.
+    Pdf,
+}
+
+/// Which file a custody record is saved as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, specta::Type)]
+pub enum CustodyFile {
+    /// A PDF to print and sign.
+    Pdf,
+    /// CSV for the spreadsheet the separator suits, with a byte-order mark.
+    Csv(CsvSeparator),
+}
+
+/// A file the app saved.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedFile {
+    /// Where.
+    pub path: String,
+    /// Its size in bytes.
+    pub bytes: u32,
+}
+
+/// Saves the period report as `format` at `path` (chosen in the save dialog), its numbers and
+/// dates in `locale` (the window's language tag).
+#[tauri::command(async)]
+#[specta::specta]
+pub fn save_period_report(
+    state: State<'_, AppState>,
+    query: PeriodQuery,
+    format: ReportFile,
+    path: String,
+    locale: String,
+) -> Result<SavedFile, CommandError> {
+    let (period, scope) = query.read()?;
+    let mut inner = state.lock();
+    let stamp = stamp(&mut inner, &locale)?;
+    let report = inner.session()?.store.period_report(period, scope)?;
+    let bytes = match format {
+        ReportFile::Xlsx => pluto_core::xlsx::period_report(&report, stamp.training)
+            .map_err(|e| CommandError::new(ErrorKind::Failed, format!("cannot make the workbook: {e}")))?,
+        ReportFile::Pdf => pluto_core::pdf::period_report(&report, &stamp, &report.fingerprint()),
+    };
+    save(&path, &bytes)
+}
+
+/// Saves a campaign's chain-of-custody record as `format` at `path` (chosen in the save dialog).
+#[tauri::command(async)]
+#[specta::specta]
+pub fn save_custody(
+    state: State<'_, AppState>,
+    campaign_id: String,
+    format: CustodyFile,
+    path: String,
+    locale: String,
+) -> Result<SavedFile, CommandError> {
+    let id = commands::campaign_id(&campaign_id)?;
+    let mut inner = state.lock();
+    let stamp = stamp(&mut inner, &locale)?;
+    let store = &mut inner.session()?.store;
+    let record = record_of(store, &id, None)?;
+    let bytes = match format {
+        CustodyFile::Pdf => {
+            pluto_core::pdf::custody_record(&record, &stamp, &store.custody_fingerprint(&id)?)
+        }
+        CustodyFile::Csv(separator) => record.custody_csv(separator, &chrono::Local, stamp.training),
+    };
+    save(&path, &bytes)
+}
+
+/// Who makes a file on this laptop now, in the window's language.
+fn stamp(inner: &mut Inner, locale: &str) -> Result<Stamp<'static, chrono::Local>, CommandError> {
+    let user = inner.user()?;
+    let session = inner.session()?;
+    Ok(Stamp {
+        locale: Locale::from_tag(locale),
+        tz: &chrono::Local,
+        training: session.training,
+        made_at: Timestamp::now(),
+        made_by: user.display_name(),
+        device: session.store.device_id().to_string(),
+        public_key: session.store.audit_key()?.public_key(),
+    })
+}
+
+/// Writes `bytes` to `path` whole or not at all (a temporary file beside it, flushed, then
+/// renamed): a file that was there is replaced only once the new one is complete, and the save
+/// dialog asked before choosing it.
+fn save(path: &str, bytes: &[u8]) -> Result<SavedFile, CommandError> {
+    let path = std::path::PathBuf::from(path);
+    if !path.is_absolute() || path.file_name().is_none() {
+        return Err(CommandError::field(
+            "path",
+            format!("expected a file's full path, got {:?}", path.display()),
+        ));
+    }
+    let mut partial_name = path.file_name().unwrap_or_default().to_os_string();
+    partial_name.push(".partial");
+    let partial = path.with_file_name(partial_name);
+    let failed = |e: std::io::Error| {
+        CommandError::new(ErrorKind::Failed, format!("cannot save {}: {e}", path.display()))
+    };
+    std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::File::open(&partial)?.sync_all())
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            failed(e)
+        })?;
+    Ok(SavedFile { path: path.display().to_string(), bytes: bytes.len() as u32 })
+}
