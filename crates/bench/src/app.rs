@@ -24,7 +24,7 @@ use crate::remote;
 use crate::report::{megabytes, millis, percentile, thousands, Figure};
 
 /// Events on each measured campaign before the measured entry.
-const EVENTS: usize = 100;
+pub(crate) const EVENTS: usize = 100;
 
 /// The bound from click to updated view.
 const RECORD_TARGET: Duration = Duration::from_millis(100);
@@ -36,7 +36,7 @@ const LAUNCH_TARGET: Duration = Duration::from_millis(1500);
 const MEMORY_TARGET: u64 = 150_000_000;
 
 /// A campaign with `EVENTS` events: the twelve steps, then corrections of a free-text field.
-fn grow(store: &mut Store, user: &UserId, n: u32) -> Result<CampaignId> {
+pub(crate) fn grow(store: &mut Store, user: &UserId, n: u32) -> Result<CampaignId> {
     let sample = SampleCampaign::numbered(n);
     let mut id: Option<CampaignId> = None;
     for t in EventType::STEPS {

@@ -19,6 +19,7 @@ mod export;
 mod gen;
 mod laptop;
 mod list;
+mod pdf;
 mod period;
 mod pg;
 mod rebuild;
@@ -62,13 +63,16 @@ pub enum Bench {
     AuditExport,
     /// `Store::period_report` over every campaign against a raw scan of their projections.
     PeriodReport,
+    /// The custody PDF of a 100-event campaign against a bare read of its rows.
+    CustodyPdf,
 }
 
 impl Bench {
     /// Every benchmark of the event store, quickest first.
-    pub const ALL: [Bench; 7] = [
+    pub const ALL: [Bench; 8] = [
         Bench::Append,
         Bench::RecordView,
+        Bench::CustodyPdf,
         Bench::ApplyRemote,
         Bench::List,
         Bench::PeriodReport,
@@ -156,6 +160,7 @@ pub fn run(bench: Bench, config: &Config) -> Result<Vec<Figure>> {
         Bench::Rebuild => rebuild::run(&config.dir, config.events, &config.child_exe)?,
         Bench::AuditExport => export::run(&config.dir, config.events)?,
         Bench::PeriodReport => vec![period::run(&config.dir, config.events, config.campaigns)?],
+        Bench::CustodyPdf => vec![pdf::run(&config.dir, config.record_views)?],
         Bench::Sync | Bench::Devices => {
             let s = &config.server;
             let bin = ServerBin::new(&s.bin, &s.build_command)?;

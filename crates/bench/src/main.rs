@@ -106,6 +106,9 @@ enum Command {
     AuditExport,
     /// Store::list against the bare page query
     List,
+    /// The custody PDF of a 100-event campaign against a bare read of its rows (--record-views
+    /// campaigns)
+    CustodyPdf,
     /// Store::period_report over every campaign against a raw scan of their projections
     /// (--events, --campaigns)
     PeriodReport,
@@ -139,6 +142,7 @@ fn main() -> Result<()> {
         Command::AuditExport => vec![Bench::AuditExport],
         Command::List => vec![Bench::List],
         Command::PeriodReport => vec![Bench::PeriodReport],
+        Command::CustodyPdf => vec![Bench::CustodyPdf],
         Command::ApplyRemote => vec![Bench::ApplyRemote],
         Command::Sync => vec![Bench::Sync],
         Command::Devices => vec![Bench::Devices],

@@ -61,6 +61,9 @@ fn every_benchmark_completes_at_a_tiny_scale() {
     assert_eq!((audit[0].pluto_count, audit[0].baseline_count), (2_000, 2_000));
     assert_eq!((audit[1].pluto_count, audit[2].pluto_count), (2_000, 2_000));
 
+    let pdf = run(Bench::CustodyPdf, &config).unwrap();
+    assert_eq!((pdf[0].pluto_count, pdf[0].baseline_count), (2, 2));
+
     let period = run(Bench::PeriodReport, &config).unwrap();
     assert!(period[0].pluto_count > 100, "{:?}", period[0]);
     assert_eq!(period[0].pluto_count, period[0].baseline_count);
@@ -81,7 +84,9 @@ fn every_benchmark_completes_at_a_tiny_scale() {
     assert!(rebuild[0].pluto_count > 100, "{:?}", rebuild[0]);
     assert_eq!(rebuild[0].baseline_count, 2_000);
 
-    for figure in append.iter().chain(&view).chain(&remote).chain(&list).chain(&rebuild).chain(&period) {
+    for figure in
+        append.iter().chain(&view).chain(&remote).chain(&list).chain(&rebuild).chain(&period).chain(&pdf)
+    {
         assert!(figure.ratio.is_none_or(|r| r.is_finite() && r > 0.0), "{figure:?}");
     }
     assert!(pluto_bench::table(&rebuild).contains("rebuild"));
