@@ -14,8 +14,8 @@ use pluto_core::store::{
 };
 use pluto_core::vocabulary::Vocabulary;
 use pluto_core::{
-    AnomalyKind, CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Payload, Refusal, Store,
-    StoreError, Timestamp, UserId,
+    AnomalyKind, CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Payload, Store, StoreError,
+    Timestamp, UserId,
 };
 use serde::Serialize;
 use tauri::State;
@@ -403,11 +403,6 @@ pub fn review_anomaly(
 }
 
 /// Where exports go: `PLUTO_EXPORT_DIR`, else the Downloads folder, else the database's folder.
-fn export_dir(inner: &mut Inner) -> Result<std::path::PathBuf, CommandError> {
-    inner.paths()?;
-    Ok(export_dir_of(inner))
-}
-
 fn export_dir_of(inner: &Inner) -> std::path::PathBuf {
     let fallback = inner
         .paths
@@ -416,72 +411,6 @@ fn export_dir_of(inner: &Inner) -> std::path::PathBuf {
         .and_then(|p| p.database.parent().map(std::path::Path::to_path_buf))
         .unwrap_or_default();
     std::env::var_os("PLUTO_EXPORT_DIR").map(Into::into).or_else(dirs::download_dir).unwrap_or(fallback)
-}
-
-fn write_failed(path: &std::path::Path, e: &dyn std::fmt::Display) -> CommandError {
-    CommandError::new(ErrorKind::Failed, format!("cannot write {}: {e}", path.display()))
-}
-
-/// A new file `KIND-CODE-DATE.EXT` in `dir` (`-2`, `-3`, … when the name is taken): an export
-/// never replaces an earlier one.
-fn new_export_file(
-    dir: &std::path::Path,
-    kind: &str,
-    code: &str,
-    ext: &str,
-) -> Result<(std::path::PathBuf, std::fs::File), CommandError> {
-    let safe: String =
-        code.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    std::fs::create_dir_all(dir).map_err(|e| write_failed(dir, &e))?;
-    let today = chrono::Local::now().format("%Y-%m-%d");
-    for n in 1.. {
-        let suffix = if n == 1 { String::new() } else { format!("-{n}") };
-        let path = dir.join(format!("{kind}-{safe}-{today}{suffix}.{ext}"));
-        match std::fs::File::create_new(&path) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            file => return file.map(|f| (path.clone(), f)).map_err(|e| write_failed(&path, &e)),
-        }
-    }
-    unreachable!("some numbered name is free")
-}
-
-/// An audit export the app wrote.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct AuditExported {
-    /// The file.
-    pub path: String,
-    /// How many events it holds.
-    pub events: u32,
-    /// The public key that signed it (this laptop's audit key).
-    pub public_key: String,
-}
-
-/// Writes a verifiable audit export of one campaign (its events and a manifest signed with this
-/// laptop's key, see `docs/audit-export.md`) to the Downloads folder, under a name with the
-/// date that never replaces an earlier file.
-#[tauri::command(async)]
-#[specta::specta]
-pub fn export_audit(state: State<'_, AppState>, campaign_id: String) -> Result<AuditExported, CommandError> {
-    let mut inner = state.lock();
-    let id = self::campaign_id(&campaign_id)?;
-    let dir = export_dir(&mut inner)?;
-    let store = &mut inner.session()?.store;
-    let state =
-        store.campaign(&id)?.ok_or_else(|| StoreError::Refused(Refusal::UnknownCampaign(id.clone())))?;
-    let code = state.lego_campaign_code.clone().unwrap_or_else(|| id.to_string());
-    let (path, file) = new_export_file(&dir, "audit", &code, "jsonl")?;
-    let mut out = std::io::BufWriter::new(file);
-    let selection =
-        pluto_core::audit::Selection { campaigns: Some(vec![id.to_string()]), ..Default::default() };
-    let manifest = store.export_audit(&selection, &mut out)?;
-    let file = out.into_inner().map_err(|e| write_failed(&path, e.error()))?;
-    file.sync_all().map_err(|e| write_failed(&path, &e))?;
-    Ok(AuditExported {
-        path: path.display().to_string(),
-        events: manifest.events.len() as u32,
-        public_key: manifest.public_key,
-    })
 }
 
 /// The public half of this laptop's audit key, which signs its audit exports.

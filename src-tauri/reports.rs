@@ -1,13 +1,16 @@
 //! The audit outputs: the period mass balance on screen, and the files a coordinator saves where
 //! they choose (the window asks through the save dialog and passes the path): the period report
-//! as Excel or PDF, a campaign's chain-of-custody record as PDF or CSV. Files made from the
+//! as Excel or PDF, a campaign's chain-of-custody record as PDF, Excel or CSV, the campaign list
+//! as Excel, and a campaign's verifiable audit export. Files made from the
 //! training database say TRAINING.
 
+use pluto_core::audit::Selection;
 use pluto_core::payload::{parse_date, MaterialType};
 use pluto_core::pdf::{Locale, Stamp};
 use pluto_core::period::{Period, PeriodReport, Scope, Site};
 use pluto_core::record::CsvSeparator;
-use pluto_core::Timestamp;
+use pluto_core::store::{ListQuery, SortOrder};
+use pluto_core::{CampaignStatus, Timestamp};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
@@ -61,6 +64,8 @@ pub enum ReportFile {
 pub enum CustodyFile {
     /// A PDF to print and sign.
     Pdf,
+    /// An Excel workbook with typed values.
+    Xlsx,
     /// CSV for the spreadsheet the separator suits, with a byte-order mark.
     Csv(CsvSeparator),
 }
@@ -91,8 +96,9 @@ pub fn save_period_report(
     let stamp = stamp(&mut inner, &locale)?;
     let report = inner.session()?.store.period_report(period, scope)?;
     let bytes = match format {
-        ReportFile::Xlsx => pluto_core::xlsx::period_report(&report, stamp.training)
-            .map_err(|e| CommandError::new(ErrorKind::Failed, format!("cannot make the workbook: {e}")))?,
+        ReportFile::Xlsx => {
+            pluto_core::xlsx::period_report(&report, stamp.training).map_err(workbook_error)?
+        }
         ReportFile::Pdf => pluto_core::pdf::period_report(&report, &stamp, &report.fingerprint()),
     };
     save(&path, &bytes)
@@ -117,9 +123,75 @@ pub fn save_custody(
         CustodyFile::Pdf => {
             pluto_core::pdf::custody_record(&record, &stamp, &store.custody_fingerprint(&id)?)
         }
+        CustodyFile::Xlsx => pluto_core::xlsx::custody_record(&record, &chrono::Local, stamp.training)
+            .map_err(workbook_error)?,
         CustodyFile::Csv(separator) => record.custody_csv(separator, &chrono::Local, stamp.training),
     };
     save(&path, &bytes)
+}
+
+/// Saves the campaign list as an Excel workbook at `path` (chosen in the save dialog): every
+/// campaign the list's filter matches (`status`, `search`, in `sort` order), not only the page
+/// on screen.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn save_campaign_list(
+    state: State<'_, AppState>,
+    status: Option<CampaignStatus>,
+    search: Option<String>,
+    sort: SortOrder,
+    path: String,
+) -> Result<SavedFile, CommandError> {
+    let query = ListQuery { status, search, sort, limit: 0, offset: 0 };
+    let mut inner = state.lock();
+    let session = inner.session()?;
+    let rows = session.store.list_every(&query)?;
+    let bytes = pluto_core::xlsx::campaign_list(&rows, &query, session.training).map_err(workbook_error)?;
+    save(&path, &bytes)
+}
+
+/// An audit export the app saved.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditExported {
+    /// The file.
+    pub path: String,
+    /// How many events it holds.
+    pub events: u32,
+    /// The public key that signed it (this laptop's audit key).
+    pub public_key: String,
+}
+
+/// Saves a verifiable audit export of one campaign at `path` (chosen in the save dialog): its
+/// events and a manifest signed with this laptop's key (`docs/audit-export.md`). One made from
+/// the training database says so in its signed manifest.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn save_audit_export(
+    state: State<'_, AppState>,
+    campaign_id: String,
+    path: String,
+) -> Result<AuditExported, CommandError> {
+    let id = commands::campaign_id(&campaign_id)?;
+    let mut inner = state.lock();
+    let session = inner.session()?;
+    // Refuses an unknown campaign rather than saving an export of nothing.
+    session.store.history(&id)?;
+    let selection =
+        Selection { campaigns: Some(vec![id.to_string()]), training: session.training, ..Default::default() };
+    let mut bytes = Vec::new();
+    let manifest = session.store.export_audit(&selection, &mut bytes)?;
+    let saved = save(&path, &bytes)?;
+    Ok(AuditExported {
+        path: saved.path,
+        events: manifest.events.len() as u32,
+        public_key: manifest.public_key,
+    })
+}
+
+/// A workbook that could not be made (the writer's own failure, not the user's input).
+fn workbook_error(e: impl std::fmt::Display) -> CommandError {
+    CommandError::new(ErrorKind::Failed, format!("cannot make the workbook: {e}"))
 }
 
 /// Who makes a file on this laptop now, in the window's language.

@@ -38,6 +38,15 @@ struct Rig {
     shots: PathBuf,
 }
 
+/// Checks that `path` is a saved `.xlsx` (a zip file).
+fn workbook(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| format!("the workbook {}: {e}", path.display()))?;
+    if !bytes.starts_with(b"PK") {
+        return Err(format!("{} is not an .xlsx (zip) file", path.display()));
+    }
+    Ok(())
+}
+
 /// The text `pdftotext` reads from a PDF file, its lines joined by single spaces (a phrase may
 /// wrap at the page's edge).
 fn pdf_text(path: &Path) -> Result<String> {
@@ -895,7 +904,8 @@ impl Day<'_> {
         }
         // The audit export: the campaign's entries and a signed manifest, which verifies.
         s.click_on("[data-testid=export-audit]")?;
-        let notice = s.wait_text("[data-testid=notice]", "Audit export of 17 entries saved to")?;
+        self.rig.accept_save_dialog("Save the audit export")?;
+        let notice = s.wait_text("[data-testid=notice]", "Audit export of 17 entries")?;
         let file = self
             .rig
             .dir
@@ -934,6 +944,12 @@ impl Day<'_> {
                 return Err(format!("the custody PDF lacks {needle:?}"));
             }
         }
+        // And as an Excel workbook.
+        s.click_on("[data-testid=save-custody-xlsx]")?;
+        self.rig.accept_save_dialog("Save the chain-of-custody record as an Excel workbook")?;
+        let xlsx = exports.join(format!("custody-{CODE}-{today}.xlsx"));
+        s.wait_text("[data-testid=notice]", &xlsx.display().to_string())?;
+        workbook(&xlsx)?;
 
         // The period report across campaigns, on screen, then as Excel and PDF.
         s.click_on("[data-testid=reports-open]")?;
@@ -953,10 +969,7 @@ impl Day<'_> {
         self.rig.accept_save_dialog("Save the mass balance as an Excel workbook")?;
         let xlsx = exports.join("mass-balance-2026-01-01-to-2026-12-31.xlsx");
         s.wait_text("[data-testid=report-saved]", &xlsx.display().to_string())?;
-        let bytes = std::fs::read(&xlsx).map_err(|e| format!("the workbook {}: {e}", xlsx.display()))?;
-        if !bytes.starts_with(b"PK") {
-            return Err("the workbook is not an .xlsx (zip) file".into());
-        }
+        workbook(&xlsx)?;
         s.click_on("[data-testid=save-pdf]")?;
         self.rig.accept_save_dialog("Save the mass balance as a PDF")?;
         let pdf = exports.join("mass-balance-2026-01-01-to-2026-12-31.pdf");
@@ -969,6 +982,12 @@ impl Day<'_> {
         }
         s.click_on("[data-testid=reports-back]")?;
         s.wait("[data-testid=campaign-row]")?;
+        // The campaign list as it is filtered, as an Excel workbook.
+        s.click_on("[data-testid=save-list-xlsx]")?;
+        self.rig.accept_save_dialog("Save the campaign list as an Excel workbook")?;
+        let list = exports.join(format!("campaigns-{today}.xlsx"));
+        s.wait_text("[data-testid=notice]", &list.display().to_string())?;
+        workbook(&list)?;
         open_from_list(s, CODE)
     }
 

@@ -80,12 +80,6 @@ export const commands = {
 	voidEntry: (campaignId: string, eventId: string, reason: string) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("void_entry", { campaignId, eventId, reason })),
 	/**  Marks an anomaly reviewed with a note: its badge clears, the campaign keeps it. */
 	reviewAnomaly: (campaignId: string, eventId: string, kind: AnomalyKind, note: string) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("review_anomaly", { campaignId, eventId, kind, note })),
-	/**
-	 *  Writes a verifiable audit export of one campaign (its events and a manifest signed with this
-	 *  laptop's key, see `docs/audit-export.md`) to the Downloads folder, under a name with the
-	 *  date that never replaces an earlier file.
-	 */
-	exportAudit: (campaignId: string) => typedError<AuditExported, CommandError>(__TAURI_INVOKE("export_audit", { campaignId })),
 	/**  The public half of this laptop's audit key, which signs its audit exports. */
 	auditKey: () => typedError<string, CommandError>(__TAURI_INVOKE("audit_key")),
 	/**  The mass balance of a period across campaigns. */
@@ -97,6 +91,18 @@ export const commands = {
 	savePeriodReport: (query: PeriodQuery, format: ReportFile, path: string, locale: string) => typedError<SavedFile, CommandError>(__TAURI_INVOKE("save_period_report", { query, format, path, locale })),
 	/**  Saves a campaign's chain-of-custody record as `format` at `path` (chosen in the save dialog). */
 	saveCustody: (campaignId: string, format: CustodyFile, path: string, locale: string) => typedError<SavedFile, CommandError>(__TAURI_INVOKE("save_custody", { campaignId, format, path, locale })),
+	/**
+	 *  Saves the campaign list as an Excel workbook at `path` (chosen in the save dialog): every
+	 *  campaign the list's filter matches (`status`, `search`, in `sort` order), not only the page
+	 *  on screen.
+	 */
+	saveCampaignList: (status: CampaignStatus | null, search: string | null, sort: SortOrder, path: string) => typedError<SavedFile, CommandError>(__TAURI_INVOKE("save_campaign_list", { status, search, sort, path })),
+	/**
+	 *  Saves a verifiable audit export of one campaign at `path` (chosen in the save dialog): its
+	 *  events and a manifest signed with this laptop's key (`docs/audit-export.md`). One made from
+	 *  the training database says so in its signed manifest.
+	 */
+	saveAuditExport: (campaignId: string, path: string) => typedError<AuditExported, CommandError>(__TAURI_INVOKE("save_audit_export", { campaignId, path })),
 	/**
 	 *  Opens the training database (filled with sample campaigns on first use), or goes back to the
 	 *  real one.
@@ -253,7 +259,7 @@ export type AppliedChange = {
 	recordedByName: string,
 };
 
-/**  An audit export the app wrote. */
+/**  An audit export the app saved. */
 export type AuditExported = {
 	/**  The file. */
 	path: string,
@@ -470,6 +476,8 @@ export type CsvSeparator =
 export type CustodyFile = 
 /**  A PDF to print and sign. */
 "Pdf" | 
+/**  An Excel workbook with typed values. */
+"Xlsx" | 
 /**  CSV for the spreadsheet the separator suits, with a byte-order mark. */
 { Csv: CsvSeparator };
 

@@ -161,6 +161,19 @@ enum Command {
     VerifyExport {
         /// The audit export (`-` for standard input)
         file: PathBuf,
+        /// Also compare every event the export says is on the sync server with the server's
+        /// log at that address (the server countersigns: same content, changed, or absent)
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// With --server: a token of that server (any site's; reading the log is all it does)
+        #[arg(long, env = "PLUTO_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// With --server: a file whose first line is the token
+        #[arg(long, value_name = "PATH", requires = "server")]
+        token_file: Option<PathBuf>,
+        /// With --server: the site's own certificate authority (PEM)
+        #[arg(long, env = "PLUTO_CA_FILE", value_name = "PATH")]
+        ca_file: Option<PathBuf>,
     },
     /// Print the public key that signs this installation's audit exports
     AuditKey,
@@ -224,11 +237,12 @@ enum ReportCommand {
     MassBalance(MassBalanceArgs),
     /// A campaign's chain-of-custody record: every entry with who recorded it, on which laptop
     /// and site, corrections (was -> now, why), voids, anomalies and the mass balance; as PDF
-    /// (with signature lines and the fingerprint of its audit export) or as CSV for Excel
+    /// (with signature lines and the fingerprint of its audit export), as an Excel workbook with
+    /// typed values, or as CSV
     Custody {
         /// The campaign (cmp_…)
         campaign_id: CampaignId,
-        /// pdf, or csv (`;` and decimal commas for Danish and German Excel, else `,`)
+        /// pdf, xlsx, or csv (`;` and decimal commas for Danish and German Excel, else `,`)
         #[arg(long, value_enum, default_value_t = CustodyFormat::Pdf)]
         format: CustodyFormat,
         /// The file to write (never overwrites an existing file)
@@ -244,6 +258,8 @@ enum ReportCommand {
 enum CustodyFormat {
     /// A PDF to print and sign
     Pdf,
+    /// An Excel workbook
+    Xlsx,
     /// CSV for a spreadsheet
     Csv,
 }
@@ -308,6 +324,10 @@ struct ListArgs {
     /// Rows to skip
     #[arg(long, default_value_t = 0)]
     offset: u32,
+    /// Write every matching campaign (not only one page) to this Excel workbook instead of
+    /// printing the page (never overwrites an existing file)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["limit", "offset"])]
+    xlsx: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -431,15 +451,40 @@ fn default_user() -> UserId {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let out = output::Printer { json: cli.json };
-    if let Command::VerifyExport { file } = &cli.command {
-        let verification = if file.as_os_str() == "-" {
-            pluto_core::audit::verify(std::io::stdin().lock())?
-        } else {
-            let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-            pluto_core::audit::verify(BufReader::new(f))?
+    if let Command::VerifyExport { file, server, token, token_file, ca_file } = &cli.command {
+        let open = || -> anyhow::Result<Box<dyn std::io::BufRead>> {
+            Ok(Box::new(BufReader::new(
+                std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+            )))
         };
-        out.verification(&verification);
-        return Ok(if verification.is_intact() { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        // Standard input is read once; with --server it is read twice, so it is kept.
+        let stdin = (file.as_os_str() == "-" && server.is_some())
+            .then(|| -> anyhow::Result<Vec<u8>> {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut bytes)?;
+                Ok(bytes)
+            })
+            .transpose()?;
+        let verification = match (&stdin, file.as_os_str() == "-") {
+            (Some(bytes), _) => pluto_core::audit::verify(bytes.as_slice())?,
+            (None, true) => pluto_core::audit::verify(std::io::stdin().lock())?,
+            (None, false) => pluto_core::audit::verify(open()?)?,
+        };
+        let comparison = match server {
+            Some(url) => {
+                let token = read_token(token.clone(), token_file.as_deref())?;
+                let client = SyncClient::with_ca_file(url, &token, ca_file.as_deref())?;
+                let input: Box<dyn std::io::BufRead + '_> = match &stdin {
+                    Some(bytes) => Box::new(bytes.as_slice()),
+                    None => open()?,
+                };
+                Some(compare_with_server(&client, input, &verification.manifest)?)
+            }
+            None => None,
+        };
+        out.verification(&verification, comparison.as_ref());
+        let agrees = comparison.as_ref().is_none_or(|c| c.mismatches.is_empty());
+        return Ok(if verification.is_intact() && agrees { ExitCode::SUCCESS } else { ExitCode::from(1) });
     }
     let db = match cli.db {
         Some(path) => path,
@@ -517,7 +562,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 limit: args.limit,
                 offset: args.offset,
             };
-            out.list(&store.list(&query)?, &query);
+            match args.xlsx {
+                Some(file) => {
+                    let rows = store.list_every(&query)?;
+                    let bytes = pluto_core::xlsx::campaign_list(&rows, &query, false)
+                        .map_err(|e| anyhow::anyhow!("cannot make the workbook: {e}"))?;
+                    write_new("xlsx", &file, &bytes)?;
+                    out.message(
+                        json!({ "file": file, "campaigns": rows.len() }),
+                        &format!("Wrote {} campaigns to {}.", rows.len(), file.display()),
+                    );
+                }
+                None => out.list(&store.list(&query)?, &query),
+            }
         }
         Command::Find { text, limit } => out.found(&text, &store.find(&text, limit.clamp(1, 1000))?),
         Command::Report(ReportCommand::MassBalance(args)) => mass_balance(&mut store, &out, &user, args)?,
@@ -555,6 +612,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .then(|| campaigns.iter().map(ToString::to_string).collect()),
                 from: from.map(day),
                 to: to.and_then(|d| d.succ_opt()).map(day),
+                training: false,
             };
             let manifest = if file.as_os_str() == "-" {
                 store.export_audit(&selection, BufWriter::new(std::io::stdout().lock()))?
@@ -604,18 +662,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Sync { server, token, token_file, ca_file, watch } => {
-            let token = match token_file {
-                Some(path) => std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read the token file {}", path.display()))?
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    // Notepad may save the file with a byte-order mark and CRLF line ends.
-                    .trim_start_matches('\u{feff}')
-                    .trim()
-                    .to_owned(),
-                None => token.context("give the device token with --token, --token-file or PLUTO_TOKEN")?,
-            };
+            let token = read_token(token, token_file.as_deref())?;
             let client = SyncClient::with_ca_file(&server, &token, ca_file.as_deref())?;
             if watch {
                 runner::run(db, &client, &Pace::default(), &Signals::default(), |pass| out.sync_pass(&pass))?;
@@ -631,6 +678,49 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The token given on the command line, in `PLUTO_TOKEN`, or as the first line of a file.
+fn read_token(token: Option<String>, token_file: Option<&Path>) -> anyhow::Result<String> {
+    match token_file {
+        Some(path) => Ok(std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the token file {}", path.display()))?
+            .lines()
+            .next()
+            .unwrap_or_default()
+            // Notepad may save the file with a byte-order mark and CRLF line ends.
+            .trim_start_matches('\u{feff}')
+            .trim()
+            .to_owned()),
+        None => token.context("give the token with --token, --token-file or PLUTO_TOKEN"),
+    }
+}
+
+/// Asks the sync server how its log compares with every event of an audit export that names a
+/// server position.
+fn compare_with_server(
+    client: &SyncClient,
+    input: impl std::io::BufRead,
+    manifest: &pluto_core::audit::Manifest,
+) -> anyhow::Result<output::ServerComparison> {
+    let questions = pluto_core::audit::server_questions(input, manifest)?;
+    let mut comparison = output::ServerComparison {
+        server: client.base_url().to_owned(),
+        head: 0,
+        compared: questions.len(),
+        not_on_server: manifest.events.iter().filter(|e| e.server_position.is_none()).count(),
+        mismatches: Vec::new(),
+    };
+    let mut questions = questions.into_iter().peekable();
+    while questions.peek().is_some() {
+        let part: Vec<_> = questions.by_ref().take(pluto_core::sync::protocol::MAX_ATTEST_EVENTS).collect();
+        let answer = client.attest(part)?;
+        comparison.head = answer.head;
+        comparison.mismatches.extend(
+            answer.events.into_iter().filter(|a| a.verdict != pluto_core::sync::protocol::Verdict::Same),
+        );
+    }
+    Ok(comparison)
 }
 
 /// Exports to a temporary file beside `file`, then renames it, so a failed export never leaves
@@ -678,7 +768,7 @@ fn mass_balance(
         std::io::stdout().lock().write_all(&bytes)?;
         return Ok(());
     };
-    write_new(&file, &bytes)?;
+    write_new("out", &file, &bytes)?;
     out.message(
         json!({ "file": file, "campaigns": report.campaigns.len() }),
         &format!(
@@ -712,6 +802,8 @@ fn custody(
         CustodyFormat::Pdf => {
             pluto_core::pdf::custody_record(&record, &stamp, &store.custody_fingerprint(campaign)?)
         }
+        CustodyFormat::Xlsx => pluto_core::xlsx::custody_record(&record, &chrono::Local, false)
+            .map_err(|e| anyhow::anyhow!("cannot make the workbook: {e}"))?,
         CustodyFormat::Csv => {
             let separator = match stamp.locale {
                 Locale::Da | Locale::De => pluto_core::record::CsvSeparator::Semicolon,
@@ -720,7 +812,7 @@ fn custody(
             record.custody_csv(separator, &chrono::Local, false)
         }
     };
-    write_new(file, &bytes)?;
+    write_new("out", file, &bytes)?;
     out.message(
         json!({ "file": file, "events": events.len() }),
         &format!(
@@ -759,9 +851,9 @@ fn stamp<'a>(
 }
 
 /// Writes `bytes` to a new file `file`, refusing to replace one.
-fn write_new(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+fn write_new(flag: &str, file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if file.exists() {
-        return Err(refused("out", format!("{} exists already; choose another name", file.display())));
+        return Err(refused(flag, format!("{} exists already; choose another name", file.display())));
     }
     write_atomically(file, |w| Ok(w.write_all(bytes)?))
 }

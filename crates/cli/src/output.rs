@@ -8,10 +8,27 @@ use pluto_core::period::{Figure, PeriodReport, Role};
 use pluto_core::store::{
     Drift, FoundCampaign, ListPage, ListQuery, OpenAnomaly, PullRefusal, Recorded, Rejection, SyncState,
 };
+use pluto_core::sync::protocol::{Attestation, Verdict};
 use pluto_core::sync::runner::Pass;
 use pluto_core::sync::SyncReport;
 use pluto_core::{CampaignState, DeviceId, Event, EventType, MassBalance, Payload, StoreError, Timestamp};
 use serde_json::{json, Value};
+
+/// How the sync server's log compares with an audit export (`verify-export --server`).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerComparison {
+    /// The server asked.
+    pub server: String,
+    /// The last position of its log when it answered.
+    pub head: i64,
+    /// How many events it was asked about.
+    pub compared: usize,
+    /// Events the export holds that were not on the server when exported.
+    pub not_on_server: usize,
+    /// The events where the log differs from the export.
+    pub mismatches: Vec<Attestation>,
+}
 
 /// `println!` for results. When standard output is closed early (`pluto list | head -1`), the
 /// command ends quietly with success, as command-line tools do, instead of panicking: whatever
@@ -319,7 +336,11 @@ impl Printer {
     }
 
     /// What `verify-export` found.
-    pub fn verification(&self, verification: &pluto_core::audit::Verification) {
+    pub fn verification(
+        &self,
+        verification: &pluto_core::audit::Verification,
+        server: Option<&ServerComparison>,
+    ) {
         let manifest = &verification.manifest;
         if self.json {
             self.emit(&json!({
@@ -330,6 +351,7 @@ impl Printer {
                 "deviceId": manifest.device_id,
                 "publicKey": manifest.public_key,
                 "selection": manifest.selection,
+                "server": server,
             }));
             return;
         }
@@ -347,6 +369,42 @@ impl Printer {
             out!("NOT INTACT: {} finding(s):", verification.findings.len());
             for finding in &verification.findings {
                 out!("  {finding}");
+            }
+        }
+        let Some(server) = server else { return };
+        let agreeing = server.compared - server.mismatches.len();
+        out!(
+            "Compared with the log of {} (up to #{}): {agreeing} of {} events the export says are on the server are there as exported.",
+            server.server,
+            server.head,
+            server.compared
+        );
+        if server.not_on_server > 0 {
+            out!(
+                "{} events were not yet confirmed on the server when exported; the server was not asked about them.",
+                server.not_on_server
+            );
+        }
+        if !server.mismatches.is_empty() {
+            out!("THE SERVER DISAGREES about {} event(s):", server.mismatches.len());
+            for m in &server.mismatches {
+                let why = match m.verdict {
+                    Verdict::Same => "the same",
+                    Verdict::Different => {
+                        "the server holds it with other content: it was changed after it reached the server"
+                    }
+                    Verdict::OtherEvent => "the server holds another event at that position",
+                    Verdict::Absent => "the server holds no event at that position",
+                    Verdict::Unknown => {
+                        "the server answered in a way this Pluto does not know; check with a newer Pluto"
+                    }
+                };
+                match &m.server_id {
+                    Some(other) => {
+                        out!("  event {} at server position #{}: {why} ({other})", m.id, m.position)
+                    }
+                    None => out!("  event {} at server position #{}: {why}", m.id, m.position),
+                }
             }
         }
     }

@@ -441,6 +441,28 @@ fn the_period_mass_balance_as_a_table_json_and_an_excel_workbook() {
     assert!(site.contains("expected MBA or RGE"), "{site}");
 }
 
+/// Workbooks for Excel: the custody record, and every campaign the list's filter matches.
+#[test]
+fn the_custody_record_and_the_campaign_list_save_as_workbooks() {
+    let p = Pluto::new();
+    let id = create(&p, "LEGO-2026-0001");
+    create(&p, "LEGO-2026-0002");
+    p.ok(&["record", &id, "InboundShipmentRecorded", "--data", &sample("InboundShipmentRecorded")]);
+    let custody = p.file("custody.xlsx");
+    let said = p.ok(&["report", "custody", &id, "--format", "xlsx", "--out", custody.to_str().unwrap()]);
+    assert!(said.contains("(2 entries)"), "{said}");
+    assert!(std::fs::read(&custody).unwrap().starts_with(b"PK"), "an xlsx is a zip file");
+
+    let list = p.file("campaigns.xlsx");
+    let said = p.ok(&["list", "--search", "lego-2026", "--xlsx", list.to_str().unwrap()]);
+    assert!(said.contains("Wrote 2 campaigns to"), "{said}");
+    assert!(std::fs::read(&list).unwrap().starts_with(b"PK"));
+    let again = p.fails(1, &["list", "--xlsx", list.to_str().unwrap()]);
+    assert!(again.contains("exists already; choose another name"), "{again}");
+    let paged = p.fails(2, &["list", "--limit", "5", "--xlsx", p.file("x.xlsx").to_str().unwrap()]);
+    assert!(paged.contains("--limit"), "{paged}");
+}
+
 /// The text `pdftotext` reads from a PDF file.
 fn pdf_text(path: &Path) -> String {
     let out = Command::new("pdftotext")

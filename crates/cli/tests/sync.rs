@@ -373,6 +373,72 @@ fn laptops_sync_past_a_newer_plutos_events_and_keep_them() {
     assert!(mba.ok(&["verify"]).contains("OK: every campaign projection equals a fresh fold"));
 }
 
+/// An auditor compares a laptop's audit export with the central log: an honest export agrees;
+/// one from a laptop whose database was altered after its events reached the server is intact
+/// by its own signature, but the server names the changed event.
+#[test]
+fn the_server_countersigns_an_audit_export_and_catches_a_rewritten_laptop() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server.sqlite3"));
+    let mba = Pluto::at(dir.path(), "mba");
+    let token = server.token(&mba.device());
+    let auditor = server.site_token("dev_01M8D4FB0YQT5Q0EH8W9ASNV9A", "LEGO", Role::Site);
+    let sample = pluto_core::samples::SampleCampaign::numbered(1);
+    let payload = |t: pluto_core::EventType| sample.payload(t).unwrap().to_string();
+    let id = mba.ok(&["campaign", "create", "--code", "LEGO-AUDIT-1", "--material", "PCR"]).trim().to_owned();
+    mba.ok(&[
+        "record",
+        &id,
+        "InboundShipmentRecorded",
+        "--data",
+        &payload(pluto_core::EventType::InboundShipmentRecorded),
+    ]);
+    mba.ok(&["sync", "--server", &server.url, "--token", &token]);
+    mba.ok(&["sync", "--server", &server.url, "--token", &token]);
+    mba.ok(&[
+        "record",
+        &id,
+        "GranulationCompleted",
+        "--data",
+        &payload(pluto_core::EventType::GranulationCompleted),
+    ]);
+
+    let honest = dir.path().join("honest.jsonl");
+    mba.ok(&["export", honest.to_str().unwrap(), "--audit", "--campaign", &id]);
+    let said =
+        mba.ok(&["verify-export", honest.to_str().unwrap(), "--server", &server.url, "--token", &auditor]);
+    assert!(said.contains("OK: every event is exactly as exported"), "{said}");
+    assert!(said.contains("2 of 2 events the export says are on the server are there as exported"), "{said}");
+    assert!(said.contains("1 events were not yet confirmed on the server when exported"), "{said}");
+
+    // Someone rewrites the weight in the laptop's database (past its append-only triggers) and
+    // exports again: the laptop's own key signs the altered history.
+    let conn = rusqlite::Connection::open(&mba.db).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER events_append_only_update;
+         UPDATE events SET data = json_set(data, '$.netWeightKg', 1.5) WHERE event_type = 'InboundShipmentRecorded';",
+    )
+    .unwrap();
+    drop(conn);
+    let forged = dir.path().join("forged.jsonl");
+    mba.ok(&["export", forged.to_str().unwrap(), "--audit", "--campaign", &id]);
+    assert!(mba
+        .ok(&["verify-export", forged.to_str().unwrap()])
+        .contains("OK: every event is exactly as exported"));
+    let out =
+        mba.run(&["verify-export", forged.to_str().unwrap(), "--server", &server.url, "--token", &auditor]);
+    assert_eq!(out.status.code(), Some(1), "the server's disagreement fails the check");
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(said.contains("THE SERVER DISAGREES about 1 event(s):"), "{said}");
+    assert!(said.contains("it was changed after it reached the server"), "{said}");
+    let inbound = mba.json(&["history", &id])[1]["id"].as_str().unwrap().to_owned();
+    assert!(said.contains(&format!("event {inbound} at server position #2")), "{said}");
+
+    let wrong = mba
+        .fails(1, &["verify-export", honest.to_str().unwrap(), "--server", &server.url, "--token", "nope"]);
+    assert!(wrong.to_lowercase().contains("token"), "{wrong}");
+}
+
 /// A site whose server's https certificate its own authority issued: without the authority's
 /// file the handshake is refused; with `--ca-file` it succeeds (the test server is a bare TLS
 /// endpoint, `openssl s_server`, so what follows the handshake is "an unexpected answer").

@@ -48,6 +48,10 @@ pub struct Selection {
     /// Only events recorded before this instant (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// Whether the events are the training database's practice data, not a real record.
+    /// Written only when set, so that the manifests of earlier builds read the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub training: bool,
 }
 
 impl fmt::Display for Selection {
@@ -57,11 +61,15 @@ impl fmt::Display for Selection {
             None => f.write_str("every campaign")?,
         }
         match (&self.from, &self.to) {
-            (Some(from), Some(to)) => write!(f, ", recorded from {from} and before {to}"),
-            (Some(from), None) => write!(f, ", recorded from {from}"),
-            (None, Some(to)) => write!(f, ", recorded before {to}"),
-            (None, None) => Ok(()),
+            (Some(from), Some(to)) => write!(f, ", recorded from {from} and before {to}")?,
+            (Some(from), None) => write!(f, ", recorded from {from}")?,
+            (None, Some(to)) => write!(f, ", recorded before {to}")?,
+            (None, None) => {}
         }
+        if self.training {
+            f.write_str(" (TRAINING: practice data, not a real record)")?;
+        }
+        Ok(())
     }
 }
 
@@ -194,6 +202,74 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         out.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     out
+}
+
+/// SHA-256 (hex) of an event's canonical JSON: keys sorted at every level, no whitespace,
+/// numbers and strings as `serde_json` writes them. The server compares events with it
+/// (`POST /v1/attest`), because the same event may be kept as different bytes by a laptop and
+/// by the server (key order, the number's spelling), while its canonical form is one.
+pub fn canonical_sha256(json: &[u8]) -> Result<String, serde_json::Error> {
+    let value: serde_json::Value = serde_json::from_slice(json)?;
+    let mut canonical = Vec::with_capacity(json.len());
+    write_canonical(&value, &mut canonical);
+    Ok(hex(&sha256(&canonical)))
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
+    use serde_json::Value;
+    // Writing JSON into memory cannot fail.
+    let scalar = |value: &Value, out: &mut Vec<u8>| serde_json::to_writer(out, value).unwrap_or_default();
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, value)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, key).unwrap_or_default();
+                out.push(b':');
+                write_canonical(value, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        other => scalar(other, out),
+    }
+}
+
+/// The questions to ask the server about an audit export (read again from `input`, whose
+/// manifest is `manifest`): every event line whose manifest entry names a server position, with
+/// its canonical hash. Lines that are not events of the manifest are left out ([`verify`] names
+/// them).
+pub fn server_questions(
+    input: impl BufRead,
+    manifest: &Manifest,
+) -> Result<Vec<crate::sync::protocol::AttestQuery>, AuditError> {
+    let positions: std::collections::HashMap<&str, i64> =
+        manifest.events.iter().filter_map(|e| e.server_position.map(|p| (e.id.as_str(), p))).collect();
+    let mut questions = Vec::with_capacity(positions.len());
+    for (index, line) in input.split(b'\n').enumerate() {
+        let line = line.map_err(io_error(&format!("cannot read line {}", index + 1)))?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        let Some(id) = serde_json::from_slice::<IdOnly>(line).ok().and_then(|e| e.id) else {
+            continue;
+        };
+        if let (Some(&position), Ok(sha256)) = (positions.get(id.as_str()), canonical_sha256(line)) {
+            questions.push(crate::sync::protocol::AttestQuery { id, position, sha256 });
+        }
+    }
+    Ok(questions)
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -439,6 +515,19 @@ mod tests {
         r#"{"id":"evt_02","streamId":"cmp_a","n":2}"#,
         r#"{"id":"evt_03","streamId":"cmp_b","n":3}"#,
     ];
+
+    #[test]
+    fn the_canonical_hash_ignores_key_order_and_spacing_but_not_content() {
+        let a = br#"{"id":"evt_1","data":{"netWeightKg":3360.2,"carrier":"S\u00f8ren"},"n":[1,2]}"#;
+        let b = r#"{ "n": [1, 2], "data": {"carrier": "Søren", "netWeightKg": 3360.20}, "id": "evt_1" }"#;
+        assert_eq!(canonical_sha256(a).unwrap(), canonical_sha256(b.as_bytes()).unwrap());
+        let changed = r#"{"id":"evt_1","data":{"netWeightKg":3360.3,"carrier":"Søren"},"n":[1,2]}"#;
+        assert_ne!(canonical_sha256(a).unwrap(), canonical_sha256(changed.as_bytes()).unwrap());
+        let reordered = r#"{"id":"evt_1","data":{"netWeightKg":3360.2,"carrier":"Søren"},"n":[2,1]}"#;
+        let reordered = canonical_sha256(reordered.as_bytes()).unwrap();
+        assert_ne!(canonical_sha256(a).unwrap(), reordered, "arrays keep their order");
+        assert!(canonical_sha256(b"not json").is_err());
+    }
 
     fn export(key: &AuditKey) -> String {
         let mut writer = AuditWriter::new(Vec::new());

@@ -423,34 +423,103 @@ impl CampaignRecord {
             .flexible(true)
             .terminator(csv::Terminator::CRLF)
             .from_writer("\u{feff}".as_bytes().to_vec());
-        let header = [
-            "campaign_id",
-            "lego_campaign_code",
-            "event_id",
-            "event_type",
-            "step",
-            "recorded_at",
-            "utc_offset",
-            "recorded_at_utc",
-            "recorded_by",
-            "recorded_by_name",
-            "device_id",
-            "attested_site",
-            "field",
-            "recorded_value",
-            "effective_value",
-            "correction_ids",
-            "correction_reasons",
-            "voided_by",
-            "void_reason",
-        ];
         let mut rows: Vec<Vec<String>> = Vec::new();
         if training {
-            rows.push(vec!["TRAINING: practice data, not a real record".to_owned()]);
+            rows.push(vec![TRAINING_LINE.to_owned()]);
         }
-        rows.push(header.iter().map(|s| (*s).to_owned()).collect());
+        rows.push(CUSTODY_HEADER.iter().map(|s| (*s).to_owned()).collect());
         let code = self.state.lego_campaign_code.clone().unwrap_or_default();
-        for entry in &self.events {
+        for row in self.custody_rows() {
+            let e = &row.entry.event;
+            let local = e.created_at.datetime().with_timezone(tz);
+            rows.push(vec![
+                e.stream_id.to_string(),
+                code.clone(),
+                e.id.to_string(),
+                e.event_type.to_string(),
+                row.entry.label.clone(),
+                local.format("%Y-%m-%d %H:%M:%S").to_string(),
+                format!("UTC{}", local.offset()),
+                e.created_at.to_string(),
+                e.user_id.as_str().to_owned(),
+                row.entry.recorded_by_name.clone(),
+                e.device_id.to_string(),
+                row.entry.site.clone().unwrap_or_default(),
+                row.field.clone(),
+                cell(row.recorded, separator),
+                cell(row.effective, separator),
+                row.correction_ids(),
+                row.correction_reasons(),
+                row.entry.voided.as_ref().map(|v| v.void_id.to_string()).unwrap_or_default(),
+                row.entry.voided.as_ref().map(|v| v.reason.clone()).unwrap_or_default(),
+            ]);
+        }
+        for row in rows {
+            out.write_record(row.iter().map(|c| defused(c).into_owned()))
+                .expect("writing to memory cannot fail");
+        }
+        out.into_inner().expect("writing to memory cannot fail")
+    }
+}
+
+/// The columns of the chain-of-custody record, in the CSV and the workbook alike.
+pub const CUSTODY_HEADER: [&str; 19] = [
+    "campaign_id",
+    "lego_campaign_code",
+    "event_id",
+    "event_type",
+    "step",
+    "recorded_at",
+    "utc_offset",
+    "recorded_at_utc",
+    "recorded_by",
+    "recorded_by_name",
+    "device_id",
+    "attested_site",
+    "field",
+    "recorded_value",
+    "effective_value",
+    "correction_ids",
+    "correction_reasons",
+    "voided_by",
+    "void_reason",
+];
+
+/// The line a file made from the training database starts with.
+pub const TRAINING_LINE: &str = "TRAINING: practice data, not a real record";
+
+/// One row of the chain-of-custody record: one field of one entry, as recorded and as it stands
+/// after corrections.
+pub struct CustodyRow<'a> {
+    /// The entry.
+    pub entry: &'a RecordEntry,
+    /// The field's name.
+    pub field: String,
+    /// Its value as recorded.
+    pub recorded: Option<&'a Value>,
+    /// Its value with every correction applied.
+    pub effective: Option<&'a Value>,
+    /// The corrections that changed it, oldest first.
+    pub changes: Vec<&'a AppliedChange>,
+}
+
+impl CustodyRow<'_> {
+    /// The ids of the corrections that changed the field, space-separated.
+    pub fn correction_ids(&self) -> String {
+        self.changes.iter().map(|c| c.correction_id.to_string()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Their reasons, `|`-separated.
+    pub fn correction_reasons(&self) -> String {
+        self.changes.iter().map(|c| c.reason.as_str()).collect::<Vec<_>>().join(" | ")
+    }
+}
+
+impl CampaignRecord {
+    /// The rows of the chain-of-custody record: every field an entry holds (a correction's
+    /// changed fields), in recording order; fields empty both as recorded and now are left out.
+    pub fn custody_rows(&self) -> impl Iterator<Item = CustodyRow<'_>> {
+        self.events.iter().flat_map(|entry| {
             let e = &entry.event;
             let names: Vec<String> = match &e.data {
                 Value::Object(map) if e.event_type == EventType::EventCorrected => {
@@ -458,43 +527,17 @@ impl CampaignRecord {
                 }
                 _ => entry.fields.iter().map(|f| f.name.to_owned()).collect(),
             };
-            let local = e.created_at.datetime().with_timezone(tz);
-            for field in names {
-                let recorded = cell(e.data.get(&field), separator);
-                let effective = cell(entry.effective.get(&field), separator);
-                if recorded.is_empty() && effective.is_empty() {
-                    continue;
+            let present = |v: &&Value| !matches!(v, Value::Null) && v.as_str() != Some("");
+            names.into_iter().filter_map(move |field| {
+                let recorded = e.data.get(&field).filter(present);
+                let effective = entry.effective.get(&field).filter(present);
+                if recorded.is_none() && effective.is_none() {
+                    return None;
                 }
-                let changes: Vec<&AppliedChange> =
-                    entry.corrections.iter().filter(|c| c.field == field).collect();
-                rows.push(vec![
-                    e.stream_id.to_string(),
-                    code.clone(),
-                    e.id.to_string(),
-                    e.event_type.to_string(),
-                    entry.label.clone(),
-                    local.format("%Y-%m-%d %H:%M:%S").to_string(),
-                    format!("UTC{}", local.offset()),
-                    e.created_at.to_string(),
-                    e.user_id.as_str().to_owned(),
-                    entry.recorded_by_name.clone(),
-                    e.device_id.to_string(),
-                    entry.site.clone().unwrap_or_default(),
-                    field,
-                    recorded,
-                    effective,
-                    changes.iter().map(|c| c.correction_id.to_string()).collect::<Vec<_>>().join(" "),
-                    changes.iter().map(|c| c.reason.clone()).collect::<Vec<_>>().join(" | "),
-                    entry.voided.as_ref().map(|v| v.void_id.to_string()).unwrap_or_default(),
-                    entry.voided.as_ref().map(|v| v.reason.clone()).unwrap_or_default(),
-                ]);
-            }
-        }
-        for row in rows {
-            out.write_record(row.iter().map(|c| defused(c).into_owned()))
-                .expect("writing to memory cannot fail");
-        }
-        out.into_inner().expect("writing to memory cannot fail")
+                let changes = entry.corrections.iter().filter(|c| c.field == field).collect();
+                Some(CustodyRow { entry, field, recorded, effective, changes })
+            })
+        })
     }
 }
 
@@ -635,6 +678,60 @@ mod tests {
         let row = csv.lines().find(|l| l.contains(",netWeightKg,")).unwrap();
         assert!(row.contains(&format!(",{was},{now},")), "{row}");
         assert!(row.ends_with("scale misread,,"), "{row}");
+    }
+
+    /// The workbook holds the CSV's rows with typed cells: Excel sorts weights as numbers and
+    /// filters dates as dates, whatever its language.
+    #[test]
+    fn the_custody_workbook_holds_typed_values_with_corrections_beside_them() {
+        use crate::payload::FieldKind;
+        use calamine::{Data, Reader, Xlsx};
+        let mut events = campaign_to(1);
+        events[1].data["carrier"] = json!("=Søren Müller");
+        let inbound = events[1].clone();
+        let was = inbound.data["netWeightKg"].clone();
+        let now = was.as_f64().unwrap() - 10.5;
+        events.push(event(
+            10,
+            &inbound.stream_id,
+            EventType::EventCorrected,
+            json!({
+                "correctsEventId": inbound.id, "correctsEventType": "InboundShipmentRecorded",
+                "reason": "scale misread", "changes": {"netWeightKg": {"was": was, "now": now}}
+            }),
+        ));
+        let record = CampaignRecord::of(&events, None, Timestamp::now()).unwrap();
+        assert_eq!(record.events[1].effective["netWeightKg"], json!(now));
+        let copenhagen = chrono::FixedOffset::east_opt(3600).unwrap();
+        let bytes = crate::xlsx::custody_record(&record, &copenhagen, false).unwrap();
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let sheet = book.worksheet_range("Chain of custody").unwrap();
+        let rows: Vec<Vec<Data>> = sheet.rows().map(<[Data]>::to_vec).collect();
+        let header = rows.iter().position(|r| r[0] == Data::String("campaign_id".into())).unwrap();
+        let column = |name: &str| rows[header].iter().position(|c| *c == Data::String(name.into())).unwrap();
+        let field = |name: &str| {
+            rows.iter().find(|r| r[column("field")] == Data::String(name.into())).unwrap().clone()
+        };
+        let weight = field("netWeightKg");
+        assert_eq!(weight[column("recorded_value")], Data::Float(was.as_f64().unwrap()));
+        assert_eq!(weight[column("effective_value")], Data::Float(now));
+        assert_eq!(weight[column("correction_reasons")], Data::String("scale misread".into()));
+        assert_eq!(
+            field("carrier")[column("recorded_value")],
+            Data::String("=Søren Müller".into()),
+            "text stays text, never a formula"
+        );
+        let recorded_at = &weight[column("recorded_at")];
+        let local = inbound.created_at.datetime().with_timezone(&copenhagen).naive_local();
+        assert_eq!(calamine::DataType::as_datetime(recorded_at), Some(local), "{recorded_at:?}");
+        assert_eq!(weight[column("utc_offset")], Data::String("UTC+01:00".into()));
+        let date_field = inbound.event_type.fields().iter().find(|f| f.kind == FieldKind::Date).unwrap();
+        assert!(matches!(field(date_field.name)[column("recorded_value")], Data::DateTime(_)));
+
+        let training = crate::xlsx::custody_record(&record, &copenhagen, true).unwrap();
+        let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(training)).unwrap();
+        let title = book.worksheet_range("Chain of custody").unwrap().get_value((0, 0)).cloned();
+        assert_eq!(title, Some(Data::String(TRAINING_LINE.into())));
     }
 
     #[test]

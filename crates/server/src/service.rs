@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use pluto_core::sync::protocol::{
-    DeviceStatus, Health, PushOutcome, PushResponse, PushResult, SitePolicy, MAX_PULL_LIMIT, MAX_PUSH_EVENTS,
-    MAX_WAIT_SECONDS,
+    AttestRequest, AttestResponse, Attestation, DeviceStatus, Health, PushOutcome, PushResponse, PushResult,
+    SitePolicy, Verdict, MAX_ATTEST_EVENTS, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, MAX_WAIT_SECONDS,
 };
 use pluto_core::{DeviceId, Event, EventType, Timestamp};
 use serde_json::value::RawValue;
@@ -32,6 +32,9 @@ pub enum ServiceError {
     /// The token already has [`MAX_WAITING_PULLS_PER_TOKEN`] long-polls waiting.
     #[error("{0}")]
     TooManyWaiting(String),
+    /// A request that names a field wrongly (which field, what was expected).
+    #[error("{0}")]
+    BadRequest(String),
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -391,6 +394,52 @@ impl<S: Storage> SyncService<S> {
         limit: u32,
     ) -> Result<crate::storage::Page, ServiceError> {
         Ok(self.storage.pushed_by(token_id, since, after, limit).await?)
+    }
+
+    /// Compares the events of an audit export with the log (`POST /v1/attest`): for each, whether
+    /// the log holds it at the stated position with the same canonical content. Any valid token
+    /// may ask, as any may pull the whole log.
+    pub async fn attest(&self, request: &AttestRequest) -> Result<AttestResponse, ServiceError> {
+        if request.events.len() > MAX_ATTEST_EVENTS {
+            return Err(ServiceError::TooLarge(format!(
+                "events: {} events in one request; at most {MAX_ATTEST_EVENTS}, ask in parts",
+                request.events.len()
+            )));
+        }
+        for (i, query) in request.events.iter().enumerate() {
+            if query.position < 1 {
+                return Err(ServiceError::BadRequest(format!(
+                    "events[{i}].position: expected a log position of 1 or more, got {}",
+                    query.position
+                )));
+            }
+            if query.sha256.len() != 64 || !query.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(ServiceError::BadRequest(format!(
+                    "events[{i}].sha256: expected 64 hexadecimal digits (the event's canonical SHA-256)"
+                )));
+            }
+        }
+        let head = self.storage.head().await?;
+        let stored = self.storage.at_positions(request.events.iter().map(|q| q.position).collect()).await?;
+        let stored: std::collections::HashMap<i64, (String, String)> =
+            stored.into_iter().map(|(position, id, envelope)| (position, (id, envelope))).collect();
+        let events = request
+            .events
+            .iter()
+            .map(|query| {
+                let (verdict, server_id) = match stored.get(&query.position) {
+                    None => (Verdict::Absent, None),
+                    Some((id, _)) if *id != query.id => (Verdict::OtherEvent, Some(id.clone())),
+                    Some((_, envelope)) => {
+                        let same = pluto_core::audit::canonical_sha256(envelope.as_bytes())
+                            .is_ok_and(|hash| hash.eq_ignore_ascii_case(&query.sha256));
+                        (if same { Verdict::Same } else { Verdict::Different }, None)
+                    }
+                };
+                Attestation { id: query.id.clone(), position: query.position, verdict, server_id }
+            })
+            .collect();
+        Ok(AttestResponse { head, events })
     }
 
     /// What the server holds of one device.

@@ -39,6 +39,54 @@ async fn push_pull_round_trip(backend: &impl Backend) {
     assert!(storage.pull(3, 100).await.unwrap().events.is_empty());
 }
 
+/// `POST /v1/attest` on each backend: the log compared with what an export says it holds.
+async fn the_log_is_compared_with_an_audit_exports_events(backend: &impl Backend) {
+    use pluto_core::audit::canonical_sha256;
+    use pluto_core::sync::protocol::{AttestQuery, AttestRequest, Verdict, MAX_ATTEST_EVENTS};
+    use pluto_server::service::ServiceError;
+    let storage = backend.storage();
+    let laptop = Laptop::new(9);
+    let events = laptop.events(1..=3);
+    storage.push(&laptop.device, &pusher(), &events, Timestamp::now()).await.unwrap();
+    let service = service(storage.clone()).await;
+    // The laptop's bytes, with keys in another order: the canonical hash is the same.
+    let hash = |e: &pluto_core::Event| {
+        let mut keys: Vec<(String, serde_json::Value)> =
+            to_json(e).as_object().unwrap().clone().into_iter().collect();
+        keys.reverse();
+        let text = format!(
+            "{{{}}}",
+            keys.iter().map(|(k, v)| format!("{}:{v}", json!(k))).collect::<Vec<_>>().join(",")
+        );
+        canonical_sha256(text.as_bytes()).unwrap()
+    };
+    let ask = |id: &pluto_core::Event, position: i64, sha256: String| AttestQuery {
+        id: id.id.to_string(),
+        position,
+        sha256,
+    };
+    let request = AttestRequest {
+        events: vec![
+            ask(&events[0], 1, hash(&events[0])),
+            ask(&events[1], 2, hash(&events[2])),
+            ask(&events[0], 3, hash(&events[0])),
+            ask(&events[2], 99, hash(&events[2])),
+        ],
+    };
+    let answer = service.attest(&request).await.unwrap();
+    assert_eq!(answer.head, 3);
+    let verdicts: Vec<Verdict> = answer.events.iter().map(|a| a.verdict).collect();
+    assert_eq!(verdicts, [Verdict::Same, Verdict::Different, Verdict::OtherEvent, Verdict::Absent]);
+    assert_eq!(answer.events[2].server_id.as_deref(), Some(events[2].id.as_str()));
+
+    let too_many =
+        AttestRequest { events: vec![ask(&events[0], 1, hash(&events[0])); MAX_ATTEST_EVENTS + 1] };
+    assert!(matches!(service.attest(&too_many).await, Err(ServiceError::TooLarge(_))));
+    let bad = AttestRequest { events: vec![ask(&events[0], 1, "abc".into())] };
+    let error = service.attest(&bad).await.unwrap_err();
+    assert!(error.to_string().starts_with("events[0].sha256: expected 64 hexadecimal digits"), "{error}");
+}
+
 async fn pushing_the_same_batch_twice_is_idempotent(backend: &impl Backend) {
     let storage = backend.storage();
     let laptop = Laptop::new(2);
@@ -407,6 +455,7 @@ macro_rules! conformance_suite {
                 pushes_of_many_devices_stay_apart,
                 a_device_sequence_number_belongs_to_one_event,
                 concurrent_pushes_are_each_answered_as_if_alone,
+                the_log_is_compared_with_an_audit_exports_events,
             );
         }
     };

@@ -186,6 +186,12 @@ impl Store {
         Ok(fold_as_of(&stream_events(&self.conn, id)?, instant))
     }
 
+    /// Every campaign `query` matches, in its order (its page size and offset aside): what the
+    /// list's saved workbook holds.
+    pub fn list_every(&self, query: &ListQuery) -> Result<Vec<CampaignSummary>> {
+        Ok(self.list(&ListQuery { limit: u32::MAX, offset: 0, ..query.clone() })?.rows)
+    }
+
     /// One page of the campaign list.
     pub fn list(&self, query: &ListQuery) -> Result<ListPage> {
         let mut conditions = Vec::new();

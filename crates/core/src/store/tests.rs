@@ -457,6 +457,21 @@ fn an_audit_export_of_chosen_campaigns_verifies_and_imports() {
     let verification = crate::audit::verify(out.as_slice()).unwrap();
     assert!(verification.is_intact(), "{:?}", verification.findings);
     assert_eq!(verification.manifest, manifest);
+    let text = String::from_utf8(out.clone()).unwrap();
+    assert!(!text.contains("\"training\""), "a real export's manifest reads as earlier builds wrote it");
+
+    // An export of practice data says so inside what the signature covers.
+    let practice = crate::audit::Selection { training: true, ..selection.clone() };
+    let mut training = Vec::new();
+    a.store.export_audit(&practice, &mut training).unwrap();
+    let verification = crate::audit::verify(training.as_slice()).unwrap();
+    assert!(verification.is_intact(), "{:?}", verification.findings);
+    assert!(verification.manifest.selection.to_string().contains("TRAINING"));
+    let forged = String::from_utf8(training).unwrap().replace("\"training\":true", "\"training\":false");
+    assert!(
+        !crate::audit::verify(forged.as_bytes()).unwrap().is_intact(),
+        "the mark cannot be removed unseen"
+    );
 
     let mut b = fixture();
     assert_eq!(b.store.import(out.as_slice()).unwrap().inserted, 9);
@@ -535,6 +550,42 @@ fn list_filters_searches_sorts_and_pages() {
     let by_code =
         f.store.list(&ListQuery { sort: SortOrder::Code, limit: 100, ..ListQuery::default() }).unwrap();
     assert!(by_code.rows.windows(2).all(|w| w[0].lego_campaign_code <= w[1].lego_campaign_code));
+}
+
+/// The list's workbook holds every campaign the filter matches, not only the page on screen,
+/// and states the filter it was made with.
+#[test]
+fn the_campaign_list_workbook_holds_every_match_with_the_filter_written_above() {
+    use calamine::{Data, Reader, Xlsx};
+    let mut f = fixture();
+    for n in 0..60 {
+        campaign(&mut f.store, n, 1 + (n as usize % 3));
+    }
+    let query = ListQuery {
+        status: Some(crate::CampaignStatus::GranulationComplete),
+        limit: 10,
+        offset: 10,
+        ..ListQuery::default()
+    };
+    let rows = f.store.list_every(&query).unwrap();
+    assert_eq!(rows.len(), 20, "page size and offset do not limit the file");
+    let bytes = crate::xlsx::campaign_list(&rows, &query, false).unwrap();
+    let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = book.worksheet_range("Campaigns").unwrap();
+    let table: Vec<Vec<Data>> = sheet.rows().map(<[Data]>::to_vec).collect();
+    assert_eq!(table[1][1], Data::String("Granulation complete".into()), "the filter is stated");
+    let header = table.iter().position(|r| r[0] == Data::String("Code".into())).unwrap();
+    let body = &table[header + 1..];
+    assert_eq!(body.len(), 20);
+    for (row, summary) in body.iter().zip(&rows) {
+        assert_eq!(row[0], Data::String(summary.lego_campaign_code.clone().unwrap()));
+        assert_eq!(row[3], Data::String("Granulation complete".into()));
+        assert_eq!(row[6], Data::Float(summary.current_weight_kg.unwrap()), "weights are numbers");
+        assert_eq!(row[7], Data::Bool(false));
+        assert!(matches!(row[8], Data::DateTime(_)), "last activity is a date: {:?}", row[8]);
+        assert_eq!(row[9], Data::Float(f64::from(summary.event_count)));
+        assert_eq!(row[12], Data::String(summary.id.clone()));
+    }
 }
 
 #[test]

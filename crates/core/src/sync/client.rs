@@ -11,8 +11,8 @@ use serde::Serialize;
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
 
 use super::protocol::{
-    DeviceStatus, ErrorBody, Health, PulledPage, PushOutcome, PushRequest, PushResponse, SitePolicy,
-    MAX_PULL_LIMIT, MAX_PUSH_EVENTS,
+    AttestQuery, AttestRequest, AttestResponse, DeviceStatus, ErrorBody, Health, PulledPage, PushOutcome,
+    PushRequest, PushResponse, SitePolicy, MAX_ATTEST_EVENTS, MAX_PULL_LIMIT, MAX_PUSH_EVENTS,
 };
 use crate::event::Event;
 use crate::ids::DeviceId;
@@ -241,6 +241,15 @@ impl SyncClient {
             .query("limit", limit.to_string())
             .query("waitSeconds", wait_seconds.to_string());
         self.answer(request.call())
+    }
+
+    /// `POST /v1/attest`: how the server's log compares with events of an audit export (at most
+    /// [`MAX_ATTEST_EVENTS`] at a time).
+    pub fn attest(&self, events: Vec<AttestQuery>) -> Result<AttestResponse, SyncError> {
+        debug_assert!(events.len() <= MAX_ATTEST_EVENTS);
+        let request =
+            self.agent.post(format!("{}/v1/attest", self.base)).header("Authorization", self.bearer());
+        self.answer(request.send_json(&AttestRequest { events }))
     }
 
     /// `GET /v1/devices/{deviceId}/status`.

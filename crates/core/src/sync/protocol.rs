@@ -7,6 +7,8 @@
 //!   ([`PullResponse`]); with `waitSeconds`, an empty page waits for new events (long-poll).
 //! - `GET /v1/devices/{deviceId}/status`: what the server holds of one device ([`DeviceStatus`]).
 //! - `GET /v1/health`: liveness ([`Health`]), no token needed.
+//! - `POST /v1/attest`: whether the log holds events as an audit export lists them
+//!   ([`AttestRequest`] → [`AttestResponse`]), compared by [`crate::audit::canonical_sha256`].
 //!
 //! Errors outside a batch's per-event results come back as [`ErrorBody`] with the HTTP status:
 //! 400 malformed request, 401 no or unknown or revoked token, 403 an event of another device,
@@ -31,6 +33,73 @@ pub const MAX_PULL_LIMIT: u32 = 1_000;
 
 /// Longest long-poll wait the server grants, in seconds.
 pub const MAX_WAIT_SECONDS: u32 = 60;
+
+/// Most events one attestation request may ask about.
+pub const MAX_ATTEST_EVENTS: usize = 1_000;
+
+/// `POST /v1/attest`: the events of an audit export that name a server position, to compare
+/// with the server's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttestRequest {
+    /// At most [`MAX_ATTEST_EVENTS`].
+    pub events: Vec<AttestQuery>,
+}
+
+/// One event to compare: what the export says the server holds at `position`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AttestQuery {
+    /// The event id.
+    pub id: String,
+    /// Its position in the server's log, as the export's manifest states it.
+    pub position: i64,
+    /// [`crate::audit::canonical_sha256`] of the event as the export holds it.
+    pub sha256: String,
+}
+
+/// How the server's log compares with one queried event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Verdict {
+    /// The log holds this event at this position with the same content.
+    Same,
+    /// The log holds this event at this position with other content: it was changed after it
+    /// reached the server.
+    Different,
+    /// The log holds another event at this position.
+    OtherEvent,
+    /// The log holds no event at this position.
+    Absent,
+    /// A verdict of a newer server that this build does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// The server's answer for one queried event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Attestation {
+    /// The queried event id.
+    pub id: String,
+    /// The queried position.
+    pub position: i64,
+    /// How the log compares.
+    pub verdict: Verdict,
+    /// The id of the event the log holds at the position, when it is another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_id: Option<String>,
+}
+
+/// `POST /v1/attest`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestResponse {
+    /// The last position in the log when it was read.
+    pub head: i64,
+    /// One per queried event, in the order asked.
+    pub events: Vec<Attestation>,
+}
 
 /// A batch of events to push. Events are raw JSON so that one malformed event is refused on
 /// its own instead of failing the whole request.

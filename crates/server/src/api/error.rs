@@ -38,7 +38,9 @@ impl ApiError {
     /// The status code and the stable `code` of the error body.
     pub fn status(&self) -> (StatusCode, &'static str) {
         match self {
-            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::BadRequest(_) | Self::Sync(ServiceError::BadRequest(_)) => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
             Self::TooLarge(_) | Self::Sync(ServiceError::TooLarge(_)) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
             }

@@ -8,14 +8,16 @@ pub mod extract;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use pluto_core::sync::protocol::{DeviceStatus, Health, PushResponse, SitePolicy, MAX_REQUEST_BYTES};
+use pluto_core::sync::protocol::{
+    AttestRequest, AttestResponse, DeviceStatus, Health, PushResponse, SitePolicy, MAX_REQUEST_BYTES,
+};
 use pluto_core::DeviceId;
 
 use self::error::ApiError;
@@ -31,6 +33,7 @@ pub fn router<S: Storage>(service: Arc<SyncService<S>>) -> Router {
         .route("/v1/events", get(pull::<S>).post(push::<S>))
         .route("/v1/devices/{device_id}/status", get(device_status::<S>))
         .route("/v1/policy", get(policy::<S>))
+        .route("/v1/attest", post(attest::<S>))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
@@ -130,6 +133,16 @@ async fn push<S: Storage>(
     Ok(Json(service.push(&token, &body).await?))
 }
 
+/// `POST /v1/attest`: how the log compares with the events of an audit export.
+async fn attest<S: Storage>(
+    State(service): Service<S>,
+    _: Authenticated,
+    body: Result<Json<AttestRequest>, JsonRejection>,
+) -> Result<Json<AttestResponse>, ApiError> {
+    let Json(request) = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    Ok(Json(service.attest(&request).await?))
+}
+
 /// `GET /v1/policy`: what the token may record.
 async fn policy<S: Storage>(
     State(service): Service<S>,
@@ -167,7 +180,7 @@ async fn health<S: Storage>(State(service): Service<S>) -> Result<Json<Health>, 
 
 async fn not_found(request: Request) -> ApiError {
     ApiError::NotFound(format!(
-        "no such path {}; the API is POST/GET /v1/events, GET /v1/devices/{{deviceId}}/status, GET /v1/policy and GET /v1/health",
+        "no such path {}; the API is POST/GET /v1/events, GET /v1/devices/{{deviceId}}/status, GET /v1/policy, POST /v1/attest and GET /v1/health",
         request.uri().path()
     ))
 }

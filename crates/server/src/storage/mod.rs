@@ -269,6 +269,13 @@ pub trait Storage: Send + Sync + 'static {
     /// The last position in the log (0 when empty).
     fn head(&self) -> impl Future<Output = Result<i64>> + Send;
 
+    /// The events stored at `positions`, as (position, id, envelope), in position order;
+    /// positions holding nothing are left out.
+    fn at_positions(
+        &self,
+        positions: Vec<i64>,
+    ) -> impl Future<Output = Result<Vec<(i64, String, String)>>> + Send;
+
     /// What the server holds of one device (zeros for a device never seen).
     fn device_status(&self, device: &DeviceId) -> impl Future<Output = Result<DeviceStatus>> + Send;
 

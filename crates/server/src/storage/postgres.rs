@@ -487,6 +487,17 @@ impl Storage for PostgresStorage {
         Ok(client.query_one("SELECT COALESCE(MAX(position), 0) FROM events", &[]).await?.get(0))
     }
 
+    async fn at_positions(&self, positions: Vec<i64>) -> Result<Vec<(i64, String, String)>> {
+        let client = self.pool.get().await?;
+        let select = client
+            .prepare_cached(
+                "SELECT position, id, envelope FROM events WHERE position = ANY($1) ORDER BY position",
+            )
+            .await?;
+        let rows = client.query(&select, &[&positions]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
     async fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus> {
         let client = self.pool.get().await?;
         load_status(&**client, device).await

@@ -458,6 +458,21 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn at_positions(&self, mut positions: Vec<i64>) -> Result<Vec<(i64, String, String)>> {
+        positions.sort_unstable();
+        positions.dedup();
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached("SELECT id, envelope FROM events WHERE position = ?1")?;
+            let mut found = Vec::with_capacity(positions.len());
+            for position in positions {
+                let row = stmt.query_row([position], |r| Ok((position, r.get(0)?, r.get(1)?))).optional()?;
+                found.extend(row);
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus> {
         let device = device.clone();
         self.read(move |conn| load_status(conn, &device)).await
