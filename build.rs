@@ -27,6 +27,7 @@ const COMMANDS: &[&str] = &[
     "save_custody",
     "save_campaign_list",
     "save_audit_export",
+    "save_period_audit_export",
     "set_training",
     "sync_status",
     "save_sync_settings",

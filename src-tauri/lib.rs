@@ -60,6 +60,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             reports::save_custody,
             reports::save_campaign_list,
             reports::save_audit_export,
+            reports::save_period_audit_export,
             commands::set_training,
             commands::sync_status,
             commands::save_sync_settings,

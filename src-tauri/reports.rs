@@ -189,6 +189,38 @@ pub fn save_audit_export(
     })
 }
 
+/// Saves a verifiable audit export of every campaign behind the period report at `path` (chosen
+/// in the save dialog): their whole histories, so that an auditor can recompute each figure.
+#[tauri::command(async)]
+#[specta::specta]
+pub fn save_period_audit_export(
+    state: State<'_, AppState>,
+    query: PeriodQuery,
+    path: String,
+) -> Result<AuditExported, CommandError> {
+    let (period, scope) = query.read()?;
+    let mut inner = state.lock();
+    let session = inner.session()?;
+    let report = session.store.period_report(period, scope)?;
+    if report.campaigns.is_empty() {
+        return Err(CommandError::field(
+            "from",
+            "no campaign has figures in this period, so there is nothing to export: choose another period",
+        ));
+    }
+    let campaigns = report.campaigns.iter().map(|c| c.id.to_string()).collect();
+    let selection =
+        Selection { campaigns: Some(campaigns), training: session.training, ..Default::default() };
+    let mut bytes = Vec::new();
+    let manifest = session.store.export_audit(&selection, &mut bytes)?;
+    let saved = save(&path, &bytes)?;
+    Ok(AuditExported {
+        path: saved.path,
+        events: manifest.events.len() as u32,
+        public_key: manifest.public_key,
+    })
+}
+
 /// A workbook that could not be made (the writer's own failure, not the user's input).
 fn workbook_error(e: impl std::fmt::Display) -> CommandError {
     CommandError::new(ErrorKind::Failed, format!("cannot make the workbook: {e}"))

@@ -980,6 +980,19 @@ impl Day<'_> {
                 return Err(format!("the period PDF lacks {needle:?}"));
             }
         }
+        // The audit export of the campaigns behind the figures.
+        s.click_on("[data-testid=save-audit]")?;
+        self.rig.accept_save_dialog("Save the audit export of the report's campaigns")?;
+        let audit = exports.join("audit-2026-01-01-to-2026-12-31.jsonl");
+        s.wait_text("[data-testid=report-saved]", &audit.display().to_string())?;
+        let bytes =
+            std::fs::read(&audit).map_err(|e| format!("the audit export {}: {e}", audit.display()))?;
+        let verification = pluto_core::audit::verify(bytes.as_slice()).map_err(|e| e.to_string())?;
+        if !verification.is_intact()
+            || verification.manifest.selection.campaigns.as_ref().is_none_or(Vec::is_empty)
+        {
+            return Err(format!("the period's audit export does not verify: {:?}", verification.findings));
+        }
         s.click_on("[data-testid=reports-back]")?;
         s.wait("[data-testid=campaign-row]")?;
         // The campaign list as it is filtered, as an Excel workbook.

@@ -104,6 +104,11 @@ export const commands = {
 	 */
 	saveAuditExport: (campaignId: string, path: string) => typedError<AuditExported, CommandError>(__TAURI_INVOKE("save_audit_export", { campaignId, path })),
 	/**
+	 *  Saves a verifiable audit export of every campaign behind the period report at `path` (chosen
+	 *  in the save dialog): their whole histories, so that an auditor can recompute each figure.
+	 */
+	savePeriodAuditExport: (query: PeriodQuery, path: string) => typedError<AuditExported, CommandError>(__TAURI_INVOKE("save_period_audit_export", { query, path })),
+	/**
 	 *  Opens the training database (filled with sample campaigns on first use), or goes back to the
 	 *  real one.
 	 */

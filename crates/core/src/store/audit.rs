@@ -39,9 +39,11 @@ impl Store {
         let mut conditions = Vec::new();
         let mut params: Vec<SqlValue> = Vec::new();
         if let Some(campaigns) = &selection.campaigns {
-            let marks = vec!["?"; campaigns.len()].join(", ");
-            conditions.push(format!("stream_id IN ({marks})"));
-            params.extend(campaigns.iter().cloned().map(SqlValue::Text));
+            // One parameter however many campaigns: a period's report may stand on 100,000 of
+            // them, past SQLite's limit on parameters.
+            conditions.push("stream_id IN (SELECT value FROM json_each(?))".to_owned());
+            let ids = serde_json::to_string(campaigns).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            params.push(SqlValue::Text(ids));
         }
         if let Some(from) = &selection.from {
             conditions.push("created_at >= ?".into());

@@ -477,6 +477,18 @@ fn an_audit_export_of_chosen_campaigns_verifies_and_imports() {
     assert_eq!(b.store.import(out.as_slice()).unwrap().inserted, 9);
     assert_eq!(all_states(&b.store).len(), 2);
 
+    // As many campaigns as a year's report stands on: more than SQLite takes as parameters.
+    let many = crate::audit::Selection {
+        campaigns: Some(
+            (0..40_000)
+                .map(|_| CampaignId::generate().to_string())
+                .chain([first.to_string(), third.to_string()])
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    assert_eq!(a.store.export_audit(&many, std::io::sink()).unwrap().events, manifest.events);
+
     // A period: nothing was recorded before the first event, everything before the far future.
     let period = |from: &str, to: &str| crate::audit::Selection {
         from: Some(from.into()),
