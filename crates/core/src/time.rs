@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::FieldError;
@@ -75,7 +75,27 @@ pub struct IsoDate(#[cfg_attr(feature = "specta", specta(type = String))] pub Na
 
 impl fmt::Display for IsoDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%d"))
+        // Digits by hand: chrono's `format` parses its pattern on every call, and a date is
+        // written for every step of every projection a rebuild saves.
+        let (year, month, day) = (self.0.year(), self.0.month(), self.0.day());
+        if !(0..=9999).contains(&year) {
+            return write!(f, "{}", self.0.format("%Y-%m-%d"));
+        }
+        let year = year.unsigned_abs();
+        let digit = |n: u32| b'0' + (n % 10) as u8;
+        let text = [
+            digit(year / 1000),
+            digit(year / 100),
+            digit(year / 10),
+            digit(year),
+            b'-',
+            digit(month / 10),
+            digit(month),
+            b'-',
+            digit(day / 10),
+            digit(day),
+        ];
+        f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -96,8 +116,11 @@ impl<'de> Deserialize<'de> for IsoDate {
 pub fn parse_date(s: &str) -> Result<IsoDate, FieldError> {
     let well_formed = s.len() == 10
         && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    // Digits by hand, checked above: chrono's parser reads its pattern on every call.
+    let number =
+        |range: std::ops::Range<usize>| s[range].bytes().fold(0u32, |n, b| n * 10 + u32::from(b - b'0'));
     well_formed
-        .then(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .then(|| NaiveDate::from_ymd_opt(i32::try_from(number(0..4)).ok()?, number(5..7), number(8..10)))
         .flatten()
         .map(IsoDate)
         .ok_or_else(|| FieldError::new("date", format!("expected an ISO date (YYYY-MM-DD), got {s:?}")))
@@ -106,6 +129,24 @@ pub fn parse_date(s: &str) -> Result<IsoDate, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_written_and_read_as_chrono_does() {
+        let mut day = NaiveDate::from_ymd_opt(1899, 12, 25).unwrap();
+        while day.year() < 2101 {
+            let text = IsoDate(day).to_string();
+            assert_eq!(text, day.format("%Y-%m-%d").to_string());
+            assert_eq!(parse_date(&text).unwrap(), IsoDate(day));
+            day = day.succ_opt().unwrap();
+        }
+        assert_eq!(IsoDate(NaiveDate::from_ymd_opt(12, 3, 4).unwrap()).to_string(), "0012-03-04");
+        assert_eq!(IsoDate(NaiveDate::from_ymd_opt(12_345, 1, 2).unwrap()).to_string(), "+12345-01-02");
+        for bad in ["2026-02-30", "2026-13-01", "2026-00-10", "2026-2-01", "2026-02-1x", "２０２６-01-01"]
+        {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+        assert!(parse_date("2024-02-29").is_ok());
+    }
 
     #[test]
     fn text_form_is_fixed_width_and_round_trips() {
