@@ -16,7 +16,7 @@ use tauri::State;
 
 use crate::commands::{self, record_of};
 use crate::error::{CommandError, ErrorKind};
-use crate::state::{AppState, Inner};
+use crate::state::{AppState, Inner, Session};
 
 /// The period and campaigns a report covers, as the screen asks for them.
 #[derive(Debug, Clone, Deserialize, specta::Type)]
@@ -177,16 +177,7 @@ pub fn save_audit_export(
     let session = inner.session()?;
     // Refuses an unknown campaign rather than saving an export of nothing.
     session.store.history(&id)?;
-    let selection =
-        Selection { campaigns: Some(vec![id.to_string()]), training: session.training, ..Default::default() };
-    let mut bytes = Vec::new();
-    let manifest = session.store.export_audit(&selection, &mut bytes)?;
-    let saved = save(&path, &bytes)?;
-    Ok(AuditExported {
-        path: saved.path,
-        events: manifest.events.len() as u32,
-        public_key: manifest.public_key,
-    })
+    save_audit(session, vec![id.to_string()], &path)
 }
 
 /// Saves a verifiable audit export of every campaign behind the period report at `path` (chosen
@@ -208,12 +199,21 @@ pub fn save_period_audit_export(
             "no campaign has figures in this period, so there is nothing to export: choose another period",
         ));
     }
-    let campaigns = report.campaigns.iter().map(|c| c.id.to_string()).collect();
+    save_audit(session, report.campaigns.iter().map(|c| c.id.to_string()).collect(), &path)
+}
+
+/// Saves the audit export of `campaigns` at `path`, marked as training data in the training
+/// database.
+fn save_audit(
+    session: &mut Session,
+    campaigns: Vec<String>,
+    path: &str,
+) -> Result<AuditExported, CommandError> {
     let selection =
         Selection { campaigns: Some(campaigns), training: session.training, ..Default::default() };
     let mut bytes = Vec::new();
     let manifest = session.store.export_audit(&selection, &mut bytes)?;
-    let saved = save(&path, &bytes)?;
+    let saved = save(path, &bytes)?;
     Ok(AuditExported {
         path: saved.path,
         events: manifest.events.len() as u32,

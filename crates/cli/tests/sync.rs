@@ -118,13 +118,7 @@ fn a_laptop_refuses_at_entry_what_its_site_may_not_record() {
     let id = lego.ok(&["campaign", "create", "--code", "LEGO-SITE-1", "--material", "PI"]).trim().to_owned();
     lego.ok(&["sync", "--server", &server.url, "--token", &lego_token]);
     mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
-    mba.ok(&[
-        "record",
-        &id,
-        "InboundShipmentRecorded",
-        "--data",
-        &payload(pluto_core::EventType::InboundShipmentRecorded),
-    ]);
+    mba.record_sample(&id, 4, pluto_core::EventType::InboundShipmentRecorded);
     mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
 
     rge.ok(&["sync", "--server", &server.url, "--token", &rge_token]);
@@ -147,13 +141,7 @@ fn a_laptop_refuses_at_entry_what_its_site_may_not_record() {
     );
     assert_eq!(rge.ok(&["export", "-"]), before, "nothing recorded");
     // MBA records it, as the policy says.
-    mba.ok(&[
-        "record",
-        &id,
-        "GranulationCompleted",
-        "--data",
-        &payload(pluto_core::EventType::GranulationCompleted),
-    ]);
+    mba.record_sample(&id, 4, pluto_core::EventType::GranulationCompleted);
 }
 
 #[test]
@@ -287,13 +275,7 @@ fn laptops_sync_past_a_newer_plutos_events_and_keep_them() {
     let payload = |t: pluto_core::EventType| sample.payload(t).unwrap().to_string();
 
     let id = mba.ok(&["campaign", "create", "--code", "LEGO-FLEET-1", "--material", "PCR"]).trim().to_owned();
-    mba.ok(&[
-        "record",
-        &id,
-        "InboundShipmentRecorded",
-        "--data",
-        &payload(pluto_core::EventType::InboundShipmentRecorded),
-    ]);
+    mba.record_sample(&id, 1, pluto_core::EventType::InboundShipmentRecorded);
     mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
 
     // What a laptop on a newer Pluto recorded, as its newer server stored it.
@@ -357,13 +339,7 @@ fn laptops_sync_past_a_newer_plutos_events_and_keep_them() {
 
     // The laptop that recorded before them records after them, and both sync on.
     mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
-    mba.ok(&[
-        "record",
-        &id,
-        "MetalRemovalCompleted",
-        "--data",
-        &payload(pluto_core::EventType::MetalRemovalCompleted),
-    ]);
+    mba.record_sample(&id, 1, pluto_core::EventType::MetalRemovalCompleted);
     let out = mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
     assert!(out.contains("Pushed 1 events (0 refused by the server)"), "{out}");
     let out = lego.ok(&["sync", "--server", &server.url, "--token", &lego_token]);
@@ -383,25 +359,11 @@ fn the_server_countersigns_an_audit_export_and_catches_a_rewritten_laptop() {
     let mba = Pluto::at(dir.path(), "mba");
     let token = server.token(&mba.device());
     let auditor = server.site_token("dev_01M8D4FB0YQT5Q0EH8W9ASNV9A", "LEGO", Role::Site);
-    let sample = pluto_core::samples::SampleCampaign::numbered(1);
-    let payload = |t: pluto_core::EventType| sample.payload(t).unwrap().to_string();
     let id = mba.ok(&["campaign", "create", "--code", "LEGO-AUDIT-1", "--material", "PCR"]).trim().to_owned();
-    mba.ok(&[
-        "record",
-        &id,
-        "InboundShipmentRecorded",
-        "--data",
-        &payload(pluto_core::EventType::InboundShipmentRecorded),
-    ]);
+    mba.record_sample(&id, 1, pluto_core::EventType::InboundShipmentRecorded);
     mba.ok(&["sync", "--server", &server.url, "--token", &token]);
     mba.ok(&["sync", "--server", &server.url, "--token", &token]);
-    mba.ok(&[
-        "record",
-        &id,
-        "GranulationCompleted",
-        "--data",
-        &payload(pluto_core::EventType::GranulationCompleted),
-    ]);
+    mba.record_sample(&id, 1, pluto_core::EventType::GranulationCompleted);
 
     let honest = dir.path().join("honest.jsonl");
     mba.ok(&["export", honest.to_str().unwrap(), "--audit", "--campaign", &id]);

@@ -58,6 +58,14 @@ impl Pluto {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Records on `campaign` the entry of type `event_type` that sample campaign `sample` holds
+    /// (`SampleCampaign::numbered`), and expects success; returns stdout.
+    pub fn record_sample(&self, campaign: &str, sample: u32, event_type: pluto_core::EventType) -> String {
+        let data =
+            pluto_core::samples::SampleCampaign::numbered(sample).payload(event_type).unwrap().to_string();
+        self.ok(&["record", campaign, event_type.as_str(), "--data", &data])
+    }
+
     /// Runs with `--json` and expects success.
     pub fn json(&self, args: &[&str]) -> Value {
         let mut all = vec!["--json"];

@@ -259,17 +259,28 @@ pub fn server_questions(
     let positions: std::collections::HashMap<&str, i64> =
         manifest.events.iter().filter_map(|e| e.server_position.map(|p| (e.id.as_str(), p))).collect();
     let mut questions = Vec::with_capacity(positions.len());
-    for (index, line) in input.split(b'\n').enumerate() {
-        let line = line.map_err(io_error(&format!("cannot read line {}", index + 1)))?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        let Some(id) = serde_json::from_slice::<IdOnly>(line).ok().and_then(|e| e.id) else {
+    for line in lines(input) {
+        let line = line?;
+        let Some(id) = serde_json::from_slice::<IdOnly>(&line).ok().and_then(|e| e.id) else {
             continue;
         };
-        if let (Some(&position), Ok(sha256)) = (positions.get(id.as_str()), canonical_sha256(line)) {
+        if let (Some(&position), Ok(sha256)) = (positions.get(id.as_str()), canonical_sha256(&line)) {
             questions.push(crate::sync::protocol::AttestQuery { id, position, sha256 });
         }
     }
     Ok(questions)
+}
+
+/// The lines of `input` without their line ends (`\n`, or `\r\n` as Windows saves them), a read
+/// error naming its line.
+fn lines(input: impl BufRead) -> impl Iterator<Item = Result<Vec<u8>, AuditError>> {
+    input.split(b'\n').enumerate().map(|(index, line)| {
+        let mut line = line.map_err(io_error(&format!("cannot read line {}", index + 1)))?;
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        Ok(line)
+    })
 }
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -423,14 +434,7 @@ impl Verification {
 
 /// Checks an audit export against its manifest and the manifest against its signature.
 pub fn verify(input: impl BufRead) -> Result<Verification, AuditError> {
-    let mut lines = Vec::new();
-    for (index, line) in input.split(b'\n').enumerate() {
-        let mut line = line.map_err(io_error(&format!("cannot read line {}", index + 1)))?;
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        lines.push(line);
-    }
+    let mut lines = lines(input).collect::<Result<Vec<_>, _>>()?;
     while lines.last().is_some_and(|l| l.is_empty()) {
         lines.pop();
     }

@@ -613,6 +613,25 @@ mod tests {
             .collect()
     }
 
+    /// Appends a correction of the inbound shipment's (`events[1]`) net weight, 10.5 kg less,
+    /// "scale misread"; returns the weight as recorded and as corrected.
+    fn correct_net_weight(events: &mut Vec<Event>) -> (Value, f64) {
+        let inbound = &events[1];
+        let was = inbound.data["netWeightKg"].clone();
+        let now = was.as_f64().unwrap() - 10.5;
+        let correction = event(
+            10,
+            &inbound.stream_id,
+            EventType::EventCorrected,
+            json!({
+                "correctsEventId": inbound.id, "correctsEventType": "InboundShipmentRecorded",
+                "reason": "scale misread", "changes": {"netWeightKg": {"was": was, "now": now}}
+            }),
+        );
+        events.push(correction);
+        (was, now)
+    }
+
     /// What a Danish or German Excel needs: a byte-order mark, `;` between columns, decimal
     /// commas, local times it reads as dates; read back, every column is where it belongs.
     #[test]
@@ -655,18 +674,7 @@ mod tests {
     #[test]
     fn a_correction_shows_on_its_target_with_the_original_kept() {
         let mut events = campaign_to(2);
-        let inbound = events[1].clone();
-        let was = inbound.data["netWeightKg"].clone();
-        let now = was.as_f64().unwrap() - 10.5;
-        events.push(event(
-            10,
-            &inbound.stream_id,
-            EventType::EventCorrected,
-            json!({
-                "correctsEventId": inbound.id, "correctsEventType": "InboundShipmentRecorded",
-                "reason": "scale misread", "changes": {"netWeightKg": {"was": was, "now": now}}
-            }),
-        ));
+        let (was, now) = correct_net_weight(&mut events);
         let record = CampaignRecord::of(&events, None, Timestamp::now()).unwrap();
         let entry = &record.events[1];
         assert_eq!(entry.event.data["netWeightKg"], was, "the recorded value stays visible");
@@ -689,17 +697,7 @@ mod tests {
         let mut events = campaign_to(1);
         events[1].data["carrier"] = json!("=Søren Müller");
         let inbound = events[1].clone();
-        let was = inbound.data["netWeightKg"].clone();
-        let now = was.as_f64().unwrap() - 10.5;
-        events.push(event(
-            10,
-            &inbound.stream_id,
-            EventType::EventCorrected,
-            json!({
-                "correctsEventId": inbound.id, "correctsEventType": "InboundShipmentRecorded",
-                "reason": "scale misread", "changes": {"netWeightKg": {"was": was, "now": now}}
-            }),
-        ));
+        let (was, now) = correct_net_weight(&mut events);
         let record = CampaignRecord::of(&events, None, Timestamp::now()).unwrap();
         assert_eq!(record.events[1].effective["netWeightKg"], json!(now));
         let copenhagen = chrono::FixedOffset::east_opt(3600).unwrap();
