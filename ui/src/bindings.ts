@@ -634,8 +634,6 @@ export type Figure = {
 export type FlowStep = {
 	/**  The status the step reaches. */
 	step: CampaignStatus,
-	/**  The entry that recorded it. */
-	eventId: EventId,
 	/**  The day it took place: stated by the entry, else the day it was recorded (UTC). */
 	day: IsoDate,
 	/**  See [`Flow::kg_in`]. */

@@ -1,6 +1,6 @@
 //! Period report: `Store::period_report` over every campaign of a 1,000,000-event log (the
 //! issue's 100,000 campaigns), against a raw scan of the same projection rows on a bare
-//! connection with the store's pragmas (each row's flows read as text, not parsed). The issue
+//! connection with the store's pragmas (each row's flows read as bytes, not decoded). The issue
 //! asks for the report in under 2 s.
 
 use std::path::Path;
@@ -65,7 +65,7 @@ pub fn run(dir: &Path, events: u64, campaigns: u64) -> Result<Figure> {
     })
 }
 
-/// The raw baseline: the same rows read in the same order, each flow's text touched, not parsed.
+/// The raw baseline: the same rows read in the same order, each flow's bytes touched, not decoded.
 fn raw_scan(conn: &rusqlite::Connection) -> Result<u64> {
     let mut stmt = conn.prepare(
         "SELECT id, lego_campaign_code, material_type, flows FROM campaign_projections

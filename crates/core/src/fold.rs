@@ -170,9 +170,13 @@ fn fold_parsed(
             });
         }
         let st = state.get_or_insert_with(|| CampaignState::empty(event));
+        let was_recorded = st.is_recorded(event.event_type);
         apply(st, event, reading, corrected, detail);
-        if corrected {
-            st.note_corrections(event, effective.corrections_of(event));
+        // Only the entry that recorded its step moves the balance; a duplicate's corrections do not.
+        if corrected && !was_recorded && st.is_recorded(event.event_type) {
+            if let Some(status) = event.event_type.target_status() {
+                st.note_corrections(status, effective.corrections_of(event));
+            }
         }
     }
     // Only events this build cannot fold yet: the campaign exists, with nothing to show.

@@ -22,6 +22,10 @@ use crate::payload::{IsoDate, MaterialType};
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
 
+mod stored;
+
+pub use stored::StoredFlowsError;
+
 /// What one entry moves, as it states it: material weighed in and out, parts counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Flow {
@@ -42,8 +46,6 @@ pub struct Flow {
 pub struct FlowStep {
     /// The status the step reaches.
     pub step: CampaignStatus,
-    /// The entry that recorded it.
-    pub event_id: EventId,
     /// The day it took place: stated by the entry, else the day it was recorded (UTC).
     pub day: IsoDate,
     /// See [`Flow::kg_in`].
@@ -100,14 +102,13 @@ impl Flows {
         self.steps.is_empty() && self.amendments.is_empty()
     }
 
-    /// Adds the step `step` recorded by `event_id`, placed on `day`.
-    pub(crate) fn record(&mut self, step: CampaignStatus, event_id: &EventId, day: IsoDate, flow: Flow) {
+    /// Adds the step `step`, placed on `day`.
+    pub(crate) fn record(&mut self, step: CampaignStatus, day: IsoDate, flow: Flow) {
         let at = self.steps.partition_point(|s| s.step.rank() <= step.rank());
         self.steps.insert(
             at,
             FlowStep {
                 step,
-                event_id: event_id.clone(),
                 day,
                 kg_in: flow.kg_in,
                 kg_out: flow.kg_out,
@@ -117,9 +118,9 @@ impl Flows {
         );
     }
 
-    /// The step recorded by `event_id`, if it counts.
-    pub(crate) fn step_of(&self, event_id: &EventId) -> Option<&FlowStep> {
-        self.steps.iter().find(|s| &s.event_id == event_id)
+    /// The recorded step that reached `status` (a campaign records each status once).
+    pub(crate) fn step(&self, status: CampaignStatus) -> Option<&FlowStep> {
+        self.steps.iter().find(|s| s.step == status)
     }
 
     /// Notes a correction or void; kept in event-id order whatever order they are folded in.

@@ -216,7 +216,7 @@ impl CampaignState {
         if let Some(status) = payload.event_type().target_status() {
             self.recorded_steps |= 1 << status.rank();
             let day = StepDay::of(payload.happened_on(), event.created_at).date;
-            self.flows.record(status, &event.id, day, payload.flow());
+            self.flows.record(status, day, payload.flow());
         }
         match &payload {
             Payload::ManufacturingStarted(p) => self.manufacturing_start_date = Some(p.start_date),
@@ -228,9 +228,13 @@ impl CampaignState {
         }
     }
 
-    /// Notes the corrections that changed `event`, if it is a step the balance counts.
-    pub(crate) fn note_corrections(&mut self, event: &Event, corrections: &[crate::correction::Applied]) {
-        let Some(step) = self.flows.step_of(&event.id).map(|s| (s.step, s.day)) else { return };
+    /// Notes the corrections that changed the entry that recorded `status`.
+    pub(crate) fn note_corrections(
+        &mut self,
+        status: CampaignStatus,
+        corrections: &[crate::correction::Applied],
+    ) {
+        let Some(step) = self.flows.step(status).map(|s| (s.step, s.day)) else { return };
         for c in corrections {
             self.flows.amend(Amendment {
                 event_id: c.id.clone(),

@@ -356,22 +356,16 @@ mod tests {
     use super::*;
     use crate::payload::parse_date;
     use crate::period::{Flow, Flows, Measure, Period, PeriodReportBuilder, Scope};
-    use crate::{CampaignId, CampaignStatus, EventId};
+    use crate::{CampaignId, CampaignStatus};
 
     fn report() -> PeriodReport {
         let mut flows = Flows::default();
-        let id = || EventId::generate(std::time::SystemTime::now());
         let d = |s| parse_date(s).unwrap();
         let kg = |i, o| Flow { kg_in: i, kg_out: o, ..Flow::default() };
-        flows.record(CampaignStatus::InboundShipmentRecorded, &id(), d("2026-01-10"), kg(None, Some(3360.2)));
-        flows.record(
-            CampaignStatus::GranulationComplete,
-            &id(),
-            d("2026-01-12"),
-            kg(Some(3350.0), Some(3190.0)),
-        );
+        flows.record(CampaignStatus::InboundShipmentRecorded, d("2026-01-10"), kg(None, Some(3360.2)));
+        flows.record(CampaignStatus::GranulationComplete, d("2026-01-12"), kg(Some(3350.0), Some(3190.0)));
         let parts = Flow { parts: Some(12000), ..Flow::default() };
-        flows.record(CampaignStatus::ManufacturingStarted, &id(), d("2026-02-01"), parts);
+        flows.record(CampaignStatus::ManufacturingStarted, d("2026-02-01"), parts);
         let mut b = PeriodReportBuilder::new(Period::quarter("2026-Q1").unwrap(), Scope::default());
         let campaign = crate::period::CampaignRef {
             id: CampaignId::generate(),

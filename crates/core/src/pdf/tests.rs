@@ -163,11 +163,10 @@ fn every_page_of_a_long_record_is_numbered_and_says_training_when_it_is() {
 )]
 fn the_period_report_shows_the_balance_and_who_made_it() {
     let mut flows = Flows::default();
-    let id = || EventId::generate(std::time::SystemTime::now());
     let d = |s| parse_date(s).unwrap();
     let kg = |i, o| Flow { kg_in: i, kg_out: o, ..Flow::default() };
-    flows.record(CampaignStatus::InboundShipmentRecorded, &id(), d("2026-01-10"), kg(None, Some(3360.2)));
-    flows.record(CampaignStatus::GranulationComplete, &id(), d("2026-01-12"), kg(Some(3350.0), Some(3190.0)));
+    flows.record(CampaignStatus::InboundShipmentRecorded, d("2026-01-10"), kg(None, Some(3360.2)));
+    flows.record(CampaignStatus::GranulationComplete, d("2026-01-12"), kg(Some(3350.0), Some(3190.0)));
     let mut b = PeriodReportBuilder::new(Period::quarter("2026-Q1").unwrap(), Scope::default());
     let campaign = CampaignRef {
         id: CampaignId::generate(),

@@ -346,7 +346,7 @@ fn arb_flows() -> impl Strategy<Value = Flows> {
                         (flow.kg_in, flow.kg_out) = (Some(start), Some(held));
                     }
                 }
-                flows.record(status, &EventId::generate(std::time::SystemTime::now()), IsoDate(on), flow);
+                flows.record(status, IsoDate(on), flow);
             }
             flows
         },
@@ -384,4 +384,60 @@ proptest! {
             prop_assert!(close(r.imbalance(), 0.0), "imbalance {} in {:?}", r.imbalance(), r.period);
         }
     }
+}
+
+/// A campaign's flows with some of its steps corrected or voided, reasons in any script.
+fn arb_amended_flows() -> impl Strategy<Value = Flows> {
+    let amendment = (any::<bool>(), 0usize..10, -100_000i64..100_000, "\\PC{0,40}");
+    (arb_flows(), proptest::collection::vec(amendment, 0..4)).prop_map(|(mut flows, amendments)| {
+        for (voided, step, minutes, reason) in amendments {
+            let Some(s) = flows.steps.get(step % flows.steps.len()).cloned() else { continue };
+            let at = Timestamp::from_millis(1_767_225_600_000 + minutes * 60_000);
+            flows.amend(Amendment {
+                event_id: EventId::generate(at.system_time()),
+                recorded_at: at,
+                voided,
+                step: s.step,
+                day: s.day,
+                reason,
+            });
+        }
+        flows
+    })
+}
+
+proptest! {
+    #[test]
+    fn stored_flows_read_back_as_they_were_written(flows in arb_amended_flows()) {
+        let stored = flows.to_stored();
+        prop_assert_eq!(Flows::from_stored(&stored).unwrap(), flows);
+        // Every cut of it is refused rather than misread.
+        for cut in 0..stored.len() {
+            prop_assert!(Flows::from_stored(&stored[..cut]).is_err(), "cut at {cut} of {}", stored.len());
+        }
+    }
+}
+
+#[test]
+fn stored_flows_that_are_not_as_written_are_refused_with_the_reason() {
+    let mut h = History::new("LEGO-1", "ABS", "2026-01-05");
+    let inbound = h.inbound("2026-01-10", 3360.2);
+    h.correct("2026-01-20", &inbound, "netWeightKg", json!(3360.2), json!(3350.0));
+    let flows = h.flows();
+    assert_eq!(flows.amendments.len(), 1, "the correction is kept");
+    let stored = flows.to_stored();
+    assert_eq!(Flows::from_stored(&stored).unwrap(), flows);
+    let refused = |bytes: &[u8]| Flows::from_stored(bytes).unwrap_err().to_string();
+
+    let mut newer = stored.clone();
+    newer[0] = 2;
+    assert_eq!(refused(&newer), "stored in form 2; this build reads form 1");
+    assert_eq!(refused(&stored[..stored.len() - 3]), "3 bytes are missing at byte 54");
+    assert_eq!(refused(&[stored.as_slice(), &[0, 0]].concat()), "2 bytes follow the last amendment");
+    let mut step = stored.clone();
+    step[2] = 99;
+    assert_eq!(refused(&step), "a step at byte 2 is not valid");
+    let mut flags = stored.clone();
+    flags[7] = 0x80;
+    assert_eq!(refused(&flags), "a step's flags at byte 7 is not valid");
 }

@@ -4,7 +4,7 @@ use super::{Result, Store, StoreError};
 use crate::audit::Selection;
 use crate::ids::CampaignId;
 use crate::payload::MaterialType;
-use crate::period::{CampaignRef, Flows, Period, PeriodReport, PeriodReportBuilder, Scope};
+use crate::period::{CampaignRef, Period, PeriodReport, PeriodReportBuilder, Scope};
 
 impl Store {
     /// The mass balance of `period` over the campaigns in `scope`, read from the projections
@@ -26,8 +26,7 @@ impl Store {
                 Some(m) => Some(MaterialType::parse(m).ok_or_else(|| corrupt("material_type", &m))?),
                 None => None,
             };
-            let flows = row.get_ref(3)?.as_str().map_err(|e| corrupt("flows", &e))?;
-            let flows: Flows = serde_json::from_str(flows).map_err(|e| corrupt("flows", &e))?;
+            let flows = super::rows::stored_flows(row, 3)?.unwrap_or_default();
             report.add(CampaignRef { id, code: row.get(1)?, material }, &flows);
         }
         Ok(report.finish())

@@ -10,6 +10,7 @@ use crate::event::Event;
 use crate::fold::{CampaignState, Steps};
 use crate::ids::{CampaignId, DeviceId, EventId, UserId};
 use crate::payload::{parse_date, EventType, IsoDate, MaterialType};
+use crate::period::Flows;
 use crate::status::CampaignStatus;
 use crate::time::Timestamp;
 
@@ -243,11 +244,7 @@ impl<'c> ProjectionRows<'c> {
     pub fn write(&mut self, st: &CampaignState) -> Result<()> {
         let anomalies = json_unless_empty(&st.anomalies)?;
         let pending_reviews = json_unless_empty(&st.pending_reviews)?;
-        let flows = if st.flows.is_empty() {
-            None
-        } else {
-            Some(serde_json::to_string(&st.flows).map_err(|e| corrupt("projection", e))?)
-        };
+        let flows = (!st.flows.is_empty()).then(|| st.flows.to_stored());
         self.upsert.execute(params![
             st.id.as_str(),
             st.lego_campaign_code,
@@ -298,6 +295,13 @@ fn bad_column(column: usize, e: impl std::fmt::Display) -> StoreError {
     corrupt(&format!("campaign_projections.{}", PROJECTION_COLUMNS[column]), e)
 }
 
+/// The flows [`ProjectionRows::write`] stored, read from `row`'s column `index`, if any.
+pub(super) fn stored_flows(row: &Row<'_>, index: usize) -> Result<Option<Flows>> {
+    let bad = |e: &dyn std::fmt::Display| corrupt("campaign_projections.flows", e);
+    let bytes = row.get_ref(index)?.as_blob_or_null().map_err(|e| bad(&e))?;
+    bytes.map(|b| Flows::from_stored(b).map_err(|e| bad(&e))).transpose()
+}
+
 /// Reads a projection from a row selected with [`PROJECTION_COLUMNS`].
 fn state_from_row(row: &Row<'_>) -> Result<CampaignState> {
     let text =
@@ -343,10 +347,7 @@ fn state_from_row(row: &Row<'_>) -> Result<CampaignState> {
         anomalies,
         newer_entries: row.get(24)?,
         pending_reviews,
-        flows: text(26)?
-            .map(|json| serde_json::from_str(json).map_err(|e| bad_column(26, e)))
-            .transpose()?
-            .unwrap_or_default(),
+        flows: stored_flows(row, 26)?.unwrap_or_default(),
     })
 }
 

@@ -17,6 +17,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/0008_search.sql"),
     include_str!("../../../../migrations/0009_resolving_mistakes.sql"),
     include_str!("../../../../migrations/0010_period_balance.sql"),
+    include_str!("../../../../migrations/0011_compact_flows.sql"),
 ];
 
 /// The schema version this build writes.

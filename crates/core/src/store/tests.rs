@@ -1580,4 +1580,19 @@ fn a_period_report_reads_the_stored_campaigns_and_an_older_store_gets_its_flows_
     let store = Store::open(&f.path).unwrap();
     assert!(store.verify().unwrap().is_empty());
     assert_eq!(store.period_report(year, Scope::default()).unwrap(), report);
+
+    // A store of schema version 10 kept the flows as JSON text: version 11 folds them again.
+    store
+        .connection()
+        .execute_batch(
+            "ALTER TABLE campaign_projections DROP COLUMN flows;
+             ALTER TABLE campaign_projections ADD COLUMN flows TEXT;
+             UPDATE campaign_projections SET flows = '{\"steps\":[{\"step\":\"created\"}]}';
+             PRAGMA user_version = 10;",
+        )
+        .unwrap();
+    drop(store);
+    let store = Store::open(&f.path).unwrap();
+    assert!(store.verify().unwrap().is_empty());
+    assert_eq!(store.period_report(year, Scope::default()).unwrap(), report);
 }
