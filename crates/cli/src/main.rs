@@ -470,17 +470,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             (None, true) => pluto_core::audit::verify(std::io::stdin().lock())?,
             (None, false) => pluto_core::audit::verify(open()?)?,
         };
-        let comparison = match server {
-            Some(url) => {
+        let comparison = server
+            .as_ref()
+            .map(|url| -> anyhow::Result<_> {
                 let token = read_token(token.clone(), token_file.as_deref())?;
                 let client = SyncClient::with_ca_file(url, &token, ca_file.as_deref())?;
                 let input: Box<dyn std::io::BufRead + '_> = match &stdin {
                     Some(bytes) => Box::new(bytes.as_slice()),
                     None => open()?,
                 };
-                Some(compare_with_server(&client, input, &verification.manifest)?)
+                compare_with_server(&client, input, &verification.manifest)
+            })
+            .transpose();
+        // The file's own check stands whatever the server does: it is shown first, then why the
+        // comparison could not be made.
+        let comparison = match comparison {
+            Ok(comparison) => comparison,
+            Err(e) => {
+                out.verification(&verification, None);
+                return Err(e.context("the file was checked on its own (above), not against the server"));
             }
-            None => None,
         };
         out.verification(&verification, comparison.as_ref());
         let agrees = comparison.as_ref().is_none_or(|c| c.mismatches.is_empty());
@@ -714,7 +723,13 @@ fn compare_with_server(
     let mut questions = questions.into_iter().peekable();
     while questions.peek().is_some() {
         let part: Vec<_> = questions.by_ref().take(pluto_core::sync::protocol::MAX_ATTEST_EVENTS).collect();
-        let answer = client.attest(part)?;
+        let answer = client.attest(part).map_err(|e| match e {
+            SyncError::Server { status: 404, .. } => anyhow!(
+                "the sync server at {} does not compare audit exports (it is older than this pluto); update pluto-server to compare",
+                client.base_url()
+            ),
+            e => e.into(),
+        })?;
         comparison.head = answer.head;
         comparison.mismatches.extend(
             answer.events.into_iter().filter(|a| a.verdict != pluto_core::sync::protocol::Verdict::Same),

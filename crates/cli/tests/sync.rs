@@ -401,6 +401,53 @@ fn the_server_countersigns_an_audit_export_and_catches_a_rewritten_laptop() {
     assert!(wrong.to_lowercase().contains("token"), "{wrong}");
 }
 
+/// Against a sync server from before `/v1/attest` (here: an address that answers 404 to
+/// everything, as such a server does for that route), the file's own check is still shown, and
+/// the command says why the server could not compare.
+#[test]
+fn an_older_server_that_cannot_compare_leaves_the_files_own_check_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server.sqlite3"));
+    let mba = Pluto::at(dir.path(), "mba");
+    let token = server.token(&mba.device());
+    let id = mba.ok(&["campaign", "create", "--code", "LEGO-AUDIT-2", "--material", "PCR"]).trim().to_owned();
+    mba.ok(&["sync", "--server", &server.url, "--token", &token]);
+    mba.ok(&["sync", "--server", &server.url, "--token", &token]);
+    let file = dir.path().join("audit.jsonl");
+    mba.ok(&["export", file.to_str().unwrap(), "--audit", "--campaign", &id]);
+
+    let old = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", old.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in old.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut head = Vec::new();
+            let mut byte = [0u8];
+            while !head.ends_with(b"\r\n\r\n")
+                && std::io::Read::read(&mut stream, &mut byte).unwrap_or(0) == 1
+            {
+                head.push(byte[0]);
+            }
+            let _ = std::io::Write::write_all(
+                &mut stream,
+                b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot found",
+            );
+        }
+    });
+    let out = mba.run(&["verify-export", file.to_str().unwrap(), "--server", &url, "--token", &token]);
+    assert_eq!(out.status.code(), Some(3), "the comparison could not be made");
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(said.contains("OK: every event is exactly as exported"), "the file's own check is shown: {said}");
+    let why = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        why.contains(&format!(
+            "the sync server at {url} does not compare audit exports (it is older than this pluto)"
+        )),
+        "{why}"
+    );
+    assert!(why.contains("the file was checked on its own (above), not against the server"), "{why}");
+}
+
 /// A site whose server's https certificate its own authority issued: without the authority's
 /// file the handshake is refused; with `--ca-file` it succeeds (the test server is a bare TLS
 /// endpoint, `openssl s_server`, so what follows the handshake is "an unexpected answer").
