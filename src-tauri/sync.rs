@@ -10,6 +10,7 @@ use pluto_core::sync::SyncClient;
 use pluto_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use tauri_specta::Event;
+use thread_priority::{set_current_thread_priority, ThreadPriority};
 
 use crate::files::{read_json, write_json};
 
@@ -75,6 +76,13 @@ impl Syncer {
         std::thread::Builder::new()
             .name("sync".into())
             .spawn(move || {
+                // Sync is background work: the window's threads and WebKit's processes come
+                // first, so that a long pull does not take the CPU from typing and drawing; it
+                // gets every cycle they leave. (Nice 10 instead of the lowest measured no better
+                // than normal priority; see docs/benchmarks.md.)
+                if let Err(e) = set_current_thread_priority(ThreadPriority::Min) {
+                    eprintln!("sync: runs at normal priority ({e:?})");
+                }
                 let outcome = runner::run(db, &client, &Pace::default(), &running, |pass| {
                     let (pushed, pulled) = {
                         let mut l = lock(&live);
