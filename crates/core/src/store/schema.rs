@@ -29,6 +29,10 @@ pub const STORE_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), StoreError> {
     loop {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Reading the schema table makes SQLite reload its cached schema if another process
+        // migrated meanwhile; `PRAGMA user_version` alone does not, and a migration prepared
+        // against the stale schema fails (`DROP COLUMN` of a column it does not know yet).
+        tx.query_row("SELECT count(*) FROM sqlite_schema", [], |r| r.get::<_, i64>(0))?;
         let found: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if found > STORE_SCHEMA_VERSION {
             return Err(StoreError::SchemaTooNew {
