@@ -538,7 +538,14 @@ fn backup_is_a_complete_copy_and_never_overwrites() {
 #[test]
 fn list_filters_searches_sorts_and_pages() {
     let mut f = fixture();
-    let ids: Vec<CampaignId> = (0..30).map(|n| campaign(&mut f.store, n, 1 + (n as usize % 4))).collect();
+    // Each campaign in a millisecond of its own: campaigns active in the same millisecond are
+    // listed by id, which would make "the latest first" depend on the machine's speed.
+    let ids: Vec<CampaignId> = (0..30)
+        .map(|n| {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            campaign(&mut f.store, n, 1 + (n as usize % 4))
+        })
+        .collect();
     let all = f.store.list(&ListQuery { limit: 100, ..ListQuery::default() }).unwrap();
     assert_eq!(all.total, 30);
     assert_eq!(all.rows[0].id, ids[29].to_string(), "most recent activity first");
