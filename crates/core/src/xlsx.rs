@@ -50,9 +50,7 @@ pub fn period_report(report: &PeriodReport, training: bool) -> Result<Vec<u8>, X
     ws.write_string(3, 0, "Site")?;
     ws.write_string(3, 1, report.scope.site.map_or("Whole chain (MBA and RGE)", |s| s.as_str()))?;
     let header = 5;
-    for (col, name) in ["Figure", "Counts as", "Unit", "Amount", "Campaigns"].into_iter().enumerate() {
-        ws.write_string_with_format(header, col as u16, name, &bold)?;
-    }
+    headings(ws, header, ["Figure", "Counts as", "Unit", "Amount", "Campaigns"], &bold)?;
     let mut row = header + 1;
     let mut put = |ws: &mut Worksheet, label: &str, role: &str, is_parts: bool, total: f64, n: usize| {
         ws.write_string(row, 0, label)?;
@@ -89,11 +87,7 @@ pub fn period_report(report: &PeriodReport, training: bool) -> Result<Vec<u8>, X
     }
 
     let ws = workbook.add_worksheet().set_name("Campaigns")?;
-    for (col, name) in
-        ["Figure", "Campaign", "Material", "Unit", "Amount", "Campaign id"].into_iter().enumerate()
-    {
-        ws.write_string_with_format(0, col as u16, name, &bold)?;
-    }
+    headings(ws, 0, ["Figure", "Campaign", "Material", "Unit", "Amount", "Campaign id"], &bold)?;
     let figures = std::iter::once(("In process at the start", false, &report.opening))
         .chain(report.lines.iter().map(|l| (l.label.as_str(), l.parts, &l.figure)))
         .chain(std::iter::once(("In process at the end", false, &report.closing)));
@@ -116,12 +110,7 @@ pub fn period_report(report: &PeriodReport, training: bool) -> Result<Vec<u8>, X
     }
 
     let ws = workbook.add_worksheet().set_name("Restated")?;
-    for (col, name) in ["Campaign", "Step", "Change", "Recorded at (UTC)", "Day of the step", "Reason"]
-        .into_iter()
-        .enumerate()
-    {
-        ws.write_string_with_format(0, col as u16, name, &bold)?;
-    }
+    headings(ws, 0, ["Campaign", "Step", "Change", "Recorded at (UTC)", "Day of the step", "Reason"], &bold)?;
     if report.restated.is_empty() {
         ws.write_string(1, 0, "No correction or void recorded after the period closed changes it.")?;
     }
@@ -169,9 +158,7 @@ where
     ws.write_string(3, 0, "Status")?;
     ws.write_string(3, 1, state.status.label())?;
     let header = 5;
-    for (col, name) in CUSTODY_HEADER.into_iter().enumerate() {
-        ws.write_string_with_format(header, col as u16, name, &bold)?;
-    }
+    headings(ws, header, CUSTODY_HEADER, &bold)?;
     let code = state.lego_campaign_code.as_deref().unwrap_or_default();
     let mut row = header;
     for r in record.custody_rows() {
@@ -325,6 +312,19 @@ fn value(
         Some(other) => {
             ws.write_string(row, col, other.to_string())?;
         }
+    }
+    Ok(())
+}
+
+/// Writes a table's column names in bold across `row`.
+fn headings<'n>(
+    ws: &mut Worksheet,
+    row: u32,
+    names: impl IntoIterator<Item = &'n str>,
+    bold: &Format,
+) -> Result<(), XlsxError> {
+    for (col, name) in names.into_iter().enumerate() {
+        ws.write_string_with_format(row, col as u16, name, bold)?;
     }
     Ok(())
 }

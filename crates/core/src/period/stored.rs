@@ -11,8 +11,9 @@
 //!   0), the rank of the step it changed (one byte), that step's day (`i32`), and its reason (`u32`
 //!   length, then UTF-8).
 //!
-//! A build that meets a format version it does not know says so instead of guessing; the store
-//! refolds the campaign's events in that case (its schema version changes with the format).
+//! A reader that meets a format version it does not know says so instead of guessing. A new
+//! format comes with a new store schema version, whose migration has the flows folded again from
+//! the events, so a build never meets an unknown form in a file it opens.
 
 use chrono::{Datelike, NaiveDate};
 use ulid::Ulid;
@@ -36,7 +37,7 @@ pub enum StoredFlowsError {
     /// Written in a form this build does not know.
     #[error("stored in form {0}; this build reads form {FORMAT}")]
     UnknownFormat(u8),
-    /// Cut short, or longer than its contents.
+    /// Cut short: the bytes end inside a value.
     #[error("{0} bytes are missing at byte {1}")]
     Truncated(usize, usize),
     /// Bytes left over after the last amendment.
