@@ -47,6 +47,30 @@ impl Server {
         .unwrap();
     }
 
+    /// Stores `events` as the next events of the log, in one transaction, as the server would
+    /// have stored what another laptop pushed (quicker than pushing them, for large pulls).
+    fn store_pushed(&self, data: &Path, events: &[pluto_core::Event]) {
+        let mut conn = rusqlite::Connection::open(data).unwrap();
+        let tx = conn.transaction().unwrap();
+        for event in events {
+            tx.execute(
+                "INSERT INTO events (position, id, stream_id, event_type, device_id, device_seq, created_at, received_at, envelope)
+                 VALUES ((SELECT COALESCE(MAX(position), 0) + 1 FROM events), ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+                rusqlite::params![
+                    event.id.as_str(),
+                    event.stream_id.as_str(),
+                    event.event_type.as_str(),
+                    event.device_id.as_str(),
+                    event.device_seq as i64,
+                    event.created_at.to_string(),
+                    serde_json::to_string(event).unwrap()
+                ],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+
     /// An administrator's token: these laptops record every site's steps.
     fn token(&self, device: &str) -> String {
         self.site_token(device, "MBA", Role::Admin)
@@ -257,6 +281,80 @@ fn the_background_loop_catches_up_when_the_network_comes_back() {
     signals.stop.store(true, Ordering::Relaxed);
     worker.join().unwrap().unwrap();
     runtime.block_on(running.shutdown()).unwrap();
+    assert!(mba.ok(&["status"]).contains("Everything up to #2 from this laptop is on the server."));
+}
+
+/// An entry made while a long pull applies is sent as soon as that pass ends, not at the next
+/// interval (ten minutes here).
+#[test]
+fn an_entry_made_during_a_long_pull_is_sent_right_after_it() {
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use pluto_core::sync::runner::{run, Pace, Signals};
+    use pluto_core::sync::SyncClient;
+
+    const EVENTS: usize = 30_000;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server.sqlite3");
+    let server = Server::start(&data);
+    let mba = Pluto::at(dir.path(), "mba");
+    let id = mba.ok(&["campaign", "create", "--code", "LEGO-DURING", "--material", "PI"]).trim().to_owned();
+    let since = pluto_core::Timestamp::from_millis(pluto_core::Timestamp::now().millis() - 86_400_000);
+    server.store_pushed(&data, &pluto_core::samples::another_laptops_events(EVENTS, since));
+    let client = SyncClient::new(&server.url, &server.token(&mba.device())).unwrap();
+    let pace = Pace {
+        interval: Duration::from_secs(600),
+        retry_base: Duration::from_millis(50),
+        retry_max: Duration::from_millis(400),
+        tick: Duration::from_millis(20),
+    };
+    // Each pass: whether it synced, and how many of this laptop's events still wait.
+    let passes: Arc<Mutex<Vec<(bool, u64)>>> = Arc::default();
+    let signals = Arc::new(Signals::default());
+    let worker = std::thread::spawn({
+        let (db, passes, signals) = (mba.db.clone(), passes.clone(), signals.clone());
+        move || {
+            run(db, &client, &pace, &signals, |pass| {
+                passes.lock().unwrap().push((pass.outcome.is_ok(), pass.state.pending))
+            })
+        }
+    });
+    // The first pass sends the campaign, then pulls; an entry is made once the pull is under way.
+    let cursor = || -> i64 {
+        let conn = rusqlite::Connection::open(&mba.db).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        conn.query_row(
+            "SELECT COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'sync_cursor'), 0)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    let started = Instant::now();
+    while cursor() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the pull did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    mba.record_sample(&id, 1, pluto_core::EventType::InboundShipmentRecorded);
+    assert!(
+        passes.lock().unwrap().is_empty(),
+        "the pull of {EVENTS} events ended before the entry was made: the test needs a longer pull"
+    );
+    let started = Instant::now();
+    loop {
+        let seen = passes.lock().unwrap().clone();
+        if seen.len() >= 2 {
+            assert_eq!(seen[0], (true, 1), "the first pass leaves the entry made during it waiting");
+            assert_eq!(seen[1], (true, 0), "the next pass, right after it, sends the entry");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "passes so far: {seen:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signals.stop.store(true, Ordering::Relaxed);
+    worker.join().unwrap().unwrap();
     assert!(mba.ok(&["status"]).contains("Everything up to #2 from this laptop is on the server."));
 }
 

@@ -196,6 +196,37 @@ pub fn fill_training(store: &mut Store, user: &UserId) -> Result<(), StoreError>
     Ok(())
 }
 
+/// Another laptop's campaigns, `n` events in all, as a sync brings them from another site: each
+/// campaign its lifecycle's steps in order, one event a millisecond from `since`. For tests and
+/// measurements of large pulls.
+pub fn another_laptops_events(n: usize, since: Timestamp) -> Vec<Event> {
+    let device = DeviceId::generate();
+    let user = UserId::parse("usr_other.laptop").expect("a valid user id");
+    let mut out = Vec::with_capacity(n);
+    let mut campaign = 0;
+    while out.len() < n {
+        campaign += 1;
+        let id = CampaignId::generate();
+        let sample = SampleCampaign::numbered(10_000 + campaign);
+        for t in EventType::STEPS.into_iter().take(n - out.len()) {
+            let created_at = Timestamp::from_millis(since.millis() + out.len() as i64);
+            out.push(Event {
+                id: EventId::generate(created_at.system_time()),
+                stream_type: STREAM_TYPE_CAMPAIGN.into(),
+                stream_id: id.clone(),
+                event_type: t,
+                schema_version: t.schema_version(),
+                data: sample.payload(t).expect("steps have payloads"),
+                user_id: user.clone(),
+                device_id: device.clone(),
+                device_seq: out.len() as u64 + 1,
+                created_at,
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -99,6 +99,9 @@ pub fn run(
     let mut store = Store::open(&db)?;
     let mut backoff = Backoff::new(pace.retry_base, pace.retry_max);
     while !stop.load(Ordering::Relaxed) {
+        // What was recorded before this pass: anything recorded during it (while a long pull
+        // applies, say) is sent right after it, not at the next interval.
+        let recorded = store.highest_local_seq()?;
         let outcome = sync_once(&mut store, client);
         let next_in = match &outcome {
             Ok(_) => {
@@ -112,7 +115,6 @@ pub fn run(
         let state = store.sync_state()?;
         observe(Pass { outcome: &outcome, state: &state, next_in });
         let wake = Instant::now() + next_in;
-        let recorded = state.highest_local_seq;
         while Instant::now() < wake && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(pace.tick.min(wake.saturating_duration_since(Instant::now())));
             // New local entries sync now, not at the next interval (but not while retrying).
