@@ -30,7 +30,7 @@ const CODE: &str = "LEGO-2026-E2E";
 /// Xvfb, tauri-driver and a temporary data folder; stopped on drop.
 struct Rig {
     xvfb: Child,
-    /// The X display the window is on, for driving the native save dialog.
+    /// The X display the window is on, for the native save dialog and keyboard typing.
     display: u32,
     driver: Child,
     url: String,
@@ -167,17 +167,7 @@ impl Rig {
     /// app), pressing Enter as a coordinator would: through the X server, as WebDriver cannot
     /// reach a native window.
     fn accept_save_dialog(&self, title: &str) -> Result<()> {
-        let xdotool = |args: &[&str]| -> Result<String> {
-            let out = Command::new("xdotool")
-                .args(args)
-                .env("DISPLAY", format!(":{}", self.display))
-                .output()
-                .map_err(|e| format!("xdotool (drives the save dialog): {e}"))?;
-            if !out.status.success() {
-                return Err(format!("xdotool {args:?}: {}", String::from_utf8_lossy(&out.stderr)));
-            }
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        };
+        let xdotool = |args: &[&str]| xdotool(self.display, args);
         let deadline = Instant::now() + Duration::from_secs(15);
         let window = loop {
             match xdotool(&["search", "--onlyvisible", "--name", title]) {
@@ -216,6 +206,20 @@ impl Drop for Rig {
     }
 }
 
+/// Runs xdotool on the X display `display`: input that reaches the window as a person's does,
+/// and native windows WebDriver cannot reach. Answers what it printed.
+fn xdotool(display: u32, args: &[&str]) -> Result<String> {
+    let out = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", format!(":{display}"))
+        .output()
+        .map_err(|e| format!("xdotool (types on the X display): {e}"))?;
+    if !out.status.success() {
+        return Err(format!("xdotool {args:?}: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// axe-core, from the UI's npm packages.
 fn axe_source() -> Result<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/node_modules/axe-core/axe.min.js");
@@ -252,8 +256,23 @@ fn accessibility_check(s: &Session, screen: &str) -> Result<()> {
     }
 }
 
-/// Fills the open step form with `data` (the spec's payload) and submits it.
+/// How a test types into a form.
+#[derive(Debug, Clone, Copy)]
+enum Typing {
+    /// WebDriver's element keys: each key is a round trip through WebKit's automation, which
+    /// itself holds up the page's frames for 50 to 110 ms now and then.
+    WebDriver,
+    /// Key presses on the X display (`xdotool type`, through XTEST), as a keyboard makes them:
+    /// for measuring the window's frames while someone types.
+    Keyboard(u32),
+}
+
+/// Fills the open step form with `data` (the spec's payload), typing as `typing` says.
 fn fill_form(s: &Session, data: &Value) -> Result<()> {
+    fill_form_typing(s, data, Typing::WebDriver)
+}
+
+fn fill_form_typing(s: &Session, data: &Value, typing: Typing) -> Result<()> {
     s.wait("[data-testid=event-form]")?;
     for (field, value) in data.as_object().ok_or("payload is not an object")? {
         let css = format!("#f-{field}");
@@ -270,12 +289,31 @@ fn fill_form(s: &Session, data: &Value) -> Result<()> {
             "SELECT:select-one" | "INPUT:date" => s.set_value(&css, &text)?,
             _ => {
                 s.set_value(&css, "")?;
-                let e = s.wait(&css)?;
-                s.keys(&e, &text)?;
+                match typing {
+                    Typing::WebDriver => {
+                        let e = s.wait(&css)?;
+                        s.keys(&e, &text)?;
+                    }
+                    Typing::Keyboard(display) => type_on_keyboard(s, display, &css, &text)?,
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Types `text` into the field `css` with key presses on the X display, about as fast as a quick
+/// typist (40 ms a key), and waits until the field holds it.
+fn type_on_keyboard(s: &Session, display: u32, css: &str, text: &str) -> Result<()> {
+    let window = xdotool(display, &["search", "--onlyvisible", "--name", "^Pluto Tracker"])?;
+    let window = window.lines().next().ok_or("no window titled Pluto Tracker on the display")?;
+    xdotool(display, &["windowfocus", "--sync", window])?;
+    s.script("document.querySelector(arguments[0]).focus()", json!([css]))?;
+    xdotool(display, &["type", "--delay", "40", "--", text])?;
+    s.wait_until(&format!("{css} to hold {text:?}"), || {
+        let value = s.script("return document.querySelector(arguments[0]).value", json!([css]))?;
+        Ok((value.as_str() == Some(text)).then_some(()))
+    })
 }
 
 fn submit_form(s: &Session) -> Result<()> {
@@ -294,11 +332,20 @@ fn sample() -> SampleCampaign {
 
 /// Records the expected next step from the primary button, with the sample's values.
 fn record_next(s: &Session, event_type: EventType, timings: &mut Vec<f64>) -> Result<()> {
+    record_next_typing(s, event_type, timings, Typing::WebDriver)
+}
+
+fn record_next_typing(
+    s: &Session,
+    event_type: EventType,
+    timings: &mut Vec<f64>,
+    typing: Typing,
+) -> Result<()> {
     let data = sample().payload(event_type).ok_or("no sample payload")?;
     gap_step(s, "opening the form")?;
     s.click_on("[data-testid=record-next]")?;
     gap_step(s, "typing")?;
-    fill_form(s, &data)?;
+    fill_form_typing(s, &data, typing)?;
     s.script("delete document.body.dataset.lastActionMs", json!([]))?;
     gap_step(s, "saving and showing")?;
     submit_form(s)?;
@@ -328,16 +375,82 @@ fn kg(x: f64) -> String {
 }
 
 /// Starts recording, in the page, the gaps between animation frames: the longest, the phase it
-/// fell in, and every gap over 50 ms with its phase (`window.__gaps`; name a phase with
-/// [`GAP_PHASE`], set `window.__gaps.stop` to end). [`record_next`] names its own steps within
-/// the phase.
-const FRAME_GAPS: &str = "window.__gaps = { max: 0, frames: 0, phase: 'start', step: '', at: '', long: [] };
+/// fell in, and every gap over 50 ms with its phase, its end (milliseconds since the Unix epoch)
+/// and the commands whose answers reached the page during it (`window.__gaps`; name a phase with
+/// [`GAP_PHASE`], set `window.__gaps.stop` to end, read it with [`frame_gaps`]). [`record_next`]
+/// names its own steps within the phase.
+const FRAME_GAPS: &str = "window.__gaps = { max: 0, frames: 0, phase: 'start', step: '', at: '', long: [], answers: [] };
+     const internals = window.__TAURI_INTERNALS__;
+     window.__invoke = window.__invoke || internals.invoke;
+     internals.invoke = (cmd, args, options) => {
+         const answer = window.__invoke(cmd, args, options), noted = () => { const a = window.__gaps.answers; a.push([performance.now(), cmd]); if (a.length > 100) a.shift(); };
+         answer.then(noted, noted);
+         return answer;
+     };
      let last = performance.now();
      const tick = (t) => { const g = window.__gaps, gap = t - last, at = g.phase + (g.step ? ': ' + g.step : '');
                            if (gap > g.max) { g.max = gap; g.at = at; }
-                           if (gap > 50 && g.long.length < 20) g.long.push(Math.round(gap) + ' ms in ' + at + ' ending ' + Math.round(t));
+                           if (gap > 50 && g.long.length < 1000) {
+                               const answers = g.answers.filter(([a]) => a > last && a <= t).map(([, cmd]) => cmd);
+                               g.long.push({ gap, at, end: performance.timeOrigin + t, answers });
+                           }
                            g.frames++; last = t; if (!g.stop) requestAnimationFrame(tick); };
      requestAnimationFrame(tick);";
+
+/// Ends the measurement [`FRAME_GAPS`] started and says what it found: the longest gap, the
+/// longest while no WebDriver command was in flight (the page as a person uses it; WebKit's
+/// automation holds up frames of its own), and every gap over 50 ms, those during a command
+/// marked.
+fn frame_gaps(s: &Session) -> Result<String> {
+    let gaps = s.script("window.__gaps.stop = true; return window.__gaps", json!([]))?;
+    // Per phase (its steps together), in the order the phases came.
+    let mut alone: Vec<(String, f64)> = Vec::new();
+    let mut listed = Vec::new();
+    for long in gaps["long"].as_array().into_iter().flatten() {
+        let (gap, end) = (long["gap"].as_f64().unwrap_or(0.0), long["end"].as_f64().unwrap_or(0.0));
+        let at = long["at"].as_str().unwrap_or("?");
+        let driven = s.commanded_between(end - gap, end);
+        if !driven {
+            let phase = at.split(": ").next().unwrap_or(at).to_owned();
+            match alone.iter_mut().find(|(p, _)| *p == phase) {
+                Some((_, longest)) => *longest = longest.max(gap),
+                None => alone.push((phase, gap)),
+            }
+        }
+        let answers = long["answers"].as_array().filter(|a| !a.is_empty()).map(|a| {
+            format!(", answers: {}", a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+        });
+        listed.push(format!(
+            "{gap:.0} ms in {at}{}{}",
+            if driven { " (WebDriver)" } else { "" },
+            answers.unwrap_or_default()
+        ));
+    }
+    Ok(format!(
+        "longest frame gap {:.0} ms (during {}) over {} frames; longest with no WebDriver command in flight: {}; gaps over 50 ms: [{}]",
+        gaps["max"].as_f64().unwrap_or(f64::NAN),
+        gaps["at"].as_str().unwrap_or("?"),
+        gaps["frames"],
+        if alone.is_empty() {
+            "none over 50 ms".to_owned()
+        } else {
+            alone.iter().map(|(phase, gap)| format!("{gap:.0} ms in {phase}")).collect::<Vec<_>>().join(", ")
+        },
+        listed.join("; ")
+    ))
+}
+
+/// Types a form's worth of figures into a bare input added to the page for the purpose, with no
+/// handler of the app's: the baseline of what typing costs in this window on this machine.
+fn type_into_a_bare_input(s: &Session, display: u32) -> Result<()> {
+    s.script(
+        "const e = document.createElement('input'); e.id = 'bare-input'; e.setAttribute('aria-label', 'baseline');
+         e.style = 'position: fixed; top: 0; left: 0; z-index: 9999'; document.body.append(e);",
+        json!([]),
+    )?;
+    type_on_keyboard(s, display, "#bare-input", "12480.5 12230 11874.2 4120 2026-03-14")?;
+    s.script("document.getElementById('bare-input').remove()", json!([])).map(drop)
+}
 
 /// Names the phase that the frame gaps measured from now on fall in (argument: the name).
 const GAP_PHASE: &str = "window.__gaps.phase = arguments[0]; window.__gaps.step = ''";
@@ -1197,15 +1310,17 @@ impl Day<'_> {
         s.wait_text("[data-testid=tab-history]", "History (100)")?;
         s.script(FRAME_GAPS, json!([]))?;
         let mut timings = Vec::new();
-        record_next(s, EventType::GranulationCompleted, &mut timings)?;
+        record_next_typing(
+            s,
+            EventType::GranulationCompleted,
+            &mut timings,
+            Typing::Keyboard(self.rig.display),
+        )?;
         s.wait_text("[data-testid=tab-history]", "History (101)")?;
-        let gaps = s.script("window.__gaps.stop = true; return window.__gaps", json!([]))?;
+        let gaps = frame_gaps(s)?;
         println!(
-            "click to updated view on a campaign of 100 events: {:.0} ms; longest frame gap {:.0} ms (during {}; no sync running); gaps over 50 ms: {}",
-            timings[0],
-            gaps["max"].as_f64().unwrap_or(f64::NAN),
-            gaps["at"].as_str().unwrap_or("?"),
-            gaps["long"]
+            "click to updated view on a campaign of 100 events: {:.0} ms; no sync running, typed on the keyboard: {gaps}",
+            timings[0]
         );
         Ok(())
     }
@@ -1374,12 +1489,27 @@ impl Day<'_> {
         // A new entry starts a sync at once, which pulls the 100,000 events; the next entry is
         // made while they are applied.
         let mut timings = Vec::new();
+        s.script(GAP_PHASE, json!(["a bare input before the pull"]))?;
+        type_into_a_bare_input(s, self.rig.display)?;
         s.script(GAP_PHASE, json!(["the first entry"]))?;
-        record_next(s, EventType::MetalRemovalCompleted, &mut timings)?;
+        record_next_typing(
+            s,
+            EventType::MetalRemovalCompleted,
+            &mut timings,
+            Typing::Keyboard(self.rig.display),
+        )?;
         s.script(GAP_PHASE, json!(["the second entry"]))?;
-        record_next(s, EventType::PolymerPurificationCompleted, &mut timings)?;
+        record_next_typing(
+            s,
+            EventType::PolymerPurificationCompleted,
+            &mut timings,
+            Typing::Keyboard(self.rig.display),
+        )?;
         let pulled_when_saved = pulled()?;
         s.wait_text("[data-testid=campaign-status]", "Purification complete")?;
+        s.script(GAP_PHASE, json!(["a bare input during the pull"]))?;
+        type_into_a_bare_input(s, self.rig.display)?;
+        let pulled_after_bare_input = pulled()?;
         s.script(GAP_PHASE, json!(["the rest of the pull"]))?;
         let started = Instant::now();
         while pulled()? < EVENTS as i64 {
@@ -1388,15 +1518,14 @@ impl Day<'_> {
             }
             std::thread::sleep(Duration::from_millis(250));
         }
-        let gaps = s.script("window.__gaps.stop = true; return window.__gaps", json!([]))?;
+        // The views reload when the pass ends, and again when the next one sends the second
+        // entry: measured too, until the status bar says nothing waits.
+        s.script(GAP_PHASE, json!(["the views reloading after the pull"]))?;
+        s.wait_text("[data-testid=pending]", "All on the server")?;
+        let gaps = frame_gaps(s)?;
         println!(
-            "entries during a pull of {EVENTS} events: saved with {pulled_when_saved} pulled, click to updated view {:.0} and {:.0} ms; longest frame gap {:.0} ms (during {}) over {} frames; gaps over 50 ms: {}",
-            timings[0],
-            timings[1],
-            gaps["max"].as_f64().unwrap_or(f64::NAN),
-            gaps["at"].as_str().unwrap_or("?"),
-            gaps["frames"],
-            gaps["long"]
+            "entries during a pull of {EVENTS} events: saved with {pulled_when_saved} pulled ({pulled_after_bare_input} after the bare input), click to updated view {:.0} and {:.0} ms; typed on the keyboard: {gaps}",
+            timings[0], timings[1]
         );
         // The pull gave way to the window: the app's sync thread runs at the lowest priority.
         let nice = sync_thread_nice(&self.rig.app)?;
@@ -1576,33 +1705,11 @@ impl Drop for Installed {
 /// `n` events of another site (RGE's laptop), whole campaigns of every step, as JSON envelopes.
 /// They were recorded two months ago, so the list still shows this laptop's campaigns first.
 fn other_sites_events(n: usize) -> Vec<String> {
-    let since = pluto_core::Timestamp::now().millis() - 60 * 86_400_000;
-    let device = pluto_core::DeviceId::generate();
-    let user = pluto_core::UserId::parse("usr_rge.e2e").expect("a valid user id");
-    let mut out = Vec::with_capacity(n);
-    let mut campaign = 0;
-    while out.len() < n {
-        campaign += 1;
-        let id = pluto_core::CampaignId::generate();
-        let sample = SampleCampaign::numbered(10_000 + campaign);
-        for t in EventType::STEPS.into_iter().take(n - out.len()) {
-            let created_at = pluto_core::Timestamp::from_millis(since + out.len() as i64);
-            let event = pluto_core::Event {
-                id: pluto_core::EventId::generate(created_at.system_time()),
-                stream_type: pluto_core::STREAM_TYPE_CAMPAIGN.into(),
-                stream_id: id.clone(),
-                event_type: t,
-                schema_version: t.schema_version(),
-                data: sample.payload(t).unwrap_or_default(),
-                user_id: user.clone(),
-                device_id: device.clone(),
-                device_seq: out.len() as u64 + 1,
-                created_at,
-            };
-            out.push(serde_json::to_string(&event).unwrap_or_default());
-        }
-    }
-    out
+    let since = pluto_core::Timestamp::from_millis(pluto_core::Timestamp::now().millis() - 60 * 86_400_000);
+    pluto_core::samples::another_laptops_events(n, since)
+        .iter()
+        .map(|event| serde_json::to_string(event).unwrap_or_default())
+        .collect()
 }
 
 /// The nice value of the thread named `sync` in the running app whose executable is `app`

@@ -1,7 +1,8 @@
 //! Just enough of the W3C WebDriver protocol to drive the app's window through tauri-driver:
 //! sessions, finding elements, clicks, keys, scripts, window size and screenshots.
 
-use std::time::{Duration, Instant};
+use std::cell::RefCell;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use serde_json::{json, Value};
@@ -16,6 +17,15 @@ pub const PATIENCE: Duration = Duration::from_secs(45);
 pub struct Session {
     base: String,
     agent: ureq::Agent,
+    /// When the latest commands were in flight, in milliseconds since the Unix epoch: WebKit's
+    /// automation holds up the page's frames while it serves one, so measurements of the page
+    /// tell those gaps apart from the app's own.
+    commands: RefCell<Vec<(f64, f64)>>,
+}
+
+/// Milliseconds since the Unix epoch, as the page's `performance.timeOrigin + performance.now()`.
+pub fn epoch_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 
 /// An element in the window.
@@ -39,15 +49,32 @@ impl Session {
         }}});
         let reply = call(&agent, "POST", &format!("{driver}/session"), Some(caps))?;
         let id = reply["sessionId"].as_str().ok_or(format!("no session id in {reply}"))?.to_owned();
-        Ok(Session { base: format!("{driver}/session/{id}"), agent })
+        Ok(Session { base: format!("{driver}/session/{id}"), agent, commands: RefCell::default() })
     }
 
     fn post(&self, path: &str, body: Value) -> Result<Value> {
-        call(&self.agent, "POST", &format!("{}{path}", self.base), Some(body))
+        self.timed(|| call(&self.agent, "POST", &format!("{}{path}", self.base), Some(body)))
     }
 
     fn get(&self, path: &str) -> Result<Value> {
-        call(&self.agent, "GET", &format!("{}{path}", self.base), None)
+        self.timed(|| call(&self.agent, "GET", &format!("{}{path}", self.base), None))
+    }
+
+    fn timed(&self, command: impl FnOnce() -> Result<Value>) -> Result<Value> {
+        let start = epoch_ms();
+        let reply = command();
+        let mut commands = self.commands.borrow_mut();
+        if commands.len() >= 100_000 {
+            commands.drain(..50_000);
+        }
+        commands.push((start, epoch_ms()));
+        reply
+    }
+
+    /// Whether a command of this session was in flight at some time between `from` and `to`
+    /// (milliseconds since the Unix epoch).
+    pub fn commanded_between(&self, from: f64, to: f64) -> bool {
+        self.commands.borrow().iter().any(|&(start, end)| start <= to && end >= from)
     }
 
     /// Ends the session, which closes the app.
