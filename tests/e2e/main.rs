@@ -258,13 +258,41 @@ fn accessibility_check(s: &Session, screen: &str) -> Result<()> {
 
 /// How a test types into a form.
 #[derive(Debug, Clone, Copy)]
-enum Typing {
+enum Typing<'k> {
     /// WebDriver's element keys: each key is a round trip through WebKit's automation, which
     /// itself holds up the page's frames for 50 to 110 ms now and then.
     WebDriver,
     /// Key presses on the X display (`xdotool type`, through XTEST), as a keyboard makes them:
     /// for measuring the window's frames while someone types.
-    Keyboard(u32),
+    Keyboard(&'k Keyboard),
+}
+
+/// The keyboard of the X display the app's window is on, its focus on that window.
+#[derive(Debug)]
+struct Keyboard {
+    display: u32,
+}
+
+impl Keyboard {
+    /// Gives the app's window the keyboard focus, once: looking the window up again for each
+    /// field would keep the X server busy while the page is measured.
+    fn on(display: u32) -> Result<Keyboard> {
+        let window = xdotool(display, &["search", "--onlyvisible", "--name", "^Pluto Tracker"])?;
+        let window = window.lines().next().ok_or("no window titled Pluto Tracker on the display")?;
+        xdotool(display, &["windowfocus", "--sync", window])?;
+        Ok(Keyboard { display })
+    }
+
+    /// Types `text` into the field `css` with key presses, about as fast as a quick typist (40
+    /// ms a key), and waits until the field holds it.
+    fn type_into(&self, s: &Session, css: &str, text: &str) -> Result<()> {
+        s.script("document.querySelector(arguments[0]).focus()", json!([css]))?;
+        xdotool(self.display, &["type", "--delay", "40", "--", text])?;
+        s.wait_until(&format!("{css} to hold {text:?}"), || {
+            let value = s.script("return document.querySelector(arguments[0]).value", json!([css]))?;
+            Ok((value.as_str() == Some(text)).then_some(()))
+        })
+    }
 }
 
 /// Fills the open step form with `data` (the spec's payload), typing as `typing` says.
@@ -294,26 +322,12 @@ fn fill_form_typing(s: &Session, data: &Value, typing: Typing) -> Result<()> {
                         let e = s.wait(&css)?;
                         s.keys(&e, &text)?;
                     }
-                    Typing::Keyboard(display) => type_on_keyboard(s, display, &css, &text)?,
+                    Typing::Keyboard(keyboard) => keyboard.type_into(s, &css, &text)?,
                 }
             }
         }
     }
     Ok(())
-}
-
-/// Types `text` into the field `css` with key presses on the X display, about as fast as a quick
-/// typist (40 ms a key), and waits until the field holds it.
-fn type_on_keyboard(s: &Session, display: u32, css: &str, text: &str) -> Result<()> {
-    let window = xdotool(display, &["search", "--onlyvisible", "--name", "^Pluto Tracker"])?;
-    let window = window.lines().next().ok_or("no window titled Pluto Tracker on the display")?;
-    xdotool(display, &["windowfocus", "--sync", window])?;
-    s.script("document.querySelector(arguments[0]).focus()", json!([css]))?;
-    xdotool(display, &["type", "--delay", "40", "--", text])?;
-    s.wait_until(&format!("{css} to hold {text:?}"), || {
-        let value = s.script("return document.querySelector(arguments[0]).value", json!([css]))?;
-        Ok((value.as_str() == Some(text)).then_some(()))
-    })
 }
 
 fn submit_form(s: &Session) -> Result<()> {
@@ -375,10 +389,10 @@ fn kg(x: f64) -> String {
 }
 
 /// Starts recording, in the page, the gaps between animation frames: the longest, the phase it
-/// fell in, and every gap over 50 ms with its phase, its end (milliseconds since the Unix epoch)
-/// and the commands whose answers reached the page during it (`window.__gaps`; name a phase with
-/// [`GAP_PHASE`], set `window.__gaps.stop` to end, read it with [`frame_gaps`]). [`record_next`]
-/// names its own steps within the phase.
+/// fell in, and every gap over 50 ms with its phase, its end (milliseconds since the Unix epoch),
+/// the element that had the focus, and the commands whose answers reached the page during it
+/// (`window.__gaps`; name a phase with [`GAP_PHASE`], set `window.__gaps.stop` to end, read it
+/// with [`frame_gaps`]). [`record_next`] names its own steps within the phase.
 const FRAME_GAPS: &str = "window.__gaps = { max: 0, frames: 0, phase: 'start', step: '', at: '', long: [], answers: [] };
      const internals = window.__TAURI_INTERNALS__;
      window.__invoke = window.__invoke || internals.invoke;
@@ -392,7 +406,7 @@ const FRAME_GAPS: &str = "window.__gaps = { max: 0, frames: 0, phase: 'start', s
                            if (gap > g.max) { g.max = gap; g.at = at; }
                            if (gap > 50 && g.long.length < 1000) {
                                const answers = g.answers.filter(([a]) => a > last && a <= t).map(([, cmd]) => cmd);
-                               g.long.push({ gap, at, end: performance.timeOrigin + t, answers });
+                               g.long.push({ gap, at, end: performance.timeOrigin + t, answers, focus: document.activeElement?.id || '' });
                            }
                            g.frames++; last = t; if (!g.stop) requestAnimationFrame(tick); };
      requestAnimationFrame(tick);";
@@ -420,9 +434,11 @@ fn frame_gaps(s: &Session) -> Result<String> {
         let answers = long["answers"].as_array().filter(|a| !a.is_empty()).map(|a| {
             format!(", answers: {}", a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
         });
+        let focus = long["focus"].as_str().filter(|f| !f.is_empty()).map(|f| format!(", focus #{f}"));
         listed.push(format!(
-            "{gap:.0} ms in {at}{}{}",
+            "{gap:.0} ms in {at}{}{}{}",
             if driven { " (WebDriver)" } else { "" },
+            focus.unwrap_or_default(),
             answers.unwrap_or_default()
         ));
     }
@@ -442,13 +458,13 @@ fn frame_gaps(s: &Session) -> Result<String> {
 
 /// Types a form's worth of figures into a bare input added to the page for the purpose, with no
 /// handler of the app's: the baseline of what typing costs in this window on this machine.
-fn type_into_a_bare_input(s: &Session, display: u32) -> Result<()> {
+fn type_into_a_bare_input(s: &Session, keyboard: &Keyboard) -> Result<()> {
     s.script(
         "const e = document.createElement('input'); e.id = 'bare-input'; e.setAttribute('aria-label', 'baseline');
          e.style = 'position: fixed; top: 0; left: 0; z-index: 9999'; document.body.append(e);",
         json!([]),
     )?;
-    type_on_keyboard(s, display, "#bare-input", "12480.5 12230 11874.2 4120 2026-03-14")?;
+    keyboard.type_into(s, "#bare-input", "12480.5 12230 11874.2 4120 2026-03-14")?;
     s.script("document.getElementById('bare-input').remove()", json!([])).map(drop)
 }
 
@@ -1308,14 +1324,10 @@ impl Day<'_> {
         drop(store);
         open_from_list(s, "LEGO-2026-OFFLINE")?;
         s.wait_text("[data-testid=tab-history]", "History (100)")?;
+        let keyboard = Keyboard::on(self.rig.display)?;
         s.script(FRAME_GAPS, json!([]))?;
         let mut timings = Vec::new();
-        record_next_typing(
-            s,
-            EventType::GranulationCompleted,
-            &mut timings,
-            Typing::Keyboard(self.rig.display),
-        )?;
+        record_next_typing(s, EventType::GranulationCompleted, &mut timings, Typing::Keyboard(&keyboard))?;
         s.wait_text("[data-testid=tab-history]", "History (101)")?;
         let gaps = frame_gaps(s)?;
         println!(
@@ -1488,27 +1500,23 @@ impl Day<'_> {
         };
         // A new entry starts a sync at once, which pulls the 100,000 events; the next entry is
         // made while they are applied.
+        let keyboard = Keyboard::on(self.rig.display)?;
         let mut timings = Vec::new();
         s.script(GAP_PHASE, json!(["a bare input before the pull"]))?;
-        type_into_a_bare_input(s, self.rig.display)?;
+        type_into_a_bare_input(s, &keyboard)?;
         s.script(GAP_PHASE, json!(["the first entry"]))?;
-        record_next_typing(
-            s,
-            EventType::MetalRemovalCompleted,
-            &mut timings,
-            Typing::Keyboard(self.rig.display),
-        )?;
+        record_next_typing(s, EventType::MetalRemovalCompleted, &mut timings, Typing::Keyboard(&keyboard))?;
         s.script(GAP_PHASE, json!(["the second entry"]))?;
         record_next_typing(
             s,
             EventType::PolymerPurificationCompleted,
             &mut timings,
-            Typing::Keyboard(self.rig.display),
+            Typing::Keyboard(&keyboard),
         )?;
         let pulled_when_saved = pulled()?;
         s.wait_text("[data-testid=campaign-status]", "Purification complete")?;
         s.script(GAP_PHASE, json!(["a bare input during the pull"]))?;
-        type_into_a_bare_input(s, self.rig.display)?;
+        type_into_a_bare_input(s, &keyboard)?;
         let pulled_after_bare_input = pulled()?;
         s.script(GAP_PHASE, json!(["the rest of the pull"]))?;
         let started = Instant::now();
