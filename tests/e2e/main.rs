@@ -19,7 +19,7 @@ use pluto_core::EventType;
 use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
-use webdriver::{Result, Session};
+use webdriver::{Result, Session, PATIENCE};
 
 const ENTER: &str = "\u{E007}";
 const ESCAPE: &str = "\u{E00C}";
@@ -256,31 +256,23 @@ fn accessibility_check(s: &Session, screen: &str) -> Result<()> {
     }
 }
 
-/// How a test types into a form.
-#[derive(Debug, Clone, Copy)]
-enum Typing<'k> {
-    /// WebDriver's element keys: each key is a round trip through WebKit's automation, which
-    /// itself holds up the page's frames for 50 to 110 ms now and then.
-    WebDriver,
-    /// Key presses on the X display (`xdotool type`, through XTEST), as a keyboard makes them:
-    /// for measuring the window's frames while someone types.
-    Keyboard(&'k Keyboard),
-}
-
-/// The keyboard of the X display the app's window is on, its focus on that window.
+/// The keyboard and mouse of the X display the app's window is on, its focus on that window.
 #[derive(Debug)]
 struct Keyboard {
     display: u32,
+    window: String,
+    /// The app's database, where a saved entry is noticed without asking the window.
+    db: PathBuf,
 }
 
 impl Keyboard {
     /// Gives the app's window the keyboard focus, once: looking the window up again for each
     /// field would keep the X server busy while the page is measured.
-    fn on(display: u32) -> Result<Keyboard> {
+    fn on(display: u32, db: &Path) -> Result<Keyboard> {
         let window = xdotool(display, &["search", "--onlyvisible", "--name", "^Pluto Tracker"])?;
-        let window = window.lines().next().ok_or("no window titled Pluto Tracker on the display")?;
-        xdotool(display, &["windowfocus", "--sync", window])?;
-        Ok(Keyboard { display })
+        let window = window.lines().next().ok_or("no window titled Pluto Tracker on the display")?.to_owned();
+        xdotool(display, &["windowfocus", "--sync", &window])?;
+        Ok(Keyboard { display, window, db: db.to_owned() })
     }
 
     /// Types `text` into the field `css` with key presses, about as fast as a quick typist (40
@@ -293,14 +285,100 @@ impl Keyboard {
             Ok((value.as_str() == Some(text)).then_some(()))
         })
     }
+
+    /// Clicks the window at `at` (the page's `[x, y]`) with the mouse.
+    fn click(&self, at: &Value) -> Result<()> {
+        let (x, y) = (at[0].as_f64().unwrap_or_default(), at[1].as_f64().unwrap_or_default());
+        let (x, y) = (format!("{}", x.round()), format!("{}", y.round()));
+        xdotool(self.display, &["mousemove", "--window", &self.window, &x, &y, "click", "1"]).map(drop)
+    }
+
+    /// The highest sequence number of this laptop's own entries.
+    fn recorded(&self) -> Result<i64> {
+        let conn = rusqlite::Connection::open(&self.db).map_err(|e| e.to_string())?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+        conn.query_row(
+            "SELECT COALESCE(MAX(device_seq), 0) FROM events WHERE device_id = (SELECT value FROM meta WHERE key = 'device_id')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// Records the expected next step as a person would, WebDriver silent from the click on the
+    /// button to the saved entry (it only reads where things are before, sets the dates and
+    /// choices, checks what was typed, and reads the timing after): the mouse clicks the button
+    /// and then each field, keys replace the field's text, and Enter saves. The saved entry is
+    /// noticed in the database, and the window is asked only after it has had time to show it.
+    fn record_next(&self, s: &Session, event_type: EventType, timings: &mut Vec<f64>) -> Result<()> {
+        let data = sample().payload(event_type).ok_or("no sample payload")?;
+        let centre = "return [...arguments].map((css) => { const e = document.querySelector(css); if (!e) return null;
+                      const r = e.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })";
+        gap_step(s, "opening the form")?;
+        let button = s.script(centre, json!(["[data-testid=record-next]"]))?;
+        s.script("delete document.body.dataset.lastActionMs", json!([]))?;
+        self.click(&button[0])?;
+        // The form opens unobserved; WebDriver asks for it only once it has had time to show.
+        std::thread::sleep(Duration::from_millis(700));
+        s.wait("[data-testid=event-form]")?;
+        let mut typed = Vec::new();
+        for (field, value) in data.as_object().ok_or("payload is not an object")? {
+            let css = format!("#f-{field}");
+            let text = match value {
+                Value::String(t) => t.clone(),
+                other => other.to_string(),
+            };
+            let kind = s.script(
+                "const e = document.querySelector(arguments[0]); return e ? e.tagName + ':' + (e.type || '') : '';",
+                json!([css]),
+            )?;
+            match kind.as_str().unwrap_or_default() {
+                "" => return Err(format!("the form has no input for {field}")),
+                "SELECT:select-one" | "INPUT:date" => s.set_value(&css, &text)?,
+                _ => typed.push((css, text)),
+            }
+        }
+        let fields: Vec<&str> = typed.iter().map(|(css, _)| css.as_str()).collect();
+        let centres = s.script(centre, json!(fields))?;
+        gap_step(s, "typing")?;
+        for ((_, text), at) in typed.iter().zip(centres.as_array().into_iter().flatten()) {
+            self.click(at)?;
+            xdotool(self.display, &["key", "ctrl+a"])?;
+            xdotool(self.display, &["type", "--delay", "40", "--", text])?;
+        }
+        let held = s.script(
+            "return [...arguments].map((css) => document.querySelector(css)?.value)",
+            json!(fields),
+        )?;
+        for ((css, text), value) in typed.iter().zip(held.as_array().into_iter().flatten()) {
+            if value.as_str() != Some(text) {
+                return Err(format!("{css} holds {value} after typing {text:?}"));
+            }
+        }
+        let before = self.recorded()?;
+        gap_step(s, "saving and showing")?;
+        xdotool(self.display, &["key", "Return"])?;
+        let started = Instant::now();
+        while self.recorded()? == before {
+            if started.elapsed() > PATIENCE {
+                return Err(format!("Enter did not save the entry within {PATIENCE:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(700));
+        wait_closed(s, "[data-testid=event-form]")?;
+        let ms = s.wait_until("the view to update", || {
+            Ok(s.script("return document.body.dataset.lastActionMs || null", json!([]))?
+                .as_str()
+                .map(str::to_owned))
+        })?;
+        timings.push(ms.parse().unwrap_or(f64::NAN));
+        Ok(())
+    }
 }
 
-/// Fills the open step form with `data` (the spec's payload), typing as `typing` says.
+/// Fills the open step form with `data` (the spec's payload).
 fn fill_form(s: &Session, data: &Value) -> Result<()> {
-    fill_form_typing(s, data, Typing::WebDriver)
-}
-
-fn fill_form_typing(s: &Session, data: &Value, typing: Typing) -> Result<()> {
     s.wait("[data-testid=event-form]")?;
     for (field, value) in data.as_object().ok_or("payload is not an object")? {
         let css = format!("#f-{field}");
@@ -317,13 +395,8 @@ fn fill_form_typing(s: &Session, data: &Value, typing: Typing) -> Result<()> {
             "SELECT:select-one" | "INPUT:date" => s.set_value(&css, &text)?,
             _ => {
                 s.set_value(&css, "")?;
-                match typing {
-                    Typing::WebDriver => {
-                        let e = s.wait(&css)?;
-                        s.keys(&e, &text)?;
-                    }
-                    Typing::Keyboard(keyboard) => keyboard.type_into(s, &css, &text)?,
-                }
+                let e = s.wait(&css)?;
+                s.keys(&e, &text)?;
             }
         }
     }
@@ -346,20 +419,11 @@ fn sample() -> SampleCampaign {
 
 /// Records the expected next step from the primary button, with the sample's values.
 fn record_next(s: &Session, event_type: EventType, timings: &mut Vec<f64>) -> Result<()> {
-    record_next_typing(s, event_type, timings, Typing::WebDriver)
-}
-
-fn record_next_typing(
-    s: &Session,
-    event_type: EventType,
-    timings: &mut Vec<f64>,
-    typing: Typing,
-) -> Result<()> {
     let data = sample().payload(event_type).ok_or("no sample payload")?;
     gap_step(s, "opening the form")?;
     s.click_on("[data-testid=record-next]")?;
     gap_step(s, "typing")?;
-    fill_form_typing(s, &data, typing)?;
+    fill_form(s, &data)?;
     s.script("delete document.body.dataset.lastActionMs", json!([]))?;
     gap_step(s, "saving and showing")?;
     submit_form(s)?;
@@ -1324,10 +1388,10 @@ impl Day<'_> {
         drop(store);
         open_from_list(s, "LEGO-2026-OFFLINE")?;
         s.wait_text("[data-testid=tab-history]", "History (100)")?;
-        let keyboard = Keyboard::on(self.rig.display)?;
+        let keyboard = Keyboard::on(self.rig.display, &db)?;
         s.script(FRAME_GAPS, json!([]))?;
         let mut timings = Vec::new();
-        record_next_typing(s, EventType::GranulationCompleted, &mut timings, Typing::Keyboard(&keyboard))?;
+        keyboard.record_next(s, EventType::GranulationCompleted, &mut timings)?;
         s.wait_text("[data-testid=tab-history]", "History (101)")?;
         let gaps = frame_gaps(s)?;
         println!(
@@ -1500,19 +1564,14 @@ impl Day<'_> {
         };
         // A new entry starts a sync at once, which pulls the 100,000 events; the next entry is
         // made while they are applied.
-        let keyboard = Keyboard::on(self.rig.display)?;
+        let keyboard = Keyboard::on(self.rig.display, &db)?;
         let mut timings = Vec::new();
         s.script(GAP_PHASE, json!(["a bare input before the pull"]))?;
         type_into_a_bare_input(s, &keyboard)?;
         s.script(GAP_PHASE, json!(["the first entry"]))?;
-        record_next_typing(s, EventType::MetalRemovalCompleted, &mut timings, Typing::Keyboard(&keyboard))?;
+        keyboard.record_next(s, EventType::MetalRemovalCompleted, &mut timings)?;
         s.script(GAP_PHASE, json!(["the second entry"]))?;
-        record_next_typing(
-            s,
-            EventType::PolymerPurificationCompleted,
-            &mut timings,
-            Typing::Keyboard(&keyboard),
-        )?;
+        keyboard.record_next(s, EventType::PolymerPurificationCompleted, &mut timings)?;
         let pulled_when_saved = pulled()?;
         s.wait_text("[data-testid=campaign-status]", "Purification complete")?;
         s.script(GAP_PHASE, json!(["a bare input during the pull"]))?;
