@@ -320,24 +320,7 @@ impl Keyboard {
         self.click(&button[0])?;
         // The form opens unobserved; WebDriver asks for it only once it has had time to show.
         std::thread::sleep(Duration::from_millis(700));
-        s.wait("[data-testid=event-form]")?;
-        let mut typed = Vec::new();
-        for (field, value) in data.as_object().ok_or("payload is not an object")? {
-            let css = format!("#f-{field}");
-            let text = match value {
-                Value::String(t) => t.clone(),
-                other => other.to_string(),
-            };
-            let kind = s.script(
-                "const e = document.querySelector(arguments[0]); return e ? e.tagName + ':' + (e.type || '') : '';",
-                json!([css]),
-            )?;
-            match kind.as_str().unwrap_or_default() {
-                "" => return Err(format!("the form has no input for {field}")),
-                "SELECT:select-one" | "INPUT:date" => s.set_value(&css, &text)?,
-                _ => typed.push((css, text)),
-            }
-        }
+        let typed = choose(s, &data)?;
         let fields: Vec<&str> = typed.iter().map(|(css, _)| css.as_str()).collect();
         let centres = s.script(centre, json!(fields))?;
         gap_step(s, "typing")?;
@@ -377,9 +360,11 @@ impl Keyboard {
     }
 }
 
-/// Fills the open step form with `data` (the spec's payload).
-fn fill_form(s: &Session, data: &Value) -> Result<()> {
+/// Sets the choices and dates of the open step form from `data` (the spec's payload), and
+/// answers the fields left to type (their selector and text), in the payload's order.
+fn choose(s: &Session, data: &Value) -> Result<Vec<(String, String)>> {
     s.wait("[data-testid=event-form]")?;
+    let mut typed = Vec::new();
     for (field, value) in data.as_object().ok_or("payload is not an object")? {
         let css = format!("#f-{field}");
         let text = match value {
@@ -393,12 +378,18 @@ fn fill_form(s: &Session, data: &Value) -> Result<()> {
         match kind.as_str().unwrap_or_default() {
             "" => return Err(format!("the form has no input for {field}")),
             "SELECT:select-one" | "INPUT:date" => s.set_value(&css, &text)?,
-            _ => {
-                s.set_value(&css, "")?;
-                let e = s.wait(&css)?;
-                s.keys(&e, &text)?;
-            }
+            _ => typed.push((css, text)),
         }
+    }
+    Ok(typed)
+}
+
+/// Fills the open step form with `data` (the spec's payload).
+fn fill_form(s: &Session, data: &Value) -> Result<()> {
+    for (css, text) in choose(s, data)? {
+        s.set_value(&css, "")?;
+        let e = s.wait(&css)?;
+        s.keys(&e, &text)?;
     }
     Ok(())
 }
