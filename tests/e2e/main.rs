@@ -349,14 +349,7 @@ impl Keyboard {
             std::thread::sleep(Duration::from_millis(50));
         }
         std::thread::sleep(Duration::from_millis(700));
-        wait_closed(s, "[data-testid=event-form]")?;
-        let ms = s.wait_until("the view to update", || {
-            Ok(s.script("return document.body.dataset.lastActionMs || null", json!([]))?
-                .as_str()
-                .map(str::to_owned))
-        })?;
-        timings.push(ms.parse().unwrap_or(f64::NAN));
-        Ok(())
+        note_click_to_view(s, timings)
     }
 }
 
@@ -418,6 +411,12 @@ fn record_next(s: &Session, event_type: EventType, timings: &mut Vec<f64>) -> Re
     s.script("delete document.body.dataset.lastActionMs", json!([]))?;
     gap_step(s, "saving and showing")?;
     submit_form(s)?;
+    note_click_to_view(s, timings)
+}
+
+/// Waits for the saved entry's form to close and the view to update, and notes how long the
+/// click on saving took to reach the updated view.
+fn note_click_to_view(s: &Session, timings: &mut Vec<f64>) -> Result<()> {
     wait_closed(s, "[data-testid=event-form]")?;
     let ms = s.wait_until("the view to update", || {
         Ok(s.script("return document.body.dataset.lastActionMs || null", json!([]))?

@@ -24,7 +24,7 @@ pub struct Session {
 }
 
 /// Milliseconds since the Unix epoch, as the page's `performance.timeOrigin + performance.now()`.
-pub fn epoch_ms() -> f64 {
+fn epoch_ms() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }
 

@@ -36,15 +36,7 @@ impl Server {
     /// stored it: written into the database directly, because this server would refuse it.
     fn store_as_newer_server(&self, data: &Path, envelope: &str) {
         let conn = rusqlite::Connection::open(data).unwrap();
-        let value: serde_json::Value = serde_json::from_str(envelope).unwrap_or_default();
-        let text = |k: &str| value[k].as_str().unwrap_or("?").to_owned();
-        let seq = value["deviceSeq"].as_i64().unwrap_or(1_000_000);
-        conn.execute(
-            "INSERT INTO events (position, id, stream_id, event_type, device_id, device_seq, created_at, received_at, envelope)
-             VALUES ((SELECT COALESCE(MAX(position), 0) + 1 FROM events), ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-            rusqlite::params![text("id"), text("streamId"), text("eventType"), text("deviceId"), seq, "2026-03-01T10:00:00.000Z", envelope],
-        )
-        .unwrap();
+        insert_as_server(&conn, envelope, "2026-03-01T10:00:00.000Z");
     }
 
     /// Stores `events` as the next events of the log, in one transaction, as the server would
@@ -53,20 +45,7 @@ impl Server {
         let mut conn = rusqlite::Connection::open(data).unwrap();
         let tx = conn.transaction().unwrap();
         for event in events {
-            tx.execute(
-                "INSERT INTO events (position, id, stream_id, event_type, device_id, device_seq, created_at, received_at, envelope)
-                 VALUES ((SELECT COALESCE(MAX(position), 0) + 1 FROM events), ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-                rusqlite::params![
-                    event.id.as_str(),
-                    event.stream_id.as_str(),
-                    event.event_type.as_str(),
-                    event.device_id.as_str(),
-                    event.device_seq as i64,
-                    event.created_at.to_string(),
-                    serde_json::to_string(event).unwrap()
-                ],
-            )
-            .unwrap();
+            insert_as_server(&tx, &serde_json::to_string(event).unwrap(), &event.created_at.to_string());
         }
         tx.commit().unwrap();
     }
@@ -80,6 +59,19 @@ impl Server {
         let device = DeviceId::parse(device).unwrap();
         self.runtime.block_on(auth::issue(&self.storage, device, site, role, None)).unwrap().secret
     }
+}
+
+/// Writes `envelope` into a server's database as the next event of its log, received at `at`.
+fn insert_as_server(conn: &rusqlite::Connection, envelope: &str, at: &str) {
+    let value: serde_json::Value = serde_json::from_str(envelope).unwrap_or_default();
+    let text = |k: &str| value[k].as_str().unwrap_or("?").to_owned();
+    let seq = value["deviceSeq"].as_i64().unwrap_or(1_000_000);
+    conn.execute(
+        "INSERT INTO events (position, id, stream_id, event_type, device_id, device_seq, created_at, received_at, envelope)
+         VALUES ((SELECT COALESCE(MAX(position), 0) + 1 FROM events), ?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+        rusqlite::params![text("id"), text("streamId"), text("eventType"), text("deviceId"), seq, at, envelope],
+    )
+    .unwrap();
 }
 
 impl Drop for Server {
