@@ -83,6 +83,8 @@ pub fn bindings(path: &std::path::Path) -> Result<(), specta_typescript::Error> 
 /// Starts the app.
 pub fn run() {
     let started = Instant::now();
+    #[cfg(target_os = "linux")]
+    prefer_cpu_painting();
     let builder = specta_builder();
     tauri::Builder::default()
         .plugin(tauri_plugin_updater::Builder::new().build())
@@ -100,6 +102,26 @@ pub fn run() {
         })
         .run(tauri::generate_context!())
         .expect("error while running Pluto Tracker");
+}
+
+/// WebKitGTK's environment variable that makes its web process paint pages on the CPU.
+#[cfg(target_os = "linux")]
+pub const CPU_PAINTING: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
+
+/// Has WebKitGTK paint the window's pages with the CPU (Skia's threaded raster), unless whoever
+/// started the app chose otherwise (`WEBKIT_SKIA_ENABLE_CPU_RENDERING=0` keeps GPU painting).
+///
+/// By default WebKitGTK paints through OpenGL. On a machine without a GPU (a virtual machine, a
+/// remote desktop, Xvfb) that OpenGL is Mesa's software emulation, and a key typed into a form
+/// then held frames for 80 to 120 ms; painted on the CPU, under 60 ms, during a 100,000-event
+/// pull as well (`docs/benchmarks.md`). The app's pages are forms and tables, which the CPU
+/// paints fast on any machine. The web process reads the variable when it starts, from the
+/// environment it inherits: this runs before the window, and before any thread.
+#[cfg(target_os = "linux")]
+fn prefer_cpu_painting() {
+    if std::env::var_os(CPU_PAINTING).is_none() {
+        std::env::set_var(CPU_PAINTING, "1");
+    }
 }
 
 #[cfg(test)]

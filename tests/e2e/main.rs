@@ -134,6 +134,8 @@ impl Rig {
             .env("XDG_CONFIG_HOME", dir.path().join("xdg-config"))
             .env("LANG", "en_US.UTF-8")
             .env("PLUTO_UPDATE_PUBKEY", pubkey.trim())
+            // How the window paints is the app's choice, checked by the tests.
+            .env_remove(pluto_tracker::CPU_PAINTING)
             .stdout(log.try_clone().map_err(|e| e.to_string())?)
             .stderr(log)
             .spawn()
@@ -444,7 +446,9 @@ fn kg(x: f64) -> String {
 
 /// Starts recording, in the page, the gaps between animation frames: the longest, the phase it
 /// fell in, and every gap over 50 ms with its phase, its end (milliseconds since the Unix epoch),
-/// the element that had the focus, and the commands whose answers reached the page during it
+/// how long the page's main thread was held in it (the rest of a gap is painting and showing
+/// the frame), how many changes the page saw, the element that had the focus, and the commands
+/// whose answers reached the page during it (with how far into the gap)
 /// (`window.__gaps`; name a phase with [`GAP_PHASE`], set `window.__gaps.stop` to end, read it
 /// with [`frame_gaps`]). [`record_next`] names its own steps within the phase.
 const FRAME_GAPS: &str = "window.__gaps = { max: 0, frames: 0, phase: 'start', step: '', at: '', long: [], answers: [] };
@@ -455,13 +459,20 @@ const FRAME_GAPS: &str = "window.__gaps = { max: 0, frames: 0, phase: 'start', s
          answer.then(noted, noted);
          return answer;
      };
+     // The page's main thread between frames: a timer every 4 ms notes the longest time it could
+     // not run (script, style, layout, collection), and an observer counts changes to the page.
+     let late = 0, timer = performance.now(), changed = 0;
+     const poll = () => { const now = performance.now(); late = Math.max(late, now - timer); timer = now; if (!window.__gaps.stop) setTimeout(poll, 4); };
+     setTimeout(poll, 4);
+     new MutationObserver((m) => { changed += m.length; }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
      let last = performance.now();
      const tick = (t) => { const g = window.__gaps, gap = t - last, at = g.phase + (g.step ? ': ' + g.step : '');
                            if (gap > g.max) { g.max = gap; g.at = at; }
                            if (gap > 50 && g.long.length < 1000) {
-                               const answers = g.answers.filter(([a]) => a > last && a <= t).map(([, cmd]) => cmd);
-                               g.long.push({ gap, at, end: performance.timeOrigin + t, answers, focus: document.activeElement?.id || '' });
+                               const answers = g.answers.filter(([a]) => a > last && a <= t).map(([a, cmd]) => cmd + '@' + (a - last).toFixed(0));
+                               g.long.push({ gap, at, end: performance.timeOrigin + t, answers, busy: Math.max(late, performance.now() - timer), changed, focus: document.activeElement?.id || '' });
                            }
+                           late = 0; changed = 0;
                            g.frames++; last = t; if (!g.stop) requestAnimationFrame(tick); };
      requestAnimationFrame(tick);";
 
@@ -490,7 +501,9 @@ fn frame_gaps(s: &Session) -> Result<String> {
         });
         let focus = long["focus"].as_str().filter(|f| !f.is_empty()).map(|f| format!(", focus #{f}"));
         listed.push(format!(
-            "{gap:.0} ms in {at}{}{}{}",
+            "{gap:.0} ms in {at} (main thread held {:.0} ms, {} changes){}{}{}",
+            long["busy"].as_f64().unwrap_or(f64::NAN),
+            long["changed"],
             if driven { " (WebDriver)" } else { "" },
             focus.unwrap_or_default(),
             answers.unwrap_or_default()
@@ -1589,6 +1602,11 @@ impl Day<'_> {
         if nice != 19 {
             return Err(format!("the sync thread should run at nice 19, not {nice}"));
         }
+        // The window painted on the CPU: the app asked its web process to.
+        let painting = web_process_environment(&self.rig.app, pluto_tracker::CPU_PAINTING)?;
+        if painting.as_deref() != Some("1") {
+            return Err(format!("the web process has {}={painting:?}, not 1", pluto_tracker::CPU_PAINTING));
+        }
         let store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
         let drift = store.verify().map_err(|e| e.to_string())?;
         if !drift.is_empty() {
@@ -1771,6 +1789,36 @@ fn other_sites_events(n: usize) -> Vec<String> {
 
 /// The nice value of the thread named `sync` in the running app whose executable is `app`
 /// (Linux: from `/proc`).
+/// The value of `name` in the environment of the running app's WebKit web process (a child of
+/// the app's process).
+fn web_process_environment(app: &str, name: &str) -> Result<Option<String>> {
+    let app = std::fs::canonicalize(app).map_err(|e| format!("{app}: {e}"))?;
+    let processes: Vec<PathBuf> =
+        std::fs::read_dir("/proc").map_err(|e| e.to_string())?.flatten().map(|p| p.path()).collect();
+    let apps: Vec<String> = processes
+        .iter()
+        .filter(|p| std::fs::read_link(p.join("exe")).ok().as_deref() == Some(app.as_path()))
+        .filter_map(|p| Some(p.file_name()?.to_str()?.to_owned()))
+        .collect();
+    for process in &processes {
+        let stat = std::fs::read_to_string(process.join("stat")).unwrap_or_default();
+        // Field 4 is the parent's id; the fields after the name start at field 3.
+        let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
+        let web =
+            std::fs::read_to_string(process.join("comm")).unwrap_or_default().starts_with("WebKitWebProces");
+        if !web || !parent.is_some_and(|parent| apps.iter().any(|a| a == parent)) {
+            continue;
+        }
+        let environment = std::fs::read(process.join("environ")).map_err(|e| e.to_string())?;
+        let prefix = format!("{name}=");
+        return Ok(environment
+            .split(|&b| b == 0)
+            .filter_map(|entry| std::str::from_utf8(entry).ok()?.strip_prefix(&prefix).map(str::to_owned))
+            .next());
+    }
+    Err(format!("no WebKit web process of a running {}", app.display()))
+}
+
 fn sync_thread_nice(app: &str) -> Result<i64> {
     let app = std::fs::canonicalize(app).map_err(|e| format!("{app}: {e}"))?;
     let entries = std::fs::read_dir("/proc").map_err(|e| e.to_string())?;
