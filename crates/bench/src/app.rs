@@ -167,7 +167,7 @@ pub fn window(dir: &Path, app: &Path, campaigns: u64, launches: u32) -> Result<V
         let start = Instant::now();
         let raw = baseline::open(&db)?;
         let rows = raw
-            .prepare("SELECT id, lego_campaign_code, status, current_weight_kg, updated_at FROM campaign_projections ORDER BY updated_at DESC, id LIMIT 50")?
+            .prepare("SELECT id, lego_campaign_code, status, current_weight_kg, updated_at FROM campaign_projections ORDER BY updated_at DESC, id DESC LIMIT 50")?
             .query_map([], |r| r.get::<_, String>(0))?
             .count();
         raw_times.push(start.elapsed());

@@ -210,7 +210,9 @@ impl Store {
         let filter =
             if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
         let order = match query.sort {
-            SortOrder::LastActivity => "updated_at DESC, id",
+            // Ties (campaigns active in the same millisecond) newest first, as ids are made in
+            // order; SQLite sorts only each tie, walking the index for the rest.
+            SortOrder::LastActivity => "updated_at DESC, id DESC",
             SortOrder::Code => "lego_campaign_code COLLATE NOCASE, id",
             SortOrder::Created => "id DESC",
         };

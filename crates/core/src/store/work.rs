@@ -118,7 +118,7 @@ impl Store {
     pub fn open_anomalies(&self, limit: u32) -> Result<Vec<OpenAnomaly>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS}, anomalies FROM campaign_projections WHERE anomaly_count > 0
-             ORDER BY updated_at DESC, id LIMIT ?1"
+             ORDER BY updated_at DESC, id DESC LIMIT ?1"
         ))?;
         let mut rows = stmt.query([limit])?;
         let mut open = Vec::new();
