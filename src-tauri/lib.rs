@@ -113,7 +113,7 @@ pub const CPU_PAINTING: &str = "WEBKIT_SKIA_ENABLE_CPU_RENDERING";
 ///
 /// By default WebKitGTK paints through OpenGL. On a machine without a GPU (a virtual machine, a
 /// remote desktop, Xvfb) that OpenGL is Mesa's software emulation, and a key typed into a form
-/// then held frames for 80 to 120 ms; painted on the CPU, under 60 ms, during a 100,000-event
+/// then held frames for 60 to 190 ms; painted on the CPU, at most 86 ms, during a 100,000-event
 /// pull as well (`docs/benchmarks.md`). The app's pages are forms and tables, which the CPU
 /// paints fast on any machine. The web process reads the variable when it starts, from the
 /// environment it inherits: this runs before the window, and before any thread.

@@ -1787,26 +1787,33 @@ fn other_sites_events(n: usize) -> Vec<String> {
         .collect()
 }
 
-/// The nice value of the thread named `sync` in the running app whose executable is `app`
-/// (Linux: from `/proc`).
+/// The folder in `/proc` of every process (Linux).
+fn processes() -> Result<Vec<PathBuf>> {
+    Ok(std::fs::read_dir("/proc").map_err(|e| e.to_string())?.flatten().map(|p| p.path()).collect())
+}
+
+/// Those of `processes` that run the executable `app`.
+fn running<'p>(app: &str, processes: &'p [PathBuf]) -> Result<Vec<&'p PathBuf>> {
+    let app = std::fs::canonicalize(app).map_err(|e| format!("{app}: {e}"))?;
+    Ok(processes
+        .iter()
+        .filter(|p| std::fs::read_link(p.join("exe")).ok().as_deref() == Some(app.as_path()))
+        .collect())
+}
+
 /// The value of `name` in the environment of the running app's WebKit web process (a child of
 /// the app's process).
 fn web_process_environment(app: &str, name: &str) -> Result<Option<String>> {
-    let app = std::fs::canonicalize(app).map_err(|e| format!("{app}: {e}"))?;
-    let processes: Vec<PathBuf> =
-        std::fs::read_dir("/proc").map_err(|e| e.to_string())?.flatten().map(|p| p.path()).collect();
-    let apps: Vec<String> = processes
-        .iter()
-        .filter(|p| std::fs::read_link(p.join("exe")).ok().as_deref() == Some(app.as_path()))
-        .filter_map(|p| Some(p.file_name()?.to_str()?.to_owned()))
-        .collect();
+    let processes = processes()?;
+    let apps: Vec<&str> =
+        running(app, &processes)?.into_iter().filter_map(|p| p.file_name()?.to_str()).collect();
     for process in &processes {
         let stat = std::fs::read_to_string(process.join("stat")).unwrap_or_default();
         // Field 4 is the parent's id; the fields after the name start at field 3.
         let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1));
         let web =
             std::fs::read_to_string(process.join("comm")).unwrap_or_default().starts_with("WebKitWebProces");
-        if !web || !parent.is_some_and(|parent| apps.iter().any(|a| a == parent)) {
+        if !web || !parent.is_some_and(|parent| apps.contains(&parent)) {
             continue;
         }
         let environment = std::fs::read(process.join("environ")).map_err(|e| e.to_string())?;
@@ -1816,17 +1823,14 @@ fn web_process_environment(app: &str, name: &str) -> Result<Option<String>> {
             .filter_map(|entry| std::str::from_utf8(entry).ok()?.strip_prefix(&prefix).map(str::to_owned))
             .next());
     }
-    Err(format!("no WebKit web process of a running {}", app.display()))
+    Err(format!("no WebKit web process of a running {app}"))
 }
 
+/// The nice value of the thread named `sync` in the running app whose executable is `app`
+/// (Linux: from `/proc`).
 fn sync_thread_nice(app: &str) -> Result<i64> {
-    let app = std::fs::canonicalize(app).map_err(|e| format!("{app}: {e}"))?;
-    let entries = std::fs::read_dir("/proc").map_err(|e| e.to_string())?;
-    for process in entries.flatten() {
-        if std::fs::read_link(process.path().join("exe")).ok().as_deref() != Some(app.as_path()) {
-            continue;
-        }
-        let Ok(tasks) = std::fs::read_dir(process.path().join("task")) else { continue };
+    for process in running(app, &processes()?)? {
+        let Ok(tasks) = std::fs::read_dir(process.join("task")) else { continue };
         for task in tasks.flatten() {
             if std::fs::read_to_string(task.path().join("comm")).unwrap_or_default().trim() != "sync" {
                 continue;
@@ -1841,7 +1845,7 @@ fn sync_thread_nice(app: &str) -> Result<i64> {
                 .ok_or_else(|| format!("no nice value in {stat}"));
         }
     }
-    Err(format!("no thread named sync in a running {}", app.display()))
+    Err(format!("no thread named sync in a running {app}"))
 }
 
 /// Appends `envelopes` to the server's log in one transaction, as its push would store them
