@@ -176,6 +176,11 @@ export type Anomaly = {
 	message: string,
 	/**  Who looked at it and found it needs nothing more; `None` while it waits for review. */
 	review?: Review | null,
+	/**
+	 *  Whether what it reports was resolved by later entries (the missing steps were recorded,
+	 *  so the entry took effect): kept in the record, and nobody needs to review it.
+	 */
+	resolved?: boolean,
 };
 
 /**  What kind of irregularity an anomaly is. */
@@ -184,14 +189,15 @@ export type AnomalyKind =
 "invalid_payload" | 
 /**  A step recorded before the campaign's `CampaignCreated` (missing or recorded later). */
 "before_creation" | 
-/**  A step recorded while earlier steps were still missing. */
+/**
+ *  A step that reached the campaign while earlier steps were missing: it waits for them
+ *  and takes effect once they are recorded.
+ */
 "skipped_steps" | 
-/**  A transfer to RGE recorded without ECHA approval. */
+/**  A transfer to RGE that reached the campaign without ECHA approval: it waits for it. */
 "echa_gate_bypassed" | 
-/**  A step recorded twice; the later one has no effect. */
+/**  A step recorded twice; the entry that took the step stands, this one has no effect. */
 "duplicate_step" | 
-/**  A missing earlier step recorded after later ones; its details are kept, status is not moved back. */
-"late_step" | 
 /**  A step recorded after the campaign was completed; it has no effect. */
 "after_completion" | 
 /**  Dates that contradict each other across steps (manufacturing ends before it starts). */
@@ -360,7 +366,10 @@ export type CampaignState = {
 	eventCount: number,
 	/**  Number of corrections. */
 	correctionCount: number,
-	/**  The greatest event id folded: a new event with a greater id can be applied incrementally. */
+	/**
+	 *  The greatest event id folded. It orders nothing: a new entry takes an id after it (while
+	 *  it is not in the future), so that builds which still fold in id order read it in place.
+	 */
 	lastEventId: EventId,
 	/**  Which steps are recorded: bit `rank` of each step's status. */
 	recordedSteps: number,
@@ -368,7 +377,10 @@ export type CampaignState = {
 	manufacturingStartDate?: IsoDate | null,
 	/**  See `manufacturing_start_date`. */
 	manufacturingEndDate?: IsoDate | null,
-	/**  Irregularities, ordered by event id, reviewed ones included. */
+	/**
+	 *  Irregularities, in the canonical order of their entries, reviewed and resolved ones
+	 *  included.
+	 */
 	anomalies: Anomaly[],
 	/**
 	 *  Reviews that match no anomaly of the campaign (yet): an anomaly that arrives later, from
@@ -504,7 +516,7 @@ export type ErrorKind =
 
 /**  A recorded event. */
 export type Event = {
-	/**  `evt_<ULID>`; events of a stream fold in id order. */
+	/**  `evt_<ULID>`: identifies the event; it orders nothing (see [`crate::fold`]). */
 	id: EventId,
 	/**  Always `campaign` for now. */
 	streamType: string,

@@ -16,14 +16,13 @@ pub enum AnomalyKind {
     InvalidPayload,
     /// A step recorded before the campaign's `CampaignCreated` (missing or recorded later).
     BeforeCreation,
-    /// A step recorded while earlier steps were still missing.
+    /// A step that reached the campaign while earlier steps were missing: it waits for them
+    /// and takes effect once they are recorded.
     SkippedSteps,
-    /// A transfer to RGE recorded without ECHA approval.
+    /// A transfer to RGE that reached the campaign without ECHA approval: it waits for it.
     EchaGateBypassed,
-    /// A step recorded twice; the later one has no effect.
+    /// A step recorded twice; the entry that took the step stands, this one has no effect.
     DuplicateStep,
-    /// A missing earlier step recorded after later ones; its details are kept, status is not moved back.
-    LateStep,
     /// A step recorded after the campaign was completed; it has no effect.
     AfterCompletion,
     /// Dates that contradict each other across steps (manufacturing ends before it starts).
@@ -53,7 +52,6 @@ impl AnomalyKind {
             Self::SkippedSteps => "skipped_steps",
             Self::EchaGateBypassed => "echa_gate_bypassed",
             Self::DuplicateStep => "duplicate_step",
-            Self::LateStep => "late_step",
             Self::AfterCompletion => "after_completion",
             Self::InconsistentDates => "inconsistent_dates",
             Self::CorrectionOfUnknownEvent => "correction_of_unknown_event",
@@ -66,15 +64,24 @@ impl AnomalyKind {
         }
     }
 
+    /// Whether it is about an entry that reached the campaign ahead of an earlier step.
+    pub fn is_out_of_order(self) -> bool {
+        matches!(self, Self::SkippedSteps | Self::EchaGateBypassed)
+    }
+
+    /// Whether it is about a correction or void whose target has not arrived (yet).
+    pub fn waits_for_target(self) -> bool {
+        matches!(self, Self::CorrectionOfUnknownEvent | Self::VoidOfUnknownEvent)
+    }
+
     /// How a coordinator resolves this kind of anomaly.
     pub fn remedy(self) -> &'static str {
         match self {
             Self::InvalidPayload => "The event cannot be read; record the step again correctly and tell support.",
             Self::BeforeCreation => "Sync to fetch the campaign's creation; if it never arrives, ask the site that created it.",
-            Self::SkippedSteps => "Record the missing steps; they will be shown as late but their details are kept.",
-            Self::EchaGateBypassed => "Record the ECHA approval, and check why material moved to RGE without it.",
+            Self::SkippedSteps => "Record the missing steps; this entry then takes effect.",
+            Self::EchaGateBypassed => "Record the ECHA approval (the transfer then takes effect), and check why material moved to RGE without it.",
             Self::DuplicateStep => "Compare both entries; correct the first one if the second holds the right values.",
-            Self::LateStep => "No action needed if the details are right; the step was entered after later steps.",
             Self::AfterCompletion => "The campaign was already completed; correct the completed campaign's events instead.",
             Self::InconsistentDates => "Correct the wrong date so that the steps follow each other.",
             Self::CorrectionOfUnknownEvent => "Sync to fetch the corrected event; if it never arrives the correction was made on the wrong campaign.",
@@ -104,12 +111,21 @@ pub struct Anomaly {
     /// Who looked at it and found it needs nothing more; `None` while it waits for review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Review>,
+    /// Whether what it reports was resolved by later entries (the missing steps were recorded,
+    /// so the entry took effect): kept in the record, and nobody needs to review it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resolved: bool,
 }
 
 impl Anomaly {
     /// Whether `review` is about this anomaly: the same event and kind.
     pub fn is_reviewed_by(&self, review: &Review) -> bool {
         self.event_id == review.event_id && self.kind.as_str() == review.anomaly_kind
+    }
+
+    /// Whether it still asks for someone to look at it: neither resolved nor reviewed.
+    pub fn is_open(&self) -> bool {
+        !self.resolved && self.review.is_none()
     }
 
     /// Whether `other` is the same irregularity, reviewed or not.
@@ -150,7 +166,6 @@ mod tests {
             SkippedSteps,
             EchaGateBypassed,
             DuplicateStep,
-            LateStep,
             AfterCompletion,
             InconsistentDates,
             CorrectionOfUnknownEvent,

@@ -2,7 +2,7 @@
 //! ones and `EntryVoided` events withdraw entries, and the strict rules a new correction or void
 //! must pass on this laptop.
 //!
-//! Corrections are applied in event-id order. Each one is checked against the value it claims to
+//! Corrections are applied in the campaign's canonical order. Each one is checked against the value it claims to
 //! replace (`was`); a mismatch that arrived through sync (two people corrected the same field
 //! offline) is applied anyway, so every replica agrees, and reported as an anomaly.
 
@@ -67,7 +67,7 @@ pub struct Voided {
 }
 
 impl Effective {
-    /// Applies the voids and then the corrections among `events` (sorted by id, one stream) to
+    /// Applies the voids and then the corrections among `events` (one stream, in canonical order) to
     /// their targets. A voided correction corrects nothing.
     pub fn resolve(events: &[&Event]) -> Effective {
         let mut out = Effective::default();
@@ -88,6 +88,7 @@ impl Effective {
                 kind,
                 message,
                 review: None,
+                resolved: false,
             };
             let correction =
                 match Payload::read(event.event_type, event.schema_version, &event.data, event.created_at) {
@@ -174,6 +175,7 @@ impl Effective {
             kind,
             message,
             review: None,
+            resolved: false,
         };
         let void = match Payload::read(event.event_type, event.schema_version, &event.data, event.created_at)
         {
@@ -283,8 +285,8 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Checks a new correction against the stream it corrects (`events`, sorted by id, this stream
-/// only): the target exists here and is not a correction, its type matches, every `was` equals
+/// Checks a new correction against the stream it corrects (`events`, in canonical order, this
+/// stream only): the target exists here and is not a correction, its type matches, every `was` equals
 /// the current effective value, every `now` differs from it, and the corrected payload passes the
 /// same rules as a new one.
 pub fn check_correction(events: &[&Event], correction: &EventCorrection) -> Result<(), Refusal> {
@@ -345,7 +347,7 @@ pub fn check_correction(events: &[&Event], correction: &EventCorrection) -> Resu
     Ok(())
 }
 
-/// Builds the payload of a correction of `target_id` (in the stream `events`, sorted by id):
+/// Builds the payload of a correction of `target_id` (in the stream `events`, in canonical order):
 /// each `(field, now)` gets the field's current effective value as `was`. The result still goes
 /// through [`check_correction`] when it is recorded.
 pub fn build_correction(
@@ -392,8 +394,8 @@ pub(crate) fn no_entry_to_void(target_id: &EventId) -> Refusal {
     .into()
 }
 
-/// Checks a new void against the stream it belongs to (`events`, sorted by id, this stream
-/// only): the target is one of its entries, of the type the void names, not the campaign's
+/// Checks a new void against the stream it belongs to (`events`, in canonical order, this
+/// stream only): the target is one of its entries, of the type the void names, not the campaign's
 /// creation (its fields are corrected instead), and not voided already.
 pub fn check_void(events: &[&Event], void: &EntryVoid) -> Result<(), Refusal> {
     let target_id = &void.voids_event_id;
@@ -458,6 +460,13 @@ pub fn check_review(state: &CampaignState, review: &AnomalyReview) -> Result<(),
         )
         .into());
     };
+    if anomaly.resolved {
+        return Err(FieldError::new(
+            "eventId",
+            "this anomaly was resolved when the missing steps were recorded; nothing to review",
+        )
+        .into());
+    }
     if let Some(earlier) = &anomaly.review {
         return Err(FieldError::new(
             "eventId",

@@ -11,6 +11,7 @@
 
 pub mod anomaly;
 pub mod audit;
+pub mod bounds;
 pub mod correction;
 pub mod error;
 pub mod event;

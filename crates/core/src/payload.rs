@@ -543,6 +543,9 @@ impl PayloadType for EventCorrection {
             };
             check_value_shape(spec, &change.now)
                 .map_err(|message| FieldError::new(format!("changes.{name}.now"), message))?;
+            if let Value::String(was) = &change.was {
+                text_length(&format!("changes.{name}.was"), was)?;
+            }
         }
         Ok(())
     }
@@ -759,7 +762,7 @@ fn check_value_shape(spec: &FieldSpec, value: &Value) -> Result<(), String> {
     match (spec.kind, value) {
         (_, Value::Null) if !spec.required => Ok(()),
         (_, Value::Null) => Err(format!("{} is required and cannot be cleared", spec.name)),
-        (FieldKind::Text, Value::String(_)) => Ok(()),
+        (FieldKind::Text, Value::String(s)) => text_length(spec.name, s).map_err(|e| e.message),
         (FieldKind::Weight | FieldKind::Hours, Value::Number(n)) => match n.as_f64() {
             Some(x) if x.is_finite() && x > 0.0 => Ok(()),
             _ => Err(bad()),
@@ -822,8 +825,32 @@ fn optional_text(field: &str, value: &Option<String>) -> Result<(), FieldError> 
     value.as_deref().map_or(Ok(()), |v| text_length(field, v))
 }
 
-fn text_length(field: &str, value: &str) -> Result<(), FieldError> {
-    let n = value.chars().count();
+/// The rules every text value follows: at most [`MAX_TEXT_CHARS`] characters, and none that
+/// print as nothing yet change what a text is or how it reads: control characters other than
+/// tab and line breaks (ten thousand U+0001 are sixty thousand bytes of JSON escapes), and the
+/// marks that reverse the direction of the text around them.
+pub(crate) fn text_length(field: &str, value: &str) -> Result<(), FieldError> {
+    let mut n = 0;
+    for c in value.chars() {
+        n += 1;
+        let hidden = match c {
+            '\t' | '\n' | '\r' => None,
+            c if c.is_control() => Some("a control character, which prints as nothing"),
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}' => {
+                Some("a direction mark, which changes how the text around it reads")
+            }
+            _ => None,
+        };
+        if let Some(what) = hidden {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "character {n} is U+{:04X}, {what}; text may hold tabs and line breaks but no other invisible characters",
+                    u32::from(c)
+                ),
+            ));
+        }
+    }
     if n > MAX_TEXT_CHARS {
         return Err(FieldError::new(field, format!("must be at most {MAX_TEXT_CHARS} characters, got {n}")));
     }

@@ -237,7 +237,7 @@ const NEWER_ENTRY_NOTE: &str =
      It is kept safely; update Pluto Tracker to see it in full.";
 
 impl CampaignRecord {
-    /// The record of the campaign whose events (one stream, sorted by id) are `events`, as of
+    /// The record of the campaign whose events (one stream, in canonical order) are `events`, as of
     /// `as_of` when given (events recorded after it are left out). Durations run up to `now`.
     /// `None` when no event is left.
     pub fn of(events: &[Event], as_of: Option<Timestamp>, now: Timestamp) -> Option<CampaignRecord> {

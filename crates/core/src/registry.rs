@@ -457,7 +457,7 @@ event_registry! {
         upcasters: [],
         newer: FoldKnownFields,
         example: {
-            "eventId": "evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "anomalyKind": "late_step",
+            "eventId": "evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "anomalyKind": "duplicate_step",
             "note": "Ticket found a day late; details checked against the paper copy",
         },
     }

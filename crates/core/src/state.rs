@@ -96,7 +96,8 @@ pub struct CampaignState {
     pub event_count: u32,
     /// Number of corrections.
     pub correction_count: u32,
-    /// The greatest event id folded: a new event with a greater id can be applied incrementally.
+    /// The greatest event id folded. It orders nothing: a new entry takes an id after it (while
+    /// it is not in the future), so that builds which still fold in id order read it in place.
     pub last_event_id: EventId,
     /// Which steps are recorded: bit `rank` of each step's status.
     pub recorded_steps: u16,
@@ -110,7 +111,8 @@ pub struct CampaignState {
     /// filled by a fold of the events, empty in a projection read from the store.
     #[serde(skip)]
     pub steps: Steps,
-    /// Irregularities, ordered by event id, reviewed ones included.
+    /// Irregularities, in the canonical order of their entries, reviewed and resolved ones
+    /// included.
     pub anomalies: Vec<Anomaly>,
     /// Reviews that match no anomaly of the campaign (yet): an anomaly that arrives later, from
     /// a laptop whose clock ran ahead, is matched then. Kept so that folding on from a stored
@@ -162,22 +164,24 @@ impl CampaignState {
         }
     }
 
-    /// The anomalies nobody has reviewed yet: what the campaign's badge counts.
+    /// The anomalies nobody has reviewed yet and later entries did not resolve: what the
+    /// campaign's badge counts.
     pub fn unreviewed_anomalies(&self) -> usize {
-        self.anomalies.iter().filter(|a| a.review.is_none()).count()
+        self.anomalies.iter().filter(|a| a.is_open()).count()
     }
 
-    /// Matches `reviews` (and those still pending) to the anomalies they review, in review-id
-    /// order: the first review of an anomaly counts, a later one of the same anomaly is dropped,
-    /// and one that matches no anomaly waits in `pending_reviews`.
-    pub(crate) fn apply_reviews(&mut self, mut reviews: Vec<Review>) {
+    /// Matches the reviews still pending and then `reviews` (both in canonical order) to the
+    /// anomalies they review: the first review of an anomaly counts, a later one of the same
+    /// anomaly is dropped, and one that matches no anomaly waits in `pending_reviews`.
+    pub(crate) fn apply_reviews(&mut self, reviews: Vec<Review>) {
         if reviews.is_empty() && self.pending_reviews.is_empty() {
             return;
         }
-        reviews.append(&mut self.pending_reviews);
-        reviews.sort_by(|a, b| a.review_id.cmp(&b.review_id));
-        reviews.dedup_by(|a, b| a.review_id == b.review_id);
-        for review in reviews {
+        let mut all = std::mem::take(&mut self.pending_reviews);
+        all.extend(reviews);
+        let mut ids = std::collections::HashSet::new();
+        all.retain(|r| ids.insert(r.review_id.clone()));
+        for review in all {
             let mut matching = self.anomalies.iter_mut().filter(|a| a.is_reviewed_by(&review)).peekable();
             if matching.peek().is_none() {
                 self.pending_reviews.push(review);

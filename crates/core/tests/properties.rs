@@ -1,18 +1,23 @@
 //! Property tests of the fold and the store:
-//! - the fold never panics on arbitrary events and payloads, and ignores delivery order;
-//! - continuing a projection with later events, corrections, voids and reviews included,
-//!   equals a replay;
+//! - the fold never panics on arbitrary events and payloads, and the ids events claim order
+//!   nothing: only their canonical order does;
+//! - continuing a projection with later events, corrections and reviews included, equals a
+//!   replay;
 //! - strict local entry keeps every stored projection equal to a full replay;
-//! - events delivered through apply-remote in any order and batching give identical projections.
+//! - a log delivered in any way a laptop can receive it (imported first in any order, pulled in
+//!   pages of any size, its own entries confirmed late) ends in the projections of the server's
+//!   order, and the stored ones equal a replay at every step;
+//! - a hostile site's entries, with any ids and times, change no figure of the honest sites.
 
 use std::collections::BTreeMap;
 
-use pluto_core::fold::{apply_next, can_apply_next, can_continue, continue_projection, fold_projection};
+use pluto_core::fold::{can_continue, continue_projection, fold_projection};
 use pluto_core::payload::Payload;
 use pluto_core::samples::SampleCampaign;
 use pluto_core::store::{Draft, ListQuery, SortOrder};
 use pluto_core::{
-    fold, CampaignId, CampaignState, DeviceId, Event, EventId, EventType, Store, Timestamp, UserId,
+    fold, CampaignId, CampaignState, CampaignStatus, DeviceId, Event, EventId, EventType, Store, Timestamp,
+    UserId,
 };
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -56,7 +61,7 @@ fn arb_payload(event_type: EventType) -> impl Strategy<Value = Value> {
 
 /// The anomaly kinds reviews in [`arb_events`] name: the ones its events most often cause.
 const REVIEWED_KINDS: [&str; 5] =
-    ["duplicate_step", "late_step", "skipped_steps", "before_creation", "invalid_payload"];
+    ["duplicate_step", "echa_gate_bypassed", "skipped_steps", "before_creation", "invalid_payload"];
 
 /// Arbitrary events of one campaign: any types, ids from a small pool (so corrections, voids and
 /// reviews hit real events, each other, or nothing), arbitrary payloads.
@@ -171,52 +176,58 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let known = fold(&events).expect("non-empty");
-        let mut all: Vec<Event> = events.iter().cloned().chain(newer.iter().cloned()).collect();
+        let mut all: Vec<Event> = events.clone();
         let mut rng = seed;
-        for i in (1..all.len()).rev() {
+        for e in &newer {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            all.swap(i, (rng >> 33) as usize % (i + 1));
+            all.insert((rng >> 33) as usize % (all.len() + 1), e.clone());
         }
         let with = fold(&all).expect("non-empty");
         prop_assert_eq!(with.newer_entries as usize, known.newer_entries as usize + newer.len());
         prop_assert_eq!(CampaignState { newer_entries: known.newer_entries, ..with }, known);
     }
 
-    /// Design invariants 4 and 5: total and deterministic whatever arrives, in whatever order.
+    /// Design invariants 4 and 5: total, and decided by the canonical order alone. The same
+    /// events under other ids (any ids, references kept) fold to the same campaign.
     #[test]
-    fn fold_is_total_and_ignores_delivery_order(events in arb_events(), seed in any::<u64>()) {
+    fn fold_is_total_and_ids_order_nothing(events in arb_events(), seed in any::<u64>()) {
         let state = fold(&events).expect("non-empty");
         prop_assert_eq!(state.event_count as usize, events.iter().map(|e| &e.id).collect::<std::collections::BTreeSet<_>>().len());
-        let mut shuffled = events.clone();
-        let mut rng = seed;
-        for i in (1..shuffled.len()).rev() {
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            shuffled.swap(i, (rng >> 33) as usize % (i + 1));
-        }
-        prop_assert_eq!(fold(&shuffled).unwrap(), state.clone());
         prop_assert_eq!(fold_projection(&events), Some(state.clone().into_projection()));
-        // Incremental application, where allowed, equals the replay of the same prefix.
-        let mut sorted = events.clone();
-        sorted.sort_by(|a, b| a.id.cmp(&b.id));
-        sorted.dedup_by(|a, b| a.id == b.id);
-        let mut incremental: Option<CampaignState> = None;
-        for (i, e) in sorted.iter().enumerate() {
-            let targeted = sorted.iter().any(|c| {
-                c.event_type.target_type_field().is_some()
-                    && (c.data.get("correctsEventId") == Some(&json!(e.id)) || c.data.get("voidsEventId") == Some(&json!(e.id)))
-            });
-            incremental = if can_apply_next(incremental.as_ref(), e) && !targeted {
-                Some(apply_next(incremental, e))
-            } else {
-                fold(&sorted[..=i])
-            };
-            let replay = fold(&sorted[..=i]);
-            prop_assert_eq!(&incremental, &replay);
+        let mut rng = seed;
+        let mut renamed: BTreeMap<String, String> = BTreeMap::new();
+        for e in &events {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let other = EventId::from_ulid(Ulid::from_parts(BASE_MS + (rng >> 40), u128::from(rng)));
+            renamed.entry(e.id.to_string()).or_insert_with(|| other.to_string());
         }
-        // The store's continuation of a stored projection with a batch of later events
-        // (corrections included), wherever it is allowed, equals the replay of all of them.
-        for split in 0..=sorted.len() {
-            let (earlier, later) = sorted.split_at(split);
+        let rename = |v: &Value| -> Value {
+            let mut text = v.to_string();
+            for (from, to) in &renamed {
+                text = text.replace(from.as_str(), to.as_str());
+            }
+            serde_json::from_str(&text).unwrap()
+        };
+        let other: Vec<Event> = events
+            .iter()
+            .map(|e| Event { id: EventId::parse(&renamed[e.id.as_str()]).unwrap(), data: rename(&e.data), ..e.clone() })
+            .collect();
+        let again = fold(&other).expect("non-empty");
+        let figures = |s: &CampaignState| {
+            (s.status, s.current_weight_kg, s.inbound_net_weight_kg, s.echa_approved, s.event_count, s.correction_count,
+             s.newer_entries, s.anomalies.iter().map(|a| (a.kind, a.resolved, a.review.is_some())).collect::<Vec<_>>())
+        };
+        prop_assert_eq!(figures(&again), figures(&state));
+    }
+
+    /// The store's continuation of a stored projection with a batch of later events
+    /// (corrections included), wherever it is allowed, equals the replay of all of them.
+    #[test]
+    fn continuing_a_projection_equals_a_replay(events in arb_events()) {
+        let mut ids = std::collections::HashSet::new();
+        let distinct: Vec<Event> = events.into_iter().filter(|e| ids.insert(e.id.clone())).collect();
+        for split in 0..=distinct.len() {
+            let (earlier, later) = distinct.split_at(split);
             let Ok(parsed) = later.iter().map(|e| Payload::parse(e.event_type, &e.data)).collect::<Result<Vec<_>, _>>() else {
                 continue;
             };
@@ -386,47 +397,141 @@ fn arb_offline_log() -> impl Strategy<Value = Vec<Event>> {
     })
 }
 
+/// The pulled page of `events` at positions `first..`, as the server serves it.
+fn page(events: &[(i64, Event)]) -> Vec<pluto_core::sync::protocol::PulledEvent> {
+    events
+        .iter()
+        .map(|(position, e)| pluto_core::sync::protocol::PulledEvent {
+            position: *position,
+            site: None,
+            event: serde_json::value::RawValue::from_string(serde_json::to_string(e).unwrap()).unwrap(),
+        })
+        .collect()
+}
+
+/// Each campaign's projection folded from `log` in the server's order.
+fn expected_states(log: &[Event]) -> Vec<CampaignState> {
+    let mut by_campaign: BTreeMap<CampaignId, Vec<&Event>> = BTreeMap::new();
+    for e in log {
+        by_campaign.entry(e.stream_id.clone()).or_default().push(e);
+    }
+    let mut states: Vec<CampaignState> =
+        by_campaign.values().map(|es| fold(es.iter().copied()).unwrap().into_projection()).collect();
+    states.sort_by(|a, b| b.id.cmp(&a.id));
+    states
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
-    /// Design invariant 4 through the store: any delivery order and batching, with duplicates,
-    /// ends in the same projections as a fold of each campaign's events.
+    /// Design invariant 4 through the store: the server's log (its order is the canonical
+    /// one), received the ways a laptop receives it: some of it imported first from a file in
+    /// any order (unconfirmed, as a laptop's own entries are until served back), then pulled in
+    /// pages of any size, with redeliveries. It ends in the projections of the server's order,
+    /// and at every step the stored projections equal a replay of what the laptop holds.
     #[test]
-    fn any_delivery_order_gives_identical_projections(
+    fn any_delivery_gives_the_projections_of_the_servers_order(
         log in arb_offline_log(),
         order in Just(()).prop_perturb(|_, mut rng| rng.next_u64()),
+        imported in 0..60usize,
         batch in 1..20usize,
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let mut shuffled = log.clone();
+        let mut early: Vec<Event> = log.iter().take(imported).cloned().collect();
         let mut rng = order;
-        for i in (1..shuffled.len()).rev() {
+        for i in (1..early.len()).rev() {
             rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            shuffled.swap(i, (rng >> 33) as usize % (i + 1));
+            early.swap(i, (rng >> 33) as usize % (i + 1));
         }
-        let mut in_order = Store::open(&dir.path().join("a.sqlite3")).unwrap();
-        let mut scrambled = Store::open(&dir.path().join("b.sqlite3")).unwrap();
-        in_order.apply_remote(&log).unwrap();
-        for chunk in shuffled.chunks(batch) {
-            scrambled.apply_remote(chunk).unwrap();
+        let positioned: Vec<(i64, Event)> = log.iter().cloned().enumerate().map(|(i, e)| (i as i64 + 1, e)).collect();
+        let mut direct = Store::open(&dir.path().join("a.sqlite3")).unwrap();
+        let mut laptop = Store::open(&dir.path().join("b.sqlite3")).unwrap();
+        direct.apply_pulled(&page(&positioned), positioned.len() as i64).unwrap();
+        for chunk in early.chunks(batch) {
+            laptop.apply_remote(chunk).unwrap();
+            prop_assert!(laptop.verify().unwrap().is_empty());
+        }
+        for chunk in positioned.chunks(batch) {
+            let report = laptop.apply_pulled(&page(chunk), chunk.last().unwrap().0).unwrap();
+            prop_assert_eq!(report.refused, 0);
+            prop_assert!(laptop.verify().unwrap().is_empty());
         }
         // Redelivery of everything changes nothing.
-        let again = scrambled.apply_remote(&shuffled).unwrap();
+        let again = laptop.apply_pulled(&page(&positioned), positioned.len() as i64).unwrap();
         prop_assert_eq!(again.inserted, 0);
-        let expected: Vec<CampaignState> = {
-            let mut by_campaign: BTreeMap<CampaignId, Vec<&Event>> = BTreeMap::new();
-            for e in &log {
-                by_campaign.entry(e.stream_id.clone()).or_default().push(e);
-            }
-            let mut states: Vec<CampaignState> = by_campaign.values().map(|es| fold(es.iter().copied()).unwrap().into_projection()).collect();
-            states.sort_by(|a, b| b.id.cmp(&a.id));
-            states
-        };
-        prop_assert_eq!(states(&in_order), expected.clone());
-        prop_assert_eq!(states(&scrambled), expected);
+        let expected = expected_states(&log);
+        prop_assert_eq!(states(&direct), expected.clone());
+        prop_assert_eq!(states(&laptop), expected);
         // Find's index too: the same documents whatever the order (verify compares them with
         // the events).
-        prop_assert_eq!(documents(&scrambled), documents(&in_order));
-        prop_assert!(scrambled.verify().unwrap().is_empty());
+        prop_assert_eq!(documents(&laptop), documents(&direct));
+        prop_assert!(laptop.verify().unwrap().is_empty());
+    }
+}
+
+/// A hostile RGE laptop's entries: manufacturing and returns at any moment, and corrections and
+/// voids (claiming a type RGE may change) of any entry, each with any id and recording time.
+fn arb_hostile() -> impl Strategy<Value = Vec<Event>> {
+    let one = (0..5u8, any::<u64>(), any::<u64>(), any::<Index>(), arb_json());
+    prop::collection::vec(one, 0..12).prop_map(|raw| {
+        let campaign = CampaignId::from_ulid(Ulid::from_parts(BASE_MS, 1));
+        let sample = SampleCampaign::numbered(1);
+        raw.into_iter()
+            .enumerate()
+            .map(|(j, (kind, id_ms, at_ms, target, noise))| {
+                let target = EventId::from_ulid(Ulid::from_parts(BASE_MS + 1000 * (target.index(14) as u64 + 1), target.index(14) as u128 + 1));
+                let (event_type, data) = match kind {
+                    0 => (EventType::ManufacturingStarted, sample.payload(EventType::ManufacturingStarted).unwrap()),
+                    1 => (EventType::ManufacturingCompleted, sample.payload(EventType::ManufacturingCompleted).unwrap()),
+                    2 => (EventType::ReturnToLegoRecorded, sample.payload(EventType::ReturnToLegoRecorded).unwrap()),
+                    3 => (EventType::EventCorrected, json!({
+                        "correctsEventId": target, "correctsEventType": "ManufacturingStarted", "reason": "hostile",
+                        "changes": { "poNumber": { "was": null, "now": noise.to_string() } }
+                    })),
+                    _ => (EventType::EntryVoided, json!({
+                        "voidsEventId": target, "voidsEventType": "ReturnToLEGORecorded", "reason": "hostile"
+                    })),
+                };
+                let id = EventId::from_ulid(Ulid::from_parts(id_ms >> 16, u128::from(id_ms)));
+                event(&campaign, id, event_type, data, at_ms >> 20, 7, j as u64 + 1)
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// issue 26: whatever ids and times a hostile RGE token gives its entries, and wherever the
+    /// server commits them among the honest sites' entries, the honest sites' figures stay as they
+    /// are: every weight, the ECHA approval, and the anomalies on their own entries.
+    #[test]
+    fn a_hostile_site_changes_no_figure_of_the_honest_sites(
+        hostile in arb_hostile(),
+        places in prop::collection::vec(any::<Index>(), 12),
+    ) {
+        let campaign = CampaignId::from_ulid(Ulid::from_parts(BASE_MS, 1));
+        let sample = SampleCampaign::numbered(1);
+        let honest: Vec<Event> = EventType::STEPS[..=CampaignStatus::TransferredToRge.rank()]
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let id = EventId::from_ulid(Ulid::from_parts(BASE_MS + 1000 * (i as u64 + 1), i as u128 + 1));
+                event(&campaign, id, *t, sample.payload(*t).unwrap(), BASE_MS + 1000 * (i as u64 + 1), 0, i as u64 + 1)
+            })
+            .collect();
+        let mut log = honest.clone();
+        for (e, place) in hostile.iter().zip(places.iter().cycle()) {
+            log.insert(place.index(log.len() + 1), e.clone());
+        }
+        let (alone, with) = (fold(&honest).unwrap(), fold(&log).unwrap());
+        prop_assert_eq!(with.current_weight_kg, alone.current_weight_kg);
+        prop_assert_eq!(with.inbound_net_weight_kg, alone.inbound_net_weight_kg);
+        prop_assert_eq!(with.echa_approved, alone.echa_approved);
+        prop_assert!(with.status.rank() >= alone.status.rank(), "{:?} fell behind {:?}", with.status, alone.status);
+        let mba_flows = |s: &CampaignState| s.flows.steps.iter().filter(|f| f.step.rank() <= CampaignStatus::TransferredToRge.rank()).cloned().collect::<Vec<_>>();
+        prop_assert_eq!(mba_flows(&with), mba_flows(&alone));
+        let on_honest = |s: &CampaignState| s.anomalies.iter().filter(|a| honest.iter().any(|h| h.id == a.event_id)).cloned().collect::<Vec<_>>();
+        prop_assert_eq!(on_honest(&with), on_honest(&alone));
     }
 }

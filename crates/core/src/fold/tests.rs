@@ -204,19 +204,30 @@ fn echa_gate_blocks_transfer_until_approval() {
 }
 
 #[test]
-fn transfer_without_approval_from_elsewhere_is_kept_as_anomaly() {
+fn transfer_without_approval_from_elsewhere_waits_for_it() {
     let mut g = Given::at(CampaignStatus::ExtrusionComplete);
+    let weight = g.state().current_weight_kg;
     g.step(EventType::TransferToRgeRecorded);
     let st = g.state();
-    assert_eq!(st.status, CampaignStatus::TransferredToRge);
+    assert_eq!(st.status, CampaignStatus::ExtrusionComplete, "the transfer waits for the approval");
+    assert_eq!(st.current_weight_kg, weight);
     assert!(!st.echa_approved);
     assert_eq!(g.kinds(), [AnomalyKind::EchaGateBypassed]);
-    // The approval recorded late is kept and opens the gate, flagged as late.
+    assert_eq!(st.unreviewed_anomalies(), 1);
+    // The approval recorded late opens the gate: the transfer takes effect, and the anomaly
+    // stays in the record, resolved.
     g.step(EventType::EchaApprovalRecorded);
     let st = g.state();
     assert!(st.echa_approved);
-    assert_eq!(st.status, CampaignStatus::TransferredToRge, "status never moves back");
-    assert_eq!(g.kinds(), [AnomalyKind::EchaGateBypassed, AnomalyKind::LateStep]);
+    assert_eq!(st.status, CampaignStatus::TransferredToRge);
+    assert_eq!(g.kinds(), [AnomalyKind::EchaGateBypassed]);
+    assert!(st.anomalies[0].resolved, "{:?}", st.anomalies[0]);
+    assert!(
+        st.anomalies[0].message.contains("took effect once it was recorded"),
+        "{}",
+        st.anomalies[0].message
+    );
+    assert_eq!(st.unreviewed_anomalies(), 0);
 }
 
 #[test]
@@ -251,10 +262,98 @@ fn duplicate_and_skipped_steps_are_reported_not_dropped() {
 
     g.step(EventType::ExtrusionCompleted);
     let st = g.state();
-    assert_eq!(st.status, CampaignStatus::ExtrusionComplete);
+    assert_eq!(st.status, CampaignStatus::GranulationComplete, "the extrusion waits for the steps before it");
+    assert_eq!(st.current_weight_kg, first_out);
     let skipped = st.anomalies.last().unwrap();
     assert_eq!(skipped.kind, AnomalyKind::SkippedSteps);
     assert!(skipped.message.contains("Metal Removal, Polymer Purification"), "{}", skipped.message);
+    assert!(!skipped.resolved);
+    // Recording the missing steps late is what the anomaly asks for: the extrusion then takes
+    // effect, and the anomaly resolves.
+    g.step(EventType::MetalRemovalCompleted);
+    assert_eq!(g.state().status, CampaignStatus::MetalRemovalComplete);
+    g.step(EventType::PolymerPurificationCompleted);
+    let st = g.state();
+    assert_eq!(st.status, CampaignStatus::ExtrusionComplete);
+    assert_eq!(
+        st.current_weight_kg,
+        Some(g.sample.payload(EventType::ExtrusionCompleted).unwrap()["outputWeightKg"].as_f64().unwrap())
+    );
+    assert_eq!(g.kinds(), [AnomalyKind::DuplicateStep, AnomalyKind::SkippedSteps]);
+    assert!(st.anomalies[1].resolved);
+    assert_eq!(st.unreviewed_anomalies(), 1, "only the duplicate still asks for a review");
+}
+
+#[test]
+fn a_step_pushed_ahead_of_the_chain_moves_nothing_and_counts_nothing_less() {
+    // RGE's token records a manufacturing start right after the campaign's creation.
+    let mut g = Given::at(CampaignStatus::Created);
+    let early = g.step(EventType::ManufacturingStarted);
+    for t in &EventType::STEPS[1..=CampaignStatus::TransferredToRge.rank()] {
+        g.step(*t);
+    }
+    let st = g.state();
+    assert_eq!(st.status, CampaignStatus::ManufacturingStarted, "it takes effect once the chain reaches it");
+    let honest = Given::at(CampaignStatus::TransferredToRge).state();
+    assert_eq!(
+        (st.current_weight_kg, st.inbound_net_weight_kg),
+        (honest.current_weight_kg, honest.inbound_net_weight_kg)
+    );
+    // Every step MBA and ECHA recorded took effect in order: none of them is late.
+    assert_eq!(g.kinds(), [AnomalyKind::SkippedSteps]);
+    assert_eq!(st.anomalies[0].event_id, early);
+    assert!(st.anomalies[0].resolved);
+
+    // RGE's own start recorded in order then takes the step; the early one has no effect.
+    let in_order = g.step(EventType::ManufacturingStarted);
+    let st = g.state();
+    assert_eq!(g.state().steps.manufacturing_start.unwrap().event_id, in_order);
+    assert_eq!(g.kinds(), [AnomalyKind::DuplicateStep]);
+    assert!(
+        st.anomalies[0].message.contains("the entry recorded in order stands"),
+        "{}",
+        st.anomalies[0].message
+    );
+}
+
+#[test]
+fn a_return_recorded_before_manufacturing_never_outranks_lego_s_own() {
+    let mut g = Given::at(CampaignStatus::TransferredToRge);
+    let early = g.step(EventType::ReturnToLegoRecorded);
+    g.step(EventType::ManufacturingStarted);
+    g.step(EventType::ManufacturingCompleted);
+    let lego = g.step(EventType::ReturnToLegoRecorded);
+    let st = g.state();
+    assert_eq!(st.status, CampaignStatus::ReturnedToLego);
+    assert_eq!(st.steps.return_to_lego.unwrap().event_id, lego, "the return recorded in order stands");
+    let early_anomaly = st.anomalies.iter().find(|a| a.event_id == early).unwrap();
+    assert_eq!(early_anomaly.kind, AnomalyKind::DuplicateStep);
+}
+
+#[test]
+fn ids_order_nothing() {
+    // The same entries with ids that sort the other way round, one of them the largest id there is.
+    let g = Given::at(CampaignStatus::ManufacturingComplete);
+    let mut renamed = g.events.clone();
+    let n = renamed.len();
+    for (i, e) in renamed.iter_mut().enumerate() {
+        e.id = EventId::generate(Timestamp::from_millis(1_900_000_000_000 - i as i64 * 1000).system_time());
+    }
+    renamed[n - 1].id = EventId::parse("evt_7ZZZZZZZZZZZZZZZZZZZZZZZZZ").unwrap();
+    let (a, b) = (g.state(), fold(&renamed).unwrap());
+    assert_eq!((a.status, a.current_weight_kg, &a.anomalies), (b.status, b.current_weight_kg, &b.anomalies));
+    assert!(b.anomalies.is_empty());
+    // And the campaign can still take its next step.
+    check_next(
+        &g.campaign,
+        Some(&b),
+        &Payload::parse(
+            EventType::ReturnToLegoRecorded,
+            &g.sample.payload(EventType::ReturnToLegoRecorded).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -371,15 +470,16 @@ fn manufacturing_cannot_end_before_it_starts() {
 }
 
 #[test]
-fn fold_ignores_delivery_order_and_duplicates() {
+fn an_event_given_twice_folds_once_at_its_first_place() {
     let mut g = Given::at(CampaignStatus::TransferredToRge);
     let target = g.events[3].id.clone();
     let was = g.events[3].data["outputWeightKg"].clone();
     g.correct(&target, "outputWeightKg", was, json!(1.0));
     let expected = g.state();
-    let mut shuffled: Vec<&Event> = g.events.iter().rev().collect();
-    shuffled.push(&g.events[2]);
-    assert_eq!(fold(shuffled).unwrap(), expected);
+    let mut twice: Vec<&Event> = g.events.iter().collect();
+    twice.push(&g.events[2]);
+    twice.push(&g.events[0]);
+    assert_eq!(fold(twice).unwrap(), expected);
 }
 
 #[test]
@@ -387,9 +487,10 @@ fn incremental_application_equals_replay() {
     let g = Given::at(CampaignStatus::Completed);
     let mut state = None;
     for (i, e) in g.events.iter().enumerate() {
-        assert!(can_apply_next(state.as_ref(), e));
-        state = Some(apply_next(state, e));
-        assert_eq!(state.as_ref(), fold(&g.events[..=i]).as_ref());
+        let next = vec![(e, Payload::parse(e.event_type, &e.data).unwrap())];
+        assert!(can_continue(state.as_ref(), &next));
+        state = continue_projection(state, next);
+        assert_eq!(state.as_ref(), fold_projection(&g.events[..=i]).as_ref());
     }
 }
 

@@ -277,6 +277,19 @@ fn material_leaves_as_parts_and_each_site_balances_its_own_share() {
 fn in_transit_material_is_in_the_chain_but_at_neither_site() {
     let mut h = History::new("LEGO-F", "PCR", "2026-03-01");
     h.inbound("2026-03-02", 1000.0);
+    for step in [
+        EventType::GranulationCompleted,
+        EventType::MetalRemovalCompleted,
+        EventType::PolymerPurificationCompleted,
+        EventType::ExtrusionCompleted,
+    ] {
+        h.process("2026-03-10", step, 1000.0, 1000.0);
+    }
+    h.record(
+        "2026-03-20",
+        EventType::EchaApprovalRecorded,
+        json!({ "approvedBy": "ECHA lab", "approvalDate": "2026-03-20" }),
+    );
     h.record(
         "2026-03-30",
         EventType::TransferToRgeRecorded,

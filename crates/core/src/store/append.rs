@@ -4,7 +4,9 @@
 use rusqlite::TransactionBehavior;
 use serde_json::Value;
 
-use super::rows::{event_by_id, insert_event, insert_statement, stream_events, ProjectionRows, RowText};
+use super::rows::{
+    event_by_id, insert_event, insert_statement, stream_events, OrderMark, ProjectionRows, RowText,
+};
 use super::search::{values_of, SearchRows};
 use super::{Result, Store, StoreError};
 use crate::correction::{build_correction, check_correction, check_review, check_void, no_entry_to_void};
@@ -176,7 +178,8 @@ impl Store {
             }
         }
 
-        let before = projections.load(&campaign_id)?;
+        let loaded = projections.load_marked(&campaign_id)?;
+        let (before, mark) = loaded.map_or((None, OrderMark::default()), |(s, m)| (Some(s), m));
         let version = before.as_ref().map_or(0, |s| s.event_count);
         if let Some(expected) = draft.expected_version {
             if expected != version {
@@ -205,13 +208,15 @@ impl Store {
 
         let created_at = Timestamp::now();
         let mut id = draft.event_id.clone().unwrap_or_else(|| EventId::generate(created_at.system_time()));
-        if let Some(last) = before.as_ref().map(|s| &s.last_event_id).filter(|last| id <= **last) {
-            if draft.event_id.is_some() {
-                return Err(StoreError::Conflict { campaign_id, expected: version, actual: version });
+        // The new entry folds after everything it was validated against whatever its id (it
+        // is not confirmed yet). A clock behind another device's still gives it the next id
+        // after the campaign's latest, so that builds which fold in id order read it in place;
+        // but never an id in the future, which no honest clock made.
+        let latest = before.as_ref().map(|s| &s.last_event_id).filter(|last| id <= **last);
+        if let Some(last) = latest.filter(|last| crate::bounds::is_plausible_id(last, created_at)) {
+            if draft.event_id.is_none() {
+                id = last.successor();
             }
-            // A clock behind another device's: keep the new event after everything it was
-            // validated against, since the fold applies events in id order.
-            id = last.successor();
         }
         let device_seq: i64 = tx
             .prepare_cached("SELECT COALESCE(MAX(device_seq), 0) + 1 FROM events WHERE device_id = ?1")?
@@ -229,6 +234,9 @@ impl Store {
             created_at,
         };
         let next = vec![(&event, payload)];
+        // The new entry is not confirmed by the server: it folds last.
+        let mut mark = mark;
+        mark.push(None);
         let state = match history {
             None if can_continue(before.as_ref(), &next) => {
                 continue_projection(before.clone(), next).expect("one event")
@@ -247,7 +255,8 @@ impl Store {
         // catches any rule they do not cover (for instance a corrected date that now contradicts
         // another step).
         let known = before.as_ref().map_or(&[][..], |s| &s.anomalies[..]);
-        if let Some(new) = state.anomalies.iter().find(|a| !known.iter().any(|k| k.same_as(a))) {
+        let arisen = state.anomalies.iter().filter(|a| !a.resolved);
+        if let Some(new) = arisen.into_iter().find(|a| !known.iter().any(|k| k.same_as(a))) {
             let message = if event.event_type == EventType::EntryVoided {
                 format!(
                     "voiding this entry would leave the campaign out of order ({}: {}); void the later steps first",
@@ -261,14 +270,19 @@ impl Store {
         }
         let inserted = {
             let mut insert = insert_statement(&tx)?;
-            let text = RowText { event_type: event.event_type.as_str(), data: &data_text, raw: None };
+            let text = RowText {
+                event_type: event.event_type.as_str(),
+                data: &data_text,
+                raw: None,
+                position: None,
+            };
             insert_event(&tx, &mut insert, &event, text)?
         };
         if !inserted {
             // The id was checked above inside this transaction; another writer cannot have it.
             return Err(StoreError::IdReused { id: event.id, detail: "recorded concurrently".into() });
         }
-        projections.save(&state, before.as_ref().map(|s| s.status))?;
+        projections.save(&state, mark, before.as_ref().map(|s| s.status))?;
         drop(projections);
         SearchRows::new(&tx).add(&event.stream_id, values_of(&event))?;
         tx.commit()?;

@@ -6,7 +6,10 @@ use std::path::Path;
 use rusqlite::TransactionBehavior;
 use serde::Serialize;
 
-use super::rows::{differing_fields, event_from_row, stream_events, ProjectionRows, EVENT_COLUMNS};
+use super::rows::{
+    differing_fields, event_from_row, stream_events_marked, OrderMark, ProjectionRows, CANONICAL_ORDER,
+    EVENT_COLUMNS,
+};
 use super::search::{self, SearchRows};
 use super::sync::{get_meta, set_meta};
 use super::{Result, Store, StoreError};
@@ -41,9 +44,9 @@ pub(super) fn refold_for_registry(conn: &mut rusqlite::Connection) -> Result<u64
             let campaign = CampaignId::parse(&stream)
                 .map_err(|e| StoreError::Corrupt(format!("events.stream_id: {e}")))?;
             let before = projections.load(&campaign)?.map(|s| s.status);
-            let events = stream_events(&tx, &campaign)?;
+            let (events, mark) = stream_events_marked(&tx, &campaign)?;
             if let Some(state) = fold_projection(&events) {
-                projections.save(&state, before)?;
+                projections.save(&state, mark, before)?;
                 // Entries this build now reads become findable.
                 search.add(&campaign, search::document(&events))?;
                 refolded += 1;
@@ -64,7 +67,7 @@ pub(super) fn build_search_if_needed(conn: &mut rusqlite::Connection) -> Result<
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if !search::is_current(&tx)? {
-        search::fill(&tx, |each| for_each_stream(&tx, each))?;
+        search::fill(&tx, |each| for_each_stream(&tx, |events, _| each(events)))?;
     }
     tx.commit()?;
     Ok(())
@@ -79,8 +82,8 @@ pub(super) fn fill_flows_if_needed(conn: &mut rusqlite::Connection) -> Result<()
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if get_meta(&tx, FLOWS_PENDING)?.is_some() {
         let mut projections = ProjectionRows::new(&tx)?;
-        for_each_stream(&tx, |events| match fold_projection(events) {
-            Some(state) => projections.write(&state),
+        for_each_stream(&tx, |events, mark| match fold_projection(events) {
+            Some(state) => projections.write(&state, mark),
             None => Ok(()),
         })?;
         drop(projections);
@@ -93,6 +96,66 @@ pub(super) fn fill_flows_if_needed(conn: &mut rusqlite::Connection) -> Result<()
 /// Set by migration 10 when it finds campaigns whose flows are not filled yet.
 const FLOWS_PENDING: &str = "flows_pending";
 
+/// Set by a migration that changes how events fold (12: the canonical order), with the reason.
+const REFOLD_PENDING: &str = "refold_pending";
+
+/// Folds every campaign again, as `rebuild` does, when a migration asked for it: the first
+/// opening by a build that folds differently, in one transaction, before anything else reads a
+/// projection. One meta lookup otherwise.
+pub(super) fn refold_if_needed(conn: &mut rusqlite::Connection) -> Result<()> {
+    if get_meta(conn, REFOLD_PENDING)?.is_none() {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if get_meta(&tx, REFOLD_PENDING)?.is_some() {
+        rebuild_in(&tx)?;
+        set_meta(&tx, REFOLD_PENDING, None)?;
+        // The refold filled the flows too.
+        set_meta(&tx, FLOWS_PENDING, None)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Deletes every projection and folds them again from the events, with the search documents and
+/// the counts per status, inside the caller's transaction. Returns the number of campaigns.
+fn rebuild_in(tx: &rusqlite::Transaction<'_>) -> Result<u64> {
+    // Bulk load: the list indexes are dropped and built again from their own stored
+    // definitions at the end, which is much cheaper than 80,000 inserts in random key order.
+    let indexes: Vec<(String, String)> = tx
+        .prepare(
+            "SELECT name, sql FROM sqlite_schema
+             WHERE type = 'index' AND tbl_name = 'campaign_projections' AND sql IS NOT NULL",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, _) in &indexes {
+        tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+    }
+    tx.execute("DELETE FROM campaign_projections", [])?;
+    let mut projections = ProjectionRows::new(tx)?;
+    let mut rebuilt = 0;
+    // The search documents are written in the same pass over the log, then indexed at once.
+    search::fill(tx, |documents| {
+        for_each_stream(tx, |events, mark| {
+            let state = fold_projection(events).expect("streams are never empty");
+            projections.write(&state, mark)?;
+            rebuilt += 1;
+            documents(events)
+        })
+    })?;
+    drop(projections);
+    for (_, sql) in &indexes {
+        tx.execute_batch(sql)?;
+    }
+    tx.execute_batch(
+        "DELETE FROM campaign_status_counts;
+         INSERT INTO campaign_status_counts (status, n)
+         SELECT status, COUNT(*) FROM campaign_projections GROUP BY status;",
+    )?;
+    Ok(rebuilt)
+}
+
 /// A difference between a stored projection and a fresh fold of its events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -103,24 +166,33 @@ pub struct Drift {
     pub problem: String,
 }
 
-/// Calls `each` with every campaign's events in id order, one campaign at a time, so memory
-/// stays bounded by the largest campaign rather than the log.
-fn for_each_stream(conn: &rusqlite::Connection, mut each: impl FnMut(&[Event]) -> Result<()>) -> Result<u64> {
-    let mut stmt = conn.prepare(&format!("SELECT {EVENT_COLUMNS} FROM events ORDER BY stream_id, id"))?;
+/// Calls `each` with every campaign's events in canonical order and where they leave its
+/// projection, one campaign at a time, so memory stays bounded by the largest campaign rather
+/// than the log. The stream index is in this order: nothing is sorted.
+fn for_each_stream(
+    conn: &rusqlite::Connection,
+    mut each: impl FnMut(&[Event], OrderMark) -> Result<()>,
+) -> Result<u64> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {EVENT_COLUMNS}, server_position FROM events ORDER BY stream_id, {CANONICAL_ORDER}"
+    ))?;
     let mut rows = stmt.query([])?;
     let mut current: Vec<Event> = Vec::new();
+    let mut mark = OrderMark::default();
     let mut streams = 0;
     while let Some(row) = rows.next()? {
         let event = event_from_row(row)?;
         if current.first().is_some_and(|first| first.stream_id != event.stream_id) {
-            each(&current)?;
+            each(&current, mark)?;
             streams += 1;
             current.clear();
+            mark = OrderMark::default();
         }
+        mark.push(row.get(10)?);
         current.push(event);
     }
     if !current.is_empty() {
-        each(&current)?;
+        each(&current, mark)?;
         streams += 1;
     }
     Ok(streams)
@@ -133,48 +205,14 @@ impl Store {
         // A larger page cache for the duration: every projection page is written once.
         let cache: i64 = self.conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
         self.conn.pragma_update(None, "cache_size", -65_536)?;
-        let result = self.rebuild_all();
+        let result = (|| {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let rebuilt = rebuild_in(&tx)?;
+            tx.commit()?;
+            Ok(rebuilt)
+        })();
         self.conn.pragma_update(None, "cache_size", cache)?;
         result
-    }
-
-    fn rebuild_all(&mut self) -> Result<u64> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Bulk load: the list indexes are dropped and built again from their own stored
-        // definitions at the end, which is much cheaper than 80,000 inserts in random key order.
-        let indexes: Vec<(String, String)> = tx
-            .prepare(
-                "SELECT name, sql FROM sqlite_schema
-                 WHERE type = 'index' AND tbl_name = 'campaign_projections' AND sql IS NOT NULL",
-            )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<_>>()?;
-        for (name, _) in &indexes {
-            tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
-        }
-        tx.execute("DELETE FROM campaign_projections", [])?;
-        let mut projections = ProjectionRows::new(&tx)?;
-        let mut rebuilt = 0;
-        // The search documents are written in the same pass over the log, then indexed at once.
-        search::fill(&tx, |documents| {
-            for_each_stream(&tx, |events| {
-                let state = fold_projection(events).expect("streams are never empty");
-                projections.write(&state)?;
-                rebuilt += 1;
-                documents(events)
-            })
-        })?;
-        drop(projections);
-        for (_, sql) in &indexes {
-            tx.execute_batch(sql)?;
-        }
-        tx.execute_batch(
-            "DELETE FROM campaign_status_counts;
-             INSERT INTO campaign_status_counts (status, n)
-             SELECT status, COUNT(*) FROM campaign_projections GROUP BY status;",
-        )?;
-        tx.commit()?;
-        Ok(rebuilt)
     }
 
     /// Compares every stored projection with a fresh fold of its events; an empty list means
@@ -185,7 +223,7 @@ impl Store {
         let mut drift = Vec::new();
         let mut seen = 0u64;
         let mut projections = ProjectionRows::new(&tx)?;
-        for_each_stream(&tx, |events| {
+        for_each_stream(&tx, |events, mark| {
             let fresh = fold_projection(events).expect("streams are never empty");
             seen += 1;
             let expected = search::document(events);
@@ -200,12 +238,16 @@ impl Store {
                     ),
                 });
             }
-            match projections.load(&fresh.id)? {
+            match projections.load_marked(&fresh.id)? {
                 None => drift
                     .push(Drift { campaign_id: fresh.id.to_string(), problem: "projection missing".into() }),
-                Some(stored) if stored != fresh => drift.push(Drift {
+                Some((stored, _)) if stored != fresh => drift.push(Drift {
                     campaign_id: fresh.id.to_string(),
                     problem: describe_drift(&stored, &fresh),
+                }),
+                Some((_, stored)) if stored != mark => drift.push(Drift {
+                    campaign_id: fresh.id.to_string(),
+                    problem: format!("order: stored {stored:?} but events give {mark:?}"),
                 }),
                 Some(_) => {}
             }

@@ -193,6 +193,7 @@ impl Store {
                 let mut conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
                 configure(&conn)?;
                 schema::migrate(&mut conn, path)?;
+                maintenance::refold_if_needed(&mut conn)?;
                 maintenance::refold_for_registry(&mut conn)?;
                 maintenance::build_search_if_needed(&mut conn)?;
                 maintenance::fill_flows_if_needed(&mut conn)?;

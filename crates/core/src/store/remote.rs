@@ -4,24 +4,22 @@
 //! that a newer Pluto wrote are kept as received (see [`crate::incoming`]).
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, Write};
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, TransactionBehavior};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::rows::{
-    differing_fields, event_by_id, event_from_row, insert_event, insert_statement, stream_events,
-    stream_events_except, ProjectionRows, RowText, EVENT_COLUMNS,
+    differing_fields, event_by_id, event_from_row, insert_event, insert_statement, stream_events_marked,
+    OrderMark, ProjectionRows, RowText, CANONICAL_ORDER, EVENT_COLUMNS,
 };
 use super::search::{values_of, SearchRows};
 use super::{Result, Store, StoreError};
 use crate::event::Event;
-use crate::fold::{
-    can_continue, continue_projection, fold_projection, fold_projection_parsed, CampaignState,
-};
-use crate::ids::CampaignId;
+use crate::fold::{can_continue, continue_projection, fold_projection_parsed, CampaignState};
+use crate::ids::{CampaignId, EventId};
 use crate::incoming::Incoming;
 use crate::payload::{EventType, Payload};
 
@@ -69,6 +67,7 @@ impl Store {
                 type_name: event.event_type.as_str(),
                 payload: Some(payload),
                 raw: None,
+                position: None,
             });
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -77,11 +76,14 @@ impl Store {
         Ok(report)
     }
 
-    /// Writes every event as one JSON object per line, in id order. Returns how many. An event
-    /// written by a newer Pluto is written exactly as it was received.
+    /// Writes every event as one JSON object per line, in the log's order (the server's order,
+    /// then this laptop's). Returns how many. An event written by a newer Pluto is written
+    /// exactly as it was received.
     pub fn export(&self, out: &mut impl Write) -> Result<usize> {
         let io = |error| StoreError::Io { context: "cannot write the export".into(), error };
-        let mut stmt = self.conn.prepare(&format!("SELECT {EVENT_COLUMNS}, raw FROM events ORDER BY id"))?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT {EVENT_COLUMNS}, raw FROM events ORDER BY {CANONICAL_ORDER}"))?;
         let mut rows = stmt.query([])?;
         let mut count = 0;
         while let Some(row) = rows.next()? {
@@ -153,6 +155,8 @@ pub(super) struct Arrival<'a> {
     pub type_name: &'a str,
     pub payload: Option<Payload>,
     pub raw: Option<&'a str>,
+    /// Its position in the sync server's log, when it was pulled from there.
+    pub position: Option<i64>,
 }
 
 /// The arrivals of events read with the tolerant reader (their payloads move into them).
@@ -161,12 +165,30 @@ pub(super) fn arrivals(incoming: &mut [Incoming]) -> Vec<Arrival<'_>> {
         .iter_mut()
         .map(|i| {
             let payload = i.payload.take();
-            Arrival { event: &i.event, type_name: &i.type_name, payload, raw: i.raw.as_deref() }
+            Arrival {
+                event: &i.event,
+                type_name: &i.type_name,
+                payload,
+                raw: i.raw.as_deref(),
+                position: None,
+            }
         })
         .collect()
 }
 
+/// What a batch brought to one campaign.
+#[derive(Default)]
+struct Touched<'a> {
+    /// New events this build reads fully, with their server position if pulled.
+    fresh: Vec<(&'a Event, Payload, Option<i64>)>,
+    /// Events stored before that the server now confirmed: (local seq, server position).
+    confirmed: Vec<(i64, i64)>,
+    /// Whether a new event this build does not read fully arrived (the stream is folded again).
+    replay: bool,
+}
+
 /// Stores `arrivals` and updates the projections they touch, inside the caller's transaction.
+/// A pulled event already stored here without a server position is confirmed at its position.
 /// An event whose id or device sequence number already holds another event fails the batch,
 /// or, given `clashes`, is left out and listed there by its index in `arrivals`.
 pub(super) fn apply_batch(
@@ -175,9 +197,7 @@ pub(super) fn apply_batch(
     mut clashes: Option<&mut Vec<(usize, StoreError)>>,
 ) -> Result<RemoteReport> {
     let mut report = RemoteReport::default();
-    let mut fresh: BTreeMap<&CampaignId, Vec<(&Event, Payload)>> = BTreeMap::new();
-    // Streams with an event this build does not fully read: folded again from the store.
-    let mut replayed: BTreeSet<&CampaignId> = BTreeSet::new();
+    let mut touched: BTreeMap<&CampaignId, Touched> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let mut insert = insert_statement(conn)?;
     // The new entries' text values per campaign: each document is written once per batch.
@@ -189,12 +209,17 @@ pub(super) fn apply_batch(
             continue;
         }
         match store(conn, &mut insert, &arrival) {
-            Ok(true) => {
+            Ok(Stored::New) => {
                 report.inserted += 1;
                 findable.entry(&event.stream_id).or_default().extend(values_of(event));
             }
-            Ok(false) => {
+            Ok(Stored::Present) => {
                 report.already_present += 1;
+                continue;
+            }
+            Ok(Stored::Confirmed { seq, position }) => {
+                report.already_present += 1;
+                touched.entry(&event.stream_id).or_default().confirmed.push((seq, position));
                 continue;
             }
             Err(error) if error.is_refusal() && clashes.is_some() => {
@@ -205,11 +230,10 @@ pub(super) fn apply_batch(
             }
             Err(error) => return Err(error),
         }
+        let campaign = touched.entry(&event.stream_id).or_default();
         match (arrival.payload, arrival.raw) {
-            (Some(payload), None) => fresh.entry(&event.stream_id).or_default().push((event, payload)),
-            _ => {
-                replayed.insert(&event.stream_id);
-            }
+            (Some(payload), None) => campaign.fresh.push((event, payload, arrival.position)),
+            _ => campaign.replay = true,
         }
     }
     let mut search = SearchRows::new(conn);
@@ -217,51 +241,102 @@ pub(super) fn apply_batch(
         search.add(campaign, entries)?;
     }
     let mut projections = ProjectionRows::new(conn)?;
-    for campaign in &replayed {
-        let before = projections.load(campaign)?.map(|s| s.status);
-        let state = fold_projection(&stream_events(conn, campaign)?)
-            .ok_or_else(|| StoreError::Corrupt(format!("campaign {campaign} has no events")))?;
-        projections.save(&state, before)?;
-        report.campaigns_touched += 1;
-    }
-    for (campaign, mut new_events) in fresh {
-        if replayed.contains(campaign) {
-            continue;
-        }
-        new_events.sort_by(|a, b| a.0.id.cmp(&b.0.id));
-        let before = projections.load(campaign)?;
-        let before_status = before.as_ref().map(|s| s.status);
+    for (campaign, batch) in touched {
+        let loaded = projections.load_marked(campaign)?;
+        let before_status = loaded.as_ref().map(|(s, _)| s.status);
+        let (before, mut mark) = loaded.map_or((None, OrderMark::default()), |(s, m)| (Some(s), m));
+        let mut fresh = batch.fresh;
+        // Pulled events in the server's order, then imported ones as they came.
+        fresh.sort_by_key(|(_, _, position)| (position.is_none(), *position));
+        let in_place = !batch.replay && order_kept(conn, campaign, mark, &fresh, &batch.confirmed)?;
+        let new_events: Vec<(&Event, Payload)> = fresh.iter().map(|(e, p, _)| (*e, p.clone())).collect();
         // Continued from the stored projection where that provably equals a replay (see
-        // `can_continue`); otherwise the stream is replayed (design invariant 4).
-        let state = if can_continue(before.as_ref(), &new_events) {
-            let canonical = canonical(&new_events, &[]);
-            let payloads = new_events.into_iter().map(|(_, payload)| payload);
-            continue_projection(before, canonical.iter().map(Cow::as_ref).zip(payloads).collect())
+        // `can_continue`); otherwise the stream is folded again in its canonical order.
+        let (state, mark) = if in_place && can_continue(before.as_ref(), &new_events) {
+            for &(_, position) in &batch.confirmed {
+                mark.position = mark.position.max(position);
+                mark.pending -= 1;
+            }
+            for (_, _, position) in &fresh {
+                mark.push(*position);
+            }
+            let state = if new_events.is_empty() {
+                before
+            } else {
+                let canonical = canonical(&new_events);
+                let payloads = new_events.into_iter().map(|(_, payload)| payload);
+                continue_projection(before, canonical.iter().map(Cow::as_ref).zip(payloads).collect())
+            };
+            (state, mark)
         } else {
-            replay(conn, campaign, new_events)?
+            replay(conn, campaign, fresh)?
         };
         let state = state.ok_or_else(|| StoreError::Corrupt(format!("campaign {campaign} has no events")))?;
-        projections.save(&state, before_status)?;
+        projections.save(&state, mark, before_status)?;
         report.campaigns_touched += 1;
     }
     Ok(report)
 }
 
-/// Inserts one arrival; `false` when the same event is stored already. The same id with other
-/// content is [`StoreError::IdReused`].
-fn store(conn: &Connection, insert: &mut rusqlite::Statement<'_>, arrival: &Arrival<'_>) -> Result<bool> {
+/// Whether the campaign's canonical order is the folded one with `fresh` (sorted, pulled ones
+/// first) appended, given that the server just confirmed `confirmed` (local seq, position):
+/// with nothing folded unconfirmed, when every pulled event lies after the folded positions;
+/// with unconfirmed events folded (they come last), when nothing new was pulled and the server
+/// confirmed the first of them, in their order, after the folded positions.
+fn order_kept(
+    conn: &Connection,
+    campaign: &CampaignId,
+    mark: OrderMark,
+    fresh: &[(&Event, Payload, Option<i64>)],
+    confirmed: &[(i64, i64)],
+) -> Result<bool> {
+    let mut pulled = fresh.iter().filter_map(|(_, _, position)| *position);
+    if mark.pending == 0 {
+        return Ok(confirmed.is_empty() && pulled.all(|p| p > mark.position));
+    }
+    if pulled.next().is_some() {
+        return Ok(false);
+    }
+    if confirmed.is_empty() {
+        return Ok(true);
+    }
+    let mut confirmed = confirmed.to_vec();
+    confirmed.sort_unstable();
+    let positions_follow = confirmed.windows(2).all(|w| w[0].1 < w[1].1) && confirmed[0].1 > mark.position;
+    let still_pending: Option<i64> = conn
+        .prepare_cached("SELECT MIN(seq) FROM events WHERE stream_id = ?1 AND server_position IS NULL")?
+        .query_row([campaign.as_str()], |r| r.get(0))?;
+    let last_confirmed = confirmed.last().map_or(0, |c| c.0);
+    Ok(positions_follow && still_pending.is_none_or(|seq| seq > last_confirmed))
+}
+
+/// What became of one arrival in the store.
+enum Stored {
+    /// Inserted.
+    New,
+    /// Already stored, identical.
+    Present,
+    /// Already stored, identical, and confirmed now at the server's position.
+    Confirmed {
+        /// Its local insertion number.
+        seq: i64,
+        /// The position the server serves it at.
+        position: i64,
+    },
+}
+
+/// Inserts one arrival, or compares it with the event already stored under its id: the same id
+/// with other content is [`StoreError::IdReused`].
+fn store(conn: &Connection, insert: &mut rusqlite::Statement<'_>, arrival: &Arrival<'_>) -> Result<Stored> {
     let event = arrival.event;
     let data = match (&arrival.payload, arrival.raw) {
         (Some(payload), None) => event.canonical_text(payload),
         _ => event.data.to_string(),
     };
-    if insert_event(
-        conn,
-        insert,
-        event,
-        RowText { event_type: arrival.type_name, data: &data, raw: arrival.raw },
-    )? {
-        return Ok(true);
+    let text =
+        RowText { event_type: arrival.type_name, data: &data, raw: arrival.raw, position: arrival.position };
+    if insert_event(conn, insert, event, text)? {
+        return Ok(Stored::New);
     }
     // Already stored (a redelivery): only then build the forms to compare.
     let existing = event_by_id(conn, event.id.as_str())?
@@ -270,54 +345,54 @@ fn store(conn: &Connection, insert: &mut rusqlite::Statement<'_>, arrival: &Arri
         data: arrival.payload.as_ref().map_or_else(|| event.data.clone(), |p| event.canonical_data(p)),
         ..event.clone()
     };
-    let same = match (arrival.raw, stored_raw(conn, event.id.as_str())?) {
+    let (seq, stored_position, stored_raw): (i64, Option<i64>, Option<String>) = conn
+        .prepare_cached("SELECT seq, server_position, raw FROM events WHERE id = ?1")?
+        .query_row([event.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let same = match (arrival.raw, stored_raw) {
         (Some(raw), Some(stored)) => {
             serde_json::from_str::<Value>(raw).ok() == serde_json::from_str::<Value>(&stored).ok()
         }
         (None, None) => existing == received,
         _ => false,
     };
-    if same {
-        return Ok(false);
+    if !same {
+        return Err(StoreError::IdReused { id: event.id.clone(), detail: differences(&existing, &received) });
     }
-    Err(StoreError::IdReused { id: event.id.clone(), detail: differences(&existing, &received) })
+    match (stored_position, arrival.position) {
+        (None, Some(position)) => {
+            conn.prepare_cached("UPDATE events SET server_position = ?2 WHERE id = ?1")?
+                .execute(params![event.id.as_str(), position])?;
+            conn.prepare_cached("DELETE FROM push_receipts WHERE event_id = ?1")?
+                .execute([event.id.as_str()])?;
+            Ok(Stored::Confirmed { seq, position })
+        }
+        _ => Ok(Stored::Present),
+    }
 }
 
-/// The envelope kept as received for the stored event `id`, if it has one.
-fn stored_raw(conn: &Connection, id: &str) -> Result<Option<String>> {
-    Ok(conn
-        .prepare_cached("SELECT raw FROM events WHERE id = ?1")?
-        .query_row([id], |r| r.get::<_, Option<String>>(0))
-        .optional()?
-        .flatten())
-}
-
-/// A campaign's projection folded from its stored events and the batch's new ones
-/// (`new_events`, sorted by id). The new events are already parsed: they are folded from memory,
-/// and only the older ones are read.
+/// A campaign's projection folded again from all its stored events in canonical order, and
+/// where it stands. The batch's new events (`fresh`) are parsed already, and a parsed payload
+/// is used as it is.
 fn replay(
     conn: &Connection,
     campaign: &CampaignId,
-    new_events: Vec<(&Event, Payload)>,
-) -> Result<Option<CampaignState>> {
-    let older = stream_events_except(conn, campaign, |id| {
-        new_events.binary_search_by(|(e, _)| e.id.as_str().cmp(id)).is_ok()
-    })?;
-    let canonical = canonical(&new_events, &older);
-    let parsed = new_events.into_iter().map(|(_, payload)| Some(payload));
-    let new = canonical.iter().map(Cow::as_ref).zip(parsed);
-    Ok(fold_projection_parsed(older.iter().map(|e| (e, None)).chain(new)))
+    fresh: Vec<(&Event, Payload, Option<i64>)>,
+) -> Result<(Option<CampaignState>, OrderMark)> {
+    let (events, mark) = stream_events_marked(conn, campaign)?;
+    let mut parsed: HashMap<&EventId, Payload> = fresh.into_iter().map(|(e, p, _)| (&e.id, p)).collect();
+    let state = fold_projection_parsed(events.iter().map(|e| (e, parsed.remove(&e.id))));
+    Ok((state, mark))
 }
 
 /// New events as a fold of the stored stream would see them. A correction compares its `was`
 /// with its target's stored payload, which is the canonical form of the checked one, so the
-/// corrections and the events that any correction (of `events` or of `older`) names get that
-/// form; the fold reads no other event's `data`, since their parsed payloads are used.
-fn canonical<'e>(events: &[(&'e Event, Payload)], older: &[Event]) -> Vec<Cow<'e, Event>> {
+/// corrections and the events they name get that form; the fold reads no other event's `data`,
+/// since their parsed payloads are used.
+fn canonical<'e>(events: &[(&'e Event, Payload)]) -> Vec<Cow<'e, Event>> {
     fn target(e: &Event) -> Option<&str> {
         (e.event_type == EventType::EventCorrected).then(|| e.data.get("correctsEventId")?.as_str()).flatten()
     }
-    let named: BTreeSet<&str> = events.iter().map(|(e, _)| *e).chain(older).filter_map(target).collect();
+    let named: BTreeSet<&str> = events.iter().filter_map(|(e, _)| target(e)).collect();
     events
         .iter()
         .map(|(e, payload)| {

@@ -49,8 +49,8 @@ pub fn event_from_row(row: &Row<'_>) -> Result<Event> {
 /// The statement [`insert_event`] runs, prepared once for a batch of inserts.
 pub fn insert_statement(conn: &Connection) -> Result<CachedStatement<'_>> {
     Ok(conn.prepare_cached(
-        "INSERT INTO events (id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, created_at, raw)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+        "INSERT INTO events (id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, created_at, raw, server_position)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (id) DO NOTHING",
     )?)
 }
@@ -63,6 +63,8 @@ pub struct RowText<'a> {
     pub data: &'a str,
     /// The envelope as received, for an event this build does not read fully.
     pub raw: Option<&'a str>,
+    /// Its position in the sync server's log, for an event pulled from it.
+    pub position: Option<i64>,
 }
 
 /// Inserts an event with `stmt` from [`insert_statement`] on `conn`. Returns `false`, inserting
@@ -86,6 +88,7 @@ pub fn insert_event(
         i64::try_from(event.device_seq).unwrap_or(i64::MAX),
         event.created_at.to_string(),
         text.raw,
+        text.position,
     ]);
     match inserted {
         Ok(rows) => Ok(rows == 1),
@@ -125,33 +128,55 @@ pub fn event_by_id(conn: &Connection, id: &str) -> Result<Option<Event>> {
     }
 }
 
-/// All events of one campaign, in id order.
-pub fn stream_events(conn: &Connection, campaign: &CampaignId) -> Result<Vec<Event>> {
-    stream_events_except(conn, campaign, |_| false)
+/// The canonical order of a campaign's events (see [`crate::fold`]): the sync server's positions
+/// first, then the events the server has not confirmed, in the order they reached this laptop.
+/// `events_by_stream` is in this order.
+pub const CANONICAL_ORDER: &str = "server_position IS NULL, server_position, seq";
+
+/// Where a campaign's stored projection stands in the canonical order: what an entry or a sync
+/// page needs to know whether its events come after everything folded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderMark {
+    /// The highest server position among the events folded (0: none).
+    pub position: i64,
+    /// How many of the events folded the server has not confirmed: they follow the confirmed
+    /// ones, and an event the server places before them makes the campaign fold again.
+    pub pending: u32,
 }
 
-/// The events of one campaign whose id `skip` does not name, in id order. Skipped rows are
-/// not decoded: a caller that holds some of the stream's events already pays only for the rest.
-pub fn stream_events_except(
-    conn: &Connection,
-    campaign: &CampaignId,
-    skip: impl Fn(&str) -> bool,
-) -> Result<Vec<Event>> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ?1 ORDER BY id"))?;
-    let mut rows = stmt.query([campaign.as_str()])?;
-    let mut events = Vec::new();
-    while let Some(row) = rows.next()? {
-        if !skip(row.get_ref(0)?.as_str().map_err(|e| corrupt("events.id", e))?) {
-            events.push(event_from_row(row)?);
+impl OrderMark {
+    /// Notes one more folded event at the end of the order (`position`: the server's, if any).
+    pub fn push(&mut self, position: Option<i64>) {
+        match position {
+            Some(p) => self.position = self.position.max(p),
+            None => self.pending += 1,
         }
     }
-    Ok(events)
+}
+
+/// All events of one campaign, in canonical order.
+pub fn stream_events(conn: &Connection, campaign: &CampaignId) -> Result<Vec<Event>> {
+    Ok(stream_events_marked(conn, campaign)?.0)
+}
+
+/// All events of one campaign in canonical order, and where they leave its projection.
+pub fn stream_events_marked(conn: &Connection, campaign: &CampaignId) -> Result<(Vec<Event>, OrderMark)> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {EVENT_COLUMNS}, server_position FROM events WHERE stream_id = ?1 ORDER BY {CANONICAL_ORDER}"
+    ))?;
+    let mut rows = stmt.query([campaign.as_str()])?;
+    let mut events = Vec::new();
+    let mut mark = OrderMark::default();
+    while let Some(row) = rows.next()? {
+        mark.push(row.get(10)?);
+        events.push(event_from_row(row)?);
+    }
+    Ok((events, mark))
 }
 
 /// Columns of `campaign_projections`, in the order [`state_from_row`] reads them and
 /// [`ProjectionRows::write`] binds them.
-const PROJECTION_COLUMNS: [&str; 27] = [
+const PROJECTION_COLUMNS: [&str; 29] = [
     "id",
     "lego_campaign_code",
     "material_type",
@@ -179,6 +204,8 @@ const PROJECTION_COLUMNS: [&str; 27] = [
     "newer_entries",
     "pending_reviews",
     "flows",
+    "order_position",
+    "order_pending",
 ];
 
 static SELECT_PROJECTION: LazyLock<String> = LazyLock::new(|| {
@@ -217,13 +244,26 @@ impl<'c> ProjectionRows<'c> {
 
     /// The stored projection of one campaign, if any.
     pub fn load(&mut self, campaign: &CampaignId) -> Result<Option<CampaignState>> {
-        let mut rows = self.select.query([campaign.as_str()])?;
-        rows.next()?.map(state_from_row).transpose()
+        Ok(self.load_marked(campaign)?.map(|(state, _)| state))
     }
 
-    /// Writes (inserts or replaces) the projection of one campaign, and moves it between the
-    /// per-status counts when its status changed from `before` (`None`: a new campaign).
-    pub fn save(&mut self, st: &CampaignState, before: Option<CampaignStatus>) -> Result<()> {
+    /// The stored projection of one campaign and where it stands in the canonical order.
+    pub fn load_marked(&mut self, campaign: &CampaignId) -> Result<Option<(CampaignState, OrderMark)>> {
+        let mut rows = self.select.query([campaign.as_str()])?;
+        let Some(row) = rows.next()? else { return Ok(None) };
+        let mark = OrderMark { position: row.get(27)?, pending: row.get(28)? };
+        Ok(Some((state_from_row(row)?, mark)))
+    }
+
+    /// Writes (inserts or replaces) the projection of one campaign with its place in the
+    /// canonical order, and moves it between the per-status counts when its status changed from
+    /// `before` (`None`: a new campaign).
+    pub fn save(
+        &mut self,
+        st: &CampaignState,
+        mark: OrderMark,
+        before: Option<CampaignStatus>,
+    ) -> Result<()> {
         if before != Some(st.status) {
             if let Some(old) = before {
                 self.conn
@@ -237,11 +277,11 @@ impl<'c> ProjectionRows<'c> {
                 )?
                 .execute([st.status.as_str()])?;
         }
-        self.write(st)
+        self.write(st, mark)
     }
 
     /// Writes the projection of one campaign without touching the counts (a rebuild recounts).
-    pub fn write(&mut self, st: &CampaignState) -> Result<()> {
+    pub fn write(&mut self, st: &CampaignState, mark: OrderMark) -> Result<()> {
         let anomalies = json_unless_empty(&st.anomalies)?;
         let pending_reviews = json_unless_empty(&st.pending_reviews)?;
         let flows = (!st.flows.is_empty()).then(|| st.flows.to_stored());
@@ -273,6 +313,8 @@ impl<'c> ProjectionRows<'c> {
             st.newer_entries,
             pending_reviews,
             flows,
+            mark.position,
+            mark.pending,
         ])?;
         Ok(())
     }

@@ -18,6 +18,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/0009_resolving_mistakes.sql"),
     include_str!("../../../../migrations/0010_period_balance.sql"),
     include_str!("../../../../migrations/0011_compact_flows.sql"),
+    include_str!("../../../../migrations/0012_canonical_order.sql"),
 ];
 
 /// The schema version this build writes.

@@ -185,12 +185,14 @@ pub(super) fn set_meta(conn: &Connection, key: &str, value: Option<&str>) -> Res
 
 impl Store {
     /// Up to `limit` of this laptop's events the server does not have yet, in device order.
-    /// Events the server refused are not offered again.
+    /// Events the server refused are not offered again, nor are those it answered for and has
+    /// not served back yet (see [`Store::expire_receipts`]).
     pub fn unsynced(&self, limit: usize) -> Result<Vec<Event>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {EVENT_COLUMNS} FROM events
              WHERE device_id = ?1 AND server_position IS NULL
                AND NOT EXISTS (SELECT 1 FROM sync_rejections r WHERE r.event_id = events.id)
+               AND NOT EXISTS (SELECT 1 FROM push_receipts p WHERE p.event_id = events.id)
              ORDER BY device_seq LIMIT ?2"
         ))?;
         let mut rows = stmt.query(params![self.device_id.as_str(), limit as i64])?;
@@ -201,8 +203,9 @@ impl Store {
         Ok(events)
     }
 
-    /// Records the outcome of a push in one transaction: server positions of accepted events,
-    /// refusals with their reasons, and the server's completeness figure for this laptop.
+    /// Records the outcome of a push in one transaction: the positions the server gave the
+    /// accepted events (receipts, until a pull serves them back), refusals with their reasons,
+    /// and the server's completeness figure for this laptop.
     pub fn record_push(
         &mut self,
         accepted: &[(EventId, i64)],
@@ -211,7 +214,16 @@ impl Store {
     ) -> Result<()> {
         let mine = device.device_id == self.device_id;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        set_positions(&tx, accepted.iter().map(|(id, p)| (id, *p)))?;
+        {
+            let now = Timestamp::now().to_string();
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO push_receipts (event_id, position, received_at)
+                 SELECT id, ?2, ?3 FROM events WHERE id = ?1 AND server_position IS NULL",
+            )?;
+            for (id, position) in accepted {
+                stmt.execute(params![id.as_str(), position, now])?;
+            }
+        }
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO sync_rejections (event_id, outcome, field, message, rejected_at)
@@ -257,7 +269,11 @@ impl Store {
         let (positions, mut incoming): (Vec<i64>, Vec<Incoming>) = read.into_iter().unzip();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut clashes = Vec::new();
-        let mut report = apply_batch(&tx, arrivals(&mut incoming), Some(&mut clashes))?;
+        let mut batch = arrivals(&mut incoming);
+        for (arrival, position) in batch.iter_mut().zip(&positions) {
+            arrival.position = Some(*position);
+        }
+        let mut report = apply_batch(&tx, batch, Some(&mut clashes))?;
         let mut taken = vec![true; incoming.len()];
         for (index, error) in clashes {
             taken[index] = false;
@@ -270,7 +286,6 @@ impl Store {
             });
         }
         let accepted = incoming.iter().zip(&positions).zip(&taken).filter(|(_, &t)| t);
-        set_positions(&tx, accepted.clone().map(|((i, &position), _)| (&i.event.id, position)))?;
         let sites = page.iter().map(|p| (p.position, p.site.as_deref()));
         let sites: std::collections::HashMap<i64, &str> = sites.filter_map(|(p, s)| Some((p, s?))).collect();
         set_sites(&tx, accepted.filter_map(|((i, position), _)| Some((&i.event.id, *sites.get(position)?))))?;
@@ -296,6 +311,18 @@ impl Store {
         set_meta(&tx, CURSOR, Some(&cursor.max(next_after).to_string()))?;
         tx.commit()?;
         Ok(report)
+    }
+
+    /// Ends the receipts of pushed events that a pull up to `cursor` should have served back and
+    /// did not: the server answered that it stored them, but does not serve them where it said.
+    /// They are pushed again at the next sync. Returns how many.
+    pub fn expire_receipts(&mut self, cursor: i64) -> Result<u64> {
+        let expired = self.conn.execute(
+            "DELETE FROM push_receipts WHERE position <= ?1
+               AND event_id IN (SELECT id FROM events WHERE server_position IS NULL)",
+            [cursor],
+        )?;
+        Ok(expired as u64)
     }
 
     /// Pulled events this laptop could not take, newest first.
@@ -396,7 +423,8 @@ impl Store {
         let me = self.device_id.as_str();
         let (pending, highest): (i64, i64) = self.conn.query_row(
             "SELECT COUNT(*) FILTER (WHERE server_position IS NULL
-                                       AND NOT EXISTS (SELECT 1 FROM sync_rejections r WHERE r.event_id = events.id)),
+                                       AND NOT EXISTS (SELECT 1 FROM sync_rejections r WHERE r.event_id = events.id)
+                                       AND NOT EXISTS (SELECT 1 FROM push_receipts p WHERE p.event_id = events.id)),
                     COALESCE(MAX(device_seq), 0)
              FROM events WHERE device_id = ?1",
             [me],
@@ -472,16 +500,6 @@ impl Store {
         }
         Ok(out)
     }
-}
-
-/// Sets server positions of events that do not have one yet (the trigger allows this once).
-fn set_positions<'a>(conn: &Connection, positions: impl Iterator<Item = (&'a EventId, i64)>) -> Result<()> {
-    let mut stmt = conn
-        .prepare_cached("UPDATE events SET server_position = ?2 WHERE id = ?1 AND server_position IS NULL")?;
-    for (id, position) in positions {
-        stmt.execute(params![id.as_str(), position])?;
-    }
-    Ok(())
 }
 
 /// Keeps the site the server attests for each pulled event that does not have one yet (the

@@ -375,7 +375,8 @@ fn rebuild_restores_exactly_and_verify_reports_drift() {
                description, status, current_step, next_expected_step, current_weight_kg, inbound_net_weight_kg,
                echa_approved, created_at, completed_at, last_event_type, last_event_at, updated_at, event_count,
                anomaly_count, status_since, correction_count, last_event_id, recorded_steps,
-               manufacturing_start_date, manufacturing_end_date, anomalies, newer_entries, pending_reviews, flows
+               manufacturing_start_date, manufacturing_end_date, anomalies, newer_entries, pending_reviews, flows,
+               order_position, order_pending
              FROM campaign_projections ORDER BY id LIMIT 1;",
         )
         .unwrap();
@@ -665,7 +666,7 @@ mod sync_bookkeeping {
     }
 
     #[test]
-    fn pushed_events_get_positions_and_refused_ones_are_kept_aside() {
+    fn pushed_events_get_positions_once_served_back_and_refused_ones_are_kept_aside() {
         let mut f = fixture();
         campaign(&mut f.store, 1, 4);
         let unsynced = f.store.unsynced(100).unwrap();
@@ -699,6 +700,23 @@ mod sync_bookkeeping {
             4,
             "refused events stay in the log"
         );
+        // The answer to a push is a receipt: the events count as on the server once a pull
+        // serves them back where the server said.
+        let position = |store: &Store, id: &EventId| -> Option<i64> {
+            store
+                .connection()
+                .query_row("SELECT server_position FROM events WHERE id = ?1", [id.as_str()], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(position(&f.store, &unsynced[0].id), None);
+        let served: Vec<PulledEvent> = unsynced[..3]
+            .iter()
+            .zip(10..)
+            .map(|(e, p)| pulled(p, &serde_json::to_value(e).unwrap()))
+            .collect();
+        f.store.apply_pulled(&served, 12).unwrap();
+        assert_eq!(position(&f.store, &unsynced[0].id), Some(10));
+        assert!(f.store.verify().unwrap().is_empty());
         // A position, once set, is final: a second report of another position is ignored.
         f.store.record_push(&[(unsynced[0].id.clone(), 99)], &[], &status(&f.store, 3)).unwrap();
         let position: i64 = f
@@ -709,6 +727,31 @@ mod sync_bookkeeping {
             })
             .unwrap();
         assert_eq!(position, 10);
+    }
+
+    /// issue 26: a server that answers "stored" for an event it then does not serve back cannot
+    /// make this laptop drop it from its queue.
+    #[test]
+    fn an_event_the_server_said_it_stored_but_does_not_serve_is_queued_again() {
+        let mut f = fixture();
+        campaign(&mut f.store, 1, 2);
+        let unsynced = f.store.unsynced(100).unwrap();
+        let accepted: Vec<(EventId, i64)> =
+            unsynced.iter().zip(1..).map(|(e, p)| (e.id.clone(), p)).collect();
+        f.store.record_push(&accepted, &[], &status(&f.store, 2)).unwrap();
+        assert!(f.store.unsynced(100).unwrap().is_empty(), "not pushed again while the receipt stands");
+        // The pull serves the first at position 1, and another laptop's event at position 2.
+        let mut other = fixture();
+        campaign(&mut other.store, 2, 1);
+        let theirs = serde_json::to_value(&other.store.unsynced(1).unwrap()[0]).unwrap();
+        f.store
+            .apply_pulled(&[pulled(1, &serde_json::to_value(&unsynced[0]).unwrap()), pulled(2, &theirs)], 2)
+            .unwrap();
+        assert_eq!(f.store.expire_receipts(2).unwrap(), 1);
+        let again = f.store.unsynced(100).unwrap();
+        assert_eq!(again.iter().map(|e| &e.id).collect::<Vec<_>>(), [&unsynced[1].id]);
+        assert_eq!(f.store.sync_state().unwrap().pending, 1);
+        assert!(f.store.verify().unwrap().is_empty());
     }
 
     /// A server older than this laptop refused a completion of a version it did not read;
@@ -1474,8 +1517,8 @@ mod resolving {
         let id = campaign(&mut f.store, 1, 2);
         let duplicate = duplicate_of_latest(&mut f.store, &id);
         let refusal = |r: Result<Recorded>| r.unwrap_err().to_string();
-        let wrong_kind = refusal(f.store.review(&id, &duplicate.id, AnomalyKind::LateStep, "ok", user()));
-        assert!(wrong_kind.contains("has no late_step anomaly; it has duplicate_step"), "{wrong_kind}");
+        let wrong_kind = refusal(f.store.review(&id, &duplicate.id, AnomalyKind::SkippedSteps, "ok", user()));
+        assert!(wrong_kind.contains("has no skipped_steps anomaly; it has duplicate_step"), "{wrong_kind}");
         f.store
             .review(
                 &id,
@@ -1606,7 +1649,12 @@ fn a_period_report_reads_the_stored_campaigns_and_an_older_store_gets_its_flows_
     store
         .connection()
         .execute_batch(
-            "ALTER TABLE campaign_projections DROP COLUMN flows;
+            "ALTER TABLE campaign_projections DROP COLUMN order_position;
+             ALTER TABLE campaign_projections DROP COLUMN order_pending;
+             DROP TABLE push_receipts;
+             DROP INDEX events_by_stream;
+             CREATE INDEX events_by_stream ON events (stream_id, id);
+             ALTER TABLE campaign_projections DROP COLUMN flows;
              ALTER TABLE campaign_projections ADD COLUMN flows TEXT;
              UPDATE campaign_projections SET flows = '{\"steps\":[{\"step\":\"created\"}]}';
              PRAGMA user_version = 10;",

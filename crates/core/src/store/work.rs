@@ -127,7 +127,7 @@ impl Store {
             let text: String = row.get(SUMMARY_COLUMN_COUNT)?;
             let anomalies: Vec<Anomaly> = serde_json::from_str(&text)
                 .map_err(|e| super::StoreError::Corrupt(format!("anomalies of {}: {e}", campaign.id)))?;
-            for anomaly in anomalies.into_iter().filter(|a| a.review.is_none()) {
+            for anomaly in anomalies.into_iter().filter(Anomaly::is_open) {
                 open.push(OpenAnomaly {
                     campaign: campaign.clone(),
                     entry_label: anomaly.event_type.label().to_owned(),
