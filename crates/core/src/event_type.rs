@@ -59,6 +59,17 @@ impl EventType {
         self.acts_on_others() || self == Self::AnomalyReviewed
     }
 
+    /// The payload field naming the event an event of this type acts on or reviews
+    /// (`correctsEventId`).
+    pub fn target_field(self) -> Option<&'static str> {
+        match self {
+            Self::EventCorrected => Some("correctsEventId"),
+            Self::EntryVoided => Some("voidsEventId"),
+            Self::AnomalyReviewed => Some("eventId"),
+            _ => None,
+        }
+    }
+
     /// The payload field naming the type of the event an event of this type acts on
     /// (`correctsEventType`), for the site policy, which judges a correction or void by the type
     /// it changes.

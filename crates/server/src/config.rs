@@ -79,7 +79,16 @@ pub struct ServiceOptions {
     /// manifests' download links; `None`: `http://` and the address it listens on. Request
     /// headers (`Host`, `X-Forwarded-*`) are never trusted for it.
     pub public_url: Option<String>,
+    /// The most bytes of events one token may push per day (UTC); `None`: no limit.
+    pub daily_push_quota: Option<u64>,
+    /// How long a response may wait for its client to read more (see
+    /// [`crate::server::WRITE_STALL_TIMEOUT`]).
+    pub write_stall: Duration,
 }
+
+/// The daily push quota per token when not told: 256 MiB, a hundred times what a busy site
+/// records in a day and a week of a site's backlog, far below what fills a disk.
+pub const DEFAULT_DAILY_PUSH_QUOTA: u64 = 256 * 1024 * 1024;
 
 /// The releases folder when not told (relative to the working directory).
 pub const DEFAULT_RELEASES_DIR: &str = "releases";
@@ -92,6 +101,8 @@ impl Default for ServiceOptions {
             releases: PathBuf::from(DEFAULT_RELEASES_DIR),
             policy: crate::policy::Policy::default(),
             public_url: None,
+            daily_push_quota: Some(DEFAULT_DAILY_PUSH_QUOTA),
+            write_stall: crate::server::WRITE_STALL_TIMEOUT,
         }
     }
 }

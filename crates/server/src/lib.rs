@@ -8,11 +8,13 @@
 //! - [`auth`]: per-device bearer tokens, stored hashed;
 //! - [`policy`]: which event types each site may record;
 //! - [`storage`]: the [`Storage`](storage::Storage) trait and its SQLite and PostgreSQL backends;
+//! - [`download`]: release downloads with a deadline and a share per client;
 //! - [`config`] and [`server`]: settings, and running the server with a graceful shutdown.
 
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod download;
 pub mod ingest;
 pub mod policy;
 pub mod releases;

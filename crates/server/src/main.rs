@@ -14,7 +14,9 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use pluto_core::{DeviceId, Timestamp};
 use pluto_server::auth;
-use pluto_server::config::{ServiceOptions, StorageConfig, DEFAULT_LISTEN, DEFAULT_RELEASES_DIR};
+use pluto_server::config::{
+    ServiceOptions, StorageConfig, DEFAULT_DAILY_PUSH_QUOTA, DEFAULT_LISTEN, DEFAULT_RELEASES_DIR,
+};
 use pluto_server::policy::Policy;
 use pluto_server::releases::Releases;
 use pluto_server::server;
@@ -72,6 +74,14 @@ enum Command {
         /// headers are never trusted for it).
         #[arg(long, value_name = "URL", env = "PLUTO_SERVER_PUBLIC_URL", value_parser = parse_public_url)]
         public_url: Option<String>,
+        /// The most mebibytes of events one token may push per day (UTC); 0: no limit. A push
+        /// past it is answered 429 and nothing of it is stored; the laptop sends it again later.
+        #[arg(long, value_name = "MIB", default_value_t = DEFAULT_DAILY_PUSH_QUOTA / (1024 * 1024), env = "PLUTO_SERVER_DAILY_PUSH_QUOTA_MB")]
+        daily_push_quota_mb: u64,
+        /// How long a response may wait for its client to read more before the connection is
+        /// closed (a client that never reads cannot hold a connection).
+        #[arg(long, value_name = "SECONDS", default_value_t = 30, env = "PLUTO_SERVER_WRITE_STALL_SECONDS")]
+        write_stall_seconds: u64,
     },
     /// List what one token pushed, oldest first: to see what a lost or stolen token did.
     Events {
@@ -206,7 +216,14 @@ fn release(releases: &Releases, command: ReleaseCommand) -> Result<()> {
 
 async fn execute<S: Storage>(command: Command, storage: S, where_: &str, releases: PathBuf) -> Result<()> {
     match command {
-        Command::Serve { listen, max_clock_skew_seconds, policy, public_url } => {
+        Command::Serve {
+            listen,
+            max_clock_skew_seconds,
+            policy,
+            public_url,
+            daily_push_quota_mb,
+            write_stall_seconds,
+        } => {
             let policy = match policy {
                 Some(path) => Policy::from_file(&path)?,
                 None => Policy::default(),
@@ -217,6 +234,9 @@ async fn execute<S: Storage>(command: Command, storage: S, where_: &str, release
                 releases,
                 policy,
                 public_url,
+                daily_push_quota: (daily_push_quota_mb > 0)
+                    .then(|| daily_push_quota_mb.saturating_mul(1024 * 1024)),
+                write_stall: Duration::from_secs(write_stall_seconds.max(1)),
                 ..ServiceOptions::default()
             };
             serve(storage, listen, options, where_).await

@@ -186,7 +186,16 @@ mod tests {
         );
         assert!(policy.check(&rge, EventType::EntryVoided, Some(EventType::ManufacturingStarted)).is_ok());
         let nobody = token("Warehouse", Role::Site);
-        assert!(policy.check(&nobody, EventType::AnomalyReviewed, None).is_ok(), "anyone may review");
+        // issue 26: a review is for the site that records the step, or the one that creates campaigns.
+        let review = |t: &TokenRecord, of| policy.check(t, EventType::AnomalyReviewed, Some(of));
+        assert!(review(&nobody, EventType::ManufacturingStarted).is_err());
+        assert!(review(&rge, EventType::ManufacturingStarted).is_ok());
+        assert_eq!(
+            review(&rge, EventType::GranulationCompleted).unwrap_err(),
+            "site RGE may not review anomalies of Granulation: a review is for the site that records that step, \
+             or the site that creates campaigns"
+        );
+        assert!(review(&token("LEGO", Role::Site), EventType::GranulationCompleted).is_ok());
         let mba = token("mba", Role::Site);
         assert!(policy.check(&mba, EventType::GranulationCompleted, None).is_ok(), "site names ignore case");
         let unknown = token("Warehouse", Role::Site);

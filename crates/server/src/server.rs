@@ -5,16 +5,21 @@
 //! The server faces the internet, so every connection is bounded: at most
 //! [`MAX_CONNECTIONS`] at once (the rest wait in the kernel's queue), a client has
 //! [`HEADER_READ_TIMEOUT`] to send a request's headers (which also closes idle kept-alive
-//! connections), and a request may take at most [`REQUEST_DEADLINE`].
+//! connections), a request may take at most [`REQUEST_DEADLINE`] to be answered, and a response
+//! the client stops reading for [`WRITE_STALL_TIMEOUT`] ends its connection.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -64,8 +69,15 @@ pub const MAX_CONNECTIONS: usize = 512;
 /// reuse.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The longest a request may take, long-polls (at most 60 s of waiting) included.
+/// The longest a request may take to be answered, long-polls (at most 60 s of waiting)
+/// included. A streamed body (a release download) has a deadline of its own
+/// ([`crate::download`]).
 pub const REQUEST_DEADLINE: Duration = Duration::from_secs(90);
+
+/// How long a response may wait for the client to read more of it, unless configured
+/// ([`ServiceOptions::write_stall`]): hyper never times out a write, so a client that stops
+/// reading would otherwise hold its connection for ever.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the API over `storage` on `listener` until shut down.
 pub async fn start<S: Storage>(
@@ -77,18 +89,24 @@ pub async fn start<S: Storage>(
     let (stop, stopped) = watch::channel(false);
     let releases = Arc::new(crate::releases::Releases::new(options.releases.clone()));
     let public_url = options.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let stall = options.write_stall;
     let service = Arc::new(SyncService::new(storage, options, stopped.clone()).await?);
     let watcher = Arc::clone(&service);
     tokio::spawn(async move { watcher.watch_storage().await });
     let app = crate::api::router(service).merge(crate::api::releases_router(releases, public_url));
     let app = app.layer(axum::middleware::from_fn(crate::api::deadline));
-    let task = tokio::spawn(serve(listener, app, stopped));
+    let task = tokio::spawn(serve(listener, app, stall, stopped));
     Ok(RunningServer { addr, stop: ShutdownHandle(Arc::new(stop)), task })
 }
 
 /// Accepts connections until `stopped`, each holding one of [`MAX_CONNECTIONS`] permits, then
 /// waits for the open ones to finish their requests.
-async fn serve(listener: TcpListener, app: axum::Router, stopped: watch::Receiver<bool>) -> io::Result<()> {
+async fn serve(
+    listener: TcpListener,
+    app: axum::Router,
+    stall: Duration,
+    stopped: watch::Receiver<bool>,
+) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -98,9 +116,9 @@ async fn serve(listener: TcpListener, app: axum::Router, stopped: watch::Receive
             permit = Arc::clone(&permits).acquire_owned() => permit.map_err(io::Error::other)?,
             () = until_stopped(stopped.clone()) => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of descriptors or a connection reset before it was accepted: wait a
                     // little rather than spin, and go on.
@@ -112,7 +130,9 @@ async fn serve(listener: TcpListener, app: axum::Router, stopped: watch::Receive
             () = until_stopped(stopped.clone()) => break,
         };
         let _ = stream.set_nodelay(true);
-        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let app = app.clone().layer(axum::Extension(crate::api::Peer(peer.ip())));
+        let connection = http
+            .serve_connection(TokioIo::new(StallGuard::new(stream, stall)), TowerToHyperService::new(app));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             // A client that goes away or times out is no error of the server's.
@@ -121,8 +141,86 @@ async fn serve(listener: TcpListener, app: axum::Router, stopped: watch::Receive
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Requests in flight have their deadline; a connection that outlives it is not waited for.
+    let _ = tokio::time::timeout(REQUEST_DEADLINE, graceful.shutdown()).await;
     Ok(())
+}
+
+/// A connection whose writes fail once one has made no progress for `limit`, so that hyper
+/// drops it: the connection's permit comes back even from a client that never reads.
+struct StallGuard<T> {
+    inner: T,
+    limit: Duration,
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> StallGuard<T> {
+    fn new(inner: T, limit: Duration) -> Self {
+        Self { inner, limit, stalled: None }
+    }
+
+    /// What a write that could not proceed answers: wait, or fail once it has waited too long.
+    fn wait<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+        let limit = self.limit;
+        let stalled = self.stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client read nothing of the response for too long",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Notes the outcome of a write: progress ends any stall.
+    fn progress<R>(&mut self, result: Poll<io::Result<R>>, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
+        match result {
+            Poll::Pending => self.wait(cx),
+            ready => {
+                self.stalled = None;
+                ready
+            }
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for StallGuard<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for StallGuard<T> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.progress(result, cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.progress(result, cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let result = Pin::new(&mut self.inner).poll_flush(cx);
+        self.progress(result, cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// Returns once `stopped` becomes `true` (or its sender is gone: nobody can ask any more).

@@ -2,6 +2,7 @@
 //! events and reports on each; pull reads a page of the log and, when asked, waits for new
 //! events (long-poll). The HTTP layer (`api`) only extracts requests and maps errors.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use pluto_core::sync::protocol::{
@@ -15,7 +16,9 @@ use tokio::time::Instant;
 
 use crate::config::ServiceOptions;
 use crate::ingest::{self, Checked};
-use crate::storage::{Pusher, Storage, StorageError, StoreOutcome, StoredEvent, TokenRecord};
+use crate::storage::{
+    PushClaim, Pusher, Storage, StorageError, StoreOutcome, StoredEvent, Target, TokenRecord,
+};
 
 /// Why a sync request is refused as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,14 @@ pub enum ServiceError {
     /// A request that names a field wrongly (which field, what was expected).
     #[error("{0}")]
     BadRequest(String),
+    /// The token pushed its daily quota of bytes.
+    #[error("{message}")]
+    QuotaExceeded {
+        /// What happened and what to do, in words.
+        message: String,
+        /// Until the quota renews (midnight UTC).
+        retry_after: Duration,
+    },
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -163,10 +174,11 @@ impl<S: Storage> SyncService<S> {
         })
     }
 
-    /// Pushes a batch for the token's device: every event is checked on its own (its rules, the
-    /// site policy, its campaign's creation) and the good ones are stored in one transaction,
-    /// each with the token that pushed it. An event of another device refuses the whole batch
-    /// before anything is stored.
+    /// Pushes a batch for the token's device: every event is checked on its own (its rules, its
+    /// bounds, the site policy, what it names, its campaign's creation) and the good ones are
+    /// stored in one transaction, each with the token that pushed it. An event of another device,
+    /// or a key repeated in an event, refuses the whole batch before anything is stored; so does
+    /// a token past its daily quota.
     pub async fn push(
         &self,
         token: &TokenRecord,
@@ -180,7 +192,10 @@ impl<S: Storage> SyncService<S> {
         }
         let device = &token.device_id;
         let foreign = raw.iter().enumerate().find_map(|(index, event)| {
-            ingest::claimed_device(event).filter(|claimed| claimed != device.as_str()).map(|c| (index, c))
+            ingest::claimed_devices(event)
+                .into_iter()
+                .find(|claimed| claimed != device.as_str())
+                .map(|c| (index, c))
         });
         if let Some((index, claimed)) = foreign {
             return Err(ServiceError::Forbidden(format!(
@@ -189,27 +204,28 @@ impl<S: Storage> SyncService<S> {
             )));
         }
         let received_at = Timestamp::now();
-        let checked: Vec<Checked> = raw
-            .iter()
-            .map(|event| {
-                let mut checked = ingest::check_raw(event);
-                if let Ok(event) = &checked.verdict {
-                    if let Err(message) =
-                        self.options.policy.check(token, event.event_type, ingest::acted_on_type(event))
-                    {
-                        checked.verdict = Err(pluto_core::FieldError::new("eventType", message));
-                    }
-                }
-                checked
-            })
-            .collect();
+        let bytes = raw.iter().map(|event| event.get().len() as u64).sum();
+        self.within_quota(token, bytes, received_at).await?;
+        let mut checked = Vec::with_capacity(raw.len());
+        for (index, event) in raw.iter().enumerate() {
+            let verdict = ingest::check_raw(event, received_at).map_err(|repeated| {
+                ServiceError::BadRequest(format!("events[{index}].{repeated}; nothing was stored"))
+            })?;
+            checked.push(verdict);
+        }
+        self.judge(token, &mut checked).await?;
         let valid: Vec<Event> = checked.iter().filter_map(|c| c.verdict.as_ref().ok().cloned()).collect();
+        let claim = PushClaim {
+            size: raw.len() as u64,
+            highest_seq: checked.iter().filter_map(|c| c.seq).max().unwrap_or(0),
+            bytes,
+        };
         let pusher = Pusher { token_id: token.id.clone(), site: token.site.clone() };
-        let stored = self.storage.push(device, &pusher, &valid, received_at).await?;
+        let stored = self.storage.push(device, &pusher, &valid, claim, received_at).await?;
 
         let mut outcomes = stored.outcomes.into_iter();
         let mut results = Vec::with_capacity(checked.len());
-        for Checked { id, verdict } in checked {
+        for Checked { id, verdict, .. } in checked {
             let result = match verdict {
                 Err(error) => {
                     let event = id.as_ref().map_or("(no readable id)", |id| id.as_str());
@@ -255,6 +271,118 @@ impl<S: Storage> SyncService<S> {
             "push"
         );
         Ok(PushResponse { results, device: stored.device })
+    }
+
+    /// Refuses a push of `bytes` that would take `token` past its daily quota.
+    async fn within_quota(
+        &self,
+        token: &TokenRecord,
+        bytes: u64,
+        now: Timestamp,
+    ) -> Result<(), ServiceError> {
+        let Some(quota) = self.options.daily_push_quota else {
+            return Ok(());
+        };
+        let today = now.datetime().date_naive();
+        let used = self.storage.usage(&token.id, today).await?;
+        if used.saturating_add(bytes) <= quota {
+            return Ok(());
+        }
+        let midnight = today.succ_opt().unwrap_or(today).and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+        let retry_after =
+            Duration::from_secs((midnight.timestamp() - now.datetime().timestamp()).max(1) as u64);
+        tracing::warn!(token = %token.id, site = %token.site, used, bytes, quota, "refused a push over the daily quota");
+        Err(ServiceError::QuotaExceeded {
+            message: format!(
+                "this token has pushed {} MiB today (UTC) and may push {} MiB a day; this push of {} KiB would \
+                 pass it. Nothing was stored; the laptop keeps its entries and sends them after midnight UTC, \
+                 or an operator raises the quota (`serve --daily-push-quota-mb`)",
+                used / (1024 * 1024),
+                quota / (1024 * 1024),
+                bytes.div_ceil(1024)
+            ),
+            retry_after,
+        })
+    }
+
+    /// Applies the site policy to each checked event, and the rules on what it names: a
+    /// correction or void must name its target's real type and campaign, and a review an entry
+    /// the log holds, of a type the token's site may review.
+    async fn judge(&self, token: &TokenRecord, checked: &mut [Checked]) -> Result<(), ServiceError> {
+        let valid = || checked.iter().filter_map(|c| c.verdict.as_ref().ok());
+        let mut targets: HashMap<String, Target> = valid()
+            .map(|e| {
+                let acts_on = ingest::acted_on_type(e).map(|t| t.as_str().to_owned());
+                (
+                    e.id.to_string(),
+                    Target {
+                        stream_id: e.stream_id.to_string(),
+                        event_type: e.event_type.as_str().to_owned(),
+                        acts_on,
+                    },
+                )
+            })
+            .collect();
+        let elsewhere: Vec<String> =
+            valid().filter_map(ingest::named_event).filter(|id| !targets.contains_key(id)).collect();
+        if !elsewhere.is_empty() {
+            targets.extend(self.storage.targets(elsewhere).await?);
+        }
+        for c in checked.iter_mut() {
+            let Ok(event) = &c.verdict else { continue };
+            let target = ingest::named_event(event).and_then(|id| targets.get(&id));
+            if let Err(error) = self.judge_one(token, event, target) {
+                c.verdict = Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// [`SyncService::judge`] of one event; `target` is what it names, if the log or the push
+    /// holds it.
+    fn judge_one(
+        &self,
+        token: &TokenRecord,
+        event: &Event,
+        target: Option<&Target>,
+    ) -> Result<(), pluto_core::FieldError> {
+        use pluto_core::FieldError;
+        let refused = |message| FieldError::new("eventType", message);
+        let Some(reference) = event.event_type.target_field() else {
+            return self.options.policy.check(token, event.event_type, None).map_err(refused);
+        };
+        let named = event.data.get(reference).and_then(serde_json::Value::as_str).unwrap_or_default();
+        if let Some(target) = target.filter(|t| t.stream_id != event.stream_id.as_str()) {
+            return Err(FieldError::new(
+                format!("data.{reference}"),
+                format!("{named} belongs to campaign {}, not to {}", target.stream_id, event.stream_id),
+            ));
+        }
+        if event.event_type == EventType::AnomalyReviewed {
+            let Some(target) = target else {
+                return Err(FieldError::new(
+                    "data.eventId",
+                    format!(
+                        "the server holds no entry {named}; a review names an entry on the server (it is \
+                         accepted once the laptop that recorded the entry has synced)"
+                    ),
+                ));
+            };
+            let reviewed = target.acts_on.as_deref().unwrap_or(&target.event_type);
+            let reviewed = EventType::parse(reviewed).ok();
+            return self.options.policy.check(token, event.event_type, reviewed).map_err(refused);
+        }
+        let claimed = ingest::acted_on_type(event);
+        if let (Some(target), Some(claimed)) = (target, claimed) {
+            if target.event_type != claimed.as_str() {
+                let field = event.event_type.target_type_field().unwrap_or("eventType");
+                return Err(FieldError::new(
+                    format!("data.{field}"),
+                    format!("{named} is a {}, not a {claimed}", target.event_type),
+                ));
+            }
+        }
+        self.options.policy.check(token, event.event_type, claimed).map_err(refused)
     }
 
     /// The result for one event that passed the checks, logging conflicts and clock skew.

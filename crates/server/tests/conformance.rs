@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use pluto_core::sync::protocol::PushOutcome;
-use pluto_core::{DeviceId, Timestamp};
+use pluto_core::{DeviceId, Event, Timestamp};
 use pluto_server::auth;
-use pluto_server::storage::{Pusher, Role, Storage, StorageError, StoreOutcome};
+use pluto_server::storage::{PushClaim, PushOutput, Pusher, Role, Storage, StorageError, StoreOutcome};
 use serde_json::json;
 
 use crate::util::{service, to_json, Backend, Laptop, PostgresBackend, SqliteBackend};
@@ -18,12 +18,22 @@ fn pusher() -> Pusher {
     Pusher { token_id: "tok_01M8D4FB0YQT5Q0EH8W9ASNV9G".into(), site: "MBA".into() }
 }
 
+/// Stores `events` of `device` directly, as a push of exactly those events.
+async fn push_events(
+    storage: &impl Storage,
+    device: &DeviceId,
+    events: &[Event],
+    at: Timestamp,
+) -> Result<PushOutput, StorageError> {
+    storage.push(device, &pusher(), events, PushClaim::of(events), at).await
+}
+
 async fn push_pull_round_trip(backend: &impl Backend) {
     let storage = backend.storage();
     let laptop = Laptop::new(1);
     let events = laptop.events(1..=3);
     let received_at = Timestamp::now();
-    let output = storage.push(&laptop.device, &pusher(), &events, received_at).await.unwrap();
+    let output = push_events(storage, &laptop.device, &events, received_at).await.unwrap();
     assert_eq!(
         output.outcomes,
         vec![StoreOutcome::Stored(1), StoreOutcome::Stored(2), StoreOutcome::Stored(3)]
@@ -47,7 +57,7 @@ async fn the_log_is_compared_with_an_audit_exports_events(backend: &impl Backend
     let storage = backend.storage();
     let laptop = Laptop::new(9);
     let events = laptop.events(1..=3);
-    storage.push(&laptop.device, &pusher(), &events, Timestamp::now()).await.unwrap();
+    push_events(storage, &laptop.device, &events, Timestamp::now()).await.unwrap();
     let service = service(storage.clone()).await;
     // The laptop's bytes, with keys in another order: the canonical hash is the same.
     let hash = |e: &pluto_core::Event| {
@@ -91,8 +101,8 @@ async fn pushing_the_same_batch_twice_is_idempotent(backend: &impl Backend) {
     let storage = backend.storage();
     let laptop = Laptop::new(2);
     let events = laptop.events(1..=4);
-    let first = storage.push(&laptop.device, &pusher(), &events, Timestamp::now()).await.unwrap();
-    let second = storage.push(&laptop.device, &pusher(), &events, Timestamp::now()).await.unwrap();
+    let first = push_events(storage, &laptop.device, &events, Timestamp::now()).await.unwrap();
+    let second = push_events(storage, &laptop.device, &events, Timestamp::now()).await.unwrap();
     let positions = |outcomes: &[StoreOutcome]| -> Vec<i64> {
         outcomes
             .iter()
@@ -112,7 +122,7 @@ async fn pushing_the_same_batch_twice_is_idempotent(backend: &impl Backend) {
     // The same id twice within one batch is stored once.
     let again = laptop.event(5);
     let output =
-        storage.push(&laptop.device, &pusher(), &[again.clone(), again], Timestamp::now()).await.unwrap();
+        push_events(storage, &laptop.device, &[again.clone(), again], Timestamp::now()).await.unwrap();
     assert_eq!(output.outcomes, vec![StoreOutcome::Stored(5), StoreOutcome::Duplicate(5)]);
 }
 
@@ -120,12 +130,12 @@ async fn the_same_id_with_other_content_is_a_conflict_and_changes_nothing(backen
     let storage = backend.storage();
     let laptop = Laptop::new(3);
     let original = laptop.event(1);
-    storage.push(&laptop.device, &pusher(), std::slice::from_ref(&original), Timestamp::now()).await.unwrap();
+    push_events(storage, &laptop.device, std::slice::from_ref(&original), Timestamp::now()).await.unwrap();
 
     let mut changed = original.clone();
     changed.data["legoCampaignCode"] = json!("LEGO-TAMPERED");
     let output =
-        storage.push(&laptop.device, &pusher(), &[changed, laptop.event(2)], Timestamp::now()).await.unwrap();
+        push_events(storage, &laptop.device, &[changed, laptop.event(2)], Timestamp::now()).await.unwrap();
     assert_eq!(output.outcomes, vec![StoreOutcome::Conflict(1), StoreOutcome::Stored(2)]);
 
     let page = storage.pull(0, 10).await.unwrap();
@@ -183,10 +193,8 @@ async fn positions_strictly_increase_without_gaps(backend: &impl Backend) {
     for round in 0..5u64 {
         for laptop in [&a, &b] {
             let seqs = round * 3 + 1..=round * 3 + 3;
-            let output = storage
-                .push(&laptop.device, &pusher(), &laptop.events(seqs), Timestamp::now())
-                .await
-                .unwrap();
+            let output =
+                push_events(storage, &laptop.device, &laptop.events(seqs), Timestamp::now()).await.unwrap();
             for outcome in output.outcomes {
                 expected += 1;
                 assert_eq!(outcome, StoreOutcome::Stored(expected));
@@ -201,11 +209,7 @@ async fn positions_strictly_increase_without_gaps(backend: &impl Backend) {
 async fn pulls_are_paged(backend: &impl Backend) {
     let service = service(backend.storage().clone()).await;
     let laptop = Laptop::new(7);
-    backend
-        .storage()
-        .push(&laptop.device, &pusher(), &laptop.events(1..=10), Timestamp::now())
-        .await
-        .unwrap();
+    push_events(backend.storage(), &laptop.device, &laptop.events(1..=10), Timestamp::now()).await.unwrap();
     let token =
         auth::issue(backend.storage(), laptop.device.clone(), "MBA", Role::Site, None).await.unwrap().record;
 
@@ -244,24 +248,19 @@ async fn device_completeness_sees_holes_and_their_filling(backend: &impl Backend
     assert_eq!((status(&fresh), fresh.last_received_at), ((0, 0, 0), None));
 
     let received_at = Timestamp::now();
-    let output = storage
-        .push(
-            &laptop.device,
-            &pusher(),
-            &[events[0].clone(), events[1].clone(), events[3].clone()],
-            received_at,
-        )
-        .await
-        .unwrap();
+    // The laptop sent 1 to 4; 3 was refused before it reached the storage.
+    let sent = [events[0].clone(), events[1].clone(), events[3].clone()];
+    let claim = PushClaim { size: 4, highest_seq: 4, bytes: 0 };
+    let output = storage.push(&laptop.device, &pusher(), &sent, claim, received_at).await.unwrap();
     assert_eq!(status(&output.device), (2, 4, 3), "seq 1, 2, 4: complete up to 2");
     assert_eq!(output.device.last_received_at, Some(received_at));
     assert_eq!(storage.device_status(&laptop.device).await.unwrap(), output.device);
 
-    let output = storage.push(&laptop.device, &pusher(), &events[2..3], Timestamp::now()).await.unwrap();
+    let output = push_events(storage, &laptop.device, &events[2..3], Timestamp::now()).await.unwrap();
     assert_eq!(status(&output.device), (4, 4, 4), "3 arrives: complete up to 4");
 
     // An interrupted sync resumed with its whole batch again: only 5 is new.
-    let output = storage.push(&laptop.device, &pusher(), &events, Timestamp::now()).await.unwrap();
+    let output = push_events(storage, &laptop.device, &events, Timestamp::now()).await.unwrap();
     assert_eq!(status(&output.device), (5, 5, 5));
     assert_eq!(storage.device_status(&laptop.device).await.unwrap(), output.device);
 
@@ -272,14 +271,14 @@ async fn device_completeness_sees_holes_and_their_filling(backend: &impl Backend
 async fn events_of_another_device_are_refused_whole(backend: &impl Backend) {
     let storage = backend.storage();
     let (a, b) = (Laptop::new(9), Laptop::new(10));
-    let result = storage.push(&a.device, &pusher(), &[a.event(1), b.event(1)], Timestamp::now()).await;
+    let result = push_events(storage, &a.device, &[a.event(1), b.event(1)], Timestamp::now()).await;
     assert!(matches!(result, Err(StorageError::InvalidInput(_))), "{result:?}");
     assert_eq!(storage.head().await.unwrap(), 0, "nothing stored");
 }
 
 async fn the_event_table_is_append_only(backend: &impl Backend) {
     let laptop = Laptop::new(11);
-    backend.storage().push(&laptop.device, &pusher(), &laptop.events(1..=2), Timestamp::now()).await.unwrap();
+    push_events(backend.storage(), &laptop.device, &laptop.events(1..=2), Timestamp::now()).await.unwrap();
     for sql in [
         "UPDATE events SET envelope = '{}' WHERE position = 1",
         "UPDATE events SET device_seq = 9",
@@ -334,7 +333,7 @@ async fn tokens_are_created_found_listed_and_revoked(backend: &impl Backend) {
 
 async fn migrations_rerun_harmlessly_and_a_newer_schema_is_refused(backend: &impl Backend) {
     let laptop = Laptop::new(13);
-    backend.storage().push(&laptop.device, &pusher(), &laptop.events(1..=2), Timestamp::now()).await.unwrap();
+    push_events(backend.storage(), &laptop.device, &laptop.events(1..=2), Timestamp::now()).await.unwrap();
     let reopened = backend.reopen().await.expect("reopen");
     assert_eq!(reopened.head().await.unwrap(), 2, "reopening keeps the data");
 
@@ -354,7 +353,7 @@ async fn pushes_of_many_devices_stay_apart(backend: &impl Backend) {
     for laptop in &laptops {
         let events = laptop.events(1..=3);
         ids.extend(events.iter().map(|e| e.id.clone()));
-        storage.push(&laptop.device, &pusher(), &events, Timestamp::now()).await.unwrap();
+        push_events(storage, &laptop.device, &events, Timestamp::now()).await.unwrap();
     }
     for laptop in &laptops {
         let status = storage.device_status(&laptop.device).await.unwrap();
@@ -369,13 +368,13 @@ async fn a_device_sequence_number_belongs_to_one_event(backend: &impl Backend) {
     let storage = backend.storage();
     let laptop = Laptop::new(12);
     let first = laptop.event(1);
-    storage.push(&laptop.device, &pusher(), std::slice::from_ref(&first), Timestamp::now()).await.unwrap();
+    push_events(storage, &laptop.device, std::slice::from_ref(&first), Timestamp::now()).await.unwrap();
     // A second event under number 1, and two new events both numbered 2 in one batch.
     let (impostor, twin, other_twin) = (laptop.event(1), laptop.event(2), laptop.event(2));
-    let output = storage
-        .push(&laptop.device, &pusher(), &[impostor.clone(), twin.clone(), other_twin], Timestamp::now())
-        .await
-        .unwrap();
+    let output =
+        push_events(storage, &laptop.device, &[impostor.clone(), twin.clone(), other_twin], Timestamp::now())
+            .await
+            .unwrap();
     assert_eq!(
         output.outcomes,
         vec![
@@ -403,7 +402,7 @@ async fn concurrent_pushes_are_each_answered_as_if_alone(backend: &impl Backend)
         for events in [first.clone(), first, laptop.events(4..=6)] {
             let (storage, device) = (storage.clone(), laptop.device.clone());
             pushes.spawn(async move {
-                let output = storage.push(&device, &pusher(), &events, Timestamp::now()).await.unwrap();
+                let output = push_events(&storage, &device, &events, Timestamp::now()).await.unwrap();
                 (events, output)
             });
         }

@@ -1,6 +1,7 @@
 //! Floods, bounded in count and time, against the real `pluto-server` binary with the common
-//! limit of 1,024 open files (`ulimit -n 1024`): idle connections, a token's long-polls and
-//! large pushes must not keep real laptops out or run the server out of memory.
+//! limit of 1,024 open files (`ulimit -n 1024`): idle connections, a token's long-polls, large
+//! pushes and downloads that are never read must not keep real laptops out or run the server
+//! out of memory.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -24,11 +25,17 @@ struct Limited {
 
 impl Limited {
     fn start(dir: &Path) -> Limited {
+        Self::start_with(dir, &[])
+    }
+
+    /// Starts `serve` with more of its flags.
+    fn start_with(dir: &Path, flags: &[&str]) -> Limited {
         let data = dir.join("server.sqlite3").to_str().unwrap().to_owned();
         let releases = dir.join("releases").to_str().unwrap().to_owned();
         let mut child = Command::new("sh")
             .args(["-c", "ulimit -n 1024 && exec \"$0\" \"$@\""])
             .args([BIN, "--data", &data, "--releases", &releases, "serve", "--listen", "127.0.0.1:0"])
+            .args(flags)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .spawn()
@@ -180,22 +187,19 @@ async fn large_pushes_stay_within_their_memory() {
     println!("8 concurrent 8 MiB pushes: server peak {peak} MB");
 }
 
-/// Eight downloads of a 64 MB release artifact that never read their response (no token
-/// needed): the artifact is streamed from its file, so the server stays under 100 MB.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stalled_downloads_do_not_hold_the_artifact_in_memory() {
+/// A 64 MiB release artifact published as version 9.0.0 in `dir`'s releases folder.
+fn publish_large_artifact(dir: &Path) {
     use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
-    let artifact = dir.path().join("pluto-tracker_9.0.0_amd64.deb");
+    let artifact = dir.join("pluto-tracker_9.0.0_amd64.deb");
     let mut file = std::fs::File::create(&artifact).unwrap();
     let block = vec![7u8; 1024 * 1024];
     for _ in 0..64 {
         file.write_all(&block).unwrap();
     }
     drop(file);
-    let signature = dir.path().join("artifact.sig");
+    let signature = dir.join("artifact.sig");
     std::fs::write(&signature, "c2lnbmF0dXJl").unwrap();
-    let releases = dir.path().join("releases");
+    let releases = dir.join("releases");
     let published = Command::new(BIN)
         .args(["--releases", releases.to_str().unwrap(), "release", "publish", "--version", "9.0.0"])
         .args(["--notes", "big", "--platform", "linux-x86_64-deb"])
@@ -203,27 +207,103 @@ async fn stalled_downloads_do_not_hold_the_artifact_in_memory() {
         .output()
         .unwrap();
     assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+}
+
+const ARTIFACT_PATH: &str = "/v1/releases/9.0.0/pluto-tracker_9.0.0_amd64.deb";
+
+/// A download from the loopback address `from` (127.x.y.z: each is a client of its own) that
+/// never reads its response.
+async fn stalled_download(address: &str, from: [u8; 4]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((std::net::Ipv4Addr::from(from), 0).into()).unwrap();
+    let mut stream = socket.connect(address.parse().unwrap()).await.unwrap();
+    let request = format!("GET {ARTIFACT_PATH} HTTP/1.1\r\nHost: {address}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream
+}
+
+/// Eight downloads of a 64 MB release artifact that never read their response (no token
+/// needed), each from its own address: the artifact is streamed from its file, so the server
+/// stays under 100 MB, and another client still downloads it whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_downloads_do_not_hold_the_artifact_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    publish_large_artifact(dir.path());
     let server = Limited::start(dir.path());
     let address = server.base.trim_start_matches("http://").to_owned();
-    let stalled: Vec<TcpStream> = (0..8)
-        .map(|_| {
-            let mut stream = TcpStream::connect(&address).unwrap();
-            let request = format!(
-                "GET /v1/releases/9.0.0/pluto-tracker_9.0.0_amd64.deb HTTP/1.1\r\nHost: {address}\r\n\r\n"
-            );
-            stream.write_all(request.as_bytes()).unwrap();
-            stream
-        })
-        .collect();
+    let mut stalled = Vec::new();
+    for i in 0..8 {
+        stalled.push(stalled_download(&address, [127, 0, 1, i + 1]).await);
+    }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let peak = server.peak_mb();
     assert!(peak < 100, "the server peaked at {peak} MB with 8 stalled downloads");
     // A download that reads gets the whole artifact.
     let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
-    let response =
-        client.get(format!("{}/v1/releases/9.0.0/pluto-tracker_9.0.0_amd64.deb", server.base)).send();
+    let response = client.get(format!("{}{ARTIFACT_PATH}", server.base)).send();
     let bytes = response.await.unwrap().bytes().await.unwrap();
     assert_eq!(bytes.len(), 64 * 1024 * 1024);
     println!("8 stalled downloads of a 64 MB artifact: server peak {peak} MB");
     drop(stalled);
+}
+
+/// issue 26: 512 downloads that are never read, from 128 addresses, no token needed. Each
+/// address gets four at most and the server 64 (the rest are told to come back later), a
+/// download nobody reads ends its connection once it has stalled for the write-stall limit
+/// (2 s here), and a laptop syncs meanwhile as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_that_are_never_read_cannot_hold_the_server() {
+    use tokio::io::AsyncReadExt;
+    raise_own_file_limit();
+    let dir = tempfile::tempdir().unwrap();
+    publish_large_artifact(dir.path());
+    let server = Limited::start_with(dir.path(), &["--write-stall-seconds", "2"]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut stalled = Vec::new();
+    for i in 0..512u32 {
+        stalled.push(stalled_download(&address, [127, 0, 2, (i / 4) as u8 + 1]).await);
+    }
+
+    let laptop = Laptop::new(3);
+    let token = server.token(&laptop, "admin");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let started = Instant::now();
+    let pushed = client
+        .post(format!("{}/v1/events", server.base))
+        .bearer_auth(&token)
+        .json(&push_body(&[laptop.event_at(1, EventType::CampaignCreated, pluto_core::Timestamp::now())]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 200);
+    let pulled =
+        client.get(format!("{}/v1/events?after=0", server.base)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(pulled.status(), 200);
+    let synced = started.elapsed();
+    assert!(synced < Duration::from_secs(5), "a laptop's sync took {synced:?} beside 512 stalled downloads");
+
+    // What each stalled client finally reads, once the stall limit has passed: a refusal (busy),
+    // or the start of the artifact until the server ended the connection. None is held open.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (mut refused, mut cut) = (0, 0);
+    for mut stream in stalled {
+        let mut received = Vec::new();
+        let ended = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut received)).await;
+        assert!(ended.is_ok(), "a stalled download was still held open after 20 s");
+        let head = String::from_utf8_lossy(&received[..received.len().min(64)]).into_owned();
+        if head.starts_with("HTTP/1.1 429") {
+            refused += 1;
+        } else {
+            assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+            assert!(received.len() < 64 * 1024 * 1024, "a stalled download got the whole artifact");
+            cut += 1;
+        }
+    }
+    // 64 at once: more are served only once the first are cut, 2 s after they stall.
+    assert!(cut >= 64 && refused >= 256, "{cut} served and cut, {refused} refused");
+    println!(
+        "512 downloads never read: {cut} served and cut after the stall limit, {refused} told to come back; a laptop synced in {} ms",
+        synced.as_millis()
+    );
 }

@@ -271,8 +271,11 @@ async fn device_status_reports_completeness() {
     let (server, _db) = sqlite_server().await;
     let laptop = Laptop::new(1);
     let token = server.token(&laptop.device).await;
-    let events = laptop.events(1..=4);
-    let response = server.push(&token, &[events[0].clone(), events[1].clone(), events[3].clone()]).await;
+    let mut events = laptop.events(1..=4);
+    // The third is refused: a hole in what the server holds.
+    events[2].data = serde_json::json!({});
+    let response = server.push(&token, &events).await;
+    assert_eq!(response.results[2].outcome, PushOutcome::Refused);
     assert_eq!((response.device.contiguous_up_to, response.device.highest_seq), (2, 4));
 
     let path = format!("/v1/devices/{}/status", laptop.device);

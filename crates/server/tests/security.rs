@@ -139,15 +139,19 @@ async fn a_campaign_is_created_once_and_nothing_precedes_its_creation(backend: &
     let inbound = lego.event_at(2, EventType::InboundShipmentRecorded, at(61));
     server.push(&token, &[created.clone(), inbound]).await;
 
-    // A second creation, backdated to 1970 with an id to match, would sort first in every fold.
-    let mut forged = lego.event_at(3, EventType::CampaignCreated, Timestamp::from_millis(1_000));
+    // A second creation.
+    let mut forged = lego.event_at(3, EventType::CampaignCreated, at(63));
     forged.data = json!({"legoCampaignCode": "FORGED", "materialType": "PI"});
-    // An event made to sort before the real creation.
+    // An event whose id sorts before the real creation.
     let early = lego.event_at(4, EventType::GranulationCompleted, at(59));
-    // An id whose time is 1970 on an event recorded now.
+    // issue 26: an id whose time is 1970 on an event recorded now, an event dated 1970, and the
+    // largest id there is (it froze a campaign on every laptop: no id could follow it).
     let mut odd_id = lego.event_at(5, EventType::GranulationCompleted, at(62));
     odd_id.id = EventId::from_ulid(ulid::Ulid::from_parts(1_000, 7));
-    let response = server.push(&token, &[forged, early, odd_id]).await;
+    let ancient = lego.event_at(6, EventType::GranulationCompleted, Timestamp::from_millis(1_000));
+    let mut last_id = lego.event_at(7, EventType::GranulationCompleted, at(64));
+    last_id.id = EventId::parse("evt_7ZZZZZZZZZZZZZZZZZZZZZZZZZ").unwrap();
+    let response = server.push(&token, &[forged, early, odd_id, ancient, last_id]).await;
     let errors: Vec<(String, String)> = response
         .results
         .iter()
@@ -162,16 +166,22 @@ async fn a_campaign_is_created_once_and_nothing_precedes_its_creation(backend: &
     assert_eq!(errors[1].0, "id");
     assert!(errors[1].1.contains("cannot precede its campaign's creation"), "{}", errors[1].1);
     assert_eq!(errors[2].0, "id");
-    assert!(errors[2].1.contains("before createdAt"), "{}", errors[2].1);
+    assert!(errors[2].1.contains("before 2024-01-01"), "{}", errors[2].1);
+    assert_eq!(errors[3].0, "createdAt");
+    assert!(errors[3].1.contains("before 2024-01-01"), "{}", errors[3].1);
+    assert_eq!(errors[4].0, "id");
+    assert!(errors[4].1.contains("lies in the future"), "{}", errors[4].1);
     assert_eq!(server.storage.head().await.unwrap(), 2);
 
     // A creation that arrives after its campaign's first steps is honest (the creator synced
-    // late) and is stored.
+    // late, MBA had the campaign from a file) and is stored.
     let late = Laptop::new(2);
     let token = server.site_token(&late.device, "LEGO", Role::Admin).await;
     let creation = late.event_at(1, EventType::CampaignCreated, at(0));
-    let step = late.event_at(2, EventType::InboundShipmentRecorded, at(5));
-    assert_eq!(server.push(&token, &[step]).await.results[0].outcome, PushOutcome::Stored);
+    let mba = Laptop::new(3);
+    let mba_token = server.site_token(&mba.device, "MBA", Role::Site).await;
+    let step = mba.event_in(&late.campaign, 1, EventType::InboundShipmentRecorded, at(5));
+    assert_eq!(server.push(&mba_token, &[step]).await.results[0].outcome, PushOutcome::Stored);
     assert_eq!(server.push(&token, &[creation]).await.results[0].outcome, PushOutcome::Stored);
 }
 

@@ -25,7 +25,8 @@ pub struct Laptop {
     /// Its device id.
     pub device: DeviceId,
     user: UserId,
-    campaign: CampaignId,
+    /// The campaign its events belong to unless told otherwise.
+    pub campaign: CampaignId,
     sample: SampleCampaign,
 }
 
@@ -88,7 +89,7 @@ impl Laptop {
 
     /// A new event of `event_type` in `campaign`; its id is made at `created_at`, as Pluto makes
     /// it.
-    fn event_in(
+    pub fn event_in(
         &self,
         campaign: &CampaignId,
         seq: u64,

@@ -133,6 +133,13 @@ impl Store {
             let acts_on = match &payload {
                 Payload::EventCorrected(c) => Some(c.corrects_event_type),
                 Payload::EntryVoided(v) => Some(v.voids_event_type),
+                // A review is judged by the entry it is about, or the type that entry changes.
+                Payload::AnomalyReviewed(r) => event_by_id(&self.conn, r.event_id.as_str())?.map(|e| {
+                    let field = e.event_type.target_type_field();
+                    field
+                        .and_then(|f| e.data.get(f)?.as_str().and_then(|t| EventType::parse(t).ok()))
+                        .unwrap_or(e.event_type)
+                }),
                 _ => None,
             };
             policy.check(draft.event_type, acts_on).map_err(|message| Refusal::NotThisSite {

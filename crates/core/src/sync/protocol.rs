@@ -166,6 +166,9 @@ pub struct LoggedEvent {
     /// older than this field, and for events stored before it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    /// Whether an administrator's token pushed it (it may record every type, whatever its site).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
     /// The event as pushed.
     pub event: Event,
 }
@@ -181,6 +184,9 @@ pub struct PulledEvent {
     /// The site of the token that pushed it, as the server attests it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    /// Whether an administrator's token pushed it (absent from older servers: `false`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
     /// The event's envelope, exactly as served.
     pub event: Box<serde_json::value::RawValue>,
 }
@@ -303,17 +309,28 @@ pub const DEFAULT_SITE_POLICY: &[(&str, &[crate::EventType])] = {
 impl SitePolicy {
     /// The site policy's rule, which the server and laptops share: an entry of `event_type` is
     /// allowed at `site` when `allows` holds for the type it records, or for a correction or
-    /// void the type it changes (`acts_on`). A review of an anomaly is allowed everywhere: it
-    /// changes no figure, and it names who made it. `Err` holds the refusal in words.
+    /// void the type it changes (`acts_on`). A review of an anomaly (`acts_on`: the type of the
+    /// entry the anomaly is on, or the type that entry changes) is for the site that records that
+    /// type, and for the site that creates campaigns (LEGO, by default). `Err` holds the refusal
+    /// in words.
     pub fn judge(
         site: &str,
         event_type: crate::EventType,
         acts_on: Option<crate::EventType>,
         allows: impl Fn(crate::EventType) -> bool,
     ) -> Result<(), String> {
-        use crate::EventType::{AnomalyReviewed, EntryVoided, EventCorrected};
+        use crate::EventType::{AnomalyReviewed, CampaignCreated, EntryVoided, EventCorrected};
         let verb = match event_type {
-            AnomalyReviewed => return Ok(()),
+            AnomalyReviewed => {
+                if acts_on.is_some_and(&allows) || allows(CampaignCreated) {
+                    return Ok(());
+                }
+                let of = acts_on.map_or("an entry of a newer Pluto", crate::EventType::label);
+                return Err(format!(
+                    "site {site} may not review anomalies of {of}: a review is for the site that records that \
+                     step, or the site that creates campaigns"
+                ));
+            }
             EventCorrected => "correct",
             EntryVoided => "void",
             _ => "record",

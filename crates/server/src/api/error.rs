@@ -32,6 +32,9 @@ pub enum ApiError {
     /// The request ran past its deadline.
     #[error("{0}")]
     Unavailable(String),
+    /// The client (or everyone) has as many downloads going as the server allows.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl ApiError {
@@ -51,6 +54,10 @@ impl ApiError {
             Self::Sync(ServiceError::TooManyWaiting(_)) => {
                 (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
             }
+            Self::Sync(ServiceError::QuotaExceeded { .. }) => {
+                (StatusCode::TOO_MANY_REQUESTS, "quota_exceeded")
+            }
+            Self::Busy(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Sync(ServiceError::Storage(_)) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -81,6 +88,15 @@ impl IntoResponse for ApiError {
         if status == StatusCode::TOO_MANY_REQUESTS {
             // A client over its share gives its connection back at once.
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        match &self {
+            Self::Sync(ServiceError::QuotaExceeded { retry_after, .. }) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs()));
+            }
+            Self::Busy(_) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            }
+            _ => {}
         }
         response
     }

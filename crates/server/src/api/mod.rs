@@ -14,6 +14,7 @@ use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use pluto_core::sync::protocol::{
     AttestRequest, AttestResponse, DeviceStatus, Health, PushResponse, SitePolicy, MAX_REQUEST_BYTES,
@@ -22,6 +23,7 @@ use pluto_core::DeviceId;
 
 use self::error::ApiError;
 use self::extract::{Authenticated, PullQuery, PushBody};
+use crate::download::{deadline_for, Download, Downloads};
 use crate::releases::{ReleaseError, Releases};
 use crate::service::{LogPage, SyncService};
 use crate::storage::Storage;
@@ -47,17 +49,24 @@ type Service<S> = State<Arc<SyncService<S>>>;
 /// one), nothing secret served (artifacts are signed; the app verifies them). `public_url` is
 /// where laptops reach this server, for the manifests' download links.
 pub fn releases_router(releases: Arc<Releases>, public_url: String) -> Router {
+    let downloads = Downloads::default();
     Router::new()
         .route("/v1/updates/{target}/{arch}/{current_version}", get(update))
         .route("/v1/releases/{version}/{file}", get(artifact))
-        .with_state(Arc::new(Published { releases, public_url }))
+        .with_state(Arc::new(Published { releases, public_url, downloads }))
 }
 
-/// The releases and the address they are downloaded from.
+/// The releases, the address they are downloaded from, and the downloads in progress.
 struct Published {
     releases: Arc<Releases>,
     public_url: String,
+    downloads: Downloads,
 }
+
+/// The address of the client at the other end of a connection, set by [`crate::server`] on each
+/// connection's requests. Behind a reverse proxy it is the proxy's: every client shares it.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::IpAddr);
 
 /// The kind of install asking, `?bundle_type=` (the updater's `{{bundle_type}}`).
 #[derive(Debug, serde::Deserialize)]
@@ -98,11 +107,16 @@ async fn update(
 }
 
 /// `GET /v1/releases/{version}/{file}`: a published artifact, streamed from its file, so a
-/// download that reads slowly (or never) holds a small buffer, not the whole artifact.
+/// download that reads slowly (or never) holds a small buffer, not the whole artifact; with a
+/// deadline, and within the downloads a client and everyone may have at once
+/// ([`crate::download`]).
 async fn artifact(
     State(published): State<Arc<Published>>,
+    peer: Option<Extension<Peer>>,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let client = peer.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |Extension(Peer(ip))| ip);
+    let slot = published.downloads.start(client).map_err(|busy| ApiError::Busy(busy.to_string()))?;
     let Path((version, file)) = path.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let releases = Arc::clone(&published.releases);
     let path = tokio::task::spawn_blocking(move || releases.artifact(&version, &file))
@@ -113,7 +127,7 @@ async fn artifact(
     let opened = tokio::fs::File::open(&path).await;
     let file = opened.map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
     let length = file.metadata().await.map_err(|e| ApiError::Internal(e.to_string()))?.len();
-    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let body = axum::body::Body::from_stream(Download::new(file, deadline_for(length), slot));
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_owned()),

@@ -134,6 +134,42 @@ pub struct PushOutput {
     pub device: DeviceStatus,
 }
 
+/// What a push claims besides its events, for the bounds kept per device and per token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PushClaim {
+    /// The events in the request, refused ones included.
+    pub size: u64,
+    /// The highest `deviceSeq` the request named, refused events included.
+    pub highest_seq: u64,
+    /// The bytes of the request's events, counted against the token's daily quota.
+    pub bytes: u64,
+}
+
+impl PushClaim {
+    /// The claim of a push of exactly `events`, none refused before storage: for callers that
+    /// store events directly (tests, benchmarks).
+    pub fn of(events: &[Event]) -> Self {
+        let highest_seq = events.iter().map(|e| e.device_seq).max().unwrap_or(0);
+        Self { size: events.len() as u64, highest_seq, bytes: 0 }
+    }
+}
+
+/// An event that a correction, void or review names, as the log holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Its campaign.
+    pub stream_id: String,
+    /// Its type's name.
+    pub event_type: String,
+    /// For a correction or void, the type of the event it changes.
+    pub acts_on: Option<String>,
+}
+
+/// The most bytes of events one pull page carries (at least one event, whatever its size): far
+/// above what 1,000 real entries take, so count bounds a page first; bytes bound one of large
+/// events, so that no content can make a page too large for a laptop to read.
+pub const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
 /// A page of the log.
 #[derive(Debug, Clone)]
 pub struct Page {
@@ -157,6 +193,9 @@ pub struct StoredEvent {
     /// before the server kept it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,
+    /// Whether an administrator's token pushed it (it may record every type, whatever its site).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
     /// The event's envelope, as stored.
     pub event: Box<serde_json::value::RawValue>,
 }
@@ -167,11 +206,12 @@ impl StoredEvent {
         position: i64,
         received_at: Timestamp,
         site: Option<String>,
+        admin: bool,
         envelope: String,
     ) -> Result<Self> {
         let event = serde_json::value::RawValue::from_string(envelope)
             .map_err(|e| StorageError::Corrupt(format!("event at position {position}: {e}")))?;
-        Ok(Self { position, received_at, site, event })
+        Ok(Self { position, received_at, site, admin, event })
     }
 
     /// The event decoded, as a laptop reads it.
@@ -180,6 +220,7 @@ impl StoredEvent {
             position: self.position,
             received_at: self.received_at,
             site: self.site.clone(),
+            admin: self.admin,
             event: decode(self.position, self.event.get())?,
         })
     }
@@ -244,14 +285,23 @@ pub trait Storage: Send + Sync + 'static {
     /// New events get consecutive positions after the current head, and the device's
     /// completeness is updated in the same transaction.
     /// Each stored event records `pusher` beside it. An event that contradicts its campaign's
-    /// creation is refused ([`StoreOutcome::Refused`]), decided in the same transaction.
+    /// creation, or whose `deviceSeq` lies beyond what the device has sent plus `claim.size`,
+    /// is refused ([`StoreOutcome::Refused`]), decided in the same transaction; the device's
+    /// highest sequence number seen and the token's bytes of the day (`claim`) are kept in it.
     fn push(
         &self,
         device: &DeviceId,
         pusher: &Pusher,
         events: &[Event],
+        claim: PushClaim,
         received_at: Timestamp,
     ) -> impl Future<Output = Result<PushOutput>> + Send;
+
+    /// The bytes `token_id` pushed on `day` (UTC).
+    fn usage(&self, token_id: &str, day: chrono::NaiveDate) -> impl Future<Output = Result<u64>> + Send;
+
+    /// The events among `ids` that the log holds, by id.
+    fn targets(&self, ids: Vec<String>) -> impl Future<Output = Result<HashMap<String, Target>>> + Send;
 
     /// What one token pushed: at most `limit` of its events with a position greater than
     /// `after` and received at or after `since`, in position order.
@@ -263,7 +313,8 @@ pub trait Storage: Send + Sync + 'static {
         limit: u32,
     ) -> impl Future<Output = Result<Page>> + Send;
 
-    /// At most `limit` events with a position greater than `after`, in position order.
+    /// At most `limit` events with a position greater than `after`, in position order, and no
+    /// more than [`MAX_PAGE_BYTES`] of them (but always one).
     fn pull(&self, after: i64, limit: u32) -> impl Future<Output = Result<Page>> + Send;
 
     /// The last position in the log (0 when empty).
@@ -313,18 +364,21 @@ pub(crate) struct PushPlan<'a> {
 /// Decides each event's outcome: `existing` holds the stored events among the batch's ids,
 /// `seqs` the ids stored under the batch's sequence numbers (of the pushing device),
 /// `creations` the stored `CampaignCreated` id of each of the batch's campaigns that has one,
-/// and `head` the last position. An id or sequence number repeated within the batch is judged
-/// against its first occurrence, exactly as if it had been pushed twice.
+/// `max_seq` the highest sequence number the device may use now, and `head` the last position.
+/// An id or sequence number repeated within the batch is judged against its first occurrence,
+/// exactly as if it had been pushed twice.
 ///
 /// A campaign is created once: a second `CampaignCreated` is refused, and so is an event whose
-/// id sorts before its campaign's creation (the fold orders by id, so a backdated event would
-/// rewrite what every laptop shows). A creation arriving after events of its campaign is
-/// accepted: a laptop may record on a campaign it imported before the creator synced.
+/// id sorts before its campaign's creation (no honest laptop makes one: a new entry takes an id
+/// after the campaign's latest, and builds older than the canonical order still fold by id). A
+/// creation arriving after events of its campaign is accepted: a laptop may record on a
+/// campaign it imported before the creator synced.
 pub(crate) fn plan_push<'a>(
     events: &'a [Event],
     existing: &HashMap<EventId, (i64, Event)>,
     seqs: &HashMap<u64, EventId>,
     creations: &mut HashMap<CampaignId, EventId>,
+    max_seq: u64,
     mut head: i64,
 ) -> PushPlan<'a> {
     let mut known: HashMap<&EventId, (i64, &Event)> =
@@ -336,6 +390,14 @@ pub(crate) fn plan_push<'a>(
             (Some((position, stored)), _) if *stored == event => StoreOutcome::Duplicate(*position),
             (Some((position, _)), _) => StoreOutcome::Conflict(*position),
             (None, Some(other)) => StoreOutcome::SeqTaken((*other).clone()),
+            (None, None) if event.device_seq > max_seq => StoreOutcome::Refused(FieldError::new(
+                "deviceSeq",
+                format!(
+                    "expected at most {max_seq} (the highest this device has sent, plus the events of this push), got {}; \
+                     a device numbers its events 1, 2, 3, … without jumps",
+                    event.device_seq
+                ),
+            )),
             (None, None) => match contradicts_creation(event, creations.get(&event.stream_id)) {
                 Some(error) => StoreOutcome::Refused(error),
                 None => {
@@ -387,6 +449,8 @@ pub(crate) struct PushJob {
     pub pusher: Pusher,
     /// Its events, checked and canonical.
     pub events: Vec<Event>,
+    /// What the request claimed besides them.
+    pub claim: PushClaim,
     /// When the server received them.
     pub received_at: Timestamp,
     /// Where the push's result goes.
@@ -399,6 +463,7 @@ impl PushJob {
         device: &DeviceId,
         pusher: &Pusher,
         events: &[Event],
+        claim: PushClaim,
         received_at: Timestamp,
     ) -> (Self, tokio::sync::oneshot::Receiver<Result<PushOutput>>) {
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -406,10 +471,16 @@ impl PushJob {
             device: device.clone(),
             pusher: pusher.clone(),
             events: events.to_vec(),
+            claim,
             received_at,
             reply,
         };
         (job, answer)
+    }
+
+    /// The day (UTC) whose quota the push counts against.
+    pub fn day(&self) -> chrono::NaiveDate {
+        self.received_at.datetime().date_naive()
     }
 
     /// Answers the push. The pusher may have gone (its request was cancelled); what was stored
@@ -447,15 +518,28 @@ pub(crate) fn check_device(device: &DeviceId, events: &[Event]) -> Result<()> {
 pub(crate) struct DeviceTally {
     /// The status being updated.
     pub status: DeviceStatus,
+    /// The highest sequence number the device has sent, stored or refused.
+    pub highest_seen: u64,
     /// Whether an inserted event may have closed the hole after `contiguous_up_to`, so the
     /// stored sequence numbers above it must be read.
     pub may_advance: bool,
 }
 
 impl DeviceTally {
-    /// Starts from the stored status.
-    pub fn new(status: DeviceStatus) -> Self {
-        Self { status, may_advance: false }
+    /// Starts from the stored status and highest sequence number seen.
+    pub fn new(status: DeviceStatus, highest_seen: u64) -> Self {
+        Self { status, highest_seen, may_advance: false }
+    }
+
+    /// The highest sequence number a push of `claim.size` events may use: a device's sequence
+    /// moves by at most the size of one push past what it has sent.
+    pub fn max_seq(&self, claim: PushClaim) -> u64 {
+        self.status.highest_seq.max(self.highest_seen).saturating_add(claim.size)
+    }
+
+    /// Notes what a push claimed once it is planned: its sequence numbers up to what it may use.
+    pub fn seen(&mut self, claim: PushClaim) {
+        self.highest_seen = self.highest_seen.max(claim.highest_seq.min(self.max_seq(claim)));
     }
 
     /// Counts newly inserted events of the device.
@@ -500,6 +584,33 @@ pub(crate) fn empty_status(device: &DeviceId) -> DeviceStatus {
     }
 }
 
+/// Fills a page from `rows` (position, received_at, site, admin, envelope), at most `limit` of
+/// them and no more than [`MAX_PAGE_BYTES`] of envelopes (but always the first); `has_more`
+/// when a row was left over.
+pub(crate) fn fill_page(
+    rows: impl Iterator<Item = Result<(i64, Timestamp, Option<String>, bool, String)>>,
+    limit: u32,
+) -> Result<Page> {
+    let mut events = Vec::new();
+    let mut bytes = 0;
+    for row in rows {
+        let (position, received_at, site, admin, envelope) = row?;
+        if events.len() == limit as usize || (!events.is_empty() && bytes + envelope.len() > MAX_PAGE_BYTES) {
+            return Ok(Page { events, has_more: true });
+        }
+        bytes += envelope.len();
+        events.push(StoredEvent::new(position, received_at, site, admin, envelope)?);
+    }
+    Ok(Page { events, has_more: false })
+}
+
+/// The type a correction or void with the stored `envelope` changes.
+pub(crate) fn acted_on(envelope: &str) -> Option<String> {
+    let event: serde_json::Value = serde_json::from_str(envelope).ok()?;
+    let field = EventType::parse(event.get("eventType")?.as_str()?).ok()?.target_type_field()?;
+    event.get("data")?.get(field)?.as_str().map(str::to_owned)
+}
+
 /// The stored form of an event: its canonical JSON envelope.
 pub(crate) fn encode(event: &Event) -> Result<String> {
     serde_json::to_string(event).map_err(|e| StorageError::InvalidInput(format!("event {}: {e}", event.id)))
@@ -532,15 +643,27 @@ mod tests {
     }
 
     #[test]
+    fn a_device_s_sequence_moves_by_at_most_one_push() {
+        let mut tally = DeviceTally::new(DeviceStatus { highest_seq: 10, ..status(10) }, 10);
+        let claim = PushClaim { size: 5, highest_seq: u64::MAX, bytes: 0 };
+        assert_eq!(tally.max_seq(claim), 15);
+        tally.seen(claim);
+        assert_eq!(tally.highest_seen, 15, "a claim beyond the allowance counts only up to it");
+        // Refused events still count as sent: the next push may go on after them.
+        tally.seen(PushClaim { size: 3, highest_seq: 17, bytes: 0 });
+        assert_eq!((tally.highest_seen, tally.max_seq(PushClaim { size: 1, ..claim })), (17, 18));
+    }
+
+    #[test]
     fn completeness_stops_at_the_first_hole_and_resumes_when_it_is_filled() {
-        let mut tally = DeviceTally::new(status(0));
+        let mut tally = DeviceTally::new(status(0), 0);
         let now = Timestamp::now();
         tally.inserted([1, 2, 4], now);
         assert!(tally.may_advance);
         assert!(!tally.advance(&[1, 2, 4]));
         assert_eq!((tally.status.contiguous_up_to, tally.status.highest_seq), (2, 4));
 
-        let mut tally = DeviceTally::new(tally.status);
+        let mut tally = DeviceTally::new(tally.status, 0);
         tally.inserted([5], now);
         assert!(!tally.may_advance, "5 cannot close the hole at 3");
         tally.inserted([3], now);
@@ -552,7 +675,7 @@ mod tests {
 
     #[test]
     fn repeated_sequence_numbers_do_not_stop_completeness() {
-        let mut tally = DeviceTally::new(status(1));
+        let mut tally = DeviceTally::new(status(1), 0);
         assert!(tally.advance(&[1, 2, 2, 3]));
         assert_eq!(tally.status.contiguous_up_to, 3);
     }

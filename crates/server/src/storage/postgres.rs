@@ -18,15 +18,16 @@ use pluto_core::{CampaignId, DeviceId, Event, EventId, Timestamp};
 use tokio_postgres::{GenericClient, NoTls, Row};
 
 use super::{
-    check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db, seq_to_db,
-    DeviceTally, Page, PushJob, PushOutput, Pusher, Result, Role, Storage, StorageError, StoredEvent,
-    TokenRecord, SEQ_CHUNK,
+    acted_on, check_device, decode, empty_status, encode, fill_page, group_failed, plan_push, push_answer,
+    seq_from_db, seq_to_db, DeviceTally, Page, PushClaim, PushJob, PushOutput, Pusher, Result, Role, Storage,
+    StorageError, Target, TokenRecord, MAX_PAGE_BYTES, SEQ_CHUNK,
 };
 
 /// The migrations, in order; `pluto_server_schema` records which are applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_provenance.sql"),
+    include_str!("../../migrations/postgres/0003_bounds.sql"),
 ];
 
 /// The advisory lock every push transaction takes before reading the head ("pluto_lg").
@@ -145,12 +146,17 @@ impl PostgresStorage {
             creations.insert(stream, id);
         }
         let mut head: i64 = tx.query_one("SELECT COALESCE(MAX(position), 0) FROM events", &[]).await?.get(0);
+        let mut tallies = device_tallies(&tx, jobs).await?;
+        let seen_before: HashMap<&str, u64> = tallies.iter().map(|(d, t)| (*d, t.highest_seen)).collect();
 
         // Later pushes of the group see the earlier ones' rows, as if each had committed alone.
         let mut plans = Vec::with_capacity(jobs.len());
         for job in jobs {
             let seqs = taken.entry(job.device.as_str().to_owned()).or_default();
-            let plan = plan_push(&job.events, &existing, seqs, &mut creations, head);
+            let tally = tallies.get_mut(job.device.as_str()).expect("every pushing device has a tally");
+            let plan =
+                plan_push(&job.events, &existing, seqs, &mut creations, tally.max_seq(job.claim), head);
+            tally.seen(job.claim);
             head += plan.inserts.len() as i64;
             for &(position, event) in &plan.inserts {
                 existing.insert(event.id.clone(), (position, event.clone()));
@@ -193,19 +199,22 @@ impl PostgresStorage {
             .await?;
         }
 
-        let mut tallies = device_tallies(&tx, jobs).await?;
         for (job, plan) in jobs.iter().zip(&plans) {
             let tally = tallies.get_mut(job.device.as_str()).expect("every pushing device has a tally");
             tally.inserted(plan.inserts.iter().map(|(_, e)| e.device_seq), job.received_at);
         }
         advance(&tx, &mut tallies).await?;
-        let changed: Vec<&DeviceStatus> = jobs
+        let changed: Vec<&DeviceTally> = jobs
             .iter()
             .zip(&plans)
-            .filter(|(_, plan)| !plan.inserts.is_empty())
-            .map(|(job, _)| &tallies[job.device.as_str()].status)
+            .map(|(job, plan)| (job.device.as_str(), plan))
+            .filter(|(device, plan)| {
+                !plan.inserts.is_empty() || tallies[device].highest_seen != seen_before[device]
+            })
+            .map(|(device, _)| &tallies[device])
             .collect();
         save_statuses(&tx, changed).await?;
+        count_usage(&tx, jobs).await?;
         tx.commit().await?;
         Ok(jobs
             .iter()
@@ -247,16 +256,27 @@ impl PostgresStorage {
     }
 }
 
-/// Up to `limit` events of `rows` (position, received_at, site, envelope; one more row than
-/// `limit` was asked for, to know whether there are more).
+/// A page of the log after position `$1`, at most `$2` rows (one more than a page holds) of
+/// the events `filter` selects, and of those only the rows whose envelopes before them take
+/// less than `$3` bytes: a page of large events never reads more than its bytes, plus one.
+fn page_query(filter: &str) -> String {
+    format!(
+        "SELECT position, received_at, site, admin, envelope FROM ( \
+           SELECT *, SUM(length) OVER (ORDER BY position ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before \
+           FROM (SELECT e.position, e.received_at, e.site, coalesce(t.role = 'admin', false) AS admin, e.envelope, \
+                        octet_length(e.envelope) AS length \
+                 FROM events e LEFT JOIN tokens t ON t.id = e.token_id \
+                 WHERE e.position > $1 {filter} ORDER BY e.position LIMIT $2) AS limited \
+         ) AS sized WHERE before IS NULL OR before < $3 ORDER BY position"
+    )
+}
+
+/// A page from the rows of a [`page_query`].
 fn page(rows: &[Row], limit: u32) -> Result<Page> {
-    let has_more = rows.len() > limit as usize;
-    let events = rows
-        .iter()
-        .take(limit as usize)
-        .map(|row| StoredEvent::new(row.get(0), timestamp(row.get(1)), row.get(2), row.get(3)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Page { events, has_more })
+    fill_page(
+        rows.iter().map(|row| Ok((row.get(0), timestamp(row.get(1)), row.get(2), row.get(3), row.get(4)))),
+        limit,
+    )
 }
 
 fn timestamp(at: DateTime<Utc>) -> Timestamp {
@@ -291,22 +311,48 @@ async fn device_tallies<'j>(
     tx: &Transaction<'_>,
     jobs: &'j [PushJob],
 ) -> Result<HashMap<&'j str, DeviceTally>> {
-    let mut tallies: HashMap<&str, DeviceTally> =
-        jobs.iter().map(|job| (job.device.as_str(), DeviceTally::new(empty_status(&job.device)))).collect();
+    let mut tallies: HashMap<&str, DeviceTally> = jobs
+        .iter()
+        .map(|job| (job.device.as_str(), DeviceTally::new(empty_status(&job.device), 0)))
+        .collect();
     let devices: Vec<&str> = tallies.keys().copied().collect();
     let select = tx
         .prepare_cached(
-            "SELECT device_id, contiguous_up_to, highest_seq, event_count, last_received_at FROM devices \
-             WHERE device_id = ANY($1)",
+            "SELECT device_id, contiguous_up_to, highest_seq, event_count, last_received_at, highest_seen_seq \
+             FROM devices WHERE device_id = ANY($1)",
         )
         .await?;
     for row in tx.query(&select, &[&devices]).await? {
         let device: String = row.get(0);
         if let Some(tally) = tallies.get_mut(device.as_str()) {
             tally.status = status_from_row(&tally.status.device_id, &row, 1)?;
+            tally.highest_seen = seq_from_db(row.get(5))?;
         }
     }
     Ok(tallies)
+}
+
+/// Adds each push's bytes to its token's count of the day, one statement for the group.
+async fn count_usage(tx: &Transaction<'_>, jobs: &[PushJob]) -> Result<()> {
+    let mut usage: HashMap<(&str, chrono::NaiveDate), u64> = HashMap::new();
+    for job in jobs.iter().filter(|job| job.claim.bytes > 0) {
+        *usage.entry((job.pusher.token_id.as_str(), job.day())).or_default() += job.claim.bytes;
+    }
+    if usage.is_empty() {
+        return Ok(());
+    }
+    let tokens: Vec<&str> = usage.keys().map(|(token, _)| *token).collect();
+    let days: Vec<chrono::NaiveDate> = usage.keys().map(|(_, day)| *day).collect();
+    let bytes = usage.values().map(|b| seq_to_db(*b)).collect::<Result<Vec<i64>>>()?;
+    let upsert = tx
+        .prepare_cached(
+            "INSERT INTO token_usage (token_id, day, bytes) \
+             SELECT * FROM UNNEST($1::text[], $2::date[], $3::bigint[]) \
+             ON CONFLICT (token_id, day) DO UPDATE SET bytes = token_usage.bytes + excluded.bytes",
+        )
+        .await?;
+    tx.execute(&upsert, &[&tokens, &days, &bytes]).await?;
+    Ok(())
 }
 
 /// Moves every device's `contiguous_up_to` along its stored sequence numbers, one query per
@@ -339,31 +385,36 @@ async fn advance(tx: &Transaction<'_>, tallies: &mut HashMap<&str, DeviceTally>)
     Ok(())
 }
 
-/// Writes the completeness of the devices whose pushes stored something.
-async fn save_statuses(tx: &Transaction<'_>, statuses: Vec<&DeviceStatus>) -> Result<()> {
-    if statuses.is_empty() {
+/// Writes the completeness of the devices whose pushes stored something or sent new numbers.
+async fn save_statuses(tx: &Transaction<'_>, tallies: Vec<&DeviceTally>) -> Result<()> {
+    if tallies.is_empty() {
         return Ok(());
     }
-    let mut statuses = statuses;
+    let mut tallies = tallies;
     // A device pushing twice in one group is written once.
-    statuses.sort_by(|a, b| a.device_id.cmp(&b.device_id));
-    statuses.dedup_by(|a, b| a.device_id == b.device_id);
+    tallies.sort_by(|a, b| a.status.device_id.cmp(&b.status.device_id));
+    tallies.dedup_by(|a, b| a.status.device_id == b.status.device_id);
+    let statuses: Vec<&DeviceStatus> = tallies.iter().map(|t| &t.status).collect();
     let devices: Vec<&str> = statuses.iter().map(|s| s.device_id.as_str()).collect();
     let contiguous = statuses.iter().map(|s| seq_to_db(s.contiguous_up_to)).collect::<Result<Vec<_>>>()?;
     let highest = statuses.iter().map(|s| seq_to_db(s.highest_seq)).collect::<Result<Vec<_>>>()?;
     let counts = statuses.iter().map(|s| seq_to_db(s.event_count)).collect::<Result<Vec<_>>>()?;
     let received: Vec<Option<DateTime<Utc>>> =
         statuses.iter().map(|s| s.last_received_at.map(|t| t.datetime())).collect();
+    let seen = tallies.iter().map(|t| seq_to_db(t.highest_seen)).collect::<Result<Vec<_>>>()?;
     let upsert = tx
         .prepare_cached(
-            "INSERT INTO devices (device_id, contiguous_up_to, highest_seq, event_count, last_received_at) \
-             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[]) \
+            "INSERT INTO devices (device_id, contiguous_up_to, highest_seq, event_count, last_received_at, \
+             highest_seen_seq) \
+             SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], \
+             $6::bigint[]) \
              ON CONFLICT (device_id) DO UPDATE SET \
              contiguous_up_to = excluded.contiguous_up_to, highest_seq = excluded.highest_seq, \
-             event_count = excluded.event_count, last_received_at = excluded.last_received_at",
+             event_count = excluded.event_count, last_received_at = excluded.last_received_at, \
+             highest_seen_seq = excluded.highest_seen_seq",
         )
         .await?;
-    tx.execute(&upsert, &[&devices, &contiguous, &highest, &counts, &received]).await?;
+    tx.execute(&upsert, &[&devices, &contiguous, &highest, &counts, &received, &seen]).await?;
     Ok(())
 }
 
@@ -440,11 +491,12 @@ impl Storage for PostgresStorage {
         device: &DeviceId,
         pusher: &Pusher,
         events: &[Event],
+        claim: PushClaim,
         received_at: Timestamp,
     ) -> Result<PushOutput> {
         check_device(device, events)?;
         events.iter().try_for_each(|e| seq_to_db(e.device_seq).map(drop))?;
-        let (job, answer) = PushJob::new(device, pusher, events, received_at);
+        let (job, answer) = PushJob::new(device, pusher, events, claim, received_at);
         lock(&self.pending).push(job);
         let this = self.clone();
         // A task of its own: a cancelled request must not abort a group that carries other pushes.
@@ -454,13 +506,34 @@ impl Storage for PostgresStorage {
 
     async fn pull(&self, after: i64, limit: u32) -> Result<Page> {
         let client = self.pool.get().await?;
-        let select = client
-            .prepare_cached(
-                "SELECT position, received_at, site, envelope FROM events WHERE position > $1 \
-                 ORDER BY position LIMIT $2",
-            )
+        let select = client.prepare_cached(&page_query("")).await?;
+        let max = MAX_PAGE_BYTES as i64;
+        page(&client.query(&select, &[&after, &(i64::from(limit) + 1), &max]).await?, limit)
+    }
+
+    async fn usage(&self, token_id: &str, day: chrono::NaiveDate) -> Result<u64> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt("SELECT bytes FROM token_usage WHERE token_id = $1 AND day = $2", &[&token_id, &day])
             .await?;
-        page(&client.query(&select, &[&after, &(i64::from(limit) + 1)]).await?, limit)
+        seq_from_db(row.map_or(0, |r| r.get(0)))
+    }
+
+    async fn targets(&self, ids: Vec<String>) -> Result<HashMap<String, Target>> {
+        let client = self.pool.get().await?;
+        let select = client
+            .prepare_cached("SELECT id, stream_id, event_type, envelope FROM events WHERE id = ANY($1)")
+            .await?;
+        let rows = client.query(&select, &[&ids]).await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let envelope: &str = row.get(3);
+                let target =
+                    Target { stream_id: row.get(1), event_type: row.get(2), acts_on: acted_on(envelope) };
+                (row.get(0), target)
+            })
+            .collect())
     }
 
     async fn pushed_by(
@@ -472,14 +545,14 @@ impl Storage for PostgresStorage {
     ) -> Result<Page> {
         let client = self.pool.get().await?;
         let select = client
-            .prepare_cached(
-                "SELECT position, received_at, site, envelope FROM events \
-                 WHERE token_id = $1 AND position > $2 AND ($3::timestamptz IS NULL OR received_at >= $3) \
-                 ORDER BY position LIMIT $4",
-            )
+            .prepare_cached(&page_query(
+                "AND e.token_id = $4 AND ($5::timestamptz IS NULL OR e.received_at >= $5)",
+            ))
             .await?;
         let since = since.map(|t| t.datetime());
-        page(&client.query(&select, &[&token_id, &after, &since, &(i64::from(limit) + 1)]).await?, limit)
+        let max = MAX_PAGE_BYTES as i64;
+        let rows = client.query(&select, &[&after, &(i64::from(limit) + 1), &max, &token_id, &since]).await?;
+        page(&rows, limit)
     }
 
     async fn head(&self) -> Result<i64> {

@@ -15,15 +15,16 @@ use pluto_core::{DeviceId, Event, EventId, Timestamp};
 use rusqlite::{named_params, params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db, seq_to_db,
-    DeviceTally, Page, PushJob, PushOutput, Pusher, Result, Role, Storage, StorageError, StoredEvent,
-    TokenRecord, SEQ_CHUNK,
+    acted_on, check_device, decode, empty_status, encode, fill_page, group_failed, plan_push, push_answer,
+    seq_from_db, seq_to_db, DeviceTally, Page, PushClaim, PushJob, PushOutput, Pusher, Result, Role, Storage,
+    StorageError, Target, TokenRecord, SEQ_CHUNK,
 };
 
 /// The migrations, in order; the database's `user_version` is how many are applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_provenance.sql"),
+    include_str!("../../migrations/sqlite/0003_bounds.sql"),
 ];
 
 /// `PRAGMA application_id` of a server database ("PLTS"), so that a laptop's own database or
@@ -191,18 +192,23 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Up to `limit` events that `stmt` selects with `params` (position, received_at, site,
-/// envelope; one more row than `limit` is asked for, to know whether there are more).
+/// The columns [`page`] reads: position, received_at, site, whether an administrator's token
+/// pushed it, envelope.
+const PAGE_COLUMNS: &str = "e.position, e.received_at, e.site, coalesce(t.role = 'admin', 0), e.envelope";
+
+/// A page of the events that `stmt` selects with `params` ([`PAGE_COLUMNS`], in position order,
+/// at least one more row than `limit`), read row by row until it is full.
 fn page(stmt: &mut rusqlite::Statement<'_>, params: impl rusqlite::Params, limit: u32) -> Result<Page> {
     let mut rows = stmt.query(params)?;
-    let mut events = Vec::new();
-    while let Some(row) = rows.next()? {
-        let received_at: String = row.get(1)?;
-        events.push(StoredEvent::new(row.get(0)?, parse_time(&received_at)?, row.get(2)?, row.get(3)?)?);
-    }
-    let has_more = events.len() > limit as usize;
-    events.truncate(limit as usize);
-    Ok(Page { events, has_more })
+    let rows = std::iter::from_fn(|| match rows.next() {
+        Ok(Some(row)) => Some((|| {
+            let received_at: String = row.get(1)?;
+            Ok((row.get(0)?, parse_time(&received_at)?, row.get(2)?, row.get(3)?, row.get(4)?))
+        })()),
+        Ok(None) => None,
+        Err(e) => Some(Err(e.into())),
+    });
+    fill_page(rows, limit)
 }
 
 fn parse_time(text: &str) -> Result<Timestamp> {
@@ -231,34 +237,43 @@ fn token_record((id, device_id, site, role, label, created_at, revoked_at): Toke
 }
 
 fn load_status(conn: &Connection, device: &DeviceId) -> Result<DeviceStatus> {
+    Ok(load_tally(conn, device)?.status)
+}
+
+/// What the server holds of a device, with the highest sequence number it has sent.
+fn load_tally(conn: &Connection, device: &DeviceId) -> Result<DeviceTally> {
     let row = conn
         .prepare_cached(
-            "SELECT contiguous_up_to, highest_seq, event_count, last_received_at FROM devices WHERE device_id = ?1",
+            "SELECT contiguous_up_to, highest_seq, event_count, last_received_at, highest_seen_seq FROM devices \
+             WHERE device_id = ?1",
         )?
         .query_row([device.as_str()], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<String>>(3)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
         })
         .optional()?;
-    let Some((contiguous, highest, count, last)) = row else {
-        return Ok(empty_status(device));
+    let Some((contiguous, highest, count, last, seen)) = row else {
+        return Ok(DeviceTally::new(empty_status(device), 0));
     };
-    Ok(DeviceStatus {
+    let status = DeviceStatus {
         device_id: device.clone(),
         contiguous_up_to: seq_from_db(contiguous)?,
         highest_seq: seq_from_db(highest)?,
         event_count: seq_from_db(count)?,
         last_received_at: last.as_deref().map(parse_time).transpose()?,
-    })
+    };
+    Ok(DeviceTally::new(status, seq_from_db(seen)?))
 }
 
 /// One push inside the caller's transaction (a savepoint of the group commit).
-fn push_in(
-    tx: &Connection,
-    device: &DeviceId,
-    pusher: &Pusher,
-    events: &[Event],
-    received_at: Timestamp,
-) -> Result<PushOutput> {
+fn push_in(tx: &Connection, job: &PushJob) -> Result<PushOutput> {
+    let PushJob { device, pusher, events, claim, received_at, .. } = job;
+    let received_at = *received_at;
     let mut existing = HashMap::new();
     {
         let mut stmt = tx.prepare_cached("SELECT position, envelope FROM events WHERE id = ?1")?;
@@ -303,7 +318,10 @@ fn push_in(
         }
     }
     let head: i64 = tx.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0))?;
-    let plan = plan_push(events, &existing, &seqs, &mut creations, head);
+    let mut tally = load_tally(tx, device)?;
+    let plan = plan_push(events, &existing, &seqs, &mut creations, tally.max_seq(*claim), head);
+    let seen_before = tally.highest_seen;
+    tally.seen(*claim);
 
     let received = received_at.to_string();
     {
@@ -329,7 +347,6 @@ fn push_in(
         }
     }
 
-    let mut tally = DeviceTally::new(load_status(tx, device)?);
     tally.inserted(plan.inserts.iter().map(|(_, e)| e.device_seq), received_at);
     if tally.may_advance {
         let mut stmt = tx.prepare_cached(
@@ -347,13 +364,14 @@ fn push_in(
             }
         }
     }
-    if !plan.inserts.is_empty() {
+    if !plan.inserts.is_empty() || tally.highest_seen != seen_before {
         let s = &tally.status;
         tx.prepare_cached(
-            "INSERT INTO devices (device_id, contiguous_up_to, highest_seq, event_count, last_received_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (device_id) DO UPDATE SET \
+            "INSERT INTO devices (device_id, contiguous_up_to, highest_seq, event_count, last_received_at, \
+             highest_seen_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (device_id) DO UPDATE SET \
              contiguous_up_to = excluded.contiguous_up_to, highest_seq = excluded.highest_seq, \
-             event_count = excluded.event_count, last_received_at = excluded.last_received_at",
+             event_count = excluded.event_count, last_received_at = excluded.last_received_at, \
+             highest_seen_seq = excluded.highest_seen_seq",
         )?
         .execute(params![
             device.as_str(),
@@ -361,7 +379,15 @@ fn push_in(
             seq_to_db(s.highest_seq)?,
             seq_to_db(s.event_count)?,
             s.last_received_at.map(|t| t.to_string()),
+            seq_to_db(tally.highest_seen)?,
         ])?;
+    }
+    if claim.bytes > 0 {
+        tx.prepare_cached(
+            "INSERT INTO token_usage (token_id, day, bytes) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (token_id, day) DO UPDATE SET bytes = bytes + excluded.bytes",
+        )?
+        .execute(params![pusher.token_id, job.day().to_string(), seq_to_db(claim.bytes)?])?;
     }
     Ok(PushOutput { outcomes: plan.outcomes, device: tally.status })
 }
@@ -376,7 +402,7 @@ fn push_group(conn: &mut Connection, jobs: Vec<PushJob>) {
         let mut results = Vec::with_capacity(jobs.len());
         for job in &jobs {
             let savepoint = tx.savepoint()?;
-            let result = push_in(&savepoint, &job.device, &job.pusher, &job.events, job.received_at);
+            let result = push_in(&savepoint, job);
             if result.is_ok() {
                 savepoint.commit()?;
             }
@@ -401,10 +427,11 @@ impl Storage for SqliteStorage {
         device: &DeviceId,
         pusher: &Pusher,
         events: &[Event],
+        claim: PushClaim,
         received_at: Timestamp,
     ) -> Result<PushOutput> {
         check_device(device, events)?;
-        let (job, answer) = PushJob::new(device, pusher, events, received_at);
+        let (job, answer) = PushJob::new(device, pusher, events, claim, received_at);
         lock(&self.inner.pending).push(job);
         // Whoever takes the writer next stores every push waiting by then, this one included
         // (unless an earlier holder already took it).
@@ -423,11 +450,43 @@ impl Storage for SqliteStorage {
 
     async fn pull(&self, after: i64, limit: u32) -> Result<Page> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT position, received_at, site, envelope FROM events WHERE position > ?1 \
-                 ORDER BY position LIMIT ?2",
-            )?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {PAGE_COLUMNS} FROM events e LEFT JOIN tokens t ON t.id = e.token_id \
+                 WHERE e.position > ?1 ORDER BY e.position LIMIT ?2"
+            ))?;
             page(&mut stmt, params![after, i64::from(limit) + 1], limit)
+        })
+        .await
+    }
+
+    async fn usage(&self, token_id: &str, day: chrono::NaiveDate) -> Result<u64> {
+        let token_id = token_id.to_owned();
+        self.read(move |conn| {
+            let bytes: Option<i64> = conn
+                .prepare_cached("SELECT bytes FROM token_usage WHERE token_id = ?1 AND day = ?2")?
+                .query_row(params![token_id, day.to_string()], |r| r.get(0))
+                .optional()?;
+            seq_from_db(bytes.unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn targets(&self, ids: Vec<String>) -> Result<HashMap<String, Target>> {
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT stream_id, event_type, envelope FROM events WHERE id = ?1")?;
+            let mut found = HashMap::new();
+            for id in ids {
+                let row = stmt
+                    .query_row([&id], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                    })
+                    .optional()?;
+                if let Some((stream_id, event_type, envelope)) = row {
+                    found.insert(id, Target { stream_id, acts_on: acted_on(&envelope), event_type });
+                }
+            }
+            Ok(found)
         })
         .await
     }
@@ -442,10 +501,10 @@ impl Storage for SqliteStorage {
         let token_id = token_id.to_owned();
         let since = since.map_or_else(String::new, |t| t.to_string());
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT position, received_at, site, envelope FROM events \
-                 WHERE token_id = ?1 AND position > ?2 AND received_at >= ?3 ORDER BY position LIMIT ?4",
-            )?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {PAGE_COLUMNS} FROM events e LEFT JOIN tokens t ON t.id = e.token_id \
+                 WHERE e.token_id = ?1 AND e.position > ?2 AND e.received_at >= ?3 ORDER BY e.position LIMIT ?4"
+            ))?;
             page(&mut stmt, params![token_id, after, since, i64::from(limit) + 1], limit)
         })
         .await
