@@ -368,10 +368,12 @@ fn laptops_sync_past_a_newer_plutos_events_and_keep_them() {
     mba.record_sample(&id, 1, pluto_core::EventType::InboundShipmentRecorded);
     mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
 
-    // What a laptop on a newer Pluto recorded, as its newer server stored it.
+    // What a laptop on a newer Pluto recorded, as its newer server stored it (after the
+    // campaign's creation, as its ids say).
     let newer_device = "dev_01M8D4FB0YQT5Q0EH8W9ASNV9E";
+    let later = || pluto_core::EventId::generate(std::time::SystemTime::now()).to_string();
     let mut granulation = json!({
-        "id": "evt_01M8D4FB0YQT5Q0EH8W9ASNV9F", "streamType": "campaign", "streamId": id,
+        "id": later(), "streamType": "campaign", "streamId": id,
         "eventType": "GranulationCompleted", "schemaVersion": 2,
         "data": serde_json::from_str::<serde_json::Value>(&payload(pluto_core::EventType::GranulationCompleted)).unwrap(),
         "userId": "usr_ana", "deviceId": newer_device, "deviceSeq": 1, "createdAt": "2026-03-01T09:00:00.000Z"
@@ -379,7 +381,8 @@ fn laptops_sync_past_a_newer_plutos_events_and_keep_them() {
     granulation["data"]["moistureContentPct"] = json!(0.4);
     let granulation = granulation.to_string();
     let sample_retained = format!(
-        r#"{{"id":"evt_01M8D4FB0YQT5Q0EH8W9ASNV9G","streamType":"campaign","streamId":"{id}","eventType":"SampleRetained","schemaVersion":2,"data":{{"sampleId":"S-17","retainedBy":"Ana Jensen"}},"userId":"usr_ana","deviceId":"{newer_device}","deviceSeq":2,"createdAt":"2026-03-01T09:30:00.000Z"}}"#
+        r#"{{"id":"{}","streamType":"campaign","streamId":"{id}","eventType":"SampleRetained","schemaVersion":2,"data":{{"sampleId":"S-17","retainedBy":"Ana Jensen"}},"userId":"usr_ana","deviceId":"{newer_device}","deviceSeq":2,"createdAt":"2026-03-01T09:30:00.000Z"}}"#,
+        later()
     );
     let unreadable =
         r#"{"id":"evt_01M8D4FB0YQT5Q0EH8W9ASNV9H","streamType":"campaign","streamId":"LEGO-FLEET-1"}"#;

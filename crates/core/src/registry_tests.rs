@@ -119,12 +119,13 @@ mod tests {
             .enumerate()
             .map(|(i, e)| PulledEvent {
                 position: i64::try_from(i).unwrap() + 1,
+                admin: false,
                 site: Some("MBA".into()),
                 event: serde_json::value::to_raw_value(e).unwrap(),
             })
             .collect();
         let report = other.apply_pulled(&page, 5).unwrap();
-        assert_eq!(report.inserted, 5);
+        assert_eq!(report.inserted, 5, "{:?}", other.pull_refusals().unwrap());
         assert!(other.pull_refusals().unwrap().is_empty());
         let there = other.campaign(&id).unwrap().unwrap();
         assert_eq!(

@@ -3,12 +3,17 @@
 //! still there, every projection equals the fold of its events, and `verify` finds no drift.
 //!
 //! With each release, add a database written by it (`pluto init`, a few campaigns with a
-//! correction) as `schema-vN.sqlite3`.
+//! correction) as `schema-vN.sqlite3`. The fixtures of versions 1 and 6 to 11 were written by the
+//! `pluto` built at the last commit with that many migrations: three campaigns (one through the
+//! transfer to RGE, one with a corrected inbound weight, one with an entry voided and recorded
+//! again from version 9 on) and, imported from another laptop, an ECHA approval, a transfer and a
+//! manufacturing start recorded before the second campaign's granulation arrived. No build ever
+//! wrote version 2 (version 3 came with it).
 
 use std::path::Path;
 
 use pluto_core::store::ListQuery;
-use pluto_core::{fold, CampaignId, CampaignStatus, Store};
+use pluto_core::{fold, AnomalyKind, CampaignId, CampaignStatus, Store};
 
 fn open_copy(fixture: &Path, dir: &Path) -> Store {
     let copy = dir.join(fixture.file_name().unwrap());
@@ -44,6 +49,45 @@ fn every_fixture_opens_migrated_with_every_event_and_projection_intact() {
         }
     }
     assert!(seen > 0, "no fixture in {}", fixtures.display());
+}
+
+/// issue 26: a store written by a build that folded in id order is folded again in the
+/// canonical order when it is first opened. The imported entries that arrived ahead of the
+/// second campaign's processing steps no longer move it to "manufacturing started", with its
+/// own granulation read as late: they wait for the missing steps.
+#[test]
+fn an_older_store_is_folded_again_in_the_canonical_order() {
+    for version in [1, 6, 7, 8, 9, 10, 11] {
+        let dir = tempfile::tempdir().unwrap();
+        let fixture =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/schema-v{version}.sqlite3"));
+        let before: String = rusqlite::Connection::open(&fixture)
+            .unwrap()
+            .query_row(
+                "SELECT status FROM campaign_projections WHERE lego_campaign_code LIKE 'LEGO-FX-%-2'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(before, "manufacturing_started", "v{version} as its own build showed it");
+        let store = open_copy(&fixture, dir.path());
+        let page = store.list(&ListQuery { search: Some("-2".into()), ..Default::default() }).unwrap();
+        let row = page
+            .rows
+            .iter()
+            .find(|r| r.lego_campaign_code.as_deref().is_some_and(|c| c.ends_with("-2")))
+            .unwrap();
+        let state = store.campaign(&CampaignId::parse(&row.id).unwrap()).unwrap().unwrap();
+        assert_eq!(state.status, CampaignStatus::GranulationComplete, "v{version}");
+        assert_eq!(state.inbound_net_weight_kg, Some(4950.0), "v{version}: the correction still applies");
+        let kinds: Vec<_> = state.anomalies.iter().map(|a| (a.kind, a.resolved)).collect();
+        assert_eq!(
+            kinds,
+            [(AnomalyKind::SkippedSteps, false); 3],
+            "v{version}: the approval, the transfer and the start wait for the missing steps"
+        );
+        assert!(store.verify().unwrap().is_empty(), "v{version}");
+    }
 }
 
 #[test]

@@ -337,7 +337,7 @@ fn ids_order_nothing() {
     let mut renamed = g.events.clone();
     let n = renamed.len();
     for (i, e) in renamed.iter_mut().enumerate() {
-        e.id = EventId::generate(Timestamp::from_millis(1_900_000_000_000 - i as i64 * 1000).system_time());
+        e.id = EventId::from_ulid(ulid::Ulid::from_parts(1_900_000_000_000 - i as u64 * 1000, 1));
     }
     renamed[n - 1].id = EventId::parse("evt_7ZZZZZZZZZZZZZZZZZZZZZZZZZ").unwrap();
     let (a, b) = (g.state(), fold(&renamed).unwrap());

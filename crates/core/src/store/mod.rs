@@ -6,6 +6,7 @@
 //! `synchronous=FULL`, so an event reported as recorded survives a power cut (invariant 3), and
 //! with a busy timeout, so the desktop app and the `pluto` CLI can use the same file at once.
 
+mod admit;
 mod append;
 mod audit;
 mod maintenance;

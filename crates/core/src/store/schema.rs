@@ -21,6 +21,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/0012_canonical_order.sql"),
 ];
 
+/// Repairs run just before the migration at the same index of [`MIGRATIONS`], in its
+/// transaction, for files that an early build wrote otherwise than that migration expects
+/// (shipped migrations are never edited). The first build (schema 1) kept no `recordedSteps` in
+/// its projections, which migration 4 copies into a required column: it gets a placeholder,
+/// and migration 12 folds every projection again anyway.
+const REPAIRS: &[(usize, &str)] = &[(
+    3,
+    "UPDATE campaign_projections SET state = json_set(state, '$.recordedSteps', 0)
+     WHERE json_type(state, '$.recordedSteps') IS NULL",
+)];
+
 /// The schema version this build writes.
 pub const STORE_SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
@@ -45,6 +56,9 @@ pub fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(), Stor
         let Some(sql) = MIGRATIONS.get(found as usize) else {
             return Ok(());
         };
+        for (_, repair) in REPAIRS.iter().filter(|(before, _)| *before == found as usize) {
+            tx.execute_batch(repair)?;
+        }
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", found + 1)?;
         tx.commit()?;

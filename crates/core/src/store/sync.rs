@@ -248,26 +248,39 @@ impl Store {
 
     /// Applies one pulled page and advances the cursor in the same transaction, so a crash
     /// between pages loses nothing and repeats nothing. Each event is read on its own with the
-    /// tolerant reader: one that this laptop cannot take is recorded as a pull refusal and the
-    /// rest of the page is applied, so one bad event never stops a sync.
+    /// tolerant reader and checked with the rules the server applies ([`super::admit`]): one that
+    /// this laptop cannot or may not take is recorded as a pull refusal and the rest of the page
+    /// is applied, so one bad event never stops a sync.
     pub fn apply_pulled(&mut self, page: &[PulledEvent], next_after: i64) -> Result<RemoteReport> {
         let now = Timestamp::now();
         let mut refusals = Vec::new();
         let mut read = Vec::with_capacity(page.len());
+        let policy = site_policy(&self.conn)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut checks = super::admit::PullChecks::new(&tx, &self.device_id, policy);
         for pulled in page {
+            let refusal = |field: String, message: String, event_id: Option<String>| PullRefusal {
+                position: pulled.position,
+                event_id,
+                field,
+                message,
+                refused_at: now,
+            };
             match Incoming::read(pulled.event.get()) {
-                Ok(incoming) => read.push((pulled.position, incoming)),
-                Err(malformed) => refusals.push(PullRefusal {
-                    position: pulled.position,
-                    event_id: malformed.id,
-                    field: malformed.error.field,
-                    message: malformed.error.message,
-                    refused_at: now,
-                }),
+                Ok(incoming) => match checks.admit(pulled, &incoming)? {
+                    Ok(()) => read.push((pulled.position, incoming)),
+                    Err(error) => refusals.push(refusal(
+                        error.field,
+                        error.message,
+                        Some(incoming.event.id.to_string()),
+                    )),
+                },
+                Err(malformed) => {
+                    refusals.push(refusal(malformed.error.field, malformed.error.message, malformed.id))
+                }
             }
         }
         let (positions, mut incoming): (Vec<i64>, Vec<Incoming>) = read.into_iter().unzip();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut clashes = Vec::new();
         let mut batch = arrivals(&mut incoming);
         for (arrival, position) in batch.iter_mut().zip(&positions) {

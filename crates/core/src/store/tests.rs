@@ -650,6 +650,7 @@ mod sync_bookkeeping {
     pub(super) fn pulled(position: i64, event: &Value) -> PulledEvent {
         PulledEvent {
             position,
+            admin: false,
             site: None,
             event: serde_json::value::RawValue::from_string(event.to_string()).unwrap(),
         }
@@ -882,6 +883,7 @@ mod sync_bookkeeping {
             events.iter().zip(1..).map(|(e, position)| pulled(position, e)).collect();
         page.push(PulledEvent {
             position: 5,
+            admin: false,
             site: None,
             event: serde_json::value::RawValue::from_string("{\"id\": \"evt_nope\"}".into()).unwrap(),
         });

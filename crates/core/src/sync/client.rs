@@ -39,6 +39,13 @@ pub enum SyncError {
         /// What is wrong with it.
         why: String,
     },
+    /// An address with a user name or password before `@`: what it looks like and where the
+    /// request goes differ, and the device token would go where the address does not seem to say.
+    #[error(
+        "the server address {0:?} holds a user name or password before '@'; give the server's address \
+         alone, like https://pluto.example.com"
+    )]
+    UserInfo(String),
     /// A plain `http://` address of another machine: the device token would cross the network
     /// in clear text.
     #[error(
@@ -72,6 +79,10 @@ pub enum SyncError {
     /// The server's answer made no sense (a different server, a proxy's error page, a cut body).
     #[error("unexpected answer from the sync server: {0}")]
     Protocol(String),
+    /// The server's answers contradict what an honest server says: nothing it said was taken,
+    /// and what this laptop recorded stays here, to be sent again.
+    #[error("the sync server's answer cannot be trusted: {0}; nothing recorded here was changed or lost")]
+    Untrustworthy(String),
     /// The local store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -90,6 +101,8 @@ impl SyncError {
             Self::Server { status, .. } => *status >= 500 || *status == 429,
             Self::Store(e) => matches!(e, StoreError::Busy),
             Self::BadUrl(_)
+            | Self::UserInfo(_)
+            | Self::Untrustworthy(_)
             | Self::InsecureUrl(_)
             | Self::BadCa { .. }
             | Self::Unauthorized(_)
@@ -136,15 +149,7 @@ impl SyncClient {
         token: &str,
         ca_file: Option<&Path>,
     ) -> Result<SyncClient, SyncError> {
-        let base = base_url.trim().trim_end_matches('/').to_owned();
-        if !(base.starts_with("http://") || base.starts_with("https://")) || base.len() < 10 {
-            return Err(SyncError::BadUrl(base_url.to_owned()));
-        }
-        if let Some(rest) = base.strip_prefix("http://") {
-            if !is_loopback(rest) {
-                return Err(SyncError::InsecureUrl(base_url.to_owned()));
-            }
-        }
+        let base = server_base(base_url)?;
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
@@ -278,17 +283,37 @@ fn site_authority(path: &Path) -> Result<RootCerts, SyncError> {
     Ok(RootCerts::new_with_certs(&certs))
 }
 
-/// Whether the host of `authority` (`host[:port][/path]` of an http URL) is this machine:
-/// `localhost`, an address in 127.0.0.0/8, or `[::1]`.
-fn is_loopback(authority: &str) -> bool {
-    let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.rsplit_once(':').map_or(authority, |(host, _)| host),
-    };
+/// The server's address as requests will use it, read with the HTTP client's own URL parser:
+/// `http` or `https`, a host, no user name or password, no query; plain `http` only to this
+/// machine (`localhost`, 127.0.0.0/8, `[::1]`).
+fn server_base(url: &str) -> Result<String, SyncError> {
+    let bad = || SyncError::BadUrl(url.to_owned());
+    let trimmed = url.trim().trim_end_matches('/');
+    let uri: ureq::http::Uri = trimmed.parse().map_err(|_| bad())?;
+    let scheme = uri.scheme_str().filter(|s| *s == "http" || *s == "https").ok_or_else(bad)?;
+    let authority = uri.authority().filter(|a| !a.host().is_empty()).ok_or_else(bad)?;
+    if authority.as_str().contains('@') {
+        return Err(SyncError::UserInfo(url.to_owned()));
+    }
+    if uri.query().is_some() || trimmed.contains('#') {
+        return Err(bad());
+    }
+    if scheme == "http" && !is_loopback(authority.host()) {
+        return Err(SyncError::InsecureUrl(url.to_owned()));
+    }
+    Ok(format!("{scheme}://{authority}{}", uri.path().trim_end_matches('/')))
+}
+
+/// Whether `host` (as the URL parser reads it; `[::1]` in brackets) is this machine.
+fn is_loopback(host: &str) -> bool {
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
+
+/// The most pages one sync pulls: a log longer than that is pulled on by the next sync, so
+/// no server can keep one sync pulling for ever.
+pub const MAX_PAGES_PER_SYNC: usize = 1_000;
 
 /// One full sync: push everything this laptop has not sent, then pull everything new. The
 /// outcome (success or the error) is remembered in the store for the status bar.
@@ -327,6 +352,13 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
         let mut accepted = Vec::new();
         let mut refused = Vec::new();
         for (event, result) in batch.iter().zip(&response.results) {
+            if result.id.as_ref().is_some_and(|id| *id != event.id) {
+                return Err(SyncError::Untrustworthy(format!(
+                    "it answered for {} where {} was pushed",
+                    result.id.as_ref().map_or("", |id| id.as_str()),
+                    event.id
+                )));
+            }
             match (result.outcome, result.position) {
                 (PushOutcome::Stored | PushOutcome::Duplicate, Some(position)) => {
                     accepted.push((event.id.clone(), position));
@@ -360,14 +392,40 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
         store.record_push(&[], &[], &status)?;
         report.device = Some(status);
     }
-    loop {
+    // The server's head now, with what this laptop just pushed in it: those come back at once.
+    let head = if report.pushed > 0 { client.health()?.head } else { health.head };
+    pull(store, client, head, &mut report)?;
+    Ok(report)
+}
+
+/// Pulls the log after this laptop's cursor, up to `head`, the last position the server said it
+/// holds when the sync began (later entries come with the next sync). Every page must continue
+/// the log exactly where the cursor stands: the server's positions are gap-free, so a page that
+/// skips, repeats or goes past `head` ends the sync, and the cursor never moves past what was
+/// served. Then every entry the server said it stored must have been served back.
+fn pull(store: &mut Store, client: &SyncClient, head: i64, report: &mut SyncReport) -> Result<(), SyncError> {
+    let start = store.sync_state()?.cursor;
+    if head < start {
+        return Err(SyncError::Untrustworthy(format!(
+            "it holds entries up to #{head}, but this laptop already has its entries up to #{start}: \
+             it may be another server, or one restored from an older backup"
+        )));
+    }
+    for _ in 0..MAX_PAGES_PER_SYNC {
         let cursor = store.sync_state()?.cursor;
-        let page = client.pull(cursor, MAX_PULL_LIMIT, 0)?;
-        if page.events.is_empty() {
+        if cursor >= head {
             break;
         }
-        if page.events.iter().any(|e| e.position <= cursor) || page.next_after <= cursor {
-            return Err(SyncError::Protocol(format!("a page after position {cursor} went backwards")));
+        let page = client.pull(cursor, MAX_PULL_LIMIT, 0)?;
+        let continues = page.events.iter().zip(cursor + 1..).all(|(e, expected)| e.position == expected);
+        let last = page.events.last().map_or(cursor, |e| e.position);
+        if page.events.is_empty() || !continues || page.next_after != last || last > head {
+            return Err(SyncError::Untrustworthy(format!(
+                "the page after #{cursor} does not continue the log up to #{head} (it served {} entries, \
+                 the last at #{last}, and says to go on after #{})",
+                page.events.len(),
+                page.next_after
+            )));
         }
         let applied = store.apply_pulled(&page.events, page.next_after)?;
         report.pulled += applied.inserted;
@@ -376,7 +434,15 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
             break;
         }
     }
-    Ok(report)
+    let cursor = store.sync_state()?.cursor;
+    let lost = store.expire_receipts(cursor)?;
+    if lost > 0 {
+        return Err(SyncError::Untrustworthy(format!(
+            "it answered that it stored {lost} of this laptop's entries, but does not serve them where it \
+             said; they stay here and are sent again"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -404,5 +470,32 @@ mod tests {
             assert!(matches!(error, SyncError::InsecureUrl(_)), "{bad}: {error}");
             assert!(error.to_string().contains("use https://"), "{error}");
         }
+    }
+
+    /// issue 26: addresses that look like this machine but send the token elsewhere.
+    #[test]
+    fn a_user_name_or_password_in_the_address_is_refused() {
+        for bad in [
+            "http://[::1]@pluto.invalid:18090",
+            "http://127.0.0.1:1@pluto.invalid/",
+            "https://a:b@pluto.invalid",
+        ] {
+            let error = SyncClient::new(bad, "plt_x").err().unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(matches!(error, SyncError::UserInfo(_)), "{bad}: {error}");
+        }
+        for bad in [
+            "ftp://pluto.invalid",
+            "pluto.invalid",
+            "https://",
+            "https://pluto.invalid/?x=1",
+            "https://pluto.invalid/#x",
+        ] {
+            let error = SyncClient::new(bad, "plt_x").err().unwrap_or_else(|| panic!("{bad} accepted"));
+            assert!(matches!(error, SyncError::BadUrl(_)), "{bad}: {error}");
+        }
+        assert_eq!(
+            SyncClient::new(" https://pluto.invalid/sync/ ", "t").unwrap().base_url(),
+            "https://pluto.invalid/sync"
+        );
     }
 }
