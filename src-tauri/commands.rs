@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use pluto_core::record::CampaignRecord;
 use pluto_core::store::{
-    Draft, FoundCampaign, ListPage, ListQuery, RefusedEntry, SortOrder, StallThreshold, StepOffer, SyncState,
-    Work,
+    Draft, FoundCampaign, ListPage, ListQuery, RefusedEntry, Seen, SortOrder, StallThreshold, StepOffer,
+    SyncState, Work,
 };
 use pluto_core::vocabulary::Vocabulary;
 use pluto_core::{
@@ -344,7 +344,9 @@ pub struct FieldChange {
 
 /// Corrects fields of a recorded event with one reason: each field's current effective value
 /// becomes its `was`, each `now` is read as that field's kind, and the correction goes through
-/// the same rules as any entry.
+/// the same rules as any entry. `seen` is the entry's values as the form showed them: if
+/// someone changed a corrected field meanwhile, the correction is refused, saying who changed
+/// it, to what and when.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn correct_event(
@@ -353,6 +355,7 @@ pub fn correct_event(
     event_id: String,
     changes: Vec<FieldChange>,
     reason: String,
+    seen: serde_json::Value,
 ) -> Result<CampaignRecord, CommandError> {
     let mut inner = state.lock();
     let user = inner.user()?;
@@ -360,12 +363,14 @@ pub fn correct_event(
     let event_id = self::event_id(&event_id, "correctsEventId")?;
     let changes: Vec<(String, String)> = changes.into_iter().map(|c| (c.field, c.now)).collect();
     let store = &mut inner.session()?.store;
-    store.correct(&id, &event_id, &changes, &reason, user)?;
+    let seen = Seen { entry: Some(&seen), ..Seen::default() };
+    store.correct(&id, &event_id, &changes, &reason, user, seen)?;
     record_of(store, &id, None)
 }
 
 /// Voids an entry recorded twice or on the wrong campaign, with a reason: the campaign no longer
-/// counts it, the history keeps it struck through, and its step can be recorded again.
+/// counts it, the history keeps it struck through, and its step can be recorded again. `seen`
+/// is the entry's values as the dialog showed them: an entry corrected meanwhile is not voided.
 #[tauri::command(async)]
 #[specta::specta]
 pub fn void_entry(
@@ -373,13 +378,14 @@ pub fn void_entry(
     campaign_id: String,
     event_id: String,
     reason: String,
+    seen: serde_json::Value,
 ) -> Result<CampaignRecord, CommandError> {
     let mut inner = state.lock();
     let user = inner.user()?;
     let id = self::campaign_id(&campaign_id)?;
     let event_id = self::event_id(&event_id, "voidsEventId")?;
     let store = &mut inner.session()?.store;
-    store.void(&id, &event_id, &reason, user)?;
+    store.void(&id, &event_id, &reason, user, Seen { entry: Some(&seen), ..Seen::default() })?;
     record_of(store, &id, None)
 }
 
@@ -695,6 +701,7 @@ mod tests {
             record_event(app.state(), Some(id.clone()), EventType::InboundShipmentRecorded, inbound, Some(1))
                 .unwrap();
         let event_id = record.events[1].event.id.to_string();
+        let shown = record.events[1].effective.clone();
         let change = |field: &str, now: &str| FieldChange { field: field.into(), now: now.into() };
         let err = correct_event(
             app.state(),
@@ -702,10 +709,13 @@ mod tests {
             event_id.clone(),
             vec![change("netWeightKg", "lots")],
             "x".into(),
+            shown.clone(),
         )
         .unwrap_err();
         assert_eq!(err.problems[0].field, "changes.netWeightKg.now");
-        let none = correct_event(app.state(), id.clone(), event_id.clone(), vec![], "x".into()).unwrap_err();
+        let none =
+            correct_event(app.state(), id.clone(), event_id.clone(), vec![], "x".into(), shown.clone())
+                .unwrap_err();
         assert_eq!(none.problems[0].field, "changes");
         let fixed = correct_event(
             app.state(),
@@ -713,8 +723,25 @@ mod tests {
             event_id.clone(),
             vec![change("netWeightKg", "940"), change("carrier", "DSV Road")],
             "scale misread".into(),
+            shown.clone(),
         )
         .unwrap();
+        // The same form again, as it was shown before that correction: refused, in words.
+        let stale = correct_event(
+            app.state(),
+            id.clone(),
+            event_id.clone(),
+            vec![change("netWeightKg", "945")],
+            "typo".into(),
+            shown,
+        )
+        .unwrap_err();
+        assert_eq!(stale.kind, crate::error::ErrorKind::Conflict);
+        assert!(
+            stale.message.contains("corrected Inbound Shipment's net weight to 940 kg"),
+            "{}",
+            stale.message
+        );
         assert_eq!(fixed.state.current_weight_kg, Some(940.0));
         assert_eq!(fixed.events[1].event.data["netWeightKg"], serde_json::json!(950.0));
         assert_eq!(
@@ -765,9 +792,12 @@ mod tests {
         )
         .unwrap();
         let inbound = record.events[1].event.id.to_string();
-        let bad = void_entry(app.state(), id.clone(), "evt_nonsense".into(), "x".into()).unwrap_err();
+        let shown = record.events[1].effective.clone();
+        let bad = void_entry(app.state(), id.clone(), "evt_nonsense".into(), "x".into(), shown.clone())
+            .unwrap_err();
         assert_eq!(bad.problems[0].field, "voidsEventId");
-        let voided = void_entry(app.state(), id.clone(), inbound.clone(), "Wrong campaign".into()).unwrap();
+        let voided =
+            void_entry(app.state(), id.clone(), inbound.clone(), "Wrong campaign".into(), shown).unwrap();
         assert_eq!(voided.state.status, CampaignStatus::Created);
         assert_eq!(voided.events[1].voided.as_ref().unwrap().reason, "Wrong campaign");
         assert_eq!(voided.events[2].void.as_ref().unwrap().voids_label, "Inbound Shipment");

@@ -92,7 +92,9 @@ impl From<StoreError> for CommandError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Refused(r) => r.into(),
-            StoreError::Conflict { .. } => CommandError::new(ErrorKind::Conflict, e.to_string()),
+            StoreError::Conflict { .. } | StoreError::ChangedMeanwhile(_) => {
+                CommandError::new(ErrorKind::Conflict, e.to_string())
+            }
             StoreError::Busy => CommandError::new(ErrorKind::Unavailable, e.to_string()),
             other => CommandError::new(ErrorKind::Failed, other.to_string()),
         }

@@ -955,6 +955,55 @@ impl Day<'_> {
         Ok(())
     }
 
+    /// issue 26: the correction form is open on the extrusion's batch number when another
+    /// coordinator corrects it (on another laptop, arriving as sync brings it). The correction
+    /// typed on the real keyboard is refused, in words that say who changed it, to what and when,
+    /// and nothing is recorded; Escape closes the form.
+    fn a_correction_of_a_value_changed_meanwhile_is_refused_in_words(&mut self) -> Result<()> {
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        s.click_on("[data-testid=tab-history]")?;
+        let entry = "[data-testid=history-entry][data-event-type=ExtrusionCompleted]";
+        s.click_on(&format!("{entry} [data-testid=correct-field-batchNumber]"))?;
+        s.wait_text("[data-testid=correct-was-batchNumber]", "B-4R")?;
+        // Meanwhile, on the same campaign, Mette Holm's correction arrives.
+        let db = self.rig.dir.path().join("data/pluto.sqlite3");
+        let mut store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
+        let query = pluto_core::store::ListQuery { search: Some(CODE.into()), ..Default::default() };
+        let id = store.list(&query).map_err(|e| e.to_string())?.rows.first().map(|r| r.id.clone()).ok_or("no campaign")?;
+        let id = pluto_core::CampaignId::parse(&id).map_err(|e| e.to_string())?;
+        let extrusion = store
+            .history(&id)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .find(|e| e.event_type == EventType::ExtrusionCompleted)
+            .ok_or("no extrusion")?;
+        let mette = pluto_core::UserId::parse("usr_mette.holm").map_err(|e| e.to_string())?;
+        let change = [("batchNumber".to_owned(), "B-4S".to_owned())];
+        let seen = pluto_core::store::Seen::default();
+        store.correct(&id, &extrusion.id, &change, "Label re-read", mette, seen).map_err(|e| e.to_string())?;
+        let count = |store: &pluto_core::Store| store.history(&id).map(|h| h.len()).map_err(|e| e.to_string());
+        let before = count(&store)?;
+        let keyboard = Keyboard::on(self.rig.display, &db)?;
+        keyboard.type_into(s, "[data-testid=correct-now-batchNumber]", "B-4T")?;
+        keyboard.type_into(s, "[data-testid=correct-reason]", "Typo")?;
+        xdotool(self.rig.display, &["key", "Return"])?;
+        let refusal = s.wait_text("[data-testid=correct-banner]", "while you were typing")?;
+        if !refusal.contains("Mette Holm corrected Extrusion's batch number to B-4S at ") {
+            return Err(format!("the refusal should say who changed what, to what and when: {refusal}"));
+        }
+        if count(&store)? != before {
+            return Err("a refused correction recorded something".into());
+        }
+        // The form now shows what the entry holds.
+        s.wait_text("[data-testid=correct-was-batchNumber]", "B-4S")?;
+        self.rig.shot(s, "correction-changed-meanwhile")?;
+        xdotool(self.rig.display, &["key", "Escape"])?;
+        wait_closed(s, "[data-testid=correct-form]")?;
+        s.wait_text(&format!("{entry} [data-testid=value-batchNumber]"), "B-4S")?;
+        s.click_on("[data-testid=tab-balance]")?;
+        Ok(())
+    }
+
     /// Two steps arrive twice from another laptop (as sync brings them): the duplicates are
     /// anomalies. One is compared side by side and voided, the other reviewed with a note; the
     /// anomalies tab is reached with the arrow keys.
@@ -1913,7 +1962,7 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 26] = [
+    let steps: [(&str, Step<'_>); 27] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
@@ -1928,6 +1977,10 @@ fn main() {
         (
             "as_of_shows_the_campaign_before_the_correction",
             Day::as_of_shows_the_campaign_before_the_correction,
+        ),
+        (
+            "a_correction_of_a_value_changed_meanwhile_is_refused_in_words",
+            Day::a_correction_of_a_value_changed_meanwhile_is_refused_in_words,
         ),
         ("mistakes_are_voided_and_reviewed", Day::mistakes_are_voided_and_reviewed),
         ("record_the_rest_to_completed", Day::record_the_rest_to_completed),

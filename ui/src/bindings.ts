@@ -70,14 +70,17 @@ export const commands = {
 	/**
 	 *  Corrects fields of a recorded event with one reason: each field's current effective value
 	 *  becomes its `was`, each `now` is read as that field's kind, and the correction goes through
-	 *  the same rules as any entry.
+	 *  the same rules as any entry. `seen` is the entry's values as the form showed them: if
+	 *  someone changed a corrected field meanwhile, the correction is refused, saying who changed
+	 *  it, to what and when.
 	 */
-	correctEvent: (campaignId: string, eventId: string, changes: FieldChange[], reason: string) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("correct_event", { campaignId, eventId, changes, reason })),
+	correctEvent: (campaignId: string, eventId: string, changes: FieldChange[], reason: string, seen: Value) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("correct_event", { campaignId, eventId, changes, reason, seen })),
 	/**
 	 *  Voids an entry recorded twice or on the wrong campaign, with a reason: the campaign no longer
-	 *  counts it, the history keeps it struck through, and its step can be recorded again.
+	 *  counts it, the history keeps it struck through, and its step can be recorded again. `seen`
+	 *  is the entry's values as the dialog showed them: an entry corrected meanwhile is not voided.
 	 */
-	voidEntry: (campaignId: string, eventId: string, reason: string) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("void_entry", { campaignId, eventId, reason })),
+	voidEntry: (campaignId: string, eventId: string, reason: string, seen: Value) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("void_entry", { campaignId, eventId, reason, seen })),
 	/**  Marks an anomaly reviewed with a note: its badge clears, the campaign keeps it. */
 	reviewAnomaly: (campaignId: string, eventId: string, kind: AnomalyKind, note: string) => typedError<CampaignRecord, CommandError>(__TAURI_INVOKE("review_anomaly", { campaignId, eventId, kind, note })),
 	/**  The public half of this laptop's audit key, which signs its audit exports. */

@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use pluto_core::payload::{IsoDate, MaterialType};
 use pluto_core::pdf::Locale;
 use pluto_core::period::{Period, Scope, Site};
-use pluto_core::store::{Draft, ListQuery, SortOrder, APP_IDENTIFIER, DB_FILE_NAME};
+use pluto_core::store::{Draft, ListQuery, Recorded, Seen, SortOrder, APP_IDENTIFIER, DB_FILE_NAME};
 use pluto_core::sync::runner::{self, Pace, Signals};
 use pluto_core::sync::{sync_once, SyncClient, SyncError};
 use pluto_core::{
@@ -75,6 +75,10 @@ enum Command {
         /// Why the correction is made
         #[arg(long)]
         reason: String,
+        /// Refuse unless the campaign still has this many events (as `show` printed it when you
+        /// looked), so that a correction made meanwhile is never overwritten unseen
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<u32>,
     },
     /// Void an entry recorded twice or on the wrong campaign: the fold leaves it out, the
     /// history keeps it, and its step can be recorded again
@@ -86,6 +90,9 @@ enum Command {
         /// Why the entry is withdrawn
         #[arg(long)]
         reason: String,
+        /// Refuse unless the campaign still has this many events (optimistic concurrency)
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<u32>,
     },
     /// Mark an anomaly reviewed with a note: it leaves the lists of anomalies to review, the
     /// campaign keeps it
@@ -417,6 +424,18 @@ fn refused(field: &str, message: impl Into<String>) -> anyhow::Error {
     StoreError::Refused(Refusal::Field(FieldError::new(field, message))).into()
 }
 
+/// An entry refused because the campaign changed since its version was read, said in words:
+/// who recorded what meanwhile.
+fn meanwhile(store: &Store, result: Result<Recorded, StoreError>) -> anyhow::Result<Recorded> {
+    match result {
+        Err(StoreError::Conflict { campaign_id, expected, .. }) => {
+            let message = store.changed_since(&campaign_id, expected)?;
+            Err(StoreError::ChangedMeanwhile(message).into())
+        }
+        other => Ok(other?),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
@@ -530,12 +549,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let recorded = store.record(draft)?;
             out.recorded(&recorded, &recorded.event.id.to_string());
         }
-        Command::Correct { campaign_id, event_id, set, reason } => {
-            let recorded = store.correct(&campaign_id, &event_id, &set, &reason, user)?;
+        Command::Correct { campaign_id, event_id, set, reason, expect_version } => {
+            let seen = Seen { version: expect_version, ..Seen::default() };
+            let recorded = store.correct(&campaign_id, &event_id, &set, &reason, user, seen);
+            let recorded = meanwhile(&store, recorded)?;
             out.recorded(&recorded, &recorded.event.id.to_string());
         }
-        Command::Void { campaign_id, event_id, reason } => {
-            let recorded = store.void(&campaign_id, &event_id, &reason, user)?;
+        Command::Void { campaign_id, event_id, reason, expect_version } => {
+            let seen = Seen { version: expect_version, ..Seen::default() };
+            let recorded = store.void(&campaign_id, &event_id, &reason, user, seen);
+            let recorded = meanwhile(&store, recorded)?;
             out.recorded(&recorded, &recorded.event.id.to_string());
         }
         Command::Review { campaign_id, event_id, kind, note } => {
@@ -557,7 +580,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             out.show(&state, as_of);
         }
-        Command::History { campaign_id } => out.history(&store.history(&campaign_id)?),
+        Command::History { campaign_id } => {
+            out.history(&store.history(&campaign_id)?, &store.server_sites(&campaign_id)?)
+        }
         Command::List(args) => {
             let sort = match args.sort {
                 Sort::Activity => SortOrder::LastActivity,

@@ -181,16 +181,29 @@ impl Printer {
         }
     }
 
-    pub fn history(&self, events: &[Event]) {
+    pub fn history(&self, events: &[Event], sites: &std::collections::HashMap<pluto_core::EventId, String>) {
         if self.json {
-            self.emit(&serde_json::to_value(events).expect("events serialize"));
+            let entries: Vec<Value> = events
+                .iter()
+                .map(|e| {
+                    let mut entry = serde_json::to_value(e).expect("events serialize");
+                    entry["attestedSite"] = sites.get(&e.id).map_or(Value::Null, |s| Value::from(s.as_str()));
+                    entry
+                })
+                .collect();
+            self.emit(&Value::Array(entries));
             return;
         }
         let refs: Vec<&Event> = events.iter().collect();
         let effective = Effective::resolve(&refs);
         for e in events {
+            // The site is the server's word; the user id is the recording laptop's.
+            let site = sites.get(&e.id).map_or_else(
+                || "not yet confirmed by the server".to_owned(),
+                |site| format!("site {site} (confirmed by the server)"),
+            );
             out!(
-                "{}  {}  {}  by {} on {} #{}",
+                "{}  {}  {}  by {} on {} #{}  · {site}",
                 e.created_at,
                 e.id,
                 e.event_type,

@@ -138,6 +138,15 @@ fn correct_reads_was_from_current_state_and_chains() {
     assert_eq!(p.json(&["show", &id])["currentWeightKg"], json!(9990.0));
     let text = p.ok(&["history", &id]);
     assert!(text.contains("netWeightKg is now 9990.0 (corrected)"), "{text}");
+    assert!(text.contains("· not yet confirmed by the server"), "{text}");
+
+    // issue 26: a correction made against what `show` said, after someone else corrected meanwhile.
+    let version = p.json(&["show", &id])["eventCount"].as_u64().unwrap() - 1;
+    let stale = version.to_string();
+    let args =
+        ["correct", &id, &event_id, "--set", "netWeightKg=9900", "--reason", "x", "--expect-version", &stale];
+    let stderr = p.fails(1, &args);
+    assert!(stderr.contains("recorded Correction") && stderr.contains("while you were typing"), "{stderr}");
 
     let before = p.export();
     let stderr = p.fails(1, &["correct", &id, &event_id, "--set", "netWeightKg=heavy", "--reason", "x"]);

@@ -111,6 +111,11 @@ fn two_laptops_exchange_campaigns_through_the_server() {
     assert_eq!(report["report"]["pulled"], json!(2));
     assert_eq!(rge.json(&["show", &id])["status"], json!("inbound_shipment_recorded"));
     assert_eq!(rge.ok(&["export", "-"]), mba.ok(&["export", "-"]));
+    // issue 26: the history names the site the server attests beside each entry.
+    let history = rge.ok(&["history", &id]);
+    assert_eq!(history.matches("(confirmed by the server)").count(), 2, "{history}");
+    let history = rge.json(&["history", &id]);
+    assert!(history[0]["attestedSite"].is_string(), "{history}");
 
     let status = mba.json(&["status"]);
     assert_eq!(status["state"]["pending"], json!(0));

@@ -144,6 +144,22 @@ pub enum FieldKind {
 }
 
 impl FieldKind {
+    /// A stored value of this kind in words, with its unit (`3291 kg`, `6.5 h`), for messages.
+    pub fn display(self, value: &serde_json::Value) -> String {
+        let number = |n: f64| if n.fract() == 0.0 { format!("{n:.0}") } else { n.to_string() };
+        match (self, value) {
+            (_, serde_json::Value::Null) => "(empty)".to_owned(),
+            (Self::Weight, serde_json::Value::Number(n)) => {
+                format!("{} kg", number(n.as_f64().unwrap_or_default()))
+            }
+            (Self::Hours, serde_json::Value::Number(n)) => {
+                format!("{} h", number(n.as_f64().unwrap_or_default()))
+            }
+            (_, serde_json::Value::String(s)) => s.clone(),
+            (_, other) => other.to_string(),
+        }
+    }
+
     /// What a value of this kind looks like, for error messages.
     pub fn expected(self) -> &'static str {
         match self {

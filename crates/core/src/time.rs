@@ -112,6 +112,17 @@ impl<'de> Deserialize<'de> for IsoDate {
     }
 }
 
+/// When `at` was, in words on this computer's clock: `at 10:42` today, `on 2026-03-01 at
+/// 10:42` another day.
+pub fn local_when(at: Timestamp) -> String {
+    let local = at.datetime().with_timezone(&chrono::Local);
+    if local.date_naive() == chrono::Local::now().date_naive() {
+        local.format("at %H:%M").to_string()
+    } else {
+        local.format("on %Y-%m-%d at %H:%M").to_string()
+    }
+}
+
 /// Parses an ISO calendar date, `YYYY-MM-DD`.
 pub fn parse_date(s: &str) -> Result<IsoDate, FieldError> {
     let well_formed = s.len() == 10

@@ -139,6 +139,7 @@ mod tests {
             &change,
             "closed the day before",
             UserId::parse("usr_ana").unwrap(),
+            crate::store::Seen::default(),
         );
         let recorded = recorded.unwrap();
         assert_eq!(

@@ -45,6 +45,17 @@ impl Draft {
     }
 }
 
+/// What the person correcting or voiding an entry saw, so that a change someone else made
+/// meanwhile is never overwritten unseen.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen<'a> {
+    /// The campaign's version (its event count) when it was read: any other entry since refuses.
+    pub version: Option<u32>,
+    /// The entry's values as they were shown (its effective payload): a correction is refused
+    /// if a field it changes holds another value now, a void if any field does.
+    pub entry: Option<&'a Value>,
+}
+
 /// A recorded event and the campaign's projection after it.
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -59,8 +70,10 @@ pub struct Recorded {
 impl Store {
     /// Corrects fields of the event `target` of campaign `campaign`, each new value given as a
     /// person typed it (a form field, a command-line `FIELD=VALUE`) and read as that field's
-    /// kind. `was` is the field's current effective value; the correction then goes through the
-    /// same strict rules as any entry. Refusals name the field (`changes.netWeightKg.now`).
+    /// kind. `was` is the field's current effective value, refused as
+    /// [`StoreError::ChangedMeanwhile`] when it is not what the person `seen`; the correction then
+    /// goes through the same strict rules as any entry. Refusals name the field
+    /// (`changes.netWeightKg.now`).
     pub fn correct(
         &mut self,
         campaign: &CampaignId,
@@ -68,10 +81,15 @@ impl Store {
         changes: &[(String, String)],
         reason: &str,
         user_id: UserId,
+        seen: Seen<'_>,
     ) -> Result<Recorded> {
         let history = self.history(campaign)?;
         let events: Vec<&Event> = history.iter().collect();
         let target_type = events.iter().find(|e| &e.id == target).map(|e| e.event_type);
+        if let Some(shown) = seen.entry {
+            let fields: Vec<&str> = changes.iter().map(|(field, _)| field.as_str()).collect();
+            changed_meanwhile(&events, target, shown, Some(&fields))?;
+        }
         let mut values = Vec::with_capacity(changes.len());
         for (field, text) in changes {
             let value = match target_type.map(|t| (t, t.field(field))) {
@@ -89,25 +107,35 @@ impl Store {
             values.push((field.clone(), value));
         }
         let data = build_correction(&events, target, &values, reason)?;
-        self.record(Draft::new(Some(campaign.clone()), EventType::EventCorrected, data, user_id))
+        let mut draft = Draft::new(Some(campaign.clone()), EventType::EventCorrected, data, user_id);
+        draft.expected_version = seen.version;
+        self.record(draft)
     }
 
     /// Voids the entry `target` of campaign `campaign` with `reason`: the fold leaves it out from
-    /// now on, the history keeps it struck through, and its step can be recorded again.
+    /// now on, the history keeps it struck through, and its step can be recorded again. Refused
+    /// as [`StoreError::ChangedMeanwhile`] when the entry is not as the person `seen` it.
     pub fn void(
         &mut self,
         campaign: &CampaignId,
         target: &EventId,
         reason: &str,
         user_id: UserId,
+        seen: Seen<'_>,
     ) -> Result<Recorded> {
         let target_type = event_by_id(&self.conn, target.as_str())?
             .filter(|e| &e.stream_id == campaign)
             .map(|e| e.event_type)
             .ok_or_else(|| no_entry_to_void(target))?;
+        if let Some(shown) = seen.entry {
+            let history = self.history(campaign)?;
+            changed_meanwhile(&history.iter().collect::<Vec<_>>(), target, shown, None)?;
+        }
         let data =
             serde_json::json!({ "voidsEventId": target, "voidsEventType": target_type, "reason": reason });
-        self.record(Draft::new(Some(campaign.clone()), EventType::EntryVoided, data, user_id))
+        let mut draft = Draft::new(Some(campaign.clone()), EventType::EntryVoided, data, user_id);
+        draft.expected_version = seen.version;
+        self.record(draft)
     }
 
     /// Marks the anomaly of kind `kind` on entry `event` of campaign `campaign` reviewed, with
@@ -295,4 +323,55 @@ impl Store {
         tx.commit()?;
         Ok(Recorded { event, state, new: true })
     }
+}
+
+/// Refuses a correction or void of `target` (in the stream `events`, canonical order) when the
+/// values it has now differ from `shown`, what the person saw, in `fields` (every field when
+/// `None`): the message names who corrected which field to what, and when.
+fn changed_meanwhile(
+    events: &[&Event],
+    target: &EventId,
+    shown: &Value,
+    fields: Option<&[&str]>,
+) -> Result<()> {
+    let Some(entry) = events.iter().find(|e| &e.id == target) else {
+        // No such entry: the usual refusal names it.
+        return Ok(());
+    };
+    let now = crate::correction::Effective::resolve(events).payload(entry).into_owned();
+    let names: Vec<&str> = match fields {
+        Some(fields) => fields.to_vec(),
+        None => entry.event_type.fields().iter().map(|f| f.name).collect(),
+    };
+    let differs = |field: &&&str| {
+        let at = |v: &Value| crate::correction::field_value(v, field);
+        !crate::correction::json_eq(&at(shown), &at(&now))
+    };
+    let Some(field) = names.iter().find(differs) else {
+        return Ok(());
+    };
+    let spec = entry.event_type.field(field);
+    let label = spec.map_or(*field, |s| s.label);
+    let step = entry.event_type.label();
+    let value = crate::correction::field_value(&now, field);
+    let shown_now = spec.map_or_else(|| crate::payload::describe(&value), |s| s.kind.display(&value));
+    // The latest correction of that field, in canonical order.
+    let by = events.iter().rev().find(|e| {
+        e.event_type == EventType::EventCorrected
+            && e.data.get("correctsEventId").and_then(Value::as_str) == Some(target.as_str())
+            && e.data.get("changes").and_then(|c| c.get(*field)).is_some()
+    });
+    let message = match by {
+        Some(correction) => format!(
+            "{} corrected {step}'s {} to {shown_now} {} while you were typing; check it, then correct again",
+            correction.user_id.display_name(),
+            label.to_lowercase(),
+            crate::time::local_when(correction.created_at),
+        ),
+        None => format!(
+            "{step}'s {} is now {shown_now}, not what the form showed; check it, then correct again",
+            label.to_lowercase()
+        ),
+    };
+    Err(StoreError::ChangedMeanwhile(message))
 }

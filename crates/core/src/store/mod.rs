@@ -28,7 +28,7 @@ use crate::error::Refusal;
 use crate::ids::{CampaignId, DeviceId, EventId};
 use crate::payload::FieldError;
 
-pub use append::{Draft, Recorded};
+pub use append::{Draft, Recorded, Seen};
 pub use maintenance::Drift;
 pub use query::{CampaignSummary, ListPage, ListQuery, SortOrder};
 pub use remote::RemoteReport;
@@ -54,6 +54,10 @@ pub enum StoreError {
         /// Its version now.
         actual: u32,
     },
+    /// The entry being corrected or voided changed since the person looked at it: the message
+    /// says who changed what, to what and when.
+    #[error("{0}")]
+    ChangedMeanwhile(String),
     /// An event id already recorded with other content.
     #[error("event {id} is already recorded with different content; an event id is never reused ({detail})")]
     IdReused {
@@ -132,9 +136,11 @@ impl StoreError {
     /// Whether the caller's input was refused (as opposed to the store failing).
     pub fn is_refusal(&self) -> bool {
         match self {
-            Self::Refused(_) | Self::Conflict { .. } | Self::IdReused { .. } | Self::InvalidEvent { .. } => {
-                true
-            }
+            Self::Refused(_)
+            | Self::Conflict { .. }
+            | Self::ChangedMeanwhile(_)
+            | Self::IdReused { .. }
+            | Self::InvalidEvent { .. } => true,
             Self::ImportLine { error, .. } => error.is_refusal(),
             _ => false,
         }

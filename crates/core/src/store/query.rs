@@ -141,18 +141,12 @@ impl Store {
         let rows = stmt.query_map(rusqlite::params![id.as_str(), since], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
         })?;
-        let today = chrono::Local::now().date_naive();
         let mut parts = Vec::new();
         for row in rows {
             let (event_type, user, at) = row?;
             let label = EventType::parse(&event_type).map_or("an entry", EventType::label);
             let who = crate::ids::UserId::parse(&user).map_or(user, |u| u.display_name());
-            let when = Timestamp::parse(&at).map(|t| t.datetime().with_timezone(&chrono::Local));
-            let when = match when {
-                Ok(local) if local.date_naive() == today => local.format("at %H:%M").to_string(),
-                Ok(local) => local.format("on %Y-%m-%d at %H:%M").to_string(),
-                Err(_) => String::new(),
-            };
+            let when = Timestamp::parse(&at).map(crate::time::local_when).unwrap_or_default();
             parts.push(format!("{who} recorded {label} {when}").trim_end().to_owned());
         }
         Ok(match parts.len() {

@@ -1064,6 +1064,43 @@ mod newer_pluto {
     }
 }
 
+/// issue 26: a correction or void carries what the person saw; a change someone else made
+/// meanwhile is never overwritten unseen, and the refusal says who changed what, to what and when.
+#[test]
+fn a_correction_of_a_value_someone_changed_meanwhile_is_refused_with_who_and_what() {
+    let mut f = fixture();
+    let id = campaign(&mut f.store, 4, 6);
+    let extrusion = f.store.history(&id).unwrap()[5].clone();
+    assert_eq!(extrusion.event_type, EventType::ExtrusionCompleted);
+    let form = f.store.campaign(&id).unwrap().unwrap().steps.extrusion.unwrap().data;
+    let shown = serde_json::to_value(&form).unwrap();
+    // Another coordinator corrects the output weight first.
+    let other = UserId::parse("usr_mette.holm").unwrap();
+    let set = |v: &str| vec![("outputWeightKg".to_owned(), v.to_owned())];
+    f.store.correct(&id, &extrusion.id, &set("3291"), "re-weighed", other, Seen::default()).unwrap();
+    let before = snapshot(&f.store);
+    let seen = Seen { entry: Some(&shown), ..Seen::default() };
+    let error = f.store.correct(&id, &extrusion.id, &set("3295"), "typo", user(), seen).unwrap_err();
+    let StoreError::ChangedMeanwhile(message) = &error else { panic!("{error}") };
+    assert!(
+        message.starts_with("Mette Holm corrected Extrusion's output weight to 3291 kg at "),
+        "{message}"
+    );
+    assert!(message.ends_with("while you were typing; check it, then correct again"), "{message}");
+    assert!(error.is_refusal());
+    assert_eq!(snapshot(&f.store), before, "nothing recorded");
+    // A field nobody touched may still be corrected from the same form.
+    let ticket = vec![("ticketNumber".to_owned(), "E-99".to_owned())];
+    f.store.correct(&id, &extrusion.id, &ticket, "ticket misread", user(), seen).unwrap();
+    // A void of an entry that changed since it was shown is refused the same way.
+    let error = f.store.void(&id, &extrusion.id, "entered twice", user(), seen).unwrap_err();
+    assert!(matches!(error, StoreError::ChangedMeanwhile(_)), "{error}");
+    // And with the campaign's version, any entry since refuses.
+    let version = Seen { version: Some(1), ..Seen::default() };
+    let error = f.store.correct(&id, &extrusion.id, &set("3300"), "typo", user(), version).unwrap_err();
+    assert!(matches!(error, StoreError::Conflict { .. }), "{error}");
+}
+
 #[test]
 fn a_correction_from_typed_text_names_what_it_cannot_read_and_records_nothing() {
     let mut f = fixture();
@@ -1073,7 +1110,7 @@ fn a_correction_from_typed_text_names_what_it_cannot_read_and_records_nothing() 
     let refused = |store: &mut Store, changes: &[(&str, &str)]| {
         let changes: Vec<(String, String)> =
             changes.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        match store.correct(&id, &inbound, &changes, "typo", user()).unwrap_err() {
+        match store.correct(&id, &inbound, &changes, "typo", user(), Seen::default()).unwrap_err() {
             StoreError::Refused(Refusal::Field(e)) => e,
             other => panic!("{other}"),
         }
@@ -1089,11 +1126,13 @@ fn a_correction_from_typed_text_names_what_it_cannot_read_and_records_nothing() 
     assert_eq!(snapshot(&f.store), before, "nothing recorded");
     let unknown = CampaignId::generate();
     assert!(matches!(
-        f.store.correct(&unknown, &inbound, &[], "typo", user()),
+        f.store.correct(&unknown, &inbound, &[], "typo", user(), Seen::default()),
         Err(StoreError::Refused(Refusal::UnknownCampaign(_)))
     ));
-    let recorded =
-        f.store.correct(&id, &inbound, &[("carrier".into(), "DSV".into())], "wrong carrier", user()).unwrap();
+    let recorded = f
+        .store
+        .correct(&id, &inbound, &[("carrier".into(), "DSV".into())], "wrong carrier", user(), Seen::default())
+        .unwrap();
     assert_eq!(recorded.event.event_type, EventType::EventCorrected);
     assert_eq!(f.store.campaign(&id).unwrap().unwrap().steps.inbound_shipment.unwrap().data.carrier, "DSV");
 }
@@ -1356,6 +1395,7 @@ mod find {
                 &[("trackingRef".into(), "DHL-777001".into())],
                 "label misread",
                 user(),
+                Seen::default(),
             )
             .unwrap();
         let hits = found(&f.store, "DHL-777001");
@@ -1449,7 +1489,15 @@ mod resolving {
         let id = campaign(&mut f.store, 1, 2);
         let duplicate = duplicate_of_latest(&mut f.store, &id);
         assert_eq!(f.store.projection(&id).unwrap().unwrap().unreviewed_anomalies(), 1);
-        f.store.void(&id, &duplicate.id, "Same weighbridge ticket entered on two laptops", user()).unwrap();
+        f.store
+            .void(
+                &id,
+                &duplicate.id,
+                "Same weighbridge ticket entered on two laptops",
+                user(),
+                Seen::default(),
+            )
+            .unwrap();
         let state = f.store.projection(&id).unwrap().unwrap();
         assert!(state.anomalies.is_empty(), "{:?}", state.anomalies);
         assert_eq!(state.status, CampaignStatus::InboundShipmentRecorded);
@@ -1469,7 +1517,9 @@ mod resolving {
         let mut f = fixture();
         let id = campaign(&mut f.store, 1, 3);
         let granulation = f.store.history(&id).unwrap().pop().unwrap();
-        f.store.void(&id, &granulation.id, "Recorded on the wrong campaign", user()).unwrap();
+        f.store
+            .void(&id, &granulation.id, "Recorded on the wrong campaign", user(), Seen::default())
+            .unwrap();
         let state = f.store.projection(&id).unwrap().unwrap();
         assert_eq!(state.status, CampaignStatus::InboundShipmentRecorded);
         assert_eq!(state.next_event_type(), Some(EventType::GranulationCompleted));
@@ -1496,19 +1546,20 @@ mod resolving {
             StoreError::Refused(refusal) => refusal.to_string(),
             other => panic!("expected a refusal, got {other}"),
         };
-        let created = refusal(f.store.void(&id, &history[0].id, "wrong", user()));
+        let created = refusal(f.store.void(&id, &history[0].id, "wrong", user(), Seen::default()));
         assert!(created.contains("creation cannot be voided"), "{created}");
-        let middle = refusal(f.store.void(&id, &history[2].id, "wrong", user()));
+        let middle = refusal(f.store.void(&id, &history[2].id, "wrong", user(), Seen::default()));
         assert!(middle.contains("void the later steps first"), "{middle}");
-        let blank = refusal(f.store.void(&id, &history[3].id, "  ", user()));
+        let blank = refusal(f.store.void(&id, &history[3].id, "  ", user(), Seen::default()));
         assert!(blank.contains("reason"), "{blank}");
         let elsewhere = campaign(&mut f.store, 2, 2);
         let before_other = snapshot(&f.store);
-        let wrong_campaign = refusal(f.store.void(&elsewhere, &history[3].id, "wrong", user()));
+        let wrong_campaign =
+            refusal(f.store.void(&elsewhere, &history[3].id, "wrong", user(), Seen::default()));
         assert!(wrong_campaign.contains("no entry"), "{wrong_campaign}");
         assert_eq!(snapshot(&f.store), before_other);
-        f.store.void(&id, &history[3].id, "Entered twice", user()).unwrap();
-        let twice = refusal(f.store.void(&id, &history[3].id, "again", user()));
+        f.store.void(&id, &history[3].id, "Entered twice", user(), Seen::default()).unwrap();
+        let twice = refusal(f.store.void(&id, &history[3].id, "again", user(), Seen::default()));
         assert!(twice.contains("already voided by Alex"), "{twice}");
         assert_ne!(snapshot(&f.store), before, "only the one accepted void was stored");
     }
