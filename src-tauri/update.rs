@@ -68,7 +68,25 @@ pub async fn check_update(
     if let Ok(key) = std::env::var("PLUTO_UPDATE_PUBKEY") {
         builder = builder.pubkey(key);
     }
+    // Never back, never sideways: an offer of the installed version or an older one is refused,
+    // whatever its signature (the signature also binds the artifact to the version it announces:
+    // `requireSignedVersion` in tauri.conf.json).
+    let refused: std::sync::Arc<std::sync::Mutex<Option<String>>> = std::sync::Arc::default();
+    let seen = std::sync::Arc::clone(&refused);
+    builder = builder.version_comparator(move |installed, offered| {
+        let newer = offered.version.cmp_precedence(&installed).is_gt();
+        if !newer {
+            *seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(format!(
+                "the update server offered version {}, which is not newer than the installed {installed}; it was refused",
+                offered.version
+            ));
+        }
+        newer
+    });
     let update = builder.build().map_err(could_not)?.check().await.map_err(could_not)?;
+    if let Some(why) = refused.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+        return Err(CommandError::new(ErrorKind::Refused, format!("could not check for updates: {why}")));
+    }
     let offer = update.as_ref().map(|u| UpdateOffer {
         version: u.version.clone(),
         notes: u.body.clone().unwrap_or_default(),

@@ -683,15 +683,16 @@ fn tauri_cli() -> std::result::Result<PathBuf, String> {
     }
 }
 
-/// Signs `file` with the test's updater key, writing `<file>.sig`.
-fn sign(dir: &Path, file: &Path) -> Result<PathBuf> {
-    let out = Command::new(tauri_cli()?)
-        .args(["signer", "sign", "-p", "", "-f"])
-        .arg(dir.join("updater.key"))
-        .arg(file)
-        .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", "")
-        .output()
-        .map_err(|e| e.to_string())?;
+/// Signs `file` with the test's updater key, writing `<file>.sig`; with `version`, the
+/// signature binds the file to that version (as `tauri build` signs a release), which the app
+/// requires (`requireSignedVersion`).
+fn sign(dir: &Path, file: &Path, version: Option<&str>) -> Result<PathBuf> {
+    let mut command = Command::new(tauri_cli()?);
+    command.args(["signer", "sign", "-p", "", "-f"]).arg(dir.join("updater.key"));
+    if let Some(version) = version {
+        command.args(["--app-version", version]);
+    }
+    let out = command.arg(file).env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", "").output().map_err(|e| e.to_string())?;
     let sig = PathBuf::from(format!("{}.sig", file.display()));
     if out.status.success() && sig.is_file() {
         Ok(sig)
@@ -1676,7 +1677,7 @@ impl Day<'_> {
         let dir = self.rig.dir.path().to_owned();
         let good = dir.join("pluto-tracker_9.0.0_amd64.AppImage.tar.gz");
         std::fs::write(&good, b"version 9.0.0").map_err(|e| e.to_string())?;
-        let good_sig = sign(&dir, &good)?;
+        let good_sig = sign(&dir, &good, Some("9.0.0"))?;
         self.server.as_ref().ok_or("no server")?.publish("9.0.0", &good, &good_sig)?;
         self.relaunch()?;
         let s = self.session.as_ref().ok_or("the app is not running")?;
@@ -1725,18 +1726,64 @@ impl Day<'_> {
         }
 
         let dir = self.rig.dir.path().to_owned();
-        let artifact = dir.join(format!("pluto-tracker_{to}_amd64.deb"));
-        std::fs::copy(&next, &artifact).map_err(|e| e.to_string())?;
-        let signature = sign(&dir, &artifact)?;
         let server = self.server.as_mut().ok_or("no server")?;
         let address = server.url.trim_start_matches("http://").to_owned();
         server.serve(&address)?;
-        // For .deb installs only: the debug app the other steps run must not be offered it.
-        server.publish_for("linux-x86_64-deb", &to, &artifact, &signature)?;
-
         if let Some(s) = self.session.take() {
             s.quit()?;
         }
+
+        // issue 26: updates never go backwards. The installed version, validly signed, announced
+        // as a later one (with its own version in its signature, and with none): refused at
+        // install, and nothing changes.
+        for (file, signed_as, says) in [
+            ("pluto-tracker_99.0.1_amd64.deb", Some(from.as_str()), format!("signed for version {from}")),
+            ("pluto-tracker_99.0.1-unversioned_amd64.deb", None, "does not specify the version".to_owned()),
+        ] {
+            let rollback = dir.join(file);
+            std::fs::copy(&current, &rollback).map_err(|e| e.to_string())?;
+            let signature = sign(&dir, &rollback, signed_as)?;
+            let server = self.server.as_ref().ok_or("no server")?;
+            server.publish_for("linux-x86_64-deb", "99.0.1", &rollback, &signature)?;
+            let s = Session::start(&self.rig.url, INSTALLED_APP)?;
+            s.wait_text("[data-testid=update-banner]", "Version 99.0.1 is ready")?;
+            s.click_on("[data-testid=install-update]")?;
+            let message = s.wait_text("[data-testid=update-error]", "not installed")?;
+            if !message.contains(&says) {
+                return Err(format!("the refusal of an older build offered as 99.0.1 should say {says:?}: {message}"));
+            }
+            if installed_version().as_deref() != Some(from.as_str()) {
+                return Err(format!("an older build was installed: {:?}", installed_version()));
+            }
+            s.quit()?;
+            std::fs::remove_dir_all(server.releases.join("99.0.1")).map_err(|e| e.to_string())?;
+        }
+        // An update server that offers the installed version, or an older one: refused at the
+        // check, and said so.
+        self.server.as_mut().ok_or("no server")?.stop();
+        for offered in ["0.0.1", from.as_str()] {
+            let fake = OfferServer::start(&address, offered)?;
+            let s = Session::start(&self.rig.url, INSTALLED_APP)?;
+            s.wait_text("[data-testid=update-problem]", "Could not check for updates")?;
+            let why = s.script("return document.querySelector('[data-testid=update-problem]').title", json!([]))?;
+            if !why.as_str().is_some_and(|w| w.contains(&format!("offered version {offered}, which is not newer than the installed {from}"))) {
+                return Err(format!("the refusal of {offered} should say why: {why}"));
+            }
+            if s.find("[data-testid=update-banner]")?.is_some() {
+                return Err(format!("version {offered} was offered as an update to {from}"));
+            }
+            s.quit()?;
+            drop(fake);
+        }
+        self.server.as_mut().ok_or("no server")?.serve(&address)?;
+
+        let artifact = dir.join(format!("pluto-tracker_{to}_amd64.deb"));
+        std::fs::copy(&next, &artifact).map_err(|e| e.to_string())?;
+        let signature = sign(&dir, &artifact, Some(&to))?;
+        // For .deb installs only: the debug app the other steps run must not be offered it.
+        let server = self.server.as_ref().ok_or("no server")?;
+        server.publish_for("linux-x86_64-deb", &to, &artifact, &signature)?;
+
         let s = Session::start(&self.rig.url, INSTALLED_APP)?;
         s.wait_text("[data-testid=update-banner]", &format!("Version {to} is ready"))?;
         let backups = || std::fs::read_dir(dir.join("data/backups")).map_or(0, |d| d.count());
@@ -1769,6 +1816,56 @@ impl Day<'_> {
         s.quit()?;
         drop(installed);
         Ok(())
+    }
+}
+
+/// An update server on `address` that offers `version` to whoever asks, as a misconfigured or
+/// impersonated one might: answers every request with that offer until dropped.
+struct OfferServer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl OfferServer {
+    fn start(address: &str, version: &str) -> Result<OfferServer> {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind(address).map_err(|e| format!("bind {address}: {e}"))?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let body = json!({
+            "version": version, "notes": "offered again", "url": format!("http://{address}/artifact"),
+            "signature": "c2lnbmF0dXJl"
+        })
+        .to_string();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                        let mut request = [0u8; 4096];
+                        let _ = stream.read(&mut request);
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = stream.write_all(answer.as_bytes());
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        Ok(OfferServer { stop, thread: Some(thread) })
+    }
+}
+
+impl Drop for OfferServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
