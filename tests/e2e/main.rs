@@ -692,7 +692,11 @@ fn sign(dir: &Path, file: &Path, version: Option<&str>) -> Result<PathBuf> {
     if let Some(version) = version {
         command.args(["--app-version", version]);
     }
-    let out = command.arg(file).env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", "").output().map_err(|e| e.to_string())?;
+    let out = command
+        .arg(file)
+        .env("TAURI_SIGNING_PRIVATE_KEY_PASSWORD", "")
+        .output()
+        .map_err(|e| e.to_string())?;
     let sig = PathBuf::from(format!("{}.sig", file.display()));
     if out.status.success() && sig.is_file() {
         Ok(sig)
@@ -970,7 +974,13 @@ impl Day<'_> {
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
         let mut store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
         let query = pluto_core::store::ListQuery { search: Some(CODE.into()), ..Default::default() };
-        let id = store.list(&query).map_err(|e| e.to_string())?.rows.first().map(|r| r.id.clone()).ok_or("no campaign")?;
+        let id = store
+            .list(&query)
+            .map_err(|e| e.to_string())?
+            .rows
+            .first()
+            .map(|r| r.id.clone())
+            .ok_or("no campaign")?;
         let id = pluto_core::CampaignId::parse(&id).map_err(|e| e.to_string())?;
         let extrusion = store
             .history(&id)
@@ -981,8 +991,11 @@ impl Day<'_> {
         let mette = pluto_core::UserId::parse("usr_mette.holm").map_err(|e| e.to_string())?;
         let change = [("batchNumber".to_owned(), "B-4S".to_owned())];
         let seen = pluto_core::store::Seen::default();
-        store.correct(&id, &extrusion.id, &change, "Label re-read", mette, seen).map_err(|e| e.to_string())?;
-        let count = |store: &pluto_core::Store| store.history(&id).map(|h| h.len()).map_err(|e| e.to_string());
+        store
+            .correct(&id, &extrusion.id, &change, "Label re-read", mette, seen)
+            .map_err(|e| e.to_string())?;
+        let count =
+            |store: &pluto_core::Store| store.history(&id).map(|h| h.len()).map_err(|e| e.to_string());
         let before = count(&store)?;
         let keyboard = Keyboard::on(self.rig.display, &db)?;
         keyboard.type_into(s, "[data-testid=correct-now-batchNumber]", "B-4T")?;
@@ -1750,7 +1763,9 @@ impl Day<'_> {
             s.click_on("[data-testid=install-update]")?;
             let message = s.wait_text("[data-testid=update-error]", "not installed")?;
             if !message.contains(&says) {
-                return Err(format!("the refusal of an older build offered as 99.0.1 should say {says:?}: {message}"));
+                return Err(format!(
+                    "the refusal of an older build offered as 99.0.1 should say {says:?}: {message}"
+                ));
             }
             if installed_version().as_deref() != Some(from.as_str()) {
                 return Err(format!("an older build was installed: {:?}", installed_version()));
@@ -1765,8 +1780,13 @@ impl Day<'_> {
             let fake = OfferServer::start(&address, offered)?;
             let s = Session::start(&self.rig.url, INSTALLED_APP)?;
             s.wait_text("[data-testid=update-problem]", "Could not check for updates")?;
-            let why = s.script("return document.querySelector('[data-testid=update-problem]').title", json!([]))?;
-            if !why.as_str().is_some_and(|w| w.contains(&format!("offered version {offered}, which is not newer than the installed {from}"))) {
+            let why =
+                s.script("return document.querySelector('[data-testid=update-problem]').title", json!([]))?;
+            if !why.as_str().is_some_and(|w| {
+                w.contains(&format!(
+                    "offered version {offered}, which is not newer than the installed {from}"
+                ))
+            }) {
                 return Err(format!("the refusal of {offered} should say why: {why}"));
             }
             if s.find("[data-testid=update-banner]")?.is_some() {
