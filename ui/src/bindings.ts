@@ -519,7 +519,7 @@ export type ErrorKind =
 
 /**  A recorded event. */
 export type Event = {
-	/**  `evt_<ULID>`: identifies the event; it orders nothing (see [`crate::fold`]). */
+	/**  `evt_<ULID>`: identifies the event; it orders nothing (see [`mod@crate::fold`]). */
 	id: EventId,
 	/**  Always `campaign` for now. */
 	streamType: string,

@@ -3,7 +3,7 @@
 //! pull), so that no event can freeze a campaign with an id from the far future, date itself
 //! before Pluto existed, or take a device's sequence numbers to their end.
 //!
-//! Nothing here orders anything: the canonical order is the server's (see [`crate::fold`]).
+//! Nothing here orders anything: the canonical order is the server's (see [`mod@crate::fold`]).
 
 use std::time::Duration;
 

@@ -19,7 +19,7 @@ pub const STREAM_TYPE_CAMPAIGN: &str = "campaign";
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Event {
-    /// `evt_<ULID>`: identifies the event; it orders nothing (see [`crate::fold`]).
+    /// `evt_<ULID>`: identifies the event; it orders nothing (see [`mod@crate::fold`]).
     pub id: EventId,
     /// Always `campaign` for now.
     pub stream_type: String,

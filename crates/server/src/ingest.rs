@@ -124,7 +124,7 @@ pub struct DuplicateKey {
 
 /// [`check`] of an event still in its JSON text, received at `now`: parsed, checked and dropped
 /// one at a time, so only the canonical event stays in memory. What is not an object, or is
-/// larger than [`MAX_EVENT_BYTES`], is refused before it is parsed; a key repeated anywhere in it
+/// larger than [`pluto_core::bounds::MAX_EVENT_BYTES`], is refused before it is parsed; a key repeated anywhere in it
 /// refuses the whole request.
 pub fn check_raw(raw: &RawValue, now: Timestamp) -> Result<Checked, DuplicateKey> {
     let text = raw.get();

@@ -128,7 +128,7 @@ pub fn event_by_id(conn: &Connection, id: &str) -> Result<Option<Event>> {
     }
 }
 
-/// The canonical order of a campaign's events (see [`crate::fold`]): the sync server's positions
+/// The canonical order of a campaign's events (see [`mod@crate::fold`]): the sync server's positions
 /// first, then the events the server has not confirmed, in the order they reached this laptop.
 /// `events_by_stream` is in this order.
 pub const CANONICAL_ORDER: &str = "server_position IS NULL, server_position, seq";

@@ -248,7 +248,7 @@ impl Store {
 
     /// Applies one pulled page and advances the cursor in the same transaction, so a crash
     /// between pages loses nothing and repeats nothing. Each event is read on its own with the
-    /// tolerant reader and checked with the rules the server applies ([`super::admit`]): one that
+    /// tolerant reader and checked with the rules the server applies (`docs/security.md`): one that
     /// this laptop cannot or may not take is recorded as a pull refusal and the rest of the page
     /// is applied, so one bad event never stops a sync.
     pub fn apply_pulled(&mut self, page: &[PulledEvent], next_after: i64) -> Result<RemoteReport> {
