@@ -1181,7 +1181,7 @@ impl Day<'_> {
         // The audit export: the campaign's entries and a signed manifest, which verifies.
         s.click_on("[data-testid=export-audit]")?;
         self.rig.accept_save_dialog("Save the audit export")?;
-        let notice = s.wait_text("[data-testid=notice]", "Audit export of 17 entries")?;
+        let notice = s.wait_text("[data-testid=notice]", "Audit export of 18 entries")?;
         let file = self
             .rig
             .dir
@@ -1292,7 +1292,7 @@ impl Day<'_> {
         }
         s.wait_text("[data-testid=campaign-table]", CODE)?;
         s.wait_text("[data-testid=campaign-table]", "Completed")?;
-        s.wait_text("[data-testid=pending]", "15 entries only on this laptop")?;
+        s.wait_text("[data-testid=pending]", "16 entries only on this laptop")?;
         s.click_on("[data-testid=campaign-row] td strong")?;
         s.wait_text("[data-testid=campaign-status]", "Completed")?;
         s.wait_text("[data-testid=current-weight]", "kg")?;

@@ -33,7 +33,15 @@ impl Pluto {
 
     /// Runs `pluto --db DB --user usr_alex ARGS…`, isolated from the caller's environment.
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+        // Wine now and then fails to start a program with Windows error 1359 ("Internal error"),
+        // before the program runs at all: start it again then.
+        let mut tries = 0;
+        loop {
+            match self.command(args).output() {
+                Err(e) if e.raw_os_error() == Some(1359) && tries < 3 => tries += 1,
+                other => return other.unwrap(),
+            }
+        }
     }
 
     /// The command [`Pluto::run`] runs, for a test that sets up its input or output itself.

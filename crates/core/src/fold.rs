@@ -571,7 +571,9 @@ pub fn check_step(
             next_event_type: st.next_event_type(),
         });
     }
-    if st.next_event_type() != Some(event_type) {
+    // A step taken by an entry recorded ahead of its time may be taken again in order: the new
+    // entry then stands, and the early one has no effect.
+    if st.next_event_type() != Some(event_type) && !st.taken_out_of_order(event_type) {
         return Err(Refusal::OutOfOrder {
             campaign_id: campaign_id.clone(),
             event_type,

@@ -193,6 +193,13 @@ impl CampaignState {
         }
     }
 
+    /// Whether the step `event_type` records was taken by an entry recorded ahead of its earlier
+    /// steps (its out-of-order anomaly resolved when they arrived): an entry recorded in order
+    /// may still take it.
+    pub fn taken_out_of_order(&self, event_type: EventType) -> bool {
+        self.anomalies.iter().any(|a| a.resolved && a.kind.is_out_of_order() && a.event_type == event_type)
+    }
+
     /// Whether `CampaignCreated` has been folded.
     pub fn is_created(&self) -> bool {
         self.created_at.is_some()

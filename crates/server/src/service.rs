@@ -306,8 +306,8 @@ impl<S: Storage> SyncService<S> {
     }
 
     /// Applies the site policy to each checked event, and the rules on what it names: a
-    /// correction or void must name its target's real type and campaign, and a review an entry
-    /// the log holds, of a type the token's site may review.
+    /// correction or void must name its target's real type and campaign, and a review of an
+    /// entry the log holds is for the sites that may review that entry's type.
     async fn judge(&self, token: &TokenRecord, checked: &mut [Checked]) -> Result<(), ServiceError> {
         let valid = || checked.iter().filter_map(|c| c.verdict.as_ref().ok());
         let mut targets: HashMap<String, Target> = valid()
@@ -359,15 +359,9 @@ impl<S: Storage> SyncService<S> {
             ));
         }
         if event.event_type == EventType::AnomalyReviewed {
-            let Some(target) = target else {
-                return Err(FieldError::new(
-                    "data.eventId",
-                    format!(
-                        "the server holds no entry {named}; a review names an entry on the server (it is \
-                         accepted once the laptop that recorded the entry has synced)"
-                    ),
-                ));
-            };
+            // An entry the log does not hold yet reached the reviewing laptop by file: who may
+            // review it cannot be judged, and a review changes no figure.
+            let Some(target) = target else { return Ok(()) };
             let reviewed = target.acts_on.as_deref().unwrap_or(&target.event_type);
             let reviewed = EventType::parse(reviewed).ok();
             return self.options.policy.check(token, event.event_type, reviewed).map_err(refused);

@@ -3,6 +3,7 @@
 //! default the local `test` database; these tests fail rather than skip without it), real
 //! servers on loopback and the real `pluto-server` binary.
 
+mod adversarial;
 mod binary;
 mod commit_order;
 mod conformance;
@@ -10,6 +11,7 @@ mod conformance;
 // server is deployed on Linux (docs/releasing.md), so they are built there only.
 #[cfg(target_os = "linux")]
 mod flood;
+mod hostile;
 mod http;
 mod pg;
 mod security;

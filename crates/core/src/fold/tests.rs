@@ -331,6 +331,22 @@ fn a_return_recorded_before_manufacturing_never_outranks_lego_s_own() {
 }
 
 #[test]
+fn a_step_taken_ahead_of_its_time_can_be_taken_again_in_order() {
+    let mut g = Given::at(CampaignStatus::TransferredToRge);
+    let early = g.step(EventType::ReturnToLegoRecorded);
+    g.step(EventType::ManufacturingStarted);
+    g.step(EventType::ManufacturingCompleted);
+    // The early return took effect once manufacturing was complete...
+    assert_eq!(g.state().status, CampaignStatus::ReturnedToLego);
+    assert_eq!(g.state().steps.return_to_lego.unwrap().event_id, early);
+    // ...but LEGO may still record its own, which then stands.
+    g.check(EventType::ReturnToLegoRecorded).unwrap();
+    let lego = g.step(EventType::ReturnToLegoRecorded);
+    assert_eq!(g.state().steps.return_to_lego.unwrap().event_id, lego);
+    assert!(matches!(g.check(EventType::ReturnToLegoRecorded), Err(Refusal::OutOfOrder { .. })));
+}
+
+#[test]
 fn ids_order_nothing() {
     // The same entries with ids that sort the other way round, one of them the largest id there is.
     let g = Given::at(CampaignStatus::ManufacturingComplete);

@@ -8,8 +8,8 @@
 //! - an event under this laptop's own device id is one it wrote;
 //! - the site the server attests for an event may record its type (the server's last policy);
 //! - a campaign is created once, and nothing has an id before its creation;
-//! - a correction or void names its target's real type and campaign, and a review an entry this
-//!   laptop holds.
+//! - a correction or void names its target's real type and campaign, and a review of an entry
+//!   comes from a site that may review it.
 //!
 //! What an event names is judged, as the server judged it, by the log before it: the events the
 //! server has served this laptop (and the page's earlier ones), never entries this laptop holds
@@ -86,7 +86,8 @@ impl<'a> PullChecks<'a> {
         if let Err(error) = self.creation(event)? {
             return Ok(Err(error));
         }
-        if let (Some(policy), Some(site), false) = (&self.policy, &pulled.site, pulled.admin) {
+        let unjudged = event.event_type == EventType::AnomalyReviewed && acts_on.is_none();
+        if let (Some(policy), Some(site), false) = (&self.policy, &pulled.site, pulled.admin || unjudged) {
             let types = policy.sites.iter().find(|(name, _)| name.eq_ignore_ascii_case(site)).map(|(_, t)| t);
             let allows =
                 |t: EventType| types.is_some_and(|types| types.iter().any(|name| name == t.as_str()));
@@ -106,7 +107,8 @@ impl<'a> PullChecks<'a> {
     }
 
     /// The type a correction or void changes, or the type of the entry a review is about (or
-    /// that entry's changed type), once what it names is checked.
+    /// that entry's changed type; `None` when the entry is not held), once what it names is
+    /// checked.
     fn target(
         &self,
         event: &Event,
@@ -129,15 +131,10 @@ impl<'a> PullChecks<'a> {
                 (e.stream_id, e.event_type, changes)
             }),
         };
+        // The target may arrive later (it reached its laptop by file): the fold keeps a correction
+        // or void waiting for it, and who may review it cannot be judged yet.
         let Some((stream, actual, changes)) = held else {
-            return Ok(match claimed {
-                // The target may arrive later: the fold keeps the correction waiting for it.
-                Some(_) => Ok(claimed),
-                None => Err(FieldError::new(
-                    format!("data.{field}"),
-                    format!("this laptop holds no entry {named} for the review to be about"),
-                )),
-            });
+            return Ok(Ok(claimed));
         };
         if stream != event.stream_id {
             return Ok(Err(FieldError::new(

@@ -290,7 +290,14 @@ impl Store {
         // catches any rule they do not cover (for instance a corrected date that now contradicts
         // another step).
         let known = before.as_ref().map_or(&[][..], |s| &s.anomalies[..]);
-        let arisen = state.anomalies.iter().filter(|a| !a.resolved);
+        // An entry that takes a step from one recorded ahead of its time leaves that one without
+        // effect: its new anomaly says so, and is no reason to refuse.
+        let superseded: Vec<&EventId> = known
+            .iter()
+            .filter(|k| k.resolved && k.kind.is_out_of_order() && k.event_type == event.event_type)
+            .map(|k| &k.event_id)
+            .collect();
+        let arisen = state.anomalies.iter().filter(|a| !a.resolved && !superseded.contains(&&a.event_id));
         if let Some(new) = arisen.into_iter().find(|a| !known.iter().any(|k| k.same_as(a))) {
             let message = if event.event_type == EventType::EntryVoided {
                 format!(
