@@ -22,6 +22,7 @@ mod list;
 mod pdf;
 mod period;
 mod pg;
+mod pull;
 mod rebuild;
 mod remote;
 mod report;
@@ -47,6 +48,8 @@ pub enum Bench {
     Append,
     /// `Store::apply_remote` in batches of 1,000.
     ApplyRemote,
+    /// `Store::apply_pulled`: a fresh laptop's pull in pages of 1,000, every event checked.
+    Pull,
     /// `Store::list`, one page filtered by status.
     List,
     /// `Store::rebuild` of every projection, with its peak memory.
@@ -69,11 +72,12 @@ pub enum Bench {
 
 impl Bench {
     /// Every benchmark of the event store, quickest first.
-    pub const ALL: [Bench; 8] = [
+    pub const ALL: [Bench; 9] = [
         Bench::Append,
         Bench::RecordView,
         Bench::CustodyPdf,
         Bench::ApplyRemote,
+        Bench::Pull,
         Bench::List,
         Bench::PeriodReport,
         Bench::AuditExport,
@@ -156,6 +160,7 @@ pub fn run(bench: Bench, config: &Config) -> Result<Vec<Figure>> {
         Bench::RecordView => vec![app::record_view(&config.dir, config.record_views)?],
         Bench::Window => app::window(&config.dir, &config.app, config.window_campaigns, 5)?,
         Bench::ApplyRemote => remote::run(&config.dir, config.remote_events)?,
+        Bench::Pull => pull::run(&config.dir, config.remote_events)?,
         Bench::List => list::run(&config.dir, config.campaigns, config.queries)?,
         Bench::Rebuild => rebuild::run(&config.dir, config.events, &config.child_exe)?,
         Bench::AuditExport => export::run(&config.dir, config.events)?,

@@ -114,6 +114,9 @@ enum Command {
     PeriodReport,
     /// Store::apply_remote against a bare batched insert
     ApplyRemote,
+    /// Store::apply_pulled: a fresh laptop's pull, every event checked, against a bare batched
+    /// insert (--remote-events)
+    Pull,
     /// The sync server: one laptop pushes, then pulls, over loopback, against a bare batched insert
     Sync,
     /// The sync server: many laptops syncing at once (latency, errors, server memory)
@@ -144,6 +147,7 @@ fn main() -> Result<()> {
         Command::PeriodReport => vec![Bench::PeriodReport],
         Command::CustodyPdf => vec![Bench::CustodyPdf],
         Command::ApplyRemote => vec![Bench::ApplyRemote],
+        Command::Pull => vec![Bench::Pull],
         Command::Sync => vec![Bench::Sync],
         Command::Devices => vec![Bench::Devices],
         Command::Server => Bench::SERVER.to_vec(),

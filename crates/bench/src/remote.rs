@@ -23,10 +23,10 @@ const TARGET: f64 = 0.5;
 
 /// Campaigns active at once on a site's sync: a page of 1,000 events then carries about 20
 /// events of each campaign it touches.
-const SITE_IN_FLIGHT: usize = 50;
+pub const SITE_IN_FLIGHT: usize = 50;
 
 /// Campaigns active at once in the stress case: a page touches about 640 campaigns.
-const STRESS_IN_FLIGHT: usize = 1_000;
+pub const STRESS_IN_FLIGHT: usize = 1_000;
 
 /// Applies `events` remote events in both scenarios.
 pub fn run(dir: &Path, events: u64) -> Result<Vec<Figure>> {

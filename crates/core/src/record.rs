@@ -187,6 +187,9 @@ pub struct AnomalyNote {
     pub remedy: String,
     /// Who reviewed it, by name; `None` while it waits for review.
     pub reviewed_by_name: Option<String>,
+    /// The site whose token pushed the review, as the sync server attests it (unlike the name,
+    /// which the reviewing laptop states); `None` until the review came back from the server.
+    pub reviewed_at_site: Option<String>,
 }
 
 /// Everything about one campaign, as recorded (up to an instant, for "as of").
@@ -375,6 +378,7 @@ impl CampaignRecord {
                 anomaly: a.clone(),
                 remedy: a.kind.remedy().to_owned(),
                 reviewed_by_name: a.review.as_ref().map(|r| r.reviewed_by.display_name()),
+                reviewed_at_site: None,
             })
             .collect();
         let newer_note = newer_entries_note(state.newer_entries);
@@ -396,6 +400,10 @@ impl CampaignRecord {
     pub fn attest_sites(&mut self, sites: &std::collections::HashMap<EventId, String>) {
         for entry in &mut self.events {
             entry.site = sites.get(&entry.event.id).cloned();
+        }
+        for note in &mut self.anomalies {
+            note.reviewed_at_site =
+                note.anomaly.review.as_ref().and_then(|r| sites.get(&r.review_id)).cloned();
         }
     }
 

@@ -35,8 +35,8 @@ pub(super) struct PullChecks<'a> {
     device: &'a DeviceId,
     policy: Option<SitePolicy>,
     now: Timestamp,
-    /// Creations admitted in this page, by campaign.
-    creations: HashMap<CampaignId, EventId>,
+    /// Each campaign's confirmed creation, as far as this page has looked it up or admitted it.
+    creations: HashMap<CampaignId, Option<EventId>>,
     /// Events admitted in this page: their campaign, type, and the type they change.
     admitted: HashMap<EventId, (CampaignId, EventType, Option<EventType>)>,
 }
@@ -101,7 +101,7 @@ impl<'a> PullChecks<'a> {
         let changes = acts_on.filter(|_| event.event_type.acts_on_others());
         self.admitted.insert(event.id.clone(), (event.stream_id.clone(), event.event_type, changes));
         if event.event_type == EventType::CampaignCreated {
-            self.creations.insert(event.stream_id.clone(), event.id.clone());
+            self.creations.insert(event.stream_id.clone(), Some(event.id.clone()));
         }
         Ok(Ok(()))
     }
@@ -153,18 +153,22 @@ impl<'a> PullChecks<'a> {
     }
 
     /// A campaign is created once, and nothing has an id before its creation.
-    fn creation(&self, event: &Event) -> Result<Result<(), FieldError>> {
+    fn creation(&mut self, event: &Event) -> Result<Result<(), FieldError>> {
         let created = match self.creations.get(&event.stream_id) {
-            Some(id) => Some(id.clone()),
-            None => self
-                .conn
-                .prepare_cached(
-                    "SELECT id FROM events WHERE stream_id = ?1 AND event_type = 'CampaignCreated'
-                       AND server_position IS NOT NULL ORDER BY id LIMIT 1",
-                )?
-                .query_row([event.stream_id.as_str()], |r| r.get::<_, String>(0))
-                .optional()?
-                .and_then(|id| EventId::parse(&id).ok()),
+            Some(known) => known.clone(),
+            None => {
+                let stored = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT id FROM events WHERE stream_id = ?1 AND event_type = 'CampaignCreated'
+                           AND server_position IS NOT NULL ORDER BY id LIMIT 1",
+                    )?
+                    .query_row([event.stream_id.as_str()], |r| r.get::<_, String>(0))
+                    .optional()?
+                    .and_then(|id| EventId::parse(&id).ok());
+                self.creations.insert(event.stream_id.clone(), stored.clone());
+                stored
+            }
         };
         let Some(created) = created.filter(|c| *c != event.id) else {
             return Ok(Ok(()));

@@ -317,6 +317,7 @@ impl Store {
                 data: &data_text,
                 raw: None,
                 position: None,
+                site: None,
             };
             insert_event(&tx, &mut insert, &event, text)?
         };

@@ -68,6 +68,7 @@ impl Store {
                 payload: Some(payload),
                 raw: None,
                 position: None,
+                site: None,
             });
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -157,6 +158,8 @@ pub(super) struct Arrival<'a> {
     pub raw: Option<&'a str>,
     /// Its position in the sync server's log, when it was pulled from there.
     pub position: Option<i64>,
+    /// The site the sync server attests for it, when it was pulled from there.
+    pub site: Option<&'a str>,
 }
 
 /// The arrivals of events read with the tolerant reader (their payloads move into them).
@@ -171,6 +174,7 @@ pub(super) fn arrivals(incoming: &mut [Incoming]) -> Vec<Arrival<'_>> {
                 payload,
                 raw: i.raw.as_deref(),
                 position: None,
+                site: None,
             }
         })
         .collect()
@@ -333,8 +337,13 @@ fn store(conn: &Connection, insert: &mut rusqlite::Statement<'_>, arrival: &Arri
         (Some(payload), None) => event.canonical_text(payload),
         _ => event.data.to_string(),
     };
-    let text =
-        RowText { event_type: arrival.type_name, data: &data, raw: arrival.raw, position: arrival.position };
+    let text = RowText {
+        event_type: arrival.type_name,
+        data: &data,
+        raw: arrival.raw,
+        position: arrival.position,
+        site: arrival.site,
+    };
     if insert_event(conn, insert, event, text)? {
         return Ok(Stored::New);
     }
@@ -345,9 +354,9 @@ fn store(conn: &Connection, insert: &mut rusqlite::Statement<'_>, arrival: &Arri
         data: arrival.payload.as_ref().map_or_else(|| event.data.clone(), |p| event.canonical_data(p)),
         ..event.clone()
     };
-    let (seq, stored_position, stored_raw): (i64, Option<i64>, Option<String>) = conn
-        .prepare_cached("SELECT seq, server_position, raw FROM events WHERE id = ?1")?
-        .query_row([event.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    let (seq, stored_position, stored_site, stored_raw): (i64, Option<i64>, Option<String>, Option<String>) =
+        conn.prepare_cached("SELECT seq, server_position, server_site, raw FROM events WHERE id = ?1")?
+            .query_row([event.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     let same = match (arrival.raw, stored_raw) {
         (Some(raw), Some(stored)) => {
             serde_json::from_str::<Value>(raw).ok() == serde_json::from_str::<Value>(&stored).ok()
@@ -357,6 +366,11 @@ fn store(conn: &Connection, insert: &mut rusqlite::Statement<'_>, arrival: &Arri
     };
     if !same {
         return Err(StoreError::IdReused { id: event.id.clone(), detail: differences(&existing, &received) });
+    }
+    // The site the server attests is kept once, as the event first comes back from it.
+    if let (None, Some(site)) = (stored_site, arrival.site) {
+        conn.prepare_cached("UPDATE events SET server_site = ?2 WHERE id = ?1")?
+            .execute(params![event.id.as_str(), site])?;
     }
     match (stored_position, arrival.position) {
         (None, Some(position)) => {

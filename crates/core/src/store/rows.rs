@@ -49,8 +49,8 @@ pub fn event_from_row(row: &Row<'_>) -> Result<Event> {
 /// The statement [`insert_event`] runs, prepared once for a batch of inserts.
 pub fn insert_statement(conn: &Connection) -> Result<CachedStatement<'_>> {
     Ok(conn.prepare_cached(
-        "INSERT INTO events (id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, created_at, raw, server_position)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+        "INSERT INTO events (id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, created_at, raw, server_position, server_site)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (id) DO NOTHING",
     )?)
 }
@@ -65,6 +65,8 @@ pub struct RowText<'a> {
     pub raw: Option<&'a str>,
     /// Its position in the sync server's log, for an event pulled from it.
     pub position: Option<i64>,
+    /// The site the sync server attests for it, for an event pulled from it.
+    pub site: Option<&'a str>,
 }
 
 /// Inserts an event with `stmt` from [`insert_statement`] on `conn`. Returns `false`, inserting
@@ -89,6 +91,7 @@ pub fn insert_event(
         event.created_at.to_string(),
         text.raw,
         text.position,
+        text.site,
     ]);
     match inserted {
         Ok(rows) => Ok(rows == 1),

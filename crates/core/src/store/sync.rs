@@ -268,7 +268,7 @@ impl Store {
             };
             match Incoming::read(pulled.event.get()) {
                 Ok(incoming) => match checks.admit(pulled, &incoming)? {
-                    Ok(()) => read.push((pulled.position, incoming)),
+                    Ok(()) => read.push((pulled, incoming)),
                     Err(error) => refusals.push(refusal(
                         error.field,
                         error.message,
@@ -280,11 +280,13 @@ impl Store {
                 }
             }
         }
-        let (positions, mut incoming): (Vec<i64>, Vec<Incoming>) = read.into_iter().unzip();
+        let (served, mut incoming): (Vec<&PulledEvent>, Vec<Incoming>) = read.into_iter().unzip();
+        let positions: Vec<i64> = served.iter().map(|p| p.position).collect();
         let mut clashes = Vec::new();
         let mut batch = arrivals(&mut incoming);
-        for (arrival, position) in batch.iter_mut().zip(&positions) {
-            arrival.position = Some(*position);
+        for (arrival, pulled) in batch.iter_mut().zip(&served) {
+            arrival.position = Some(pulled.position);
+            arrival.site = pulled.site.as_deref();
         }
         let mut report = apply_batch(&tx, batch, Some(&mut clashes))?;
         let mut taken = vec![true; incoming.len()];
@@ -298,10 +300,6 @@ impl Store {
                 refused_at: now,
             });
         }
-        let accepted = incoming.iter().zip(&positions).zip(&taken).filter(|(_, &t)| t);
-        let sites = page.iter().map(|p| (p.position, p.site.as_deref()));
-        let sites: std::collections::HashMap<i64, &str> = sites.filter_map(|(p, s)| Some((p, s?))).collect();
-        set_sites(&tx, accepted.filter_map(|((i, position), _)| Some((&i.event.id, *sites.get(position)?))))?;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR REPLACE INTO pull_refusals (position, event_id, field, message, raw, refused_at)
@@ -513,15 +511,4 @@ impl Store {
         }
         Ok(out)
     }
-}
-
-/// Keeps the site the server attests for each pulled event that does not have one yet (the
-/// trigger allows this once).
-fn set_sites<'a>(conn: &Connection, sites: impl Iterator<Item = (&'a EventId, &'a str)>) -> Result<()> {
-    let mut stmt =
-        conn.prepare_cached("UPDATE events SET server_site = ?2 WHERE id = ?1 AND server_site IS NULL")?;
-    for (id, site) in sites {
-        stmt.execute(params![id.as_str(), site])?;
-    }
-    Ok(())
 }

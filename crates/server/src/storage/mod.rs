@@ -584,24 +584,45 @@ pub(crate) fn empty_status(device: &DeviceId) -> DeviceStatus {
     }
 }
 
-/// Fills a page from `rows` (position, received_at, site, admin, envelope), at most `limit` of
-/// them and no more than [`MAX_PAGE_BYTES`] of envelopes (but always the first); `has_more`
-/// when a row was left over.
-pub(crate) fn fill_page(
-    rows: impl Iterator<Item = Result<(i64, Timestamp, Option<String>, bool, String)>>,
-    limit: u32,
-) -> Result<Page> {
-    let mut events = Vec::new();
-    let mut bytes = 0;
-    for row in rows {
-        let (position, received_at, site, admin, envelope) = row?;
-        if events.len() == limit as usize || (!events.is_empty() && bytes + envelope.len() > MAX_PAGE_BYTES) {
-            return Ok(Page { events, has_more: true });
-        }
-        bytes += envelope.len();
-        events.push(StoredEvent::new(position, received_at, site, admin, envelope)?);
+/// A page of the log filled row by row, in position order: at most `limit` events and no more
+/// than [`MAX_PAGE_BYTES`] of envelopes (but always the first). Each row says which token pushed
+/// it; `admins` are the administrators' tokens.
+pub(crate) struct PageBuilder {
+    events: Vec<StoredEvent>,
+    bytes: usize,
+    limit: usize,
+    admins: std::collections::HashSet<String>,
+}
+
+impl PageBuilder {
+    pub(crate) fn new(limit: u32, admins: std::collections::HashSet<String>) -> Self {
+        Self { events: Vec::new(), bytes: 0, limit: limit as usize, admins }
     }
-    Ok(Page { events, has_more: false })
+
+    /// Takes the next row, or returns `false` when the page is full (a row is left over).
+    pub(crate) fn offer(
+        &mut self,
+        position: i64,
+        received_at: Timestamp,
+        site: Option<String>,
+        token_id: Option<&str>,
+        envelope: String,
+    ) -> Result<bool> {
+        let full = self.events.len() == self.limit
+            || (!self.events.is_empty() && self.bytes + envelope.len() > MAX_PAGE_BYTES);
+        if full {
+            return Ok(false);
+        }
+        self.bytes += envelope.len();
+        let admin = token_id.is_some_and(|t| self.admins.contains(t));
+        self.events.push(StoredEvent::new(position, received_at, site, admin, envelope)?);
+        Ok(true)
+    }
+
+    /// The page; `has_more` when a row was left over.
+    pub(crate) fn finish(self, has_more: bool) -> Page {
+        Page { events: self.events, has_more }
+    }
 }
 
 /// The type a correction or void with the stored `envelope` changes.

@@ -18,9 +18,9 @@ use pluto_core::{CampaignId, DeviceId, Event, EventId, Timestamp};
 use tokio_postgres::{GenericClient, NoTls, Row};
 
 use super::{
-    acted_on, check_device, decode, empty_status, encode, fill_page, group_failed, plan_push, push_answer,
-    seq_from_db, seq_to_db, DeviceTally, Page, PushClaim, PushJob, PushOutput, Pusher, Result, Role, Storage,
-    StorageError, Target, TokenRecord, MAX_PAGE_BYTES, SEQ_CHUNK,
+    acted_on, check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db,
+    seq_to_db, DeviceTally, Page, PageBuilder, PushClaim, PushJob, PushOutput, Pusher, Result, Role, Storage,
+    StorageError, Target, TokenRecord, SEQ_CHUNK,
 };
 
 /// The migrations, in order; `pluto_server_schema` records which are applied.
@@ -256,27 +256,32 @@ impl PostgresStorage {
     }
 }
 
-/// A page of the log after position `$1`, at most `$2` rows (one more than a page holds) of
-/// the events `filter` selects, and of those only the rows whose envelopes before them take
-/// less than `$3` bytes: a page of large events never reads more than its bytes, plus one.
-fn page_query(filter: &str) -> String {
-    format!(
-        "SELECT position, received_at, site, admin, envelope FROM ( \
-           SELECT *, SUM(length) OVER (ORDER BY position ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before \
-           FROM (SELECT e.position, e.received_at, e.site, coalesce(t.role = 'admin', false) AS admin, e.envelope, \
-                        octet_length(e.envelope) AS length \
-                 FROM events e LEFT JOIN tokens t ON t.id = e.token_id \
-                 WHERE e.position > $1 {filter} ORDER BY e.position LIMIT $2) AS limited \
-         ) AS sized WHERE before IS NULL OR before < $3 ORDER BY position"
-    )
-}
-
-/// A page from the rows of a [`page_query`].
-fn page(rows: &[Row], limit: u32) -> Result<Page> {
-    fill_page(
-        rows.iter().map(|row| Ok((row.get(0), timestamp(row.get(1)), row.get(2), row.get(3), row.get(4)))),
-        limit,
-    )
+/// A page of the events `select` selects with `params` (position, received_at, site, token_id,
+/// envelope; in position order, one more row than `limit`), streamed row by row until it is full:
+/// a page of large events never holds more than its bytes, plus one.
+async fn page(
+    client: &deadpool_postgres::Object,
+    select: &tokio_postgres::Statement,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    limit: u32,
+) -> Result<Page> {
+    let admins = client
+        .query("SELECT id FROM tokens WHERE role = 'admin'", &[])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let mut page = PageBuilder::new(limit, admins);
+    let rows = client.query_raw(select, params.iter().copied()).await?;
+    let mut rows = std::pin::pin!(rows);
+    while let Some(row) = std::future::poll_fn(|cx| futures_core::Stream::poll_next(rows.as_mut(), cx)).await {
+        let row = row?;
+        let token: Option<&str> = row.get(3);
+        if !page.offer(row.get(0), timestamp(row.get(1)), row.get(2), token, row.get(4))? {
+            return Ok(page.finish(true));
+        }
+    }
+    Ok(page.finish(false))
 }
 
 fn timestamp(at: DateTime<Utc>) -> Timestamp {
@@ -506,9 +511,13 @@ impl Storage for PostgresStorage {
 
     async fn pull(&self, after: i64, limit: u32) -> Result<Page> {
         let client = self.pool.get().await?;
-        let select = client.prepare_cached(&page_query("")).await?;
-        let max = MAX_PAGE_BYTES as i64;
-        page(&client.query(&select, &[&after, &(i64::from(limit) + 1), &max]).await?, limit)
+        let select = client
+            .prepare_cached(
+                "SELECT position, received_at, site, token_id, envelope FROM events WHERE position > $1 \
+                 ORDER BY position LIMIT $2",
+            )
+            .await?;
+        page(&client, &select, &[&after, &(i64::from(limit) + 1)], limit).await
     }
 
     async fn usage(&self, token_id: &str, day: chrono::NaiveDate) -> Result<u64> {
@@ -545,14 +554,14 @@ impl Storage for PostgresStorage {
     ) -> Result<Page> {
         let client = self.pool.get().await?;
         let select = client
-            .prepare_cached(&page_query(
-                "AND e.token_id = $4 AND ($5::timestamptz IS NULL OR e.received_at >= $5)",
-            ))
+            .prepare_cached(
+                "SELECT position, received_at, site, token_id, envelope FROM events \
+                 WHERE token_id = $1 AND position > $2 AND ($3::timestamptz IS NULL OR received_at >= $3) \
+                 ORDER BY position LIMIT $4",
+            )
             .await?;
         let since = since.map(|t| t.datetime());
-        let max = MAX_PAGE_BYTES as i64;
-        let rows = client.query(&select, &[&after, &(i64::from(limit) + 1), &max, &token_id, &since]).await?;
-        page(&rows, limit)
+        page(&client, &select, &[&token_id, &after, &since, &(i64::from(limit) + 1)], limit).await
     }
 
     async fn head(&self) -> Result<i64> {

@@ -15,8 +15,8 @@ use pluto_core::{DeviceId, Event, EventId, Timestamp};
 use rusqlite::{named_params, params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
-    acted_on, check_device, decode, empty_status, encode, fill_page, group_failed, plan_push, push_answer,
-    seq_from_db, seq_to_db, DeviceTally, Page, PushClaim, PushJob, PushOutput, Pusher, Result, Role, Storage,
+    acted_on, check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db,
+    seq_to_db, DeviceTally, Page, PageBuilder, PushClaim, PushJob, PushOutput, Pusher, Result, Role, Storage,
     StorageError, Target, TokenRecord, SEQ_CHUNK,
 };
 
@@ -192,23 +192,26 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The columns [`page`] reads: position, received_at, site, whether an administrator's token
-/// pushed it, envelope.
-const PAGE_COLUMNS: &str = "e.position, e.received_at, e.site, coalesce(t.role = 'admin', 0), e.envelope";
+/// The columns [`page`] reads, in this order.
+const PAGE_COLUMNS: &str = "position, received_at, site, token_id, envelope";
 
 /// A page of the events that `stmt` selects with `params` ([`PAGE_COLUMNS`], in position order,
-/// at least one more row than `limit`), read row by row until it is full.
-fn page(stmt: &mut rusqlite::Statement<'_>, params: impl rusqlite::Params, limit: u32) -> Result<Page> {
+/// one more row than `limit`), read row by row until it is full.
+fn page(conn: &Connection, stmt: &mut rusqlite::Statement<'_>, params: impl rusqlite::Params, limit: u32) -> Result<Page> {
+    let admins = conn
+        .prepare_cached("SELECT id FROM tokens WHERE role = 'admin'")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut page = PageBuilder::new(limit, admins);
     let mut rows = stmt.query(params)?;
-    let rows = std::iter::from_fn(|| match rows.next() {
-        Ok(Some(row)) => Some((|| {
-            let received_at: String = row.get(1)?;
-            Ok((row.get(0)?, parse_time(&received_at)?, row.get(2)?, row.get(3)?, row.get(4)?))
-        })()),
-        Ok(None) => None,
-        Err(e) => Some(Err(e.into())),
-    });
-    fill_page(rows, limit)
+    while let Some(row) = rows.next()? {
+        let received_at: String = row.get(1)?;
+        let token: Option<String> = row.get(3)?;
+        if !page.offer(row.get(0)?, parse_time(&received_at)?, row.get(2)?, token.as_deref(), row.get(4)?)? {
+            return Ok(page.finish(true));
+        }
+    }
+    Ok(page.finish(false))
 }
 
 fn parse_time(text: &str) -> Result<Timestamp> {
@@ -451,10 +454,9 @@ impl Storage for SqliteStorage {
     async fn pull(&self, after: i64, limit: u32) -> Result<Page> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {PAGE_COLUMNS} FROM events e LEFT JOIN tokens t ON t.id = e.token_id \
-                 WHERE e.position > ?1 ORDER BY e.position LIMIT ?2"
+                "SELECT {PAGE_COLUMNS} FROM events WHERE position > ?1 ORDER BY position LIMIT ?2"
             ))?;
-            page(&mut stmt, params![after, i64::from(limit) + 1], limit)
+            page(conn, &mut stmt, params![after, i64::from(limit) + 1], limit)
         })
         .await
     }
@@ -502,10 +504,10 @@ impl Storage for SqliteStorage {
         let since = since.map_or_else(String::new, |t| t.to_string());
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {PAGE_COLUMNS} FROM events e LEFT JOIN tokens t ON t.id = e.token_id \
-                 WHERE e.token_id = ?1 AND e.position > ?2 AND e.received_at >= ?3 ORDER BY e.position LIMIT ?4"
+                "SELECT {PAGE_COLUMNS} FROM events \
+                 WHERE token_id = ?1 AND position > ?2 AND received_at >= ?3 ORDER BY position LIMIT ?4"
             ))?;
-            page(&mut stmt, params![token_id, after, since, i64::from(limit) + 1], limit)
+            page(conn, &mut stmt, params![token_id, after, since, i64::from(limit) + 1], limit)
         })
         .await
     }
