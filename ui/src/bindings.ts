@@ -228,6 +228,11 @@ export type AnomalyNote = {
 	remedy: string,
 	/**  Who reviewed it, by name; `None` while it waits for review. */
 	reviewedByName: string | null,
+	/**
+	 *  The site whose token pushed the review, as the sync server attests it (unlike the name,
+	 *  which the reviewing laptop states); `None` until the review came back from the server.
+	 */
+	reviewedAtSite: string | null,
 };
 
 /**  What the window needs to know at start and after switching databases. */

@@ -54,6 +54,10 @@ fn every_benchmark_completes_at_a_tiny_scale() {
     let remote = run(Bench::ApplyRemote, &config).unwrap();
     assert_eq!((remote[0].pluto_count, remote[0].baseline_count), (2_000, 2_000));
 
+    // Every pulled event is checked and taken: none is refused.
+    let pull = run(Bench::Pull, &config).unwrap();
+    assert_eq!((pull[0].pluto_count, pull[1].pluto_count, pull[0].baseline_count), (2_000, 2_000, 2_000));
+
     let view = run(Bench::RecordView, &config).unwrap();
     assert_eq!((view[0].pluto_count, view[0].baseline_count), (2, 2));
 

@@ -274,7 +274,8 @@ async fn page(
     let mut page = PageBuilder::new(limit, admins);
     let rows = client.query_raw(select, params.iter().copied()).await?;
     let mut rows = std::pin::pin!(rows);
-    while let Some(row) = std::future::poll_fn(|cx| futures_core::Stream::poll_next(rows.as_mut(), cx)).await {
+    while let Some(row) = std::future::poll_fn(|cx| futures_core::Stream::poll_next(rows.as_mut(), cx)).await
+    {
         let row = row?;
         let token: Option<&str> = row.get(3);
         if !page.offer(row.get(0), timestamp(row.get(1)), row.get(2), token, row.get(4))? {

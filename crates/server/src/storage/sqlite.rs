@@ -197,7 +197,12 @@ const PAGE_COLUMNS: &str = "position, received_at, site, token_id, envelope";
 
 /// A page of the events that `stmt` selects with `params` ([`PAGE_COLUMNS`], in position order,
 /// one more row than `limit`), read row by row until it is full.
-fn page(conn: &Connection, stmt: &mut rusqlite::Statement<'_>, params: impl rusqlite::Params, limit: u32) -> Result<Page> {
+fn page(
+    conn: &Connection,
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    limit: u32,
+) -> Result<Page> {
     let admins = conn
         .prepare_cached("SELECT id FROM tokens WHERE role = 'admin'")?
         .query_map([], |r| r.get(0))?
