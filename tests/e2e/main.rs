@@ -1297,7 +1297,7 @@ impl Day<'_> {
         s.wait_text("[data-testid=campaign-status]", "Completed")?;
         s.wait_text("[data-testid=current-weight]", "kg")?;
         s.click_on("[data-testid=tab-history]")?;
-        s.wait_text("[data-testid=history-entry][data-event-type=EventCorrected]", "Scale recalibrated")?;
+        s.wait_any_text("[data-testid=history-entry][data-event-type=EventCorrected]", "Scale recalibrated")?;
         s.click_on("[data-testid=back]")?;
         Ok(())
     }
@@ -1569,8 +1569,8 @@ impl Day<'_> {
         wait_closed(s, "[data-testid=event-form]")?;
         // The history names the people, and the site the server confirms sent each entry.
         s.click_on("[data-testid=tab-history]")?;
-        s.wait_text("[data-testid=recorded-by]", "Ana Jensen")?;
-        s.wait_text("[data-testid=attested-site]", "laptop (confirmed by the server)")?;
+        s.wait_any_text("[data-testid=recorded-by]", "Ana Jensen")?;
+        s.wait_any_text("[data-testid=attested-site]", "laptop (confirmed by the server)")?;
         // A laptop that recorded before it learned the policy (here: the policy forgotten, as on a
         // laptop never synced) has its entry refused by the server; "Sync now" sends it at once
         // and the status bar opens the refused entries with the server's reason.

@@ -135,6 +135,24 @@ impl Session {
         .map_err(|e| format!("{e}; it reads {last:?}"))
     }
 
+    /// Waits until any element matching `css` contains `needle` (where order is not the point,
+    /// such as a history listing newest first); returns that element's text.
+    pub fn wait_any_text(&self, css: &str, needle: &str) -> Result<String> {
+        let mut seen = Vec::new();
+        self.wait_until(&format!("some {css} to contain {needle:?}"), || {
+            seen.clear();
+            for e in self.find_all(css)? {
+                let text = self.text(&e)?;
+                if text.contains(needle) {
+                    return Ok(Some(text));
+                }
+                seen.push(text);
+            }
+            Ok(None)
+        })
+        .map_err(|e| format!("{e}; they read {seen:?}"))
+    }
+
     /// Clicks an element.
     pub fn click(&self, e: &Element) -> Result<()> {
         self.post(&format!("/element/{}/click", e.0), json!({})).map(|_| ())

@@ -309,6 +309,40 @@ async fn a_log_that_never_ends_ends_the_sync_at_the_head_it_claimed() {
     laptop.still_intact(&before);
 }
 
+/// A fake server answered a page with 65 MiB, and served an event of 160 KB: the answer ends
+/// the sync as untrustworthy (not as "offline", which would retry it for ever), and the large
+/// event is kept aside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_and_events_larger_than_any_server_sends_are_not_taken() {
+    let laptop = Laptop::new();
+    let before = laptop.export();
+    let mut script = Script::serving(Vec::new());
+    script.head = 1;
+    script.page =
+        Some(|_, _| json!({"events": [], "nextAfter": 1, "hasMore": false, "padding": "x".repeat(65 << 20)}));
+    let error = laptop.sync(&fake(script).await).await.unwrap_err();
+    assert!(matches!(error, SyncError::Untrustworthy(_)), "{error}");
+    assert!(error.to_string().contains("larger than the 64 MiB"), "{error}");
+    laptop.still_intact(&before);
+
+    let laptop = Laptop::new();
+    let before = laptop.export();
+    let campaign = CampaignId::generate();
+    // Every text within its 10,000 characters, but four of them in four-byte characters.
+    let mut data = SampleCampaign::numbered(8).payload(EventType::GranulationCompleted).unwrap();
+    for field in ["ticketNumber", "polymerComposition", "wasteCode", "notes"] {
+        data[field] = json!("\u{1F4E6}".repeat(10_000));
+    }
+    let large = event(&campaign, OTHER, 1, EventType::GranulationCompleted, data);
+    let report = laptop.sync(&fake(Script::serving(vec![(large, "LEGO")])).await).await.unwrap();
+    assert_eq!(report.pull_refused, 1, "{report:?}");
+    let refusals = laptop.store().pull_refusals().unwrap();
+    assert_eq!(refusals[0].field, "event", "{refusals:?}");
+    assert!(refusals[0].message.contains("at most 131072 bytes"), "{}", refusals[0].message);
+    assert!(laptop.store().campaign(&campaign).unwrap().is_none(), "the large event is not folded");
+    laptop.still_intact(&before);
+}
+
 /// A fake server answered `stored` for an event it never stored, which the laptop then dropped
 /// from its queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

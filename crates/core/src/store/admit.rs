@@ -3,8 +3,8 @@
 //! make this laptop fold what an honest server would have refused. An event that fails is kept
 //! aside as a pull refusal (with the field and the reason) and never folded.
 //!
-//! - the envelope's times and id lie between 2024 and a few days past this laptop's clock
-//!   ([`crate::bounds`]);
+//! - the envelope's times and id lie between 2024 and a few days past this laptop's clock, and
+//!   the event is at most 128 KiB ([`crate::bounds`]);
 //! - an event under this laptop's own device id is one it wrote;
 //! - the site the server attests for an event may record its type (the server's last policy);
 //! - a campaign is created once, and nothing has an id before its creation;
@@ -63,7 +63,9 @@ impl<'a> PullChecks<'a> {
         incoming: &Incoming,
     ) -> Result<Result<(), FieldError>> {
         let event = &incoming.event;
-        if let Err(error) = crate::bounds::check_times(event, self.now, 2 * crate::bounds::MAX_AHEAD) {
+        let bounds = crate::bounds::check_size(pulled.event.get().len())
+            .and_then(|()| crate::bounds::check_times(event, self.now, 2 * crate::bounds::MAX_AHEAD));
+        if let Err(error) = bounds {
             return Ok(Err(error));
         }
         if &event.device_id == self.device && event_by_id(self.conn, event.id.as_str())?.is_none() {

@@ -190,6 +190,9 @@ impl Store {
         let data = payload.to_value();
         // The stored text is the payload's own serialization, as for events from elsewhere.
         let data_text = serde_json::to_string(&payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // The envelope's other fields are bounded (ids, a user id, a time): 512 bytes at most.
+        crate::bounds::check_size(data_text.len() + 512)
+            .map_err(|e| Refusal::Field(FieldError::new("data", e.message)))?;
         let device_id = self.device_id.clone();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut projections = ProjectionRows::new(&tx)?;

@@ -136,6 +136,26 @@ fn refused_entries_change_nothing() {
 }
 
 #[test]
+fn an_entry_larger_than_any_server_takes_is_refused_at_entry() {
+    let mut f = fixture();
+    let id = campaign(&mut f.store, 4, 2);
+    let before = snapshot(&f.store);
+    // Each text is within its 10,000 characters, but four of them in four-byte characters make
+    // an event no server or laptop takes (128 KiB): refused here, not after weeks in the outbox.
+    let full = "\u{1F4E6}".repeat(crate::payload::MAX_TEXT_CHARS);
+    let mut data = SampleCampaign::numbered(4).payload(EventType::GranulationCompleted).unwrap();
+    for field in ["ticketNumber", "polymerComposition", "wasteCode", "notes"] {
+        data[field] = json!(full);
+    }
+    let err =
+        f.store.record(Draft::new(Some(id), EventType::GranulationCompleted, data, user())).unwrap_err();
+    assert!(err.is_refusal(), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("data") && message.contains("131072 bytes"), "{message}");
+    assert_eq!(snapshot(&f.store), before);
+}
+
+#[test]
 fn expected_version_detects_a_concurrent_writer() {
     let mut f = fixture();
     let id = campaign(&mut f.store, 4, 2);

@@ -22,6 +22,9 @@ use crate::time::Timestamp;
 /// Events per push request.
 pub const PUSH_BATCH: usize = 500;
 
+/// The largest answer this laptop reads: far above a page of the log (at most 4 MiB of events).
+const MAX_ANSWER_BYTES: u64 = 64 * 1024 * 1024;
+
 /// How long one ordinary request may take before the network counts as gone.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -183,12 +186,16 @@ impl SyncClient {
     ) -> Result<T, SyncError> {
         let mut response = result.map_err(|e| self.offline(e))?;
         let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_string()
-            .map_err(|e| self.offline(e))?;
+        let body = response.body_mut().with_config().limit(MAX_ANSWER_BYTES).read_to_string().map_err(
+            |e| match e {
+                // An honest server's page is at most 4 MiB: a larger answer is no network trouble.
+                ureq::Error::BodyExceedsLimit(_) => SyncError::Untrustworthy(format!(
+                    "its answer is larger than the {} MiB this laptop reads",
+                    MAX_ANSWER_BYTES / (1024 * 1024)
+                )),
+                e => self.offline(e),
+            },
+        )?;
         if (200..300).contains(&status) {
             return serde_json::from_str(&body)
                 .map_err(|e| SyncError::Protocol(format!("{e} in a {status} answer")));
