@@ -21,6 +21,13 @@ fn open_copy(fixture: &Path, dir: &Path) -> Store {
     Store::open(&copy).unwrap_or_else(|e| panic!("{} does not open: {e}", fixture.display()))
 }
 
+/// Reads a fixture as it is, without writing a byte beside it (no `-wal` or `-shm` file).
+fn read_fixture(fixture: &Path) -> rusqlite::Connection {
+    let uri = format!("file:{}?immutable=1", fixture.display());
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+    rusqlite::Connection::open_with_flags(uri, flags).unwrap()
+}
+
 #[test]
 fn every_fixture_opens_migrated_with_every_event_and_projection_intact() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -32,10 +39,8 @@ fn every_fixture_opens_migrated_with_every_event_and_projection_intact() {
         }
         seen += 1;
         let dir = tempfile::tempdir().unwrap();
-        let before: i64 = rusqlite::Connection::open(&path)
-            .unwrap()
-            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
-            .unwrap();
+        let before: i64 =
+            read_fixture(&path).query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).unwrap();
         let store = open_copy(&path, dir.path());
         let after: i64 =
             store.connection().query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0)).unwrap();
@@ -61,8 +66,7 @@ fn an_older_store_is_folded_again_in_the_canonical_order() {
         let dir = tempfile::tempdir().unwrap();
         let fixture =
             Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/schema-v{version}.sqlite3"));
-        let before: String = rusqlite::Connection::open(&fixture)
-            .unwrap()
+        let before: String = read_fixture(&fixture)
             .query_row(
                 "SELECT status FROM campaign_projections WHERE lego_campaign_code LIKE 'LEGO-FX-%-2'",
                 [],
