@@ -51,11 +51,19 @@ fn whole_lifecycle_from_the_shell() {
     let id = create(&p, "LEGO-2026-0001");
     assert!(id.starts_with("cmp_"), "{id}");
     for t in lifecycle() {
-        let event_id = p.ok(&["record", &id, t, "--data", &sample(t)]);
+        // The completion as the original design writes it: its notes only.
+        let data =
+            if t == "CampaignCompleted" { r#"{"completionNotes":"done"}"#.to_owned() } else { sample(t) };
+        let event_id = p.ok(&["record", &id, t, "--data", &data]);
         assert!(event_id.trim().starts_with("evt_"));
     }
     let state = p.json(&["show", &id]);
     assert_eq!(state["status"], json!("completed"));
+    let today = chrono::Local::now().date_naive().to_string();
+    assert_eq!(
+        state["steps"]["completion"]["data"],
+        json!({"completionDate": today, "completionNotes": "done"})
+    );
     assert_eq!(state["nextExpectedStep"], Value::Null);
     assert_eq!(state["legoCampaignCode"], json!("LEGO-2026-0001"));
     assert_eq!(state["eventCount"], json!(12));

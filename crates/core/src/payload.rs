@@ -618,6 +618,13 @@ impl Payload {
         Ok(payload)
     }
 
+    /// Parses an entry being made at `now` as [`Payload::parse`] does, after filling in what the
+    /// type's later versions added ([`crate::upcast::upcast_entry`]): an entry typed as any
+    /// version of the type writes it is recorded as the current version.
+    pub fn parse_entry(event_type: EventType, data: &Value, now: Timestamp) -> Result<Payload, FieldError> {
+        Self::parse(event_type, &crate::upcast::upcast_entry(event_type, data, now))
+    }
+
     fn parse_shape(event_type: EventType, data: &Value) -> Result<Payload, FieldError> {
         if !data.is_object() {
             return Err(FieldError::new(

@@ -4,17 +4,43 @@
 //! Each type's chain is declared in the registry ([`crate::registry`]). An upcaster only adds
 //! what its version introduced and leaves a field that is already there alone, so applying a
 //! chain twice, or to a payload a correction already completed, changes nothing.
+//!
+//! The same chains make an entry typed as the original design writes it acceptable as it is
+//! typed ([`upcast_entry`]): a field a later version added is optional on input and defaulted,
+//! while the writer stores it.
 
 use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
 use crate::payload::EventType;
-use crate::time::Timestamp;
+use crate::time::{IsoDate, Timestamp};
 
-/// Turns the payload of one schema version into the next. `recorded_at` is the event's
-/// `createdAt`, for versions that add what an older entry only implied.
-pub type Upcaster = fn(data: &mut Map<String, Value>, recorded_at: Timestamp);
+/// When an entry was recorded, for versions that add what an older entry only implied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recording {
+    /// The entry's `createdAt`.
+    pub at: Timestamp,
+    /// The day it was recorded: for a stored event the UTC day of `createdAt` (as the builds
+    /// that wrote the older version showed it); for an entry being made, the day on this
+    /// laptop's clock, which is the site's.
+    pub day: IsoDate,
+}
+
+impl Recording {
+    /// A stored event recorded at `at`.
+    pub fn stored(at: Timestamp) -> Recording {
+        Recording { at, day: IsoDate(at.datetime().date_naive()) }
+    }
+
+    /// An entry being made on this laptop at `now`.
+    pub fn entry(now: Timestamp) -> Recording {
+        Recording { at: now, day: IsoDate(now.datetime().with_timezone(&chrono::Local).date_naive()) }
+    }
+}
+
+/// Turns the payload of one schema version into the next.
+pub type Upcaster = fn(data: &mut Map<String, Value>, recorded: Recording);
 
 /// `data`, recorded under `schema_version` of `event_type` at `recorded_at`, as the current
 /// version of the type. Borrowed when there is nothing to upcast (the current version, a newer
@@ -26,12 +52,23 @@ pub fn upcast(
     recorded_at: Timestamp,
 ) -> Cow<'_, Value> {
     let from = usize::try_from(schema_version.max(1) - 1).unwrap_or(usize::MAX);
-    let chain = event_type.upcasters().get(from..).unwrap_or_default();
+    run(event_type.upcasters().get(from..).unwrap_or_default(), data, Recording::stored(recorded_at))
+}
+
+/// `data` of an entry being made at `now`, typed as any version of `event_type` writes it, as
+/// the current version: every upcaster of the type runs, and each leaves a field that is there
+/// alone. So the original design's `{"completionNotes": "done"}` is recorded with today's
+/// `completionDate`.
+pub fn upcast_entry(event_type: EventType, data: &Value, now: Timestamp) -> Cow<'_, Value> {
+    run(event_type.upcasters(), data, Recording::entry(now))
+}
+
+fn run<'a>(chain: &[Upcaster], data: &'a Value, recorded: Recording) -> Cow<'a, Value> {
     match data {
         Value::Object(map) if !chain.is_empty() => {
             let mut map = map.clone();
             for step in chain {
-                step(&mut map, recorded_at);
+                step(&mut map, recorded);
             }
             Cow::Owned(Value::Object(map))
         }
@@ -40,10 +77,9 @@ pub fn upcast(
 }
 
 /// `CampaignCompleted` 1 → 2: version 2 records the day the campaign was closed
-/// (`completionDate`); a version 1 entry was closed the day it was recorded (UTC).
-pub fn completion_date_from_recording(data: &mut Map<String, Value>, recorded_at: Timestamp) {
-    data.entry("completionDate")
-        .or_insert_with(|| Value::String(recorded_at.datetime().date_naive().to_string()));
+/// (`completionDate`); a version 1 entry was closed the day it was recorded.
+pub fn completion_date_from_recording(data: &mut Map<String, Value>, recorded: Recording) {
+    data.entry("completionDate").or_insert_with(|| Value::String(recorded.day.to_string()));
 }
 
 #[cfg(test)]
@@ -174,10 +210,39 @@ mod tests {
         }
         let last = last.unwrap();
         assert_eq!((last.event_type, last.schema_version), (EventType::CampaignCompleted, 2));
-        let missing = json!({ "completionNotes": "no date" });
-        let err = store
-            .record(Draft::new(id, EventType::CampaignCompleted, missing, UserId::parse("usr_ana").unwrap()))
-            .unwrap_err();
-        assert!(err.to_string().contains("completionDate"), "{err}");
+    }
+
+    /// The original design's `CampaignCompleted` is `{"completionNotes"?}`: typed so, it is
+    /// recorded as the current version, closed today on this laptop's clock.
+    #[test]
+    fn an_entry_typed_as_the_original_design_writes_it_is_recorded_as_the_current_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("laptop.sqlite3")).unwrap();
+        let sample = SampleCampaign::numbered(3);
+        let mut id = None;
+        for &t in &EventType::STEPS[..EventType::STEPS.len() - 1] {
+            let draft =
+                Draft::new(id.clone(), t, sample.payload(t).unwrap(), UserId::parse("usr_ana").unwrap());
+            id = Some(store.record(draft).unwrap().event.stream_id);
+        }
+        let today = chrono::Local::now().date_naive().to_string();
+        let spec = json!({ "completionNotes": "done" });
+        let recorded = store
+            .record(Draft::new(
+                id.clone(),
+                EventType::CampaignCompleted,
+                spec,
+                UserId::parse("usr_ana").unwrap(),
+            ))
+            .unwrap();
+        assert_eq!(recorded.event.schema_version, 2);
+        assert_eq!(recorded.event.data, json!({ "completionDate": today, "completionNotes": "done" }));
+        // A date that is typed is kept; a date typed wrong is still refused by name.
+        let dated = json!({"completionDate": "2026-03-30"});
+        let entry = super::upcast_entry(EventType::CampaignCompleted, &dated, Timestamp::now());
+        assert_eq!(entry["completionDate"], "2026-03-30");
+        let wrong = json!({ "completionDate": "30.03.2026" });
+        let err = Payload::parse_entry(EventType::CampaignCompleted, &wrong, Timestamp::now()).unwrap_err();
+        assert_eq!(err.field, "completionDate");
     }
 }

@@ -156,7 +156,8 @@ impl Store {
     /// (as last fetched), the status progression, the ECHA gate and the correction rules. On
     /// refusal nothing is written.
     pub fn record(&mut self, draft: Draft) -> Result<Recorded> {
-        let payload = Payload::parse(draft.event_type, &draft.data).map_err(Refusal::Field)?;
+        let payload =
+            Payload::parse_entry(draft.event_type, &draft.data, Timestamp::now()).map_err(Refusal::Field)?;
         if let Some(policy) = super::sync::site_policy(&self.conn)? {
             let acts_on = match &payload {
                 Payload::EventCorrected(c) => Some(c.corrects_event_type),
