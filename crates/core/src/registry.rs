@@ -39,6 +39,7 @@ macro_rules! event_registry {
             upcasters: [$($upcaster:path),* $(,)?],
             newer: $newer:ident,
             $(reaches: $status:ident = $status_name:literal {
+                code: $code:literal,
                 label: $status_label:literal,
                 step: $step_label:literal,
                 tone: $tone:ident $(,)?
@@ -163,6 +164,24 @@ macro_rules! event_registry {
                 }
             }
 
+            /// The status's stable code, in the stored forms that keep statuses as numbers (the
+            /// recorded steps' bits, the flows' bytes): declared with the status and never
+            /// reused, so a status added anywhere in the progression leaves stored ones reading
+            /// the same. Its place in the progression is [`CampaignStatus::rank`].
+            pub const fn code(self) -> u8 {
+                match self {
+                    $($(Self::$status => $code,)?)*
+                }
+            }
+
+            /// The status stored as `code`, if this build knows one.
+            pub const fn from_code(code: u8) -> Option<Self> {
+                match code {
+                    $($($code => Some(Self::$status),)?)*
+                    _ => None,
+                }
+            }
+
             /// The label of the step that reaching this status completed (the spec's
             /// `STEP_NAMES`).
             pub fn step_label(self) -> &'static str {
@@ -195,6 +214,17 @@ macro_rules! event_registry {
 
         /// The number of statuses.
         const STATUS_COUNT: usize = [$($(stringify!($status),)?)*].len();
+
+        // Codes fit the recorded steps' 32 bits and are never shared (a repeated one also fails
+        // to compile as an unreachable pattern in `from_code`).
+        const _: () = {
+            let codes: &[u8] = &[$($($code,)?)*];
+            let mut i = 0;
+            while i < codes.len() {
+                assert!(codes[i] < 32, "a status code is below 32");
+                i += 1;
+            }
+        };
 
         /// A parsed, typed payload of any registered event type.
         #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -296,7 +326,7 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
-        reaches: Created = "created" { label: "Created", step: "Campaign Created", tone: Start },
+        reaches: Created = "created" { code: 0, label: "Created", step: "Campaign Created", tone: Start },
         example: { "legoCampaignCode": "LEGO-2026-0042", "materialType": "PCR", "description": "Consumer take-back, Billund" },
     }
     /// Material arrives at MBA from LEGO's warehouse.
@@ -306,6 +336,7 @@ event_registry! {
         upcasters: [],
         newer: FoldKnownFields,
         reaches: InboundShipmentRecorded = "inbound_shipment_recorded" {
+            code: 1,
             label: "Inbound shipment recorded", step: "Inbound Shipment", tone: Mba,
         },
         slot: inbound_shipment,
@@ -321,6 +352,7 @@ event_registry! {
         upcasters: [],
         newer: FoldKnownFields,
         reaches: GranulationComplete = "granulation_complete" {
+            code: 2,
             label: "Granulation complete", step: "Granulation", tone: Mba,
         },
         slot: granulation,
@@ -333,6 +365,7 @@ event_registry! {
         upcasters: [],
         newer: FoldKnownFields,
         reaches: MetalRemovalComplete = "metal_removal_complete" {
+            code: 3,
             label: "Metal removal complete", step: "Metal Removal", tone: Mba,
         },
         slot: metal_removal,
@@ -345,6 +378,7 @@ event_registry! {
         upcasters: [],
         newer: FoldKnownFields,
         reaches: PolymerPurificationComplete = "polymer_purification_complete" {
+            code: 4,
             label: "Purification complete", step: "Polymer Purification", tone: Mba,
         },
         slot: polymer_purification,
@@ -357,6 +391,7 @@ event_registry! {
         upcasters: [],
         newer: FoldKnownFields,
         reaches: ExtrusionComplete = "extrusion_complete" {
+            code: 5,
             label: "Extrusion complete (awaiting ECHA)", step: "Extrusion", tone: Gate,
         },
         slot: extrusion,
@@ -368,7 +403,7 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
-        reaches: EchaApproved = "echa_approved" { label: "ECHA approved", step: "ECHA Approval", tone: Rge },
+        reaches: EchaApproved = "echa_approved" { code: 6, label: "ECHA approved", step: "ECHA Approval", tone: Rge },
         slot: echa_approval,
         example: { "approvedBy": "ECHA test lab (J. Madsen)", "approvalDate": "2026-03-09" },
     }
@@ -379,6 +414,7 @@ event_registry! {
         upcasters: [],
         newer: FoldKnownFields,
         reaches: TransferredToRge = "transferred_to_rge" {
+            code: 7,
             label: "Transferred to RGE", step: "Transfer to RGE", tone: Rge,
         },
         slot: transfer_to_rge,
@@ -391,6 +427,7 @@ event_registry! {
         upcasters: [],
         newer: FoldKnownFields,
         reaches: ManufacturingStarted = "manufacturing_started" {
+            code: 8,
             label: "Manufacturing started", step: "Manufacturing Start", tone: Rge,
         },
         slot: manufacturing_start,
@@ -403,6 +440,7 @@ event_registry! {
         upcasters: [],
         newer: FoldKnownFields,
         reaches: ManufacturingComplete = "manufacturing_complete" {
+            code: 9,
             label: "Manufacturing complete", step: "Manufacturing Complete", tone: Rge,
         },
         slot: manufacturing_completion,
@@ -414,7 +452,7 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
-        reaches: ReturnedToLego = "returned_to_lego" { label: "Returned to LEGO", step: "Return to LEGO", tone: Done },
+        reaches: ReturnedToLego = "returned_to_lego" { code: 10, label: "Returned to LEGO", step: "Return to LEGO", tone: Done },
         slot: return_to_lego,
         example: { "trackingRef": "DHL-R-991", "carrier": "DHL Freight", "shipDate": "2026-03-25", "quantity": 11760 },
     }
@@ -424,7 +462,7 @@ event_registry! {
         version: 2,
         upcasters: [upcast::completion_date_from_recording],
         newer: FoldKnownFields,
-        reaches: Completed = "completed" { label: "Completed", step: "Complete Campaign", tone: Done },
+        reaches: Completed = "completed" { code: 11, label: "Completed", step: "Complete Campaign", tone: Done },
         slot: completion,
         example: { "completionDate": "2026-03-30", "completionNotes": "All parts received at LEGO" },
     }

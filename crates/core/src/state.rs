@@ -99,8 +99,9 @@ pub struct CampaignState {
     /// The greatest event id folded. It orders nothing: a new entry takes an id after it (while
     /// it is not in the future), so that builds which still fold in id order read it in place.
     pub last_event_id: EventId,
-    /// Which steps are recorded: bit `rank` of each step's status.
-    pub recorded_steps: u16,
+    /// Which steps are recorded: bit [`CampaignStatus::code`] of each step's status (a code,
+    /// not a place in the progression, so that a new status never shifts stored bits).
+    pub recorded_steps: u32,
     /// Manufacturing start and end dates, for the rule that one does not precede the other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manufacturing_start_date: Option<IsoDate>,
@@ -212,7 +213,7 @@ impl CampaignState {
 
     /// Whether the step recorded by `event_type` is recorded.
     pub fn is_recorded(&self, event_type: EventType) -> bool {
-        event_type.target_status().is_some_and(|s| self.recorded_steps & (1 << s.rank()) != 0)
+        event_type.target_status().is_some_and(|s| self.recorded_steps & (1 << s.code()) != 0)
     }
 
     /// The state as the store keeps it: without the step details, which the log holds.
@@ -225,7 +226,7 @@ impl CampaignState {
     /// it, and its details when `meta` is given (a full fold, as opposed to a projection).
     pub(crate) fn record_step(&mut self, payload: Payload, event: &Event, meta: Option<Meta>) {
         if let Some(status) = payload.event_type().target_status() {
-            self.recorded_steps |= 1 << status.rank();
+            self.recorded_steps |= 1 << status.code();
             let day = StepDay::of(payload.happened_on(), event.created_at).date;
             self.flows.record(status, day, payload.flow());
         }

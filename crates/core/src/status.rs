@@ -52,7 +52,8 @@ impl Tone {
 }
 
 impl CampaignStatus {
-    /// Position in the progression: 0 for `created` … 11 for `completed`.
+    /// Position in the progression: 0 for `created` … 11 for `completed`. In memory only: the
+    /// stored forms keep [`CampaignStatus::code`] or the name.
     pub fn rank(self) -> usize {
         self as usize
     }
@@ -111,6 +112,34 @@ mod tests {
             assert_eq!(status.next_expected_step(), next);
             assert_eq!(status.reached_by().target_status(), Some(status));
         }
+    }
+
+    /// Stores of every shipped version keep these codes in their recorded steps and flows: a
+    /// status added to the registry takes a new code wherever it goes in the progression.
+    #[test]
+    fn shipped_statuses_keep_their_codes() {
+        let shipped = [
+            ("created", 0),
+            ("inbound_shipment_recorded", 1),
+            ("granulation_complete", 2),
+            ("metal_removal_complete", 3),
+            ("polymer_purification_complete", 4),
+            ("extrusion_complete", 5),
+            ("echa_approved", 6),
+            ("transferred_to_rge", 7),
+            ("manufacturing_started", 8),
+            ("manufacturing_complete", 9),
+            ("returned_to_lego", 10),
+            ("completed", 11),
+        ];
+        for (name, code) in shipped {
+            let status = CampaignStatus::parse(name).unwrap();
+            assert_eq!(status.code(), code, "{name}");
+            assert_eq!(CampaignStatus::from_code(code), Some(status));
+        }
+        let codes: std::collections::HashSet<u8> = CampaignStatus::ALL.iter().map(|s| s.code()).collect();
+        assert_eq!(codes.len(), CampaignStatus::ALL.len(), "no two statuses share a code");
+        assert_eq!(CampaignStatus::from_code(31), None);
     }
 
     #[test]

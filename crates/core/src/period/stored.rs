@@ -3,12 +3,12 @@
 //! campaign. Little-endian, in this order:
 //!
 //! - the format's version (one byte, [`FORMAT`]);
-//! - the number of steps (one byte), then each step: its status's rank (one byte), its day (`i32`,
+//! - the number of steps (one byte), then each step: its status's code (one byte, [`CampaignStatus::code`]), its day (`i32`,
 //!   days from the Common Era), a byte telling which of the optional fields follow (1: kg in,
 //!   2: kg out, 4: parts, 8: received on), then those fields (`f64`, `f64`, `u32`, `i32` day);
 //! - the number of amendments (`u32`), then each amendment: its event's ULID (16 bytes), when it
 //!   was recorded (`i64` milliseconds since the Unix epoch), voided or corrected (one byte, 1 or
-//!   0), the rank of the step it changed (one byte), that step's day (`i32`), and its reason (`u32`
+//!   0), the code of the step it changed (one byte), that step's day (`i32`), and its reason (`u32`
 //!   length, then UTF-8).
 //!
 //! A reader that meets a format version it does not know says so instead of guessing. A new
@@ -43,7 +43,7 @@ pub enum StoredFlowsError {
     /// Bytes left over after the last amendment.
     #[error("{0} bytes follow the last amendment")]
     Trailing(usize),
-    /// A value out of its range: a step rank, a day, a flag, a reason that is not UTF-8.
+    /// A value out of its range: a status code, a day, a flag, a reason that is not UTF-8.
     #[error("{0} at byte {1} is not valid")]
     Invalid(&'static str, usize),
 }
@@ -56,7 +56,7 @@ impl Flows {
         // A campaign has at most one entry per status, so the count fits a byte.
         out.push(u8::try_from(self.steps.len()).expect("at most one step per status"));
         for s in &self.steps {
-            out.push(rank(s.step));
+            out.push(s.step.code());
             out.extend_from_slice(&day(s.day).to_le_bytes());
             let flags = flag(s.kg_in.is_some(), KG_IN)
                 | flag(s.kg_out.is_some(), KG_OUT)
@@ -81,7 +81,7 @@ impl Flows {
             out.extend_from_slice(&a.event_id.ulid().to_bytes());
             out.extend_from_slice(&a.recorded_at.millis().to_le_bytes());
             out.push(u8::from(a.voided));
-            out.push(rank(a.step));
+            out.push(a.step.code());
             out.extend_from_slice(&day(a.day).to_le_bytes());
             out.extend_from_slice(&len(a.reason.len()).to_le_bytes());
             out.extend_from_slice(a.reason.as_bytes());
@@ -147,10 +147,6 @@ fn flag(set: bool, bit: u8) -> u8 {
     }
 }
 
-fn rank(step: CampaignStatus) -> u8 {
-    u8::try_from(step.rank()).expect("a dozen statuses")
-}
-
 fn day(d: IsoDate) -> i32 {
     d.0.num_days_from_ce()
 }
@@ -194,7 +190,7 @@ impl<'a> Reader<'a> {
 
     fn status(&mut self) -> Result<CampaignStatus, StoredFlowsError> {
         let at = self.at;
-        CampaignStatus::from_rank(usize::from(self.u8()?)).ok_or(StoredFlowsError::Invalid("a step", at))
+        CampaignStatus::from_code(self.u8()?).ok_or(StoredFlowsError::Invalid("a step", at))
     }
 
     fn day(&mut self) -> Result<IsoDate, StoredFlowsError> {
