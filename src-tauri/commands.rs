@@ -1,5 +1,5 @@
 //! The commands the UI calls. Each is thin: it reads the form's text into the payload the spec
-//! defines and hands it to `pluto-core`, which validates, records and folds.
+//! defines and hands it to `pluto-store`, which validates, records and folds (with `pluto-domain`).
 //!
 //! Every command that touches the database or the app's state runs on Tauri's async runtime
 //! (`command(async)`), never on the main thread: when background sync holds the database's write
@@ -7,20 +7,23 @@
 
 use std::collections::BTreeMap;
 
-use pluto_core::record::CampaignRecord;
-use pluto_core::store::{
-    Draft, FoundCampaign, ListPage, ListQuery, RefusedEntry, Seen, SortOrder, StallThreshold, StepOffer,
-    SyncState, Work,
+use pluto_domain::vocabulary::Vocabulary;
+use pluto_domain::{
+    AnomalyKind, CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Payload, Timestamp, UserId,
 };
-use pluto_core::vocabulary::Vocabulary;
-use pluto_core::{
-    AnomalyKind, CampaignId, CampaignStatus, EventId, EventType, FieldSpec, Payload, Store, StoreError,
-    Timestamp, UserId,
+use pluto_reports::record::CampaignRecord;
+use pluto_store::{
+    Draft, FoundCampaign, ListPage, ListQuery, RefusedEntry, Seen, SortOrder, StallThreshold, StepOffer,
+    Store, StoreError, SyncState, Work,
 };
 use serde::Serialize;
 use tauri::State;
 
-use crate::error::{CommandError, ErrorKind, FieldProblem};
+use crate::error::CommandError;
+
+use crate::error::ErrorKind;
+
+use crate::error::FieldProblem;
 use crate::state::{open_store, write_profile, AppState, Inner, Profile, Site};
 use crate::sync::{write_settings, SyncSettings};
 
@@ -138,7 +141,7 @@ pub fn save_profile(
 /// `usr_<name>-<6 characters>`: readable in the history, and two people of the same name on
 /// different laptops still get different ids.
 fn new_user_id(name: &str) -> Result<UserId, CommandError> {
-    let device_like = pluto_core::DeviceId::generate().to_string();
+    let device_like = pluto_domain::DeviceId::generate().to_string();
     let suffix = device_like[device_like.len() - 6..].to_lowercase();
     UserId::from_name(&format!("{}-{suffix}", name.chars().take(50).collect::<String>()))
         .or_else(|_| UserId::from_name(&format!("user-{suffix}")))
@@ -424,7 +427,7 @@ fn export_dir_of(inner: &Inner) -> std::path::PathBuf {
 #[specta::specta]
 pub fn audit_key(state: State<'_, AppState>) -> Result<String, CommandError> {
     let mut inner = state.lock();
-    Ok(inner.session()?.store.audit_key()?.public_key())
+    Ok(pluto_reports::audit::audit_key(&mut inner.session()?.store)?.public_key())
 }
 
 /// Opens the training database (filled with sample campaigns on first use), or goes back to the
@@ -444,7 +447,7 @@ pub fn set_training(
         let mut session =
             open_store(&paths.training, true).map_err(|e| CommandError::new(ErrorKind::Failed, e))?;
         if fresh {
-            pluto_core::samples::fill_training(&mut session.store, &user)?;
+            pluto_store::training::fill_training(&mut session.store, &user)?;
         }
         inner.session = Ok(session);
     } else {
@@ -552,8 +555,8 @@ pub fn save_sync_settings(
     } else {
         let mut problems = Vec::new();
         let ca = ca_file.as_deref().map(std::path::Path::new);
-        match pluto_core::sync::SyncClient::with_ca_file(&server_url, "-", ca) {
-            Err(e @ pluto_core::sync::SyncError::BadCa { .. }) => {
+        match pluto_sync::SyncClient::with_ca_file(&server_url, "-", ca) {
+            Err(e @ pluto_sync::SyncError::BadCa { .. }) => {
                 problems.push(FieldProblem { field: "caFile".into(), message: e.to_string() });
             }
             Err(e) => problems.push(FieldProblem { field: "serverUrl".into(), message: e.to_string() }),
@@ -601,7 +604,7 @@ mod tests {
     use crate::error::ErrorKind;
     use crate::reports::{save_custody, CustodyFile};
     use crate::state::Paths;
-    use pluto_core::record::CsvSeparator;
+    use pluto_reports::record::CsvSeparator;
 
     /// An app with a profile on a fresh database under `dir`.
     fn app(dir: &std::path::Path) -> App<MockRuntime> {

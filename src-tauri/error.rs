@@ -1,7 +1,9 @@
 //! The one error type every command returns: what went wrong in words, and which form fields
 //! to show it beside.
 
-use pluto_core::{Refusal, StoreError};
+use pluto_domain::Refusal;
+
+use pluto_store::StoreError;
 use serde::Serialize;
 
 /// What kind of failure, so the UI can choose where to show it.
@@ -101,10 +103,19 @@ impl From<StoreError> for CommandError {
     }
 }
 
+impl From<pluto_reports::audit::ExportError> for CommandError {
+    fn from(e: pluto_reports::audit::ExportError) -> Self {
+        match e {
+            pluto_reports::audit::ExportError::Store(e) => e.into(),
+            other => CommandError::new(ErrorKind::Failed, other.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pluto_core::FieldError;
+    use pluto_domain::FieldError;
 
     #[test]
     fn a_field_refusal_names_its_field() {

@@ -21,22 +21,12 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
     }
 }
 
-/// Writes one of the app's JSON files atomically (a temporary file renamed over it), readable
-/// by its owner only when `private`.
+/// Writes one of the app's JSON files whole or not at all (see
+/// [`pluto_files::write_atomically`]), readable by its owner only when `private`.
 pub fn write_json<T: Serialize>(path: &Path, value: &T, what: &str, private: bool) -> Result<(), String> {
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if private {
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    options
-        .open(&tmp)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot save {what} to {}: {e}", path.display()))
+    let access = if private { pluto_files::Access::OwnerOnly } else { pluto_files::Access::Shared };
+    pluto_files::write_atomically(path, access, |out| {
+        serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)
+    })
+    .map_err(|e| format!("cannot save {what} to {}: {e}", path.display()))
 }

@@ -1,5 +1,6 @@
 //! Pluto Tracker's desktop shell: a Tauri 2 window hosting the web UI in `ui/`, and the thin
-//! typed commands it calls. Everything about campaigns lives in `pluto-core`.
+//! typed commands it calls. Everything about campaigns lives in the crates below it
+//! (`docs/architecture.md`).
 
 pub mod commands;
 pub mod error;

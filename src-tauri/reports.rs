@@ -4,17 +4,20 @@
 //! as Excel, and a campaign's verifiable audit export. Files made from the
 //! training database say TRAINING.
 
-use pluto_core::audit::Selection;
-use pluto_core::payload::{parse_date, MaterialType};
-use pluto_core::pdf::{Locale, Stamp};
-use pluto_core::period::{Period, PeriodReport, Scope, Site};
-use pluto_core::record::CsvSeparator;
-use pluto_core::store::{ListQuery, SortOrder};
-use pluto_core::{CampaignStatus, Timestamp};
+use std::io::Write as _;
+
+use pluto_domain::time::parse_date;
+use pluto_domain::{CampaignStatus, MaterialType, Timestamp};
+use pluto_reports::pdf::{Locale, Stamp};
+use pluto_reports::period::{Period, PeriodReport, Scope, Site};
+use pluto_reports::record::CsvSeparator;
+use pluto_store::{ListQuery, Selection, SortOrder};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
-use crate::commands::{self, record_of};
+use crate::commands;
+
+use crate::commands::record_of;
 use crate::error::{CommandError, ErrorKind};
 use crate::state::{AppState, Inner, Session};
 
@@ -47,7 +50,7 @@ impl PeriodQuery {
 pub fn period_report(state: State<'_, AppState>, query: PeriodQuery) -> Result<PeriodReport, CommandError> {
     let (period, scope) = query.read()?;
     let mut inner = state.lock();
-    Ok(inner.session()?.store.period_report(period, scope)?)
+    Ok(pluto_reports::period::report(&inner.session()?.store, period, scope)?)
 }
 
 /// Which file a report is saved as.
@@ -94,12 +97,12 @@ pub fn save_period_report(
     let (period, scope) = query.read()?;
     let mut inner = state.lock();
     let stamp = stamp(&mut inner, &locale)?;
-    let report = inner.session()?.store.period_report(period, scope)?;
+    let report = pluto_reports::period::report(&inner.session()?.store, period, scope)?;
     let bytes = match format {
         ReportFile::Xlsx => {
-            pluto_core::xlsx::period_report(&report, stamp.training).map_err(workbook_error)?
+            pluto_reports::xlsx::period_report(&report, stamp.training).map_err(workbook_error)?
         }
-        ReportFile::Pdf => pluto_core::pdf::period_report(&report, &stamp, &report.fingerprint()),
+        ReportFile::Pdf => pluto_reports::pdf::period_report(&report, &stamp, &report.fingerprint()),
     };
     save(&path, &bytes)
 }
@@ -120,10 +123,12 @@ pub fn save_custody(
     let store = &mut inner.session()?.store;
     let record = record_of(store, &id, None)?;
     let bytes = match format {
-        CustodyFile::Pdf => {
-            pluto_core::pdf::custody_record(&record, &stamp, &store.custody_fingerprint(&id)?)
-        }
-        CustodyFile::Xlsx => pluto_core::xlsx::custody_record(&record, &chrono::Local, stamp.training)
+        CustodyFile::Pdf => pluto_reports::pdf::custody_record(
+            &record,
+            &stamp,
+            &pluto_reports::audit::custody_fingerprint(store, &id)?,
+        ),
+        CustodyFile::Xlsx => pluto_reports::xlsx::custody_record(&record, &chrono::Local, stamp.training)
             .map_err(workbook_error)?,
         CustodyFile::Csv(separator) => record.custody_csv(separator, &chrono::Local, stamp.training),
     };
@@ -146,7 +151,8 @@ pub fn save_campaign_list(
     let mut inner = state.lock();
     let session = inner.session()?;
     let rows = session.store.list_every(&query)?;
-    let bytes = pluto_core::xlsx::campaign_list(&rows, &query, session.training).map_err(workbook_error)?;
+    let bytes =
+        pluto_reports::xlsx::campaign_list(&rows, &query, session.training).map_err(workbook_error)?;
     save(&path, &bytes)
 }
 
@@ -192,7 +198,7 @@ pub fn save_period_audit_export(
     let (period, scope) = query.read()?;
     let mut inner = state.lock();
     let session = inner.session()?;
-    let report = session.store.period_report(period, scope)?;
+    let report = pluto_reports::period::report(&session.store, period, scope)?;
     if report.campaigns.is_empty() {
         return Err(CommandError::field(
             "from",
@@ -212,7 +218,7 @@ fn save_audit(
     let selection =
         Selection { campaigns: Some(campaigns), training: session.training, ..Default::default() };
     let mut bytes = Vec::new();
-    let manifest = session.store.export_audit(&selection, &mut bytes)?;
+    let manifest = pluto_reports::audit::export(&mut session.store, &selection, &mut bytes)?;
     let saved = save(path, &bytes)?;
     Ok(AuditExported {
         path: saved.path,
@@ -237,13 +243,13 @@ fn stamp(inner: &mut Inner, locale: &str) -> Result<Stamp<'static, chrono::Local
         made_at: Timestamp::now(),
         made_by: user.display_name(),
         device: session.store.device_id().to_string(),
-        public_key: session.store.audit_key()?.public_key(),
+        public_key: pluto_reports::audit::audit_key(&mut session.store)?.public_key(),
     })
 }
 
-/// Writes `bytes` to `path` whole or not at all (a temporary file beside it, flushed, then
-/// renamed): a file that was there is replaced only once the new one is complete, and the save
-/// dialog asked before choosing it.
+/// Writes `bytes` to `path` whole or not at all ([`pluto_files::write_atomically`]): a file that
+/// was there is replaced only once the new one is complete, and the save dialog asked before
+/// choosing it.
 fn save(path: &str, bytes: &[u8]) -> Result<SavedFile, CommandError> {
     let path = std::path::PathBuf::from(path);
     if !path.is_absolute() || path.file_name().is_none() {
@@ -252,18 +258,7 @@ fn save(path: &str, bytes: &[u8]) -> Result<SavedFile, CommandError> {
             format!("expected a file's full path, got {:?}", path.display()),
         ));
     }
-    let mut partial_name = path.file_name().unwrap_or_default().to_os_string();
-    partial_name.push(".partial");
-    let partial = path.with_file_name(partial_name);
-    let failed = |e: std::io::Error| {
-        CommandError::new(ErrorKind::Failed, format!("cannot save {}: {e}", path.display()))
-    };
-    std::fs::write(&partial, bytes)
-        .and_then(|()| std::fs::File::open(&partial)?.sync_all())
-        .and_then(|()| std::fs::rename(&partial, &path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&partial);
-            failed(e)
-        })?;
+    pluto_files::write_atomically(&path, pluto_files::Access::Shared, |out| out.write_all(bytes))
+        .map_err(|e| CommandError::new(ErrorKind::Failed, format!("cannot save {}: {e}", path.display())))?;
     Ok(SavedFile { path: path.display().to_string(), bytes: bytes.len() as u32 })
 }

@@ -5,11 +5,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
-use pluto_core::store::{APP_IDENTIFIER, DB_FILE_NAME};
-use pluto_core::{Store, UserId};
+use pluto_store::APP_IDENTIFIER;
+
+use pluto_domain::UserId;
+use pluto_store::{Store, DB_FILE_NAME};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{CommandError, ErrorKind};
+use crate::error::CommandError;
+
+use crate::error::ErrorKind;
 use crate::files::{read_json, write_json};
 use crate::sync::{read_settings, SyncSettings, Syncer};
 

@@ -5,14 +5,20 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use pluto_core::sync::runner::{self, Pace, Signals};
-use pluto_core::sync::SyncClient;
-use pluto_core::Timestamp;
+use pluto_sync::runner;
+
+use pluto_sync::runner::Pace;
+
+use pluto_domain::Timestamp;
+use pluto_sync::runner::Signals;
+use pluto_sync::SyncClient;
 use serde::{Deserialize, Serialize};
 use tauri_specta::Event;
 use thread_priority::{set_current_thread_priority, ThreadPriority};
 
-use crate::files::{read_json, write_json};
+use crate::files::read_json;
+
+use crate::files::write_json;
 
 /// Where this laptop syncs to. Kept in `sync.json` beside the database, readable only by the
 /// coordinator's OS account (the token is a secret).

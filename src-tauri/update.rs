@@ -4,12 +4,16 @@
 
 use std::sync::Mutex;
 
-use pluto_core::{Store, Timestamp};
+use pluto_store::Store;
+
+use pluto_domain::Timestamp;
 use serde::Serialize;
 use tauri::State;
 use tauri_plugin_updater::{Update, UpdaterExt};
 
-use crate::error::{CommandError, ErrorKind};
+use crate::error::CommandError;
+
+use crate::error::ErrorKind;
 use crate::state::{AppState, Inner};
 
 /// The update found by the last check, kept until it is installed.

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pluto_core::samples::SampleCampaign;
-use pluto_core::EventType;
+use pluto_domain::samples::SampleCampaign;
+use pluto_domain::EventType;
 use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 
@@ -972,8 +972,8 @@ impl Day<'_> {
         s.wait_text("[data-testid=correct-was-batchNumber]", "B-4R")?;
         // Meanwhile, on the same campaign, Mette Holm's correction arrives.
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
-        let mut store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
-        let query = pluto_core::store::ListQuery { search: Some(CODE.into()), ..Default::default() };
+        let mut store = pluto_store::Store::open(&db).map_err(|e| e.to_string())?;
+        let query = pluto_store::ListQuery { search: Some(CODE.into()), ..Default::default() };
         let id = store
             .list(&query)
             .map_err(|e| e.to_string())?
@@ -981,21 +981,21 @@ impl Day<'_> {
             .first()
             .map(|r| r.id.clone())
             .ok_or("no campaign")?;
-        let id = pluto_core::CampaignId::parse(&id).map_err(|e| e.to_string())?;
+        let id = pluto_domain::CampaignId::parse(&id).map_err(|e| e.to_string())?;
         let extrusion = store
             .history(&id)
             .map_err(|e| e.to_string())?
             .into_iter()
             .find(|e| e.event_type == EventType::ExtrusionCompleted)
             .ok_or("no extrusion")?;
-        let mette = pluto_core::UserId::parse("usr_mette.holm").map_err(|e| e.to_string())?;
+        let mette = pluto_domain::UserId::parse("usr_mette.holm").map_err(|e| e.to_string())?;
         let change = [("batchNumber".to_owned(), "B-4S".to_owned())];
-        let seen = pluto_core::store::Seen::default();
+        let seen = pluto_store::Seen::default();
         store
             .correct(&id, &extrusion.id, &change, "Label re-read", mette, seen)
             .map_err(|e| e.to_string())?;
         let count =
-            |store: &pluto_core::Store| store.history(&id).map(|h| h.len()).map_err(|e| e.to_string());
+            |store: &pluto_store::Store| store.history(&id).map(|h| h.len()).map_err(|e| e.to_string());
         let before = count(&store)?;
         let keyboard = Keyboard::on(self.rig.display, &db)?;
         keyboard.type_into(s, "[data-testid=correct-now-batchNumber]", "B-4T")?;
@@ -1024,8 +1024,8 @@ impl Day<'_> {
     fn mistakes_are_voided_and_reviewed(&mut self) -> Result<()> {
         let s = self.session.as_ref().ok_or("the app is not running")?;
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
-        let mut store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
-        let query = pluto_core::store::ListQuery { search: Some(CODE.into()), ..Default::default() };
+        let mut store = pluto_store::Store::open(&db).map_err(|e| e.to_string())?;
+        let query = pluto_store::ListQuery { search: Some(CODE.into()), ..Default::default() };
         let id = store
             .list(&query)
             .map_err(|e| e.to_string())?
@@ -1033,22 +1033,22 @@ impl Day<'_> {
             .first()
             .map(|r| r.id.clone())
             .ok_or("no campaign")?;
-        let id = pluto_core::CampaignId::parse(&id).map_err(|e| e.to_string())?;
+        let id = pluto_domain::CampaignId::parse(&id).map_err(|e| e.to_string())?;
         let history = store.history(&id).map_err(|e| e.to_string())?;
-        let device = pluto_core::DeviceId::generate();
+        let device = pluto_domain::DeviceId::generate();
         let mut duplicates = Vec::new();
         for (n, t) in
             [EventType::GranulationCompleted, EventType::MetalRemovalCompleted].into_iter().enumerate()
         {
             let original = history.iter().find(|e| e.event_type == t).ok_or("no step to duplicate")?;
-            let at = pluto_core::Timestamp::now();
+            let at = pluto_domain::Timestamp::now();
             std::thread::sleep(Duration::from_millis(5));
-            duplicates.push(pluto_core::Event {
-                id: pluto_core::EventId::generate(at.system_time()),
+            duplicates.push(pluto_domain::Event {
+                id: pluto_domain::EventId::generate(at.system_time()),
                 device_id: device.clone(),
                 device_seq: n as u64 + 1,
                 created_at: at,
-                user_id: pluto_core::UserId::parse("usr_søren.østergaard-a1b2c3")
+                user_id: pluto_domain::UserId::parse("usr_søren.østergaard-a1b2c3")
                     .map_err(|e| e.to_string())?,
                 ..original.clone()
             });
@@ -1189,7 +1189,7 @@ impl Day<'_> {
             .join("exports")
             .join(format!("audit-LEGO-2026-E2E-{}.jsonl", chrono::Local::now().format("%Y-%m-%d")));
         let bytes = std::fs::read(&file).map_err(|e| format!("the audit export {}: {e}", file.display()))?;
-        let verification = pluto_core::audit::verify(bytes.as_slice()).map_err(|e| e.to_string())?;
+        let verification = pluto_reports::audit::verify(bytes.as_slice()).map_err(|e| e.to_string())?;
         if !verification.is_intact() || !notice.contains(&verification.manifest.public_key) {
             return Err(format!("the audit export does not verify: {:?} ({notice})", verification.findings));
         }
@@ -1263,7 +1263,7 @@ impl Day<'_> {
         s.wait_text("[data-testid=report-saved]", &audit.display().to_string())?;
         let bytes =
             std::fs::read(&audit).map_err(|e| format!("the audit export {}: {e}", audit.display()))?;
-        let verification = pluto_core::audit::verify(bytes.as_slice()).map_err(|e| e.to_string())?;
+        let verification = pluto_reports::audit::verify(bytes.as_slice()).map_err(|e| e.to_string())?;
         if !verification.is_intact()
             || verification.manifest.selection.campaigns.as_ref().is_none_or(Vec::is_empty)
         {
@@ -1414,21 +1414,18 @@ impl Day<'_> {
     fn a_step_on_a_campaign_of_100_events(&mut self) -> Result<()> {
         let s = self.session.as_ref().ok_or("the app is not running")?;
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
-        let mut store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
-        let user = pluto_core::UserId::parse("usr_cli").map_err(|e| e.to_string())?;
+        let mut store = pluto_store::Store::open(&db).map_err(|e| e.to_string())?;
+        let user = pluto_domain::UserId::parse("usr_cli").map_err(|e| e.to_string())?;
         let id = store
-            .list(&pluto_core::store::ListQuery {
-                search: Some("LEGO-2026-OFFLINE".into()),
-                ..Default::default()
-            })
+            .list(&pluto_store::ListQuery { search: Some("LEGO-2026-OFFLINE".into()), ..Default::default() })
             .map_err(|e| e.to_string())?
             .rows
             .first()
             .map(|r| r.id.clone())
             .ok_or("no offline campaign")?;
-        let id = pluto_core::CampaignId::parse(&id).map_err(|e| e.to_string())?;
+        let id = pluto_domain::CampaignId::parse(&id).map_err(|e| e.to_string())?;
         let inbound = sample().payload(EventType::InboundShipmentRecorded).ok_or("no payload")?;
-        let draft = pluto_core::store::Draft::new(
+        let draft = pluto_store::Draft::new(
             Some(id.clone()),
             EventType::InboundShipmentRecorded,
             inbound,
@@ -1440,10 +1437,10 @@ impl Day<'_> {
             let events: Vec<_> = history.iter().collect();
             let changes = [("trackingRef".to_owned(), json!(format!("DHL-REF-{i}")))];
             let data =
-                pluto_core::correction::build_correction(&events, &target, &changes, "carrier re-labelled")
+                pluto_domain::correction::build_correction(&events, &target, &changes, "carrier re-labelled")
                     .map_err(|e| e.to_string())?;
             store
-                .record(pluto_core::store::Draft::new(
+                .record(pluto_store::Draft::new(
                     Some(id.clone()),
                     EventType::EventCorrected,
                     data,
@@ -1473,9 +1470,8 @@ impl Day<'_> {
     fn a_newer_plutos_entry_is_kept_and_explained(&mut self) -> Result<()> {
         let s = self.session.as_ref().ok_or("the app is not running")?;
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
-        let mut store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
-        let page =
-            pluto_core::store::ListQuery { search: Some("LEGO-2026-OFFLINE".into()), ..Default::default() };
+        let mut store = pluto_store::Store::open(&db).map_err(|e| e.to_string())?;
+        let page = pluto_store::ListQuery { search: Some("LEGO-2026-OFFLINE".into()), ..Default::default() };
         let id = store
             .list(&page)
             .map_err(|e| e.to_string())?
@@ -1509,7 +1505,7 @@ impl Day<'_> {
         // token it was recorded under).
         s.wait_text("[data-testid=pending]", "All on the server")?;
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
-        let store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
+        let store = pluto_store::Store::open(&db).map_err(|e| e.to_string())?;
         let refused = store.rejections().map_err(|e| e.to_string())?;
         if let Some(r) = refused.first() {
             return Err(format!(
@@ -1574,7 +1570,7 @@ impl Day<'_> {
         // A laptop that recorded before it learned the policy (here: the policy forgotten, as on a
         // laptop never synced) has its entry refused by the server; "Sync now" sends it at once
         // and the status bar opens the refused entries with the server's reason.
-        let mut store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
+        let mut store = pluto_store::Store::open(&db).map_err(|e| e.to_string())?;
         store
             .connection()
             .execute("DELETE FROM meta WHERE key = 'sync_site_policy'", [])
@@ -1583,11 +1579,11 @@ impl Day<'_> {
             .connection()
             .query_row("SELECT user_id FROM events ORDER BY id LIMIT 1", [], |r| r.get(0))
             .map_err(|e| e.to_string())?;
-        let user = pluto_core::UserId::parse(&user).map_err(|e| e.to_string())?;
+        let user = pluto_domain::UserId::parse(&user).map_err(|e| e.to_string())?;
         let mut data = sample().payload(EventType::CampaignCreated).ok_or("no payload")?;
         data["legoCampaignCode"] = json!("LEGO-REFUSED-1");
         store
-            .record(pluto_core::store::Draft::new(None, EventType::CampaignCreated, data, user))
+            .record(pluto_store::Draft::new(None, EventType::CampaignCreated, data, user))
             .map_err(|e| e.to_string())?;
         drop(store);
         s.click_on("[data-testid=sync-now]")?;
@@ -1670,7 +1666,7 @@ impl Day<'_> {
         if painting.as_deref() != Some("1") {
             return Err(format!("the web process has {}={painting:?}, not 1", pluto_tracker::CPU_PAINTING));
         }
-        let store = pluto_core::Store::open(&db).map_err(|e| e.to_string())?;
+        let store = pluto_store::Store::open(&db).map_err(|e| e.to_string())?;
         let drift = store.verify().map_err(|e| e.to_string())?;
         if !drift.is_empty() {
             return Err(format!("projections drift after the pull: {drift:?}"));
@@ -1946,8 +1942,9 @@ impl Drop for Installed {
 /// `n` events of another site (RGE's laptop), whole campaigns of every step, as JSON envelopes.
 /// They were recorded two months ago, so the list still shows this laptop's campaigns first.
 fn other_sites_events(n: usize) -> Vec<String> {
-    let since = pluto_core::Timestamp::from_millis(pluto_core::Timestamp::now().millis() - 60 * 86_400_000);
-    pluto_core::samples::another_laptops_events(n, since)
+    let since =
+        pluto_domain::Timestamp::from_millis(pluto_domain::Timestamp::now().millis() - 60 * 86_400_000);
+    pluto_domain::samples::another_laptops_events(n, since)
         .iter()
         .map(|event| serde_json::to_string(event).unwrap_or_default())
         .collect()

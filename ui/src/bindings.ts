@@ -379,7 +379,10 @@ export type CampaignState = {
 	 *  it is not in the future), so that builds which still fold in id order read it in place.
 	 */
 	lastEventId: EventId,
-	/**  Which steps are recorded: bit `rank` of each step's status. */
+	/**
+	 *  Which steps are recorded: bit [`CampaignStatus::code`] of each step's status (a code,
+	 *  not a place in the progression, so that a new status never shifts stored bits).
+	 */
 	recordedSteps: number,
 	/**  Manufacturing start and end dates, for the rule that one does not precede the other. */
 	manufacturingStartDate?: IsoDate | null,

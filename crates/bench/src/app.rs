@@ -13,12 +13,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use pluto_core::record::CampaignRecord;
-use pluto_core::samples::SampleCampaign;
-use pluto_core::store::Draft;
-use pluto_core::{CampaignId, EventType, Store, Timestamp, UserId};
+use pluto_domain::samples::SampleCampaign;
+use pluto_domain::{CampaignId, EventType, Timestamp, UserId};
+use pluto_reports::record::CampaignRecord;
+use pluto_store::{Draft, Store};
 
-use crate::baseline::{self, Row};
+use crate::baseline;
+
+use crate::baseline::Row;
 use crate::gen::RemoteLog;
 use crate::remote;
 use crate::report::{megabytes, millis, percentile, thousands, Figure};
@@ -51,7 +53,7 @@ pub(crate) fn grow(store: &mut Store, user: &UserId, n: u32) -> Result<CampaignI
 }
 
 /// Records one correction of the completion notes (the entry the benchmark times).
-fn correct_notes(store: &mut Store, user: &UserId, id: &CampaignId, i: usize) -> Result<pluto_core::Event> {
+fn correct_notes(store: &mut Store, user: &UserId, id: &CampaignId, i: usize) -> Result<pluto_domain::Event> {
     let history = store.history(id)?;
     let events: Vec<_> = history.iter().collect();
     let target = events
@@ -59,7 +61,7 @@ fn correct_notes(store: &mut Store, user: &UserId, id: &CampaignId, i: usize) ->
         .find(|e| e.event_type == EventType::CampaignCompleted)
         .context("the campaign is completed")?;
     let changes = [("completionNotes".to_owned(), serde_json::json!(format!("Checked by QA, round {i}")))];
-    let data = pluto_core::correction::build_correction(&events, &target.id, &changes, "notes updated")?;
+    let data = pluto_domain::correction::build_correction(&events, &target.id, &changes, "notes updated")?;
     Ok(store.record(Draft::new(Some(id.clone()), EventType::EventCorrected, data, user.clone()))?.event)
 }
 

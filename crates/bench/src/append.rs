@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use pluto_core::store::Draft;
-use pluto_core::{EventType, Store, UserId};
+use pluto_domain::{EventType, UserId};
+use pluto_store::{Draft, Store};
 
-use crate::baseline::{self, Row};
+use crate::baseline;
+
+use crate::baseline::Row;
 use crate::gen::Population;
 use crate::report::{per_second, rate, thousands, Figure};
 

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
-use pluto_core::{Event, Timestamp};
+use pluto_domain::{Event, Timestamp};
 use rusqlite::{params, Connection, TransactionBehavior};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Statement;

@@ -7,7 +7,8 @@
 use std::path::Path;
 
 use anyhow::Result;
-use pluto_core::{Event, Store};
+use pluto_domain::Event;
+use pluto_store::Store;
 use rusqlite::{params, Connection, TransactionBehavior};
 
 /// The columns of `events` Pluto reads and writes, in its order.
@@ -56,7 +57,7 @@ pub fn create(path: &Path) -> Result<Connection> {
 /// Opens an existing database (a store's file) with the store's pragmas, to read it raw.
 pub fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)?;
-    pluto_core::store::configure(&conn)?;
+    pluto_store::configure(&conn)?;
     Ok(conn)
 }
 

@@ -1,7 +1,7 @@
 //! Many devices at once: simulated laptops, each with its own token and thread, all start
 //! together against one real `pluto-server` and sync a bounded number of times: push their own
 //! next few events (gapless `deviceSeq`), then pull every page after their cursor, as
-//! `pluto_core::sync::sync_once` does, then pause before the next sync.
+//! `pluto_sync::sync_once` does, then pause before the next sync.
 //!
 //! Measured: the latency of every request as the laptop sees it, the errors, and the server
 //! process's memory before, at its peak and after. Afterwards each device's status must show
@@ -12,9 +12,9 @@ use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use pluto_core::sync::protocol::{PushOutcome, MAX_PULL_LIMIT, MAX_PUSH_EVENTS};
-use pluto_core::sync::SyncClient;
-use pluto_core::Event;
+use pluto_domain::Event;
+use pluto_protocol::{PushOutcome, MAX_PULL_LIMIT, MAX_PUSH_EVENTS};
+use pluto_sync::SyncClient;
 
 use crate::gen::Rng;
 use crate::laptop::Laptop;

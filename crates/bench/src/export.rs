@@ -10,14 +10,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
-use pluto_core::audit::{self, Selection};
-use pluto_core::Store;
+use pluto_reports::audit;
+use pluto_store::{Selection, Store};
 use rusqlite::Connection;
 
-use crate::baseline;
 use crate::gen::RemoteLog;
-use crate::remote;
 use crate::report::{per_second, thousands, Figure};
+use crate::{baseline, remote};
 
 const SEED: u64 = 0xA0D1_7E59;
 
@@ -57,7 +56,8 @@ pub fn run(dir: &Path, events: u64) -> Result<Vec<Figure>> {
 
         let start = Instant::now();
         let mut out = BufWriter::new(File::create(&audit_file)?);
-        counts[1] = store.export_audit(&Selection::default(), &mut out)?.events.len() as u64;
+        counts[1] =
+            pluto_reports::audit::export(&mut store, &Selection::default(), &mut out)?.events.len() as u64;
         out.flush()?;
         drop(out);
         best[1] = best[1].min(start.elapsed());

@@ -1,6 +1,7 @@
 //! Synthetic but realistic campaign histories: campaigns go through their lifecycle step by step
 //! (with plausible weights, dates and quantities), stop at various stages, and now and then get a
-//! correction of an earlier step, exactly as the strict entry rules of `pluto-core` accept them.
+//! correction of an earlier step, exactly as the strict entry rules of `pluto-domain` accept
+//! them.
 //!
 //! The same simulation feeds two paths: [`Population`] plans entries that the append benchmark
 //! records with `Store::record`, and [`RemoteLog`] turns them into complete events (ids, devices,
@@ -8,7 +9,7 @@
 //! so a run is reproducible, and only the campaigns in flight are held in memory.
 
 use chrono::{DateTime, Days, NaiveDate};
-use pluto_core::{
+use pluto_domain::{
     CampaignId, DeviceId, Event, EventId, EventType, FieldKind, Timestamp, UserId, STREAM_TYPE_CAMPAIGN,
 };
 use serde_json::{json, Value};
@@ -487,7 +488,7 @@ mod tests {
         }
         assert_eq!(streams.len() as u64, log.campaigns());
         for stream in streams.values() {
-            let state = pluto_core::fold(stream.iter().copied()).expect("a non-empty stream");
+            let state = pluto_domain::fold(stream.iter().copied()).expect("a non-empty stream");
             assert!(state.anomalies.is_empty(), "{:?}", state.anomalies);
         }
         assert!(events.iter().any(|e| e.event_type == EventType::EventCorrected));

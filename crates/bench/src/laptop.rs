@@ -2,13 +2,13 @@
 //! issued for), and its events in recording order, with `deviceSeq` 1, 2, 3, … without gaps.
 //!
 //! Each campaign runs through its twelve steps with the payloads of
-//! [`pluto_core::samples::SampleCampaign`], already in the canonical form the server stores, so
+//! [`pluto_domain::samples::SampleCampaign`], already in the canonical form the server stores, so
 //! that the server measures storing valid events and never refusals or rewrites.
 
 use std::time::Duration;
 
-use pluto_core::samples::SampleCampaign;
-use pluto_core::{
+use pluto_domain::samples::SampleCampaign;
+use pluto_domain::{
     CampaignId, DeviceId, Event, EventId, EventType, Payload, Timestamp, UserId, STREAM_TYPE_CAMPAIGN,
 };
 

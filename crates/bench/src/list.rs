@@ -14,14 +14,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use pluto_core::store::{ListQuery, SortOrder};
-use pluto_core::{CampaignStatus, Store};
+use pluto_domain::CampaignStatus;
+use pluto_store::{ListQuery, SortOrder, Store};
 use rusqlite::Connection;
 
-use crate::baseline;
 use crate::gen::RemoteLog;
-use crate::remote;
 use crate::report::{millis, percentile, thousands, Figure};
+use crate::{baseline, remote};
 
 const SEED: u64 = 0xA99E_0D03;
 
@@ -112,7 +111,7 @@ const HOME_ROWS: u32 = 8;
 /// waiting campaigns at MBA's busiest stage.
 fn measure_home(store: &Store, raw: &Connection, queries: u64) -> Result<Samples> {
     let mba = store.step_offer("MBA")?.mine;
-    let now = pluto_core::Timestamp::now();
+    let now = pluto_domain::Timestamp::now();
     let mut counts = raw.prepare("SELECT status, n FROM campaign_status_counts")?;
     let mut oldest = raw.prepare(
         "SELECT id, lego_campaign_code, status, status_since FROM campaign_projections

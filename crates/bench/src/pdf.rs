@@ -7,11 +7,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Context, Result};
-use pluto_core::pdf::{custody_record, Locale, Stamp};
-use pluto_core::record::CampaignRecord;
-use pluto_core::{Store, Timestamp, UserId};
+use pluto_domain::{Timestamp, UserId};
+use pluto_reports::pdf::{custody_record, Locale, Stamp};
+use pluto_reports::record::CampaignRecord;
+use pluto_store::Store;
 
-use crate::app::{grow, EVENTS};
+use crate::app::grow;
+
+use crate::app::EVENTS;
 use crate::baseline;
 use crate::report::{millis, percentile, Figure};
 
@@ -25,7 +28,7 @@ pub fn run(dir: &Path, campaigns: u32) -> Result<Figure> {
     let user = UserId::parse("usr_søren.müller").context("bench user id")?;
     let ids = (0..campaigns).map(|n| grow(&mut store, &user, n)).collect::<Result<Vec<_>>>()?;
     let raw = baseline::open(&path)?;
-    let public_key = store.audit_key()?.public_key();
+    let public_key = pluto_reports::audit::audit_key(&mut store)?.public_key();
     let (mut pluto, mut bare) = (Vec::new(), Vec::new());
     let mut pages = 0;
     for id in &ids {
@@ -33,7 +36,7 @@ pub fn run(dir: &Path, campaigns: u32) -> Result<Figure> {
         let events = store.history(id)?;
         let mut record = CampaignRecord::of(&events, None, Timestamp::now()).context("a record")?;
         record.attest_sites(&store.server_sites(id)?);
-        let fingerprint = store.custody_fingerprint(id)?;
+        let fingerprint = pluto_reports::audit::custody_fingerprint(&mut store, id)?;
         let stamp = Stamp {
             locale: Locale::Da,
             tz: &chrono::Local,

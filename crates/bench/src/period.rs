@@ -7,14 +7,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{ensure, Result};
-use pluto_core::payload::parse_date;
-use pluto_core::period::{Period, Scope};
-use pluto_core::Store;
+use pluto_domain::time::parse_date;
+use pluto_reports::period::{Period, Scope};
+use pluto_store::Store;
 
-use crate::baseline;
 use crate::gen::RemoteLog;
-use crate::remote;
 use crate::report::{thousands, Figure};
+use crate::{baseline, remote};
 
 const SEED: u64 = 0x9E21_0D5B;
 
@@ -43,7 +42,7 @@ pub fn run(dir: &Path, events: u64, campaigns: u64) -> Result<Figure> {
         best_raw = best_raw.min(start.elapsed());
 
         let start = Instant::now();
-        let report = store.period_report(period, Scope::default())?;
+        let report = pluto_reports::period::report(&store, period, Scope::default())?;
         best = best.min(start.elapsed());
         ensure!(
             report.imbalance().abs() < 1e-3 * report.closing.total.max(1.0),

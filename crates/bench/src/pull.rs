@@ -8,10 +8,14 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use pluto_core::sync::protocol::{PulledEvent, SitePolicy, DEFAULT_SITE_POLICY};
-use pluto_core::{Event, EventType, Store};
+use pluto_domain::policy::DEFAULT_SITE_POLICY;
+use pluto_domain::{Event, EventType, SitePolicy};
+use pluto_protocol::PulledEvent;
+use pluto_store::Store;
 
-use crate::baseline::{self, Row};
+use crate::baseline;
+
+use crate::baseline::Row;
 use crate::gen::RemoteLog;
 use crate::remote::{BATCH, SITE_IN_FLIGHT, STRESS_IN_FLIGHT};
 use crate::report::{per_second, rate, thousands, Figure};

@@ -10,11 +10,13 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use pluto_core::Store;
+use pluto_store::Store;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
-use crate::baseline::{self, EVENT_COLUMNS};
+use crate::baseline;
+
+use crate::baseline::EVENT_COLUMNS;
 use crate::gen::RemoteLog;
 use crate::remote;
 use crate::report::{megabytes, per_second, thousands, Figure};

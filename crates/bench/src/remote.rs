@@ -7,9 +7,11 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use pluto_core::Store;
+use pluto_store::Store;
 
-use crate::baseline::{self, Row};
+use crate::baseline;
+
+use crate::baseline::Row;
 use crate::gen::RemoteLog;
 use crate::report::{per_second, rate, thousands, Figure};
 

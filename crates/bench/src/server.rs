@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use pluto_core::DeviceId;
+use pluto_domain::DeviceId;
 
 use crate::pg::Schema;
 
@@ -153,7 +153,7 @@ impl ServerBin {
     pub fn serve(&self, data: &Data, log: &Path) -> Result<Serving> {
         let log_file = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let policy = log.with_extension("policy.json");
-        let steps: Vec<&str> = pluto_core::EventType::STEPS.iter().map(|t| t.as_str()).collect();
+        let steps: Vec<&str> = pluto_domain::EventType::STEPS.iter().map(|t| t.as_str()).collect();
         std::fs::write(&policy, serde_json::json!({ BENCH_SITE: steps }).to_string())
             .with_context(|| format!("cannot write {}", policy.display()))?;
         let policy = policy.to_str().context("a policy path in UTF-8")?;

@@ -11,11 +11,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use pluto_core::sync::protocol::{PushOutcome, MAX_PULL_LIMIT, MAX_PUSH_EVENTS};
-use pluto_core::sync::SyncClient;
-use pluto_core::Timestamp;
+use pluto_domain::Timestamp;
+use pluto_protocol::{PushOutcome, MAX_PULL_LIMIT, MAX_PUSH_EVENTS};
+use pluto_sync::SyncClient;
 
-use crate::bare::{Bare, Row};
+use crate::bare::Bare;
+
+use crate::bare::Row;
 use crate::laptop::Laptop;
 use crate::report::{per_second, rate, thousands, Figure};
 use crate::server::{Backend, Data, ServerBin};
@@ -87,7 +89,7 @@ pub fn run(
         pull_time += start.elapsed();
         for logged in &page.events {
             // Positions are dense and in order: anything else would be a server bug, not speed.
-            let event = pluto_core::Incoming::read(logged.event.get())?.event;
+            let event = pluto_domain::Incoming::read(logged.event.get())?.event;
             if logged.position != after + 1 || &event.device_id != laptop.device() {
                 bail!("after position {after} the server sent position {}", logged.position);
             }

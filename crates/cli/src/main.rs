@@ -12,16 +12,17 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use pluto_core::payload::{IsoDate, MaterialType};
-use pluto_core::pdf::Locale;
-use pluto_core::period::{Period, Scope, Site};
-use pluto_core::store::{Draft, ListQuery, Recorded, Seen, SortOrder, APP_IDENTIFIER, DB_FILE_NAME};
-use pluto_core::sync::runner::{self, Pace, Signals};
-use pluto_core::sync::{sync_once, SyncClient, SyncError};
-use pluto_core::{
-    AnomalyKind, CampaignId, CampaignStatus, EventId, EventType, FieldError, Refusal, Store, StoreError,
+use pluto_domain::{
+    AnomalyKind, CampaignId, CampaignStatus, EventId, EventType, FieldError, IsoDate, MaterialType, Refusal,
     Timestamp, UserId,
 };
+use pluto_reports::pdf::Locale;
+use pluto_reports::period::{Period, Scope, Site};
+use pluto_store::{
+    Draft, ListQuery, Recorded, Seen, SortOrder, Store, StoreError, APP_IDENTIFIER, DB_FILE_NAME,
+};
+use pluto_sync::runner::{Pace, Signals};
+use pluto_sync::{runner, sync_once, SyncClient, SyncError};
 use serde_json::{json, Value};
 
 #[derive(Parser)]
@@ -396,9 +397,9 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         _ => None,
     });
     if let Some(
-        pluto_core::audit::AuditError::NoManifest
-        | pluto_core::audit::AuditError::BadManifest { .. }
-        | pluto_core::audit::AuditError::NewerFormat(_),
+        pluto_reports::audit::AuditError::NoManifest
+        | pluto_reports::audit::AuditError::BadManifest { .. }
+        | pluto_reports::audit::AuditError::NewerFormat(_),
     ) = err.downcast_ref()
     {
         return 1;
@@ -485,9 +486,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
             .transpose()?;
         let verification = match (&stdin, file.as_os_str() == "-") {
-            (Some(bytes), _) => pluto_core::audit::verify(bytes.as_slice())?,
-            (None, true) => pluto_core::audit::verify(std::io::stdin().lock())?,
-            (None, false) => pluto_core::audit::verify(open()?)?,
+            (Some(bytes), _) => pluto_reports::audit::verify(bytes.as_slice())?,
+            (None, true) => pluto_reports::audit::verify(std::io::stdin().lock())?,
+            (None, false) => pluto_reports::audit::verify(open()?)?,
         };
         let comparison = server
             .as_ref()
@@ -599,7 +600,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             match args.xlsx {
                 Some(file) => {
                     let rows = store.list_every(&query)?;
-                    let bytes = pluto_core::xlsx::campaign_list(&rows, &query, false)
+                    let bytes = pluto_reports::xlsx::campaign_list(&rows, &query, false)
                         .map_err(|e| anyhow::anyhow!("cannot make the workbook: {e}"))?;
                     write_new("xlsx", &file, &bytes)?;
                     out.message(
@@ -631,7 +632,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::VerifyExport { .. } => unreachable!("handled above"),
         Command::AuditKey => {
-            let key = store.audit_key()?.public_key();
+            let key = pluto_reports::audit::audit_key(&mut store)?.public_key();
             out.message(json!({ "publicKey": key }), &key);
         }
         Command::Export { file, audit: true, campaigns, from, to } => {
@@ -641,7 +642,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             let day = |date: chrono::NaiveDate| format!("{date}T00:00:00.000Z");
-            let selection = pluto_core::audit::Selection {
+            let selection = pluto_store::Selection {
                 campaigns: (!campaigns.is_empty())
                     .then(|| campaigns.iter().map(ToString::to_string).collect()),
                 from: from.map(day),
@@ -649,9 +650,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 training: false,
             };
             let manifest = if file.as_os_str() == "-" {
-                store.export_audit(&selection, BufWriter::new(std::io::stdout().lock()))?
+                pluto_reports::audit::export(
+                    &mut store,
+                    &selection,
+                    BufWriter::new(std::io::stdout().lock()),
+                )?
             } else {
-                write_atomically(&file, |w| Ok(store.export_audit(&selection, w)?))?
+                write_atomically(&file, |w| Ok(pluto_reports::audit::export(&mut store, &selection, w)?))?
             };
             if file.as_os_str() != "-" {
                 out.message(
@@ -735,9 +740,9 @@ fn read_token(token: Option<String>, token_file: Option<&Path>) -> anyhow::Resul
 fn compare_with_server(
     client: &SyncClient,
     input: impl std::io::BufRead,
-    manifest: &pluto_core::audit::Manifest,
+    manifest: &pluto_reports::audit::Manifest,
 ) -> anyhow::Result<output::ServerComparison> {
-    let questions = pluto_core::audit::server_questions(input, manifest)?;
+    let questions = pluto_reports::audit::server_questions(input, manifest)?;
     let mut comparison = output::ServerComparison {
         server: client.base_url().to_owned(),
         head: 0,
@@ -747,7 +752,7 @@ fn compare_with_server(
     };
     let mut questions = questions.into_iter().peekable();
     while questions.peek().is_some() {
-        let part: Vec<_> = questions.by_ref().take(pluto_core::sync::protocol::MAX_ATTEST_EVENTS).collect();
+        let part: Vec<_> = questions.by_ref().take(pluto_protocol::MAX_ATTEST_EVENTS).collect();
         let answer = client.attest(part).map_err(|e| match e {
             SyncError::Server { status: 404, .. } => anyhow!(
                 "the sync server at {} does not compare audit exports (it is older than this pluto); update pluto-server to compare",
@@ -756,9 +761,9 @@ fn compare_with_server(
             e => e.into(),
         })?;
         comparison.head = answer.head;
-        comparison.mismatches.extend(
-            answer.events.into_iter().filter(|a| a.verdict != pluto_core::sync::protocol::Verdict::Same),
-        );
+        comparison
+            .mismatches
+            .extend(answer.events.into_iter().filter(|a| a.verdict != pluto_protocol::Verdict::Same));
     }
     Ok(comparison)
 }
@@ -785,12 +790,13 @@ fn mass_balance(
         }
         _ => unreachable!("clap requires --quarter or both --from and --to"),
     };
-    let report = store.period_report(period, Scope { material: args.material, site: args.site })?;
+    let report =
+        pluto_reports::period::report(store, period, Scope { material: args.material, site: args.site })?;
     let bytes = match args.format {
-        ReportFormat::Xlsx => pluto_core::xlsx::period_report(&report, false)?,
+        ReportFormat::Xlsx => pluto_reports::xlsx::period_report(&report, false)?,
         ReportFormat::Pdf => {
             let stamp = stamp(store, user, args.locale.as_deref())?;
-            pluto_core::pdf::period_report(&report, &stamp, &report.fingerprint())
+            pluto_reports::pdf::period_report(&report, &stamp, &report.fingerprint())
         }
         ReportFormat::Json => serde_json::to_vec_pretty(&report)?,
         ReportFormat::Table if args.out.is_none() => {
@@ -834,20 +840,22 @@ fn custody(
     locale: Option<String>,
 ) -> anyhow::Result<()> {
     let events = store.history(campaign)?;
-    let mut record = pluto_core::record::CampaignRecord::of(&events, None, Timestamp::now())
+    let mut record = pluto_reports::record::CampaignRecord::of(&events, None, Timestamp::now())
         .ok_or_else(|| StoreError::Refused(Refusal::UnknownCampaign(campaign.clone())))?;
     record.attest_sites(&store.server_sites(campaign)?);
     let stamp = stamp(store, user, locale.as_deref())?;
     let bytes = match format {
-        CustodyFormat::Pdf => {
-            pluto_core::pdf::custody_record(&record, &stamp, &store.custody_fingerprint(campaign)?)
-        }
-        CustodyFormat::Xlsx => pluto_core::xlsx::custody_record(&record, &chrono::Local, false)
+        CustodyFormat::Pdf => pluto_reports::pdf::custody_record(
+            &record,
+            &stamp,
+            &pluto_reports::audit::custody_fingerprint(store, campaign)?,
+        ),
+        CustodyFormat::Xlsx => pluto_reports::xlsx::custody_record(&record, &chrono::Local, false)
             .map_err(|e| anyhow::anyhow!("cannot make the workbook: {e}"))?,
         CustodyFormat::Csv => {
             let separator = match stamp.locale {
-                Locale::Da | Locale::De => pluto_core::record::CsvSeparator::Semicolon,
-                Locale::En => pluto_core::record::CsvSeparator::Comma,
+                Locale::Da | Locale::De => pluto_reports::record::CsvSeparator::Semicolon,
+                Locale::En => pluto_reports::record::CsvSeparator::Comma,
             };
             record.custody_csv(separator, &chrono::Local, false)
         }
@@ -870,7 +878,7 @@ fn stamp<'a>(
     store: &mut Store,
     user: &UserId,
     locale: Option<&str>,
-) -> anyhow::Result<pluto_core::pdf::Stamp<'a, chrono::Local>> {
+) -> anyhow::Result<pluto_reports::pdf::Stamp<'a, chrono::Local>> {
     let from_env = || {
         ["LC_ALL", "LC_NUMERIC", "LANG"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
     };
@@ -879,14 +887,14 @@ fn stamp<'a>(
         Some(other) => return Err(refused("locale", format!("expected da, de or en, got {other:?}"))),
         None => Locale::from_tag(&from_env().unwrap_or_default()),
     };
-    Ok(pluto_core::pdf::Stamp {
+    Ok(pluto_reports::pdf::Stamp {
         locale,
         tz: &chrono::Local,
         training: false,
         made_at: Timestamp::now(),
         made_by: user.display_name(),
         device: store.device_id().to_string(),
-        public_key: store.audit_key()?.public_key(),
+        public_key: pluto_reports::audit::audit_key(store)?.public_key(),
     })
 }
 
@@ -899,7 +907,7 @@ fn write_new(flag: &str, file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 /// What a report covers, in words: "PCR at MBA", "PI and PCR, whole chain".
-fn period_words(report: &pluto_core::period::PeriodReport) -> String {
+fn period_words(report: &pluto_reports::period::PeriodReport) -> String {
     let material = report.scope.material.map_or("PI and PCR", |m| m.as_str());
     match report.scope.site {
         Some(site) => format!("{material} at {}", site.as_str()),
@@ -907,17 +915,11 @@ fn period_words(report: &pluto_core::period::PeriodReport) -> String {
     }
 }
 
+/// Writes `file` whole or not at all (see [`pluto_files::write_atomically`]).
 fn write_atomically<T>(
     file: &Path,
     write: impl FnOnce(&mut BufWriter<std::fs::File>) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    let partial = file.with_extension("partial");
-    let f =
-        std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
-    let mut writer = BufWriter::new(f);
-    let result = write(&mut writer)?;
-    writer.flush()?;
-    writer.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&partial, file).with_context(|| format!("cannot write {}", file.display()))?;
-    Ok(result)
+    pluto_files::write_atomically(file, pluto_files::Access::Shared, write)
+        .with_context(|| format!("cannot write {}", file.display()))
 }

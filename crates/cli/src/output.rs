@@ -3,15 +3,16 @@
 
 use std::path::Path;
 
-use pluto_core::correction::Effective;
-use pluto_core::period::{Figure, PeriodReport, Role};
-use pluto_core::store::{
-    Drift, FoundCampaign, ListPage, ListQuery, OpenAnomaly, PullRefusal, Recorded, Rejection, SyncState,
+use pluto_domain::correction::Effective;
+use pluto_domain::{CampaignState, DeviceId, Event, EventType, MassBalance, Payload, Timestamp};
+use pluto_protocol::{Attestation, Verdict};
+use pluto_reports::period::{Figure, PeriodReport, Role};
+use pluto_store::{
+    Drift, FoundCampaign, ListPage, ListQuery, OpenAnomaly, PullRefusal, Recorded, Rejection, StoreError,
+    SyncState,
 };
-use pluto_core::sync::protocol::{Attestation, Verdict};
-use pluto_core::sync::runner::Pass;
-use pluto_core::sync::SyncReport;
-use pluto_core::{CampaignState, DeviceId, Event, EventType, MassBalance, Payload, StoreError, Timestamp};
+use pluto_sync::runner::Pass;
+use pluto_sync::SyncReport;
 use serde_json::{json, Value};
 
 /// How the sync server's log compares with an audit export (`verify-export --server`).
@@ -146,7 +147,7 @@ impl Printer {
         }
         out!("Last change         {}", state.updated_at);
         out!("Events              {} (corrections: {})", state.event_count, state.correction_count);
-        if let Some(note) = pluto_core::record::newer_entries_note(state.newer_entries) {
+        if let Some(note) = pluto_reports::record::newer_entries_note(state.newer_entries) {
             out!("\n{note}");
         }
         if !balance.points.is_empty() {
@@ -181,7 +182,11 @@ impl Printer {
         }
     }
 
-    pub fn history(&self, events: &[Event], sites: &std::collections::HashMap<pluto_core::EventId, String>) {
+    pub fn history(
+        &self,
+        events: &[Event],
+        sites: &std::collections::HashMap<pluto_domain::EventId, String>,
+    ) {
         if self.json {
             let entries: Vec<Value> = events
                 .iter()
@@ -351,7 +356,7 @@ impl Printer {
     /// What `verify-export` found.
     pub fn verification(
         &self,
-        verification: &pluto_core::audit::Verification,
+        verification: &pluto_reports::audit::Verification,
         server: Option<&ServerComparison>,
     ) {
         let manifest = &verification.manifest;

@@ -9,13 +9,13 @@ use serde_json::{json, Value};
 use crate::util::Pluto;
 
 fn sample(event_type: &str) -> String {
-    let t = pluto_core::EventType::parse(event_type).unwrap();
-    pluto_core::samples::SampleCampaign::numbered(1).payload(t).unwrap().to_string()
+    let t = pluto_domain::EventType::parse(event_type).unwrap();
+    pluto_domain::samples::SampleCampaign::numbered(1).payload(t).unwrap().to_string()
 }
 
 /// The spec's names of every step after `CampaignCreated`, in order.
 fn lifecycle() -> impl Iterator<Item = &'static str> {
-    pluto_core::EventType::STEPS[1..].iter().map(|t| t.as_str())
+    pluto_domain::EventType::STEPS[1..].iter().map(|t| t.as_str())
 }
 
 fn create(p: &Pluto, code: &str) -> String {
@@ -402,7 +402,7 @@ fn export_import_backup_rebuild_verify() {
 
 fn tamper(db: &Path) {
     // A projection edited behind the store's back, as a buggy tool might.
-    let store = pluto_core::Store::open_existing(db).unwrap();
+    let store = pluto_store::Store::open_existing(db).unwrap();
     store.connection().execute_batch("UPDATE campaign_projections SET current_weight_kg = 1").unwrap();
 }
 
@@ -413,7 +413,7 @@ fn the_period_mass_balance_as_a_table_json_and_an_excel_workbook() {
     for t in ["InboundShipmentRecorded", "GranulationCompleted"] {
         p.ok(&["record", &id, t, "--data", &sample(t)]);
     }
-    let sample = pluto_core::samples::SampleCampaign::numbered(1);
+    let sample = pluto_domain::samples::SampleCampaign::numbered(1);
     let net = sample.net_weight_kg;
     // The inbound shipment arrived in Q1 (its stated arrival date); granulation states no date
     // and counts on the day it was recorded, which is later.
@@ -505,8 +505,8 @@ fn the_custody_record_as_a_pdf_names_the_fingerprint_of_its_audit_export() {
     assert!(said.contains("(2 entries)"), "{said}");
     let text = pdf_text(&pdf);
     assert!(text.contains("Chain-of-custody record: LEGO-2026-0001"), "{text}");
-    let net = pluto_core::samples::SampleCampaign::numbered(1).net_weight_kg;
-    let danish = pluto_core::pdf::Locale::Da.number(net, 1);
+    let net = pluto_domain::samples::SampleCampaign::numbered(1).net_weight_kg;
+    let danish = pluto_reports::pdf::Locale::Da.number(net, 1);
     assert!(text.contains(&format!("Net weight: {danish} kg")), "{danish} in {text}");
 
     let audit = p.file("audit.jsonl");

@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
-use pluto_core::DeviceId;
+use pluto_domain::DeviceId;
 use pluto_server::config::ServiceOptions;
-use pluto_server::storage::{Role, SqliteStorage};
+use pluto_server::storage::sqlite::SqliteStorage;
+use pluto_server::storage::Role;
 use pluto_server::{auth, server};
 use serde_json::json;
 
@@ -41,7 +42,7 @@ impl Server {
 
     /// Stores `events` as the next events of the log, in one transaction, as the server would
     /// have stored what another laptop pushed (quicker than pushing them, for large pulls).
-    fn store_pushed(&self, data: &Path, events: &[pluto_core::Event]) {
+    fn store_pushed(&self, data: &Path, events: &[pluto_domain::Event]) {
         let mut conn = rusqlite::Connection::open(data).unwrap();
         let tx = conn.transaction().unwrap();
         for event in events {
@@ -90,8 +91,8 @@ fn two_laptops_exchange_campaigns_through_the_server() {
     let (mba_token, rge_token) = (server.token(&mba.device()), server.token(&rge.device()));
 
     let id = mba.ok(&["campaign", "create", "--code", "LEGO-SYNC-1", "--material", "PI"]).trim().to_owned();
-    let inbound = pluto_core::samples::SampleCampaign::numbered(1)
-        .payload(pluto_core::EventType::InboundShipmentRecorded)
+    let inbound = pluto_domain::samples::SampleCampaign::numbered(1)
+        .payload(pluto_domain::EventType::InboundShipmentRecorded)
         .unwrap()
         .to_string();
     mba.ok(&["record", &id, "InboundShipmentRecorded", "--data", &inbound]);
@@ -133,13 +134,13 @@ fn a_laptop_refuses_at_entry_what_its_site_may_not_record() {
     let lego_token = server.site_token(&lego.device(), "LEGO", Role::Site);
     let mba_token = server.site_token(&mba.device(), "MBA", Role::Site);
     let rge_token = server.site_token(&rge.device(), "RGE", Role::Site);
-    let sample = pluto_core::samples::SampleCampaign::numbered(4);
-    let payload = |t: pluto_core::EventType| sample.payload(t).unwrap().to_string();
+    let sample = pluto_domain::samples::SampleCampaign::numbered(4);
+    let payload = |t: pluto_domain::EventType| sample.payload(t).unwrap().to_string();
 
     let id = lego.ok(&["campaign", "create", "--code", "LEGO-SITE-1", "--material", "PI"]).trim().to_owned();
     lego.ok(&["sync", "--server", &server.url, "--token", &lego_token]);
     mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
-    mba.record_sample(&id, 4, pluto_core::EventType::InboundShipmentRecorded);
+    mba.record_sample(&id, 4, pluto_domain::EventType::InboundShipmentRecorded);
     mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
 
     rge.ok(&["sync", "--server", &server.url, "--token", &rge_token]);
@@ -149,7 +150,7 @@ fn a_laptop_refuses_at_entry_what_its_site_may_not_record() {
         &id,
         "GranulationCompleted",
         "--data",
-        &payload(pluto_core::EventType::GranulationCompleted),
+        &payload(pluto_domain::EventType::GranulationCompleted),
     ]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -162,7 +163,7 @@ fn a_laptop_refuses_at_entry_what_its_site_may_not_record() {
     );
     assert_eq!(rge.ok(&["export", "-"]), before, "nothing recorded");
     // MBA records it, as the policy says.
-    mba.record_sample(&id, 4, pluto_core::EventType::GranulationCompleted);
+    mba.record_sample(&id, 4, pluto_domain::EventType::GranulationCompleted);
 }
 
 #[test]
@@ -210,8 +211,12 @@ fn the_background_loop_catches_up_when_the_network_comes_back() {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use pluto_core::sync::runner::{run, Pace, Signals};
-    use pluto_core::sync::SyncClient;
+    use pluto_sync::runner::run;
+
+    use pluto_sync::runner::Pace;
+
+    use pluto_sync::runner::Signals;
+    use pluto_sync::SyncClient;
 
     let dir = tempfile::tempdir().unwrap();
     let mba = Pluto::at(dir.path(), "mba");
@@ -262,8 +267,8 @@ fn the_background_loop_catches_up_when_the_network_comes_back() {
     wait_for("a successful sync", &|p| p.last().is_some_and(|(ok, pending)| *ok && *pending == 0));
 
     // A new entry goes out at once, not at the next interval.
-    let inbound = pluto_core::samples::SampleCampaign::numbered(2)
-        .payload(pluto_core::EventType::InboundShipmentRecorded)
+    let inbound = pluto_domain::samples::SampleCampaign::numbered(2)
+        .payload(pluto_domain::EventType::InboundShipmentRecorded)
         .unwrap()
         .to_string();
     let seen = passes.lock().unwrap().len();
@@ -289,8 +294,12 @@ fn an_entry_made_during_a_long_pull_is_sent_right_after_it() {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
-    use pluto_core::sync::runner::{run, Pace, Signals};
-    use pluto_core::sync::SyncClient;
+    use pluto_sync::runner::run;
+
+    use pluto_sync::runner::Pace;
+
+    use pluto_sync::runner::Signals;
+    use pluto_sync::SyncClient;
 
     const EVENTS: usize = 30_000;
     let dir = tempfile::tempdir().unwrap();
@@ -298,8 +307,8 @@ fn an_entry_made_during_a_long_pull_is_sent_right_after_it() {
     let server = Server::start(&data);
     let mba = Pluto::at(dir.path(), "mba");
     let id = mba.ok(&["campaign", "create", "--code", "LEGO-DURING", "--material", "PI"]).trim().to_owned();
-    let since = pluto_core::Timestamp::from_millis(pluto_core::Timestamp::now().millis() - 86_400_000);
-    server.store_pushed(&data, &pluto_core::samples::another_laptops_events(EVENTS, since));
+    let since = pluto_domain::Timestamp::from_millis(pluto_domain::Timestamp::now().millis() - 86_400_000);
+    server.store_pushed(&data, &pluto_domain::samples::another_laptops_events(EVENTS, since));
     let client = SyncClient::new(&server.url, &server.token(&mba.device())).unwrap();
     let pace = Pace {
         interval: Duration::from_secs(600),
@@ -334,7 +343,7 @@ fn an_entry_made_during_a_long_pull_is_sent_right_after_it() {
         assert!(started.elapsed() < Duration::from_secs(30), "the pull did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    mba.record_sample(&id, 1, pluto_core::EventType::InboundShipmentRecorded);
+    mba.record_sample(&id, 1, pluto_domain::EventType::InboundShipmentRecorded);
     assert!(
         passes.lock().unwrap().is_empty(),
         "the pull of {EVENTS} events ended before the entry was made: the test needs a longer pull"
@@ -366,21 +375,21 @@ fn laptops_sync_past_a_newer_plutos_events_and_keep_them() {
     let server = Server::start(&data);
     let (mba, lego) = (Pluto::at(dir.path(), "mba"), Pluto::at(dir.path(), "lego"));
     let (mba_token, lego_token) = (server.token(&mba.device()), server.token(&lego.device()));
-    let sample = pluto_core::samples::SampleCampaign::numbered(1);
-    let payload = |t: pluto_core::EventType| sample.payload(t).unwrap().to_string();
+    let sample = pluto_domain::samples::SampleCampaign::numbered(1);
+    let payload = |t: pluto_domain::EventType| sample.payload(t).unwrap().to_string();
 
     let id = mba.ok(&["campaign", "create", "--code", "LEGO-FLEET-1", "--material", "PCR"]).trim().to_owned();
-    mba.record_sample(&id, 1, pluto_core::EventType::InboundShipmentRecorded);
+    mba.record_sample(&id, 1, pluto_domain::EventType::InboundShipmentRecorded);
     mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
 
     // What a laptop on a newer Pluto recorded, as its newer server stored it (after the
     // campaign's creation, as its ids say).
     let newer_device = "dev_01M8D4FB0YQT5Q0EH8W9ASNV9E";
-    let later = || pluto_core::EventId::generate(std::time::SystemTime::now()).to_string();
+    let later = || pluto_domain::EventId::generate(std::time::SystemTime::now()).to_string();
     let mut granulation = json!({
         "id": later(), "streamType": "campaign", "streamId": id,
         "eventType": "GranulationCompleted", "schemaVersion": 2,
-        "data": serde_json::from_str::<serde_json::Value>(&payload(pluto_core::EventType::GranulationCompleted)).unwrap(),
+        "data": serde_json::from_str::<serde_json::Value>(&payload(pluto_domain::EventType::GranulationCompleted)).unwrap(),
         "userId": "usr_ana", "deviceId": newer_device, "deviceSeq": 1, "createdAt": "2026-03-01T09:00:00.000Z"
     });
     granulation["data"]["moistureContentPct"] = json!(0.4);
@@ -437,7 +446,7 @@ fn laptops_sync_past_a_newer_plutos_events_and_keep_them() {
 
     // The laptop that recorded before them records after them, and both sync on.
     mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
-    mba.record_sample(&id, 1, pluto_core::EventType::MetalRemovalCompleted);
+    mba.record_sample(&id, 1, pluto_domain::EventType::MetalRemovalCompleted);
     let out = mba.ok(&["sync", "--server", &server.url, "--token", &mba_token]);
     assert!(out.contains("Pushed 1 events (0 refused by the server)"), "{out}");
     let out = lego.ok(&["sync", "--server", &server.url, "--token", &lego_token]);
@@ -458,10 +467,10 @@ fn the_server_countersigns_an_audit_export_and_catches_a_rewritten_laptop() {
     let token = server.token(&mba.device());
     let auditor = server.site_token("dev_01M8D4FB0YQT5Q0EH8W9ASNV9A", "LEGO", Role::Site);
     let id = mba.ok(&["campaign", "create", "--code", "LEGO-AUDIT-1", "--material", "PCR"]).trim().to_owned();
-    mba.record_sample(&id, 1, pluto_core::EventType::InboundShipmentRecorded);
+    mba.record_sample(&id, 1, pluto_domain::EventType::InboundShipmentRecorded);
     mba.ok(&["sync", "--server", &server.url, "--token", &token]);
     mba.ok(&["sync", "--server", &server.url, "--token", &token]);
-    mba.record_sample(&id, 1, pluto_core::EventType::GranulationCompleted);
+    mba.record_sample(&id, 1, pluto_domain::EventType::GranulationCompleted);
 
     let honest = dir.path().join("honest.jsonl");
     mba.ok(&["export", honest.to_str().unwrap(), "--audit", "--campaign", &id]);

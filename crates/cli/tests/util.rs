@@ -68,9 +68,9 @@ impl Pluto {
 
     /// Records on `campaign` the entry of type `event_type` that sample campaign `sample` holds
     /// (`SampleCampaign::numbered`), and expects success; returns stdout.
-    pub fn record_sample(&self, campaign: &str, sample: u32, event_type: pluto_core::EventType) -> String {
+    pub fn record_sample(&self, campaign: &str, sample: u32, event_type: pluto_domain::EventType) -> String {
         let data =
-            pluto_core::samples::SampleCampaign::numbered(sample).payload(event_type).unwrap().to_string();
+            pluto_domain::samples::SampleCampaign::numbered(sample).payload(event_type).unwrap().to_string();
         self.ok(&["record", campaign, event_type.as_str(), "--data", &data])
     }
 

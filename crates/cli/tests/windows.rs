@@ -17,10 +17,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use pluto_core::DeviceId;
+use pluto_domain::DeviceId;
 use pluto_server::config::ServiceOptions;
 use pluto_server::releases::Releases;
-use pluto_server::storage::{Role, SqliteStorage};
+use pluto_server::storage::sqlite::SqliteStorage;
+use pluto_server::storage::Role;
 use pluto_server::{auth, server};
 
 /// The Wine prefix is one Windows user account: one test at a time.

@@ -5,10 +5,18 @@
 //! the database does not let anyone push. Tokens are issued, listed and revoked by operators
 //! (`pluto-server token …`), and checked on every request.
 
-use pluto_core::{DeviceId, Timestamp};
+use pluto_domain::DeviceId;
+
+use pluto_domain::Timestamp;
 use sha2::{Digest, Sha256};
 
-use crate::storage::{Role, Storage, StorageError, TokenRecord};
+use crate::storage::Role;
+
+use crate::storage::Storage;
+
+use crate::storage::StorageError;
+
+use crate::storage::TokenRecord;
 
 /// Every token secret starts with this, so a leaked one is recognisable (secret scanners, logs).
 pub const TOKEN_PREFIX: &str = "plt_";
@@ -61,7 +69,7 @@ pub async fn issue<S: Storage>(
     let secret = format!("{TOKEN_PREFIX}{}", hex(&bytes));
     let created_at = Timestamp::now();
     let record = TokenRecord {
-        id: format!("tok_{}", pluto_core::ids::next_ulid(created_at.system_time())),
+        id: format!("tok_{}", pluto_domain::ids::next_ulid(created_at.system_time())),
         device_id: device,
         site: site.to_owned(),
         role,

@@ -5,6 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How long a response may wait for the client to read more of it, unless configured
+/// ([`ServiceOptions::write_stall`]): hyper never times out a write, so a client that stops
+/// reading would otherwise hold its connection for ever.
+pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Where `serve` listens when not told: loopback, so a fresh install is not exposed by accident.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 8080));
@@ -82,7 +87,7 @@ pub struct ServiceOptions {
     /// The most bytes of events one token may push per day (UTC); `None`: no limit.
     pub daily_push_quota: Option<u64>,
     /// How long a response may wait for its client to read more (see
-    /// [`crate::server::WRITE_STALL_TIMEOUT`]).
+    /// [`WRITE_STALL_TIMEOUT`]).
     pub write_stall: Duration,
 }
 
@@ -102,7 +107,7 @@ impl Default for ServiceOptions {
             policy: crate::policy::Policy::default(),
             public_url: None,
             daily_push_quota: Some(DEFAULT_DAILY_PUSH_QUOTA),
-            write_stall: crate::server::WRITE_STALL_TIMEOUT,
+            write_stall: WRITE_STALL_TIMEOUT,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! the connection gone). A client that asks for more waits and tries again (429).
 //!
 //! A client that stops reading altogether is cut by the connection's write-stall limit
-//! ([`crate::server::WRITE_STALL_TIMEOUT`] unless configured): a body's own timer cannot fire
+//! ([`crate::config::WRITE_STALL_TIMEOUT`] unless configured): a body's own timer cannot fire
 //! while the socket is full, because hyper does not poll a body it cannot write.
 
 use std::collections::HashMap;

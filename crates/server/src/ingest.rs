@@ -7,9 +7,10 @@
 use std::cell::RefCell;
 use std::time::Duration;
 
-use pluto_core::bounds::{self, MAX_AHEAD};
-use pluto_core::payload::describe;
-use pluto_core::{Event, EventId, EventType, FieldError, Timestamp};
+use pluto_domain::bounds;
+
+use pluto_domain::bounds::MAX_AHEAD;
+use pluto_domain::{describe, Event, EventId, EventType, FieldError, Timestamp};
 use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -124,7 +125,7 @@ pub struct DuplicateKey {
 
 /// [`check`] of an event still in its JSON text, received at `now`: parsed, checked and dropped
 /// one at a time, so only the canonical event stays in memory. What is not an object, or is
-/// larger than [`pluto_core::bounds::MAX_EVENT_BYTES`], is refused before it is parsed; a key repeated anywhere in it
+/// larger than [`pluto_domain::bounds::MAX_EVENT_BYTES`], is refused before it is parsed; a key repeated anywhere in it
 /// refuses the whole request.
 pub fn check_raw(raw: &RawValue, now: Timestamp) -> Result<Checked, DuplicateKey> {
     let text = raw.get();
@@ -237,7 +238,7 @@ pub fn clock_skew_ms(created_at: Timestamp, received_at: Timestamp, threshold: D
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pluto_core::bounds::MAX_EVENT_BYTES;
+    use pluto_domain::bounds::MAX_EVENT_BYTES;
     use serde_json::json;
 
     fn now() -> Timestamp {

@@ -1,7 +1,7 @@
 //! Pluto Tracker's central sync server: laptops push the events they recorded (often offline)
 //! and pull everyone else's, through one append-only log with a global position.
 //!
-//! - [`api`]: the HTTP API of `pluto_core::sync::protocol` (axum), thin handlers only;
+//! - [`api`]: the HTTP API of `pluto_protocol` (axum), thin handlers only;
 //! - [`service`]: push (check each event, store the good ones, report on each) and pull
 //!   (paged, with long-poll), independent of HTTP;
 //! - [`ingest`]: the per-event checks and canonical form, the desktop's rules;

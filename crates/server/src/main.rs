@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use pluto_core::{DeviceId, Timestamp};
+use pluto_domain::{DeviceId, Timestamp};
 use pluto_server::auth;
 use pluto_server::config::{
     ServiceOptions, StorageConfig, DEFAULT_DAILY_PUSH_QUOTA, DEFAULT_LISTEN, DEFAULT_RELEASES_DIR,
@@ -20,7 +20,9 @@ use pluto_server::config::{
 use pluto_server::policy::Policy;
 use pluto_server::releases::Releases;
 use pluto_server::server;
-use pluto_server::storage::{PostgresStorage, Role, SqliteStorage, Storage, TokenRecord};
+use pluto_server::storage::postgres::PostgresStorage;
+use pluto_server::storage::sqlite::SqliteStorage;
+use pluto_server::storage::{Role, Storage, TokenRecord};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 

@@ -8,10 +8,14 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use pluto_core::sync::protocol::{SitePolicy, DEFAULT_SITE_POLICY};
-use pluto_core::EventType;
+use pluto_domain::SitePolicy;
 
-use crate::storage::{Role, TokenRecord};
+use pluto_domain::policy::DEFAULT_SITE_POLICY;
+use pluto_domain::EventType;
+
+use crate::storage::Role;
+
+use crate::storage::TokenRecord;
 
 /// Why a policy file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -155,11 +159,11 @@ mod tests {
     fn token(site: &str, role: Role) -> TokenRecord {
         TokenRecord {
             id: "tok_01M8D4FB0YQT5Q0EH8W9ASNV9G".into(),
-            device_id: pluto_core::DeviceId::generate(),
+            device_id: pluto_domain::DeviceId::generate(),
             site: site.into(),
             role,
             label: None,
-            created_at: pluto_core::Timestamp::now(),
+            created_at: pluto_domain::Timestamp::now(),
             revoked_at: None,
         }
     }

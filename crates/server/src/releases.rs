@@ -184,12 +184,12 @@ impl Releases {
         release.pub_date = Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true);
         release.platforms.insert(platform.to_owned(), Artifact { file, signature: signature.to_owned() });
         let path = folder.join("release.json");
-        let tmp = folder.join("release.json.tmp");
         let text = serde_json::to_string_pretty(&release)
             .map_err(|e| ReleaseError::Damaged { path: path.clone(), detail: e.to_string() })?;
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(io(format!("cannot write {}", path.display())))?;
+        pluto_files::write_atomically(&path, pluto_files::Access::Shared, |out| {
+            std::io::Write::write_all(out, text.as_bytes())
+        })
+        .map_err(io(format!("cannot write {}", path.display())))?;
         Ok(release)
     }
 

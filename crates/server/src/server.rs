@@ -6,8 +6,9 @@
 //! [`MAX_CONNECTIONS`] at once (the rest wait in the kernel's queue), a client has
 //! [`HEADER_READ_TIMEOUT`] to send a request's headers (which also closes idle kept-alive
 //! connections), a request may take at most [`REQUEST_DEADLINE`] to be answered, and a response
-//! the client stops reading for [`WRITE_STALL_TIMEOUT`] ends its connection.
+//! the client stops reading for [`crate::config::WRITE_STALL_TIMEOUT`] ends its connection.
 
+use crate::api::REQUEST_DEADLINE;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -68,16 +69,6 @@ pub const MAX_CONNECTIONS: usize = 512;
 /// idle limit for pooled connections (2 s), so the server never closes one a laptop is about to
 /// reuse.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The longest a request may take to be answered, long-polls (at most 60 s of waiting)
-/// included. A streamed body (a release download) has a deadline of its own
-/// ([`crate::download`]).
-pub const REQUEST_DEADLINE: Duration = Duration::from_secs(90);
-
-/// How long a response may wait for the client to read more of it, unless configured
-/// ([`ServiceOptions::write_stall`]): hyper never times out a write, so a client that stops
-/// reading would otherwise hold its connection for ever.
-pub const WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the API over `storage` on `listener` until shut down.
 pub async fn start<S: Storage>(

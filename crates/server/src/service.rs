@@ -5,17 +5,41 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use pluto_core::sync::protocol::{
-    AttestRequest, AttestResponse, Attestation, DeviceStatus, Health, PushOutcome, PushResponse, PushResult,
-    SitePolicy, Verdict, MAX_ATTEST_EVENTS, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, MAX_WAIT_SECONDS,
-};
-use pluto_core::{DeviceId, Event, EventType, Timestamp};
+use pluto_protocol::AttestRequest;
+
+use pluto_protocol::AttestResponse;
+
+use pluto_protocol::Attestation;
+
+use pluto_protocol::DeviceStatus;
+
+use pluto_protocol::Health;
+
+use pluto_protocol::PushOutcome;
+
+use pluto_protocol::PushResponse;
+
+use pluto_protocol::PushResult;
+
+use pluto_domain::SitePolicy;
+
+use pluto_protocol::Verdict;
+
+use pluto_protocol::MAX_ATTEST_EVENTS;
+
+use pluto_protocol::MAX_PULL_LIMIT;
+
+use pluto_protocol::MAX_PUSH_EVENTS;
+
+use pluto_domain::{DeviceId, Event, EventType, Timestamp};
+use pluto_protocol::MAX_WAIT_SECONDS;
 use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::config::ServiceOptions;
-use crate::ingest::{self, Checked};
+use crate::ingest;
+use crate::ingest::Checked;
 use crate::storage::{
     PushClaim, Pusher, Storage, StorageError, StoreOutcome, StoredEvent, Target, TokenRecord,
 };
@@ -345,8 +369,8 @@ impl<S: Storage> SyncService<S> {
         token: &TokenRecord,
         event: &Event,
         target: Option<&Target>,
-    ) -> Result<(), pluto_core::FieldError> {
-        use pluto_core::FieldError;
+    ) -> Result<(), pluto_domain::FieldError> {
+        use pluto_domain::FieldError;
         let refused = |message| FieldError::new("eventType", message);
         let Some(reference) = event.event_type.target_field() else {
             return self.options.policy.check(token, event.event_type, None).map_err(refused);
@@ -402,7 +426,7 @@ impl<S: Storage> SyncService<S> {
                     position,
                     "conflict: the id is already stored with different content; the stored event is kept"
                 );
-                let error = pluto_core::FieldError::new(
+                let error = pluto_domain::FieldError::new(
                     "id",
                     format!(
                         "event {} is already stored (position {position}) with different content; \
@@ -420,7 +444,7 @@ impl<S: Storage> SyncService<S> {
                     %other,
                     "refused: the device's sequence number already belongs to another event"
                 );
-                let error = pluto_core::FieldError::new(
+                let error = pluto_domain::FieldError::new(
                     "deviceSeq",
                     format!(
                         "sequence number {} of device {} already belongs to event {other}; a device \
@@ -553,7 +577,7 @@ impl<S: Storage> SyncService<S> {
                     None => (Verdict::Absent, None),
                     Some((id, _)) if *id != query.id => (Verdict::OtherEvent, Some(id.clone())),
                     Some((_, envelope)) => {
-                        let same = pluto_core::audit::canonical_sha256(envelope.as_bytes())
+                        let same = pluto_domain::canonical::canonical_sha256(envelope.as_bytes())
                             .is_ok_and(|hash| hash.eq_ignore_ascii_case(&query.sha256));
                         (if same { Verdict::Same } else { Verdict::Different }, None)
                     }

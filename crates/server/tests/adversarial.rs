@@ -5,19 +5,28 @@
 
 use std::path::PathBuf;
 
-use pluto_core::samples::SampleCampaign;
-use pluto_core::store::{Draft, Seen};
-use pluto_core::sync::protocol::PushOutcome;
-use pluto_core::sync::{sync_once, SyncClient};
-use pluto_core::{
-    AnomalyKind, CampaignId, CampaignState, CampaignStatus, Event, EventId, EventType, Store, Timestamp,
-    UserId,
+use pluto_domain::samples::SampleCampaign;
+use pluto_domain::{
+    AnomalyKind, CampaignId, CampaignState, CampaignStatus, Event, EventId, EventType, Timestamp, UserId,
 };
+use pluto_protocol::PushOutcome;
 use pluto_server::config::ServiceOptions;
 use pluto_server::storage::{Role, Storage};
+use pluto_store::{Draft, Seen, Store};
+use pluto_sync::{sync_once, SyncClient};
 use serde_json::{json, Value};
 
-use crate::util::{expect_error, push_body, to_json, Backend, Laptop, TestServer};
+use crate::util::expect_error;
+
+use crate::util::push_body;
+
+use crate::util::to_json;
+
+use crate::util::Backend;
+
+use crate::util::Laptop;
+
+use crate::util::TestServer;
 
 /// A site's laptop: its database and its token.
 struct Site {

@@ -6,7 +6,11 @@ use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::Duration;
 
-use pluto_core::sync::protocol::{Health, PushOutcome, PushResponse};
+use pluto_protocol::Health;
+
+use pluto_protocol::PushOutcome;
+
+use pluto_protocol::PushResponse;
 
 use crate::pg::PgSchema;
 use crate::util::{push_body, Laptop};
@@ -329,8 +333,8 @@ async fn serve_checks_its_policy_file_at_start() {
     let client = reqwest::Client::new();
     let event = laptop.event_at(
         1,
-        pluto_core::EventType::CampaignCreated,
-        pluto_core::Timestamp::from_millis(1_772_000_000_000),
+        pluto_domain::EventType::CampaignCreated,
+        pluto_domain::Timestamp::from_millis(1_772_000_000_000),
     );
     let response = client
         .post(format!("{}/v1/events", serving.base))

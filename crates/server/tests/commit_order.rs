@@ -6,12 +6,22 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use pluto_core::sync::protocol::{PullResponse, PushOutcome};
-use pluto_core::EventId;
+use pluto_protocol::PullResponse;
+
+use pluto_domain::EventId;
+use pluto_protocol::PushOutcome;
 use pluto_server::config::ServiceOptions;
 use pluto_server::storage::Storage;
 
-use crate::util::{Backend, Laptop, PostgresBackend, SqliteBackend, TestServer};
+use crate::util::Backend;
+
+use crate::util::Laptop;
+
+use crate::util::PostgresBackend;
+
+use crate::util::SqliteBackend;
+
+use crate::util::TestServer;
 
 const PUSHERS: u32 = 8;
 const BATCHES: u64 = 15;
@@ -73,7 +83,7 @@ async fn every_puller_sees_every_event_once_in_order<S: Storage + Clone>(storage
                     let body = crate::util::push_body(&events);
                     let response = client.post(&url).bearer_auth(&token).json(&body).send().await.unwrap();
                     assert_eq!(response.status(), 200);
-                    let response: pluto_core::sync::protocol::PushResponse = response.json().await.unwrap();
+                    let response: pluto_protocol::PushResponse = response.json().await.unwrap();
                     assert!(response.results.iter().all(|r| r.outcome == PushOutcome::Stored));
                     pushed.extend(events.into_iter().map(|e| e.id));
                 }

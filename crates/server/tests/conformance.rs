@@ -5,13 +5,23 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use pluto_core::sync::protocol::PushOutcome;
-use pluto_core::{DeviceId, Event, Timestamp};
+use pluto_domain::{DeviceId, Event, Timestamp};
+use pluto_protocol::PushOutcome;
 use pluto_server::auth;
 use pluto_server::storage::{PushClaim, PushOutput, Pusher, Role, Storage, StorageError, StoreOutcome};
 use serde_json::json;
 
-use crate::util::{service, to_json, Backend, Laptop, PostgresBackend, SqliteBackend};
+use crate::util::service;
+
+use crate::util::to_json;
+
+use crate::util::Backend;
+
+use crate::util::Laptop;
+
+use crate::util::PostgresBackend;
+
+use crate::util::SqliteBackend;
 
 /// Who pushes in the storage cases.
 fn pusher() -> Pusher {
@@ -51,8 +61,8 @@ async fn push_pull_round_trip(backend: &impl Backend) {
 
 /// `POST /v1/attest` on each backend: the log compared with what an export says it holds.
 async fn the_log_is_compared_with_an_audit_exports_events(backend: &impl Backend) {
-    use pluto_core::audit::canonical_sha256;
-    use pluto_core::sync::protocol::{AttestQuery, AttestRequest, Verdict, MAX_ATTEST_EVENTS};
+    use pluto_domain::canonical::canonical_sha256;
+    use pluto_protocol::{AttestQuery, AttestRequest, Verdict, MAX_ATTEST_EVENTS};
     use pluto_server::service::ServiceError;
     let storage = backend.storage();
     let laptop = Laptop::new(9);
@@ -60,7 +70,7 @@ async fn the_log_is_compared_with_an_audit_exports_events(backend: &impl Backend
     push_events(storage, &laptop.device, &events, Timestamp::now()).await.unwrap();
     let service = service(storage.clone()).await;
     // The laptop's bytes, with keys in another order: the canonical hash is the same.
-    let hash = |e: &pluto_core::Event| {
+    let hash = |e: &pluto_domain::Event| {
         let mut keys: Vec<(String, serde_json::Value)> =
             to_json(e).as_object().unwrap().clone().into_iter().collect();
         keys.reverse();
@@ -70,7 +80,7 @@ async fn the_log_is_compared_with_an_audit_exports_events(backend: &impl Backend
         );
         canonical_sha256(text.as_bytes()).unwrap()
     };
-    let ask = |id: &pluto_core::Event, position: i64, sha256: String| AttestQuery {
+    let ask = |id: &pluto_domain::Event, position: i64, sha256: String| AttestQuery {
         id: id.id.to_string(),
         position,
         sha256,
@@ -227,7 +237,7 @@ async fn pulls_are_paged(backend: &impl Backend) {
     assert_eq!(pages, vec![vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9, 10]]);
     // What is served passes the stored envelopes through, yet reads as the protocol's page.
     let served = serde_json::to_string(&service.pull(&token, 0, 4, Duration::ZERO).await.unwrap()).unwrap();
-    let read: pluto_core::sync::protocol::PullResponse = serde_json::from_str(&served).unwrap();
+    let read: pluto_protocol::PullResponse = serde_json::from_str(&served).unwrap();
     let stored: Vec<_> =
         backend.storage().pull(0, 4).await.unwrap().events.iter().map(|e| e.decode().unwrap()).collect();
     assert_eq!((read.events, read.next_after, read.has_more), (stored, 4, true));
@@ -241,8 +251,7 @@ async fn device_completeness_sees_holes_and_their_filling(backend: &impl Backend
     let storage = backend.storage();
     let laptop = Laptop::new(8);
     let events = laptop.events(1..=5);
-    let status =
-        |s: &pluto_core::sync::protocol::DeviceStatus| (s.contiguous_up_to, s.highest_seq, s.event_count);
+    let status = |s: &pluto_protocol::DeviceStatus| (s.contiguous_up_to, s.highest_seq, s.event_count);
 
     let fresh = storage.device_status(&laptop.device).await.unwrap();
     assert_eq!((status(&fresh), fresh.last_received_at), ((0, 0, 0), None));

@@ -9,10 +9,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pluto_core::sync::protocol::PushOutcome;
-use pluto_core::EventType;
+use pluto_domain::EventType;
+use pluto_protocol::PushOutcome;
 
-use crate::util::{push_body, Laptop};
+use crate::util::push_body;
+
+use crate::util::Laptop;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pluto-server");
 
@@ -131,11 +133,11 @@ async fn a_tokens_long_polls_cannot_keep_other_laptops_out() {
     let pushed = other
         .post(format!("{}/v1/events", server.base))
         .bearer_auth(&token)
-        .json(&push_body(&[laptop.event_at(1, EventType::CampaignCreated, pluto_core::Timestamp::now())]))
+        .json(&push_body(&[laptop.event_at(1, EventType::CampaignCreated, pluto_domain::Timestamp::now())]))
         .send()
         .await
         .unwrap();
-    let body: pluto_core::sync::protocol::PushResponse = pushed.json().await.unwrap();
+    let body: pluto_protocol::PushResponse = pushed.json().await.unwrap();
     assert_eq!(body.results[0].outcome, PushOutcome::Stored);
     let pulled =
         other.get(format!("{}/v1/events?after=0", server.base)).bearer_auth(&token).send().await.unwrap();
@@ -272,7 +274,7 @@ async fn downloads_that_are_never_read_cannot_hold_the_server() {
     let pushed = client
         .post(format!("{}/v1/events", server.base))
         .bearer_auth(&token)
-        .json(&push_body(&[laptop.event_at(1, EventType::CampaignCreated, pluto_core::Timestamp::now())]))
+        .json(&push_body(&[laptop.event_at(1, EventType::CampaignCreated, pluto_domain::Timestamp::now())]))
         .send()
         .await
         .unwrap();

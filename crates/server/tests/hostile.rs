@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use pluto_core::samples::SampleCampaign;
-use pluto_core::store::Draft;
-use pluto_core::sync::{sync_once, SyncClient, SyncError};
-use pluto_core::{CampaignId, CampaignStatus, EventId, EventType, Store, Timestamp, UserId};
+use pluto_domain::samples::SampleCampaign;
+use pluto_domain::{CampaignId, CampaignStatus, EventId, EventType, Timestamp, UserId};
+use pluto_store::{Draft, Store};
+use pluto_sync::{sync_once, SyncClient, SyncError};
 use serde_json::{json, Value};
 
 /// A fake log: each event with the site the server attests for it.
@@ -50,7 +50,7 @@ async fn fake(script: Script) -> String {
         )
     }
     async fn policy() -> Json<Value> {
-        let sites = pluto_core::sync::protocol::SitePolicy::default_for("LEGO").sites;
+        let sites = pluto_domain::SitePolicy::default_for("LEGO").sites;
         Json(json!({"site": "LEGO", "admin": false, "mayRecord": sites["LEGO"], "sites": sites}))
     }
     async fn pull(State(s): State<Script>, Query(q): Query<After>) -> Json<Value> {
@@ -135,7 +135,7 @@ impl Laptop {
     }
 
     /// One sync with the fake server at `base`.
-    async fn sync(&self, base: &str) -> Result<pluto_core::sync::SyncReport, SyncError> {
+    async fn sync(&self, base: &str) -> Result<pluto_sync::SyncReport, SyncError> {
         let (db, base) = (self.db.clone(), base.to_owned());
         tokio::task::spawn_blocking(move || {
             let mut store = Store::open(&db).unwrap();

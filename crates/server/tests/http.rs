@@ -3,15 +3,37 @@
 
 use std::time::{Duration, Instant};
 
-use pluto_core::sync::protocol::{
-    DeviceStatus, Health, PullResponse, PushOutcome, PushResponse, MAX_PUSH_EVENTS, MAX_REQUEST_BYTES,
-};
-use pluto_core::{EventType, Timestamp};
+use pluto_protocol::DeviceStatus;
+
+use pluto_protocol::Health;
+
+use pluto_protocol::PullResponse;
+
+use pluto_protocol::PushOutcome;
+
+use pluto_protocol::PushResponse;
+
+use pluto_protocol::MAX_PUSH_EVENTS;
+
+use pluto_domain::{EventType, Timestamp};
+use pluto_protocol::MAX_REQUEST_BYTES;
 use pluto_server::config::ServiceOptions;
 use pluto_server::storage::Storage;
 use serde_json::json;
 
-use crate::util::{expect_error, push_body, sqlite_server, to_json, Laptop, SqliteBackend, TestServer};
+use crate::util::expect_error;
+
+use crate::util::push_body;
+
+use crate::util::sqlite_server;
+
+use crate::util::to_json;
+
+use crate::util::Laptop;
+
+use crate::util::SqliteBackend;
+
+use crate::util::TestServer;
 
 #[tokio::test]
 async fn health_answers_without_a_token() {
@@ -438,7 +460,7 @@ async fn the_servers_database_is_created_owner_only() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("server.sqlite3");
-    let storage = pluto_server::storage::SqliteStorage::open(&path).await.unwrap();
+    let storage = pluto_server::storage::sqlite::SqliteStorage::open(&path).await.unwrap();
     storage.head().await.unwrap();
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!((mode(&path), mode(&path.with_extension("sqlite3-wal"))), (0o600, 0o600));

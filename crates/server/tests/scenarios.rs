@@ -20,11 +20,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pluto_core::samples::SampleCampaign;
-use pluto_core::store::{Draft, ListQuery, SortOrder};
-use pluto_core::sync::protocol::PushOutcome;
-use pluto_core::sync::{sync_once, SyncClient, SyncError};
-use pluto_core::{AnomalyKind, CampaignId, CampaignState, Event, EventType, Store, UserId};
+use pluto_domain::samples::SampleCampaign;
+use pluto_domain::{AnomalyKind, CampaignId, CampaignState, Event, EventType, UserId};
+use pluto_protocol::PushOutcome;
+use pluto_store::{Draft, ListQuery, SortOrder, Store};
+use pluto_sync::{sync_once, SyncClient, SyncError};
 
 use crate::pg::PgSchema;
 
@@ -77,7 +77,7 @@ impl Server {
     }
 
     /// An administrator's token (these laptops record whole campaigns, every site's steps).
-    fn token(&self, device: &pluto_core::DeviceId) -> String {
+    fn token(&self, device: &pluto_domain::DeviceId) -> String {
         let out = Command::new(env!("CARGO_BIN_EXE_pluto-server"))
             .args(["token", "create", "--device", device.as_str(), "--site", "MBA", "--role", "admin"])
             .args(self.backend.flags())
@@ -146,7 +146,7 @@ impl Laptop {
         Laptop { store, path, token, user: UserId::parse(&format!("usr_{name}")).unwrap() }
     }
 
-    fn sync(&mut self, server: &Server) -> Result<pluto_core::sync::SyncReport, SyncError> {
+    fn sync(&mut self, server: &Server) -> Result<pluto_sync::SyncReport, SyncError> {
         sync_once(&mut self.store, &server.client(&self.token))
     }
 
@@ -177,9 +177,9 @@ impl Laptop {
             let sample = SampleCampaign::numbered(n);
             for t in EventType::STEPS {
                 seq += 1;
-                let now = pluto_core::Timestamp::now();
+                let now = pluto_domain::Timestamp::now();
                 events.push(Event {
-                    id: pluto_core::EventId::generate(now.system_time()),
+                    id: pluto_domain::EventId::generate(now.system_time()),
                     stream_type: "campaign".into(),
                     stream_id: campaign.clone(),
                     event_type: t,
@@ -347,9 +347,8 @@ fn same_batch_pushed_twice(dir: &Path, fresh: &dyn Fn(&Path) -> Backend) {
     let second = client.push(&batch).unwrap();
     assert!(first.results.iter().all(|r| r.outcome == PushOutcome::Stored));
     assert!(second.results.iter().all(|r| r.outcome == PushOutcome::Duplicate));
-    let positions = |r: &pluto_core::sync::protocol::PushResponse| {
-        r.results.iter().map(|r| r.position).collect::<Vec<_>>()
-    };
+    let positions =
+        |r: &pluto_protocol::PushResponse| r.results.iter().map(|r| r.position).collect::<Vec<_>>();
     assert_eq!(positions(&first), positions(&second));
     assert_eq!(server.log(&ann.token).len(), 36);
     ann.sync(&server).unwrap();

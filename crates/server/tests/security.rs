@@ -4,13 +4,22 @@
 
 use std::time::{Duration, Instant};
 
-use pluto_core::sync::protocol::{PullResponse, PushOutcome, SitePolicy};
-use pluto_core::{EventId, EventType, Timestamp};
+use pluto_protocol::PullResponse;
+
+use pluto_protocol::PushOutcome;
+
+use pluto_domain::{EventId, EventType, SitePolicy, Timestamp};
 use pluto_server::config::ServiceOptions;
 use pluto_server::storage::{Role, Storage};
 use serde_json::json;
 
-use crate::util::{expect_error, Backend, Laptop, TestServer};
+use crate::util::expect_error;
+
+use crate::util::Backend;
+
+use crate::util::Laptop;
+
+use crate::util::TestServer;
 
 /// The default policy, as `docs/security.md` states it.
 const DEFAULT: [(&str, &[EventType]); 4] = {

@@ -3,20 +3,24 @@
 
 use std::time::Duration;
 
-use pluto_core::samples::SampleCampaign;
-use pluto_core::sync::protocol::{ErrorBody, PushResponse};
-use pluto_core::{CampaignId, DeviceId, Event, EventId, EventType, Payload, Timestamp, UserId};
+use pluto_domain::samples::SampleCampaign;
+use pluto_domain::{CampaignId, DeviceId, Event, EventId, EventType, Payload, Timestamp, UserId};
+use pluto_protocol::{ErrorBody, PushResponse};
 use pluto_server::auth;
 use pluto_server::config::ServiceOptions;
 use pluto_server::server::{self, RunningServer};
 use pluto_server::service::SyncService;
-use pluto_server::storage::{PostgresStorage, Role, SqliteStorage, Storage, StorageError};
+use pluto_server::storage::postgres::PostgresStorage;
+use pluto_server::storage::sqlite::SqliteStorage;
+use pluto_server::storage::{Role, Storage, StorageError};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::pg::{pg_connect, PgSchema};
+use crate::pg::pg_connect;
+
+use crate::pg::PgSchema;
 
 /// A laptop recording campaigns one after the other (a new one every twelve steps): valid
 /// events with its device id and consecutive seqs.

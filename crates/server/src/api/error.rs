@@ -4,7 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use pluto_core::sync::protocol::ErrorBody;
+use pluto_protocol::ErrorBody;
 
 use crate::service::ServiceError;
 

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
-use pluto_core::sync::protocol::{MAX_PULL_LIMIT, MAX_PUSH_EVENTS, MAX_REQUEST_BYTES};
+use pluto_protocol::{MAX_PULL_LIMIT, MAX_PUSH_EVENTS, MAX_REQUEST_BYTES};
 use serde::de::{Deserializer, Error as _, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;

@@ -1,4 +1,4 @@
-//! The HTTP API (JSON, versioned paths under `/v1`, as `pluto_core::sync::protocol` describes):
+//! The HTTP API (JSON, versioned paths under `/v1`, as `pluto_protocol` describes):
 //! routes and thin handlers that extract a request, call the [`SyncService`] and return JSON.
 //! Handlers hold no SQL and no rules; errors become responses in [`error`] only.
 
@@ -16,10 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Extension;
 use axum::{Json, Router};
-use pluto_core::sync::protocol::{
-    AttestRequest, AttestResponse, DeviceStatus, Health, PushResponse, SitePolicy, MAX_REQUEST_BYTES,
-};
-use pluto_core::DeviceId;
+use pluto_domain::{DeviceId, SitePolicy};
+use pluto_protocol::{AttestRequest, AttestResponse, DeviceStatus, Health, PushResponse, MAX_REQUEST_BYTES};
 
 use self::error::ApiError;
 use self::extract::{Authenticated, PullQuery, PushBody};
@@ -63,7 +61,7 @@ struct Published {
     downloads: Downloads,
 }
 
-/// The address of the client at the other end of a connection, set by [`crate::server`] on each
+/// The address of the client at the other end of a connection, set by the server on each
 /// connection's requests. Behind a reverse proxy it is the proxy's: every client shares it.
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub std::net::IpAddr);
@@ -203,11 +201,16 @@ async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::MethodNotAllowed(format!("{} is not allowed on {}", request.method(), request.uri().path()))
 }
 
-/// Ends a request that takes longer than [`crate::server::REQUEST_DEADLINE`] with 503, so that no
+/// The longest a request may take to be answered, long-polls (at most 60 s of waiting)
+/// included. A streamed body (a release download) has a deadline of its own
+/// ([`crate::download`]).
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(90);
+
+/// Ends a request that takes longer than [`REQUEST_DEADLINE`] with 503, so that no
 /// request holds a connection for ever.
 pub async fn deadline(request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
-    match tokio::time::timeout(crate::server::REQUEST_DEADLINE, next.run(request)).await {
+    match tokio::time::timeout(REQUEST_DEADLINE, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
             tracing::warn!(%method, %path, "a request ran past its deadline and was ended");

@@ -13,11 +13,10 @@ pub mod sqlite;
 use std::collections::HashMap;
 use std::future::Future;
 
-use pluto_core::sync::protocol::{DeviceStatus, LoggedEvent};
-use pluto_core::{CampaignId, DeviceId, Event, EventId, EventType, FieldError, Timestamp};
+use pluto_protocol::DeviceStatus;
 
-pub use self::postgres::PostgresStorage;
-pub use self::sqlite::SqliteStorage;
+use pluto_domain::{CampaignId, DeviceId, Event, EventId, EventType, FieldError, Timestamp};
+use pluto_protocol::LoggedEvent;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]

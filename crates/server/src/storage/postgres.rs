@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
-use pluto_core::sync::protocol::DeviceStatus;
-use pluto_core::{CampaignId, DeviceId, Event, EventId, Timestamp};
+use pluto_domain::{CampaignId, DeviceId, Event, EventId, Timestamp};
+use pluto_protocol::DeviceStatus;
 use tokio_postgres::{GenericClient, NoTls, Row};
 
 use super::{

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use pluto_core::sync::protocol::DeviceStatus;
-use pluto_core::{DeviceId, Event, EventId, Timestamp};
+use pluto_domain::{DeviceId, Event, EventId, Timestamp};
+use pluto_protocol::DeviceStatus;
 use rusqlite::{named_params, params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
 
 use super::{
@@ -73,7 +73,7 @@ impl SqliteStorage {
                     error,
                 })?;
             }
-            pluto_core::store::create_owner_only(&path).map_err(|error| StorageError::Io {
+            pluto_files::create_owner_only(&path).map_err(|error| StorageError::Io {
                 context: format!("cannot create the database {}", path.display()),
                 error,
             })?;
@@ -137,9 +137,10 @@ impl SqliteStorage {
 }
 
 /// The write connection, in WAL mode and migrated; a busy open is retried (see
-/// [`pluto_core::store::retry_while_busy`]).
+/// [`pluto_files::retry_while_busy`]).
 fn open_writer(path: &Path) -> Result<Connection> {
-    pluto_core::store::retry_while_busy(
+    pluto_files::retry_while_busy(
+        std::time::Duration::from_millis(u64::from(BUSY_TIMEOUT_MS)),
         || {
             let mut writer = Connection::open(path)?;
             configure(&writer)?;

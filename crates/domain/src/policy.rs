@@ -1,0 +1,132 @@
+//! The site policy: which site may record which event types. The server enforces it on every
+//! push (`GET /v1/policy` tells a laptop its token's share), laptops apply it at entry and to
+//! what they pull, so both judge an entry by the same rule ([`SitePolicy::judge`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::registry::EventType;
+
+/// `GET /v1/policy`: which event types the asking token may record, and the whole site table.
+/// Type names are sent as text, so that a laptop reads a newer server's policy: names it does
+/// not know are kept and never match its own entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SitePolicy {
+    /// The site the server knows the token by.
+    pub site: String,
+    /// Whether the token is an administrator's, allowed every type.
+    #[serde(default)]
+    pub admin: bool,
+    /// The types the token may record (a correction is allowed where its target's type is).
+    pub may_record: Vec<String>,
+    /// Every site the policy names, with the types it may record.
+    #[serde(default)]
+    pub sites: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// The default site policy, the chain's division of work: LEGO creates, approves returns and
+/// closes; MBA processes; ECHA approves; RGE manufactures. The server starts with it unless given
+/// a policy file; a laptop that has not yet synced offers its profile's site's steps first by it.
+pub const DEFAULT_SITE_POLICY: &[(&str, &[EventType])] = {
+    use EventType::*;
+    &[
+        ("LEGO", &[CampaignCreated, EchaApprovalRecorded, ReturnToLegoRecorded, CampaignCompleted]),
+        (
+            "MBA",
+            &[
+                InboundShipmentRecorded,
+                GranulationCompleted,
+                MetalRemovalCompleted,
+                PolymerPurificationCompleted,
+                ExtrusionCompleted,
+                TransferToRgeRecorded,
+            ],
+        ),
+        ("ECHA", &[EchaApprovalRecorded]),
+        ("RGE", &[ManufacturingStarted, ManufacturingCompleted, ReturnToLegoRecorded]),
+    ]
+};
+
+impl SitePolicy {
+    /// The site policy's rule, which the server and laptops share: an entry of `event_type` is
+    /// allowed at `site` when `allows` holds for the type it records, or for a correction or
+    /// void the type it changes (`acts_on`). A review of an anomaly (`acts_on`: the type of the
+    /// entry the anomaly is on, or the type that entry changes) is for the site that records that
+    /// type, and for the site that creates campaigns (LEGO, by default). `Err` holds the refusal
+    /// in words.
+    pub fn judge(
+        site: &str,
+        event_type: EventType,
+        acts_on: Option<EventType>,
+        allows: impl Fn(EventType) -> bool,
+    ) -> Result<(), String> {
+        use EventType::{AnomalyReviewed, CampaignCreated, EntryVoided, EventCorrected};
+        let verb = match event_type {
+            AnomalyReviewed => {
+                if acts_on.is_some_and(&allows) || allows(CampaignCreated) {
+                    return Ok(());
+                }
+                let of = acts_on.map_or("an entry of a newer Pluto", EventType::label);
+                return Err(format!(
+                    "site {site} may not review anomalies of {of}: a review is for the site that records that \
+                     step, or the site that creates campaigns"
+                ));
+            }
+            EventCorrected => "correct",
+            EntryVoided => "void",
+            _ => "record",
+        };
+        let recorded = acts_on.filter(|_| event_type.acts_on_others()).unwrap_or(event_type);
+        if allows(recorded) {
+            Ok(())
+        } else {
+            Err(format!("site {site} may not {verb} {recorded}"))
+        }
+    }
+
+    /// What [`DEFAULT_SITE_POLICY`] lets `site` record (nothing for a site it does not name;
+    /// site names compare without regard to case, as on the server).
+    pub fn default_for(site: &str) -> SitePolicy {
+        let names = |types: &[EventType]| types.iter().map(|t| t.as_str().to_owned()).collect();
+        let may_record = DEFAULT_SITE_POLICY
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(site))
+            .map_or_else(Vec::new, |(_, types)| names(types));
+        SitePolicy {
+            site: site.to_owned(),
+            admin: false,
+            may_record,
+            sites: DEFAULT_SITE_POLICY
+                .iter()
+                .map(|(name, types)| ((*name).to_owned(), names(types)))
+                .collect(),
+        }
+    }
+
+    /// What the token may record, in words (`Manufacturing Start, Manufacturing Complete`).
+    pub fn allowed_in_words(&self) -> String {
+        if self.admin {
+            return "every step".into();
+        }
+        if self.may_record.is_empty() {
+            return "nothing".into();
+        }
+        let words: Vec<&str> = self
+            .may_record
+            .iter()
+            .map(|name| match EventType::parse(name) {
+                Ok(known) => known.label(),
+                Err(_) => name.as_str(),
+            })
+            .collect();
+        words.join(", ")
+    }
+
+    /// Whether the token may record an entry of `event_type`; `acts_on` is the changed type for
+    /// a correction or void. `Err` holds the refusal in the server's words.
+    pub fn check(&self, event_type: EventType, acts_on: Option<EventType>) -> Result<(), String> {
+        Self::judge(&self.site, event_type, acts_on, |recorded| {
+            self.admin || self.may_record.iter().any(|t| t == recorded.as_str())
+        })
+    }
+}
