@@ -53,7 +53,12 @@ pub(crate) fn grow(store: &mut Store, user: &UserId, n: u32) -> Result<CampaignI
 }
 
 /// Records one correction of the completion notes (the entry the benchmark times).
-fn correct_notes(store: &mut Store, user: &UserId, id: &CampaignId, i: usize) -> Result<pluto_domain::Event> {
+pub(crate) fn correct_notes(
+    store: &mut Store,
+    user: &UserId,
+    id: &CampaignId,
+    i: usize,
+) -> Result<pluto_domain::Event> {
     let history = store.history(id)?;
     let events: Vec<_> = history.iter().collect();
     let target = events

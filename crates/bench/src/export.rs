@@ -1,4 +1,4 @@
-//! Audit export: `Store::export_audit` of the whole log (every line hashed, the hash chain, the
+//! Audit export: `pluto_reports::audit::export` of the whole log (every line hashed, the hash chain, the
 //! signed manifest) and `audit::verify` of its file, each against `Store::export`, the plain
 //! export of the same events to a file in the same folder. The issue asks both at no less than
 //! half the plain export's speed. The plain export itself is measured against a raw scan: the
@@ -95,7 +95,7 @@ pub fn run(dir: &Path, events: u64) -> Result<Vec<Figure>> {
     };
     Ok(vec![
         plain,
-        figure("audit export (`Store::export_audit`)", best[1], counts[1]),
+        figure("audit export (`pluto_reports::audit::export`)", best[1], counts[1]),
         figure("verify an audit export (`audit::verify`)", best[2], counts[2]),
     ])
 }

@@ -14,6 +14,7 @@ mod app;
 mod append;
 mod bare;
 mod baseline;
+mod budget;
 mod devices;
 mod export;
 mod gen;
@@ -25,6 +26,7 @@ mod pg;
 mod pull;
 mod rebuild;
 mod remote;
+mod replay;
 mod report;
 mod server;
 mod sync;
@@ -46,10 +48,14 @@ use server::ServerBin;
 pub enum Bench {
     /// `Store::record`, one durable transaction per entry.
     Append,
+    /// What one entry writes, by part of the store, in pages.
+    WriteBudget,
     /// `Store::apply_remote` in batches of 1,000.
     ApplyRemote,
     /// `Store::apply_pulled`: a fresh laptop's pull in pages of 1,000, every event checked.
     Pull,
+    /// A 1,000-event campaign read and folded from its first event.
+    Replay,
     /// `Store::list`, one page filtered by status.
     List,
     /// `Store::rebuild` of every projection, with its peak memory.
@@ -62,9 +68,9 @@ pub enum Bench {
     RecordView,
     /// The desktop app's real window: launch to list on screen, idle memory.
     Window,
-    /// `Store::export_audit` and `audit::verify` against the plain export.
+    /// `pluto_reports::audit::export` and `audit::verify` against the plain export.
     AuditExport,
-    /// `Store::period_report` over every campaign against a raw scan of their projections.
+    /// `pluto_reports::period::report` over every campaign against a raw scan of their projections.
     PeriodReport,
     /// The custody PDF of a 100-event campaign against a bare read of its rows.
     CustodyPdf,
@@ -72,10 +78,12 @@ pub enum Bench {
 
 impl Bench {
     /// Every benchmark of the event store, quickest first.
-    pub const ALL: [Bench; 9] = [
+    pub const ALL: [Bench; 11] = [
         Bench::Append,
+        Bench::WriteBudget,
         Bench::RecordView,
         Bench::CustodyPdf,
+        Bench::Replay,
         Bench::ApplyRemote,
         Bench::Pull,
         Bench::List,
@@ -157,10 +165,12 @@ impl ServerConfig {
 pub fn run(bench: Bench, config: &Config) -> Result<Vec<Figure>> {
     Ok(match bench {
         Bench::Append => vec![append::run(&config.dir, config.appends)?],
+        Bench::WriteBudget => budget::run(&config.dir, config.appends)?,
         Bench::RecordView => vec![app::record_view(&config.dir, config.record_views)?],
         Bench::Window => app::window(&config.dir, &config.app, config.window_campaigns, 5)?,
         Bench::ApplyRemote => remote::run(&config.dir, config.remote_events)?,
         Bench::Pull => pull::run(&config.dir, config.remote_events)?,
+        Bench::Replay => replay::run(&config.dir, config.queries)?,
         Bench::List => list::run(&config.dir, config.campaigns, config.queries)?,
         Bench::Rebuild => rebuild::run(&config.dir, config.events, &config.child_exe)?,
         Bench::AuditExport => export::run(&config.dir, config.events)?,

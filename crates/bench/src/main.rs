@@ -100,16 +100,20 @@ enum Command {
     All,
     /// Store::record against a bare single-row insert transaction
     Append,
+    /// What one entry writes, by part of the store, in pages (--appends entries)
+    WriteBudget,
+    /// A 1,000-event campaign read and folded, against a bare read of its rows (--queries runs)
+    Replay,
     /// Store::rebuild against a bare scan of the log, and its peak memory
     Rebuild,
-    /// Store::export_audit and verifying its file against the plain Store::export (--events)
+    /// pluto_reports::audit::export and verifying its file against the plain Store::export (--events)
     AuditExport,
     /// Store::list against the bare page query
     List,
     /// The custody PDF of a 100-event campaign against a bare read of its rows (--record-views
     /// campaigns)
     CustodyPdf,
-    /// Store::period_report over every campaign against a raw scan of their projections
+    /// pluto_reports::period::report over every campaign against a raw scan of their projections
     /// (--events, --campaigns)
     PeriodReport,
     /// Store::apply_remote against a bare batched insert
@@ -141,6 +145,8 @@ fn main() -> Result<()> {
     let benches = match cli.command.unwrap_or(Command::All) {
         Command::All => Bench::ALL.to_vec(),
         Command::Append => vec![Bench::Append],
+        Command::WriteBudget => vec![Bench::WriteBudget],
+        Command::Replay => vec![Bench::Replay],
         Command::Rebuild => vec![Bench::Rebuild],
         Command::AuditExport => vec![Bench::AuditExport],
         Command::List => vec![Bench::List],

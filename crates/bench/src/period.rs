@@ -1,4 +1,4 @@
-//! Period report: `Store::period_report` over every campaign of a 1,000,000-event log (the
+//! Period report: `pluto_reports::period::report` over every campaign of a 1,000,000-event log (the
 //! issue's 100,000 campaigns), against a raw scan of the same projection rows on a bare
 //! connection with the store's pragmas (each row's flows read as bytes, not decoded). The issue
 //! asks for the report in under 2 s.
@@ -52,7 +52,7 @@ pub fn run(dir: &Path, events: u64, campaigns: u64) -> Result<Figure> {
     }
     ensure!(reported == scanned, "the report drew on {reported} campaigns, the scan read {scanned}");
     Ok(Figure {
-        name: "period report (`Store::period_report`)".into(),
+        name: "period report (`pluto_reports::period::report`)".into(),
         work: format!("{} campaigns, {} events, best of {RUNS}", thousands(loaded), thousands(events)),
         pluto: format!("{:.2} s", best.as_secs_f64()),
         baseline: format!("{:.2} s (raw scan of the projections' flows)", best_raw.as_secs_f64()),

@@ -1,5 +1,6 @@
 //! Rebuild: `Store::rebuild` (every projection folded again from the log, in one transaction)
-//! against a bare scan that reads the same rows in the same order and parses their JSON.
+//! against a bare scan that reads the same rows in the same order and parses their JSON; then
+//! `Store::rebuild_find` (every entry indexed for find again) against the same scan.
 //!
 //! Both run in a child process (this binary, re-executed with the hidden `rebuild-child`
 //! subcommand) so that its peak resident memory, read from the kernel, belongs to them alone
@@ -24,10 +25,11 @@ use crate::report::{megabytes, per_second, thousands, Figure};
 const SEED: u64 = 0xA99E_0D04;
 
 /// The minimum ratio the issue asks for.
-const TARGET: f64 = 0.4;
+const TARGET: f64 = 0.6;
 
-/// The issue's memory bound, in bytes (decimal megabytes, the stricter reading).
-const MEMORY_TARGET: u64 = 200_000_000;
+/// The issue's memory bound at 1,000,000 events, in bytes (decimal megabytes, the stricter
+/// reading).
+const MEMORY_TARGET: u64 = 150_000_000;
 
 /// Loads `events` events under `dir`, then has `child_exe` time the scan and the rebuild.
 pub fn run(dir: &Path, events: u64, child_exe: &Path) -> Result<Vec<Figure>> {
@@ -52,6 +54,7 @@ pub fn run(dir: &Path, events: u64, child_exe: &Path) -> Result<Vec<Figure>> {
     let (scanned, scan_us, scan_peak) = (field("scanned")?, field("scanMicros")?, field("scanPeakBytes")?);
     let (rebuilt, rebuild_us, peak) =
         (field("rebuilt")?, field("rebuildMicros")?, field("rebuildPeakBytes")?);
+    let (findable, find_us) = (field("findable")?, field("findMicros")?);
     let events_per_second = |us: u64| per_second(events as f64 / (us.max(1) as f64 / 1e6));
     let seconds = |us: u64| us as f64 / 1e6;
     let ratio = scan_us as f64 / rebuild_us.max(1) as f64;
@@ -79,6 +82,17 @@ pub fn run(dir: &Path, events: u64, child_exe: &Path) -> Result<Vec<Figure>> {
             pluto_count: rebuilt,
             baseline_count: scanned,
         },
+        Figure {
+            name: "rebuild the find index (`Store::rebuild_find`)".into(),
+            work: format!("{} entries with something to find", thousands(findable)),
+            pluto: format!("{:.1} s ({})", seconds(find_us), events_per_second(find_us)),
+            baseline: format!("{:.1} s ({})", seconds(scan_us), events_per_second(scan_us)),
+            ratio: Some(scan_us as f64 / find_us.max(1) as f64),
+            target: "— (a repair, run when `verify` reports the index)".into(),
+            met: true,
+            pluto_count: findable,
+            baseline_count: scanned,
+        },
     ])
 }
 
@@ -97,6 +111,9 @@ pub fn child(db: &Path) -> Result<()> {
     let rebuilt = store.rebuild()?;
     let rebuild_time = start.elapsed();
     let rebuild_peak = peak_rss()?;
+    let start = Instant::now();
+    let findable = store.rebuild_find()?;
+    let find_time = start.elapsed();
     println!(
         "{}",
         json!({
@@ -106,6 +123,8 @@ pub fn child(db: &Path) -> Result<()> {
             "rebuilt": rebuilt,
             "rebuildMicros": rebuild_time.as_micros() as u64,
             "rebuildPeakBytes": rebuild_peak,
+            "findable": findable,
+            "findMicros": find_time.as_micros() as u64,
         })
     );
     Ok(())

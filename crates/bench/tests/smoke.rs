@@ -72,18 +72,32 @@ fn every_benchmark_completes_at_a_tiny_scale() {
     assert!(period[0].pluto_count > 100, "{:?}", period[0]);
     assert_eq!(period[0].pluto_count, period[0].baseline_count);
 
+    // Every page an entry writes belongs to one declared read model, the log or the bare insert.
+    let budget = run(Bench::WriteBudget, &config).unwrap();
+    assert!(budget[0].pluto_count > budget[0].baseline_count, "{:?}", budget[0]);
+    let parts: u64 = budget[1..].iter().map(|f| f.pluto_count).sum();
+    assert_eq!(parts, budget[0].pluto_count, "the parts add up to the whole");
+
+    let replay = run(Bench::Replay, &config).unwrap();
+    assert_eq!((replay[0].pluto_count, replay[0].baseline_count), (24, 24));
+
     let list = run(Bench::List, &config).unwrap();
-    assert_eq!(list.len(), 4, "home, find and two list pages");
+    assert_eq!(list.len(), 5, "home, find (a whole and a half-typed reference) and two list pages");
     for figure in &list {
         assert!(figure.pluto_count > 0, "{}", figure.name);
         // Home's baseline reads one stage's page; Pluto's queue merges all of MBA's stages.
-        if !figure.name.starts_with("home") {
+        // Find's bare query gives the candidate entries of the words' first characters, of
+        // which Pluto keeps the campaigns of those holding every word whole.
+        if figure.name.starts_with("find") {
+            assert!(figure.pluto_count <= figure.baseline_count, "{}", figure.name);
+        } else if !figure.name.starts_with("home") {
             assert_eq!(figure.pluto_count, figure.baseline_count, "{}", figure.name);
         }
     }
 
     let rebuild = run(Bench::Rebuild, &config).unwrap();
-    assert_eq!(rebuild.len(), 2);
+    assert_eq!(rebuild.len(), 3, "the projections, their memory and the find index");
+    assert!(rebuild[2].pluto_count > 0 && rebuild[2].pluto_count <= 2_000, "{:?}", rebuild[2]);
     // About 12 events per campaign, so 2,000 events make well over 100 campaigns.
     assert!(rebuild[0].pluto_count > 100, "{:?}", rebuild[0]);
     assert_eq!(rebuild[0].baseline_count, 2_000);

@@ -618,9 +618,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Rebuild => {
             let n = store.rebuild()?;
+            let entries = store.rebuild_find()?;
             out.message(
-                json!({ "rebuilt": n }),
-                &format!("Rebuilt {n} campaign projections from the event log."),
+                json!({ "rebuilt": n, "findable": entries }),
+                &format!("Rebuilt {n} campaign projections and the find index ({entries} entries) from the event log."),
             );
         }
         Command::Verify => {

@@ -259,6 +259,11 @@ fn a_period_report_reads_the_stored_campaigns_and_an_older_store_gets_its_flows_
              ALTER TABLE campaign_projections DROP COLUMN flows;
              ALTER TABLE campaign_projections ADD COLUMN flows TEXT;
              UPDATE campaign_projections SET flows = '{\"steps\":[{\"step\":\"created\"}]}';
+             DROP TABLE search_index;
+             DROP TABLE search_pending;
+             CREATE TABLE search_docs (id INTEGER PRIMARY KEY, campaign_id TEXT NOT NULL UNIQUE, refs TEXT NOT NULL) STRICT;
+             CREATE VIRTUAL TABLE search_index USING fts5(refs, content = 'search_docs', content_rowid = 'id',
+                 tokenize = 'unicode61', detail = none, columnsize = 0);
              PRAGMA user_version = 10;",
         )
         .unwrap();

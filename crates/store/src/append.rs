@@ -316,7 +316,7 @@ impl Store {
             };
             return Err(Refusal::Inconsistent { field: None, message }.into());
         }
-        let inserted = {
+        let seq = {
             let mut insert = insert_statement(&tx)?;
             let text = RowText {
                 event_type: event.event_type.as_str(),
@@ -327,13 +327,13 @@ impl Store {
             };
             insert_event(&tx, &mut insert, &event, text)?
         };
-        if !inserted {
+        let Some(seq) = seq else {
             // The id was checked above inside this transaction; another writer cannot have it.
             return Err(StoreError::IdReused { id: event.id, detail: "recorded concurrently".into() });
-        }
+        };
         projections.save(&state, mark, before.as_ref().map(|s| s.status))?;
         drop(projections);
-        SearchRows::new(&tx).add(&event.stream_id, values_of(&event))?;
+        SearchRows::new(&tx).add_recorded(seq, &values_of(&event))?;
         tx.commit()?;
         Ok(Recorded { event, state, new: true })
     }

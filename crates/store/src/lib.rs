@@ -15,6 +15,7 @@ mod maintenance;
 mod meta;
 mod period;
 mod query;
+pub mod read_models;
 mod remote;
 mod rows;
 pub mod schema;

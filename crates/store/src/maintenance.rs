@@ -39,7 +39,6 @@ pub(super) fn refold_for_registry(conn: &mut rusqlite::Connection) -> Result<u64
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         let mut projections = ProjectionRows::new(&tx)?;
-        let mut search = SearchRows::new(&tx);
         for stream in streams {
             let campaign = CampaignId::parse(&stream)
                 .map_err(|e| StoreError::Corrupt(format!("events.stream_id: {e}")))?;
@@ -47,12 +46,19 @@ pub(super) fn refold_for_registry(conn: &mut rusqlite::Connection) -> Result<u64
             let (events, mark) = stream_events_marked(&tx, &campaign)?;
             if let Some(state) = fold_projection(&events) {
                 projections.save(&state, mark, before)?;
-                // Entries this build now reads become findable.
-                search.add(&campaign, search::document(&events))?;
                 refolded += 1;
             }
         }
         drop(projections);
+        // Entries this build now reads become findable.
+        let mut kept =
+            tx.prepare(&format!("SELECT {EVENT_COLUMNS}, seq FROM events WHERE raw IS NOT NULL"))?;
+        let mut rows = kept.query([])?;
+        while let Some(row) = rows.next()? {
+            search::reindex(&tx, row.get(10)?, &search::values_of(&event_from_row(row)?))?;
+        }
+        drop(rows);
+        drop(kept);
         set_meta(&tx, REGISTRY, Some(&fingerprint))?;
     }
     tx.commit()?;
@@ -67,7 +73,9 @@ pub(super) fn build_search_if_needed(conn: &mut rusqlite::Connection) -> Result<
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if !search::is_current(&tx)? {
-        search::fill(&tx, |each| for_each_stream(&tx, |events, _| each(events)))?;
+        search::clear(&tx)?;
+        let mut search = SearchRows::new(&tx);
+        for_each_stream(&tx, |stream| index_stream(&mut search, &stream).map(drop))?;
     }
     tx.commit()?;
     Ok(())
@@ -82,8 +90,8 @@ pub(super) fn fill_flows_if_needed(conn: &mut rusqlite::Connection) -> Result<()
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if get_meta(&tx, FLOWS_PENDING)?.is_some() {
         let mut projections = ProjectionRows::new(&tx)?;
-        for_each_stream(&tx, |events, mark| match fold_projection(events) {
-            Some(state) => projections.write(&state, mark),
+        for_each_stream(&tx, |stream| match fold_projection(stream.events) {
+            Some(state) => projections.write(&state, stream.mark),
             None => Ok(()),
         })?;
         drop(projections);
@@ -117,8 +125,9 @@ pub(super) fn refold_if_needed(conn: &mut rusqlite::Connection) -> Result<()> {
     Ok(())
 }
 
-/// Deletes every projection and folds them again from the events, with the search documents and
-/// the counts per status, inside the caller's transaction. Returns the number of campaigns.
+/// Deletes every projection and folds them again from the events, with the counts per status,
+/// inside the caller's transaction. Returns the number of campaigns. The find index is left as
+/// it is: it holds each entry's own values, which no fold decides (see [`Store::rebuild_find`]).
 fn rebuild_in(tx: &rusqlite::Transaction<'_>) -> Result<u64> {
     // Bulk load: the list indexes are dropped and built again from their own stored
     // definitions at the end, which is much cheaper than 80,000 inserts in random key order.
@@ -135,14 +144,11 @@ fn rebuild_in(tx: &rusqlite::Transaction<'_>) -> Result<u64> {
     tx.execute("DELETE FROM campaign_projections", [])?;
     let mut projections = ProjectionRows::new(tx)?;
     let mut rebuilt = 0;
-    // The search documents are written in the same pass over the log, then indexed at once.
-    search::fill(tx, |documents| {
-        for_each_stream(tx, |events, mark| {
-            let state = fold_projection(events).expect("streams are never empty");
-            projections.write(&state, mark)?;
-            rebuilt += 1;
-            documents(events)
-        })
+    for_each_stream(tx, |stream| {
+        let state = fold_projection(stream.events).expect("streams are never empty");
+        projections.write(&state, stream.mark)?;
+        rebuilt += 1;
+        Ok(())
     })?;
     drop(projections);
     for (_, sql) in &indexes {
@@ -166,41 +172,63 @@ pub struct Drift {
     pub problem: String,
 }
 
-/// Calls `each` with every campaign's events in canonical order and where they leave its
-/// projection, one campaign at a time, so memory stays bounded by the largest campaign rather
-/// than the log. The stream index is in this order: nothing is sorted.
+/// One campaign's events in canonical order, each with its place in the log (`seq`), and where
+/// they leave its projection.
+struct Stream<'a> {
+    events: &'a [Event],
+    seqs: &'a [i64],
+    mark: OrderMark,
+}
+
+/// Calls `each` with every campaign's events, one campaign at a time, so memory stays bounded
+/// by the largest campaign rather than the log. The stream index is in this order: nothing is
+/// sorted.
 fn for_each_stream(
     conn: &rusqlite::Connection,
-    mut each: impl FnMut(&[Event], OrderMark) -> Result<()>,
+    mut each: impl FnMut(Stream<'_>) -> Result<()>,
 ) -> Result<u64> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {EVENT_COLUMNS}, server_position FROM events ORDER BY stream_id, {CANONICAL_ORDER}"
+        "SELECT {EVENT_COLUMNS}, server_position, seq FROM events ORDER BY stream_id, {CANONICAL_ORDER}"
     ))?;
     let mut rows = stmt.query([])?;
-    let mut current: Vec<Event> = Vec::new();
+    let (mut events, mut seqs): (Vec<Event>, Vec<i64>) = (Vec::new(), Vec::new());
     let mut mark = OrderMark::default();
     let mut streams = 0;
     while let Some(row) = rows.next()? {
         let event = event_from_row(row)?;
-        if current.first().is_some_and(|first| first.stream_id != event.stream_id) {
-            each(&current, mark)?;
+        if events.first().is_some_and(|first| first.stream_id != event.stream_id) {
+            each(Stream { events: &events, seqs: &seqs, mark })?;
             streams += 1;
-            current.clear();
+            events.clear();
+            seqs.clear();
             mark = OrderMark::default();
         }
         mark.push(row.get(10)?);
-        current.push(event);
+        seqs.push(row.get(11)?);
+        events.push(event);
     }
-    if !current.is_empty() {
-        each(&current, mark)?;
+    if !events.is_empty() {
+        each(Stream { events: &events, seqs: &seqs, mark })?;
         streams += 1;
     }
     Ok(streams)
 }
 
+/// Indexes every entry of `stream` for find.
+fn index_stream(search: &mut SearchRows<'_>, stream: &Stream<'_>) -> Result<u64> {
+    let mut indexed = 0;
+    for (event, &seq) in stream.events.iter().zip(stream.seqs) {
+        let values = search::values_of(event);
+        indexed += u64::from(!values.is_empty());
+        search.add(seq, &values)?;
+    }
+    Ok(indexed)
+}
+
 impl Store {
     /// Deletes every projection and folds them again from the events, in one transaction.
-    /// Returns the number of campaigns rebuilt.
+    /// Returns the number of campaigns rebuilt. The find index, one row per entry that no fold
+    /// decides, is rebuilt apart by [`Store::rebuild_find`].
     pub fn rebuild(&mut self) -> Result<u64> {
         // A larger page cache for the duration: every projection page is written once.
         let cache: i64 = self.conn.query_row("PRAGMA cache_size", [], |r| r.get(0))?;
@@ -215,6 +243,22 @@ impl Store {
         result
     }
 
+    /// Empties the find index and indexes every entry of the log again, in one transaction (what
+    /// `verify` reports as search drift is repaired so). Returns the number of entries that hold
+    /// something to find.
+    pub fn rebuild_find(&mut self) -> Result<u64> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        search::clear(&tx)?;
+        let mut search = SearchRows::new(&tx);
+        let mut indexed = 0;
+        for_each_stream(&tx, |stream| {
+            indexed += index_stream(&mut search, &stream)?;
+            Ok(())
+        })?;
+        tx.commit()?;
+        Ok(indexed)
+    }
+
     /// Compares every stored projection with a fresh fold of its events; an empty list means
     /// no drift. Reads inside one transaction, so a concurrent writer cannot cause false alarms.
     pub fn verify(&self) -> Result<Vec<Drift>> {
@@ -223,20 +267,30 @@ impl Store {
         let mut drift = Vec::new();
         let mut seen = 0u64;
         let mut projections = ProjectionRows::new(&tx)?;
-        for_each_stream(&tx, |events, mark| {
+        // Find must hold exactly the entries that have something to find, each once.
+        let mut unindexed = std::collections::BTreeSet::new();
+        for seq in search::indexed_entries(&tx)? {
+            if !unindexed.insert(seq) {
+                drift.push(Drift {
+                    campaign_id: "(all)".into(),
+                    problem: format!("search: entry #{seq} is indexed twice"),
+                });
+            }
+        }
+        for_each_stream(&tx, |stream| {
+            let (events, mark) = (stream.events, stream.mark);
             let fresh = fold_projection(events).expect("streams are never empty");
             seen += 1;
-            let expected = search::document(events);
-            let stored = search::stored_document(&tx, &fresh.id)?;
-            if stored != expected {
-                drift.push(Drift {
-                    campaign_id: fresh.id.to_string(),
-                    problem: format!(
-                        "search: stored {} values but events give {}",
-                        stored.len(),
-                        expected.len()
-                    ),
-                });
+            for (event, seq) in events.iter().zip(stream.seqs) {
+                let findable = !search::values_of(event).is_empty();
+                if unindexed.remove(seq) != findable {
+                    let problem = if findable {
+                        format!("search: entry {} is missing from the index", event.id)
+                    } else {
+                        format!("search: the index holds entry {}, which has nothing to find", event.id)
+                    };
+                    drift.push(Drift { campaign_id: fresh.id.to_string(), problem });
+                }
             }
             match projections.load_marked(&fresh.id)? {
                 None => drift
@@ -253,6 +307,12 @@ impl Store {
             }
             Ok(())
         })?;
+        for seq in unindexed {
+            drift.push(Drift {
+                campaign_id: "(all)".into(),
+                problem: format!("search: the index holds entry #{seq}, which the log does not"),
+            });
+        }
         let projections: i64 = tx.query_row("SELECT COUNT(*) FROM campaign_projections", [], |r| r.get(0))?;
         if u64::try_from(projections).ok() != Some(seen) {
             let mut stmt = tx.prepare(

@@ -122,7 +122,8 @@ impl Store {
         ProjectionRows::new(&self.conn)?.load(id)
     }
 
-    /// A campaign's events in id (recording) order; a campaign with none is
+    /// A campaign's events in the canonical order (the server's, then this laptop's unconfirmed ones
+    /// in the order they reached it); a campaign with none is
     /// [`Refusal::UnknownCampaign`].
     pub fn history(&self, id: &CampaignId) -> Result<Vec<Event>> {
         let events = stream_events(&self.conn, id)?;

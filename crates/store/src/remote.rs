@@ -205,8 +205,9 @@ pub(super) fn apply_batch(
     let mut touched: BTreeMap<&CampaignId, Touched> = BTreeMap::new();
     let mut seen = BTreeSet::new();
     let mut insert = insert_statement(conn)?;
-    // The new entries' text values per campaign: each document is written once per batch.
-    let mut findable: BTreeMap<&CampaignId, Vec<String>> = BTreeMap::new();
+    // The new entries' text values are indexed as each is stored; the index writes them at the
+    // batch's commit, as one segment.
+    let mut search = SearchRows::new(conn);
     for (index, arrival) in arrivals.into_iter().enumerate() {
         let event = arrival.event;
         if !seen.insert(&event.id) {
@@ -214,9 +215,9 @@ pub(super) fn apply_batch(
             continue;
         }
         match store(conn, &mut insert, &arrival) {
-            Ok(Stored::New) => {
+            Ok(Stored::New(seq)) => {
                 report.inserted += 1;
-                findable.entry(&event.stream_id).or_default().extend(values_of(event));
+                search.add(seq, &values_of(event))?;
             }
             Ok(Stored::Present) => {
                 report.already_present += 1;
@@ -240,10 +241,6 @@ pub(super) fn apply_batch(
             (Some(payload), None) => campaign.fresh.push((event, payload, arrival.position)),
             _ => campaign.replay = true,
         }
-    }
-    let mut search = SearchRows::new(conn);
-    for (campaign, entries) in findable {
-        search.add(campaign, entries)?;
     }
     let mut projections = ProjectionRows::new(conn)?;
     for (campaign, batch) in touched {
@@ -317,8 +314,8 @@ fn order_kept(
 
 /// What became of one arrival in the store.
 enum Stored {
-    /// Inserted.
-    New,
+    /// Inserted, at this place in the log.
+    New(i64),
     /// Already stored, identical.
     Present,
     /// Already stored, identical, and confirmed now at the server's position.
@@ -345,8 +342,8 @@ fn store(conn: &Connection, insert: &mut rusqlite::Statement<'_>, arrival: &Arri
         position: arrival.position,
         site: arrival.site,
     };
-    if insert_event(conn, insert, event, text)? {
-        return Ok(Stored::New);
+    if let Some(seq) = insert_event(conn, insert, event, text)? {
+        return Ok(Stored::New(seq));
     }
     // Already stored (a redelivery): only then build the forms to compare.
     let existing = event_by_id(conn, event.id.as_str())?

@@ -69,15 +69,16 @@ pub struct RowText<'a> {
     pub site: Option<&'a str>,
 }
 
-/// Inserts an event with `stmt` from [`insert_statement`] on `conn`. Returns `false`, inserting
-/// nothing, when an event with this id is already stored (the caller compares them): one index
-/// descent serves both the idempotency check and the insert.
+/// Inserts an event with `stmt` from [`insert_statement`] on `conn` and returns its place in the
+/// log (`seq`). Returns `None`, inserting nothing, when an event with this id is already stored
+/// (the caller compares them): one index descent serves both the idempotency check and the
+/// insert.
 pub fn insert_event(
     conn: &Connection,
     stmt: &mut Statement<'_>,
     event: &Event,
     text: RowText<'_>,
-) -> Result<bool> {
+) -> Result<Option<i64>> {
     let inserted = stmt.execute(params![
         event.id.as_str(),
         event.stream_type,
@@ -94,7 +95,7 @@ pub fn insert_event(
         text.site,
     ]);
     match inserted {
-        Ok(rows) => Ok(rows == 1),
+        Ok(rows) => Ok((rows == 1).then(|| conn.last_insert_rowid())),
         Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) => {
             let holder: Option<String> = conn
                 .query_row(

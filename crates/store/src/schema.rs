@@ -19,6 +19,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0010_period_balance.sql"),
     include_str!("../migrations/0011_compact_flows.sql"),
     include_str!("../migrations/0012_canonical_order.sql"),
+    include_str!("../migrations/0013_find_per_entry.sql"),
 ];
 
 /// Repairs run just before the migration at the same index of [`MIGRATIONS`], in its

@@ -1,21 +1,24 @@
 //! Find: campaigns by their code, description and every reference their entries carry (tracking
 //! references, tickets, batch and PO numbers, carriers, approvers), through an SQLite FTS5 index.
 //!
-//! Each campaign has one search document: the set of its entries' text values. The set is a
-//! pure function of the campaign's events, whatever order they arrived in, so adding an event's
-//! values to it gives what a rebuild gives. It changes in the transaction that stores the event;
-//! `rebuild` builds all of them again (FTS5's own bulk rebuild from the documents) and `verify`
-//! checks them. Where a value was recorded (`Granulation — MBA process ticket`) is read from the
-//! found campaigns' events when a find shows them, so the index holds only what is searched.
-
-use std::collections::BTreeSet;
+//! Each entry with text values is one row of the index, under its place in the log (`seq`). An
+//! entry recorded on this laptop is written, in its own transaction, to `search_pending` (a small
+//! table find reads beside the index) and moves into the index with the next entries, 64 at a
+//! time: the index's own cost of a write (a new segment, its place in the structure) is paid once
+//! per batch, and a find never misses a recorded entry. A sync page or an import is indexed at
+//! once, as one batch. The index keeps no copy of the text (the events hold it): only which
+//! entries hold which words, and every word's first one to four characters, so that a word typed
+//! in part is one list to read, not a merge of every word it begins. `rebuild` builds the index
+//! again from the events, and `verify` checks that it holds exactly the entries that have
+//! something to find. Where a value was recorded (`Granulation — MBA process ticket`) is read
+//! from the found campaigns' entries when a find shows them.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::query::{summary, CampaignSummary, SUMMARY_COLUMNS};
-use super::rows::stream_events;
+use super::rows::{event_from_row, EVENT_COLUMNS};
 use super::{Result, Store, StoreError};
 use crate::meta::{get_meta, set_meta};
 use pluto_domain::event::Event;
@@ -24,9 +27,16 @@ use pluto_domain::registry::fields::FieldKind;
 use pluto_domain::registry::EventType;
 
 /// Which fields the index holds and how; stored in meta, so that a build that indexes
-/// differently builds the index again when it first opens the file.
-const SEARCH_VERSION: &str = "1";
+/// differently builds the index again when it first opens the file. Version 2: one row per
+/// entry, with prefix indexes and the pending entries beside it.
+const SEARCH_VERSION: &str = "2";
 const SEARCH_META: &str = "search_index";
+
+/// The longest prefix the index keeps of each word (migration 13's `prefix='1 2 3 4'`).
+const INDEXED_PREFIX: usize = 4;
+
+/// How many entries recorded here wait in `search_pending` before they move into the index.
+const PENDING_BATCH: i64 = 64;
 
 /// One searchable value of an entry, with where it was recorded.
 struct Entry<'e> {
@@ -91,11 +101,6 @@ pub(super) fn values_of(event: &Event) -> Vec<String> {
     entries_of(event).iter().map(Entry::text).collect()
 }
 
-/// A campaign's document as its events give it.
-pub(super) fn document(events: &[Event]) -> BTreeSet<String> {
-    events.iter().flat_map(|e| entries_of(e).iter().map(Entry::text).collect::<Vec<_>>()).collect()
-}
-
 /// The words of `text` as the index splits them: runs of letters and digits, lower case.
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
@@ -123,7 +128,7 @@ pub struct FoundCampaign {
     pub found_in: Vec<FoundIn>,
 }
 
-/// Reads and writes the search documents inside the caller's transaction.
+/// Adds entries to find inside the caller's transaction.
 pub(super) struct SearchRows<'c> {
     conn: &'c Connection,
 }
@@ -133,84 +138,53 @@ impl<'c> SearchRows<'c> {
         SearchRows { conn }
     }
 
-    /// Adds values to a campaign's document (set union); writes only when something is new.
-    pub(super) fn add(
-        &mut self,
-        campaign: &CampaignId,
-        values: impl IntoIterator<Item = String>,
-    ) -> Result<()> {
-        let mut values = values.into_iter().peekable();
-        if values.peek().is_none() {
-            return Ok(());
+    /// Indexes the text values of the entry stored at `seq`, in the batch being written (a sync
+    /// page, an import, a rebuild); nothing for an entry without any.
+    pub(super) fn add(&mut self, seq: i64, values: &[String]) -> Result<()> {
+        if !values.is_empty() {
+            self.conn
+                .prepare_cached("INSERT INTO search_index (rowid, refs) VALUES (?1, ?2)")?
+                .execute(params![seq, values.join("\n")])?;
         }
-        let stored: Option<(i64, String)> = self
-            .conn
-            .prepare_cached("SELECT id, refs FROM search_docs WHERE campaign_id = ?1")?
-            .query_row([campaign.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let mut all: BTreeSet<String> =
-            stored.as_ref().map(|(_, refs)| refs.lines().map(str::to_owned).collect()).unwrap_or_default();
-        let before = all.len();
-        all.extend(values);
-        if all.len() == before {
-            return Ok(());
-        }
-        let refs = join(&all);
-        let id = match stored {
-            Some((id, old)) => {
-                // External content: the index forgets the old words, given exactly as they were.
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO search_index (search_index, rowid, refs) VALUES ('delete', ?1, ?2)",
-                    )?
-                    .execute(params![id, old])?;
-                self.conn
-                    .prepare_cached("UPDATE search_docs SET refs = ?2 WHERE id = ?1")?
-                    .execute(params![id, refs])?;
-                id
-            }
-            None => self.insert(campaign, &refs)?,
-        };
-        self.index(id, &refs)
+        Ok(())
     }
 
-    /// Stores a document without indexing it (bulk loads index everything at the end).
-    fn insert(&mut self, campaign: &CampaignId, refs: &str) -> Result<i64> {
-        Ok(self
-            .conn
-            .prepare_cached("INSERT INTO search_docs (campaign_id, refs) VALUES (?1, ?2) RETURNING id")?
-            .query_row(params![campaign.as_str(), refs], |r| r.get(0))?)
-    }
-
-    fn index(&mut self, id: i64, refs: &str) -> Result<()> {
+    /// Makes the entry at `seq`, recorded on its own, findable: it waits in `search_pending`,
+    /// and with the entries before it moves into the index once they are [`PENDING_BATCH`].
+    pub(super) fn add_recorded(&mut self, seq: i64, values: &[String]) -> Result<()> {
+        if values.is_empty() {
+            return Ok(());
+        }
         self.conn
-            .prepare_cached("INSERT INTO search_index (rowid, refs) VALUES (?1, ?2)")?
-            .execute(params![id, refs])?;
+            .prepare_cached("INSERT INTO search_pending (seq, refs) VALUES (?1, ?2)")?
+            .execute(params![seq, values.join("\n")])?;
+        let pending: i64 =
+            self.conn.prepare_cached("SELECT COUNT(*) FROM search_pending")?.query_row([], |r| r.get(0))?;
+        if pending >= PENDING_BATCH {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO search_index (rowid, refs) SELECT seq, refs FROM search_pending",
+                )?
+                .execute([])?;
+            self.conn.prepare_cached("DELETE FROM search_pending")?.execute([])?;
+        }
         Ok(())
     }
 }
 
-fn join(values: &BTreeSet<String>) -> String {
-    values.iter().map(String::as_str).collect::<Vec<_>>().join("\n")
+/// Indexes the entry at `seq` again with `values`, in place of what the index held of it (after
+/// an update taught this build to read an entry it had kept as received).
+pub(super) fn reindex(conn: &Connection, seq: i64, values: &[String]) -> Result<()> {
+    conn.prepare_cached("DELETE FROM search_pending WHERE seq = ?1")?.execute([seq])?;
+    conn.prepare_cached("DELETE FROM search_index WHERE rowid = ?1")?.execute([seq])?;
+    SearchRows::new(conn).add(seq, values)
 }
 
-/// Builds every document again from `streams` (each campaign's events, one campaign at a time)
-/// and then the index from the documents in one pass, which FTS5 does several times faster
-/// than indexing them one by one.
-pub(super) fn fill(
-    conn: &Connection,
-    streams: impl FnOnce(&mut dyn FnMut(&[Event]) -> Result<()>) -> Result<u64>,
-) -> Result<()> {
-    conn.execute("DELETE FROM search_docs", [])?;
-    let mut rows = SearchRows::new(conn);
-    streams(&mut |events: &[Event]| {
-        let document = document(events);
-        if !document.is_empty() {
-            rows.insert(&events[0].stream_id, &join(&document))?;
-        }
-        Ok(())
-    })?;
-    conn.execute("INSERT INTO search_index (search_index) VALUES ('rebuild')", [])?;
+/// Empties the index, so that [`SearchRows::add`] can fill it again from every entry, and marks
+/// it built the way this build builds it.
+pub(super) fn clear(conn: &Connection) -> Result<()> {
+    conn.execute("INSERT INTO search_index (search_index) VALUES ('delete-all')", [])?;
+    conn.execute("DELETE FROM search_pending", [])?;
     set_meta(conn, SEARCH_META, Some(SEARCH_VERSION))
 }
 
@@ -219,16 +193,15 @@ pub(super) fn is_current(conn: &Connection) -> Result<bool> {
     Ok(get_meta(conn, SEARCH_META)?.as_deref() == Some(SEARCH_VERSION))
 }
 
-/// A campaign's stored document (empty when it has none).
-pub(super) fn stored_document(conn: &Connection, campaign: &CampaignId) -> Result<BTreeSet<String>> {
-    let refs: Option<String> = conn
-        .prepare_cached("SELECT refs FROM search_docs WHERE campaign_id = ?1")?
-        .query_row([campaign.as_str()], |r| r.get(0))
-        .optional()?;
-    Ok(refs.iter().flat_map(|r| r.lines().map(str::to_owned)).collect())
+/// The entries (their `seq`) find holds, in the index or waiting beside it; an entry in both
+/// is listed twice.
+pub(super) fn indexed_entries(conn: &Connection) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare("SELECT rowid FROM search_index UNION ALL SELECT seq FROM search_pending")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Checks the index against its documents (FTS5's own integrity check); `Err` holds the problem.
+/// Checks the index's own structure (FTS5's integrity check); `Err` holds the problem.
 pub(super) fn check_index(conn: &Connection) -> Result<std::result::Result<(), String>> {
     match conn.execute("INSERT INTO search_index (search_index, rank) VALUES ('integrity-check', 1)", []) {
         Ok(_) => Ok(Ok(())),
@@ -239,56 +212,110 @@ pub(super) fn check_index(conn: &Connection) -> Result<std::result::Result<(), S
     }
 }
 
+/// The index query for `wanted`: every word as a prefix, cut to the longest prefix the index
+/// keeps, so that each is one list the index reads in order and can skip through. A cut word
+/// finds more than it asks for; [`Store::find`] keeps only the entries that hold every word.
+fn index_query(wanted: &[String]) -> String {
+    let cut = |w: &String| w.chars().take(INDEXED_PREFIX).collect::<String>();
+    // Each word quoted (it holds only letters and digits) and taken as a prefix.
+    wanted.iter().map(|w| format!("\"{}\"*", cut(w))).collect::<Vec<_>>().join(" AND ")
+}
+
 impl Store {
-    /// The campaigns whose code, description or entries hold words starting with the words of
-    /// `text` (any order, any case; punctuation ignored, so `DHL-123456`, `dhl 123456` and
-    /// `123456` all find the same bag), newest campaign first, at most `limit`.
+    /// The campaigns with an entry (its code and description included) whose words start with
+    /// the words of `text` (any order, any case; punctuation ignored, so `DHL-123456`,
+    /// `dhl 123456` and `123456` all find the same bag), the most recently recorded match
+    /// first, at most `limit`, each with the entries that matched.
     pub fn find(&self, text: &str, limit: u32) -> Result<Vec<FoundCampaign>> {
         let wanted: Vec<String> = words(text).collect();
-        if wanted.is_empty() {
+        if wanted.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        // Each word quoted (it holds only letters and digits) and taken as a prefix.
-        let query = wanted.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" AND ");
-        let mut hits = self.conn.prepare_cached(
-            "SELECT d.campaign_id FROM search_index JOIN search_docs d ON d.id = search_index.rowid
-             WHERE search_index MATCH ?1 ORDER BY search_index.rowid DESC LIMIT ?2",
-        )?;
-        let ids: Vec<String> =
-            hits.query_map(params![query, limit], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+        let columns = EVENT_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ");
+        // The entries waiting beside the index (at most a batch), newest first.
+        let mut pending = self.conn.prepare_cached(&format!(
+            "SELECT {columns}, p.seq FROM search_pending p JOIN events e ON e.seq = p.seq ORDER BY p.seq DESC"
+        ))?;
+        let mut waiting = Vec::new();
+        let mut rows = pending.query([])?;
+        while let Some(row) = rows.next()? {
+            waiting.push((row.get::<_, i64>(10)?, event_from_row(row)?));
+        }
+        let mut waiting = waiting.into_iter().peekable();
+        let mut hits = self.conn.prepare_cached(&format!(
+            "SELECT {columns}, search_index.rowid FROM search_index JOIN events e ON e.seq = search_index.rowid
+             WHERE search_index MATCH ?1 ORDER BY search_index.rowid DESC"
+        ))?;
+        let mut rows = hits.query([index_query(&wanted)])?;
+        let mut indexed = std::iter::from_fn(|| {
+            rows.next().transpose().map(|row| {
+                let row = row?;
+                Ok::<_, StoreError>((row.get::<_, i64>(10)?, event_from_row(row)?))
+            })
+        })
+        .peekable();
+        // The campaigns found, in the order of their most recent match, with what matched.
+        let mut found: Vec<(CampaignId, Vec<(usize, FoundIn)>)> = Vec::new();
+        loop {
+            let newer_waiting = match (waiting.peek(), indexed.peek()) {
+                (None, None) => break,
+                (Some((w, _)), Some(Ok((i, _)))) => w > i,
+                (Some(_), None) => true,
+                (_, Some(_)) => false,
+            };
+            let next = if newer_waiting { waiting.next().map(Ok) } else { indexed.next() };
+            let Some(next) = next else { break };
+            let (_, event) = next?;
+            // The index was read by the words' first characters: keep the entries that hold
+            // every word.
+            let matched = matches(&event, &wanted);
+            if matched.is_empty() {
+                continue;
+            }
+            match found.iter().position(|(id, _)| *id == event.stream_id) {
+                Some(at) => found[at].1.extend(matched),
+                None if found.len() < limit as usize => found.push((event.stream_id.clone(), matched)),
+                None => break,
+            }
+        }
         let mut campaign = self
             .conn
             .prepare_cached(&format!("SELECT {SUMMARY_COLUMNS} FROM campaign_projections WHERE id = ?1"))?;
-        let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            let Some(summary) = campaign.query_row([&id], summary).optional()? else {
+        let mut out = Vec::with_capacity(found.len());
+        for (id, places) in found {
+            let Some(summary) = campaign.query_row([id.as_str()], summary).optional()? else {
                 continue;
             };
-            let campaign_id = CampaignId::parse(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            // Where it matched: the entries holding most of the words searched for.
-            let matched = |value: &str| -> usize {
-                let have: Vec<String> = words(value).collect();
-                wanted.iter().filter(|q| have.iter().any(|w| w.starts_with(q.as_str()))).count()
-            };
-            let events = stream_events(&self.conn, &campaign_id)?;
-            let entries: Vec<(Entry, usize)> = events
-                .iter()
-                .flat_map(entries_of)
-                .map(|e| {
-                    let n = matched(e.value);
-                    (e, n)
-                })
-                .filter(|(_, n)| *n > 0)
-                .collect();
-            let best = entries.iter().map(|(_, n)| *n).max().unwrap_or(0);
-            let mut found_in: Vec<FoundIn> = entries
-                .iter()
-                .filter(|(_, n)| *n == best)
-                .map(|(e, _)| FoundIn { place: e.place(), value: e.text() })
-                .collect();
+            // Where it matched: the values that hold the most of the words.
+            let most = places.iter().map(|(n, _)| *n).max().unwrap_or(0);
+            let mut found_in: Vec<FoundIn> =
+                places.into_iter().filter(|(n, _)| *n == most).map(|(_, f)| f).collect();
             found_in.dedup();
-            found.push(FoundCampaign { campaign: summary, found_in });
+            out.push(FoundCampaign { campaign: summary, found_in });
         }
-        Ok(found)
+        Ok(out)
     }
+}
+
+/// Where `event` holds every word of `wanted` (each the beginning of one of its values' words):
+/// each of its values that holds any, with how many. Empty when it does not hold them all.
+fn matches(event: &Event, wanted: &[String]) -> Vec<(usize, FoundIn)> {
+    let entries = entries_of(event);
+    let held: Vec<Vec<bool>> = entries
+        .iter()
+        .map(|e| {
+            let have: Vec<String> = words(e.value).collect();
+            wanted.iter().map(|q| have.iter().any(|w| w.starts_with(q.as_str()))).collect()
+        })
+        .collect();
+    if !(0..wanted.len()).all(|i| held.iter().any(|h| h[i])) {
+        return Vec::new();
+    }
+    entries
+        .iter()
+        .zip(&held)
+        .map(|(e, h)| (h.iter().filter(|x| **x).count(), e))
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, e)| (n, FoundIn { place: e.place(), value: e.text() }))
+        .collect()
 }

@@ -1255,14 +1255,9 @@ mod find {
     use super::*;
 
     /// Every campaign's findable values, however they are split into documents.
-    pub(super) fn findable(store: &Store) -> std::collections::BTreeSet<(String, String)> {
-        let mut stmt = store.connection().prepare("SELECT campaign_id, refs FROM search_docs").unwrap();
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap();
-        rows.flat_map(|row| {
-            let (campaign, refs) = row.unwrap();
-            refs.lines().map(|v| (campaign.clone(), v.to_owned())).collect::<Vec<_>>()
-        })
-        .collect()
+    /// The entries the index holds.
+    pub(super) fn findable(store: &Store) -> std::collections::BTreeSet<i64> {
+        crate::search::indexed_entries(store.connection()).unwrap().into_iter().collect()
     }
 
     fn found(store: &Store, text: &str) -> Vec<(String, Vec<String>)> {
@@ -1325,13 +1320,89 @@ mod find {
         let hits = found(&f.store, "DHL-777001");
         assert_eq!(hits[0].1, ["Inbound Shipment — Tracking reference (corrected): DHL-777001"]);
         assert!(f.store.verify().unwrap().is_empty());
-        // Rebuilt from the log, the index holds the same; drift in it is reported.
+        // Rebuilt from the log, the index holds the same; drift in it is reported and repaired.
         let before = findable(&f.store);
-        f.store.rebuild().unwrap();
+        f.store.rebuild_find().unwrap();
         assert_eq!(findable(&f.store), before);
-        f.store.connection().execute("UPDATE search_docs SET refs = 'x'", []).unwrap();
+        f.store
+            .connection()
+            .execute("INSERT INTO search_index (search_index) VALUES ('delete-all')", [])
+            .unwrap();
         let drift = f.store.verify().unwrap();
-        assert!(drift.iter().any(|d| d.problem.starts_with("search: ")), "{drift:?}");
+        assert!(drift.iter().any(|d| d.problem.ends_with("is missing from the index")), "{drift:?}");
+        f.store.rebuild().unwrap();
+        assert!(!f.store.verify().unwrap().is_empty(), "a rebuild of the projections leaves the index");
+        f.store.rebuild_find().unwrap();
+        assert!(f.store.verify().unwrap().is_empty());
+        f.store
+            .connection()
+            .execute("INSERT INTO search_index (rowid, refs) VALUES (99999, 'x')", [])
+            .unwrap();
+        let drift = f.store.verify().unwrap();
+        assert!(drift.iter().any(|d| d.problem.contains("#99999, which the log does not")), "{drift:?}");
+    }
+
+    fn codes(store: &Store, text: &str) -> Vec<String> {
+        found(store, text).into_iter().map(|(code, _)| code).collect()
+    }
+
+    fn create(store: &mut Store, code: &str, description: &str) -> CampaignId {
+        let data = json!({"legoCampaignCode": code, "materialType": "PCR", "description": description});
+        store.record(Draft::new(None, EventType::CampaignCreated, data, user())).unwrap().state.id
+    }
+
+    /// Entries recorded here wait beside the index and move into it 64 at a time: a find sees
+    /// both, the most recent match first, and `verify` finds each entry once.
+    #[test]
+    fn recent_and_indexed_entries_are_found_alike_newest_first() {
+        let mut f = fixture();
+        for n in 0..70 {
+            create(&mut f.store, &format!("LEGO-BATCH-{n:03}"), "Take-back bricks");
+        }
+        let pending: i64 =
+            f.store.connection().query_row("SELECT COUNT(*) FROM search_pending", [], |r| r.get(0)).unwrap();
+        assert_eq!(pending, 70 - 64, "the first 64 moved into the index");
+        for code in ["LEGO-BATCH-003", "LEGO-BATCH-068"] {
+            assert_eq!(
+                found(&f.store, code),
+                [(code.to_owned(), vec![format!("Campaign Created — LEGO campaign code: {code}")])]
+            );
+        }
+        let all = f.store.find("take-back", 100).unwrap();
+        let codes: Vec<String> = all.iter().map(|c| c.campaign.lego_campaign_code.clone().unwrap()).collect();
+        let newest_first: Vec<String> = (0..70).rev().map(|n| format!("LEGO-BATCH-{n:03}")).collect();
+        assert_eq!(codes, newest_first);
+        assert_eq!(f.store.find("take-back", 5).unwrap().len(), 5, "at most the limit");
+        assert!(f.store.verify().unwrap().is_empty());
+    }
+
+    /// The index reads each word by its first four characters; an entry is found only when its
+    /// own words start with every word typed, however long, and all of them in one entry.
+    #[test]
+    fn every_word_typed_is_held_by_one_entry() {
+        let mut f = fixture();
+        create(&mut f.store, "LEGO-S-1", "Schenker pickup");
+        create(&mut f.store, "LEGO-S-2", "Schedule change");
+        assert_eq!(codes(&f.store, "schenker"), ["LEGO-S-1"]);
+        assert_eq!(codes(&f.store, "SCHED"), ["LEGO-S-2"]);
+        assert_eq!(codes(&f.store, "sche"), ["LEGO-S-2", "LEGO-S-1"]);
+        assert_eq!(codes(&f.store, "schenkers"), Vec::<String>::new());
+        // Typed halfway: the last word a beginning.
+        assert_eq!(codes(&f.store, "lego-s-1 schen"), ["LEGO-S-1"]);
+        // Words of two campaigns, or of two entries, do not make a match together.
+        assert!(codes(&f.store, "schenker change").is_empty());
+        let id = campaign(&mut f.store, 7, 2);
+        let code = f.store.projection(&id).unwrap().unwrap().lego_campaign_code.unwrap();
+        let carrier = SampleCampaign::numbered(7).payload(EventType::InboundShipmentRecorded).unwrap()
+            ["carrier"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(codes(&f.store, &carrier).len(), 1);
+        assert!(
+            codes(&f.store, &format!("{code} {carrier}")).is_empty(),
+            "the code and the carrier are in two entries"
+        );
     }
 
     #[test]
@@ -1341,7 +1412,7 @@ mod find {
         f.store
             .connection()
             .execute_batch(
-                "DELETE FROM search_docs; INSERT INTO search_index (search_index) VALUES ('delete-all');
+                "INSERT INTO search_index (search_index) VALUES ('delete-all');
                  DELETE FROM meta WHERE key = 'search_index';",
             )
             .unwrap();
@@ -1371,4 +1442,30 @@ fn a_form_starts_from_the_last_output_and_this_laptops_last_carrier_and_waste_co
     assert!(!defaults.contains_key("startingWeightKg"));
     // A new campaign's form has nothing to carry.
     assert!(f.store.form_defaults(None, EventType::CampaignCreated).unwrap().is_empty());
+}
+
+/// Every table and index of the schema belongs to one declared part of the store.
+#[test]
+fn every_btree_belongs_to_one_declared_read_model() {
+    let f = fixture();
+    let mut stmt = f
+        .store
+        .connection()
+        .prepare("SELECT name FROM sqlite_schema WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_stat%'")
+        .unwrap();
+    let names: Vec<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    for name in &names {
+        let owners =
+            crate::read_models::READ_MODELS.iter().filter(|m| m.btrees.contains(&name.as_str())).count();
+        assert_eq!(owners, 1, "{name} belongs to {owners} read models in read_models.rs");
+    }
+    for model in crate::read_models::READ_MODELS {
+        for btree in model.btrees {
+            assert!(
+                names.iter().any(|n| n == btree),
+                "{} declares {btree}, which the schema does not have",
+                model.name
+            );
+        }
+    }
 }

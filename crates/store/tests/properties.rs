@@ -275,15 +275,18 @@ fn states(store: &Store) -> Vec<CampaignState> {
     page.rows.iter().map(|r| store.projection(&CampaignId::parse(&r.id).unwrap()).unwrap().unwrap()).collect()
 }
 
-/// Every campaign's findable values (find), however they are split into search documents.
-fn documents(store: &Store) -> std::collections::BTreeSet<(String, String)> {
-    let mut stmt = store.connection().prepare("SELECT campaign_id, refs FROM search_docs").unwrap();
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).unwrap();
-    rows.flat_map(|row| {
-        let (campaign, refs) = row.unwrap();
-        refs.lines().map(|v| (campaign.clone(), v.to_owned())).collect::<Vec<_>>()
-    })
-    .collect()
+/// The entries find holds (by event id, whatever their place in this laptop's log): each is
+/// indexed with the words of its own values, so the same entries make the same index.
+fn documents(store: &Store) -> std::collections::BTreeSet<String> {
+    let mut stmt = store
+        .connection()
+        .prepare(
+            "SELECT e.id FROM search_index s JOIN events e ON e.seq = s.rowid
+             UNION ALL SELECT e.id FROM search_pending p JOIN events e ON e.seq = p.seq",
+        )
+        .unwrap();
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).unwrap();
+    rows.map(Result::unwrap).collect()
 }
 
 fn correction_value(spec: &pluto_domain::FieldSpec, current: &Value, factor: f64) -> Value {
