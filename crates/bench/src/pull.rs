@@ -8,7 +8,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use pluto_domain::policy::DEFAULT_SITE_POLICY;
 use pluto_domain::{Event, EventType, SitePolicy};
 use pluto_protocol::PulledEvent;
 use pluto_store::Store;
@@ -33,7 +32,7 @@ fn site_of(event: &Event) -> &'static str {
         .target_type_field()
         .and_then(|f| EventType::parse(event.data.get(f)?.as_str()?).ok())
         .unwrap_or(event.event_type);
-    DEFAULT_SITE_POLICY.iter().find(|(_, types)| types.contains(&changed)).map_or("LEGO", |(site, _)| site)
+    changed.default_sites().first().copied().unwrap_or("LEGO")
 }
 
 /// A page of `events` as the server serves it, from position `first` on.

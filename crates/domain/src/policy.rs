@@ -24,28 +24,23 @@ pub struct SitePolicy {
     pub sites: std::collections::BTreeMap<String, Vec<String>>,
 }
 
-/// The default site policy, the chain's division of work: LEGO creates, approves returns and
-/// closes; MBA processes; ECHA approves; RGE manufactures. The server starts with it unless given
-/// a policy file; a laptop that has not yet synced offers its profile's site's steps first by it.
-pub const DEFAULT_SITE_POLICY: &[(&str, &[EventType])] = {
-    use EventType::*;
-    &[
-        ("LEGO", &[CampaignCreated, EchaApprovalRecorded, ReturnToLegoRecorded, CampaignCompleted]),
-        (
-            "MBA",
-            &[
-                InboundShipmentRecorded,
-                GranulationCompleted,
-                MetalRemovalCompleted,
-                PolymerPurificationCompleted,
-                ExtrusionCompleted,
-                TransferToRgeRecorded,
-            ],
-        ),
-        ("ECHA", &[EchaApprovalRecorded]),
-        ("RGE", &[ManufacturingStarted, ManufacturingCompleted, ReturnToLegoRecorded]),
-    ]
-};
+/// The default site policy, the chain's division of work, as the registry declares it
+/// ([`EventType::default_sites`]): LEGO creates, approves returns and closes; MBA processes;
+/// ECHA approves; RGE manufactures. Sites in the order the registry first names them, each with
+/// its types in registry order. The server starts with it unless given a policy file; a laptop
+/// that has not yet synced offers its profile's site's steps first by it.
+pub fn default_site_policy() -> Vec<(&'static str, Vec<EventType>)> {
+    let mut sites: Vec<(&'static str, Vec<EventType>)> = Vec::new();
+    for &t in EventType::ALL {
+        for &site in t.default_sites() {
+            match sites.iter_mut().find(|(name, _)| *name == site) {
+                Some((_, types)) => types.push(t),
+                None => sites.push((site, vec![t])),
+            }
+        }
+    }
+    sites
+}
 
 impl SitePolicy {
     /// The site policy's rule, which the server and laptops share: an entry of `event_type` is
@@ -84,11 +79,12 @@ impl SitePolicy {
         }
     }
 
-    /// What [`DEFAULT_SITE_POLICY`] lets `site` record (nothing for a site it does not name;
+    /// What [`default_site_policy`] lets `site` record (nothing for a site it does not name;
     /// site names compare without regard to case, as on the server).
     pub fn default_for(site: &str) -> SitePolicy {
         let names = |types: &[EventType]| types.iter().map(|t| t.as_str().to_owned()).collect();
-        let may_record = DEFAULT_SITE_POLICY
+        let table = default_site_policy();
+        let may_record = table
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(site))
             .map_or_else(Vec::new, |(_, types)| names(types));
@@ -96,10 +92,7 @@ impl SitePolicy {
             site: site.to_owned(),
             admin: false,
             may_record,
-            sites: DEFAULT_SITE_POLICY
-                .iter()
-                .map(|(name, types)| ((*name).to_owned(), names(types)))
-                .collect(),
+            sites: table.iter().map(|(name, types)| ((*name).to_owned(), names(types))).collect(),
         }
     }
 
@@ -128,5 +121,35 @@ impl SitePolicy {
         Self::judge(&self.site, event_type, acts_on, |recorded| {
             self.admin || self.may_record.iter().any(|t| t == recorded.as_str())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry's sites give the chain's division of work, and every type but those that act
+    /// on other entries names a site: a new type without one would be recorded by no site.
+    #[test]
+    fn the_default_policy_is_the_chains_division_of_work() {
+        use EventType::*;
+        let table = default_site_policy();
+        let names: Vec<&str> = table.iter().map(|(site, _)| *site).collect();
+        assert_eq!(names, ["LEGO", "MBA", "ECHA", "RGE"]);
+        let of = |site: &str| table.iter().find(|(s, _)| *s == site).unwrap().1.clone();
+        assert_eq!(of("ECHA"), [EchaApprovalRecorded]);
+        assert_eq!(of("RGE"), [ManufacturingStarted, ManufacturingCompleted, ReturnToLegoRecorded]);
+        assert!(of("LEGO").starts_with(&[
+            CampaignCreated,
+            EchaApprovalRecorded,
+            ReturnToLegoRecorded,
+            CampaignCompleted
+        ]));
+        for &t in EventType::ALL {
+            assert_eq!(t.default_sites().is_empty(), t.is_resolution(), "{t}");
+        }
+        for (i, &step) in EventType::STEPS.iter().enumerate() {
+            assert_eq!(step.default_due_days().is_some(), i > 0, "{step}: due days");
+        }
     }
 }

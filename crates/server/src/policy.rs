@@ -10,7 +10,7 @@ use std::path::Path;
 
 use pluto_domain::SitePolicy;
 
-use pluto_domain::policy::DEFAULT_SITE_POLICY;
+use pluto_domain::policy::default_site_policy;
 use pluto_domain::EventType;
 
 use crate::storage::Role;
@@ -48,7 +48,7 @@ pub struct Policy {
 impl Default for Policy {
     /// The chain's division of work (see `docs/security.md`).
     fn default() -> Self {
-        let sites = DEFAULT_SITE_POLICY.iter().map(|(site, types)| ((*site).to_owned(), types.to_vec()));
+        let sites = default_site_policy().into_iter().map(|(site, types)| (site.to_owned(), types));
         Policy { sites: sites.collect() }
     }
 }

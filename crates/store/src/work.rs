@@ -32,20 +32,11 @@ pub struct StallThreshold {
     pub days: u32,
 }
 
-/// The default days before a campaign waiting in `status` is stalled: a few working days
-/// between MBA's steps, longer where material travels or waits for ECHA's testing or RGE's
-/// production. `None` for the last status, where nothing waits.
+/// The default days before a campaign waiting in `status` is stalled: the registry's due days
+/// of the step it waits for ([`EventType::default_due_days`]). `None` for the last status, where
+/// nothing waits.
 fn default_stall_days(status: CampaignStatus) -> Option<u32> {
-    match status.next_event_type()? {
-        EventType::InboundShipmentRecorded => Some(14),
-        EventType::EchaApprovalRecorded => Some(14),
-        EventType::ManufacturingStarted => Some(10),
-        EventType::ManufacturingCompleted => Some(21),
-        EventType::TransferToRgeRecorded | EventType::ReturnToLegoRecorded | EventType::CampaignCompleted => {
-            Some(7)
-        }
-        _ => Some(3),
-    }
+    status.next_event_type()?.default_due_days()
 }
 
 /// One stage of the home screen's overview.

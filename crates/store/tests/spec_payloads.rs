@@ -63,7 +63,8 @@ fn every_payload_of_the_original_design_is_recorded_as_written() {
 }
 
 /// The table of `docs/events.md` lists every registered type once, in the registry's order, with
-/// the status it reaches and its payload's fields; the README counts them right.
+/// the sites that record it, the status it reaches, the days it is due in and its payload's
+/// fields; the README counts them right.
 #[test]
 fn the_documented_event_types_are_the_registered_ones() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -77,12 +78,17 @@ fn the_documented_event_types_are_the_registered_ones() {
     let registered: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
     assert_eq!(documented, registered, "docs/events.md's table, against the registry");
     for (row, t) in rows.iter().zip(EventType::ALL) {
-        if let Some(status) = t.target_status() {
-            assert_eq!(row[3], format!("`{}`", status.as_str()), "{t}'s status");
+        if !t.default_sites().is_empty() {
+            assert_eq!(row[3], t.default_sites().join(", "), "{t}'s sites");
         }
+        if let Some(status) = t.target_status() {
+            assert_eq!(row[4], format!("`{}`", status.as_str()), "{t}'s status");
+        }
+        let due = t.default_due_days().map_or("—".to_owned(), |d| d.to_string());
+        assert_eq!(row[5], due, "{t}'s days due");
         for field in t.fields() {
-            let named = row[4].contains(&format!("`{}`", field.name))
-                || (row[4].contains("processing fields") && text.contains(&format!("`{}`", field.name)));
+            let named = row[6].contains(&format!("`{}`", field.name))
+                || (row[6].contains("processing fields") && text.contains(&format!("`{}`", field.name)));
             assert!(named, "docs/events.md does not name {t}'s field {}", field.name);
         }
     }

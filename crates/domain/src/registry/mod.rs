@@ -6,9 +6,11 @@
 //!
 //! An entry names the type's payload struct (which declares its fields and rules by
 //! implementing [`PayloadType`]), its current schema version and the upcasters from older ones,
-//! what a build that knows it less well may fold of a newer version ([`NewerRule`]), the status
-//! it reaches if it is a step (with the status's stored name, labels and tone), the slot that
-//! keeps its details in a full fold, and a valid example payload. `docs/domain.md` has the
+//! what a build that knows it less well may fold of a newer version ([`NewerRule`]), the sites
+//! that record it by the default site policy, the status it reaches if it is a step (with the
+//! status's stored name, labels and tone), how many days a campaign may wait for it before home
+//! counts it as stalled, the slot that keeps its details in a full fold, and a valid example
+//! payload. `docs/domain.md` has the
 //! recipe for adding a type.
 
 pub mod fields;
@@ -48,12 +50,14 @@ macro_rules! event_registry {
             version: $version:literal,
             upcasters: [$($upcaster:path),* $(,)?],
             newer: $newer:ident,
+            sites: [$($site:literal),* $(,)?],
             $(reaches: $status:ident = $status_name:literal {
                 code: $code:literal,
                 label: $status_label:literal,
                 step: $step_label:literal,
                 tone: $tone:ident $(,)?
             },)?
+            $(due_days: $due:literal,)?
             $(slot: $slot:ident,)?
             example: $example:tt $(,)?
         }
@@ -117,6 +121,27 @@ macro_rules! event_registry {
                 match self {
                     $($(#[cfg($cfg)])? Self::$variant => NewerRule::$newer,)*
                     Self::Newer => NewerRule::Skip,
+                }
+            }
+
+            /// The sites that record this type by the default site policy, the chain's division
+            /// of work ([`crate::policy::default_site_policy`]; a server's policy file may say
+            /// otherwise). None for the types that act on other entries (corrections, voids,
+            /// reviews), which follow the type they act on.
+            pub fn default_sites(self) -> &'static [&'static str] {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant => &[$($site),*],)*
+                    Self::Newer => &[],
+                }
+            }
+
+            /// How many days a campaign may wait for this step before home counts it as
+            /// stalled, until a coordinator sets another threshold; `None` for the first step
+            /// and for types that are not steps, which nothing waits for.
+            pub fn default_due_days(self) -> Option<u32> {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant => None $(.or(Some($due)))?,)*
+                    Self::Newer => None,
                 }
             }
 
@@ -336,6 +361,7 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: ["LEGO"],
         reaches: Created = "created" { code: 0, label: "Created", step: "Campaign Created", tone: Start },
         example: { "legoCampaignCode": "LEGO-2026-0042", "materialType": "PCR", "description": "Consumer take-back, Billund" },
     }
@@ -345,10 +371,12 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: ["MBA"],
         reaches: InboundShipmentRecorded = "inbound_shipment_recorded" {
             code: 1,
             label: "Inbound shipment recorded", step: "Inbound Shipment", tone: Mba,
         },
+        due_days: 14,
         slot: inbound_shipment,
         example: {
             "grossWeightKg": 3560.0, "netWeightKg": 3360.2, "estimatedAbsKg": 2800.0, "carrier": "DHL Freight",
@@ -361,10 +389,12 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: ["MBA"],
         reaches: GranulationComplete = "granulation_complete" {
             code: 2,
             label: "Granulation complete", step: "Granulation", tone: Mba,
         },
+        due_days: 3,
         slot: granulation,
         example: { "ticketNumber": "G-17", "startingWeightKg": 3360.2, "outputWeightKg": 3190.0, "processHours": 6.5 },
     }
@@ -374,10 +404,12 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: ["MBA"],
         reaches: MetalRemovalComplete = "metal_removal_complete" {
             code: 3,
             label: "Metal removal complete", step: "Metal Removal", tone: Mba,
         },
+        due_days: 3,
         slot: metal_removal,
         example: { "ticketNumber": "M-17", "startingWeightKg": 3180.0, "outputWeightKg": 3150.5 },
     }
@@ -387,10 +419,12 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: ["MBA"],
         reaches: PolymerPurificationComplete = "polymer_purification_complete" {
             code: 4,
             label: "Purification complete", step: "Polymer Purification", tone: Mba,
         },
+        due_days: 3,
         slot: polymer_purification,
         example: { "ticketNumber": "P-17", "startingWeightKg": 3140.0, "outputWeightKg": 2860.0 },
     }
@@ -400,10 +434,12 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: ["MBA"],
         reaches: ExtrusionComplete = "extrusion_complete" {
             code: 5,
             label: "Extrusion complete (awaiting ECHA)", step: "Extrusion", tone: Gate,
         },
+        due_days: 3,
         slot: extrusion,
         example: { "ticketNumber": "E-17", "startingWeightKg": 2850.0, "outputWeightKg": 2700.0, "batchNumber": "B-4" },
     }
@@ -413,7 +449,9 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: ["LEGO", "ECHA"],
         reaches: EchaApproved = "echa_approved" { code: 6, label: "ECHA approved", step: "ECHA Approval", tone: Rge },
+        due_days: 14,
         slot: echa_approval,
         example: { "approvedBy": "ECHA test lab (J. Madsen)", "approvalDate": "2026-03-09" },
     }
@@ -423,10 +461,12 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: ["MBA"],
         reaches: TransferredToRge = "transferred_to_rge" {
             code: 7,
             label: "Transferred to RGE", step: "Transfer to RGE", tone: Rge,
         },
+        due_days: 7,
         slot: transfer_to_rge,
         example: { "trackingRef": "DSV-778", "carrier": "DSV", "shipDate": "2026-03-11", "receivedWeightKg": 2695.0 },
     }
@@ -436,10 +476,12 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: ["RGE"],
         reaches: ManufacturingStarted = "manufacturing_started" {
             code: 8,
             label: "Manufacturing started", step: "Manufacturing Start", tone: Rge,
         },
+        due_days: 10,
         slot: manufacturing_start,
         example: { "poNumber": "PO-5521", "poQuantity": 12000, "startDate": "2026-03-16" },
     }
@@ -449,10 +491,12 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: ["RGE"],
         reaches: ManufacturingComplete = "manufacturing_complete" {
             code: 9,
             label: "Manufacturing complete", step: "Manufacturing Complete", tone: Rge,
         },
+        due_days: 21,
         slot: manufacturing_completion,
         example: { "endDate": "2026-03-23", "actualQuantity": 11760 },
     }
@@ -462,7 +506,9 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: ["LEGO", "RGE"],
         reaches: ReturnedToLego = "returned_to_lego" { code: 10, label: "Returned to LEGO", step: "Return to LEGO", tone: Done },
+        due_days: 7,
         slot: return_to_lego,
         example: { "trackingRef": "DHL-R-991", "carrier": "DHL Freight", "shipDate": "2026-03-25", "quantity": 11760 },
     }
@@ -472,7 +518,9 @@ event_registry! {
         version: 2,
         upcasters: [upcast::completion_date_from_recording],
         newer: FoldKnownFields,
+        sites: ["LEGO"],
         reaches: Completed = "completed" { code: 11, label: "Completed", step: "Complete Campaign", tone: Done },
+        due_days: 7,
         slot: completion,
         example: { "completionDate": "2026-03-30", "completionNotes": "All parts received at LEGO" },
     }
@@ -482,6 +530,7 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: [],
         example: {
             "correctsEventId": "evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "correctsEventType": "InboundShipmentRecorded",
             "reason": "Weighbridge ticket re-read", "changes": { "netWeightKg": { "was": 3360.2, "now": 3306.2 } },
@@ -493,6 +542,7 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: [],
         example: {
             "voidsEventId": "evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "voidsEventType": "GranulationCompleted",
             "reason": "Recorded twice from the same ticket",
@@ -504,6 +554,7 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: FoldKnownFields,
+        sites: [],
         example: {
             "eventId": "evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "anomalyKind": "duplicate_step",
             "note": "Ticket found a day late; details checked against the paper copy",
@@ -518,6 +569,7 @@ event_registry! {
         version: 1,
         upcasters: [],
         newer: Skip,
+        sites: ["MBA"],
         example: { "sampleId": "S-17", "retainedBy": "Ana Jensen", "weightKg": 2.5 },
     }
 }

@@ -65,4 +65,19 @@ mod tests {
         let problems = Payload::from_form(t, &bad).unwrap_err();
         assert_eq!(problems[0].field, "weightKg");
     }
+
+    /// The sites an entry declares are the default site policy: MBA may record the type, its
+    /// corrections and voids, and no other site may; nothing waits for a type that is no step.
+    #[test]
+    fn the_registry_alone_gives_a_type_its_sites() {
+        use crate::policy::{default_site_policy, SitePolicy};
+        let t = EventType::parse("SampleRetained").unwrap();
+        let mba = default_site_policy().into_iter().find(|(site, _)| *site == "MBA").unwrap().1;
+        assert_eq!(mba.last(), Some(&t));
+        assert!(SitePolicy::default_for("MBA").check(t, None).is_ok());
+        assert!(SitePolicy::default_for("MBA").check(EventType::EventCorrected, Some(t)).is_ok());
+        let refused = SitePolicy::default_for("RGE").check(EventType::EntryVoided, Some(t)).unwrap_err();
+        assert_eq!(refused, "site RGE may not void SampleRetained");
+        assert_eq!(t.default_due_days(), None);
+    }
 }
