@@ -1,11 +1,15 @@
 //! The commands the UI calls. Each is thin: it reads the form's text into the payload the spec
 //! defines and hands it to `pluto-store`, which validates, records and folds (with `pluto-domain`).
 //!
-//! Every command that touches the database or the app's state runs on Tauri's async runtime
-//! (`command(async)`), never on the main thread: when background sync holds the database's write
-//! lock (a long pull), an entry waits for it there and the window keeps drawing.
+//! No command runs on the main thread, so the window keeps drawing whatever a command waits for.
+//! A command that works in SQLite takes the open [`Session`] from the
+//! app's state, lets the state go, and runs on the blocking pool ([`blocking`]): reads on a
+//! connection of their own (a long export holds up neither the home screen nor an entry),
+//! writes through the session's one writer, which also waits there when background sync holds
+//! the database's write lock (a long pull).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use pluto_domain::vocabulary::Vocabulary;
 use pluto_domain::{
@@ -17,14 +21,14 @@ use pluto_store::{
     Store, StoreError, SyncState, Work,
 };
 use serde::Serialize;
-use tauri::State;
+use tauri::{Manager, State};
 
 use crate::error::CommandError;
 
 use crate::error::ErrorKind;
 
 use crate::error::FieldProblem;
-use crate::state::{open_store, write_profile, AppState, Inner, Profile, Site};
+use crate::state::{blocking, open_store, write_profile, AppState, Inner, Profile, Session, Site};
 use crate::sync::{write_settings, SyncSettings};
 
 /// What the window needs to know at start and after switching databases.
@@ -52,9 +56,7 @@ pub struct AppInfo {
 
 fn info(inner: &Inner) -> AppInfo {
     let (database_path, training, device_id, open_error) = match (&inner.session, &inner.paths) {
-        (Ok(s), _) => {
-            (s.store.path().display().to_string(), s.training, Some(s.store.device_id().to_string()), None)
-        }
+        (Ok(s), _) => (s.path.display().to_string(), s.training, Some(s.device_id.to_string()), None),
         (Err(e), Ok(p)) => (p.database.display().to_string(), false, None, Some(e.clone())),
         (Err(e), Err(_)) => (String::new(), false, None, Some(e.clone())),
     };
@@ -85,14 +87,18 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
 
 /// Tries again to open the real database (after the coordinator closed the other program
 /// holding it, or freed disk space).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn retry_open(app: tauri::AppHandle, state: State<'_, AppState>) -> AppInfo {
-    let mut inner = state.lock();
-    if let Ok(paths) = &inner.paths {
-        let database = paths.database.clone();
-        inner.session = open_store(&database, false);
+pub async fn retry_open(app: tauri::AppHandle) -> AppInfo {
+    // The state through the handle: an async command may borrow nothing unless it returns a
+    // `Result`, and this one always answers.
+    let state = app.state::<AppState>();
+    let database = state.lock().paths.as_ref().ok().map(|p| p.database.clone());
+    if let Some(database) = database {
+        let session = blocking(move || Ok(open_store(&database, false))).await;
+        state.lock().session = session.unwrap_or_else(|e| Err(e.message));
     }
+    let mut inner = state.lock();
     // The sync settings are known; a failure to start shows in the status bar, not here.
     let _ = inner.resync(&app);
     info(&inner)
@@ -149,9 +155,9 @@ fn new_user_id(name: &str) -> Result<UserId, CommandError> {
 }
 
 /// One page of the campaign list, filtered, searched and sorted by the store.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn list_campaigns(
+pub async fn list_campaigns(
     state: State<'_, AppState>,
     status: Option<CampaignStatus>,
     search: Option<String>,
@@ -159,9 +165,9 @@ pub fn list_campaigns(
     offset: u32,
     limit: u32,
 ) -> Result<ListPage, CommandError> {
-    let mut inner = state.lock();
+    let session = state.lock().session()?;
     let query = ListQuery { status, search, sort, limit: limit.clamp(1, 500), offset };
-    Ok(inner.session()?.store.list(&query)?)
+    blocking(move || session.read(|store| Ok(store.list(&query)?))).await
 }
 
 pub(crate) fn campaign_id(text: &str) -> Result<CampaignId, CommandError> {
@@ -194,18 +200,18 @@ pub(crate) fn record_of(
 
 /// A campaign's whole record: state, stages, history with corrections, mass balance and the
 /// next step; as it was recorded at `as_of` (RFC 3339) when given.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn get_campaign(
+pub async fn get_campaign(
     state: State<'_, AppState>,
     campaign_id: String,
     as_of: Option<String>,
 ) -> Result<CampaignRecord, CommandError> {
-    let mut inner = state.lock();
     let id = self::campaign_id(&campaign_id)?;
     let as_of =
         as_of.map(|t| Timestamp::parse(&t).map_err(|e| CommandError::field("asOf", e))).transpose()?;
-    record_of(&inner.session()?.store, &id, as_of)
+    let session = state.lock().session()?;
+    blocking(move || session.read(|store| record_of(store, &id, as_of))).await
 }
 
 /// The fields of an event type's form, in order.
@@ -217,51 +223,64 @@ pub fn form_fields(event_type: EventType) -> Vec<FieldSpec> {
 
 /// What a step's form starts with (see [`Store::form_defaults`]): the starting weight from the
 /// campaign's last output, this laptop's last carrier and waste code.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn form_defaults(
+pub async fn form_defaults(
     state: State<'_, AppState>,
     campaign_id: Option<String>,
     event_type: EventType,
 ) -> Result<BTreeMap<String, serde_json::Value>, CommandError> {
-    let mut inner = state.lock();
     let id = campaign_id.as_deref().map(self::campaign_id).transpose()?;
-    Ok(inner.session()?.store.form_defaults(id.as_ref(), event_type)?.into_iter().collect())
+    let session = state.lock().session()?;
+    blocking(move || {
+        session.read(|store| Ok(store.form_defaults(id.as_ref(), event_type)?.into_iter().collect()))
+    })
+    .await
 }
 
 /// The steps "Record another step" offers, this laptop's site's first: by the server's policy
 /// for the sync token once known, else by the default policy for the profile's site.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn step_offer(state: State<'_, AppState>) -> Result<StepOffer, CommandError> {
-    let mut inner = state.lock();
+pub async fn step_offer(state: State<'_, AppState>) -> Result<StepOffer, CommandError> {
+    let (site, session) = site_and_session(&state)?;
+    blocking(move || session.read(|store| Ok(store.step_offer(&site)?))).await
+}
+
+/// The profile's site (empty before the first run asked) and the open database.
+fn site_and_session(state: &AppState) -> Result<(String, Arc<Session>), CommandError> {
+    let inner = state.lock();
     let site = inner.profile.as_ref().map(|p| p.site_name.clone()).unwrap_or_default();
-    Ok(inner.session()?.store.step_offer(&site)?)
+    Ok((site, inner.session()?))
 }
 
 /// Finds campaigns by code, description or any reference their entries carry (Ctrl+K), newest
 /// first, each with the entries that matched.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn find(
+pub async fn find(
     state: State<'_, AppState>,
     text: String,
     limit: u32,
 ) -> Result<Vec<FoundCampaign>, CommandError> {
-    Ok(state.lock().session()?.store.find(&text, limit.clamp(1, 200))?)
+    let session = state.lock().session()?;
+    blocking(move || session.read(|store| Ok(store.find(&text, limit.clamp(1, 200))?))).await
 }
 
 /// The home screen: what is waiting for this laptop's site (see [`step_offer`] for which steps
 /// are the site's), with at most `limit` campaigns per list.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn home(state: State<'_, AppState>, limit: u32) -> Result<Home, CommandError> {
-    let mut inner = state.lock();
-    let site = inner.profile.as_ref().map(|p| p.site_name.clone()).unwrap_or_default();
-    let store = &inner.session()?.store;
-    let offer = store.step_offer(&site)?;
-    let work = store.work(&offer.mine, Timestamp::now(), limit.clamp(1, 200))?;
-    Ok(Home { site: offer.site, work })
+pub async fn home(state: State<'_, AppState>, limit: u32) -> Result<Home, CommandError> {
+    let (site, session) = site_and_session(&state)?;
+    blocking(move || {
+        session.read(|store| {
+            let offer = store.step_offer(&site)?;
+            let work = store.work(&offer.mine, Timestamp::now(), limit.clamp(1, 200))?;
+            Ok(Home { site: offer.site, work })
+        })
+    })
+    .await
 }
 
 /// What [`home`] answers.
@@ -275,32 +294,37 @@ pub struct Home {
 }
 
 /// The days in each stage after which a campaign is flagged as stalled.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn stall_thresholds(state: State<'_, AppState>) -> Result<Vec<StallThreshold>, CommandError> {
-    Ok(state.lock().session()?.store.stall_thresholds()?)
+pub async fn stall_thresholds(state: State<'_, AppState>) -> Result<Vec<StallThreshold>, CommandError> {
+    let session = state.lock().session()?;
+    blocking(move || session.read(|store| Ok(store.stall_thresholds()?))).await
 }
 
 /// Saves the stall thresholds; each must be 1 to 365 days.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn save_stall_thresholds(
+pub async fn save_stall_thresholds(
     state: State<'_, AppState>,
     thresholds: Vec<StallThreshold>,
 ) -> Result<Vec<StallThreshold>, CommandError> {
-    let mut inner = state.lock();
-    let store = &mut inner.session()?.store;
-    store.set_stall_thresholds(&thresholds)?;
-    Ok(store.stall_thresholds()?)
+    let session = state.lock().session()?;
+    blocking(move || {
+        session.write(|store| {
+            store.set_stall_thresholds(&thresholds)?;
+            Ok(store.stall_thresholds()?)
+        })
+    })
+    .await
 }
 
 /// Records one step (or a new campaign, with `CampaignCreated` and no campaign id) from a form,
 /// strictly: payload rules, the progression, the ECHA gate. `expectedVersion` is the event count
 /// the form was opened on; if the campaign changed since, the entry is refused as a conflict.
 /// Returns the campaign's updated record.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn record_event(
+pub async fn record_event(
     state: State<'_, AppState>,
     campaign_id: Option<String>,
     event_type: EventType,
@@ -313,26 +337,35 @@ pub fn record_event(
             "corrections, voids and reviews are made from the history and the anomalies",
         ));
     }
-    let mut inner = state.lock();
-    let user = inner.user()?;
+    let (user, session) = user_and_session(&state)?;
     let id = campaign_id.as_deref().map(self::campaign_id).transpose()?;
     let data = Payload::from_form(event_type, &fields).map_err(|problems| {
         CommandError::fields(
             problems.into_iter().map(|p| FieldProblem { field: p.field, message: p.message }).collect(),
         )
     })?;
-    let store = &mut inner.session()?.store;
     let mut draft = Draft::new(id, event_type, data, user);
     draft.expected_version = expected_version;
-    let recorded = match store.record(draft) {
-        Err(StoreError::Conflict { campaign_id, expected, .. }) => {
-            // Someone else's entry arrived while this one was typed: say whose, in words.
-            let message = store.changed_since(&campaign_id, expected)?;
-            return Err(CommandError::new(ErrorKind::Conflict, message));
-        }
-        other => other?,
-    };
-    record_of(store, &recorded.event.stream_id, None)
+    blocking(move || {
+        session.write(|store| {
+            let recorded = match store.record(draft) {
+                Err(StoreError::Conflict { campaign_id, expected, .. }) => {
+                    // Someone else's entry arrived while this one was typed: say whose, in words.
+                    let message = store.changed_since(&campaign_id, expected)?;
+                    return Err(CommandError::new(ErrorKind::Conflict, message));
+                }
+                other => other?,
+            };
+            record_of(store, &recorded.event.stream_id, None)
+        })
+    })
+    .await
+}
+
+/// The coordinator's user id, which every entry needs, and the open database.
+pub(crate) fn user_and_session(state: &AppState) -> Result<(UserId, Arc<Session>), CommandError> {
+    let inner = state.lock();
+    Ok((inner.user()?, inner.session()?))
 }
 
 /// One field a correction changes: the field and its new value as typed.
@@ -350,9 +383,9 @@ pub struct FieldChange {
 /// the same rules as any entry. `seen` is the entry's values as the form showed them: if
 /// someone changed a corrected field meanwhile, the correction is refused, saying who changed
 /// it, to what and when.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn correct_event(
+pub async fn correct_event(
     state: State<'_, AppState>,
     campaign_id: String,
     event_id: String,
@@ -360,55 +393,64 @@ pub fn correct_event(
     reason: String,
     seen: serde_json::Value,
 ) -> Result<CampaignRecord, CommandError> {
-    let mut inner = state.lock();
-    let user = inner.user()?;
+    let (user, session) = user_and_session(&state)?;
     let id = self::campaign_id(&campaign_id)?;
     let event_id = self::event_id(&event_id, "correctsEventId")?;
     let changes: Vec<(String, String)> = changes.into_iter().map(|c| (c.field, c.now)).collect();
-    let store = &mut inner.session()?.store;
-    let seen = Seen { entry: Some(&seen), ..Seen::default() };
-    store.correct(&id, &event_id, &changes, &reason, user, seen)?;
-    record_of(store, &id, None)
+    blocking(move || {
+        session.write(|store| {
+            let seen = Seen { entry: Some(&seen), ..Seen::default() };
+            store.correct(&id, &event_id, &changes, &reason, user, seen)?;
+            record_of(store, &id, None)
+        })
+    })
+    .await
 }
 
 /// Voids an entry recorded twice or on the wrong campaign, with a reason: the campaign no longer
 /// counts it, the history keeps it struck through, and its step can be recorded again. `seen`
 /// is the entry's values as the dialog showed them: an entry corrected meanwhile is not voided.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn void_entry(
+pub async fn void_entry(
     state: State<'_, AppState>,
     campaign_id: String,
     event_id: String,
     reason: String,
     seen: serde_json::Value,
 ) -> Result<CampaignRecord, CommandError> {
-    let mut inner = state.lock();
-    let user = inner.user()?;
+    let (user, session) = user_and_session(&state)?;
     let id = self::campaign_id(&campaign_id)?;
     let event_id = self::event_id(&event_id, "voidsEventId")?;
-    let store = &mut inner.session()?.store;
-    store.void(&id, &event_id, &reason, user, Seen { entry: Some(&seen), ..Seen::default() })?;
-    record_of(store, &id, None)
+    blocking(move || {
+        session.write(|store| {
+            store.void(&id, &event_id, &reason, user, Seen { entry: Some(&seen), ..Seen::default() })?;
+            record_of(store, &id, None)
+        })
+    })
+    .await
 }
 
 /// Marks an anomaly reviewed with a note: its badge clears, the campaign keeps it.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn review_anomaly(
+pub async fn review_anomaly(
     state: State<'_, AppState>,
     campaign_id: String,
     event_id: String,
     kind: AnomalyKind,
     note: String,
 ) -> Result<CampaignRecord, CommandError> {
-    let mut inner = state.lock();
-    let user = inner.user()?;
+    let (user, session) = user_and_session(&state)?;
     let id = self::campaign_id(&campaign_id)?;
     let event_id = self::event_id(&event_id, "eventId")?;
-    let store = &mut inner.session()?.store;
-    store.review(&id, &event_id, kind, &note, user)?;
-    record_of(store, &id, None)
+    blocking(move || {
+        session.write(|store| {
+            store.review(&id, &event_id, kind, &note, user)?;
+            record_of(store, &id, None)
+        })
+    })
+    .await
 }
 
 /// Where exports go: `PLUTO_EXPORT_DIR`, else the Downloads folder, else the database's folder.
@@ -423,36 +465,42 @@ fn export_dir_of(inner: &Inner) -> std::path::PathBuf {
 }
 
 /// The public half of this laptop's audit key, which signs its audit exports.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn audit_key(state: State<'_, AppState>) -> Result<String, CommandError> {
-    let mut inner = state.lock();
-    Ok(pluto_reports::audit::audit_key(&mut inner.session()?.store)?.public_key())
+pub async fn audit_key(state: State<'_, AppState>) -> Result<String, CommandError> {
+    let session = state.lock().session()?;
+    // The writer: the key is made and kept in the database the first time it is asked for.
+    blocking(move || session.write(|store| Ok(pluto_reports::audit::audit_key(store)?.public_key()))).await
 }
 
 /// Opens the training database (filled with sample campaigns on first use), or goes back to the
 /// real one.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn set_training(
+pub async fn set_training(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
     on: bool,
 ) -> Result<AppInfo, CommandError> {
-    let mut inner = state.lock();
-    let paths = inner.paths()?.clone();
-    if on {
-        let user = inner.user()?;
-        let fresh = !paths.training.exists();
-        let mut session =
-            open_store(&paths.training, true).map_err(|e| CommandError::new(ErrorKind::Failed, e))?;
-        if fresh {
-            pluto_store::training::fill_training(&mut session.store, &user)?;
+    let (paths, user) = {
+        let inner = state.lock();
+        (inner.paths()?.clone(), if on { Some(inner.user()?) } else { None })
+    };
+    let session = blocking(move || match user {
+        Some(user) => {
+            let fresh = !paths.training.exists();
+            let session =
+                open_store(&paths.training, true).map_err(|e| CommandError::new(ErrorKind::Failed, e))?;
+            if fresh {
+                session.write(|store| Ok(pluto_store::training::fill_training(store, &user)?))?;
+            }
+            Ok(Ok(session))
         }
-        inner.session = Ok(session);
-    } else {
-        inner.session = open_store(&paths.database, false);
-    }
+        None => Ok(open_store(&paths.database, false)),
+    })
+    .await?;
+    let mut inner = state.lock();
+    inner.session = session;
     inner.resync(&app)?;
     Ok(info(&inner))
 }
@@ -477,33 +525,34 @@ pub struct SyncStatus {
     pub device_id: String,
 }
 
-fn sync_status_of(inner: &mut Inner) -> Result<SyncStatus, CommandError> {
-    let live = inner.syncer.live();
-    let running = inner.syncer.running();
-    let configured = inner.sync_settings.is_some();
-    let server_url = inner.sync_settings.as_ref().map(|s| s.server_url.clone());
-    let ca_file = inner.sync_settings.as_ref().and_then(|s| s.ca_file.clone());
-    let store = &inner.session()?.store;
-    let mut state = store.sync_state()?;
+/// Where sync stands: what the sync loop last heard, with the store's counts read off the
+/// state's lock.
+async fn sync_status_of(state: &AppState) -> Result<SyncStatus, CommandError> {
+    let (live, running, settings, session) = {
+        let inner = state.lock();
+        (inner.syncer.live(), inner.syncer.running(), inner.sync_settings.clone(), inner.session()?)
+    };
+    let device_id = session.device_id.to_string();
+    let mut store_state = blocking(move || session.read(|store| Ok(store.sync_state()?))).await?;
     if live.last_error.is_some() {
-        state.last_error = live.last_error;
+        store_state.last_error = live.last_error;
     }
     Ok(SyncStatus {
-        configured,
+        configured: settings.is_some(),
         running,
-        server_url,
-        ca_file,
+        server_url: settings.as_ref().map(|s| s.server_url.clone()),
+        ca_file: settings.and_then(|s| s.ca_file),
         online: live.online,
-        state,
-        device_id: store.device_id().to_string(),
+        state: store_state,
+        device_id,
     })
 }
 
 /// Where sync stands.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, CommandError> {
-    sync_status_of(&mut state.lock())
+pub async fn sync_status(state: State<'_, AppState>) -> Result<SyncStatus, CommandError> {
+    sync_status_of(&state).await
 }
 
 /// Syncs at once ("Sync now") instead of at the next interval or retry; the status bar hears
@@ -528,26 +577,26 @@ pub fn sync_now(state: State<'_, AppState>) -> Result<(), CommandError> {
 }
 
 /// This laptop's entries the server refused, with their campaign, step, reason and what to do.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn refused_entries(state: State<'_, AppState>) -> Result<Vec<RefusedEntry>, CommandError> {
-    Ok(state.lock().session()?.store.refused_entries()?)
+pub async fn refused_entries(state: State<'_, AppState>) -> Result<Vec<RefusedEntry>, CommandError> {
+    let session = state.lock().session()?;
+    blocking(move || session.read(|store| Ok(store.refused_entries()?))).await
 }
 
 /// Sets up sync with a server (its URL, this laptop's token and, for a server whose https
 /// certificate the site's own authority issued, that authority's PEM file), or turns it off
 /// when URL and token are empty. Sync starts at once, in the background; it never holds up an
 /// entry.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn save_sync_settings(
+pub async fn save_sync_settings(
     app: tauri::AppHandle,
     state: State<'_, AppState>,
     server_url: String,
     token: String,
     ca_file: Option<String>,
 ) -> Result<SyncStatus, CommandError> {
-    let mut inner = state.lock();
     let (server_url, token) = (server_url.trim().to_owned(), token.trim().to_owned());
     let ca_file = ca_file.map(|f| f.trim().to_owned()).filter(|f| !f.is_empty());
     let settings = if server_url.is_empty() && token.is_empty() {
@@ -573,11 +622,14 @@ pub fn save_sync_settings(
         }
         Some(SyncSettings { server_url, token, ca_file })
     };
-    write_settings(&inner.paths()?.sync, settings.as_ref())
-        .map_err(|e| CommandError::new(ErrorKind::Failed, e))?;
-    inner.sync_settings = settings;
-    inner.resync(&app)?;
-    sync_status_of(&mut inner)
+    {
+        let mut inner = state.lock();
+        write_settings(&inner.paths()?.sync, settings.as_ref())
+            .map_err(|e| CommandError::new(ErrorKind::Failed, e))?;
+        inner.sync_settings = settings;
+        inner.resync(&app)?;
+    }
+    sync_status_of(&state).await
 }
 
 /// Called by the window once the campaign list is on screen. With `PLUTO_REPORT_STARTUP` set,
@@ -598,13 +650,14 @@ mod tests {
     use std::time::Instant;
 
     use tauri::test::{mock_builder, mock_context, noop_assets, MockRuntime};
-    use tauri::{App, Manager};
+    use tauri::App;
 
     use super::*;
     use crate::error::ErrorKind;
     use crate::reports::{save_custody, CustodyFile};
     use crate::state::Paths;
     use pluto_reports::record::CsvSeparator;
+    use tauri::async_runtime::block_on;
 
     /// An app with a profile on a fresh database under `dir`.
     fn app(dir: &std::path::Path) -> App<MockRuntime> {
@@ -636,7 +689,7 @@ mod tests {
 
     fn create(app: &App<MockRuntime>) -> CampaignRecord {
         let fields = form(&[("legoCampaignCode", "LEGO-T-1"), ("materialType", "PCR")]);
-        record_event(app.state(), None, EventType::CampaignCreated, fields, None).unwrap()
+        block_on(record_event(app.state(), None, EventType::CampaignCreated, fields, None)).unwrap()
     }
 
     #[test]
@@ -653,9 +706,14 @@ mod tests {
         assert_eq!((profile.name.as_str(), profile.site_name.as_str()), ("Søren Østergaard", "MBA"));
         assert_ne!(profile.user_id, first);
         assert_eq!(profile.user_id.display_name(), "Søren Østergaard");
-        let record =
-            record_event(app.state(), Some(id), EventType::InboundShipmentRecorded, inbound_form(), Some(1))
-                .unwrap();
+        let record = block_on(record_event(
+            app.state(),
+            Some(id),
+            EventType::InboundShipmentRecorded,
+            inbound_form(),
+            Some(1),
+        ))
+        .unwrap();
         let names: Vec<&str> = record.events.iter().map(|e| e.recorded_by_name.as_str()).collect();
         assert_eq!(names, ["Ana", "Søren Østergaard"]);
     }
@@ -667,13 +725,18 @@ mod tests {
         let created = create(&app);
         let id = created.state.id.to_string();
         let fields = form(&[("grossWeightKg", "heavy"), ("netWeightKg", "-3"), ("shipDate", "2026-02-30")]);
-        let err =
-            record_event(app.state(), Some(id.clone()), EventType::InboundShipmentRecorded, fields, Some(1))
-                .unwrap_err();
+        let err = block_on(record_event(
+            app.state(),
+            Some(id.clone()),
+            EventType::InboundShipmentRecorded,
+            fields,
+            Some(1),
+        ))
+        .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Refused);
         let named: Vec<&str> = err.problems.iter().map(|p| p.field.as_str()).collect();
         assert!(named.contains(&"grossWeightKg") && named.contains(&"shipDate"), "{named:?}");
-        let after = get_campaign(app.state(), id, None).unwrap();
+        let after = block_on(get_campaign(app.state(), id, None)).unwrap();
         assert_eq!(after.events.len(), 1, "a refused form records nothing");
     }
 
@@ -683,14 +746,26 @@ mod tests {
         let app = app(dir.path());
         let id = create(&app).state.id.to_string();
         let fields = form(&[("ticketNumber", "T1"), ("startingWeightKg", "100"), ("outputWeightKg", "90")]);
-        let err = record_event(app.state(), Some(id.clone()), EventType::GranulationCompleted, fields, None)
-            .unwrap_err();
+        let err = block_on(record_event(
+            app.state(),
+            Some(id.clone()),
+            EventType::GranulationCompleted,
+            fields,
+            None,
+        ))
+        .unwrap_err();
         assert_eq!(err.problems[0].field, "eventType");
         assert!(err.message.contains("the next step is Inbound Shipment"), "{}", err.message);
 
         let inbound = inbound_form();
-        let stale = record_event(app.state(), Some(id), EventType::InboundShipmentRecorded, inbound, Some(7))
-            .unwrap_err();
+        let stale = block_on(record_event(
+            app.state(),
+            Some(id),
+            EventType::InboundShipmentRecorded,
+            inbound,
+            Some(7),
+        ))
+        .unwrap_err();
         assert_eq!(stale.kind, ErrorKind::Conflict);
     }
 
@@ -700,44 +775,55 @@ mod tests {
         let app = app(dir.path());
         let id = create(&app).state.id.to_string();
         let inbound = inbound_form();
-        let record =
-            record_event(app.state(), Some(id.clone()), EventType::InboundShipmentRecorded, inbound, Some(1))
-                .unwrap();
+        let record = block_on(record_event(
+            app.state(),
+            Some(id.clone()),
+            EventType::InboundShipmentRecorded,
+            inbound,
+            Some(1),
+        ))
+        .unwrap();
         let event_id = record.events[1].event.id.to_string();
         let shown = record.events[1].effective.clone();
         let change = |field: &str, now: &str| FieldChange { field: field.into(), now: now.into() };
-        let err = correct_event(
+        let err = block_on(correct_event(
             app.state(),
             id.clone(),
             event_id.clone(),
             vec![change("netWeightKg", "lots")],
             "x".into(),
             shown.clone(),
-        )
+        ))
         .unwrap_err();
         assert_eq!(err.problems[0].field, "changes.netWeightKg.now");
-        let none =
-            correct_event(app.state(), id.clone(), event_id.clone(), vec![], "x".into(), shown.clone())
-                .unwrap_err();
+        let none = block_on(correct_event(
+            app.state(),
+            id.clone(),
+            event_id.clone(),
+            vec![],
+            "x".into(),
+            shown.clone(),
+        ))
+        .unwrap_err();
         assert_eq!(none.problems[0].field, "changes");
-        let fixed = correct_event(
+        let fixed = block_on(correct_event(
             app.state(),
             id.clone(),
             event_id.clone(),
             vec![change("netWeightKg", "940"), change("carrier", "DSV Road")],
             "scale misread".into(),
             shown.clone(),
-        )
+        ))
         .unwrap();
         // The same form again, as it was shown before that correction: refused, in words.
-        let stale = correct_event(
+        let stale = block_on(correct_event(
             app.state(),
             id.clone(),
             event_id.clone(),
             vec![change("netWeightKg", "945")],
             "typo".into(),
             shown,
-        )
+        ))
         .unwrap_err();
         assert_eq!(stale.kind, crate::error::ErrorKind::Conflict);
         assert!(
@@ -758,12 +844,13 @@ mod tests {
         // for English Excel; nothing is left beside it.
         let path = dir.path().join("custody.csv").display().to_string();
         let semicolon = CustodyFile::Csv(CsvSeparator::Semicolon);
-        let saved = save_custody(app.state(), id.clone(), semicolon, path.clone(), "da".into()).unwrap();
+        let saved =
+            block_on(save_custody(app.state(), id.clone(), semicolon, path.clone(), "da".into())).unwrap();
         let csv = std::fs::read_to_string(&saved.path).unwrap();
         assert!(csv.starts_with('\u{feff}') && csv.contains(";scale misread;"), "{csv}");
         assert_eq!(saved.bytes as usize, csv.len());
         let comma = CustodyFile::Csv(CsvSeparator::Comma);
-        save_custody(app.state(), id.clone(), comma, path.clone(), "en".into()).unwrap();
+        block_on(save_custody(app.state(), id.clone(), comma, path.clone(), "en".into())).unwrap();
         assert!(std::fs::read_to_string(&path).unwrap().contains(",scale misread,"));
         assert_eq!(
             std::fs::read_dir(dir.path())
@@ -777,7 +864,8 @@ mod tests {
                 .count(),
             1
         );
-        let relative = save_custody(app.state(), id, CustodyFile::Pdf, "custody.pdf".into(), "en".into());
+        let relative =
+            block_on(save_custody(app.state(), id, CustodyFile::Pdf, "custody.pdf".into(), "en".into()));
         assert_eq!(relative.unwrap_err().problems[0].field, "path");
     }
 
@@ -786,28 +874,76 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let app = app(dir.path());
         let id = create(&app).state.id.to_string();
-        let record = record_event(
+        let record = block_on(record_event(
             app.state(),
             Some(id.clone()),
             EventType::InboundShipmentRecorded,
             inbound_form(),
             Some(1),
-        )
+        ))
         .unwrap();
         let inbound = record.events[1].event.id.to_string();
         let shown = record.events[1].effective.clone();
-        let bad = void_entry(app.state(), id.clone(), "evt_nonsense".into(), "x".into(), shown.clone())
-            .unwrap_err();
+        let bad =
+            block_on(void_entry(app.state(), id.clone(), "evt_nonsense".into(), "x".into(), shown.clone()))
+                .unwrap_err();
         assert_eq!(bad.problems[0].field, "voidsEventId");
         let voided =
-            void_entry(app.state(), id.clone(), inbound.clone(), "Wrong campaign".into(), shown).unwrap();
+            block_on(void_entry(app.state(), id.clone(), inbound.clone(), "Wrong campaign".into(), shown))
+                .unwrap();
         assert_eq!(voided.state.status, CampaignStatus::Created);
         assert_eq!(voided.events[1].voided.as_ref().unwrap().reason, "Wrong campaign");
         assert_eq!(voided.events[2].void.as_ref().unwrap().voids_label, "Inbound Shipment");
         let refused =
-            review_anomaly(app.state(), id, inbound, AnomalyKind::DuplicateStep, "fine".into()).unwrap_err();
+            block_on(review_anomaly(app.state(), id, inbound, AnomalyKind::DuplicateStep, "fine".into()))
+                .unwrap_err();
         assert_eq!(refused.kind, ErrorKind::Refused);
         assert_eq!(refused.problems[0].field, "eventId");
+    }
+
+    /// Home reads on a connection of its own: it answers while an entry holds the writer and
+    /// an export holds a reader, each until the test lets go.
+    #[test]
+    fn home_answers_while_the_writer_and_a_reader_are_busy() {
+        use std::sync::mpsc::channel;
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path());
+        create(&app);
+        let session = app.state::<AppState>().lock().session().unwrap();
+        let (held, holding) = channel();
+        let mut releases = Vec::new();
+        let mut holders = Vec::new();
+        for write in [true, false] {
+            let (release, released) = channel::<()>();
+            let (session, held) = (session.clone(), held.clone());
+            releases.push(release);
+            holders.push(std::thread::spawn(move || {
+                let hold = || {
+                    held.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok(())
+                };
+                if write {
+                    session.write(|_| hold())
+                } else {
+                    session.read(|_| hold())
+                }
+            }));
+        }
+        holding.recv().unwrap();
+        holding.recv().unwrap();
+        let (answered, answer) = channel();
+        let handle = app.handle().clone();
+        std::thread::spawn(move || answered.send(block_on(home(handle.state(), 10))).unwrap());
+        // Only a guard against hanging for ever: the answer is expected at once.
+        let home = answer.recv_timeout(std::time::Duration::from_secs(60)).expect("home answered");
+        assert_eq!(home.unwrap().site, "MBA");
+        for release in releases {
+            release.send(()).unwrap();
+        }
+        for holder in holders {
+            holder.join().unwrap().unwrap();
+        }
     }
 
     #[test]
@@ -820,7 +956,8 @@ mod tests {
         let message = state.lock().session.as_ref().err().cloned().unwrap();
         assert!(message.contains("newer version of Pluto"), "{message}");
         let app = mock_builder().manage(state).build(mock_context(noop_assets())).unwrap();
-        let err = list_campaigns(app.state(), None, None, SortOrder::LastActivity, 0, 50).unwrap_err();
+        let err =
+            block_on(list_campaigns(app.state(), None, None, SortOrder::LastActivity, 0, 50)).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Unavailable);
     }
 }

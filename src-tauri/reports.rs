@@ -7,7 +7,8 @@
 use std::io::Write as _;
 
 use pluto_domain::time::parse_date;
-use pluto_domain::{CampaignStatus, MaterialType, Timestamp};
+use pluto_domain::{CampaignStatus, MaterialType, Timestamp, UserId};
+use pluto_reports::audit::AuditKey;
 use pluto_reports::pdf::{Locale, Stamp};
 use pluto_reports::period::{Period, PeriodReport, Scope, Site};
 use pluto_reports::record::CsvSeparator;
@@ -17,9 +18,9 @@ use tauri::State;
 
 use crate::commands;
 
-use crate::commands::record_of;
+use crate::commands::{record_of, user_and_session};
 use crate::error::{CommandError, ErrorKind};
-use crate::state::{AppState, Inner, Session};
+use crate::state::{blocking, AppState, Session};
 
 /// The period and campaigns a report covers, as the screen asks for them.
 #[derive(Debug, Clone, Deserialize, specta::Type)]
@@ -45,12 +46,15 @@ impl PeriodQuery {
 }
 
 /// The mass balance of a period across campaigns.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn period_report(state: State<'_, AppState>, query: PeriodQuery) -> Result<PeriodReport, CommandError> {
+pub async fn period_report(
+    state: State<'_, AppState>,
+    query: PeriodQuery,
+) -> Result<PeriodReport, CommandError> {
     let (period, scope) = query.read()?;
-    let mut inner = state.lock();
-    Ok(pluto_reports::period::report(&inner.session()?.store, period, scope)?)
+    let session = state.lock().session()?;
+    blocking(move || session.read(|store| Ok(pluto_reports::period::report(store, period, scope)?))).await
 }
 
 /// Which file a report is saved as.
@@ -85,9 +89,9 @@ pub struct SavedFile {
 
 /// Saves the period report as `format` at `path` (chosen in the save dialog), its numbers and
 /// dates in `locale` (the window's language tag).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn save_period_report(
+pub async fn save_period_report(
     state: State<'_, AppState>,
     query: PeriodQuery,
     format: ReportFile,
@@ -95,22 +99,25 @@ pub fn save_period_report(
     locale: String,
 ) -> Result<SavedFile, CommandError> {
     let (period, scope) = query.read()?;
-    let mut inner = state.lock();
-    let stamp = stamp(&mut inner, &locale)?;
-    let report = pluto_reports::period::report(&inner.session()?.store, period, scope)?;
-    let bytes = match format {
-        ReportFile::Xlsx => {
-            pluto_reports::xlsx::period_report(&report, stamp.training).map_err(workbook_error)?
-        }
-        ReportFile::Pdf => pluto_reports::pdf::period_report(&report, &stamp, &report.fingerprint()),
-    };
-    save(&path, &bytes)
+    let (user, session) = user_and_session(&state)?;
+    blocking(move || {
+        let (stamp, _) = stamp(&session, &user, &locale)?;
+        let report = session.read(|store| Ok(pluto_reports::period::report(store, period, scope)?))?;
+        let bytes = match format {
+            ReportFile::Xlsx => {
+                pluto_reports::xlsx::period_report(&report, stamp.training).map_err(workbook_error)?
+            }
+            ReportFile::Pdf => pluto_reports::pdf::period_report(&report, &stamp, &report.fingerprint()),
+        };
+        save(&path, &bytes)
+    })
+    .await
 }
 
 /// Saves a campaign's chain-of-custody record as `format` at `path` (chosen in the save dialog).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn save_custody(
+pub async fn save_custody(
     state: State<'_, AppState>,
     campaign_id: String,
     format: CustodyFile,
@@ -118,29 +125,35 @@ pub fn save_custody(
     locale: String,
 ) -> Result<SavedFile, CommandError> {
     let id = commands::campaign_id(&campaign_id)?;
-    let mut inner = state.lock();
-    let stamp = stamp(&mut inner, &locale)?;
-    let store = &mut inner.session()?.store;
-    let record = record_of(store, &id, None)?;
-    let bytes = match format {
-        CustodyFile::Pdf => pluto_reports::pdf::custody_record(
-            &record,
-            &stamp,
-            &pluto_reports::audit::custody_fingerprint(store, &id)?,
-        ),
-        CustodyFile::Xlsx => pluto_reports::xlsx::custody_record(&record, &chrono::Local, stamp.training)
-            .map_err(workbook_error)?,
-        CustodyFile::Csv(separator) => record.custody_csv(separator, &chrono::Local, stamp.training),
-    };
-    save(&path, &bytes)
+    let (user, session) = user_and_session(&state)?;
+    blocking(move || {
+        let (stamp, key) = stamp(&session, &user, &locale)?;
+        let bytes = session.read(|store| {
+            let record = record_of(store, &id, None)?;
+            Ok(match format {
+                CustodyFile::Pdf => pluto_reports::pdf::custody_record(
+                    &record,
+                    &stamp,
+                    &pluto_reports::audit::custody_fingerprint(store, &key, &id)?,
+                ),
+                CustodyFile::Xlsx => {
+                    pluto_reports::xlsx::custody_record(&record, &chrono::Local, stamp.training)
+                        .map_err(workbook_error)?
+                }
+                CustodyFile::Csv(separator) => record.custody_csv(separator, &chrono::Local, stamp.training),
+            })
+        })?;
+        save(&path, &bytes)
+    })
+    .await
 }
 
 /// Saves the campaign list as an Excel workbook at `path` (chosen in the save dialog): every
 /// campaign the list's filter matches (`status`, `search`, in `sort` order), not only the page
 /// on screen.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn save_campaign_list(
+pub async fn save_campaign_list(
     state: State<'_, AppState>,
     status: Option<CampaignStatus>,
     search: Option<String>,
@@ -148,12 +161,14 @@ pub fn save_campaign_list(
     path: String,
 ) -> Result<SavedFile, CommandError> {
     let query = ListQuery { status, search, sort, limit: 0, offset: 0 };
-    let mut inner = state.lock();
-    let session = inner.session()?;
-    let rows = session.store.list_every(&query)?;
-    let bytes =
-        pluto_reports::xlsx::campaign_list(&rows, &query, session.training).map_err(workbook_error)?;
-    save(&path, &bytes)
+    let session = state.lock().session()?;
+    blocking(move || {
+        let rows = session.read(|store| Ok(store.list_every(&query)?))?;
+        let bytes =
+            pluto_reports::xlsx::campaign_list(&rows, &query, session.training).map_err(workbook_error)?;
+        save(&path, &bytes)
+    })
+    .await
 }
 
 /// An audit export the app saved.
@@ -171,54 +186,56 @@ pub struct AuditExported {
 /// Saves a verifiable audit export of one campaign at `path` (chosen in the save dialog): its
 /// events and a manifest signed with this laptop's key (`docs/audit-export.md`). One made from
 /// the training database says so in its signed manifest.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn save_audit_export(
+pub async fn save_audit_export(
     state: State<'_, AppState>,
     campaign_id: String,
     path: String,
 ) -> Result<AuditExported, CommandError> {
     let id = commands::campaign_id(&campaign_id)?;
-    let mut inner = state.lock();
-    let session = inner.session()?;
-    // Refuses an unknown campaign rather than saving an export of nothing.
-    session.store.history(&id)?;
-    save_audit(session, vec![id.to_string()], &path)
+    let session = state.lock().session()?;
+    blocking(move || {
+        // Refuses an unknown campaign rather than saving an export of nothing.
+        session.read(|store| Ok(store.history(&id)?))?;
+        save_audit(&session, vec![id.to_string()], &path)
+    })
+    .await
 }
 
 /// Saves a verifiable audit export of every campaign behind the period report at `path` (chosen
 /// in the save dialog): their whole histories, so that an auditor can recompute each figure.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
-pub fn save_period_audit_export(
+pub async fn save_period_audit_export(
     state: State<'_, AppState>,
     query: PeriodQuery,
     path: String,
 ) -> Result<AuditExported, CommandError> {
     let (period, scope) = query.read()?;
-    let mut inner = state.lock();
-    let session = inner.session()?;
-    let report = pluto_reports::period::report(&session.store, period, scope)?;
-    if report.campaigns.is_empty() {
-        return Err(CommandError::field(
-            "from",
-            "no campaign has figures in this period, so there is nothing to export: choose another period",
-        ));
-    }
-    save_audit(session, report.campaigns.iter().map(|c| c.id.to_string()).collect(), &path)
+    let session = state.lock().session()?;
+    blocking(move || {
+        let report = session.read(|store| Ok(pluto_reports::period::report(store, period, scope)?))?;
+        if report.campaigns.is_empty() {
+            return Err(CommandError::field(
+                "from",
+                "no campaign has figures in this period, so there is nothing to export: choose another period",
+            ));
+        }
+        save_audit(&session, report.campaigns.iter().map(|c| c.id.to_string()).collect(), &path)
+    })
+    .await
 }
 
 /// Saves the audit export of `campaigns` at `path`, marked as training data in the training
 /// database.
-fn save_audit(
-    session: &mut Session,
-    campaigns: Vec<String>,
-    path: &str,
-) -> Result<AuditExported, CommandError> {
+fn save_audit(session: &Session, campaigns: Vec<String>, path: &str) -> Result<AuditExported, CommandError> {
     let selection =
         Selection { campaigns: Some(campaigns), training: session.training, ..Default::default() };
+    let key = session.write(|store| Ok(pluto_reports::audit::audit_key(store)?))?;
     let mut bytes = Vec::new();
-    let manifest = pluto_reports::audit::export(&mut session.store, &selection, &mut bytes)?;
+    let manifest =
+        session.read(|store| Ok(pluto_reports::audit::export(store, &key, &selection, &mut bytes)?))?;
     let saved = save(path, &bytes)?;
     Ok(AuditExported {
         path: saved.path,
@@ -232,19 +249,24 @@ fn workbook_error(e: impl std::fmt::Display) -> CommandError {
     CommandError::new(ErrorKind::Failed, format!("cannot make the workbook: {e}"))
 }
 
-/// Who makes a file on this laptop now, in the window's language.
-fn stamp(inner: &mut Inner, locale: &str) -> Result<Stamp<'static, chrono::Local>, CommandError> {
-    let user = inner.user()?;
-    let session = inner.session()?;
-    Ok(Stamp {
+/// Who makes a file on this laptop now, in the window's language, and the audit key it names
+/// (made and kept by the writer the first time).
+fn stamp(
+    session: &Session,
+    user: &UserId,
+    locale: &str,
+) -> Result<(Stamp<'static, chrono::Local>, AuditKey), CommandError> {
+    let key = session.write(|store| Ok(pluto_reports::audit::audit_key(store)?))?;
+    let stamp = Stamp {
         locale: Locale::from_tag(locale),
         tz: &chrono::Local,
         training: session.training,
         made_at: Timestamp::now(),
         made_by: user.display_name(),
-        device: session.store.device_id().to_string(),
-        public_key: pluto_reports::audit::audit_key(&mut session.store)?.public_key(),
-    })
+        device: session.device_id.to_string(),
+        public_key: key.public_key(),
+    };
+    Ok((stamp, key))
 }
 
 /// Writes `bytes` to `path` whole or not at all ([`pluto_files::write_atomically`]): a file that

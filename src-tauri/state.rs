@@ -2,12 +2,12 @@
 //! open database (the real one or the training one).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use pluto_store::APP_IDENTIFIER;
 
-use pluto_domain::UserId;
+use pluto_domain::{DeviceId, UserId};
 use pluto_store::{Store, DB_FILE_NAME};
 use serde::{Deserialize, Serialize};
 
@@ -93,12 +93,48 @@ impl Paths {
     }
 }
 
-/// The open database.
+/// The most reading connections a session keeps open between commands; more are opened while
+/// that many are busy, and closed after.
+const IDLE_READERS: usize = 3;
+
+/// The open database: one connection that writes and connections that only read. WAL lets
+/// readers run beside the writer, so a long export or report holds up neither an entry nor the
+/// home screen, and an entry holds up no reader.
 pub struct Session {
-    /// The store.
-    pub store: Store,
+    writer: Mutex<Store>,
+    readers: Mutex<Vec<Store>>,
+    /// The database file.
+    pub path: PathBuf,
+    /// This installation's device id in it.
+    pub device_id: DeviceId,
     /// Whether it is the training database.
     pub training: bool,
+}
+
+impl Session {
+    /// Runs `f` with the writing connection, waiting for any other write of this window to end.
+    /// A write that panicked left nothing half written (every write is one SQLite transaction),
+    /// so its lock is taken over.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Store) -> Result<T, CommandError>) -> Result<T, CommandError> {
+        f(&mut self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Runs `f` with a connection that only reads: an idle one, or a new one while all are busy.
+    pub fn read<T>(&self, f: impl FnOnce(&Store) -> Result<T, CommandError>) -> Result<T, CommandError> {
+        let idle = self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+        let reader = match idle {
+            Some(reader) => reader,
+            None => Store::open_reader(&self.path).map_err(|e| {
+                CommandError::new(ErrorKind::Unavailable, format!("cannot read the database: {e}"))
+            })?,
+        };
+        let result = f(&reader);
+        let mut readers = self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if readers.len() < IDLE_READERS {
+            readers.push(reader);
+        }
+        result
+    }
 }
 
 /// Everything behind the lock.
@@ -108,7 +144,7 @@ pub struct Inner {
     /// The coordinator, once the first run asked.
     pub profile: Option<Profile>,
     /// The open database, or why it could not be opened, in words.
-    pub session: Result<Session, String>,
+    pub session: Result<Arc<Session>, String>,
     /// Where to sync; `None` means local only.
     pub sync_settings: Option<SyncSettings>,
     /// The background sync loop.
@@ -142,8 +178,9 @@ impl AppState {
         AppState { inner: Mutex::new(inner), started }
     }
 
-    /// The state, locked. A command that panicked while holding the lock left nothing half
-    /// written (every write is one SQLite transaction), so the lock is taken over.
+    /// The state, locked: held only to read or change the profile, the settings and which
+    /// database is open, never across SQLite work (commands take the [`Session`] and let go). A
+    /// command that panicked while holding it changed nothing half way, so it is taken over.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -151,8 +188,8 @@ impl AppState {
 
 impl Inner {
     /// The open database, or why there is none.
-    pub fn session(&mut self) -> Result<&mut Session, CommandError> {
-        self.session.as_mut().map_err(|e| CommandError::new(ErrorKind::Unavailable, e.clone()))
+    pub fn session(&self) -> Result<Arc<Session>, CommandError> {
+        self.session.clone().map_err(|e| CommandError::new(ErrorKind::Unavailable, e))
     }
 
     /// The coordinator's user id, which every entry needs.
@@ -185,14 +222,29 @@ impl Inner {
 }
 
 /// Opens (creating if needed) a database, describing a failure for the coordinator.
-pub fn open_store(path: &Path, training: bool) -> Result<Session, String> {
+pub fn open_store(path: &Path, training: bool) -> Result<Arc<Session>, String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create the folder {} for the database: {e}", dir.display()))?;
     }
-    Store::open(path)
-        .map(|store| Session { store, training })
-        .map_err(|e| format!("cannot open the database {}: {e}", path.display()))
+    let store = Store::open(path).map_err(|e| format!("cannot open the database {}: {e}", path.display()))?;
+    Ok(Arc::new(Session {
+        path: store.path().to_owned(),
+        device_id: store.device_id().clone(),
+        writer: Mutex::new(store),
+        readers: Mutex::new(Vec::new()),
+        training,
+    }))
+}
+
+/// Runs `f` on a thread of the blocking pool, off the async runtime's few workers, which every
+/// other command and the sync loop's events need.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, CommandError> + Send + 'static,
+) -> Result<T, CommandError> {
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| CommandError::new(ErrorKind::Failed, format!("the command stopped unexpectedly: {e}")))?
 }
 
 /// Reads the profile; `None` on the first run.

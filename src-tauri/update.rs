@@ -14,7 +14,7 @@ use tauri_plugin_updater::{Update, UpdaterExt};
 use crate::error::CommandError;
 
 use crate::error::ErrorKind;
-use crate::state::{AppState, Inner};
+use crate::state::{blocking, AppState, Inner};
 
 /// The update found by the last check, kept until it is installed.
 #[derive(Default)]
@@ -112,23 +112,23 @@ pub async fn install_update(
     let update = lock(&pending).take().ok_or_else(|| {
         CommandError::new(ErrorKind::Refused, "no update is waiting; check for updates again")
     })?;
-    let backup = {
+    let (database, open) = {
         let inner = state.lock();
-        let database = inner.paths()?.database.clone();
-        let dir = database.parent().map(|d| d.join("backups")).unwrap_or_else(|| "backups".into());
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            CommandError::new(
-                ErrorKind::Failed,
-                format!("cannot create {} for the backup: {e}", dir.display()),
-            )
-        })?;
-        let file = dir.join(format!("pluto-before-{}-{}.sqlite3", update.version, Timestamp::now().millis()));
-        match &inner.session {
-            Ok(session) if !session.training => session.store.backup(&file)?,
-            _ => Store::open_existing(&database)?.backup(&file)?,
-        }
-        file
+        (inner.paths()?.database.clone(), inner.session.clone().ok().filter(|session| !session.training))
     };
+    let dir = database.parent().map(|d| d.join("backups")).unwrap_or_else(|| "backups".into());
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        CommandError::new(ErrorKind::Failed, format!("cannot create {} for the backup: {e}", dir.display()))
+    })?;
+    let file = dir.join(format!("pluto-before-{}-{}.sqlite3", update.version, Timestamp::now().millis()));
+    let backup = blocking(move || {
+        match open {
+            Some(session) => session.read(|store| Ok(store.backup(&file)?))?,
+            None => Store::open_existing(&database)?.backup(&file)?,
+        }
+        Ok(file)
+    })
+    .await?;
     update.download_and_install(|_, _| {}, || {}).await.map_err(|e| {
         CommandError::new(
             ErrorKind::Failed,

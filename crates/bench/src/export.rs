@@ -33,6 +33,7 @@ pub fn run(dir: &Path, events: u64) -> Result<Vec<Figure>> {
     let mut log = RemoteLog::new(SEED, events, u64::MAX);
     let mut store = Store::open(&path)?;
     remote::load(&mut store, &mut log, "export")?;
+    let key = pluto_reports::audit::audit_key(&mut store)?;
     let (plain_file, audit_file) = (dir.join("plain.jsonl"), dir.join("audit.jsonl"));
     let raw_file = dir.join("raw.jsonl");
     let raw = baseline::open(&path)?;
@@ -57,7 +58,7 @@ pub fn run(dir: &Path, events: u64) -> Result<Vec<Figure>> {
         let start = Instant::now();
         let mut out = BufWriter::new(File::create(&audit_file)?);
         counts[1] =
-            pluto_reports::audit::export(&mut store, &Selection::default(), &mut out)?.events.len() as u64;
+            pluto_reports::audit::export(&store, &key, &Selection::default(), &mut out)?.events.len() as u64;
         out.flush()?;
         drop(out);
         best[1] = best[1].min(start.elapsed());

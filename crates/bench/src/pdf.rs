@@ -28,7 +28,8 @@ pub fn run(dir: &Path, campaigns: u32) -> Result<Figure> {
     let user = UserId::parse("usr_søren.müller").context("bench user id")?;
     let ids = (0..campaigns).map(|n| grow(&mut store, &user, n)).collect::<Result<Vec<_>>>()?;
     let raw = baseline::open(&path)?;
-    let public_key = pluto_reports::audit::audit_key(&mut store)?.public_key();
+    let key = pluto_reports::audit::audit_key(&mut store)?;
+    let public_key = key.public_key();
     let (mut pluto, mut bare) = (Vec::new(), Vec::new());
     let mut pages = 0;
     for id in &ids {
@@ -36,7 +37,7 @@ pub fn run(dir: &Path, campaigns: u32) -> Result<Figure> {
         let events = store.history(id)?;
         let mut record = CampaignRecord::of(&events, None, Timestamp::now()).context("a record")?;
         record.attest_sites(&store.server_sites(id)?);
-        let fingerprint = pluto_reports::audit::custody_fingerprint(&mut store, id)?;
+        let fingerprint = pluto_reports::audit::custody_fingerprint(&store, &key, id)?;
         let stamp = Stamp {
             locale: Locale::Da,
             tz: &chrono::Local,

@@ -650,14 +650,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 to: to.and_then(|d| d.succ_opt()).map(day),
                 training: false,
             };
+            let key = pluto_reports::audit::audit_key(&mut store)?;
             let manifest = if file.as_os_str() == "-" {
                 pluto_reports::audit::export(
-                    &mut store,
+                    &store,
+                    &key,
                     &selection,
                     BufWriter::new(std::io::stdout().lock()),
                 )?
             } else {
-                write_atomically(&file, |w| Ok(pluto_reports::audit::export(&mut store, &selection, w)?))?
+                write_atomically(&file, |w| Ok(pluto_reports::audit::export(&store, &key, &selection, w)?))?
             };
             if file.as_os_str() != "-" {
                 out.message(
@@ -845,11 +847,12 @@ fn custody(
         .ok_or_else(|| StoreError::Refused(Refusal::UnknownCampaign(campaign.clone())))?;
     record.attest_sites(&store.server_sites(campaign)?);
     let stamp = stamp(store, user, locale.as_deref())?;
+    let key = pluto_reports::audit::audit_key(store)?;
     let bytes = match format {
         CustodyFormat::Pdf => pluto_reports::pdf::custody_record(
             &record,
             &stamp,
-            &pluto_reports::audit::custody_fingerprint(store, campaign)?,
+            &pluto_reports::audit::custody_fingerprint(store, &key, campaign)?,
         ),
         CustodyFormat::Xlsx => pluto_reports::xlsx::custody_record(&record, &chrono::Local, false)
             .map_err(|e| anyhow::anyhow!("cannot make the workbook: {e}"))?,

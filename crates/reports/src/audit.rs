@@ -288,24 +288,34 @@ pub fn audit_key(store: &mut Store) -> Result<AuditKey, ExportError> {
 }
 
 /// Writes the events `selection` chooses, in this installation's log order, each line as
-/// `export` writes it, then the manifest signed with [`audit_key`]. Returns the manifest.
-pub fn export(store: &mut Store, selection: &Selection, out: impl Write) -> Result<Manifest, ExportError> {
-    let key = audit_key(store)?;
+/// `export` writes it, then the manifest signed with `key` (this installation's [`audit_key`]).
+/// Returns the manifest. Only reads the store, so it runs on a connection of its own beside
+/// entries being recorded.
+pub fn export(
+    store: &Store,
+    key: &AuditKey,
+    selection: &Selection,
+    out: impl Write,
+) -> Result<Manifest, ExportError> {
     let mut writer = AuditWriter::new(out);
     store.log_lines(selection, |line| -> Result<(), ExportError> {
         Ok(writer.event(line.id, line.seq, line.server_position, line.json)?)
     })?;
     let created_at = Timestamp::now().to_string();
-    let (manifest, _) = writer.finish(&key, store.device_id().as_str(), &created_at, selection.clone())?;
+    let (manifest, _) = writer.finish(key, store.device_id().as_str(), &created_at, selection.clone())?;
     Ok(manifest)
 }
 
 /// The fingerprint of a campaign's events: the head of the hash chain that an audit export of
 /// the campaign (`pluto export --audit --campaign …`) writes in its manifest, so that a printed
 /// record can be matched to a verifiable file.
-pub fn custody_fingerprint(store: &mut Store, campaign: &CampaignId) -> Result<String, ExportError> {
+pub fn custody_fingerprint(
+    store: &Store,
+    key: &AuditKey,
+    campaign: &CampaignId,
+) -> Result<String, ExportError> {
     let selection = Selection { campaigns: Some(vec![campaign.to_string()]), ..Selection::default() };
-    Ok(export(store, &selection, io::sink())?.chain)
+    Ok(export(store, key, &selection, io::sink())?.chain)
 }
 
 /// Something [`verify`] found wrong with an audit export.

@@ -100,7 +100,8 @@ fn an_audit_export_of_chosen_campaigns_verifies_and_imports() {
     let selection =
         Selection { campaigns: Some(vec![first.to_string(), third.to_string()]), ..Default::default() };
     let mut out = Vec::new();
-    let manifest = audit::export(&mut a.store, &selection, &mut out).unwrap();
+    let key = audit::audit_key(&mut a.store).unwrap();
+    let manifest = audit::export(&a.store, &key, &selection, &mut out).unwrap();
     assert_eq!(manifest.events.len(), 9);
     assert!(manifest.events.windows(2).all(|w| w[0].seq < w[1].seq), "log order");
     assert_eq!(manifest.public_key, audit::audit_key(&mut a.store).unwrap().public_key());
@@ -115,7 +116,7 @@ fn an_audit_export_of_chosen_campaigns_verifies_and_imports() {
     // An export of practice data says so inside what the signature covers.
     let practice = Selection { training: true, ..selection.clone() };
     let mut training = Vec::new();
-    audit::export(&mut a.store, &practice, &mut training).unwrap();
+    audit::export(&a.store, &key, &practice, &mut training).unwrap();
     let verification = pluto_reports::audit::verify(training.as_slice()).unwrap();
     assert!(verification.is_intact(), "{:?}", verification.findings);
     assert!(verification.manifest.selection.to_string().contains("TRAINING"));
@@ -139,7 +140,7 @@ fn an_audit_export_of_chosen_campaigns_verifies_and_imports() {
         ),
         ..Default::default()
     };
-    assert_eq!(audit::export(&mut a.store, &many, std::io::sink()).unwrap().events, manifest.events);
+    assert_eq!(audit::export(&a.store, &key, &many, std::io::sink()).unwrap().events, manifest.events);
 
     // A period: nothing was recorded before the first event, everything before the far future.
     let period = |from: &str, to: &str| Selection {
@@ -148,13 +149,15 @@ fn an_audit_export_of_chosen_campaigns_verifies_and_imports() {
         ..Default::default()
     };
     let none = audit::export(
-        &mut a.store,
+        &a.store,
+        &key,
         &period("2000-01-01T00:00:00.000Z", "2000-02-01T00:00:00.000Z"),
         std::io::sink(),
     );
     assert!(none.unwrap().events.is_empty());
     let all = audit::export(
-        &mut a.store,
+        &a.store,
+        &key,
         &period("2000-01-01T00:00:00.000Z", "2999-01-01T00:00:00.000Z"),
         std::io::sink(),
     );

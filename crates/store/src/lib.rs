@@ -191,6 +191,15 @@ impl Store {
         Self::open_with(path, OpenFlags::SQLITE_OPEN_READ_WRITE)
     }
 
+    /// Opens a connection that only reads, beside the one that writes: every read method works
+    /// on it, and anything that would write fails (`PRAGMA query_only`) instead of racing the
+    /// writer. The store must exist and be at this build's schema (the writer opened it first).
+    pub fn open_reader(path: &Path) -> Result<Store> {
+        let store = Self::open_existing(path)?;
+        store.conn.pragma_update(None, "query_only", true)?;
+        Ok(store)
+    }
+
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Store> {
         if flags.contains(OpenFlags::SQLITE_OPEN_CREATE) {
             pluto_files::create_owner_only(path).map_err(|error| StoreError::Io {

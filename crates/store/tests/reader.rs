@@ -1,0 +1,43 @@
+//! A reading connection beside the writer (the window's reads): it sees every committed entry,
+//! and anything that would write fails without touching the store.
+
+use pluto_domain::samples::SampleCampaign;
+use pluto_domain::{EventType, UserId};
+use pluto_store::{Draft, Store};
+
+#[test]
+fn a_reader_sees_what_the_writer_committed_and_cannot_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("laptop.sqlite3");
+    let mut writer = Store::open(&path).unwrap();
+    let reader = Store::open_reader(&path).unwrap();
+    let user = UserId::parse("usr_ana").unwrap();
+    let sample = SampleCampaign::numbered(1);
+    let created = EventType::CampaignCreated;
+    let id = writer
+        .record(Draft::new(None, created, sample.payload(created).unwrap(), user.clone()))
+        .unwrap()
+        .event
+        .stream_id;
+    assert_eq!(reader.campaign(&id).unwrap().unwrap().event_count, 1, "committed, so seen");
+    assert_eq!(reader.device_id(), writer.device_id());
+
+    // The reader refuses the write; the writer's store is as it was and goes on.
+    let mut reader = reader;
+    let inbound = EventType::InboundShipmentRecorded;
+    let draft = Draft::new(Some(id.clone()), inbound, sample.payload(inbound).unwrap(), user.clone());
+    let refused = reader.record(draft.clone()).unwrap_err().to_string();
+    assert!(refused.contains("readonly") || refused.contains("read-only"), "{refused}");
+    assert_eq!(writer.history(&id).unwrap().len(), 1);
+    writer.record(draft).unwrap();
+    assert_eq!(reader.campaign(&id).unwrap().unwrap().event_count, 2);
+    assert!(writer.verify().unwrap().is_empty());
+}
+
+#[test]
+fn a_reader_needs_a_store_that_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("none.sqlite3");
+    assert!(Store::open_reader(&missing).is_err());
+    assert!(!missing.exists(), "nothing is created");
+}
