@@ -179,13 +179,14 @@ fn event_id(text: &str, field: &str) -> Result<EventId, CommandError> {
     EventId::parse(text).map_err(|e| CommandError::field(field, e.to_string()))
 }
 
+/// A campaign's record ([`pluto_reports::documents::campaign_record`]); nothing recorded by
+/// `as_of` is a refusal of that field.
 pub(crate) fn record_of(
     store: &Store,
     id: &CampaignId,
     as_of: Option<Timestamp>,
 ) -> Result<CampaignRecord, CommandError> {
-    let events = store.history(id)?;
-    let mut record = CampaignRecord::of(&events, as_of, Timestamp::now()).ok_or_else(|| {
+    pluto_reports::documents::campaign_record(store, id, as_of)?.ok_or_else(|| {
         CommandError::field(
             "asOf",
             format!(
@@ -193,9 +194,7 @@ pub(crate) fn record_of(
                 as_of.map(|t| t.to_string()).unwrap_or_default()
             ),
         )
-    })?;
-    record.attest_sites(&store.server_sites(id)?);
-    Ok(record)
+    })
 }
 
 /// A campaign's whole record: state, stages, history with corrections, mass balance and the
@@ -654,8 +653,9 @@ mod tests {
 
     use super::*;
     use crate::error::ErrorKind;
-    use crate::reports::{save_custody, CustodyFile};
+    use crate::reports::save_custody;
     use crate::state::Paths;
+    use pluto_reports::documents::CustodyFile;
     use pluto_reports::record::CsvSeparator;
     use tauri::async_runtime::block_on;
 

@@ -112,6 +112,16 @@ impl From<pluto_reports::audit::ExportError> for CommandError {
     }
 }
 
+impl From<pluto_reports::documents::DocumentError> for CommandError {
+    fn from(e: pluto_reports::documents::DocumentError) -> Self {
+        match e {
+            pluto_reports::documents::DocumentError::Store(e) => e.into(),
+            pluto_reports::documents::DocumentError::Export(e) => e.into(),
+            other => CommandError::new(ErrorKind::Failed, other.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

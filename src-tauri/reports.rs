@@ -7,11 +7,11 @@
 use std::io::Write as _;
 
 use pluto_domain::time::parse_date;
-use pluto_domain::{CampaignStatus, MaterialType, Timestamp, UserId};
+use pluto_domain::{CampaignStatus, MaterialType, UserId};
 use pluto_reports::audit::AuditKey;
+use pluto_reports::documents::{self, CustodyFile, DocumentError, ReportFile};
 use pluto_reports::pdf::{Locale, Stamp};
 use pluto_reports::period::{Period, PeriodReport, Scope, Site};
-use pluto_reports::record::CsvSeparator;
 use pluto_store::{ListQuery, Selection, SortOrder};
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -57,26 +57,6 @@ pub async fn period_report(
     blocking(move || session.read(|store| Ok(pluto_reports::period::report(store, period, scope)?))).await
 }
 
-/// Which file a report is saved as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, specta::Type)]
-pub enum ReportFile {
-    /// An Excel workbook.
-    Xlsx,
-    /// A PDF to print and sign.
-    Pdf,
-}
-
-/// Which file a custody record is saved as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, specta::Type)]
-pub enum CustodyFile {
-    /// A PDF to print and sign.
-    Pdf,
-    /// An Excel workbook with typed values.
-    Xlsx,
-    /// CSV for the spreadsheet the separator suits, with a byte-order mark.
-    Csv(CsvSeparator),
-}
-
 /// A file the app saved.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -103,13 +83,7 @@ pub async fn save_period_report(
     blocking(move || {
         let (stamp, _) = stamp(&session, &user, &locale)?;
         let report = session.read(|store| Ok(pluto_reports::period::report(store, period, scope)?))?;
-        let bytes = match format {
-            ReportFile::Xlsx => {
-                pluto_reports::xlsx::period_report(&report, stamp.training).map_err(workbook_error)?
-            }
-            ReportFile::Pdf => pluto_reports::pdf::period_report(&report, &stamp, &report.fingerprint()),
-        };
-        save(&path, &bytes)
+        save(&path, &documents::period_report(&report, &stamp, format)?)
     })
     .await
 }
@@ -130,18 +104,7 @@ pub async fn save_custody(
         let (stamp, key) = stamp(&session, &user, &locale)?;
         let bytes = session.read(|store| {
             let record = record_of(store, &id, None)?;
-            Ok(match format {
-                CustodyFile::Pdf => pluto_reports::pdf::custody_record(
-                    &record,
-                    &stamp,
-                    &pluto_reports::audit::custody_fingerprint(store, &key, &id)?,
-                ),
-                CustodyFile::Xlsx => {
-                    pluto_reports::xlsx::custody_record(&record, &chrono::Local, stamp.training)
-                        .map_err(workbook_error)?
-                }
-                CustodyFile::Csv(separator) => record.custody_csv(separator, &chrono::Local, stamp.training),
-            })
+            Ok(documents::custody(store, &key, &record, &stamp, format)?)
         })?;
         save(&path, &bytes)
     })
@@ -164,8 +127,8 @@ pub async fn save_campaign_list(
     let session = state.lock().session()?;
     blocking(move || {
         let rows = session.read(|store| Ok(store.list_every(&query)?))?;
-        let bytes =
-            pluto_reports::xlsx::campaign_list(&rows, &query, session.training).map_err(workbook_error)?;
+        let bytes = pluto_reports::xlsx::campaign_list(&rows, &query, session.training)
+            .map_err(DocumentError::from)?;
         save(&path, &bytes)
     })
     .await
@@ -244,11 +207,6 @@ fn save_audit(session: &Session, campaigns: Vec<String>, path: &str) -> Result<A
     })
 }
 
-/// A workbook that could not be made (the writer's own failure, not the user's input).
-fn workbook_error(e: impl std::fmt::Display) -> CommandError {
-    CommandError::new(ErrorKind::Failed, format!("cannot make the workbook: {e}"))
-}
-
 /// Who makes a file on this laptop now, in the window's language, and the audit key it names
 /// (made and kept by the writer the first time).
 fn stamp(
@@ -257,15 +215,7 @@ fn stamp(
     locale: &str,
 ) -> Result<(Stamp<'static, chrono::Local>, AuditKey), CommandError> {
     let key = session.write(|store| Ok(pluto_reports::audit::audit_key(store)?))?;
-    let stamp = Stamp {
-        locale: Locale::from_tag(locale),
-        tz: &chrono::Local,
-        training: session.training,
-        made_at: Timestamp::now(),
-        made_by: user.display_name(),
-        device: session.device_id.to_string(),
-        public_key: key.public_key(),
-    };
+    let stamp = documents::stamp(Locale::from_tag(locale), session.training, user, &session.device_id, &key);
     Ok((stamp, key))
 }
 

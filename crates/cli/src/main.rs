@@ -16,8 +16,11 @@ use pluto_domain::{
     AnomalyKind, CampaignId, CampaignStatus, EventId, EventType, FieldError, IsoDate, MaterialType, Refusal,
     Timestamp, UserId,
 };
+use pluto_reports::audit::AuditKey;
+use pluto_reports::documents::{self, CustodyFile, ReportFile};
 use pluto_reports::pdf::Locale;
 use pluto_reports::period::{Period, Scope, Site};
+use pluto_reports::record::CsvSeparator;
 use pluto_store::{
     Draft, ListQuery, Recorded, Seen, SortOrder, Store, StoreError, APP_IDENTIFIER, DB_FILE_NAME,
 };
@@ -795,12 +798,13 @@ fn mass_balance(
     };
     let report =
         pluto_reports::period::report(store, period, Scope { material: args.material, site: args.site })?;
+    let document = |store: &mut Store, file| -> anyhow::Result<Vec<u8>> {
+        let (stamp, _) = stamp(store, user, args.locale.as_deref())?;
+        Ok(documents::period_report(&report, &stamp, file)?)
+    };
     let bytes = match args.format {
-        ReportFormat::Xlsx => pluto_reports::xlsx::period_report(&report, false)?,
-        ReportFormat::Pdf => {
-            let stamp = stamp(store, user, args.locale.as_deref())?;
-            pluto_reports::pdf::period_report(&report, &stamp, &report.fingerprint())
-        }
+        ReportFormat::Xlsx => document(store, ReportFile::Xlsx)?,
+        ReportFormat::Pdf => document(store, ReportFile::Pdf)?,
         ReportFormat::Json => serde_json::to_vec_pretty(&report)?,
         ReportFormat::Table if args.out.is_none() => {
             out.period_report(&report, args.campaigns);
@@ -842,47 +846,38 @@ fn custody(
     file: &Path,
     locale: Option<String>,
 ) -> anyhow::Result<()> {
-    let events = store.history(campaign)?;
-    let mut record = pluto_reports::record::CampaignRecord::of(&events, None, Timestamp::now())
+    let record = documents::campaign_record(store, campaign, None)?
         .ok_or_else(|| StoreError::Refused(Refusal::UnknownCampaign(campaign.clone())))?;
-    record.attest_sites(&store.server_sites(campaign)?);
-    let stamp = stamp(store, user, locale.as_deref())?;
-    let key = pluto_reports::audit::audit_key(store)?;
-    let bytes = match format {
-        CustodyFormat::Pdf => pluto_reports::pdf::custody_record(
-            &record,
-            &stamp,
-            &pluto_reports::audit::custody_fingerprint(store, &key, campaign)?,
-        ),
-        CustodyFormat::Xlsx => pluto_reports::xlsx::custody_record(&record, &chrono::Local, false)
-            .map_err(|e| anyhow::anyhow!("cannot make the workbook: {e}"))?,
-        CustodyFormat::Csv => {
-            let separator = match stamp.locale {
-                Locale::Da | Locale::De => pluto_reports::record::CsvSeparator::Semicolon,
-                Locale::En => pluto_reports::record::CsvSeparator::Comma,
-            };
-            record.custody_csv(separator, &chrono::Local, false)
-        }
+    let (stamp, key) = stamp(store, user, locale.as_deref())?;
+    let file_type = match format {
+        CustodyFormat::Pdf => CustodyFile::Pdf,
+        CustodyFormat::Xlsx => CustodyFile::Xlsx,
+        // The separator the locale's spreadsheets expect (its decimal mark follows).
+        CustodyFormat::Csv => CustodyFile::Csv(match stamp.locale {
+            Locale::Da | Locale::De => CsvSeparator::Semicolon,
+            Locale::En => CsvSeparator::Comma,
+        }),
     };
+    let bytes = documents::custody(store, &key, &record, &stamp, file_type)?;
     write_new("out", file, &bytes)?;
+    let entries = record.events.len();
     out.message(
-        json!({ "file": file, "events": events.len() }),
+        json!({ "file": file, "events": entries }),
         &format!(
-            "Wrote the chain-of-custody record of {} ({} entries) to {}.",
-            campaign,
-            events.len(),
+            "Wrote the chain-of-custody record of {campaign} ({entries} entries) to {}.",
             file.display()
         ),
     );
     Ok(())
 }
 
-/// Who makes a document here, and in which language: `--locale`, else the environment's.
-fn stamp<'a>(
+/// Who makes a document here, and in which language (`--locale`, else the environment's), with
+/// this installation's audit key.
+fn stamp(
     store: &mut Store,
     user: &UserId,
     locale: Option<&str>,
-) -> anyhow::Result<pluto_reports::pdf::Stamp<'a, chrono::Local>> {
+) -> anyhow::Result<(pluto_reports::pdf::Stamp<'static, chrono::Local>, AuditKey)> {
     let from_env = || {
         ["LC_ALL", "LC_NUMERIC", "LANG"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
     };
@@ -891,15 +886,8 @@ fn stamp<'a>(
         Some(other) => return Err(refused("locale", format!("expected da, de or en, got {other:?}"))),
         None => Locale::from_tag(&from_env().unwrap_or_default()),
     };
-    Ok(pluto_reports::pdf::Stamp {
-        locale,
-        tz: &chrono::Local,
-        training: false,
-        made_at: Timestamp::now(),
-        made_by: user.display_name(),
-        device: store.device_id().to_string(),
-        public_key: pluto_reports::audit::audit_key(store)?.public_key(),
-    })
+    let key = pluto_reports::audit::audit_key(store)?;
+    Ok((documents::stamp(locale, false, user, store.device_id(), &key), key))
 }
 
 /// Writes `bytes` to a new file `file`, refusing to replace one.

@@ -4,6 +4,7 @@
 //! read models by one path, which the desktop app and the command line share.
 
 pub mod audit;
+pub mod documents;
 pub mod pdf;
 pub mod period;
 pub mod record;
