@@ -442,7 +442,7 @@ fn apply_step(st: &mut CampaignState, entry: &mut Entry, effective: &Effective, 
         | Payload::EntryVoided(_)
         | Payload::AnomalyReviewed(_) => {}
         // Kept in the history; it changes no figure of the projection.
-        #[cfg(any(test, feature = "sample-type"))]
+        #[cfg(feature = "sample-type")]
         Payload::SampleRetained(_) => {}
     }
     let meta = (detail == Detail::Full).then(|| Meta {

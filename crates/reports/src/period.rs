@@ -219,20 +219,6 @@ pub fn movements(flows: &Flows) -> Vec<Movement> {
                     held = Some(net);
                 }
             }
-            CampaignStatus::GranulationComplete
-            | CampaignStatus::MetalRemovalComplete
-            | CampaignStatus::PolymerPurificationComplete
-            | CampaignStatus::ExtrusionComplete => {
-                let (Some(start), Some(output)) = (s.kg_in, s.kg_out) else { continue };
-                match held {
-                    Some(before) => push(on, Measure::HandlingLoss(s.step), before - start),
-                    // Material no inbound entry brought in: it enters here.
-                    None => push(on, Measure::ReceivedAtMba, start),
-                }
-                push(on, Measure::ProcessLoss(s.step), start - output);
-                push(on, Measure::Output(s.step), output);
-                held = Some(output);
-            }
             CampaignStatus::TransferredToRge => {
                 let Some(shipped) = held else { continue };
                 push(on, Measure::ShippedToRge, shipped);
@@ -254,7 +240,19 @@ pub fn movements(flows: &Flows) -> Vec<Movement> {
             CampaignStatus::ReturnedToLego => {
                 push(on, Measure::PartsReturned, s.parts.map_or(0.0, f64::from));
             }
-            CampaignStatus::Created | CampaignStatus::EchaApproved | CampaignStatus::Completed => {}
+            // Any other step that weighs what it takes in and what it puts out processes the
+            // material (MBA's four steps, and any the registry adds); the rest move nothing.
+            _ => {
+                let (Some(start), Some(output)) = (s.kg_in, s.kg_out) else { continue };
+                match held {
+                    Some(before) => push(on, Measure::HandlingLoss(s.step), before - start),
+                    // Material no inbound entry brought in: it enters here.
+                    None => push(on, Measure::ReceivedAtMba, start),
+                }
+                push(on, Measure::ProcessLoss(s.step), start - output);
+                push(on, Measure::Output(s.step), output);
+                held = Some(output);
+            }
         }
     }
     out

@@ -16,7 +16,7 @@
 pub mod fields;
 pub mod flow;
 pub mod payload;
-#[cfg(any(test, feature = "sample-type"))]
+#[cfg(feature = "sample-type")]
 pub mod sample;
 pub mod status;
 pub mod step;
@@ -52,6 +52,7 @@ macro_rules! event_registry {
             newer: $newer:ident,
             sites: [$($site:literal),* $(,)?],
             $(reaches: $status:ident = $status_name:literal {
+                $(cfg: $scfg:meta,)?
                 code: $code:literal,
                 label: $status_label:literal,
                 step: $step_label:literal,
@@ -164,7 +165,7 @@ macro_rules! event_registry {
             /// The status this event moves a campaign to; `None` for types that are not steps.
             pub const fn target_status(self) -> Option<CampaignStatus> {
                 match self {
-                    $($(Self::$variant => Some(CampaignStatus::$status),)?)*
+                    $($($(#[cfg($scfg)])? Self::$variant => Some(CampaignStatus::$status),)?)*
                     _ => None,
                 }
             }
@@ -184,18 +185,19 @@ macro_rules! event_registry {
             $($(
                 #[doc = concat!($status_label, ": `", $name, "` recorded.")]
                 #[serde(rename = $status_name)]
+                $(#[cfg($scfg)])?
                 $status,
             )?)*
         }
 
         impl CampaignStatus {
             /// Every status, in progression order.
-            pub const ALL: [CampaignStatus; STATUS_COUNT] = [$($(CampaignStatus::$status,)?)*];
+            pub const ALL: [CampaignStatus; STATUS_COUNT] = [$($($(#[cfg($scfg)])? CampaignStatus::$status,)?)*];
 
             /// The stored name (`granulation_complete`).
             pub fn as_str(self) -> &'static str {
                 match self {
-                    $($(Self::$status => $status_name,)?)*
+                    $($($(#[cfg($scfg)])? Self::$status => $status_name,)?)*
                 }
             }
 
@@ -205,14 +207,14 @@ macro_rules! event_registry {
             /// the same. Its place in the progression is [`CampaignStatus::rank`].
             pub const fn code(self) -> u8 {
                 match self {
-                    $($(Self::$status => $code,)?)*
+                    $($($(#[cfg($scfg)])? Self::$status => $code,)?)*
                 }
             }
 
             /// The status stored as `code`, if this build knows one.
             pub const fn from_code(code: u8) -> Option<Self> {
                 match code {
-                    $($($code => Some(Self::$status),)?)*
+                    $($($(#[cfg($scfg)])? $code => Some(Self::$status),)?)*
                     _ => None,
                 }
             }
@@ -221,39 +223,39 @@ macro_rules! event_registry {
             /// `STEP_NAMES`).
             pub fn step_label(self) -> &'static str {
                 match self {
-                    $($(Self::$status => $step_label,)?)*
+                    $($($(#[cfg($scfg)])? Self::$status => $step_label,)?)*
                 }
             }
 
             /// The status's name as lists and filters show it (`Granulation complete`).
             pub fn label(self) -> &'static str {
                 match self {
-                    $($(Self::$status => $status_label,)?)*
+                    $($($(#[cfg($scfg)])? Self::$status => $status_label,)?)*
                 }
             }
 
             /// Which part of the chain a campaign in this status is at.
             pub fn tone(self) -> Tone {
                 match self {
-                    $($(Self::$status => Tone::$tone,)?)*
+                    $($($(#[cfg($scfg)])? Self::$status => Tone::$tone,)?)*
                 }
             }
 
             /// The event type whose recording reaches this status.
             pub const fn reached_by(self) -> EventType {
                 match self {
-                    $($(Self::$status => EventType::$variant,)?)*
+                    $($($(#[cfg($scfg)])? Self::$status => EventType::$variant,)?)*
                 }
             }
         }
 
         /// The number of statuses.
-        const STATUS_COUNT: usize = [$($(stringify!($status),)?)*].len();
+        const STATUS_COUNT: usize = [$($($(#[cfg($scfg)])? stringify!($status),)?)*].len();
 
         // Codes fit the recorded steps' 32 bits and are never shared (a repeated one also fails
         // to compile as an unreachable pattern in `from_code`).
         const _: () = {
-            let codes: &[u8] = &[$($($code,)?)*];
+            let codes: &[u8] = &[$($($(#[cfg($scfg)])? $code,)?)*];
             let mut i = 0;
             while i < codes.len() {
                 assert!(codes[i] < 32, "a status code is below 32");
@@ -413,6 +415,25 @@ event_registry! {
         slot: metal_removal,
         example: { "ticketNumber": "M-17", "startingWeightKg": 3180.0, "outputWeightKg": 3150.5 },
     }
+    /// A sample of the material kept for later testing: registered only with the `sample-type`
+    /// feature, for `pluto-registry-check`'s tests, which prove that a step added here alone,
+    /// between two of MBA's steps, goes through record, fold, policy, home, the period report,
+    /// sync, export and forms.
+    #[cfg(feature = "sample-type")]
+    SampleRetained = "SampleRetained" {
+        payload: SampleRetention,
+        version: 1,
+        upcasters: [],
+        newer: Skip,
+        sites: ["MBA"],
+        reaches: SampleRetained = "sample_retained" {
+            cfg: feature = "sample-type",
+            code: 31,
+            label: "Sample retained", step: "Sample Retention", tone: Mba,
+        },
+        due_days: 2,
+        example: { "sampleId": "S-17", "retainedBy": "Ana Jensen", "weightKg": 2.5 },
+    }
     /// MBA completed polymer purification.
     PolymerPurificationCompleted = "PolymerPurificationCompleted" {
         payload: PolymerPurification,
@@ -560,19 +581,7 @@ event_registry! {
             "note": "Ticket found a day late; details checked against the paper copy",
         },
     }
-    /// A sample of the material kept for later testing: registered only for tests (this crate's
-    /// and, with the `sample-type` feature, `pluto-registry-check`'s), which prove that a type
-    /// added here alone goes through record, fold, sync, export and forms.
-    #[cfg(any(test, feature = "sample-type"))]
-    SampleRetained = "SampleRetained" {
-        payload: SampleRetention,
-        version: 1,
-        upcasters: [],
-        newer: Skip,
-        sites: ["MBA"],
-        example: { "sampleId": "S-17", "retainedBy": "Ana Jensen", "weightKg": 2.5 },
-    }
 }
 
-#[cfg(any(test, feature = "sample-type"))]
+#[cfg(feature = "sample-type")]
 use sample::SampleRetention;
