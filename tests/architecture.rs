@@ -20,6 +20,7 @@ const ARROWS: &[(&str, &str, &[&str])] = &[
     ("crates/reports", "pluto-reports", &["pluto-domain", "pluto-protocol", "pluto-store"]),
     ("crates/server", "pluto-server", &["pluto-domain", "pluto-files", "pluto-protocol"]),
     ("crates/registry-check", "pluto-registry-check", &[]),
+    ("crates/minimal-window", "pluto-minimal-window", &[]),
     (
         "crates/cli",
         "pluto-cli",

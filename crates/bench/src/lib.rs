@@ -117,6 +117,9 @@ pub struct Config {
     pub server: ServerConfig,
     /// The desktop app's binary (a release build with the UI embedded) for the window benchmark.
     pub app: PathBuf,
+    /// The minimal Tauri window (`crates/minimal-window`, release build) the window benchmark
+    /// compares the app's idle memory with.
+    pub baseline_app: PathBuf,
     /// Campaigns in the window benchmark's store.
     pub window_campaigns: u64,
     /// Entries the record-view benchmark times (one per 100-event campaign).
@@ -167,7 +170,9 @@ pub fn run(bench: Bench, config: &Config) -> Result<Vec<Figure>> {
         Bench::Append => vec![append::run(&config.dir, config.appends)?],
         Bench::WriteBudget => budget::run(&config.dir, config.appends)?,
         Bench::RecordView => vec![app::record_view(&config.dir, config.record_views)?],
-        Bench::Window => app::window(&config.dir, &config.app, config.window_campaigns, 5)?,
+        Bench::Window => {
+            app::window(&config.dir, &config.app, &config.baseline_app, config.window_campaigns, 5)?
+        }
         Bench::ApplyRemote => remote::run(&config.dir, config.remote_events)?,
         Bench::Pull => pull::run(&config.dir, config.remote_events)?,
         Bench::Replay => replay::run(&config.dir, config.queries)?,

@@ -78,6 +78,10 @@ struct Cli {
     /// [default: pluto-tracker next to this executable]
     #[arg(long, global = true, value_name = "PATH")]
     app: Option<PathBuf>,
+    /// The minimal Tauri window the window benchmark compares the app's idle memory with
+    /// [default: pluto-minimal-window next to this executable]
+    #[arg(long, global = true, value_name = "PATH")]
+    baseline_app: Option<PathBuf>,
     /// Campaigns in the window benchmark's store
     #[arg(long, global = true, default_value_t = 10_000)]
     window_campaigns: u64,
@@ -191,6 +195,7 @@ fn main() -> Result<()> {
         queries: cli.queries,
         events: cli.events,
         app: cli.app.clone().unwrap_or_else(|| exe.with_file_name("pluto-tracker")),
+        baseline_app: cli.baseline_app.clone().unwrap_or_else(|| exe.with_file_name("pluto-minimal-window")),
         window_campaigns: cli.window_campaigns,
         record_views: cli.record_views,
         child_exe: exe,

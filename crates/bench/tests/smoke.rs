@@ -38,6 +38,7 @@ fn config(dir: &std::path::Path) -> Config {
         server,
         // The window benchmark needs a display and a release build: `pluto-bench window`.
         app: "target/release/pluto-tracker".into(),
+        baseline_app: "target/release/pluto-minimal-window".into(),
         window_campaigns: 0,
         record_views: 2,
     }
