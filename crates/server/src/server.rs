@@ -26,7 +26,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::config::ServiceOptions;
-use crate::service::SyncService;
+use crate::service::{SyncService, WaitingPulls};
 use crate::storage::{Storage, StorageError};
 
 /// A server accepting connections.
@@ -35,6 +35,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     stop: ShutdownHandle,
     task: JoinHandle<io::Result<()>>,
+    waiting: WaitingPulls,
 }
 
 /// Tells a running server to stop; cheap to clone (for a signal handler).
@@ -82,12 +83,13 @@ pub async fn start<S: Storage>(
     let public_url = options.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
     let stall = options.write_stall;
     let service = Arc::new(SyncService::new(storage, options, stopped.clone()).await?);
+    let waiting = service.waiting_pulls();
     let watcher = Arc::clone(&service);
     tokio::spawn(async move { watcher.watch_storage().await });
     let app = crate::api::router(service).merge(crate::api::releases_router(releases, public_url));
     let app = app.layer(axum::middleware::from_fn(crate::api::deadline));
     let task = tokio::spawn(serve(listener, app, stall, stopped));
-    Ok(RunningServer { addr, stop: ShutdownHandle(Arc::new(stop)), task })
+    Ok(RunningServer { addr, stop: ShutdownHandle(Arc::new(stop)), task, waiting })
 }
 
 /// Accepts connections until `stopped`, each holding one of [`MAX_CONNECTIONS`] permits, then
@@ -230,6 +232,11 @@ impl RunningServer {
     /// The address it listens on (the real port when bound to port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many long-polls wait for new events now.
+    pub fn waiting_pulls(&self) -> usize {
+        self.waiting.total()
     }
 
     /// A handle that stops the server.

@@ -98,7 +98,7 @@ pub struct SyncService<S> {
     /// Becomes `true` when the server shuts down, so long-polls end at once.
     shutdown: watch::Receiver<bool>,
     /// How many long-polls each token has waiting.
-    waiting: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    waiting: WaitingPulls,
     /// The ids of revoked tokens, as [`SyncService::watch_storage`] last read them.
     revoked: watch::Sender<std::sync::Arc<std::collections::HashSet<String>>>,
 }
@@ -106,6 +106,17 @@ pub struct SyncService<S> {
 /// The most long-polls one token may have waiting at once; more get 429. A laptop waits with
 /// one; a few more cover a restart whose old request has not timed out yet.
 pub const MAX_WAITING_PULLS_PER_TOKEN: usize = 4;
+
+/// How many long-polls each token has waiting; cheap to clone, every clone counts the same.
+#[derive(Debug, Clone, Default)]
+pub struct WaitingPulls(std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>);
+
+impl WaitingPulls {
+    /// How many long-polls wait now, of every token.
+    pub fn total(&self) -> usize {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values().sum()
+    }
+}
 
 /// One of a token's waiting long-polls, counted until dropped.
 struct Waiting<'a> {
@@ -513,7 +524,7 @@ impl<S: Storage> SyncService<S> {
     /// Counts one more waiting long-poll of `token`, refused beyond
     /// [`MAX_WAITING_PULLS_PER_TOKEN`].
     fn start_waiting(&self, token: &TokenRecord) -> Result<Waiting<'_>, ServiceError> {
-        let mut counts = self.waiting.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counts = self.waiting.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let n = counts.entry(token.id.clone()).or_default();
         if *n >= MAX_WAITING_PULLS_PER_TOKEN {
             return Err(ServiceError::TooManyWaiting(format!(
@@ -522,7 +533,12 @@ impl<S: Storage> SyncService<S> {
             )));
         }
         *n += 1;
-        Ok(Waiting { counts: &self.waiting, token: token.id.clone() })
+        Ok(Waiting { counts: &self.waiting.0, token: token.id.clone() })
+    }
+
+    /// The count of its waiting long-polls, which a [`crate::server::RunningServer`] keeps to tell.
+    pub(crate) fn waiting_pulls(&self) -> WaitingPulls {
+        self.waiting.clone()
     }
 
     /// What `token` may record, and the whole site table (`GET /v1/policy`).

@@ -243,7 +243,7 @@ async fn a_long_poll_returns_as_soon_as_an_event_is_pushed() {
             client.get(url).bearer_auth(token).send().await.unwrap().json::<PullResponse>().await.unwrap()
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.until_waiting(1).await;
     assert!(!waiting.is_finished(), "an empty pull waits");
     let event = laptop.event(2);
     server.push(&token, std::slice::from_ref(&event)).await;
@@ -280,7 +280,7 @@ async fn a_long_poll_ends_at_shutdown() {
             server.client.get(format!("{}/v1/events?waitSeconds=60", server.base)).bearer_auth(&token);
         tokio::spawn(async move { request.send().await.unwrap().json::<PullResponse>().await.unwrap() })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.until_waiting(1).await;
     let start = Instant::now();
     server.stop().await;
     let page = waiting.await.unwrap();

@@ -226,7 +226,7 @@ async fn a_revoked_tokens_long_poll_ends(backend: &impl Backend) {
     let (client, secret) = (server.client.clone(), token.clone());
     let started = Instant::now();
     let poll = tokio::spawn(async move { client.get(url).bearer_auth(secret).send().await.unwrap() });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.until_waiting(1).await;
     let id = server.storage.list_tokens().await.unwrap()[0].id.clone();
     server.storage.revoke_token(&id, Timestamp::now()).await.unwrap();
     let response = poll.await.unwrap();

@@ -286,6 +286,21 @@ impl<S: Storage + Clone> TestServer<S> {
         request.send().await.expect("GET request")
     }
 
+    /// Waits until `n` long-polls wait on the server for new events (a guard of 30 s stops a
+    /// test that would otherwise hang).
+    pub async fn until_waiting(&self, n: usize) {
+        let running = self.running.as_ref().expect("the server runs");
+        let started = std::time::Instant::now();
+        while running.waiting_pulls() != n {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{} long-polls waiting, not {n}",
+                running.waiting_pulls()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Stops the server gracefully.
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
