@@ -42,8 +42,8 @@ const MEMORY_RATIO_TARGET: f64 = 1.2;
 /// How long a window is left alone before its memory is read.
 const SETTLE: Duration = Duration::from_secs(8);
 
-/// A campaign with `EVENTS` events: the twelve steps, then corrections of a free-text field.
-pub(crate) fn grow(store: &mut Store, user: &UserId, n: u32) -> Result<CampaignId> {
+/// A campaign of `events` events: the twelve steps, then corrections of a free-text field.
+pub(crate) fn grow(store: &mut Store, user: &UserId, n: u32, events: usize) -> Result<CampaignId> {
     let sample = SampleCampaign::numbered(n);
     let mut id: Option<CampaignId> = None;
     for t in EventType::STEPS {
@@ -51,19 +51,14 @@ pub(crate) fn grow(store: &mut Store, user: &UserId, n: u32) -> Result<CampaignI
         id = Some(store.record(Draft::new(id, t, data, user.clone()))?.event.stream_id);
     }
     let id = id.context("a campaign was created")?;
-    for i in EventType::STEPS.len()..EVENTS {
+    for i in EventType::STEPS.len()..events {
         correct_notes(store, user, &id, i)?;
     }
     Ok(id)
 }
 
 /// Records one correction of the completion notes (the entry the benchmark times).
-pub(crate) fn correct_notes(
-    store: &mut Store,
-    user: &UserId,
-    id: &CampaignId,
-    i: usize,
-) -> Result<pluto_domain::Event> {
+fn correct_notes(store: &mut Store, user: &UserId, id: &CampaignId, i: usize) -> Result<pluto_domain::Event> {
     let history = store.history(id)?;
     let events: Vec<_> = history.iter().collect();
     let target = events
@@ -81,7 +76,7 @@ pub fn record_view(dir: &Path, campaigns: u32) -> Result<Figure> {
     let mut store = Store::open(&path)?;
     let mut raw = baseline::create(&dir.join("record-view-baseline.sqlite3"))?;
     let user = UserId::parse("usr_bench").context("bench user id")?;
-    let ids = (0..campaigns).map(|n| grow(&mut store, &user, n)).collect::<Result<Vec<_>>>()?;
+    let ids = (0..campaigns).map(|n| grow(&mut store, &user, n, EVENTS)).collect::<Result<Vec<_>>>()?;
     // The baseline file holds the same campaigns, row for row.
     {
         let rows: Vec<Row> = ids

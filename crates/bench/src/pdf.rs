@@ -26,7 +26,7 @@ pub fn run(dir: &Path, campaigns: u32) -> Result<Figure> {
     let path = dir.join("pdf.sqlite3");
     let mut store = Store::open(&path)?;
     let user = UserId::parse("usr_søren.müller").context("bench user id")?;
-    let ids = (0..campaigns).map(|n| grow(&mut store, &user, n)).collect::<Result<Vec<_>>>()?;
+    let ids = (0..campaigns).map(|n| grow(&mut store, &user, n, EVENTS)).collect::<Result<Vec<_>>>()?;
     let raw = baseline::open(&path)?;
     let key = pluto_reports::audit::audit_key(&mut store)?;
     let public_key = key.public_key();

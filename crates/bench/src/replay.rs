@@ -8,12 +8,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use pluto_domain::samples::SampleCampaign;
-use pluto_domain::{CampaignId, EventType, UserId};
-use pluto_store::{Draft, Store};
+use pluto_domain::UserId;
+use pluto_store::Store;
 
-use crate::app::correct_notes;
+use crate::app::grow;
 use crate::baseline;
+use crate::baseline::EVENT_COLUMNS;
 use crate::report::{millis, percentile, Figure};
 
 /// Events on the replayed campaign: the twelve steps, then corrections.
@@ -27,22 +27,14 @@ pub fn run(dir: &Path, runs: u64) -> Result<Vec<Figure>> {
     let path = dir.join("replay.sqlite3");
     let mut store = Store::open(&path)?;
     let user = UserId::parse("usr_bench").context("bench user id")?;
-    let sample = SampleCampaign::numbered(1);
-    let mut id: Option<CampaignId> = None;
-    for t in EventType::STEPS {
-        let data = sample.payload(t).context("steps have payloads")?;
-        id = Some(store.record(Draft::new(id, t, data, user.clone()))?.event.stream_id);
-    }
-    let id = id.context("a campaign was created")?;
     eprintln!("replay: recording {EVENTS} events on one campaign");
-    for i in EventType::STEPS.len()..EVENTS {
-        correct_notes(&mut store, &user, &id, i)?;
-    }
+    let id = grow(&mut store, &user, 1, EVENTS)?;
     let raw = baseline::open(&path)?;
-    let mut bare_read = raw.prepare(
-        "SELECT id, stream_type, stream_id, event_type, schema_version, data, user_id, device_id, device_seq, \
-         created_at FROM events WHERE stream_id = ?1 ORDER BY server_position IS NULL, server_position, seq",
-    )?;
+    // The store's canonical order: the server's positions, then this laptop's own entries.
+    let mut bare_read = raw.prepare(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ?1 \
+         ORDER BY server_position IS NULL, server_position, seq"
+    ))?;
     let (mut replay, mut fold_only, mut bare) = (Vec::new(), Vec::new(), Vec::new());
     let mut event_count = 0;
     for _ in 0..runs {
