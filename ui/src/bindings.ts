@@ -747,7 +747,7 @@ export type ListPage = {
 
 /**  The mass balance and timing of a campaign. */
 export type MassBalance = {
-	/**  Weight after each stage, from inbound to extrusion, then RGE's received weight if known. */
+	/**  Weight after each stage whose entry weighs it, in the order of the chain. */
 	points: WeightPoint[],
 	/**  Yield of each recorded processing step. */
 	stepYields: StepYield[],
@@ -1292,9 +1292,12 @@ export type Voided = {
 
 /**  The weight after one stage of the chain. */
 export type WeightPoint = {
-	/**  Stage label (`Inbound Shipment`, `Granulation`, …, `Received at RGE`). */
+	/**
+	 *  Stage label: the step's (`Inbound Shipment`, `Granulation`, …), or for the weight received
+	 *  at the end of a transfer the status it reaches (`Transferred to RGE`).
+	 */
 	stage: string,
-	/**  Where in the chain the weight was taken. */
+	/**  The tone of the status the stage's step reaches. */
 	tone: Tone,
 	/**  Weight after it. */
 	weightKg: number | null,

@@ -417,33 +417,19 @@ fn settle(
 fn apply_step(st: &mut CampaignState, entry: &mut Entry, effective: &Effective, detail: Detail) {
     let event = entry.event;
     let payload = entry.payload.take().expect("each entry is applied once");
-    match &payload {
-        Payload::InboundShipmentRecorded(p) => {
-            st.current_weight_kg = Some(p.net_weight_kg);
-            st.inbound_net_weight_kg = Some(p.net_weight_kg);
-        }
-        Payload::GranulationCompleted(p) => st.current_weight_kg = Some(p.output_weight_kg),
-        Payload::MetalRemovalCompleted(p) => st.current_weight_kg = Some(p.output_weight_kg),
-        Payload::PolymerPurificationCompleted(p) => st.current_weight_kg = Some(p.output_weight_kg),
-        Payload::ExtrusionCompleted(p) => st.current_weight_kg = Some(p.output_weight_kg),
-        Payload::EchaApprovalRecorded(_) => st.echa_approved = true,
-        Payload::TransferToRgeRecorded(p) => {
-            if let Some(w) = p.received_weight_kg {
-                st.current_weight_kg = Some(w);
-            }
-        }
-        Payload::CampaignCompleted(_) => st.completed_at = Some(event.created_at),
-        Payload::ManufacturingStarted(_)
-        | Payload::ManufacturingCompleted(_)
-        | Payload::ReturnToLegoRecorded(_) => {}
-        // Not steps: folded before the steps are settled.
-        Payload::CampaignCreated(_)
-        | Payload::EventCorrected(_)
-        | Payload::EntryVoided(_)
-        | Payload::AnomalyReviewed(_) => {}
-        // Kept in the history; it changes no figure of the projection.
-        #[cfg(feature = "sample-type")]
-        Payload::SampleRetained(_) => {}
+    // The campaign weighs what the step put out, or what its receiver weighed in; an entry that
+    // puts weight out and takes none in brings the material into the chain.
+    let flow = payload.flow();
+    if let Some(weight) = flow.kg_out.or(flow.kg_in) {
+        st.current_weight_kg = Some(weight);
+    }
+    if let (None, Some(weight)) = (flow.kg_in, flow.kg_out) {
+        st.inbound_net_weight_kg = Some(weight);
+    }
+    match payload.event_type() {
+        EventType::EchaApprovalRecorded => st.echa_approved = true,
+        EventType::CampaignCompleted => st.completed_at = Some(event.created_at),
+        _ => {}
     }
     let meta = (detail == Detail::Full).then(|| Meta {
         event_id: event.id.clone(),

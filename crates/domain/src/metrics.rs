@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::flows::StepDay;
 use crate::registry::status::Tone;
-use crate::registry::{CampaignStatus, EventType};
+use crate::registry::EventType;
 use crate::state::CampaignState;
 use crate::time::Timestamp;
 
@@ -15,9 +15,10 @@ use crate::time::Timestamp;
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct WeightPoint {
-    /// Stage label (`Inbound Shipment`, `Granulation`, …, `Received at RGE`).
+    /// Stage label: the step's (`Inbound Shipment`, `Granulation`, …), or for the weight received
+    /// at the end of a transfer the status it reaches (`Transferred to RGE`).
     pub stage: String,
-    /// Where in the chain the weight was taken.
+    /// The tone of the status the stage's step reaches.
     pub tone: Tone,
     /// Weight after it.
     pub weight_kg: f64,
@@ -79,7 +80,7 @@ pub struct StepDuration {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct MassBalance {
-    /// Weight after each stage, from inbound to extrusion, then RGE's received weight if known.
+    /// Weight after each stage whose entry weighs it, in the order of the chain.
     pub points: Vec<WeightPoint>,
     /// Yield of each recorded processing step.
     pub step_yields: Vec<StepYield>,
@@ -100,53 +101,32 @@ impl MassBalance {
         let mut points = Vec::new();
         let mut step_yields = Vec::new();
         let mut handling_losses = Vec::new();
-        // (label, weight in, weight out) of each stage, in chain order.
-        // (label, where in the chain, weight in, weight out)
+        // (label, where in the chain, weight in, weight out) of each stage, in chain order, as
+        // each step's entry weighs it: weight put out alone brings material in, weight in and
+        // out is a process, weight taken in alone is the receiver's at the end of a transfer.
         let mut stages: Vec<(&str, Tone, Option<f64>, f64)> = Vec::new();
-        if let Some(r) = &s.inbound_shipment {
-            stages.push(("Inbound Shipment", Tone::Mba, None, r.data.net_weight_kg));
-        }
-        let processing = [
-            (
-                CampaignStatus::GranulationComplete,
-                s.granulation
-                    .as_ref()
-                    .map(|r| (r.data.starting_weight_kg, r.data.output_weight_kg, r.data.process_hours)),
-            ),
-            (
-                CampaignStatus::MetalRemovalComplete,
-                s.metal_removal
-                    .as_ref()
-                    .map(|r| (r.data.starting_weight_kg, r.data.output_weight_kg, r.data.process_hours)),
-            ),
-            (
-                CampaignStatus::PolymerPurificationComplete,
-                s.polymer_purification
-                    .as_ref()
-                    .map(|r| (r.data.starting_weight_kg, r.data.output_weight_kg, r.data.process_hours)),
-            ),
-            (
-                CampaignStatus::ExtrusionComplete,
-                s.extrusion
-                    .as_ref()
-                    .map(|r| (r.data.starting_weight_kg, r.data.output_weight_kg, r.data.process_hours)),
-            ),
-        ];
-        for (status, step) in processing {
-            if let Some((start, out, hours)) = step {
-                let label = status.step_label();
-                stages.push((label, Tone::Mba, Some(start), out));
-                step_yields.push(StepYield {
-                    step: label.to_owned(),
-                    starting_weight_kg: start,
-                    output_weight_kg: out,
-                    yield_ratio: out / start,
-                    process_hours: hours,
-                });
+        for event_type in EventType::STEPS {
+            let (Some(flow), Some(status)) = (s.flow(event_type), event_type.target_status()) else {
+                continue;
+            };
+            match (flow.kg_in, flow.kg_out) {
+                (None, Some(out)) => stages.push((status.step_label(), status.tone(), None, out)),
+                (Some(start), Some(out)) => {
+                    let label = status.step_label();
+                    stages.push((label, status.tone(), Some(start), out));
+                    step_yields.push(StepYield {
+                        step: label.to_owned(),
+                        starting_weight_kg: start,
+                        output_weight_kg: out,
+                        yield_ratio: out / start,
+                        process_hours: flow.hours,
+                    });
+                }
+                (Some(received), None) => {
+                    stages.push((status.label(), status.tone(), Some(received), received))
+                }
+                (None, None) => {}
             }
-        }
-        if let Some(received) = s.transfer_to_rge.as_ref().and_then(|r| r.data.received_weight_kg) {
-            stages.push(("Received at RGE", Tone::Rge, Some(received), received));
         }
         for (i, &(label, tone, weight_in, weight_out)) in stages.iter().enumerate() {
             points.push(WeightPoint { stage: label.to_owned(), tone, weight_kg: weight_out });

@@ -239,7 +239,7 @@ mod tests {
                     flows.record(
                         status,
                         on(day),
-                        Flow { kg_in, kg_out, parts, received_on: received.map(on) },
+                        Flow { kg_in, kg_out, parts, received_on: received.map(on), hours: None },
                     );
                 }
                 for (voided, step, minutes, reason) in amendments {

@@ -13,4 +13,6 @@ pub struct Flow {
     pub parts: Option<u32>,
     /// When the material arrived, for a shipment that states it apart from its ship date.
     pub received_on: Option<IsoDate>,
+    /// How long the process ran, as stated.
+    pub hours: Option<f64>,
 }

@@ -345,6 +345,15 @@ macro_rules! event_registry {
                 }
             }
 
+            /// What the entry that took the step reached by `event_type` moves, if it was taken
+            /// ([`PayloadType::flow`]).
+            pub fn flow(&self, event_type: EventType) -> Option<flow::Flow> {
+                match event_type {
+                    $($(EventType::$variant => self.$slot.as_ref().map(|r| r.data.flow()),)?)*
+                    _ => None,
+                }
+            }
+
             /// Stores a step's record in its slot; types without one keep no details.
             pub(crate) fn fill(&mut self, payload: Payload, meta: Meta) {
                 match payload {

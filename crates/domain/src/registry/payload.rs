@@ -204,7 +204,12 @@ macro_rules! processing_step {
             const FIELDS: &'static [FieldSpec] = &$fields;
 
             fn flow(&self) -> Flow {
-                Flow { kg_in: Some(self.starting_weight_kg), kg_out: Some(self.output_weight_kg), ..Flow::default() }
+                Flow {
+                    kg_in: Some(self.starting_weight_kg),
+                    kg_out: Some(self.output_weight_kg),
+                    hours: self.process_hours,
+                    ..Flow::default()
+                }
             }
 
             fn validate(&self) -> Result<(), FieldError> {
