@@ -132,6 +132,7 @@ mod tests {
     /// The committed bindings match the commands; a stale file is rewritten and the test fails,
     /// so the change shows up in the diff to commit.
     #[test]
+    #[cfg(not(feature = "sample-type"))]
     fn bindings_are_current() {
         let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/bindings.ts");
         let dir = tempfile::tempdir().unwrap();
@@ -141,6 +142,53 @@ mod tests {
         if std::fs::read_to_string(&committed).ok().as_deref() != Some(fresh.as_str()) {
             std::fs::write(&committed, &fresh).unwrap();
             panic!("ui/src/bindings.ts was stale and has been regenerated: review and commit it");
+        }
+    }
+
+    /// A step added to the registry alone (the domain's test-only `SampleRetained`) reaches the
+    /// window: its bindings name the type and its status, and the UI, unchanged, type-checks
+    /// against them (`svelte-check` on a copy of `ui/` whose bindings are these).
+    #[test]
+    #[cfg(feature = "sample-type")]
+    fn bindings_follow_a_step_added_to_the_registry() {
+        let ui = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let copy = tempfile::tempdir().unwrap();
+        for file in ["package.json", "svelte.config.js", "tsconfig.json", "vite.config.ts"] {
+            std::fs::copy(ui.join(file), copy.path().join(file)).unwrap();
+        }
+        copy_dir(&ui.join("src"), &copy.path().join("src"));
+        let modules = ui.join("node_modules");
+        assert!(modules.is_dir(), "ui/node_modules is missing: run `npm --prefix ui ci` first");
+        std::os::unix::fs::symlink(&modules, copy.path().join("node_modules")).unwrap();
+        let bindings = copy.path().join("src/bindings.ts");
+        super::bindings(&bindings).unwrap();
+        let text = std::fs::read_to_string(&bindings).unwrap();
+        assert!(text.contains("\"SampleRetained\""), "the bindings do not name the new event type");
+        assert!(text.contains("\"sample_retained\""), "the bindings do not name the new status");
+        let checked = std::process::Command::new(modules.join(".bin/svelte-check"))
+            .args(["--tsconfig", "./tsconfig.json", "--fail-on-warnings", "--output", "machine"])
+            .current_dir(copy.path())
+            .output()
+            .expect("run svelte-check");
+        assert!(
+            checked.status.success(),
+            "the UI does not type-check against bindings with the new step:\n{}{}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+    }
+
+    #[cfg(feature = "sample-type")]
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), target).unwrap();
+            }
         }
     }
 

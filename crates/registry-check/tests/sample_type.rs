@@ -175,3 +175,70 @@ fn a_registered_step_is_recorded_folded_synced_and_exported() {
     assert_eq!(third.campaign(&id).unwrap().unwrap().event_count, 6);
     assert!(third.verify().unwrap().is_empty());
 }
+
+/// Statuses are stored by their codes, never by their place in the progression: a store written
+/// by a build without the step (`crates/store/tests/fixtures/schema-v13.sqlite3`, written by
+/// `pluto` built without `sample-type`) reads the same with the step inserted before
+/// purification. Every campaign keeps its status and its recorded steps (the sample step among
+/// none of them), and the period report from the stored flows gives the figures that build gave.
+#[test]
+fn a_step_inserted_before_others_leaves_existing_stores_reading_the_same() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../store/tests/fixtures/schema-v13.sqlite3");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("written-without-the-step.sqlite3");
+    std::fs::copy(&fixture, &copy).unwrap();
+    let store = Store::open(&copy).unwrap();
+    let page = store.list(&pluto_store::ListQuery { limit: 10, ..Default::default() }).unwrap();
+    let statuses: BTreeMap<String, CampaignStatus> =
+        page.rows.iter().map(|r| (r.lego_campaign_code.clone().unwrap(), r.status)).collect();
+    let through = |last: CampaignStatus| -> Vec<EventType> {
+        // The creation is no step of the chain's to record (it marks no bit).
+        let normal: Vec<EventType> =
+            EventType::STEPS[1..].iter().copied().filter(|&t| t != sample_step()).collect();
+        let end = normal.iter().position(|t| t.target_status() == Some(last)).unwrap();
+        normal[..=end].to_vec()
+    };
+    let expected = [
+        ("LEGO-FX-13-1", CampaignStatus::ManufacturingStarted),
+        ("LEGO-FX-13-2", CampaignStatus::ExtrusionComplete),
+        ("LEGO-FX-13-3", CampaignStatus::MetalRemovalComplete),
+    ];
+    let expected: BTreeMap<String, CampaignStatus> =
+        expected.iter().map(|(c, s)| ((*c).to_owned(), *s)).collect();
+    assert_eq!(statuses, expected);
+    for row in &page.rows {
+        let state = store.projection(&CampaignId::parse(&row.id).unwrap()).unwrap().unwrap();
+        let recorded: Vec<EventType> =
+            EventType::STEPS.iter().copied().filter(|&t| state.is_recorded(t)).collect();
+        assert_eq!(recorded, through(row.status), "{:?}", row.lego_campaign_code);
+    }
+    let year = Period::new(
+        pluto_domain::time::IsoDate(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+        pluto_domain::time::IsoDate(chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap()),
+    )
+    .unwrap();
+    let balance = report(&store, year, Scope::default()).unwrap();
+    let lines: Vec<(String, f64)> =
+        balance.lines.iter().map(|l| (l.label.clone(), (l.figure.total * 10.0).round() / 10.0)).collect();
+    let as_written = [
+        ("Received at MBA (inbound net weight)", 10080.6),
+        ("Process loss in Granulation", 510.6),
+        ("Output of Granulation", 9570.0),
+        ("Handling loss before Metal Removal", 30.0),
+        ("Process loss in Metal Removal", 88.5),
+        ("Output of Metal Removal", 9451.5),
+        ("Handling loss before Polymer Purification", 21.0),
+        ("Process loss in Polymer Purification", 560.0),
+        ("Output of Polymer Purification", 5720.0),
+        ("Handling loss before Extrusion", 20.0),
+        ("Process loss in Extrusion", 300.0),
+        ("Output of Extrusion", 5400.0),
+        ("Shipped to RGE", 2700.0),
+        ("Received at RGE", 2695.0),
+        ("Loss in transit to RGE", 5.0),
+        ("Parts ordered (PO quantity)", 12000.0),
+    ];
+    assert_eq!(lines, as_written.map(|(l, t)| (l.to_owned(), t)));
+    assert!((balance.closing.total - 8545.5).abs() < 1e-6, "{}", balance.closing.total);
+}

@@ -8,7 +8,10 @@
 //! transfer to RGE, one with a corrected inbound weight, one with an entry voided and recorded
 //! again from version 9 on) and, imported from another laptop, an ECHA approval, a transfer and a
 //! manufacturing start recorded before the second campaign's granulation arrived. No build ever
-//! wrote version 2 (version 3 came with it).
+//! wrote version 2 (version 3 came with it). The fixture of version 13 holds three campaigns
+//! recorded with `pluto record` and the spec's example payloads (through manufacturing start,
+//! through extrusion, through metal removal); `pluto-registry-check` also reads it with a step
+//! inserted into the progression.
 
 use std::path::Path;
 
