@@ -53,7 +53,7 @@ enum Command {
     /// Campaigns
     #[command(subcommand)]
     Campaign(CampaignCommand),
-    /// Record an event of any of the 13 types; prints the event id
+    /// Record an event of any type (docs/events.md lists them); prints the event id
     Record {
         /// The campaign (cmp_…)
         campaign_id: CampaignId,

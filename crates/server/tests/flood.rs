@@ -124,7 +124,12 @@ async fn a_tokens_long_polls_cannot_keep_other_laptops_out() {
             tokio::spawn(async move { request.await.map(|r| r.status().as_u16()) })
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The flood is in place once every poll beyond the token's four has been told to back off.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while polls.iter().filter(|p| p.is_finished()).count() < 996 {
+        assert!(Instant::now() < deadline, "the server did not answer the flood's extra polls within 60 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let laptop = Laptop::new(2);
     let token = server.token(&laptop, "admin");

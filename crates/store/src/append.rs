@@ -26,7 +26,7 @@ use pluto_domain::time::Timestamp;
 pub struct Draft {
     /// The campaign; `None` with `CampaignCreated` makes a new one.
     pub campaign_id: Option<CampaignId>,
-    /// Which of the 13 types.
+    /// Which type of the registry.
     pub event_type: EventType,
     /// The payload, as the spec writes it.
     pub data: Value,
