@@ -1142,6 +1142,130 @@ impl Day<'_> {
         Ok(())
     }
 
+    /// issue 28: a morning at MBA with the keyboard alone, on the X display as a person types
+    /// (WebDriver only reads): Ctrl+K, a scanner's burst of the campaign's code and Enter open
+    /// the campaign with the cursor on recording its next step; Enter opens the form with the
+    /// cursor in its first empty required field; four steps are recorded with Ctrl+Shift+Enter,
+    /// each next form again starting in the field the task starts with; the fifth opens ready
+    /// too, and Escape twice leaves it and the campaign. Every value typed is stored in the field
+    /// it was typed for, and each pre-filled starting weight is stored as it was offered.
+    fn the_morning_by_keyboard_alone(&mut self) -> Result<()> {
+        const KB_CODE: &str = "LEGO-KB-0007";
+        let s = self.session.as_ref().ok_or("the app is not running")?;
+        let mut sample = SampleCampaign::numbered(7);
+        sample.code = KB_CODE.to_owned();
+        // Yesterday's campaign, created at LEGO.
+        s.click_on("[data-testid=new-campaign]")?;
+        fill_form(s, &sample.payload(EventType::CampaignCreated).ok_or("no payload")?)?;
+        submit_form(s)?;
+        s.wait_text("[data-testid=campaign-code]", KB_CODE)?;
+        s.click_on("[data-testid=back]")?;
+        s.wait("[data-testid=campaign-table]")?;
+
+        let db = self.rig.dir.path().join("data/pluto.sqlite3");
+        let keyboard = Keyboard::on(self.rig.display, &db)?;
+        let key = |k: &str| xdotool(self.rig.display, &["key", "--clearmodifiers", k]).map(drop);
+        let focused = || -> Result<String> {
+            Ok(s.script(
+                "const e = document.activeElement; return e ? (e.id || e.dataset.testid || e.tagName) : ''",
+                json!([]),
+            )?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+        };
+        key("ctrl+k")?;
+        s.wait("[data-testid=find-input]")?;
+        // A barcode scanner: the code in a burst, 5 ms a key, then its Enter at once (xdotool's
+        // typed newline is a Linefeed key, which no scanner sends).
+        xdotool(self.rig.display, &["type", "--delay", "5", "--", KB_CODE])?;
+        key("Return")?;
+        s.wait_text("[data-testid=campaign-code]", KB_CODE)?;
+        s.wait_until("the cursor on recording the next step", || {
+            Ok((focused()? == "record-next").then_some(()))
+        })?;
+        key("Return")?;
+        let steps = &EventType::STEPS[1..=5];
+        let mut offered_start: Option<String> = None;
+        for (i, &t) in steps.iter().enumerate() {
+            s.wait_text(".dialog h2", &format!("Record {}", t.label()))?;
+            let data = sample.payload(t).ok_or("no sample payload")?;
+            // The fields to type: the required ones the form leaves empty, in its order.
+            let mut typed = Vec::new();
+            for field in t.fields() {
+                let css = format!("#f-{}", field.name);
+                let value =
+                    s.script("return document.querySelector(arguments[0])?.value ?? null", json!([css]))?;
+                if field.name == "startingWeightKg" {
+                    offered_start = value.as_str().map(str::to_owned);
+                }
+                if field.required && value.as_str() == Some("") {
+                    let text = match &data[field.name] {
+                        Value::String(t) => t.clone(),
+                        other => other.to_string(),
+                    };
+                    typed.push((field.name, text));
+                }
+            }
+            let first = typed.first().map(|(name, _)| format!("f-{name}")).ok_or("nothing to type")?;
+            s.wait_until(&format!("{t}: the cursor in {first}"), || Ok((focused()? == first).then_some(())))?;
+            for (n, (name, text)) in typed.iter().enumerate() {
+                let id = format!("f-{name}");
+                let mut tabs = 0;
+                while focused()? != id {
+                    if n == 0 || tabs == 12 {
+                        return Err(format!("{t}: the cursor is in {} and not in {id}", focused()?));
+                    }
+                    key("Tab")?;
+                    tabs += 1;
+                }
+                xdotool(self.rig.display, &["type", "--delay", "40", "--", text])?;
+            }
+            if i == steps.len() - 1 {
+                // The fifth step's form is ready too; Escape leaves it, and then the campaign.
+                key("Escape")?;
+                wait_closed(s, "[data-testid=event-form]")?;
+                key("Escape")?;
+                s.wait("[data-testid=campaign-table]")?;
+                break;
+            }
+            let before = keyboard.recorded()?;
+            key("ctrl+shift+Return")?;
+            // The dialog stays open on the next step: the save is noticed in the database.
+            s.wait_until(&format!("{t} to be saved"), || Ok((keyboard.recorded()? > before).then_some(())))?;
+            let store = pluto_store::Store::open_reader(&db).map_err(|e| e.to_string())?;
+            let query = pluto_store::ListQuery { search: Some(KB_CODE.into()), ..Default::default() };
+            let row = store
+                .list(&query)
+                .map_err(|e| e.to_string())?
+                .rows
+                .into_iter()
+                .next()
+                .ok_or("no campaign")?;
+            let id = pluto_domain::CampaignId::parse(&row.id).map_err(|e| e.to_string())?;
+            let history = store.history(&id).map_err(|e| e.to_string())?;
+            let stored =
+                history.iter().rev().find(|e| e.event_type == t).ok_or(format!("{t} is not stored"))?;
+            for (name, text) in &typed {
+                let value = &stored.data[*name];
+                let same = value.as_str() == Some(text.as_str())
+                    || value.as_f64().zip(text.parse::<f64>().ok()).is_some_and(|(a, b)| a == b);
+                if !same {
+                    return Err(format!("{t}: {name} was typed as {text:?} but stored as {value}"));
+                }
+            }
+            if let Some(offered) = offered_start.take() {
+                let stored_start = stored.data["startingWeightKg"].as_f64();
+                if stored_start != offered.replace(',', "").parse::<f64>().ok() {
+                    return Err(format!(
+                        "{t}: the starting weight was offered as {offered} but stored as {stored_start:?}"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn record_the_rest_to_completed(&mut self) -> Result<()> {
         for &t in &EventType::STEPS[6..] {
             record_next(self.session.as_ref().ok_or("the app is not running")?, t, &mut self.timings)?;
@@ -2129,7 +2253,7 @@ fn main() {
         }
     };
     type Step<'r> = fn(&mut Day<'r>) -> Result<()>;
-    let steps: [(&str, Step<'_>); 28] = [
+    let steps: [(&str, Step<'_>); 29] = [
         ("first_run_asks_for_name_and_site", Day::first_run_asks_for_name_and_site),
         ("an_empty_database_says_how_to_begin", Day::an_empty_database_says_how_to_begin),
         ("create_a_campaign", Day::create_a_campaign),
@@ -2156,6 +2280,7 @@ fn main() {
         ("a_restart_finds_everything_still_there", Day::a_restart_finds_everything_still_there),
         ("ctrl_k_finds_a_campaign_by_a_tracking_ref", Day::ctrl_k_finds_a_campaign_by_a_tracking_ref),
         ("keyboard_shortcuts_and_a_small_window", Day::keyboard_shortcuts_and_a_small_window),
+        ("the_morning_by_keyboard_alone", Day::the_morning_by_keyboard_alone),
         ("the_name_on_the_laptop_can_be_changed", Day::the_name_on_the_laptop_can_be_changed),
         ("training_mode_is_separate_and_marked", Day::training_mode_is_separate_and_marked),
         ("sync_sends_everything_in_the_background", Day::sync_sends_everything_in_the_background),
