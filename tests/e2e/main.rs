@@ -1479,7 +1479,8 @@ impl Day<'_> {
         s.click_on("[data-testid=back]")?;
         s.click_on("[data-testid=training-toggle]")?;
         wait_closed(s, "[data-testid=training-flag]")?;
-        s.wait_text("[data-testid=list-count]", "1–1 of 1")?;
+        // The day's campaign and the one the keyboard's morning created.
+        s.wait_text("[data-testid=list-count]", "1–2 of 2")?;
         Ok(())
     }
 
@@ -1524,6 +1525,17 @@ impl Day<'_> {
         submit_form(s)?;
         s.wait_text("[data-testid=campaign-code]", "LEGO-2026-OFFLINE")?;
         s.wait_text("[data-testid=sync-state]", "Offline")?;
+        // Why, in words beside it, not only in a tooltip in the network library's.
+        let reason = s.wait_until("the offline reason", || {
+            let text = s.script(
+                "return document.querySelector('[data-testid=sync-reason]')?.textContent ?? ''",
+                json!([]),
+            )?;
+            Ok(text.as_str().filter(|t| t.starts_with("nothing answers at that address")).map(str::to_owned))
+        })?;
+        if reason.contains("os error") {
+            return Err(format!("the offline reason speaks the network library's words: {reason}"));
+        }
         s.wait_text("[data-testid=pending]", "1 entry only on this laptop")?;
         self.rig.shot(s, "offline")?;
         server.serve(&address)?;
@@ -1711,7 +1723,14 @@ impl Day<'_> {
             .map_err(|e| e.to_string())?;
         drop(store);
         s.click_on("[data-testid=sync-now]")?;
-        s.wait_text("[data-testid=refused]", "1 refused by the server")?;
+        // Red while the server refuses an entry, and no "All on the server".
+        s.wait_text("[data-testid=sync-state]", "1 entry refused by the server")?;
+        let state = s.wait("[data-testid=sync-state].tone-bad")?;
+        if !s.text(&state)?.starts_with('✕') {
+            return Err("the refused state should read ✕ in red".into());
+        }
+        s.wait_text("[data-testid=pending]", "everything else on the server")?;
+        s.wait_text("[data-testid=refused]", "Show the refused entry")?;
         s.click_on("[data-testid=refused]")?;
         let listed = s.wait_text("[data-testid=refused-entry]", "LEGO-REFUSED-1")?;
         if !listed.contains("site RGE may not record CampaignCreated")

@@ -926,6 +926,8 @@ export type RefusedEntry = {
 	campaignCode: string | null,
 	/**  What the entry records, in words (`Granulation`). */
 	step: string,
+	/**  When it was recorded on this laptop (the refusal came later, at a sync). */
+	recordedAt: Timestamp,
 	/**  What the coordinator can do about it. */
 	remedy: string,
 };

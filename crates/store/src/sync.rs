@@ -66,6 +66,8 @@ pub struct RefusedEntry {
     pub campaign_code: Option<String>,
     /// What the entry records, in words (`Granulation`).
     pub step: String,
+    /// When it was recorded on this laptop (the refusal came later, at a sync).
+    pub recorded_at: Timestamp,
     /// What the coordinator can do about it.
     pub remedy: String,
 }
@@ -479,17 +481,24 @@ impl Store {
     /// and step.
     pub fn refused_entries(&self) -> Result<Vec<RefusedEntry>> {
         let mut places = self.conn.prepare_cached(
-            "SELECT e.stream_id, p.lego_campaign_code, e.event_type FROM events e
+            "SELECT e.stream_id, p.lego_campaign_code, e.event_type, e.created_at FROM events e
              LEFT JOIN campaign_projections p ON p.id = e.stream_id WHERE e.id = ?1",
         )?;
         let mut out = Vec::new();
         for rejection in self.rejections()? {
-            let (campaign_id, campaign_code, event_type): (String, Option<String>, String) =
-                places.query_row([rejection.event_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let (campaign_id, campaign_code, event_type, recorded_at): (
+                String,
+                Option<String>,
+                String,
+                String,
+            ) = places.query_row([rejection.event_id.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
             let step = pluto_domain::registry::EventType::parse(&event_type)
                 .map_or(event_type, |t| t.label().to_owned());
+            let recorded_at = Timestamp::parse(&recorded_at).map_err(super::StoreError::Corrupt)?;
             let remedy = rejection.remedy().to_owned();
-            out.push(RefusedEntry { rejection, campaign_id, campaign_code, step, remedy });
+            out.push(RefusedEntry { rejection, campaign_id, campaign_code, step, recorded_at, remedy });
         }
         Ok(out)
     }

@@ -56,7 +56,7 @@ pub enum SyncError {
     )]
     InsecureUrl(String),
     /// No answer: no network, server down, connection cut.
-    #[error("cannot reach the sync server at {url} ({detail}); your entries are kept and will be sent when it is reachable")]
+    #[error("cannot reach the sync server at {url}: {detail}; your entries are kept and will be sent when it is reachable")]
     Offline {
         /// The server.
         url: String,
@@ -174,8 +174,8 @@ impl SyncClient {
         &self.base
     }
 
-    fn offline(&self, e: impl std::fmt::Display) -> SyncError {
-        SyncError::Offline { url: self.base.clone(), detail: e.to_string() }
+    fn offline(&self, e: ureq::Error) -> SyncError {
+        SyncError::Offline { url: self.base.clone(), detail: unreachable_because(&e) }
     }
 
     fn answer<T: DeserializeOwned>(
@@ -448,6 +448,34 @@ fn pull(store: &mut Store, client: &SyncClient, head: i64, report: &mut SyncRepo
         )));
     }
     Ok(())
+}
+
+/// Why the server could not be reached, in words a coordinator can act on; the network
+/// library's own words only for what is rare.
+fn unreachable_because(e: &ureq::Error) -> String {
+    use std::io::ErrorKind;
+    let timed_out = "no answer in time: the network is slow or cut, or the server is overloaded";
+    match e {
+        ureq::Error::Io(io) => match io.kind() {
+            ErrorKind::ConnectionRefused => {
+                "nothing answers at that address: the sync server is not running there, or the address is wrong".into()
+            }
+            ErrorKind::TimedOut | ErrorKind::WouldBlock => timed_out.into(),
+            ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof => {
+                "the connection was cut".into()
+            }
+            ErrorKind::NetworkUnreachable | ErrorKind::HostUnreachable | ErrorKind::NetworkDown => {
+                "no network here".into()
+            }
+            _ => io.to_string(),
+        },
+        ureq::Error::Timeout(_) => timed_out.into(),
+        ureq::Error::HostNotFound => {
+            "the server's name is not known: no network here, or the address is misspelt".into()
+        }
+        ureq::Error::ConnectionFailed => "no connection could be made to it".into(),
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]

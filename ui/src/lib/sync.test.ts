@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SyncStatus } from "../bindings";
-import { syncWords } from "./sync";
+import { shortReason, syncWords } from "./sync";
 
 const now = new Date("2026-12-02T12:00:00Z");
 function status(over: Partial<SyncStatus> = {}, state: Partial<SyncStatus["state"]> = {}): SyncStatus {
@@ -31,7 +31,7 @@ function status(over: Partial<SyncStatus> = {}, state: Partial<SyncStatus["state
 
 describe("the sync indicator", () => {
   it("is green only when everything is on the server", () => {
-    expect(syncWords(status(), now)).toEqual({ state: "Online", tone: "ok", waiting: "All on the server" });
+    expect(syncWords(status(), now)).toEqual({ state: "Online", tone: "ok", waiting: "All on the server", reason: null });
   });
 
   it("is amber while entries wait, saying how many and since when", () => {
@@ -42,7 +42,7 @@ describe("the sync indicator", () => {
 
   it("is amber without a server, never green", () => {
     const words = syncWords(status({ configured: false, online: null }, { pending: 13, lastSuccessAt: null }), now);
-    expect(words).toEqual({ state: "Local only", tone: "warn", waiting: "13 entries only on this laptop" });
+    expect(words).toEqual({ state: "Local only", tone: "warn", waiting: "13 entries only on this laptop", reason: null });
   });
 
   it("turns red after days without a sync", () => {
@@ -54,5 +54,19 @@ describe("the sync indicator", () => {
   it("says offline in amber, and a refusal by the server in red", () => {
     expect(syncWords(status({ online: false }, { lastError: "connection refused" }), now).tone).toBe("warn");
     expect(syncWords(status({ online: true }, { lastError: "401" }), now)).toMatchObject({ state: "Sync problem", tone: "bad" });
+  });
+
+  it("is never green while the server refuses entries, and never says all is on it", () => {
+    const words = syncWords(status({}, { rejected: 5 }), now);
+    expect(words).toEqual({ state: "5 entries refused by the server", tone: "bad", waiting: "everything else on the server", reason: null });
+    expect(syncWords(status({ online: false }, { rejected: 1, lastError: "cannot reach the sync server" }), now).tone).toBe("bad");
+  });
+
+  it("gives why a failed attempt failed, to show beside the state", () => {
+    const why = "nothing answers at that address: the sync server is not running there, or the address is wrong";
+    const message = `cannot reach the sync server at http://127.0.0.1:40619: ${why}; your entries are kept and will be sent when it is reachable`;
+    expect(syncWords(status({ online: false }, { lastError: message }), now)).toMatchObject({ state: "Offline", reason: why });
+    const refused = "the sync server does not accept this laptop's device token (revoked); ask for a new token";
+    expect(shortReason(refused)).toBe(refused);
   });
 });
