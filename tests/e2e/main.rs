@@ -1222,9 +1222,20 @@ impl Day<'_> {
                 xdotool(self.rig.display, &["type", "--delay", "40", "--", text])?;
             }
             if i == steps.len() - 1 {
-                // The fifth step's form is ready too; Escape leaves it, and then the campaign.
+                // The fifth step's form is ready too; Escape leaves it. "Saved" belongs to this
+                // campaign: another one found from here does not show it. Escape leaves that too.
                 key("Escape")?;
                 wait_closed(s, "[data-testid=event-form]")?;
+                s.wait_text("[data-testid=saved]", "Saved on this laptop")?;
+                key("ctrl+k")?;
+                s.wait("[data-testid=find-input]")?;
+                xdotool(self.rig.display, &["type", "--delay", "5", "--", CODE])?;
+                key("Return")?;
+                s.wait_text("[data-testid=campaign-code]", CODE)?;
+                let saved = s.wait("[data-testid=saved]")?;
+                if !s.text(&saved)?.trim().is_empty() {
+                    return Err(format!("{KB_CODE}'s \"Saved\" followed to {CODE}"));
+                }
                 key("Escape")?;
                 s.wait("[data-testid=campaign-table]")?;
                 break;

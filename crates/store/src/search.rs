@@ -212,20 +212,30 @@ pub(super) fn check_index(conn: &Connection) -> Result<std::result::Result<(), S
     }
 }
 
-/// The index query for `wanted`: every word as a prefix, cut to the longest prefix the index
-/// keeps, so that each is one list the index reads in order and can skip through. A cut word
-/// finds more than it asks for; [`Store::find`] keeps only the entries that hold every word.
-fn index_query(wanted: &[String]) -> String {
-    let cut = |w: &String| w.chars().take(INDEXED_PREFIX).collect::<String>();
-    // Each word quoted (it holds only letters and digits) and taken as a prefix.
-    wanted.iter().map(|w| format!("\"{}\"*", cut(w))).collect::<Vec<_>>().join(" AND ")
+/// The index query for `wanted`: every word whole, or (`whole` false) every word as a prefix,
+/// cut to the longest prefix the index keeps, so that each is one list the index reads in order
+/// and can skip through. A cut word finds more than it asks for; [`Store::find`] keeps only the
+/// entries that hold every word.
+fn index_query(wanted: &[String], whole: bool) -> String {
+    // Each word quoted (it holds only letters and digits).
+    let term = |w: &String| match whole {
+        true => format!("\"{w}\""),
+        false => format!("\"{}\"*", w.chars().take(INDEXED_PREFIX).collect::<String>()),
+    };
+    wanted.iter().map(term).collect::<Vec<_>>().join(" AND ")
 }
+
+/// The campaigns found so far, in the order found, each with the values that matched (and how
+/// many of the words each holds).
+type Found = Vec<(CampaignId, Vec<(usize, FoundIn)>)>;
 
 impl Store {
     /// The campaigns with an entry (its code and description included) whose words start with
     /// the words of `text` (any order, any case; punctuation ignored, so `DHL-123456`,
-    /// `dhl 123456` and `123456` all find the same bag), the most recently recorded match
-    /// first, at most `limit`, each with the entries that matched.
+    /// `dhl 123456` and `123456` all find the same bag), at most `limit`, each with the entries
+    /// that matched. Entries holding every word whole come first (a code or reference typed out
+    /// or scanned: `LEGO-2026-1` before `LEGO-2026-12`, which holds `1` only as a beginning), then
+    /// the others; within each, the most recently recorded match first.
     pub fn find(&self, text: &str, limit: u32) -> Result<Vec<FoundCampaign>> {
         let wanted: Vec<String> = words(text).collect();
         if wanted.is_empty() || limit == 0 {
@@ -241,42 +251,13 @@ impl Store {
         while let Some(row) = rows.next()? {
             waiting.push((row.get::<_, i64>(10)?, event_from_row(row)?));
         }
-        let mut waiting = waiting.into_iter().peekable();
-        let mut hits = self.conn.prepare_cached(&format!(
-            "SELECT {columns}, search_index.rowid FROM search_index JOIN events e ON e.seq = search_index.rowid
-             WHERE search_index MATCH ?1 ORDER BY search_index.rowid DESC"
-        ))?;
-        let mut rows = hits.query([index_query(&wanted)])?;
-        let mut indexed = std::iter::from_fn(|| {
-            rows.next().transpose().map(|row| {
-                let row = row?;
-                Ok::<_, StoreError>((row.get::<_, i64>(10)?, event_from_row(row)?))
-            })
-        })
-        .peekable();
-        // The campaigns found, in the order of their most recent match, with what matched.
-        let mut found: Vec<(CampaignId, Vec<(usize, FoundIn)>)> = Vec::new();
-        loop {
-            let newer_waiting = match (waiting.peek(), indexed.peek()) {
-                (None, None) => break,
-                (Some((w, _)), Some(Ok((i, _)))) => w > i,
-                (Some(_), None) => true,
-                (_, Some(_)) => false,
-            };
-            let next = if newer_waiting { waiting.next().map(Ok) } else { indexed.next() };
-            let Some(next) = next else { break };
-            let (_, event) = next?;
-            // The index was read by the words' first characters: keep the entries that hold
-            // every word.
-            let matched = matches(&event, &wanted);
-            if matched.is_empty() {
-                continue;
+        drop(rows);
+        let mut found: Found = Vec::new();
+        for whole in [true, false] {
+            if found.len() >= limit as usize {
+                break;
             }
-            match found.iter().position(|(id, _)| *id == event.stream_id) {
-                Some(at) => found[at].1.extend(matched),
-                None if found.len() < limit as usize => found.push((event.stream_id.clone(), matched)),
-                None => break,
-            }
+            self.find_pass(&columns, &wanted, whole, &waiting, limit as usize, &mut found)?;
         }
         let mut campaign = self
             .conn
@@ -288,24 +269,89 @@ impl Store {
             };
             // Where it matched: the values that hold the most of the words.
             let most = places.iter().map(|(n, _)| *n).max().unwrap_or(0);
-            let mut found_in: Vec<FoundIn> =
-                places.into_iter().filter(|(n, _)| *n == most).map(|(_, f)| f).collect();
-            found_in.dedup();
+            // Each value once: an entry holding every word whole matched in both passes.
+            let mut found_in: Vec<FoundIn> = Vec::new();
+            for (_, place) in places.into_iter().filter(|(n, _)| *n == most) {
+                if !found_in.contains(&place) {
+                    found_in.push(place);
+                }
+            }
             out.push(FoundCampaign { campaign: summary, found_in });
         }
         Ok(out)
     }
+
+    /// Adds to `found`, up to `limit` campaigns, those with an entry holding every word of
+    /// `wanted` (whole, or as the beginning of a word), the most recent match first: the entries
+    /// `waiting` beside the index and the index's, merged by their place in the log.
+    fn find_pass(
+        &self,
+        columns: &str,
+        wanted: &[String],
+        whole: bool,
+        waiting: &[(i64, Event)],
+        limit: usize,
+        found: &mut Found,
+    ) -> Result<()> {
+        let mut waiting = waiting.iter().peekable();
+        let mut hits = self.conn.prepare_cached(&format!(
+            "SELECT {columns}, search_index.rowid FROM search_index JOIN events e ON e.seq = search_index.rowid
+             WHERE search_index MATCH ?1 ORDER BY search_index.rowid DESC"
+        ))?;
+        let mut rows = hits.query([index_query(wanted, whole)])?;
+        let mut indexed = std::iter::from_fn(|| {
+            rows.next().transpose().map(|row| {
+                let row = row?;
+                Ok::<_, StoreError>((row.get::<_, i64>(10)?, event_from_row(row)?))
+            })
+        })
+        .peekable();
+        loop {
+            let newer_waiting = match (waiting.peek(), indexed.peek()) {
+                (None, None) => break,
+                (Some((w, _)), Some(Ok((i, _)))) => w > i,
+                (Some(_), None) => true,
+                (_, Some(_)) => false,
+            };
+            let event = if newer_waiting {
+                match waiting.next() {
+                    Some((_, event)) => std::borrow::Cow::Borrowed(event),
+                    None => break,
+                }
+            } else {
+                match indexed.next() {
+                    Some(next) => std::borrow::Cow::Owned(next?.1),
+                    None => break,
+                }
+            };
+            // The index was read by the words' first characters: keep the entries that hold
+            // every word.
+            let matched = matches(&event, wanted, whole);
+            if matched.is_empty() {
+                continue;
+            }
+            match found.iter().position(|(id, _)| *id == event.stream_id) {
+                Some(at) => found[at].1.extend(matched),
+                None if found.len() < limit => found.push((event.stream_id.clone(), matched)),
+                None => break,
+            }
+        }
+        Ok(())
+    }
 }
 
-/// Where `event` holds every word of `wanted` (each the beginning of one of its values' words):
-/// each of its values that holds any, with how many. Empty when it does not hold them all.
-fn matches(event: &Event, wanted: &[String]) -> Vec<(usize, FoundIn)> {
+/// Where `event` holds every word of `wanted` (each one of its values' words, or with `whole`
+/// false the beginning of one): each of its values that holds any, with how many. Empty when it
+/// does not hold them all.
+fn matches(event: &Event, wanted: &[String], whole: bool) -> Vec<(usize, FoundIn)> {
     let entries = entries_of(event);
     let held: Vec<Vec<bool>> = entries
         .iter()
         .map(|e| {
             let have: Vec<String> = words(e.value).collect();
-            wanted.iter().map(|q| have.iter().any(|w| w.starts_with(q.as_str()))).collect()
+            let holds =
+                |q: &String| have.iter().any(|w| if whole { w == q } else { w.starts_with(q.as_str()) });
+            wanted.iter().map(holds).collect()
         })
         .collect();
     if !(0..wanted.len()).all(|i| held.iter().any(|h| h[i])) {

@@ -1376,6 +1376,46 @@ mod find {
         assert!(f.store.verify().unwrap().is_empty());
     }
 
+    /// A code or reference typed out whole (a scanner's) finds its campaign first, before the
+    /// more recent ones that hold its last word only as a beginning, and however many of those
+    /// there are: Enter in Find opens the first.
+    #[test]
+    fn a_whole_code_finds_its_campaign_first() {
+        let mut f = fixture();
+        create(&mut f.store, "LEGO-2026-1", "Take-back bricks");
+        for n in 10..100 {
+            create(&mut f.store, &format!("LEGO-2026-{n}"), "Take-back bricks");
+        }
+        assert_eq!(
+            found(&f.store, "LEGO-2026-1").first(),
+            Some(&(
+                "LEGO-2026-1".to_owned(),
+                vec!["Campaign Created — LEGO campaign code: LEGO-2026-1".to_owned()]
+            )),
+            "first, and where it matched once though both passes found it"
+        );
+        let first = f.store.find("lego 2026 1", 3).unwrap();
+        assert_eq!(first[0].campaign.lego_campaign_code.as_deref(), Some("LEGO-2026-1"), "within the limit");
+        assert_eq!(first.len(), 3, "then the most recent that start with it");
+        assert_eq!(first[1].campaign.lego_campaign_code.as_deref(), Some("LEGO-2026-19"));
+    }
+
+    /// Two values of one entry hold the word typed: each is listed once, though both passes
+    /// (whole words, then beginnings) find the entry (the window keys the list by them).
+    #[test]
+    fn where_a_campaign_matched_is_listed_once() {
+        let mut f = fixture();
+        create(&mut f.store, "LEGO-2026-2", "LEGO take-back");
+        let places = found(&f.store, "lego").remove(0).1;
+        assert_eq!(
+            places,
+            [
+                "Campaign Created — LEGO campaign code: LEGO-2026-2",
+                "Campaign Created — Description: LEGO take-back"
+            ]
+        );
+    }
+
     /// The index reads each word by its first four characters; an entry is found only when its
     /// own words start with every word typed, however long, and all of them in one entry.
     #[test]
