@@ -1677,8 +1677,7 @@ impl Day<'_> {
         s.click_on("[data-testid=record-next]")?;
         fill_form(s, &sample().payload(EventType::ExtrusionCompleted).ok_or("no payload")?)?;
         submit_form(s)?;
-        let refusal =
-            s.wait_text("[data-testid=event-form]", "site RGE may not record ExtrusionCompleted")?;
+        let refusal = s.wait_text("[data-testid=event-form]", "site RGE may not record Extrusion")?;
         if !refusal
             .contains("lets site RGE record Manufacturing Start, Manufacturing Complete, Return to LEGO")
         {
@@ -1744,7 +1743,7 @@ impl Day<'_> {
         s.wait_text("[data-testid=refused]", "Show the refused entry")?;
         s.click_on("[data-testid=refused]")?;
         let listed = s.wait_text("[data-testid=refused-entry]", "LEGO-REFUSED-1")?;
-        if !listed.contains("site RGE may not record CampaignCreated")
+        if !listed.contains("site RGE may not record Campaign Created")
             || !listed.contains("ask the site whose step it is")
         {
             return Err(format!("the refused entry should say why and what to do: {listed}"));

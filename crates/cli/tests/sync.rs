@@ -156,7 +156,7 @@ fn a_laptop_refuses_at_entry_what_its_site_may_not_record() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains(
-            "site RGE may not record GranulationCompleted: the sync server's site policy lets site RGE record \
+            "site RGE may not record Granulation: the sync server's site policy lets site RGE record \
              Manufacturing Start, Manufacturing Complete, Return to LEGO"
         ),
         "{stderr}"

@@ -75,7 +75,8 @@ impl SitePolicy {
         if allows(recorded) {
             Ok(())
         } else {
-            Err(format!("site {site} may not {verb} {recorded}"))
+            // The step in the coordinator's words: the message reaches the refused entry's list.
+            Err(format!("site {site} may not {verb} {}", recorded.label()))
         }
     }
 

@@ -69,7 +69,7 @@ pub enum Refusal {
     NotThisSite {
         /// The site the server knows this laptop's token by.
         site: String,
-        /// The refusal, naming the rule (`site RGE may not record GranulationCompleted`).
+        /// The refusal, naming the rule (`site RGE may not record Granulation`).
         message: String,
         /// What the site may record, in words (step labels).
         allowed: String,

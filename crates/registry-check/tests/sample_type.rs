@@ -69,7 +69,7 @@ fn the_registry_alone_gives_a_step_its_sites() {
     assert!(SitePolicy::default_for("MBA").check(t, None).is_ok());
     assert!(SitePolicy::default_for("MBA").check(EventType::EventCorrected, Some(t)).is_ok());
     let refused = SitePolicy::default_for("RGE").check(EventType::EntryVoided, Some(t)).unwrap_err();
-    assert_eq!(refused, "site RGE may not void SampleRetained");
+    assert_eq!(refused, "site RGE may not void Sample Retention");
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("laptop.sqlite3")).unwrap();
     assert!(store.step_offer("MBA").unwrap().mine.contains(&t));

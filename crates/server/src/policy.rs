@@ -175,18 +175,18 @@ mod tests {
         assert!(policy.check(&rge, EventType::ManufacturingStarted, None).is_ok());
         assert_eq!(
             policy.check(&rge, EventType::GranulationCompleted, None).unwrap_err(),
-            "site RGE may not record GranulationCompleted"
+            "site RGE may not record Granulation"
         );
         assert_eq!(
             policy
                 .check(&rge, EventType::EventCorrected, Some(EventType::InboundShipmentRecorded))
                 .unwrap_err(),
-            "site RGE may not correct InboundShipmentRecorded"
+            "site RGE may not correct Inbound Shipment"
         );
         assert!(policy.check(&rge, EventType::EventCorrected, Some(EventType::ManufacturingStarted)).is_ok());
         assert_eq!(
             policy.check(&rge, EventType::EntryVoided, Some(EventType::GranulationCompleted)).unwrap_err(),
-            "site RGE may not void GranulationCompleted"
+            "site RGE may not void Granulation"
         );
         assert!(policy.check(&rge, EventType::EntryVoided, Some(EventType::ManufacturingStarted)).is_ok());
         let nobody = token("Warehouse", Role::Site);

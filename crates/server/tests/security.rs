@@ -82,7 +82,7 @@ async fn the_policy_is_enforced_row_by_row_and_refusals_are_never_served(backend
                 let error = result.error.as_ref().unwrap();
                 assert_eq!(
                     (error.field.as_str(), error.message.clone()),
-                    ("eventType", format!("site {site} may not record {}", event.event_type))
+                    ("eventType", format!("site {site} may not record {}", event.event_type.label()))
                 );
                 refused_ids.push(event.id.clone());
             }
@@ -108,7 +108,7 @@ async fn the_policy_is_enforced_row_by_row_and_refusals_are_never_served(backend
     let response = server.push(&token, &[stranger.event_at(1, EventType::CampaignCreated, at(0))]).await;
     assert_eq!(
         response.results[0].error.as_ref().unwrap().message,
-        "site Warehouse may not record CampaignCreated"
+        "site Warehouse may not record Campaign Created"
     );
     let admin = Laptop::new(11);
     let token = server.site_token(&admin.device, "Warehouse", Role::Admin).await;
@@ -134,7 +134,7 @@ async fn a_site_corrects_only_what_it_may_record(backend: &impl Backend) {
     assert_eq!(response.results[0].outcome, PushOutcome::Refused);
     assert_eq!(
         response.results[0].error.as_ref().unwrap().message,
-        "site RGE may not correct InboundShipmentRecorded"
+        "site RGE may not correct Inbound Shipment"
     );
     let head = server.storage.head().await.unwrap();
     assert_eq!(head, 2, "nothing of the forgery is stored");
@@ -245,7 +245,7 @@ async fn each_token_learns_what_it_may_record(backend: &impl Backend) {
     assert_eq!(policy.sites.len(), 4);
     assert_eq!(
         policy.check(EventType::GranulationCompleted, None).unwrap_err(),
-        "site RGE may not record GranulationCompleted"
+        "site RGE may not record Granulation"
     );
     let admin = Laptop::new(2);
     let token = server.site_token(&admin.device, "HQ", Role::Admin).await;

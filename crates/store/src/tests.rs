@@ -721,7 +721,7 @@ mod sync_bookkeeping {
 
         // A rule applied to a type the server reads (the site policy) is kept too, and says what
         // to do; an unknown type is offered again once the server reads it.
-        let policy = refusal_with(completion, "eventType", "site RGE may not record CampaignCompleted");
+        let policy = refusal_with(completion, "eventType", "site RGE may not record Complete Campaign");
         f.store.record_push(&[], std::slice::from_ref(&policy), &status(&f.store, 11)).unwrap();
         assert_eq!(f.store.retry_refusals_the_server_now_reads(&updated).unwrap(), 0);
         assert!(policy.remedy().contains("ask the site whose step it is"));

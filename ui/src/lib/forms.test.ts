@@ -46,7 +46,7 @@ describe("entry forms", () => {
   });
 
   it("shows a refusal of the step itself as a banner in its own words", () => {
-    const message = "site RGE may not record ExtrusionCompleted: the sync server's site policy lets site RGE record …";
+    const message = "site RGE may not record Extrusion: the sync server's site policy lets site RGE record …";
     const error: CommandError = { kind: "refused", message, problems: [{ field: "eventType", message }] };
     expect(problemsByField(error, ["ticketNumber"])).toEqual({ "": message });
     expect(problemsByField(error, ["ticketNumber", "eventType"])).toEqual({ eventType: message });
