@@ -119,7 +119,8 @@ impl Session {
         f(&mut self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    /// Runs `f` with a connection that only reads: an idle one, or a new one while all are busy.
+    /// Runs `f` with a connection that only reads (an idle one, or a new one while all are busy),
+    /// on one snapshot of the database ([`Store::snapshot`]).
     pub fn read<T>(&self, f: impl FnOnce(&Store) -> Result<T, CommandError>) -> Result<T, CommandError> {
         let idle = self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
         let reader = match idle {
@@ -128,7 +129,7 @@ impl Session {
                 CommandError::new(ErrorKind::Unavailable, format!("cannot read the database: {e}"))
             })?,
         };
-        let result = f(&reader);
+        let result = reader.snapshot(f);
         let mut readers = self.readers.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if readers.len() < IDLE_READERS {
             readers.push(reader);

@@ -200,6 +200,23 @@ impl Store {
         Ok(store)
     }
 
+    /// Runs `f`, whose reads then all see one snapshot of the store, whatever the writer
+    /// commits meanwhile: a view made of several queries (home's stages, a campaign's record)
+    /// never shows a campaign in two places at once. WAL lets the writer go on; ending the
+    /// read transaction changes nothing. Inside a transaction already, `f` runs in that one.
+    pub fn snapshot<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Store) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
+        self.conn.execute_batch("BEGIN DEFERRED").map_err(|e| E::from(e.into()))?;
+        let result = f(self);
+        self.conn.execute_batch("COMMIT").map_err(|e| E::from(e.into()))?;
+        result
+    }
+
     fn open_with(path: &Path, flags: OpenFlags) -> Result<Store> {
         if flags.contains(OpenFlags::SQLITE_OPEN_CREATE) {
             pluto_files::create_owner_only(path).map_err(|error| StoreError::Io {

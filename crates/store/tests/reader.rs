@@ -34,6 +34,41 @@ fn a_reader_sees_what_the_writer_committed_and_cannot_write() {
     assert!(writer.verify().unwrap().is_empty());
 }
 
+/// Reads made in one snapshot see the same store however many entries the writer commits
+/// between them, so a view made of several queries never shows a campaign at two stages; the
+/// next snapshot sees the commits.
+#[test]
+fn reads_in_one_snapshot_see_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("laptop.sqlite3");
+    let mut writer = Store::open(&path).unwrap();
+    let reader = Store::open_reader(&path).unwrap();
+    let user = UserId::parse("usr_ana").unwrap();
+    let sample = SampleCampaign::numbered(1);
+    let created = EventType::CampaignCreated;
+    let id = writer
+        .record(Draft::new(None, created, sample.payload(created).unwrap(), user.clone()))
+        .unwrap()
+        .event
+        .stream_id;
+    let inbound = EventType::InboundShipmentRecorded;
+    let seen = reader
+        .snapshot(|r| {
+            let before = r.campaign(&id)?.unwrap().status;
+            writer.record(Draft::new(
+                Some(id.clone()),
+                inbound,
+                sample.payload(inbound).unwrap(),
+                user.clone(),
+            ))?;
+            let after = r.campaign(&id)?.unwrap().status;
+            Ok::<_, pluto_store::StoreError>((before, after))
+        })
+        .unwrap();
+    assert_eq!(seen.0, seen.1, "one snapshot, one status");
+    assert_eq!(reader.campaign(&id).unwrap().unwrap().status, inbound.target_status().unwrap());
+}
+
 #[test]
 fn a_reader_needs_a_store_that_exists() {
     let dir = tempfile::tempdir().unwrap();
