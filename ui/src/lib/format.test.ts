@@ -54,8 +54,9 @@ describe("formatting for the locale", () => {
     const iso = localInputToInstant("2026-03-01T10:15");
     expect(iso).not.toBeNull();
     const d = new Date(iso!);
-    expect(d.getMinutes()).toBe(15);
-    expect(d.getSeconds()).toBe(59);
+    // The input shows 10:15:00 and writes its value without the zero seconds: the second meant
+    // is :00, not the whole minute (an entry at 10:15:30 is after it).
+    expect([d.getMinutes(), d.getSeconds(), d.getMilliseconds()]).toEqual([15, 0, 999]);
     const precise = new Date(localInputToInstant("2026-03-01T10:15:07")!);
     expect([precise.getMinutes(), precise.getSeconds(), precise.getMilliseconds()]).toEqual([15, 7, 999]);
     expect(localInputToInstant("yesterday")).toBeNull();

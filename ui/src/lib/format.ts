@@ -72,13 +72,14 @@ export function ago(value: string, now: Date = new Date()): string {
   return `${duration(seconds).split(" ").slice(0, 2).join(" ")} ago`;
 }
 
-/** The value of a `datetime-local` input (local wall time, minutes or seconds) as an RFC 3339
- *  UTC instant for the "as of" query: the end of the chosen minute or second, so entries made
- *  during it are included. */
+/** The value of a `datetime-local` input that shows seconds (`step="1"`) as an RFC 3339 UTC
+ *  instant for the "as of" query: the end of the chosen second, so entries made during it are
+ *  included. The input leaves the seconds out of its value when they are 00 (as HTML writes such
+ *  times), while it shows them: then the second meant is :00, not the whole minute. */
 export function localInputToInstant(value: string): string | null {
   const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2})?$/.exec(value);
   if (!m) return null;
-  const d = new Date(m[2] ? `${value}.999` : `${value}:59.999`);
+  const d = new Date(m[2] ? `${value}.999` : `${value}:00.999`);
   return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
