@@ -125,7 +125,12 @@ impl Session {
         let mut last = String::new();
         self.wait_until(&format!("{css} to contain {needle:?}"), || {
             if let Some(e) = self.find(css)? {
-                last = self.text(&e)?;
+                match self.text(&e) {
+                    Ok(text) => last = text,
+                    // The page replaced the element between finding and reading it: look again.
+                    Err(e) if e.contains("stale element reference") => return Ok(None),
+                    Err(e) => return Err(e),
+                }
                 if last.contains(needle) {
                     return Ok(Some(last.clone()));
                 }
