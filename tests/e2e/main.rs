@@ -973,15 +973,7 @@ impl Day<'_> {
         // Meanwhile, on the same campaign, Mette Holm's correction arrives.
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
         let mut store = pluto_store::Store::open(&db).map_err(|e| e.to_string())?;
-        let query = pluto_store::ListQuery { search: Some(CODE.into()), ..Default::default() };
-        let id = store
-            .list(&query)
-            .map_err(|e| e.to_string())?
-            .rows
-            .first()
-            .map(|r| r.id.clone())
-            .ok_or("no campaign")?;
-        let id = pluto_domain::CampaignId::parse(&id).map_err(|e| e.to_string())?;
+        let id = campaign_id(&store, CODE)?;
         let extrusion = store
             .history(&id)
             .map_err(|e| e.to_string())?
@@ -1025,15 +1017,7 @@ impl Day<'_> {
         let s = self.session.as_ref().ok_or("the app is not running")?;
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
         let mut store = pluto_store::Store::open(&db).map_err(|e| e.to_string())?;
-        let query = pluto_store::ListQuery { search: Some(CODE.into()), ..Default::default() };
-        let id = store
-            .list(&query)
-            .map_err(|e| e.to_string())?
-            .rows
-            .first()
-            .map(|r| r.id.clone())
-            .ok_or("no campaign")?;
-        let id = pluto_domain::CampaignId::parse(&id).map_err(|e| e.to_string())?;
+        let id = campaign_id(&store, CODE)?;
         let history = store.history(&id).map_err(|e| e.to_string())?;
         let device = pluto_domain::DeviceId::generate();
         let mut duplicates = Vec::new();
@@ -1245,15 +1229,7 @@ impl Day<'_> {
             // The dialog stays open on the next step: the save is noticed in the database.
             s.wait_until(&format!("{t} to be saved"), || Ok((keyboard.recorded()? > before).then_some(())))?;
             let store = pluto_store::Store::open_reader(&db).map_err(|e| e.to_string())?;
-            let query = pluto_store::ListQuery { search: Some(KB_CODE.into()), ..Default::default() };
-            let row = store
-                .list(&query)
-                .map_err(|e| e.to_string())?
-                .rows
-                .into_iter()
-                .next()
-                .ok_or("no campaign")?;
-            let id = pluto_domain::CampaignId::parse(&row.id).map_err(|e| e.to_string())?;
+            let id = campaign_id(&store, KB_CODE)?;
             let history = store.history(&id).map_err(|e| e.to_string())?;
             let stored =
                 history.iter().rev().find(|e| e.event_type == t).ok_or(format!("{t} is not stored"))?;
@@ -1563,14 +1539,7 @@ impl Day<'_> {
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
         let mut store = pluto_store::Store::open(&db).map_err(|e| e.to_string())?;
         let user = pluto_domain::UserId::parse("usr_cli").map_err(|e| e.to_string())?;
-        let id = store
-            .list(&pluto_store::ListQuery { search: Some("LEGO-2026-OFFLINE".into()), ..Default::default() })
-            .map_err(|e| e.to_string())?
-            .rows
-            .first()
-            .map(|r| r.id.clone())
-            .ok_or("no offline campaign")?;
-        let id = pluto_domain::CampaignId::parse(&id).map_err(|e| e.to_string())?;
+        let id = campaign_id(&store, "LEGO-2026-OFFLINE")?;
         let inbound = sample().payload(EventType::InboundShipmentRecorded).ok_or("no payload")?;
         let draft = pluto_store::Draft::new(
             Some(id.clone()),
@@ -1618,16 +1587,9 @@ impl Day<'_> {
         let s = self.session.as_ref().ok_or("the app is not running")?;
         let db = self.rig.dir.path().join("data/pluto.sqlite3");
         let mut store = pluto_store::Store::open(&db).map_err(|e| e.to_string())?;
-        let page = pluto_store::ListQuery { search: Some("LEGO-2026-OFFLINE".into()), ..Default::default() };
-        let id = store
-            .list(&page)
-            .map_err(|e| e.to_string())?
-            .rows
-            .first()
-            .map(|r| r.id.clone())
-            .ok_or("no campaign")?;
+        let id = campaign_id(&store, "LEGO-2026-OFFLINE")?;
         let newer = json!({
-            "id": "evt_01KBFX5V00000000000000000A", "streamType": "campaign", "streamId": id,
+            "id": "evt_01KBFX5V00000000000000000A", "streamType": "campaign", "streamId": id.as_str(),
             "eventType": "SampleRetained", "schemaVersion": 2, "data": {"sampleId": "S-17"},
             "userId": "usr_ana", "deviceId": "dev_01KBFX5V00000000000000000D", "deviceSeq": 1,
             "createdAt": "2026-11-30T09:00:00.000Z"
@@ -2258,6 +2220,14 @@ fn store_as_server(data: &Path, envelopes: &[String]) -> Result<i64> {
 }
 
 /// Goes back to the campaign list and opens the campaign with LEGO code `code`.
+/// The id of the campaign whose code is `code`, read from the app's database.
+fn campaign_id(store: &pluto_store::Store, code: &str) -> Result<pluto_domain::CampaignId> {
+    let query = pluto_store::ListQuery { search: Some(code.into()), ..Default::default() };
+    let page = store.list(&query).map_err(|e| e.to_string())?;
+    let row = page.rows.first().ok_or_else(|| format!("no campaign {code}"))?;
+    pluto_domain::CampaignId::parse(&row.id).map_err(|e| e.to_string())
+}
+
 fn open_from_list(s: &Session, code: &str) -> Result<()> {
     if s.find("[data-testid=back]")?.is_some() {
         s.click_on("[data-testid=back]")?;

@@ -2,23 +2,41 @@
 //! and anything that would write fails without touching the store.
 
 use pluto_domain::samples::SampleCampaign;
-use pluto_domain::{EventType, UserId};
+use std::path::Path;
+
+use pluto_domain::{CampaignId, EventType, UserId};
 use pluto_store::{Draft, Store};
+
+/// A laptop's store with one campaign created, its writer and a reader beside it.
+struct Laptop {
+    writer: Store,
+    reader: Store,
+    user: UserId,
+    sample: SampleCampaign,
+    id: CampaignId,
+}
+
+impl Laptop {
+    fn with_a_campaign(dir: &Path) -> Laptop {
+        let path = dir.join("laptop.sqlite3");
+        let mut writer = Store::open(&path).unwrap();
+        let reader = Store::open_reader(&path).unwrap();
+        let user = UserId::parse("usr_ana").unwrap();
+        let sample = SampleCampaign::numbered(1);
+        let created = EventType::CampaignCreated;
+        let id = writer
+            .record(Draft::new(None, created, sample.payload(created).unwrap(), user.clone()))
+            .unwrap()
+            .event
+            .stream_id;
+        Laptop { writer, reader, user, sample, id }
+    }
+}
 
 #[test]
 fn a_reader_sees_what_the_writer_committed_and_cannot_write() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("laptop.sqlite3");
-    let mut writer = Store::open(&path).unwrap();
-    let reader = Store::open_reader(&path).unwrap();
-    let user = UserId::parse("usr_ana").unwrap();
-    let sample = SampleCampaign::numbered(1);
-    let created = EventType::CampaignCreated;
-    let id = writer
-        .record(Draft::new(None, created, sample.payload(created).unwrap(), user.clone()))
-        .unwrap()
-        .event
-        .stream_id;
+    let Laptop { mut writer, reader, user, sample, id } = Laptop::with_a_campaign(dir.path());
     assert_eq!(reader.campaign(&id).unwrap().unwrap().event_count, 1, "committed, so seen");
     assert_eq!(reader.device_id(), writer.device_id());
 
@@ -40,17 +58,7 @@ fn a_reader_sees_what_the_writer_committed_and_cannot_write() {
 #[test]
 fn reads_in_one_snapshot_see_one_store() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("laptop.sqlite3");
-    let mut writer = Store::open(&path).unwrap();
-    let reader = Store::open_reader(&path).unwrap();
-    let user = UserId::parse("usr_ana").unwrap();
-    let sample = SampleCampaign::numbered(1);
-    let created = EventType::CampaignCreated;
-    let id = writer
-        .record(Draft::new(None, created, sample.payload(created).unwrap(), user.clone()))
-        .unwrap()
-        .event
-        .stream_id;
+    let Laptop { mut writer, reader, user, sample, id } = Laptop::with_a_campaign(dir.path());
     let inbound = EventType::InboundShipmentRecorded;
     let seen = reader
         .snapshot(|r| {
