@@ -131,11 +131,11 @@ mod tests {
     fn a_field_refusal_names_its_field() {
         let e: CommandError = StoreError::Refused(Refusal::Field(FieldError::new(
             "netWeightKg",
-            "must not exceed grossWeightKg (1000)",
+            "must not exceed the gross weight (1000 kg)",
         )))
         .into();
         assert_eq!(e.kind, ErrorKind::Refused);
         assert_eq!(e.problems[0].field, "netWeightKg");
-        assert!(e.message.contains("grossWeightKg"));
+        assert!(e.message.contains("the gross weight (1000 kg)"));
     }
 }

@@ -215,7 +215,7 @@ fn stamp(
     locale: &str,
 ) -> Result<(Stamp<'static, chrono::Local>, AuditKey), CommandError> {
     let key = session.write(|store| Ok(pluto_reports::audit::audit_key(store)?))?;
-    let stamp = documents::stamp(Locale::from_tag(locale), session.training, user, &session.device_id, &key);
+    let stamp = documents::stamp(Locale::from_tag(locale), session.training, user, &key);
     Ok((stamp, key))
 }
 

@@ -43,6 +43,8 @@ pub struct SyncChanged {
     pub pushed: u32,
     /// Events from other laptops stored by this attempt.
     pub pulled: u32,
+    /// Whether the server's site policy for this laptop changed (what may be recorded here).
+    pub policy_changed: bool,
 }
 
 /// What the loop last saw.
@@ -90,32 +92,33 @@ impl Syncer {
                     eprintln!("sync: runs at normal priority ({e:?})");
                 }
                 let outcome = runner::run(db, &client, &Pace::default(), &running, |pass| {
-                    let (pushed, pulled) = {
+                    let (pushed, pulled, policy_changed) = {
                         let mut l = lock(&live);
                         l.last_attempt_at = Some(Timestamp::now());
                         match pass.outcome {
                             Ok(report) => {
                                 l.online = Some(true);
                                 l.last_error = None;
-                                (report.pushed, report.pulled)
+                                (report.pushed, report.pulled, report.policy_changed)
                             }
                             Err(e) => {
                                 l.online = Some(!e.is_offline());
                                 l.last_error = Some(e.to_string());
-                                (0, 0)
+                                (0, 0, false)
                             }
                         }
                     };
                     // The window may be closing; nothing to do if it cannot be told.
                     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-                    let _ = SyncChanged { pushed: count(pushed), pulled: count(pulled) }.emit(&app);
+                    let _ = SyncChanged { pushed: count(pushed), pulled: count(pulled), policy_changed }
+                        .emit(&app);
                 });
                 if let Err(e) = outcome {
                     let mut l = lock(&live);
                     l.online = Some(false);
                     l.last_error = Some(format!("sync stopped: {e}"));
                     drop(l);
-                    let _ = SyncChanged { pushed: 0, pulled: 0 }.emit(&app);
+                    let _ = SyncChanged { pushed: 0, pulled: 0, policy_changed: false }.emit(&app);
                 }
             })
             .map_err(|e| format!("cannot start the sync thread: {e}"))?;

@@ -186,13 +186,18 @@ impl Rig {
     }
 
     /// Takes a screenshot of the screen as it is, and checks it with axe-core: a screen with a
-    /// serious or critical accessibility violation (contrast, names, roles, labels) fails.
+    /// serious or critical accessibility violation (contrast, names, roles, labels) fails, and so
+    /// does one that shows a coordinator an id, a type name, a field name or a stored code.
     fn shot(&self, s: &Session, name: &str) -> Result<()> {
         // Let the last frame settle: a screenshot right after a change can show the one before.
         std::thread::sleep(Duration::from_millis(300));
         std::fs::write(self.shots.join(format!("{name}.png")), s.screenshot()?).map_err(|e| e.to_string())?;
         if name.starts_with("failed-") {
             return Ok(());
+        }
+        // The sync settings show this laptop's device id on purpose: the administrator asks for it.
+        if name != "sync-settings" {
+            no_developer_words(s, name)?;
         }
         accessibility_check(s, name)
     }
@@ -255,6 +260,18 @@ fn accessibility_check(s: &Session, screen: &str) -> Result<()> {
         Ok(())
     } else {
         Err(format!("accessibility on screen {screen:?}:\n    {}", violations.join("\n    ")))
+    }
+}
+
+/// Fails when the page as shown (closed "Details" left out) holds words only a developer reads:
+/// ids, event type names, field names, stored codes ([`pluto_domain::vocabulary::developer_words`]).
+fn no_developer_words(s: &Session, screen: &str) -> Result<()> {
+    let shown = s.script("return document.body.innerText", json!([]))?;
+    let found = pluto_domain::vocabulary::developer_words(shown.as_str().unwrap_or_default());
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("screen {screen:?} shows a coordinator developer words: {found:?}"))
     }
 }
 
@@ -765,6 +782,14 @@ impl Day<'_> {
             return Err(format!("the waiting campaign should show its next step and days in stage: {row}"));
         }
         self.rig.shot(s, "home")?;
+        // A stage card lists its campaigns: the list below filters on the stage's status.
+        s.click_on("[data-testid=stage-count]:first-child button")?;
+        s.wait_until("the list to filter on the chosen stage", || {
+            let filter =
+                s.script("return document.querySelector('[data-testid=status-filter]').value", json!([]))?;
+            Ok((filter == json!("created")).then_some(()))
+        })?;
+        s.wait_text("[data-testid=campaign-table]", CODE)?;
         // The stall thresholds are the coordinator's; the store checks the range.
         s.click_on("[data-testid=stall-settings]")?;
         s.set_value("[data-testid=stall-created]", "0")?;
@@ -819,7 +844,7 @@ impl Day<'_> {
         s.click_on("[data-testid=record-next]")?;
         fill_form(s, &data)?;
         submit_form(s)?;
-        s.wait_text("[data-testid=field-error-netWeightKg]", "grossWeightKg")?;
+        s.wait_text("[data-testid=field-error-netWeightKg]", "must not exceed the gross weight")?;
         self.rig.shot(s, "field-error")?;
         let field = s.wait("#f-netWeightKg")?;
         s.keys(&field, ESCAPE)?;
@@ -1080,6 +1105,15 @@ impl Day<'_> {
         )?;
         s.wait_text("[data-testid=void-entry]", "Voids Granulation")?;
         s.wait_text("[data-testid=review-entry]", "Same ticket M-17")?;
+        // The granulation that counts has later steps after it: its void is marked unavailable,
+        // and pressing it says why, before any reason is typed; no void form opens.
+        let counted = "[data-testid=history-entry][data-event-type=GranulationCompleted] [data-testid=void]";
+        s.wait(&format!("{counted}[aria-disabled=true]"))?;
+        s.click_on(counted)?;
+        s.wait_text("[data-testid=void-refused]", "void the later steps first")?;
+        if s.find("[data-testid=void-form]")?.is_some() {
+            return Err("a void the laptop would refuse opened its form".into());
+        }
         self.rig.shot(s, "history-voided")?;
         Ok(())
     }
@@ -1635,21 +1669,38 @@ impl Day<'_> {
         s.keys(&secret, ENTER)?;
         wait_closed(s, "[data-testid=sync-form]")?;
         s.wait_text("[data-testid=sync-state]", "Online")?;
-        let history = s.text(&s.wait("[data-testid=tab-history]")?)?;
+        // The form says before anything is typed that the site may not record the step, and what
+        // it may record; its Record buttons are off.
         s.click_on("[data-testid=record-next]")?;
-        fill_form(s, &sample().payload(EventType::ExtrusionCompleted).ok_or("no payload")?)?;
-        submit_form(s)?;
-        let refusal = s.wait_text("[data-testid=event-form]", "site RGE may not record Extrusion")?;
+        let refusal = s.wait_text("[data-testid=blocked-step]", "site RGE may not record Extrusion")?;
         if !refusal
             .contains("lets site RGE record Manufacturing Start, Manufacturing Complete, Return to LEGO")
         {
             return Err(format!("the refusal should say what the site may record: {refusal}"));
         }
+        let disabled = s.script(
+            "return document.querySelector('[data-testid=event-form] [data-testid=submit]').disabled",
+            json!([]),
+        )?;
+        if disabled != json!(true) {
+            return Err("Record should be off for a step the site may not record".into());
+        }
         self.rig.shot(s, "site-policy")?;
         let field = s.wait("#f-ticketNumber")?;
         s.keys(&field, ESCAPE)?;
         wait_closed(s, "[data-testid=event-form]")?;
-        s.wait_text("[data-testid=tab-history]", &history)?;
+        // MBA's entries are not RGE's to correct or void: marked so before anything is typed.
+        s.click_on("[data-testid=tab-history]")?;
+        s.wait("[data-testid=history-entry][data-event-type=GranulationCompleted] [data-testid=correct][aria-disabled=true]")?;
+        s.click_on("[data-testid=tab-balance]")?;
+        // Campaigns are LEGO's to create: "New campaign" says so instead of opening a form.
+        s.click_on("[data-testid=back]")?;
+        s.click_on("[data-testid=new-campaign]")?;
+        s.wait_text("[data-testid=create-refused]", "campaigns are created at LEGO")?;
+        if s.find("[data-testid=event-form]")?.is_some() {
+            return Err("a creation the laptop would refuse opened its form".into());
+        }
+        open_from_list(s, "LEGO-2026-OFFLINE")?;
         // "Record another step" offers RGE's own steps first and opens on the first of them,
         // since the expected step (Extrusion) is MBA's.
         s.click_on("[data-testid=record-other]")?;

@@ -911,6 +911,14 @@ export type RecordEntry = {
 	 *  voided itself.
 	 */
 	resolutionOrNewer: boolean,
+	/**
+	 *  Why this laptop would refuse to void it now, in words (the site policy, a step that later
+	 *  steps follow); `None` when it may be voided, or is not an entry that is voided (a
+	 *  correction, a void, a review, the campaign's creation, an entry voided already).
+	 */
+	voidRefused: string | null,
+	/**  Why this laptop would refuse to correct it now (the site policy), in words. */
+	correctRefused: string | null,
 };
 
 /**
@@ -1142,6 +1150,11 @@ export type StepOffer = {
 	mine: EventType[],
 	/**  The other sites' steps (refused at entry once the server's policy is known). */
 	others: EventType[],
+	/**
+	 *  Why this laptop would refuse to create a campaign, in words: the server's site policy,
+	 *  once known, leaves creating campaigns to another site. `None` when it may.
+	 */
+	createRefused: string | null,
 };
 
 /**  One processing step's yield. */
@@ -1164,6 +1177,8 @@ export type SyncChanged = {
 	pushed: number,
 	/**  Events from other laptops stored by this attempt. */
 	pulled: number,
+	/**  Whether the server's site policy for this laptop changed (what may be recorded here). */
+	policyChanged: boolean,
 };
 
 /**  Where sync stands, as the status bar shows it. */

@@ -44,7 +44,6 @@ pub fn run(dir: &Path, campaigns: u32) -> Result<Figure> {
             training: false,
             made_at: Timestamp::now(),
             made_by: user.display_name(),
-            device: store.device_id().to_string(),
             public_key: public_key.clone(),
         };
         let pdf = custody_record(&record, &stamp, &fingerprint);

@@ -887,7 +887,7 @@ fn stamp(
         None => Locale::from_tag(&from_env().unwrap_or_default()),
     };
     let key = pluto_reports::audit::audit_key(store)?;
-    Ok((documents::stamp(locale, false, user, store.device_id(), &key), key))
+    Ok((documents::stamp(locale, false, user, &key), key))
 }
 
 /// Writes `bytes` to a new file `file`, refusing to replace one.

@@ -87,7 +87,7 @@ fn refused_input_exits_1_names_the_field_and_changes_nothing() {
         1,
         &["record", &id, "InboundShipmentRecorded", "--data", r#"{"grossWeightKg": 900, "netWeightKg": 1000, "carrier": "DHL", "trackingRef": "T", "shipDate": "2026-02-01", "arrivalDate": "2026-02-03"}"#],
     );
-    assert!(stderr.contains("netWeightKg: must not exceed grossWeightKg (900 kg)"), "{stderr}");
+    assert!(stderr.contains("netWeightKg: must not exceed the gross weight (900 kg)"), "{stderr}");
     let stderr =
         p.fails(1, &["record", &id, "GranulationCompleted", "--data", &sample("GranulationCompleted")]);
     assert!(stderr.contains("this campaign is at “Created”"), "{stderr}");
@@ -162,7 +162,7 @@ fn correct_reads_was_from_current_state_and_chains() {
     let stderr = p.fails(1, &["correct", &id, &event_id, "--set", "colour=red", "--reason", "x"]);
     assert!(stderr.contains("has no field \"colour\""), "{stderr}");
     let stderr = p.fails(1, &["correct", &id, &event_id, "--set", "netWeightKg=20000", "--reason", "x"]);
-    assert!(stderr.contains("must not exceed grossWeightKg"), "{stderr}");
+    assert!(stderr.contains("must not exceed the gross weight"), "{stderr}");
     let stderr = p.fails(1, &["correct", &id, &event_id, "--set", "netWeightKg=100", "--reason", " "]);
     assert!(stderr.contains("reason: is required"), "{stderr}");
     assert_eq!(p.export(), before);

@@ -25,13 +25,13 @@ use crate::state::CampaignState;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::correction::Effective;
+use crate::correction::{check_void, Effective};
 use crate::event::Event;
 use crate::field::FieldError;
 use crate::flows::{Amendment, StepDay};
 use crate::ids::{CampaignId, EventId};
 use crate::refusal::Refusal;
-use crate::registry::payload::{AnomalyReview, Reading};
+use crate::registry::payload::{AnomalyReview, EntryVoid, Reading};
 use crate::registry::step::Meta;
 use crate::registry::{CampaignStatus, EventType, Payload};
 use crate::time::{IsoDate, Timestamp};
@@ -618,6 +618,69 @@ pub fn check_step(
         });
     }
     Ok(())
+}
+
+/// Why strict entry refuses an entry whose fold leaves `after` with an anomaly the campaign did
+/// not have (`before`), or `Ok` when it adds none. The explicit checks ([`check_next`], the
+/// correction and void rules) say why in detail; this catches any rule they do not cover (a
+/// corrected date that now contradicts another step, a void that leaves later steps waiting).
+/// An entry that takes a step from one recorded ahead of its time leaves that one without
+/// effect: its new anomaly says so, and is no reason to refuse.
+pub fn check_no_new_anomaly(
+    before: Option<&CampaignState>,
+    after: &CampaignState,
+    event_type: EventType,
+) -> Result<(), Refusal> {
+    let known = before.map_or(&[][..], |s| &s.anomalies[..]);
+    let superseded: Vec<&EventId> = known
+        .iter()
+        .filter(|k| k.resolved && k.kind.is_out_of_order() && k.event_type == event_type)
+        .map(|k| &k.event_id)
+        .collect();
+    let arisen = after.anomalies.iter().filter(|a| !a.resolved && !superseded.contains(&&a.event_id));
+    let Some(new) = arisen.into_iter().find(|a| !known.iter().any(|k| k.same_as(a))) else {
+        return Ok(());
+    };
+    let message = if event_type == EventType::EntryVoided {
+        format!(
+            "voiding this entry would leave the campaign out of order ({}: {}); void the later steps first",
+            new.event_type.label(),
+            new.message
+        )
+    } else {
+        new.message.clone()
+    };
+    Err(Refusal::Inconsistent { field: None, message })
+}
+
+/// Whether `target`, an entry of the campaign whose events (one stream, canonical order) are
+/// `events` and whose state is `state`, may be voided now, by the rules a laptop applies to a
+/// void at entry: [`check_void`], then no new anomaly once the void is folded in (voiding a
+/// step that later steps follow leaves them waiting). What the app asks before a reason is
+/// typed, so that a void it would refuse is not offered.
+pub fn check_void_now(events: &[&Event], state: &CampaignState, target: &Event) -> Result<(), Refusal> {
+    let void = EntryVoid {
+        voids_event_id: target.id.clone(),
+        voids_event_type: target.event_type,
+        reason: "whether it may be voided".to_owned(),
+    };
+    check_void(events, &void)?;
+    let Some(last) = events.last() else {
+        return Ok(());
+    };
+    let trial = Event {
+        id: last.id.successor(),
+        event_type: EventType::EntryVoided,
+        schema_version: EventType::EntryVoided.schema_version(),
+        data: Payload::EntryVoided(void).to_value(),
+        device_seq: last.device_seq + 1,
+        ..(*last).clone()
+    };
+    let after = fold_projection(events.iter().copied().chain([&trial]));
+    match after {
+        Some(after) => check_no_new_anomaly(Some(state), &after, EventType::EntryVoided),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

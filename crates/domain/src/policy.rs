@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::refusal::Refusal;
 use crate::registry::EventType;
 
 /// `GET /v1/policy`: which event types the asking token may record, and the whole site table.
@@ -121,6 +122,16 @@ impl SitePolicy {
     pub fn check(&self, event_type: EventType, acts_on: Option<EventType>) -> Result<(), String> {
         Self::judge(&self.site, event_type, acts_on, |recorded| {
             self.admin || self.may_record.iter().any(|t| t == recorded.as_str())
+        })
+    }
+
+    /// [`SitePolicy::check`] as the refusal a laptop shows: the rule broken and what the site may
+    /// record instead.
+    pub fn refuse(&self, event_type: EventType, acts_on: Option<EventType>) -> Result<(), Refusal> {
+        self.check(event_type, acts_on).map_err(|message| Refusal::NotThisSite {
+            site: self.site.clone(),
+            message,
+            allowed: self.allowed_in_words(),
         })
     }
 }

@@ -3,9 +3,10 @@
 
 use serde::Serialize;
 
+use crate::ids::{CampaignId, DeviceId, EventId};
 use crate::registry::fields::MaterialType;
 use crate::registry::status::Tone;
-use crate::registry::CampaignStatus;
+use crate::registry::{CampaignStatus, EventType};
 
 /// Everything the UI names.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -85,5 +86,53 @@ impl Vocabulary {
                 .map(|&material| MaterialTerm { material, label: material.label().to_owned() })
                 .collect(),
         }
+    }
+}
+
+/// The words of `text` that only a developer reads: ids (`evt_…`, `cmp_…`, `dev_…`, `usr_…`),
+/// event type names (`GranulationCompleted`), field names (`netWeightKg`) and stored codes
+/// (`granulation_complete`, `skipped_steps`). What the window, the documents and the messages show a coordinator holds
+/// none of them unless asked for (a "Details" disclosure); tests check what is shown with it.
+pub fn developer_words(text: &str) -> Vec<&str> {
+    let id_prefixes = [CampaignId::PREFIX, EventId::PREFIX, DeviceId::PREFIX, "usr_"];
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|word| {
+            let id = id_prefixes.iter().any(|p| word.len() > p.len() && word.starts_with(p));
+            let code = word.contains('_')
+                && word.starts_with(|c: char| c.is_ascii_lowercase())
+                && !word.ends_with('_')
+                && word.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            let field = word.starts_with(|c: char| c.is_ascii_lowercase())
+                && word.contains(|c: char| c.is_ascii_uppercase())
+                && word.chars().all(|c| c.is_ascii_alphanumeric());
+            id || code || field || EventType::ALL.iter().any(|t| t.as_str() == *word)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn developer_words_are_ids_type_names_and_codes() {
+        let event = EventId::generate(std::time::SystemTime::now());
+        let text = format!(
+            "Granulation of 3 Dec by Ana Jensen ({event}); GranulationCompleted, skipped_steps and \
+             granulation_complete; usr_ana.jensen; netWeightKg; a 4 060,2 kg net weight, well_ no: _x"
+        );
+        let found = developer_words(&text);
+        assert_eq!(
+            found,
+            [
+                event.as_str(),
+                "GranulationCompleted",
+                "skipped_steps",
+                "granulation_complete",
+                "usr_ana",
+                "netWeightKg"
+            ]
+        );
+        assert!(developer_words("Granulation complete · Skipped steps · Metal Removal, 12 %").is_empty());
     }
 }

@@ -4,7 +4,7 @@
 //! app and the CLI only choose the file type, ask where to write, and write the bytes with
 //! `pluto_files`.
 
-use pluto_domain::ids::{CampaignId, DeviceId, UserId};
+use pluto_domain::ids::{CampaignId, UserId};
 use pluto_domain::time::Timestamp;
 use pluto_store::{Store, StoreError};
 use serde::Deserialize;
@@ -51,21 +51,14 @@ pub enum DocumentError {
 }
 
 /// Who makes a document on this installation now, in `locale`, with times in the computer's
-/// time zone: their name, the installation's device id and the public half of its audit `key`.
-pub fn stamp(
-    locale: Locale,
-    training: bool,
-    user: &UserId,
-    device: &DeviceId,
-    key: &AuditKey,
-) -> Stamp<'static, chrono::Local> {
+/// time zone: their name and the public half of the installation's audit `key`.
+pub fn stamp(locale: Locale, training: bool, user: &UserId, key: &AuditKey) -> Stamp<'static, chrono::Local> {
     Stamp {
         locale,
         tz: &chrono::Local,
         training,
         made_at: Timestamp::now(),
         made_by: user.display_name(),
-        device: device.to_string(),
         public_key: key.public_key(),
     }
 }
@@ -83,6 +76,9 @@ pub fn campaign_record(
         return Ok(None);
     };
     record.attest_sites(&store.server_sites(id)?);
+    if let Some(policy) = store.site_policy()? {
+        record.apply_policy(&policy);
+    }
     Ok(Some(record))
 }
 

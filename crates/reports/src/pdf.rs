@@ -91,8 +91,6 @@ pub struct Stamp<'a, Tz: TimeZone> {
     pub made_at: Timestamp,
     /// Who made it, by name.
     pub made_by: String,
-    /// On which laptop (its device id).
-    pub device: String,
     /// The installation's audit key, as `pluto audit-key` prints it.
     pub public_key: String,
 }
@@ -109,14 +107,11 @@ where
     let mut doc = Doc::new(stamp.training);
     doc.title(&format!("Chain-of-custody record: {code}"));
     doc.pairs(&[
-        ("Campaign", format!("{code} ({})", st.id)),
+        ("Campaign", code.clone()),
         ("Material", st.material_type.map_or("not known yet".into(), |m| m.as_str().to_owned())),
         ("Description", st.description.clone().unwrap_or_default()),
         ("Status", st.status.label().to_owned()),
-        (
-            "Made",
-            format!("{} by {} on laptop {}", l.instant(stamp.made_at, stamp.tz), stamp.made_by, stamp.device),
-        ),
+        ("Made", format!("{} by {}", l.instant(stamp.made_at, stamp.tz), stamp.made_by)),
         ("Signed with", format!("installation key {}", stamp.public_key)),
     ]);
 
@@ -171,7 +166,7 @@ where
         }
         doc.keep(40.0);
         doc.paragraph(Font::Bold, &head);
-        doc.paragraph(Font::Regular, &format!("{}, laptop {}, {site}", entry.recorded_by_name, e.device_id));
+        doc.paragraph(Font::Regular, &format!("{}, {site}", entry.recorded_by_name));
         // A correction, void or review is told in words below, not as its raw fields.
         let told = entry.correction.is_some() || entry.void.is_some() || entry.review.is_some();
         for field in entry.fields.iter().filter(|_| !told) {
@@ -213,11 +208,18 @@ where
         doc.heading("Anomalies");
         for a in &record.anomalies {
             doc.paragraph(Font::Regular, &a.anomaly.message);
-            let status = a
-                .reviewed_by_name
-                .as_ref()
-                .map_or("Not reviewed yet.".to_owned(), |n| format!("Reviewed by {n}."));
-            doc.indented(&format!("{} {status}", a.remedy));
+            // Advice only while something is to be done: a reviewed or resolved anomaly says so.
+            match (&a.anomaly.review, &a.reviewed_by_name) {
+                (Some(review), Some(name)) => doc.indented(&format!(
+                    "Reviewed by {name} on {}: {}",
+                    l.instant(review.reviewed_at, stamp.tz),
+                    review.note
+                )),
+                _ if a.anomaly.resolved => {
+                    doc.indented("Resolved: the missing steps were recorded, and this entry took effect.")
+                }
+                _ => doc.indented(&format!("{} Not reviewed yet.", a.remedy)),
+            }
         }
     }
     doc.signatures(&["Recorded for the site by", "Checked by (auditor)"]);
@@ -237,10 +239,7 @@ where
         ("Material", report.scope.material.map_or("PI and PCR".into(), |m| m.as_str().to_owned())),
         ("Site", report.scope.site.map_or("Whole chain (MBA and RGE)".into(), |s| s.as_str().to_owned())),
         ("Campaigns", l.number(report.campaigns.len() as f64, 0)),
-        (
-            "Made",
-            format!("{} by {} on laptop {}", l.instant(stamp.made_at, stamp.tz), stamp.made_by, stamp.device),
-        ),
+        ("Made", format!("{} by {}", l.instant(stamp.made_at, stamp.tz), stamp.made_by)),
         ("Signed with", format!("installation key {}", stamp.public_key)),
     ]);
     doc.heading("Balance");

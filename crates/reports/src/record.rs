@@ -11,9 +11,10 @@ use pluto_domain::anomaly::Anomaly;
 use pluto_domain::correction::Voided;
 use pluto_domain::event::Event;
 use pluto_domain::flows::StepDay;
-use pluto_domain::fold::{check_step, fold};
+use pluto_domain::fold::{check_step, check_void_now, fold};
 use pluto_domain::ids::{EventId, UserId};
 use pluto_domain::metrics::MassBalance;
+use pluto_domain::policy::SitePolicy;
 use pluto_domain::registry::fields::FieldSpec;
 use pluto_domain::registry::payload::Reading;
 use pluto_domain::registry::{CampaignStatus, EventType, Payload};
@@ -95,6 +96,12 @@ pub struct RecordEntry {
     /// [`EventType::is_resolution`]) or was recorded by a newer Pluto: neither is corrected or
     /// voided itself.
     pub resolution_or_newer: bool,
+    /// Why this laptop would refuse to void it now, in words (the site policy, a step that later
+    /// steps follow); `None` when it may be voided, or is not an entry that is voided (a
+    /// correction, a void, a review, the campaign's creation, an entry voided already).
+    pub void_refused: Option<String>,
+    /// Why this laptop would refuse to correct it now (the site policy), in words.
+    pub correct_refused: Option<String>,
 }
 
 /// What a void withdraws, as the history shows it.
@@ -268,6 +275,8 @@ impl CampaignRecord {
                 resolution_or_newer: e.event_type.is_resolution() || e.event_type == EventType::Newer,
                 void: None,
                 review: None,
+                void_refused: None,
+                correct_refused: None,
             })
             .collect();
         let label_of = |entries: &[RecordEntry], id: &EventId| {
@@ -376,6 +385,16 @@ impl CampaignRecord {
                 })
                 .collect(),
         };
+        if as_of.is_none() {
+            for (entry, event) in entries.iter_mut().zip(&events) {
+                if entry.voided.is_none()
+                    && !entry.resolution_or_newer
+                    && event.event_type != EventType::CampaignCreated
+                {
+                    entry.void_refused = check_void_now(&events, &state, event).err().map(|r| r.to_string());
+                }
+            }
+        }
         let mass_balance = MassBalance::of(&state, as_of.unwrap_or(now));
         let anomalies = state
             .anomalies
@@ -399,6 +418,28 @@ impl CampaignRecord {
             as_of,
             newer_note,
         })
+    }
+
+    /// Marks what this laptop may not do on the campaign by the sync server's site policy (as
+    /// last fetched), before anything is typed: the steps its site may not record, the entries
+    /// it may not correct or void. Nothing while viewing the past, where nothing is recorded.
+    pub fn apply_policy(&mut self, policy: &SitePolicy) {
+        if self.as_of.is_some() {
+            return;
+        }
+        for check in self.step_checks.iter_mut().filter(|c| c.refused.is_none()) {
+            check.refused = policy.refuse(check.event_type, None).err().map(|r| r.to_string());
+        }
+        for entry in self.events.iter_mut().filter(|e| e.voided.is_none() && !e.resolution_or_newer) {
+            let changed = Some(entry.event.event_type);
+            entry.correct_refused =
+                policy.refuse(EventType::EventCorrected, changed).err().map(|r| r.to_string());
+            if entry.event.event_type != EventType::CampaignCreated {
+                if let Err(refusal) = policy.refuse(EventType::EntryVoided, changed) {
+                    entry.void_refused = Some(refusal.to_string());
+                }
+            }
+        }
     }
 
     /// Marks each entry with the site the sync server attests for it (see
@@ -703,7 +744,8 @@ mod tests {
     }
 
     /// The workbook holds the CSV's rows with typed cells: Excel sorts weights as numbers and
-    /// filters dates as dates, whatever its language.
+    /// filters dates as dates, whatever its language. It is for people: its headings are words,
+    /// and each row names its field by the label the form shows.
     #[test]
     fn the_custody_workbook_holds_typed_values_with_corrections_beside_them() {
         use calamine::{Data, Reader, Xlsx};
@@ -719,26 +761,28 @@ mod tests {
         let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
         let sheet = book.worksheet_range("Chain of custody").unwrap();
         let rows: Vec<Vec<Data>> = sheet.rows().map(<[Data]>::to_vec).collect();
-        let header = rows.iter().position(|r| r[0] == Data::String("campaign_id".into())).unwrap();
+        let header = rows.iter().position(|r| r[0] == Data::String("Campaign id".into())).unwrap();
+        let headings: Vec<String> = rows[header].iter().map(ToString::to_string).collect();
+        assert_eq!(headings, crate::xlsx::CUSTODY_HEADINGS);
         let column = |name: &str| rows[header].iter().position(|c| *c == Data::String(name.into())).unwrap();
         let field = |name: &str| {
-            rows.iter().find(|r| r[column("field")] == Data::String(name.into())).unwrap().clone()
+            rows.iter().find(|r| r[column("Field")] == Data::String(name.into())).unwrap().clone()
         };
-        let weight = field("netWeightKg");
-        assert_eq!(weight[column("recorded_value")], Data::Float(was.as_f64().unwrap()));
-        assert_eq!(weight[column("effective_value")], Data::Float(now));
-        assert_eq!(weight[column("correction_reasons")], Data::String("scale misread".into()));
+        let weight = field("Net weight");
+        assert_eq!(weight[column("Value as recorded")], Data::Float(was.as_f64().unwrap()));
+        assert_eq!(weight[column("Value now")], Data::Float(now));
+        assert_eq!(weight[column("Reasons for the corrections")], Data::String("scale misread".into()));
         assert_eq!(
-            field("carrier")[column("recorded_value")],
+            field("Carrier")[column("Value as recorded")],
             Data::String("=Søren Müller".into()),
             "text stays text, never a formula"
         );
-        let recorded_at = &weight[column("recorded_at")];
+        let recorded_at = &weight[column("Recorded at")];
         let local = inbound.created_at.datetime().with_timezone(&copenhagen).naive_local();
         assert_eq!(calamine::DataType::as_datetime(recorded_at), Some(local), "{recorded_at:?}");
-        assert_eq!(weight[column("utc_offset")], Data::String("UTC+01:00".into()));
+        assert_eq!(weight[column("UTC offset")], Data::String("UTC+01:00".into()));
         let date_field = inbound.event_type.fields().iter().find(|f| f.kind == FieldKind::Date).unwrap();
-        assert!(matches!(field(date_field.name)[column("recorded_value")], Data::DateTime(_)));
+        assert!(matches!(field(date_field.label)[column("Value as recorded")], Data::DateTime(_)));
 
         let training = crate::xlsx::custody_record(&record, &copenhagen, true).unwrap();
         let mut book: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(training)).unwrap();
@@ -791,5 +835,34 @@ mod tests {
         for number in ["-12.5", "-12,5", "3360,2"] {
             assert_eq!(defused(number), number, "a negative number stays a number");
         }
+    }
+
+    /// A void the laptop would refuse is marked before any reason is typed, with the words the
+    /// refusal would have: a step that later steps follow, or another site's step by the
+    /// server's policy. The latest step, and nothing while viewing the past, is marked.
+    #[test]
+    fn a_void_or_correction_that_would_be_refused_says_why_before_any_typing() {
+        let events = campaign_to(3);
+        let mut record = CampaignRecord::of(&events, None, Timestamp::now()).unwrap();
+        let refused = |record: &CampaignRecord, i: usize| record.events[i].void_refused.clone();
+        let inbound = refused(&record, 1).expect("the inbound shipment has steps after it");
+        assert!(inbound.contains("void the later steps first"), "{inbound}");
+        assert_eq!(refused(&record, 3), None, "the latest step may be voided");
+        assert_eq!(refused(&record, 0), None, "the creation is never offered a void");
+        assert!(record.events.iter().all(|e| e.correct_refused.is_none()));
+
+        record.apply_policy(&SitePolicy::default_for("RGE"));
+        let metal = refused(&record, 3).unwrap();
+        assert!(metal.starts_with("site RGE may not void Metal Removal"), "{metal}");
+        let correct = record.events[3].correct_refused.clone().unwrap();
+        assert!(correct.starts_with("site RGE may not correct Metal Removal"), "{correct}");
+        let purification =
+            record.step_checks.iter().find(|c| c.event_type == EventType::PolymerPurificationCompleted);
+        let words = purification.and_then(|c| c.refused.clone()).unwrap();
+        assert!(words.contains("lets site RGE record Manufacturing Start"), "{words}");
+
+        let mut past = CampaignRecord::of(&events, Some(events[2].created_at), Timestamp::now()).unwrap();
+        past.apply_policy(&SitePolicy::default_for("RGE"));
+        assert!(past.events.iter().all(|e| e.void_refused.is_none() && e.correct_refused.is_none()));
     }
 }

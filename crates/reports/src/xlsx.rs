@@ -133,8 +133,32 @@ pub fn period_report(report: &PeriodReport, training: bool) -> Result<Vec<u8>, X
     finish(workbook, training)
 }
 
-/// The workbook of a campaign's chain-of-custody record: the columns of the CSV
-/// ([`CUSTODY_HEADER`]), one row per field of every entry, with recorded and effective values
+/// The custody workbook's column headings: the CSV's columns ([`CUSTODY_HEADER`], names for
+/// programs) in the words of the people who open the workbook, in the same order.
+pub const CUSTODY_HEADINGS: [&str; CUSTODY_HEADER.len()] = [
+    "Campaign id",
+    "LEGO campaign code",
+    "Entry id",
+    "Entry type",
+    "Step",
+    "Recorded at",
+    "UTC offset",
+    "Recorded at (UTC)",
+    "User id",
+    "Recorded by",
+    "Laptop id",
+    "Site (confirmed by the server)",
+    "Field",
+    "Value as recorded",
+    "Value now",
+    "Corrected by (entry ids)",
+    "Reasons for the corrections",
+    "Voided by (entry id)",
+    "Reason for the void",
+];
+
+/// The workbook of a campaign's chain-of-custody record: the columns of the CSV under
+/// [`CUSTODY_HEADINGS`], one row per field of every entry (named by its label), with recorded and effective values
 /// typed (weights and counts as numbers, dates as dates), the recording time in the zone `tz`
 /// beside its offset and the UTC instant.
 pub fn custody_record<Tz: chrono::TimeZone>(
@@ -160,14 +184,15 @@ where
     ws.write_string(3, 0, "Status")?;
     ws.write_string(3, 1, state.status.label())?;
     let header = 5;
-    headings(ws, header, CUSTODY_HEADER, &bold)?;
+    headings(ws, header, CUSTODY_HEADINGS, &bold)?;
     let code = state.lego_campaign_code.as_deref().unwrap_or_default();
     let mut row = header;
     for r in record.custody_rows() {
         row += 1;
         let e = &r.entry.event;
         let local = e.created_at.datetime().with_timezone(tz);
-        let kind = r.entry.fields.iter().find(|f| f.name == r.field).map(|f| f.kind);
+        let spec = r.entry.fields.iter().find(|f| f.name == r.field);
+        let kind = spec.map(|f| f.kind);
         ws.write_string(row, 0, e.stream_id.as_str())?;
         ws.write_string(row, 1, code)?;
         ws.write_string(row, 2, e.id.as_str())?;
@@ -180,7 +205,7 @@ where
         ws.write_string(row, 9, &r.entry.recorded_by_name)?;
         ws.write_string(row, 10, e.device_id.as_str())?;
         ws.write_string(row, 11, r.entry.site.as_deref().unwrap_or_default())?;
-        ws.write_string(row, 12, &r.field)?;
+        ws.write_string(row, 12, spec.map_or(r.field.as_str(), |f| f.label))?;
         value(ws, row, 13, r.recorded, kind, &day)?;
         value(ws, row, 14, r.effective, kind, &day)?;
         ws.write_string(row, 15, r.correction_ids())?;

@@ -13,7 +13,9 @@ use pluto_domain::anomaly::AnomalyKind;
 use pluto_domain::correction::{build_correction, check_correction, check_void, no_entry_to_void};
 use pluto_domain::event::{Event, STREAM_TYPE_CAMPAIGN};
 use pluto_domain::field::FieldError;
-use pluto_domain::fold::{can_continue, check_next, check_review, continue_projection, fold_projection};
+use pluto_domain::fold::{
+    can_continue, check_next, check_no_new_anomaly, check_review, continue_projection, fold_projection,
+};
 use pluto_domain::ids::{CampaignId, EventId, UserId};
 use pluto_domain::refusal::Refusal;
 use pluto_domain::registry::fields::unknown_field_error;
@@ -173,11 +175,7 @@ impl Store {
                 }),
                 _ => None,
             };
-            policy.check(draft.event_type, acts_on).map_err(|message| Refusal::NotThisSite {
-                site: policy.site.clone(),
-                message,
-                allowed: policy.allowed_in_words(),
-            })?;
+            policy.refuse(draft.event_type, acts_on)?;
         }
         let campaign_id = match (&draft.campaign_id, draft.event_type) {
             (Some(id), _) => id.clone(),
@@ -292,30 +290,7 @@ impl Store {
                 fold_projection(&events).expect("at least one event")
             }
         };
-        // Strict entry never adds an anomaly; the explicit checks above say why in detail, this
-        // catches any rule they do not cover (for instance a corrected date that now contradicts
-        // another step).
-        let known = before.as_ref().map_or(&[][..], |s| &s.anomalies[..]);
-        // An entry that takes a step from one recorded ahead of its time leaves that one without
-        // effect: its new anomaly says so, and is no reason to refuse.
-        let superseded: Vec<&EventId> = known
-            .iter()
-            .filter(|k| k.resolved && k.kind.is_out_of_order() && k.event_type == event.event_type)
-            .map(|k| &k.event_id)
-            .collect();
-        let arisen = state.anomalies.iter().filter(|a| !a.resolved && !superseded.contains(&&a.event_id));
-        if let Some(new) = arisen.into_iter().find(|a| !known.iter().any(|k| k.same_as(a))) {
-            let message = if event.event_type == EventType::EntryVoided {
-                format!(
-                    "voiding this entry would leave the campaign out of order ({}: {}); void the later steps first",
-                    new.event_type.label(),
-                    new.message
-                )
-            } else {
-                new.message.clone()
-            };
-            return Err(Refusal::Inconsistent { field: None, message }.into());
-        }
+        check_no_new_anomaly(before.as_ref(), &state, event.event_type)?;
         let seq = {
             let mut insert = insert_statement(&tx)?;
             let text = RowText {

@@ -29,6 +29,9 @@ pub struct StepOffer {
     pub mine: Vec<pluto_domain::registry::EventType>,
     /// The other sites' steps (refused at entry once the server's policy is known).
     pub others: Vec<pluto_domain::registry::EventType>,
+    /// Why this laptop would refuse to create a campaign, in words: the server's site policy,
+    /// once known, leaves creating campaigns to another site. `None` when it may.
+    pub create_refused: Option<String>,
 }
 
 /// How a server begins its refusal of an event type it does not know ([`pluto_domain::registry::EventType::parse`]'s
@@ -341,9 +344,12 @@ impl Store {
 
     /// Remembers the sync server's site policy for this laptop's token, so that entry refuses
     /// what the server would refuse ([`Store::record`]).
-    pub fn set_site_policy(&mut self, policy: &SitePolicy) -> Result<()> {
+    /// Returns whether it differs from the policy kept before (what entry may record changed).
+    pub fn set_site_policy(&mut self, policy: &SitePolicy) -> Result<bool> {
+        let changed = site_policy(&self.conn)?.as_ref() != Some(policy);
         let text = serde_json::to_string(policy).map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
-        set_meta(&self.conn, SITE_POLICY, Some(&text))
+        set_meta(&self.conn, SITE_POLICY, Some(&text))?;
+        Ok(changed)
     }
 
     /// The sync server's site policy for this laptop, as last fetched; `None` before the first
@@ -355,13 +361,31 @@ impl Store {
     /// The steps to offer first: those the server's policy lets this laptop's token record, or,
     /// before the first sync with a server, those the default policy gives `profile_site`.
     pub fn step_offer(&self, profile_site: &str) -> Result<StepOffer> {
-        let policy = self.site_policy()?.unwrap_or_else(|| SitePolicy::default_for(profile_site));
+        let server = self.site_policy()?;
+        let create_refused = server.as_ref().and_then(|policy| {
+            let create = pluto_domain::registry::EventType::CampaignCreated;
+            let message = policy.check(create, None).err()?;
+            let creators: Vec<&str> = policy
+                .sites
+                .iter()
+                .filter(|(_, types)| types.iter().any(|t| t == create.as_str()))
+                .map(|(site, _)| site.as_str())
+                .collect();
+            Some(match creators[..] {
+                [] => message,
+                _ => format!(
+                    "{message}; campaigns are created at {} and arrive here with sync",
+                    creators.join(", ")
+                ),
+            })
+        });
+        let policy = server.unwrap_or_else(|| SitePolicy::default_for(profile_site));
         let steps = pluto_domain::registry::EventType::STEPS
             .iter()
             .copied()
             .filter(|t| *t != pluto_domain::registry::EventType::CampaignCreated);
         let (mine, others) = steps.partition(|t| policy.check(*t, None).is_ok());
-        Ok(StepOffer { site: policy.site, mine, others })
+        Ok(StepOffer { site: policy.site, mine, others, create_refused })
     }
 
     /// Offers again the events the server refused because it did not know their type or

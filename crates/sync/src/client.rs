@@ -126,6 +126,9 @@ pub struct SyncReport {
     pub pull_refused: usize,
     /// The server's completeness figure for this laptop.
     pub device: Option<DeviceStatus>,
+    /// Whether the server's site policy for this laptop differs from the one kept before: what
+    /// this laptop may record changed, so views that mark refused actions are out of date.
+    pub policy_changed: bool,
 }
 
 /// A connection to one sync server with one device token.
@@ -339,7 +342,7 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
     store.retry_refusals_the_server_now_reads(&health.event_types)?;
     // What this laptop's site may record, for entry to refuse what the server would.
     if let Some(policy) = client.policy()? {
-        store.set_site_policy(&policy)?;
+        report.policy_changed = store.set_site_policy(&policy)?;
     }
     loop {
         let batch = store.unsynced(PUSH_BATCH)?;

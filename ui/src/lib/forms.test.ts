@@ -32,13 +32,13 @@ describe("entry forms", () => {
       kind: "refused",
       message: "…",
       problems: [
-        { field: "netWeightKg", message: "must not exceed grossWeightKg (1000)" },
+        { field: "netWeightKg", message: "must not exceed the gross weight (1000)" },
         { field: "changes.outputWeightKg.now", message: "expected a weight" },
         { field: "legoCampaignCode", message: "required" },
       ],
     };
     const byField = problemsByField(error, ["netWeightKg", "now"]);
-    expect(byField.netWeightKg).toBe("must not exceed grossWeightKg (1000)");
+    expect(byField.netWeightKg).toBe("must not exceed the gross weight (1000)");
     expect(byField.now).toBe("expected a weight");
     expect(byField[""]).toBe("legoCampaignCode: required");
     // A form with an input per field takes a correction's refusal at that field.

@@ -49,8 +49,8 @@ export function startValues(fields: FieldSpec[], defaults: Partial<Record<string
   return start;
 }
 
-/** The handling loss a step's starting and output weights give, while they are typed; null
- *  until both read as numbers. */
+/** The process loss a step's starting and output weights give (what the step itself lost, not
+ *  the handling loss between steps), while they are typed; null until both read as numbers. */
 export function liveLoss(values: Record<string, unknown>, loc = locale()): { kg: number; share: number } | null {
   const read = (v: unknown) => {
     const text = numberText(inputText(v), loc);

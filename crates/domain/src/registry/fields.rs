@@ -188,7 +188,15 @@ impl FieldKind {
         match self {
             Self::Text => Ok(Value::String(text.to_owned())),
             Self::Weight | Self::Hours => {
-                let x: f64 = t.parse().map_err(|_| bad())?;
+                // A decimal comma (as Danish and German laptops write numbers) is read by the
+                // window, which knows the locale; here it is ambiguous (4,060 may be thousands).
+                let comma = || match t.replace(',', ".").parse::<f64>() {
+                    Ok(_) if t.matches(',').count() == 1 => {
+                        format!("{}; write decimals with a point: {}", bad(), t.replace(',', "."))
+                    }
+                    _ => bad(),
+                };
+                let x: f64 = t.parse().map_err(|_| comma())?;
                 serde_json::Number::from_f64(x).map(Value::Number).ok_or_else(bad)
             }
             Self::Quantity => t.parse::<u32>().map(Value::from).map_err(|_| bad()),

@@ -130,7 +130,7 @@ impl PayloadType for InboundShipment {
             return Err(FieldError::new(
                 "netWeightKg",
                 format!(
-                    "must not exceed grossWeightKg ({} kg), got {} kg",
+                    "must not exceed the gross weight ({} kg), got {} kg",
                     self.gross_weight_kg, self.net_weight_kg
                 ),
             ));
@@ -140,13 +140,13 @@ impl PayloadType for InboundShipment {
             if abs > self.net_weight_kg {
                 return Err(FieldError::new(
                     "estimatedAbsKg",
-                    format!("must not exceed netWeightKg ({} kg), got {abs} kg", self.net_weight_kg),
+                    format!("must not exceed the net weight ({} kg), got {abs} kg", self.net_weight_kg),
                 ));
             }
         }
         required_text("carrier", &self.carrier)?;
         required_text("trackingRef", &self.tracking_ref)?;
-        not_before("arrivalDate", self.arrival_date, "shipDate", self.ship_date)
+        not_before("arrivalDate", self.arrival_date, "the ship date", self.ship_date)
     }
 }
 
@@ -220,7 +220,7 @@ macro_rules! processing_step {
                     return Err(FieldError::new(
                         "outputWeightKg",
                         format!(
-                            "must not exceed startingWeightKg ({} kg): a process cannot add material, got {} kg",
+                            "must not exceed the starting weight ({} kg): a process cannot add material, got {} kg",
                             self.starting_weight_kg, self.output_weight_kg
                         ),
                     ));
@@ -343,7 +343,7 @@ impl PayloadType for TransferToRge {
         required_text("trackingRef", &self.tracking_ref)?;
         required_text("carrier", &self.carrier)?;
         if let Some(received) = self.received_date {
-            not_before("receivedDate", received, "shipDate", self.ship_date)?;
+            not_before("receivedDate", received, "the ship date", self.ship_date)?;
         }
         match self.received_weight_kg {
             Some(w) => weight("receivedWeightKg", w),
@@ -457,7 +457,7 @@ impl PayloadType for ReturnToLego {
         required_text("trackingRef", &self.tracking_ref)?;
         required_text("carrier", &self.carrier)?;
         if let Some(received) = self.received_date {
-            not_before("receivedDate", received, "shipDate", self.ship_date)?;
+            not_before("receivedDate", received, "the ship date", self.ship_date)?;
         }
         quantity("quantity", self.quantity)
     }
@@ -887,6 +887,7 @@ fn quantity(field: &str, value: u32) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// `field` (`later`) is not before `earlier`, which the message names in words (`other`).
 fn not_before(field: &str, later: IsoDate, other: &str, earlier: IsoDate) -> Result<(), FieldError> {
     if later < earlier {
         return Err(FieldError::new(field, format!("must be on or after {other} ({earlier}), got {later}")));

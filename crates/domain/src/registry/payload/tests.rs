@@ -133,7 +133,7 @@ fn weights_must_be_positive_and_consistent() {
     v["grossWeightKg"] = json!(1900);
     let err = refused(t, v.clone());
     assert_eq!(err.field, "netWeightKg");
-    assert_eq!(err.message, "must not exceed grossWeightKg (1900 kg), got 2000 kg");
+    assert_eq!(err.message, "must not exceed the gross weight (1900 kg), got 2000 kg");
     v["grossWeightKg"] = json!(2100);
     v["estimatedAbsKg"] = json!(2050);
     assert_eq!(refused(t, v).field, "estimatedAbsKg");
@@ -143,7 +143,7 @@ fn weights_must_be_positive_and_consistent() {
     v["outputWeightKg"] = json!(v["startingWeightKg"].as_f64().unwrap() + 1.0);
     let err = refused(g, v);
     assert_eq!(err.field, "outputWeightKg");
-    assert!(err.message.starts_with("must not exceed startingWeightKg"), "{err}");
+    assert!(err.message.starts_with("must not exceed the starting weight"), "{err}");
     assert_eq!(refused(g, with(g, "processHours", json!(0))).field, "processHours");
 
     let tr = EventType::TransferToRgeRecorded;
@@ -186,7 +186,7 @@ fn dates_are_iso_dates_in_order() {
     v["arrivalDate"] = json!("2026-02-04");
     let err = refused(t, v);
     assert_eq!(err.field, "arrivalDate");
-    assert_eq!(err.message, "must be on or after shipDate (2026-02-05), got 2026-02-04");
+    assert_eq!(err.message, "must be on or after the ship date (2026-02-05), got 2026-02-04");
 
     for t in [EventType::TransferToRgeRecorded, EventType::ReturnToLegoRecorded] {
         let mut v = sample(t);
@@ -250,6 +250,10 @@ fn corrections_are_checked_for_shape() {
 fn typed_input_is_read_by_field_kind() {
     assert_eq!(FieldKind::Weight.parse_input(true, " 9800.5 ").unwrap(), json!(9800.5));
     assert!(FieldKind::Weight.parse_input(true, "9,800").is_err());
+    // A decimal comma typed at the command line is refused with the way to write it.
+    let comma = FieldKind::Weight.parse_input(true, "4060,2").unwrap_err();
+    assert!(comma.ends_with(r#"got "4060,2"; write decimals with a point: 4060.2"#), "{comma}");
+    assert!(!FieldKind::Weight.parse_input(true, "4,060,2").unwrap_err().contains("point"));
     assert_eq!(FieldKind::Quantity.parse_input(true, "120").unwrap(), json!(120));
     assert!(FieldKind::Quantity.parse_input(true, "1.5").is_err());
     assert_eq!(FieldKind::Date.parse_input(true, "2026-02-03").unwrap(), json!("2026-02-03"));
