@@ -93,9 +93,13 @@ impl Vocabulary {
 /// event type names (`GranulationCompleted`), field names (`netWeightKg`) and stored codes
 /// (`granulation_complete`, `skipped_steps`). What the window, the documents and the messages show a coordinator holds
 /// none of them unless asked for (a "Details" disclosure); tests check what is shown with it.
+/// File paths and addresses (anything with a slash) are the machine's names, not the code's, and
+/// are left out.
 pub fn developer_words(text: &str) -> Vec<&str> {
     let id_prefixes = [CampaignId::PREFIX, EventId::PREFIX, DeviceId::PREFIX, "usr_"];
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+    text.split_whitespace()
+        .filter(|chunk| !chunk.contains(['/', '\\']))
+        .flat_map(|chunk| chunk.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')))
         .filter(|word| {
             let id = id_prefixes.iter().any(|p| word.len() > p.len() && word.starts_with(p));
             let code = word.contains('_')
@@ -119,7 +123,8 @@ mod tests {
         let event = EventId::generate(std::time::SystemTime::now());
         let text = format!(
             "Granulation of 3 Dec by Ana Jensen ({event}); GranulationCompleted, skipped_steps and \
-             granulation_complete; usr_ana.jensen; netWeightKg; a 4 060,2 kg net weight, well_ no: _x"
+             granulation_complete; usr_ana.jensen; netWeightKg; a 4 060,2 kg net weight, well_ no: _x; \
+             saved to /tmp/tmpwmgtAR/custody_LEGO.pdf or C:\\Users\\ana\\pluto_db at http://127.0.0.1/v1/x_y"
         );
         let found = developer_words(&text);
         assert_eq!(
