@@ -205,6 +205,11 @@ export type AnomalyKind =
 "after_completion" | 
 /**  Dates that contradict each other across steps (manufacturing ends before it starts). */
 "inconsistent_dates" | 
+/**
+ *  A step that took in more weight than the campaign had before it, beyond the tolerance
+ *  ([`crate::fold::MASS_TOLERANCE`]): material cannot appear between two steps.
+ */
+"implausible_weight" | 
 /**  A correction of an event this campaign does not hold. */
 "correction_of_unknown_event" | 
 /**  A correction of a correction. */
@@ -720,6 +725,21 @@ export type Home = {
 	work: Work,
 };
 
+/**
+ *  A loss below zero in one campaign's figures of the period: material appeared where the
+ *  chain's physics rule it out (a step's output above its input, a yield over 100 %; a step
+ *  taking in more than the one before put out). Entry refuses these now; older entries and
+ *  entries from elsewhere can still hold them, and the report says so instead of netting them.
+ */
+export type Implausible = {
+	/**  Index into [`PeriodReport::campaigns`]. */
+	campaign: number,
+	/**  The figure (`Process loss in Granulation`). */
+	label: string,
+	/**  Kilograms, below zero. */
+	kg: number | null,
+};
+
 /**  A calendar date written strictly as `YYYY-MM-DD` (chrono alone also accepts `2026-2-1`). */
 export type IsoDate = string;
 
@@ -862,6 +882,8 @@ export type PeriodReport = {
 	 *  opening.
 	 */
 	restated: Restatement[],
+	/**  The losses below zero the period's figures hold, each by campaign (see [`Implausible`]). */
+	implausible: Implausible[],
 	/**  Every campaign a figure draws on. */
 	campaigns: CampaignRef[],
 };

@@ -263,12 +263,14 @@ impl CampaignSim {
         let known = &self.known[target];
         let number = |field: &str| known.data.get(field).and_then(Value::as_f64).unwrap_or(1.0);
         let (field, now): (&'static str, Value) = match known.event_type {
+            // Weights are corrected upwards, a little: a lower weight than the next step took in
+            // would be refused (material cannot appear between two steps).
             EventType::InboundShipmentRecorded => {
-                let net = tenths(number("netWeightKg") * 0.99);
-                if net >= number("estimatedAbsKg") {
+                let net = tenths(number("netWeightKg") * 1.002);
+                if net <= number("grossWeightKg") {
                     ("netWeightKg", json!(net))
                 } else {
-                    // Net weight may not drop below the estimated ABS content.
+                    // Net weight may not exceed the gross weight.
                     ("grossWeightKg", json!(tenths(number("grossWeightKg") + 1.5)))
                 }
             }
@@ -276,7 +278,13 @@ impl CampaignSim {
             | EventType::MetalRemovalCompleted
             | EventType::PolymerPurificationCompleted
             | EventType::ExtrusionCompleted => {
-                ("outputWeightKg", json!(tenths(number("outputWeightKg") * 0.99)))
+                let output = tenths(number("outputWeightKg") * 1.002);
+                if output <= number("startingWeightKg") {
+                    ("outputWeightKg", json!(output))
+                } else {
+                    // A process cannot put out more than it took in.
+                    ("processHours", json!(tenths(number("processHours") + 0.5)))
+                }
             }
             EventType::TransferToRgeRecorded => {
                 ("receivedWeightKg", json!(tenths(number("receivedWeightKg") * 0.99)))

@@ -617,6 +617,22 @@ pub fn period_report_text(report: &PeriodReport, campaigns: bool) -> String {
     }
     row("=", "In process at the end", false, &report.closing);
     let _ = writeln!(text, "\nBalance check (start + in - lost - out - end): {:.1} kg", report.imbalance());
+    if !report.implausible.is_empty() {
+        let _ = writeln!(
+            text,
+            "\nImplausible: losses below zero (material appeared), counted above as recorded:"
+        );
+        for f in &report.implausible {
+            let c = &report.campaigns[f.campaign as usize];
+            let _ = writeln!(
+                text,
+                "  {} {}: {:.1} kg",
+                c.code.as_deref().unwrap_or(c.id.as_str()),
+                f.label,
+                f.kg
+            );
+        }
+    }
     if !report.restated.is_empty() {
         let _ = writeln!(
             text,

@@ -29,6 +29,9 @@ pub enum AnomalyKind {
     AfterCompletion,
     /// Dates that contradict each other across steps (manufacturing ends before it starts).
     InconsistentDates,
+    /// A step that took in more weight than the campaign had before it, beyond the tolerance
+    /// ([`crate::fold::MASS_TOLERANCE`]): material cannot appear between two steps.
+    ImplausibleWeight,
     /// A correction of an event this campaign does not hold.
     CorrectionOfUnknownEvent,
     /// A correction of a correction.
@@ -56,6 +59,7 @@ impl AnomalyKind {
             Self::DuplicateStep => "duplicate_step",
             Self::AfterCompletion => "after_completion",
             Self::InconsistentDates => "inconsistent_dates",
+            Self::ImplausibleWeight => "implausible_weight",
             Self::CorrectionOfUnknownEvent => "correction_of_unknown_event",
             Self::CorrectionOfCorrection => "correction_of_correction",
             Self::CorrectionTypeMismatch => "correction_type_mismatch",
@@ -86,6 +90,7 @@ impl AnomalyKind {
             Self::DuplicateStep => "Compare both entries; correct the first one if the second holds the right values.",
             Self::AfterCompletion => "The campaign was already completed; correct the completed campaign's events instead.",
             Self::InconsistentDates => "Correct the wrong date so that the steps follow each other.",
+            Self::ImplausibleWeight => "Correct whichever weight is wrong: this step's starting weight, or the output of the step before it.",
             Self::CorrectionOfUnknownEvent => "Sync to fetch the corrected event; if it never arrives the correction was made on the wrong campaign.",
             Self::CorrectionOfCorrection => "Correct the original event instead.",
             Self::CorrectionTypeMismatch => "Record the correction again against the right event.",
@@ -170,6 +175,7 @@ mod tests {
             DuplicateStep,
             AfterCompletion,
             InconsistentDates,
+            ImplausibleWeight,
             CorrectionOfUnknownEvent,
             CorrectionOfCorrection,
             CorrectionTypeMismatch,

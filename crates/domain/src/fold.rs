@@ -36,6 +36,16 @@ use crate::registry::step::Meta;
 use crate::registry::{CampaignStatus, EventType, Payload};
 use crate::time::{IsoDate, Timestamp};
 
+/// How much more weight a step may take in than the campaign weighed before it (0.5 %, the ISCC
+/// tolerance between book and physical quantities): scales differ a little, material does not
+/// appear between two steps. Fixed here, so that every laptop and the server judge an entry alike.
+pub const MASS_TOLERANCE: f64 = 0.005;
+
+/// Whether `taken_in` kg exceeds `before` kg by more than [`MASS_TOLERANCE`].
+fn beyond_tolerance(taken_in: f64, before: f64) -> bool {
+    taken_in > before * (1.0 + MASS_TOLERANCE) + 1e-9
+}
+
 /// How much a fold keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Detail {
@@ -324,6 +334,18 @@ fn settle(
     let mut latest = creation;
     for rank in taken + 1..=reached {
         let k = chosen[&rank];
+        let taken_in = entries[k].payload.as_ref().and_then(|p| p.flow().kg_in);
+        if let (Some(taken_in), Some(before)) = (taken_in, st.current_weight_kg) {
+            if beyond_tolerance(taken_in, before) {
+                let message = format!(
+                    "it took in {taken_in} kg, more than the {before} kg the campaign weighed before it (over the {} % \
+                     tolerance): material cannot appear between two steps",
+                    MASS_TOLERANCE * 100.0
+                );
+                let entry = &entries[k];
+                noted.push((entry.index, anomaly(entry.event, AnomalyKind::ImplausibleWeight, message)));
+            }
+        }
         apply_step(st, &mut entries[k], effective, detail);
         let (index, event) = (entries[k].index, entries[k].event);
         since = Some(since.map_or(event.created_at, |s| s.max(event.created_at)));
@@ -568,6 +590,20 @@ pub fn check_next(
     payload: &Payload,
 ) -> Result<(), Refusal> {
     check_step(campaign_id, state, payload.event_type())?;
+    if let (Some(taken_in), Some(before)) = (payload.flow().kg_in, state.and_then(|st| st.current_weight_kg))
+    {
+        if beyond_tolerance(taken_in, before) {
+            return Err(FieldError::new(
+                payload.weight_in_field().unwrap_or("data"),
+                format!(
+                    "must not exceed the campaign's current weight ({before} kg) by more than {} %, got {taken_in} kg: \
+                     weigh again, or first correct the output of the step before it",
+                    MASS_TOLERANCE * 100.0
+                ),
+            )
+            .into());
+        }
+    }
     if let (Payload::ManufacturingCompleted(p), Some(start)) =
         (payload, state.and_then(|st| st.manufacturing_start_date))
     {

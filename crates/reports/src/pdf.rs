@@ -292,6 +292,23 @@ where
         Font::Regular,
         &format!("Balance check (start + in - lost - out - end): {}", amount(report.imbalance(), false)),
     );
+    if !report.implausible.is_empty() {
+        doc.heading("Implausible figures");
+        doc.paragraph(
+            Font::Regular,
+            "Losses below zero: material appeared where it cannot. They are counted above as recorded; \
+             correct the weights behind them.",
+        );
+        for f in &report.implausible {
+            let campaign = &report.campaigns[f.campaign as usize];
+            doc.indented(&format!(
+                "{} {}: {}",
+                campaign.code.as_deref().unwrap_or(campaign.id.as_str()),
+                f.label,
+                amount(f.kg, false)
+            ));
+        }
+    }
     if !report.restated.is_empty() {
         doc.heading("Restated after the period closed");
         for r in &report.restated {

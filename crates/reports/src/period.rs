@@ -358,6 +358,8 @@ pub struct Share {
     /// Index into [`PeriodReport::campaigns`].
     pub campaign: u32,
     /// Its amount.
+    #[serde(serialize_with = "in_tenths")]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub amount: f64,
 }
 
@@ -367,9 +369,24 @@ pub struct Share {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Figure {
     /// The sum.
+    #[serde(serialize_with = "in_tenths")]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub total: f64,
     /// Each campaign's part, largest first.
     pub campaigns: Vec<Share>,
+}
+
+/// `kg` to the domain's precision, a tenth of a kilogram (counts of parts are whole already):
+/// sums of weights carry binary noise (`1166.6000000000004`) that no output shows. Figures are
+/// kept exact and rounded where they are written, so that the report's sums and its balance
+/// check are not thrown off by rounding. Never `-0.0`, which prints as "-0.0".
+pub fn tenths(kg: f64) -> f64 {
+    (kg * 10.0).round() / 10.0 + 0.0
+}
+
+/// Writes a figure in kilograms to a tenth ([`tenths`]).
+fn in_tenths<S: serde::Serializer>(kg: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(tenths(*kg))
 }
 
 impl Figure {
@@ -415,6 +432,24 @@ pub struct Restatement {
     pub amendment: Amendment,
 }
 
+/// A loss below zero in one campaign's figures of the period: material appeared where the
+/// chain's physics rule it out (a step's output above its input, a yield over 100 %; a step
+/// taking in more than the one before put out). Entry refuses these now; older entries and
+/// entries from elsewhere can still hold them, and the report says so instead of netting them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Implausible {
+    /// Index into [`PeriodReport::campaigns`].
+    pub campaign: u32,
+    /// The figure (`Process loss in Granulation`).
+    pub label: String,
+    /// Kilograms, below zero.
+    #[serde(serialize_with = "in_tenths")]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
+    pub kg: f64,
+}
+
 /// The mass balance of a period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -433,6 +468,8 @@ pub struct PeriodReport {
     /// Corrections and voids recorded after the period closed that change its figures or its
     /// opening.
     pub restated: Vec<Restatement>,
+    /// The losses below zero the period's figures hold, each by campaign (see [`Implausible`]).
+    pub implausible: Vec<Implausible>,
     /// Every campaign a figure draws on.
     pub campaigns: Vec<CampaignRef>,
 }
@@ -468,6 +505,7 @@ pub struct PeriodReportBuilder {
     closing: BTreeMap<u32, f64>,
     lines: BTreeMap<Measure, BTreeMap<u32, f64>>,
     restated: Vec<Restatement>,
+    implausible: Vec<Implausible>,
 }
 
 impl PeriodReportBuilder {
@@ -481,6 +519,7 @@ impl PeriodReportBuilder {
             closing: BTreeMap::new(),
             lines: BTreeMap::new(),
             restated: Vec::new(),
+            implausible: Vec::new(),
         }
     }
 
@@ -508,6 +547,13 @@ impl PeriodReportBuilder {
             }
             *self.lines.entry(m.measure).or_default().entry(index).or_default() += m.amount;
             drawn_on = true;
+            if role == Role::Lost && m.amount < -0.05 {
+                self.implausible.push(Implausible {
+                    campaign: index,
+                    label: m.measure.label(),
+                    kg: m.amount,
+                });
+            }
         }
         // Rounding noise of a campaign that is through the chain is not material in process.
         let tidy = |kg: f64| if kg.abs() < 1e-6 { 0.0 } else { kg };
@@ -564,6 +610,7 @@ impl PeriodReportBuilder {
             lines,
             closing: Figure::from_shares(self.closing),
             restated: self.restated,
+            implausible: self.implausible,
             campaigns: self.campaigns,
         }
     }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use pluto_domain::time::parse_date;
 
-use crate::period::{PeriodReport, Role};
+use crate::period::{tenths, PeriodReport, Role};
 use crate::record::{CampaignRecord, CUSTODY_HEADER, TRAINING_LINE};
 use pluto_domain::registry::fields::FieldKind;
 use pluto_domain::time::Timestamp;
@@ -32,8 +32,9 @@ pub fn period_report(report: &PeriodReport, training: bool) -> Result<Vec<u8>, X
     let parts = Format::new().set_num_format(PARTS);
     let day = Format::new().set_num_format(DAY);
     let instant = Format::new().set_num_format(INSTANT);
+    // Kilograms to a tenth, as the domain records them: no sum's binary noise reaches a cell.
     let amount = |ws: &mut Worksheet, row: u32, col: u16, value: f64, is_parts: bool| {
-        ws.write_number_with_format(row, col, value, if is_parts { &parts } else { &kg }).map(|_| ())
+        ws.write_number_with_format(row, col, tenths(value), if is_parts { &parts } else { &kg }).map(|_| ())
     };
     let mut workbook = Workbook::new();
 
@@ -108,6 +109,22 @@ pub fn period_report(report: &PeriodReport, training: bool) -> Result<Vec<u8>, X
     }
     ws.set_freeze_panes(1, 0)?;
     for (col, width) in [(0, 46.0), (1, 18.0), (2, 9.0), (3, 7.0), (4, 14.0), (5, 32.0)] {
+        ws.set_column_width(col, width)?;
+    }
+
+    let ws = workbook.add_worksheet().set_name("Implausible")?;
+    headings(ws, 0, ["Campaign", "Figure", "kg"], &bold)?;
+    if report.implausible.is_empty() {
+        ws.write_string(1, 0, "No loss below zero: no material appeared in this period's figures.")?;
+    }
+    for (i, f) in report.implausible.iter().enumerate() {
+        let row = i as u32 + 1;
+        let campaign = &report.campaigns[f.campaign as usize];
+        ws.write_string(row, 0, campaign.code.as_deref().unwrap_or(campaign.id.as_str()))?;
+        ws.write_string(row, 1, &f.label)?;
+        amount(ws, row, 2, f.kg, false)?;
+    }
+    for (col, width) in [(0, 18.0), (1, 40.0), (2, 12.0)] {
         ws.set_column_width(col, width)?;
     }
 

@@ -570,3 +570,53 @@ fn unreadable_payloads_are_anomalies_not_failures() {
     assert_eq!(st.event_count, 3);
     assert_eq!(g.kinds(), [AnomalyKind::InvalidPayload, AnomalyKind::InvalidPayload]);
 }
+
+/// Material cannot appear between two steps: a starting weight above the campaign's weight by
+/// more than the tolerance is refused at entry with both figures, and, arriving from another
+/// laptop, is kept as an anomaly that a correction of the wrong weight resolves.
+#[test]
+fn a_step_taking_in_more_than_the_campaign_weighed_is_refused_or_an_anomaly() {
+    let mut g = Given::at(CampaignStatus::GranulationComplete);
+    let before = g.state().current_weight_kg.unwrap();
+    let mut granted = g.sample.payload(EventType::MetalRemovalCompleted).unwrap();
+    // Within the tolerance (0.5 %): scales differ a little.
+    granted["startingWeightKg"] = json!(before * 1.004);
+    granted["outputWeightKg"] = json!(before);
+    let within = Payload::parse(EventType::MetalRemovalCompleted, &granted).unwrap();
+    assert!(check_next(&g.campaign, Some(&g.state()), &within).is_ok());
+
+    let mut heavy = granted.clone();
+    heavy["startingWeightKg"] = json!(before * 1.01);
+    let refused = check_next(
+        &g.campaign,
+        Some(&g.state()),
+        &Payload::parse(EventType::MetalRemovalCompleted, &heavy).unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(refused.field(), Some("startingWeightKg"));
+    let words = refused.to_string();
+    assert!(words.contains(&format!("current weight ({before} kg)")) && words.contains("0.5 %"), "{words}");
+    assert!(words.contains(&format!("got {} kg", before * 1.01)), "{words}");
+
+    // The same entry pulled from another laptop takes effect, and says what is wrong.
+    let id = g.record(EventType::MetalRemovalCompleted, heavy);
+    let st = g.state();
+    assert_eq!(st.status, CampaignStatus::MetalRemovalComplete);
+    assert_eq!(g.kinds(), [AnomalyKind::ImplausibleWeight]);
+    assert!(st.anomalies[0].message.contains("material cannot appear"), "{}", st.anomalies[0].message);
+    // Correcting the starting weight resolves it.
+    g.correct(&id, "startingWeightKg", json!(before * 1.01), json!(before));
+    assert!(g.kinds().is_empty(), "{:?}", g.state().anomalies);
+}
+
+/// The transfer's received weight is held to the extrusion's output the same way.
+#[test]
+fn a_received_weight_above_the_extruded_is_refused_beside_its_field() {
+    let g = Given::at(CampaignStatus::EchaApproved);
+    let before = g.state().current_weight_kg.unwrap();
+    let mut transfer = g.sample.payload(EventType::TransferToRgeRecorded).unwrap();
+    transfer["receivedWeightKg"] = json!(before + 100.0);
+    let payload = Payload::parse(EventType::TransferToRgeRecorded, &transfer).unwrap();
+    let refused = check_next(&g.campaign, Some(&g.state()), &payload).unwrap_err();
+    assert_eq!(refused.field(), Some("receivedWeightKg"));
+}

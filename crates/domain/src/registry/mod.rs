@@ -302,6 +302,13 @@ macro_rules! event_registry {
                 }
             }
 
+            /// The field the weight it takes in comes from ([`PayloadType::WEIGHT_IN`]).
+            pub fn weight_in_field(&self) -> Option<&'static str> {
+                match self {
+                    $($(#[cfg($cfg)])? Self::$variant(_) => <$payload as PayloadType>::WEIGHT_IN,)*
+                }
+            }
+
             /// What the entry moves ([`PayloadType::flow`]).
             pub fn flow(&self) -> flow::Flow {
                 match self {

@@ -28,6 +28,10 @@ pub trait PayloadType: Serialize + DeserializeOwned {
     /// Its fields, in the spec's order.
     const FIELDS: &'static [FieldSpec];
 
+    /// The field its flow's weight taken in comes from (`startingWeightKg`), where a refusal of
+    /// that weight is shown; `None` for entries that take no weight in.
+    const WEIGHT_IN: Option<&'static str> = None;
+
     /// Checks the rules that need no other event: non-blank required text, positive finite
     /// weights, net ≤ gross, output ≤ starting, date order within the payload, positive
     /// quantities.
@@ -202,6 +206,7 @@ macro_rules! processing_step {
 
         impl PayloadType for $name {
             const FIELDS: &'static [FieldSpec] = &$fields;
+            const WEIGHT_IN: Option<&'static str> = Some("startingWeightKg");
 
             fn flow(&self) -> Flow {
                 Flow {
@@ -330,6 +335,7 @@ impl PayloadType for TransferToRge {
         f("receivedDate", FieldKind::Date, false, "Received date"),
         f("receivedWeightKg", FieldKind::Weight, false, "Received weight"),
     ];
+    const WEIGHT_IN: Option<&'static str> = Some("receivedWeightKg");
 
     fn happened_on(&self) -> Option<IsoDate> {
         Some(self.ship_date)

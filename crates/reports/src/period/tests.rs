@@ -399,3 +399,46 @@ proptest! {
         }
     }
 }
+
+/// A loss below zero that older entries still hold (a granulation that took in more than the
+/// inbound shipment brought) is named by the report, not netted away silently; the balance
+/// still closes.
+#[test]
+fn a_loss_below_zero_is_flagged_as_implausible() {
+    let mut h = History::new("LEGO-X", "PCR", "2026-03-01");
+    h.inbound("2026-03-10", 1000.0);
+    h.process("2026-03-20", EventType::GranulationCompleted, 1100.0, 1050.0);
+    let q1 = report(q("2026-Q1"), Scope::default(), &[(&h, "LEGO-X", MaterialType::Pcr)]);
+    assert_eq!(q1.implausible.len(), 1, "{:?}", q1.implausible);
+    let flag = &q1.implausible[0];
+    assert_eq!(flag.label, "Handling loss before Granulation");
+    assert_close(flag.kg, -100.0);
+    assert_eq!(q1.campaigns[flag.campaign as usize].code.as_deref(), Some("LEGO-X"));
+    assert_close(q1.imbalance(), 0.0);
+
+    let mut honest = History::new("LEGO-Y", "PCR", "2026-03-01");
+    honest.inbound("2026-03-10", 1000.0);
+    honest.process("2026-03-20", EventType::GranulationCompleted, 990.0, 950.0);
+    assert!(report(q("2026-Q1"), Scope::default(), &[(&honest, "LEGO-Y", MaterialType::Pcr)])
+        .implausible
+        .is_empty());
+}
+
+/// Figures are kilograms to a tenth, as the domain records them: sums of binary fractions never
+/// reach an output as `0.30000000000000004`.
+#[test]
+fn figures_carry_no_binary_noise() {
+    let mut a = History::new("LEGO-A", "PCR", "2026-03-01");
+    a.inbound("2026-03-10", 0.1);
+    let mut b = History::new("LEGO-B", "PCR", "2026-03-01");
+    b.inbound("2026-03-10", 0.2);
+    let q1 = report(
+        q("2026-Q1"),
+        Scope::default(),
+        &[(&a, "LEGO-A", MaterialType::Pcr), (&b, "LEGO-B", MaterialType::Pcr)],
+    );
+    assert_close(total(&q1, Measure::ReceivedAtMba), 0.3);
+    let json = serde_json::to_string(&q1).unwrap();
+    assert!(!json.contains("0000000"), "{json}");
+    assert!(json.contains(r#""closing":{"total":0.3"#), "{json}");
+}
