@@ -2,13 +2,16 @@
 //! `pluto show --as-of`, a correction's check and a refold of one campaign do), against a bare
 //! read of the same rows in the same order with each payload parsed into a JSON value. If this
 //! stays fast, a campaign needs no snapshots: its state is always its events folded from the
-//! first.
+//! first. Also the record the window shows for it (`CampaignRecord::of`: the history with
+//! corrections, the mass balance, and which steps and voids would be refused, each void tried
+//! by folding the campaign with it).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use pluto_domain::UserId;
+use pluto_domain::{Timestamp, UserId};
+use pluto_reports::record::CampaignRecord;
 use pluto_store::Store;
 
 use crate::app::grow;
@@ -35,7 +38,7 @@ pub fn run(dir: &Path, runs: u64) -> Result<Vec<Figure>> {
         "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ?1 \
          ORDER BY server_position IS NULL, server_position, seq"
     ))?;
-    let (mut replay, mut fold_only, mut bare) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut replay, mut fold_only, mut record, mut bare) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut event_count = 0;
     for _ in 0..runs {
         let start = Instant::now();
@@ -45,6 +48,12 @@ pub fn run(dir: &Path, runs: u64) -> Result<Vec<Figure>> {
         replay.push(start.elapsed());
         fold_only.push(folded.elapsed());
         event_count = state.event_count;
+        let start = Instant::now();
+        let shown = CampaignRecord::of(&events, None, Timestamp::now()).context("a record")?;
+        record.push(start.elapsed());
+        if shown.events.len() != EVENTS {
+            bail!("the record shows {} entries, expected {EVENTS}", shown.events.len());
+        }
 
         let start = Instant::now();
         let rows = bare_read
@@ -65,7 +74,7 @@ pub fn run(dir: &Path, runs: u64) -> Result<Vec<Figure>> {
     if event_count as usize != EVENTS {
         bail!("the replay folded {event_count} events, expected {EVENTS}");
     }
-    for times in [&mut replay, &mut fold_only, &mut bare] {
+    for times in [&mut replay, &mut fold_only, &mut record, &mut bare] {
         times.sort();
     }
     let (b50, b99) = (percentile(&bare, 0.5), percentile(&bare, 0.99));
@@ -89,5 +98,6 @@ pub fn run(dir: &Path, runs: u64) -> Result<Vec<Figure>> {
     Ok(vec![
         figure("replay a campaign: read and fold (`history` + `fold`)", &replay, true),
         figure("replay a campaign: the fold alone, in memory", &fold_only, false),
+        figure("the window's record of it (`CampaignRecord::of`, voids tried), in memory", &record, false),
     ])
 }

@@ -81,6 +81,7 @@ fn every_benchmark_completes_at_a_tiny_scale() {
 
     let replay = run(Bench::Replay, &config).unwrap();
     assert_eq!((replay[0].pluto_count, replay[0].baseline_count), (24, 24));
+    assert_eq!(replay.len(), 3, "read and fold, the fold alone, the window's record");
 
     let list = run(Bench::List, &config).unwrap();
     assert_eq!(list.len(), 5, "home, find (a whole and a half-typed reference) and two list pages");

@@ -399,6 +399,12 @@ pub fn no_entry_to_void(target_id: &EventId) -> Refusal {
 /// stream only): the target is one of its entries, of the type the void names, not the campaign's
 /// creation (its fields are corrected instead), and not voided already.
 pub fn check_void(events: &[&Event], void: &EntryVoid) -> Result<(), Refusal> {
+    check_void_in(events, &Effective::resolve(events), void)
+}
+
+/// [`check_void`] with the stream's voids and corrections resolved already (`effective`), for
+/// trying several voids on one stream.
+pub fn check_void_in(events: &[&Event], effective: &Effective, void: &EntryVoid) -> Result<(), Refusal> {
     let target_id = &void.voids_event_id;
     let Some(target) = events.iter().find(|e| &e.id == target_id) else {
         return Err(no_entry_to_void(target_id));
@@ -421,7 +427,7 @@ pub fn check_void(events: &[&Event], void: &EntryVoid) -> Result<(), Refusal> {
         )
         .into());
     }
-    if let Some(earlier) = Effective::resolve(events).voided(target) {
+    if let Some(earlier) = effective.voided(target) {
         return Err(FieldError::new(
             "voidsEventId",
             format!(

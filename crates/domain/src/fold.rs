@@ -25,7 +25,7 @@ use crate::state::CampaignState;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::correction::{check_void, Effective};
+use crate::correction::{check_void_in, Effective};
 use crate::event::Event;
 use crate::field::FieldError;
 use crate::flows::{Amendment, StepDay};
@@ -689,33 +689,55 @@ pub fn check_no_new_anomaly(
     Err(Refusal::Inconsistent { field: None, message })
 }
 
-/// Whether `target`, an entry of the campaign whose events (one stream, canonical order) are
-/// `events` and whose state is `state`, may be voided now, by the rules a laptop applies to a
-/// void at entry: [`check_void`], then no new anomaly once the void is folded in (voiding a
-/// step that later steps follow leaves them waiting). What the app asks before a reason is
-/// typed, so that a void it would refuse is not offered.
-pub fn check_void_now(events: &[&Event], state: &CampaignState, target: &Event) -> Result<(), Refusal> {
-    let void = EntryVoid {
-        voids_event_id: target.id.clone(),
-        voids_event_type: target.event_type,
-        reason: "whether it may be voided".to_owned(),
-    };
-    check_void(events, &void)?;
-    let Some(last) = events.last() else {
-        return Ok(());
-    };
-    let trial = Event {
-        id: last.id.successor(),
-        event_type: EventType::EntryVoided,
-        schema_version: EventType::EntryVoided.schema_version(),
-        data: Payload::EntryVoided(void).to_value(),
-        device_seq: last.device_seq + 1,
-        ..(*last).clone()
-    };
-    let after = fold_projection(events.iter().copied().chain([&trial]));
-    match after {
-        Some(after) => check_no_new_anomaly(Some(state), &after, EventType::EntryVoided),
-        None => Ok(()),
+/// Whether entries of one campaign may be voided now, by the rules a laptop applies to a void at
+/// entry: [`check_void`], then no new anomaly once the void is folded in (voiding a step that
+/// later steps follow leaves them waiting). What the app asks before a reason is typed, so that a
+/// void it would refuse is not offered. The campaign's events are read once for every void tried.
+pub struct VoidTrials<'e> {
+    events: &'e [&'e Event],
+    state: &'e CampaignState,
+    effective: Effective,
+    parsed: Vec<Option<Payload>>,
+}
+
+impl<'e> VoidTrials<'e> {
+    /// Trials on the campaign whose events (one stream, canonical order) are `events` and whose
+    /// state is `state`.
+    pub fn new(events: &'e [&'e Event], state: &'e CampaignState) -> Self {
+        let parsed = events
+            .iter()
+            .map(|e| match Payload::read(e.event_type, e.schema_version, &e.data, e.created_at) {
+                Reading::Full(payload) => Some(payload),
+                _ => None,
+            })
+            .collect();
+        VoidTrials { events, state, effective: Effective::resolve(events), parsed }
+    }
+
+    /// Whether `target`, one of the campaign's entries, may be voided now.
+    pub fn check(&self, target: &Event) -> Result<(), Refusal> {
+        let void = EntryVoid {
+            voids_event_id: target.id.clone(),
+            voids_event_type: target.event_type,
+            reason: "whether it may be voided".to_owned(),
+        };
+        check_void_in(self.events, &self.effective, &void)?;
+        let Some(last) = self.events.last() else {
+            return Ok(());
+        };
+        let trial = Event {
+            id: last.id.successor(),
+            event_type: EventType::EntryVoided,
+            schema_version: EventType::EntryVoided.schema_version(),
+            data: Payload::EntryVoided(void).to_value(),
+            device_seq: last.device_seq + 1,
+            ..(*last).clone()
+        };
+        let known = self.events.iter().copied().zip(self.parsed.iter().cloned());
+        match fold_projection_parsed(known.chain([(&trial, None)])) {
+            Some(after) => check_no_new_anomaly(Some(self.state), &after, EventType::EntryVoided),
+            None => Ok(()),
+        }
     }
 }
 

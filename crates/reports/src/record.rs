@@ -11,7 +11,7 @@ use pluto_domain::anomaly::Anomaly;
 use pluto_domain::correction::Voided;
 use pluto_domain::event::Event;
 use pluto_domain::flows::StepDay;
-use pluto_domain::fold::{check_step, check_void_now, fold};
+use pluto_domain::fold::{check_step, fold, VoidTrials};
 use pluto_domain::ids::{EventId, UserId};
 use pluto_domain::metrics::MassBalance;
 use pluto_domain::policy::SitePolicy;
@@ -386,12 +386,13 @@ impl CampaignRecord {
                 .collect(),
         };
         if as_of.is_none() {
+            let trials = VoidTrials::new(&events, &state);
             for (entry, event) in entries.iter_mut().zip(&events) {
                 if entry.voided.is_none()
                     && !entry.resolution_or_newer
                     && event.event_type != EventType::CampaignCreated
                 {
-                    entry.void_refused = check_void_now(&events, &state, event).err().map(|r| r.to_string());
+                    entry.void_refused = trials.check(event).err().map(|r| r.to_string());
                 }
             }
         }
