@@ -690,9 +690,10 @@ pub fn check_no_new_anomaly(
 }
 
 /// Whether entries of one campaign may be voided now, by the rules a laptop applies to a void at
-/// entry: [`check_void`], then no new anomaly once the void is folded in (voiding a step that
-/// later steps follow leaves them waiting). What the app asks before a reason is typed, so that a
-/// void it would refuse is not offered. The campaign's events are read once for every void tried.
+/// entry: [`check_void`](crate::correction::check_void), then no new anomaly once the void is
+/// folded in (voiding a step that later steps follow leaves them waiting). What the app asks
+/// before a reason is typed, so that a void it would refuse is not offered. The campaign's events
+/// are read once for every void tried.
 pub struct VoidTrials<'e> {
     events: &'e [&'e Event],
     state: &'e CampaignState,

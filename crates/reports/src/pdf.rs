@@ -112,7 +112,7 @@ where
         ("Description", st.description.clone().unwrap_or_default()),
         ("Status", st.status.label().to_owned()),
         ("Made", format!("{} by {}", l.instant(stamp.made_at, stamp.tz), stamp.made_by)),
-        ("Signed with", format!("installation key {}", stamp.public_key)),
+        ("Audit key", format!("{}: signs the audit export the fingerprint names", stamp.public_key)),
     ]);
 
     doc.heading("Mass balance");
@@ -222,7 +222,14 @@ where
             }
         }
     }
-    doc.signatures(&["Recorded for the site by", "Checked by (auditor)"]);
+    // The sign-off, never on a page of its own: it stays with the statement of what is signed.
+    let closing = format!(
+        "This record holds {} entries. Fingerprint of their audit export (every page names its first \
+         16 digits): {fingerprint}. This PDF carries no digital signature: the signatures below are \
+         made on paper.",
+        record.events.len()
+    );
+    doc.closing(&closing, &["Recorded for the site by", "Checked by (auditor)"]);
     doc.finish(&format!("{code} · fingerprint {}", short(fingerprint)))
 }
 
@@ -240,7 +247,7 @@ where
         ("Site", report.scope.site.map_or("Whole chain (MBA and RGE)".into(), |s| s.as_str().to_owned())),
         ("Campaigns", l.number(report.campaigns.len() as f64, 0)),
         ("Made", format!("{} by {}", l.instant(stamp.made_at, stamp.tz), stamp.made_by)),
-        ("Signed with", format!("installation key {}", stamp.public_key)),
+        ("Installation key", stamp.public_key.clone()),
     ]);
     doc.heading("Balance");
     let cols = |label: String, role: &str, amount: String, n: usize| {
@@ -349,7 +356,11 @@ where
             ),
         );
     }
-    doc.signatures(&["Prepared by", "Checked by (auditor)"]);
+    let closing = format!(
+        "Fingerprint of this report's figures (every page names its first 16 digits): {fingerprint}. \
+         This PDF carries no digital signature: the signatures below are made on paper."
+    );
+    doc.closing(&closing, &["Prepared by", "Checked by (auditor)"]);
     let period = format!("{} to {}", report.period.from, report.period.to);
     doc.finish(&format!("mass balance {period} · fingerprint {}", short(fingerprint)))
 }
@@ -531,8 +542,22 @@ impl Doc {
         self.cells(Font::Regular, cells);
     }
 
+    /// A closing statement and the signature lines for `roles`, kept on one page so that the
+    /// signatures never stand alone.
+    fn closing(&mut self, statement: &str, roles: &[&str]) {
+        let lines = wrap(statement, RIGHT - LEFT, BODY).len() as f32;
+        self.keep(16.0 + lines * BODY * 1.4 + Self::signatures_height(roles));
+        self.y -= 16.0;
+        self.paragraph(Font::Regular, statement);
+        self.signatures(roles);
+    }
+
+    fn signatures_height(roles: &[&str]) -> f32 {
+        50.0 * roles.len() as f32 + 20.0
+    }
+
     fn signatures(&mut self, roles: &[&str]) {
-        self.keep(60.0 * roles.len() as f32 + 20.0);
+        self.keep(Self::signatures_height(roles));
         self.y -= 20.0;
         for role in roles {
             self.y -= 40.0;

@@ -122,6 +122,7 @@ fn the_custody_record_names_people_and_sites_in_the_readers_language_and_no_ids(
     let pdf = custody_record(&record(1), &stamp(Locale::Da, false), &"ab12".repeat(16));
     assert!(pdf.starts_with(b"%PDF-"));
     let text = text_of(&pdf);
+    let full = "ab12".repeat(16);
     for expected in [
         "Chain-of-custody record: LEGO-2026-0042",
         "Søren Müller, MBA (confirmed by the server)",
@@ -140,6 +141,9 @@ fn the_custody_record_names_people_and_sites_in_the_readers_language_and_no_ids(
         "Recorded for the site by: name and signature",
         "Checked by (auditor): name and signature",
         "fingerprint ab12ab12ab12ab12 · page 1 of",
+        // Printed in full once, with what is signed and how.
+        full.as_str(),
+        "This PDF carries no digital",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
