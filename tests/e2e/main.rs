@@ -1686,6 +1686,11 @@ impl Day<'_> {
         if disabled != json!(true) {
             return Err("Record should be off for a step the site may not record".into());
         }
+        // Nothing to type: the cursor is on the way out.
+        let focused = s.script("return document.activeElement?.dataset.testid ?? null", json!([]))?;
+        if focused != json!("cancel") {
+            return Err(format!("a refused step's form should start on Cancel, focus is on {focused}"));
+        }
         self.rig.shot(s, "site-policy")?;
         let field = s.wait("#f-ticketNumber")?;
         s.keys(&field, ESCAPE)?;
