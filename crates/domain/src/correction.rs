@@ -111,10 +111,14 @@ impl Effective {
                     }
                 };
             let target_id = &correction.corrects_event_id;
-            if by_id.get(target_id).is_some_and(|t| t.event_type == EventType::EventCorrected) {
+            if let Some(earlier) = by_id.get(target_id).filter(|t| t.event_type == EventType::EventCorrected)
+            {
                 out.anomalies.push(anomaly(
                     AnomalyKind::CorrectionOfCorrection,
-                    format!("corrects {target_id}, which is itself a correction; it has no effect"),
+                    format!(
+                        "corrects {}, which is itself a correction; it has no effect",
+                        entry_words(earlier)
+                    ),
                 ));
                 continue;
             }
@@ -137,7 +141,9 @@ impl Effective {
                     out.anomalies.push(anomaly(
                         AnomalyKind::CorrectionConflict,
                         format!(
-                            "expected {field} of {target_id} to be {} but it was {} (corrected by someone else meanwhile?); applied anyway, it is now {}",
+                            "expected the {} of {} to be {} but it was {} (corrected by someone else meanwhile?); applied anyway, it is now {}",
+                            field_words(target, field),
+                            entry_words(target),
                             describe(&change.was),
                             describe(&before),
                             describe(&change.now)
@@ -160,7 +166,12 @@ impl Effective {
                 }
                 Reading::Invalid(e) => out.anomalies.push(anomaly(
                     AnomalyKind::CorrectionInvalid,
-                    format!("would make {target_id} invalid ({e}); it has no effect"),
+                    format!(
+                        "would make {} invalid ({}: {}); it has no effect",
+                        entry_words(target),
+                        field_words(target, &e.field),
+                        e.message
+                    ),
                 )),
             }
         }
@@ -246,17 +257,33 @@ fn named_target<'e>(
     verb: &str,
 ) -> Result<&'e Event, (bool, String)> {
     let Some(target) = by_id.get(id) else {
-        return Err((
-            true,
-            format!("{verb} {id}, which is not (yet) part of this campaign; it has no effect"),
-        ));
+        return Err((true, format!("{verb} an entry this campaign does not hold (yet); it has no effect")));
     };
     if target.event_type != claimed {
-        let message =
-            format!("says {id} is a {claimed}, but it is a {}; it has no effect", target.event_type);
+        let message = format!(
+            "says the entry it {verb} is a {}, but it is {}; it has no effect",
+            claimed.label(),
+            entry_words(target)
+        );
         return Err((false, message));
     }
     Ok(target)
+}
+
+/// An entry as a coordinator tells it apart in an anomaly's words: its step and when it was
+/// recorded (`the Granulation recorded 2026-03-01 10:00 UTC`), never its id.
+fn entry_words(entry: &Event) -> String {
+    format!(
+        "the {} recorded {}",
+        entry.event_type.label(),
+        entry.created_at.datetime().format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// A field of `entry`'s type by its label, in lower case for the middle of a sentence (`output
+/// weight`); a field its type does not have, by its name.
+fn field_words(entry: &Event, field: &str) -> String {
+    entry.event_type.field(field).map_or_else(|| field.to_owned(), |spec| spec.label.to_lowercase())
 }
 
 /// A payload field's value; an absent field reads as `null`.

@@ -416,6 +416,9 @@ fn crossing_corrections_from_two_laptops_apply_in_id_order_and_are_flagged() {
     let st = g.state();
     assert_eq!(st.current_weight_kg, Some(1100.0), "the later correction wins on every replica");
     assert_eq!(g.kinds(), [AnomalyKind::CorrectionConflict]);
+    let message = &st.anomalies[0].message;
+    assert!(message.starts_with("expected the net weight of the Inbound Shipment recorded "), "{message}");
+    assert!(crate::vocabulary::developer_words(message).is_empty(), "{message}");
 }
 
 #[test]
@@ -451,6 +454,26 @@ fn invalid_or_misdirected_corrections_have_no_effect_but_are_reported() {
             AnomalyKind::CorrectionTypeMismatch
         ]
     );
+    // Each says what is wrong in a coordinator's words: steps, labels and times, no ids or names
+    // from the code.
+    let st = g.state();
+    for a in &st.anomalies {
+        let developer = crate::vocabulary::developer_words(&a.message);
+        assert!(developer.is_empty(), "{:?}: {} has {developer:?}", a.kind, a.message);
+    }
+    assert!(
+        st.anomalies[0].message.starts_with("would make the Inbound Shipment recorded "),
+        "{}",
+        st.anomalies[0].message
+    );
+    assert!(
+        st.anomalies[0].message.contains("(net weight: must not exceed the gross weight"),
+        "{}",
+        st.anomalies[0].message
+    );
+    assert!(st.anomalies[3].message.starts_with(
+        "says the entry it corrects is a Granulation, but it is the Inbound Shipment recorded "
+    ));
 }
 
 #[test]
