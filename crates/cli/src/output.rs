@@ -595,12 +595,7 @@ pub fn period_report_text(report: &PeriodReport, campaigns: bool) -> String {
         if campaigns {
             for share in &figure.campaigns {
                 let c = &report.campaigns[share.campaign as usize];
-                let _ = writeln!(
-                    text,
-                    "      {:<44} {:>14.1} {unit}",
-                    c.code.as_deref().unwrap_or(c.id.as_str()),
-                    share.amount
-                );
+                let _ = writeln!(text, "      {:<44} {:>14.1} {unit}", c.name(), share.amount);
             }
         }
     };
@@ -624,13 +619,7 @@ pub fn period_report_text(report: &PeriodReport, campaigns: bool) -> String {
         );
         for f in &report.implausible {
             let c = &report.campaigns[f.campaign as usize];
-            let _ = writeln!(
-                text,
-                "  {} {}: {:.1} kg",
-                c.code.as_deref().unwrap_or(c.id.as_str()),
-                f.label,
-                f.kg
-            );
+            let _ = writeln!(text, "  {} {}: {:.1} kg", c.name(), f.label, f.kg);
         }
     }
     if !report.restated.is_empty() {
@@ -643,7 +632,7 @@ pub fn period_report_text(report: &PeriodReport, campaigns: bool) -> String {
             let _ = writeln!(
                 text,
                 "  {} {} {} on {}: {}",
-                c.code.as_deref().unwrap_or(c.id.as_str()),
+                c.name(),
                 r.step,
                 if r.amendment.voided { "voided" } else { "corrected" },
                 r.amendment.recorded_at.datetime().format("%Y-%m-%d %H:%M UTC"),

@@ -308,12 +308,7 @@ where
         );
         for f in &report.implausible {
             let campaign = &report.campaigns[f.campaign as usize];
-            doc.indented(&format!(
-                "{} {}: {}",
-                campaign.code.as_deref().unwrap_or(campaign.id.as_str()),
-                f.label,
-                amount(f.kg, false)
-            ));
+            doc.indented(&format!("{} {}: {}", campaign.name(), f.label, amount(f.kg, false)));
         }
     }
     if !report.restated.is_empty() {
@@ -324,7 +319,7 @@ where
                 Font::Regular,
                 &format!(
                     "{} {}: {} on {}. Reason: {}",
-                    campaign.code.as_deref().unwrap_or(campaign.id.as_str()),
+                    campaign.name(),
                     r.step,
                     if r.amendment.voided { "voided" } else { "corrected" },
                     l.instant(r.amendment.recorded_at, stamp.tz),
@@ -344,7 +339,7 @@ where
                 shares.push(format!("{label} {}", amount(share.amount, parts)));
             }
         }
-        let code = campaign.code.as_deref().unwrap_or(campaign.id.as_str());
+        let code = campaign.name();
         doc.paragraph(Font::Regular, &format!("{code}: {}", shares.join("; ")));
     }
     if report.campaigns.len() > MAX_LISTED {

@@ -350,6 +350,13 @@ pub struct CampaignRef {
     pub material: Option<MaterialType>,
 }
 
+impl CampaignRef {
+    /// How a report names it: LEGO's code, or its id while no code is known.
+    pub fn name(&self) -> &str {
+        self.code.as_deref().unwrap_or(self.id.as_str())
+    }
+}
+
 /// One campaign's share of a figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

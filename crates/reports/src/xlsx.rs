@@ -120,7 +120,7 @@ pub fn period_report(report: &PeriodReport, training: bool) -> Result<Vec<u8>, X
     for (i, f) in report.implausible.iter().enumerate() {
         let row = i as u32 + 1;
         let campaign = &report.campaigns[f.campaign as usize];
-        ws.write_string(row, 0, campaign.code.as_deref().unwrap_or(campaign.id.as_str()))?;
+        ws.write_string(row, 0, campaign.name())?;
         ws.write_string(row, 1, &f.label)?;
         amount(ws, row, 2, f.kg, false)?;
     }
@@ -136,7 +136,7 @@ pub fn period_report(report: &PeriodReport, training: bool) -> Result<Vec<u8>, X
     for (i, r) in report.restated.iter().enumerate() {
         let row = i as u32 + 1;
         let campaign = &report.campaigns[r.campaign as usize];
-        ws.write_string(row, 0, campaign.code.as_deref().unwrap_or(campaign.id.as_str()))?;
+        ws.write_string(row, 0, campaign.name())?;
         ws.write_string(row, 1, &r.step)?;
         ws.write_string(row, 2, if r.amendment.voided { "voided" } else { "corrected" })?;
         ws.write_datetime_with_format(row, 3, r.amendment.recorded_at.datetime().naive_utc(), &instant)?;
