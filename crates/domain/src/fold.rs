@@ -334,19 +334,9 @@ fn settle(
     let mut latest = creation;
     for rank in taken + 1..=reached {
         let k = chosen[&rank];
-        let taken_in = entries[k].payload.as_ref().and_then(|p| p.flow().kg_in);
-        if let (Some(taken_in), Some(before)) = (taken_in, st.current_weight_kg) {
-            if beyond_tolerance(taken_in, before) {
-                let message = format!(
-                    "it took in {taken_in} kg, more than the {before} kg the campaign weighed before it (over the {} % \
-                     tolerance): material cannot appear between two steps",
-                    MASS_TOLERANCE * 100.0
-                );
-                let entry = &entries[k];
-                noted.push((entry.index, anomaly(entry.event, AnomalyKind::ImplausibleWeight, message)));
-            }
+        if let Some(implausible) = apply_step(st, &mut entries[k], effective, detail) {
+            noted.push((entries[k].index, implausible));
         }
-        apply_step(st, &mut entries[k], effective, detail);
         let (index, event) = (entries[k].index, entries[k].event);
         since = Some(since.map_or(event.created_at, |s| s.max(event.created_at)));
         if latest.is_none_or(|(l, _)| l < index) {
@@ -436,12 +426,29 @@ fn settle(
 }
 
 /// Applies the entry that takes its step: the campaign's figures follow it.
-fn apply_step(st: &mut CampaignState, entry: &mut Entry, effective: &Effective, detail: Detail) {
+/// Returns the anomaly of a step that took in more than the campaign weighed before it.
+fn apply_step(
+    st: &mut CampaignState,
+    entry: &mut Entry,
+    effective: &Effective,
+    detail: Detail,
+) -> Option<Anomaly> {
     let event = entry.event;
     let payload = entry.payload.take().expect("each entry is applied once");
     // The campaign weighs what the step put out, or what its receiver weighed in; an entry that
     // puts weight out and takes none in brings the material into the chain.
     let flow = payload.flow();
+    let implausible = match (flow.kg_in, st.current_weight_kg) {
+        (Some(taken_in), Some(before)) if beyond_tolerance(taken_in, before) => {
+            let message = format!(
+                "it took in {taken_in} kg, more than the {before} kg the campaign weighed before it (over the {} % \
+                 tolerance): material cannot appear between two steps",
+                MASS_TOLERANCE * 100.0
+            );
+            Some(anomaly(event, AnomalyKind::ImplausibleWeight, message))
+        }
+        _ => None,
+    };
     if let Some(weight) = flow.kg_out.or(flow.kg_in) {
         st.current_weight_kg = Some(weight);
     }
@@ -464,6 +471,7 @@ fn apply_step(st: &mut CampaignState, entry: &mut Entry, effective: &Effective, 
     if entry.corrected {
         st.note_corrections(entry.step, effective.corrections_of(event));
     }
+    implausible
 }
 
 /// An anomaly about `event`, not resolved.
