@@ -745,7 +745,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let app = app(dir.path());
         let id = create(&app).state.id.to_string();
-        let fields = form(&[("ticketNumber", "T1"), ("startingWeightKg", "100"), ("outputWeightKg", "90")]);
+        let fields = form(&[
+            ("ticketNumber", "T1"),
+            ("startingWeightKg", "100"),
+            ("outputWeightKg", "90"),
+            ("completedOn", "2026-02-20"),
+        ]);
         let err = block_on(record_event(
             app.state(),
             Some(id.clone()),

@@ -1415,6 +1415,15 @@ impl Day<'_> {
         {
             return Err(format!("the period's audit export does not verify: {:?}", verification.findings));
         }
+        // A quarter that closed before its steps were typed says so: the campaign's steps state
+        // days in 2026-Q1 and were recorded today.
+        s.set_value("[data-testid=report-from]", "2026-01-01")?;
+        s.set_value("[data-testid=report-to]", "2026-03-31")?;
+        let restated = s.wait_text("[data-testid=report-restated]", "Granulation recorded late on")?;
+        if !restated.contains(CODE) || !restated.contains("Inbound Shipment recorded late on") {
+            return Err(format!("Q1 should list the steps recorded after it closed: {restated}"));
+        }
+        self.rig.shot(s, "period-restated")?;
         s.click_on("[data-testid=reports-back]")?;
         s.wait("[data-testid=campaign-row]")?;
         // The campaign list as it is filtered, as an Excel workbook.

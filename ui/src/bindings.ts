@@ -149,23 +149,35 @@ export const events = {
 
 /* Types */
 /**
- *  A correction or void of a step: a period that holds the step is restated when it was
- *  recorded after the period closed.
+ *  What changed a step after the fact: a correction, a void, or the step's own entry recorded
+ *  on a later day than the one it states. A period that holds the step (on its day, or on the day
+ *  a correction moved it from) is restated when this was recorded after the period closed.
  */
 export type Amendment = {
-	/**  The `EventCorrected` or `EntryVoided` event. */
+	/**  The `EventCorrected` or `EntryVoided` event, or the step's entry when it was recorded late. */
 	eventId: EventId,
 	/**  When it was recorded. */
 	recordedAt: Timestamp,
-	/**  Whether it voided the step (else it corrected it). */
-	voided: boolean,
+	/**  What it did to the step. */
+	kind: AmendmentKind,
 	/**  The step it changed. */
 	step: CampaignStatus,
 	/**  The day of that step. */
 	day: IsoDate,
-	/**  The reason given. */
+	/**  For a correction that changed the step's day: the day it had before. */
+	movedFrom?: IsoDate | null,
+	/**  The reason given (none for an entry recorded late). */
 	reason: string,
 };
+
+/**  What an [`Amendment`] did to its step. */
+export type AmendmentKind = 
+/**  A correction changed its fields. */
+"corrected" | 
+/**  A void withdrew it. */
+"voided" | 
+/**  Its entry was recorded on a later day (in the sites' calendar) than the day it states. */
+"recordedLate";
 
 /**  An irregularity in a campaign's events. Anomalies are kept and shown, never dropped. */
 export type Anomaly = {
@@ -566,7 +578,10 @@ export type EventType =
 "CampaignCreated" | 
 /**  Material arrives at MBA from LEGO's warehouse. */
 "InboundShipmentRecorded" | 
-/**  MBA completed granulation. */
+/**
+ *  MBA completed granulation. Version 2 added the day it was completed (`completedOn`), as
+ *  for every processing step.
+ */
 "GranulationCompleted" | 
 /**  MBA completed metal removal. */
 "MetalRemovalCompleted" | 
@@ -662,7 +677,7 @@ export type Figure = {
 export type FlowStep = {
 	/**  The status the step reaches. */
 	step: CampaignStatus,
-	/**  The day it took place: stated by the entry, else the day it was recorded (UTC). */
+	/**  The day it took place: stated by the entry, else the day it was recorded (see [`StepDay`]). */
 	day: IsoDate,
 	/**  See [`Flow::kg_in`]. */
 	kgIn?: number | null,
@@ -681,7 +696,7 @@ export type FlowStep = {
 export type Flows = {
 	/**  The recorded steps, in chain order. */
 	steps?: FlowStep[],
-	/**  Corrections and voids of steps, in the order they were recorded (by event id). */
+	/**  Corrections and voids of steps, and steps recorded late, by event id. */
 	amendments?: Amendment[],
 };
 
@@ -878,8 +893,8 @@ export type PeriodReport = {
 	/**  Kilograms in process when it ended. */
 	closing: Figure,
 	/**
-	 *  Corrections and voids recorded after the period closed that change its figures or its
-	 *  opening.
+	 *  Corrections, voids and entries recorded after the period closed that change its figures
+	 *  or its opening (a step on a day within or before it, or moved out of it).
 	 */
 	restated: Restatement[],
 	/**  The losses below zero the period's figures hold, each by campaign (see [`Implausible`]). */
@@ -983,13 +998,13 @@ export type ReportFile =
 /**  A PDF to print and sign. */
 "Pdf";
 
-/**  A correction or void recorded after the period closed that restates it. */
+/**  A correction, void or late entry recorded after the period closed that restates it. */
 export type Restatement = {
 	/**  Index into [`PeriodReport::campaigns`]. */
 	campaign: number,
 	/**  The step's label. */
 	step: string,
-	/**  The correction or void. */
+	/**  The correction, void or late entry. */
 	amendment: Amendment,
 };
 

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use chrono::Utc;
-use pluto_domain::{EventType, UserId};
+
+use pluto_domain::{EventType, Timestamp, UserId};
 use pluto_store::{Draft, Store};
 
 use crate::baseline;
@@ -44,7 +44,7 @@ pub fn run(dir: &Path, appends: u64) -> Result<Figure> {
         let mut rows = Vec::with_capacity(round as usize);
         for _ in 0..round {
             let (slot, campaign, planned) =
-                population.plan(Utc::now().date_naive()).context("campaigns never run out")?;
+                population.plan(Timestamp::now().site_day().0).context("campaigns never run out")?;
             let draft = Draft::new(campaign, planned.event_type, planned.data.clone(), user.clone());
             let start = Instant::now();
             let recorded = store.record(draft)?;

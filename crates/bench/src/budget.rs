@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use chrono::Utc;
-use pluto_domain::UserId;
+
+use pluto_domain::{Timestamp, UserId};
 use pluto_store::read_models::{owner, READ_MODELS};
 use pluto_store::{Draft, Store};
 use rusqlite::Connection;
@@ -90,7 +90,7 @@ pub fn run(dir: &Path, entries: u64) -> Result<Vec<Figure>> {
     let (mut pluto_pages, mut raw_pages) = (0u64, 0u64);
     for _ in 0..entries {
         let (slot, campaign, planned) =
-            population.plan(Utc::now().date_naive()).context("campaigns never run out")?;
+            population.plan(Timestamp::now().site_day().0).context("campaigns never run out")?;
         empty_log(store.connection())?;
         let recorded =
             store.record(Draft::new(campaign, planned.event_type, planned.data.clone(), user.clone()))?;

@@ -8,7 +8,7 @@
 //! per-device sequences, timestamps) for `Store::apply_remote`. Everything derives from a seed,
 //! so a run is reproducible, and only the campaigns in flight are held in memory.
 
-use chrono::{DateTime, Days, NaiveDate};
+use chrono::{Days, NaiveDate};
 use pluto_domain::{
     CampaignId, DeviceId, Event, EventId, EventType, FieldKind, Timestamp, UserId, STREAM_TYPE_CAMPAIGN,
 };
@@ -172,6 +172,7 @@ impl CampaignSim {
                 "startingWeightKg": start,
                 "outputWeightKg": output,
                 "processHours": tenths(rng.between(2.0, 12.0)),
+                "completedOn": day.to_string(),
             })
         };
         let mut data = match event_type {
@@ -443,8 +444,8 @@ impl Iterator for RemoteLog {
             return None;
         }
         self.clock_ms += 1 + self.population.rng().below(MAX_GAP_MS) as i64;
-        let day =
-            DateTime::from_timestamp_millis(self.clock_ms).expect("a representable instant").date_naive();
+        // The day at the sites, as a coordinator's laptop there states it.
+        let day = Timestamp::from_millis(self.clock_ms).site_day().0;
         let (slot, campaign, planned) = self.population.plan(day)?;
         let rng = self.population.rng();
         let id = EventId::parse(&format!("evt_{}", ulid_text(self.clock_ms, rng))).expect("a valid ULID");

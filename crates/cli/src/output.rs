@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use pluto_domain::correction::Effective;
+use pluto_domain::flows::AmendmentKind;
 use pluto_domain::{CampaignState, DeviceId, Event, EventType, MassBalance, Payload, Timestamp};
 use pluto_protocol::{Attestation, Verdict};
 use pluto_reports::period::{Figure, PeriodReport, Role};
@@ -625,18 +626,26 @@ pub fn period_report_text(report: &PeriodReport, campaigns: bool) -> String {
     if !report.restated.is_empty() {
         let _ = writeln!(
             text,
-            "\nRestated: corrections and voids recorded after the period closed, applied above:"
+            "\nRestated: corrections, voids and entries recorded after the period closed, applied above:"
         );
         for r in &report.restated {
             let c = &report.campaigns[r.campaign as usize];
+            let a = &r.amendment;
+            let moved = a.moved_from.map(|from| format!(" (its day moved from {from} to {})", a.day));
             let _ = writeln!(
                 text,
-                "  {} {} {} on {}: {}",
+                "  {} {} {} on {}{}{}{}",
                 c.name(),
                 r.step,
-                if r.amendment.voided { "voided" } else { "corrected" },
-                r.amendment.recorded_at.datetime().format("%Y-%m-%d %H:%M UTC"),
-                r.amendment.reason
+                a.kind.words(),
+                a.recorded_at.datetime().format("%Y-%m-%d %H:%M UTC"),
+                if a.kind == AmendmentKind::RecordedLate {
+                    format!(", for {}", a.day)
+                } else {
+                    String::new()
+                },
+                moved.unwrap_or_default(),
+                if a.reason.is_empty() { String::new() } else { format!(": {}", a.reason) },
             );
         }
     }

@@ -410,13 +410,14 @@ fn tamper(db: &Path) {
 fn the_period_mass_balance_as_a_table_json_and_an_excel_workbook() {
     let p = Pluto::new();
     let id = create(&p, "LEGO-2026-0001");
-    for t in ["InboundShipmentRecorded", "GranulationCompleted"] {
-        p.ok(&["record", &id, t, "--data", &sample(t)]);
-    }
+    p.ok(&["record", &id, "InboundShipmentRecorded", "--data", &sample("InboundShipmentRecorded")]);
+    let mut granulation: serde_json::Value = serde_json::from_str(&sample("GranulationCompleted")).unwrap();
+    granulation["completedOn"] = json!("2026-04-02");
+    p.ok(&["record", &id, "GranulationCompleted", "--data", &granulation.to_string()]);
     let sample = pluto_domain::samples::SampleCampaign::numbered(1);
     let net = sample.net_weight_kg;
-    // The inbound shipment arrived in Q1 (its stated arrival date); granulation states no date
-    // and counts on the day it was recorded, which is later.
+    // The inbound shipment arrived in Q1 (its stated arrival date); granulation was completed in
+    // Q2, on the day its entry states.
     let q1 = p.json(&["report", "mass-balance", "--quarter", "2026-Q1"]);
     assert_eq!(q1["lines"][0]["label"], json!("Received at MBA (inbound net weight)"));
     assert_eq!(q1["lines"][0]["figure"]["total"], json!(net));

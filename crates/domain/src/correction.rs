@@ -18,10 +18,11 @@ use crate::event::Event;
 use crate::field::{describe, FieldError};
 use crate::ids::{EventId, UserId};
 use crate::refusal::Refusal;
+use crate::registry::fields::FieldKind;
 use crate::registry::payload::{EntryVoid, EventCorrection, Reading};
 use crate::registry::upcast::upcast;
 use crate::registry::{EventType, Payload};
-use crate::time::Timestamp;
+use crate::time::{IsoDate, Timestamp};
 
 /// Recorded payloads with every correction applied.
 #[derive(Debug, Default)]
@@ -48,6 +49,14 @@ pub struct Applied {
     pub at: Timestamp,
     /// Why.
     pub reason: String,
+    /// The day the event stated before, when the correction changed it.
+    pub moved_from: Option<IsoDate>,
+}
+
+/// Whether `correction` changes a date field of `target`, so that it may move the day its step
+/// took place.
+fn changes_a_date(target: EventType, correction: &EventCorrection) -> bool {
+    correction.changes.keys().any(|name| target.field(name).is_some_and(|f| f.kind == FieldKind::Date))
 }
 
 /// Why and by whom an entry was voided.
@@ -153,12 +162,29 @@ impl Effective {
                 set_field(&mut candidate, field, &change.now);
             }
             match Payload::read(target.event_type, target.schema_version, &candidate, target.created_at) {
-                Reading::Full(_) | Reading::Partial(_) => {
+                Reading::Full(p) | Reading::Partial(p) => {
+                    let moved_from = if changes_a_date(target.event_type, &correction) {
+                        let before = out.payload(target);
+                        match Payload::read(
+                            target.event_type,
+                            target.schema_version,
+                            &before,
+                            target.created_at,
+                        ) {
+                            Reading::Full(b) | Reading::Partial(b) => {
+                                b.happened_on().filter(|&day| Some(day) != p.happened_on())
+                            }
+                            Reading::Newer | Reading::Invalid(_) => None,
+                        }
+                    } else {
+                        None
+                    };
                     out.corrected.insert(target_id.clone(), candidate);
                     out.applied.entry(target_id.clone()).or_default().push(Applied {
                         id: event.id.clone(),
                         at: event.created_at,
                         reason: correction.reason.clone(),
+                        moved_from,
                     });
                 }
                 Reading::Newer => {

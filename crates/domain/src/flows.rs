@@ -27,7 +27,7 @@ impl StepDay {
     pub fn of(happened_on: Option<IsoDate>, recorded_at: Timestamp) -> StepDay {
         match happened_on {
             Some(date) => StepDay { date, stated: true },
-            None => StepDay { date: IsoDate(recorded_at.datetime().date_naive()), stated: false },
+            None => StepDay { date: recorded_at.site_day(), stated: false },
         }
     }
 }
@@ -39,7 +39,7 @@ impl StepDay {
 pub struct FlowStep {
     /// The status the step reaches.
     pub step: CampaignStatus,
-    /// The day it took place: stated by the entry, else the day it was recorded (UTC).
+    /// The day it took place: stated by the entry, else the day it was recorded (see [`StepDay`]).
     pub day: IsoDate,
     /// See [`Flow::kg_in`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -55,24 +55,52 @@ pub struct FlowStep {
     pub received_on: Option<IsoDate>,
 }
 
-/// A correction or void of a step: a period that holds the step is restated when it was
-/// recorded after the period closed.
+/// What changed a step after the fact: a correction, a void, or the step's own entry recorded
+/// on a later day than the one it states. A period that holds the step (on its day, or on the day
+/// a correction moved it from) is restated when this was recorded after the period closed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Amendment {
-    /// The `EventCorrected` or `EntryVoided` event.
+    /// The `EventCorrected` or `EntryVoided` event, or the step's entry when it was recorded late.
     pub event_id: EventId,
     /// When it was recorded.
     pub recorded_at: Timestamp,
-    /// Whether it voided the step (else it corrected it).
-    pub voided: bool,
+    /// What it did to the step.
+    pub kind: AmendmentKind,
     /// The step it changed.
     pub step: CampaignStatus,
     /// The day of that step.
     pub day: IsoDate,
-    /// The reason given.
+    /// For a correction that changed the step's day: the day it had before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<IsoDate>,
+    /// The reason given (none for an entry recorded late).
     pub reason: String,
+}
+
+/// What an [`Amendment`] did to its step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub enum AmendmentKind {
+    /// A correction changed its fields.
+    Corrected,
+    /// A void withdrew it.
+    Voided,
+    /// Its entry was recorded on a later day (in the sites' calendar) than the day it states.
+    RecordedLate,
+}
+
+impl AmendmentKind {
+    /// What it did, in words after the step's name ("Granulation recorded late").
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Corrected => "corrected",
+            Self::Voided => "voided",
+            Self::RecordedLate => "recorded late",
+        }
+    }
 }
 
 /// What the period mass balance needs of a campaign: its steps' days and quantities, and the
@@ -84,7 +112,7 @@ pub struct Flows {
     /// The recorded steps, in chain order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<FlowStep>,
-    /// Corrections and voids of steps, in the order they were recorded (by event id).
+    /// Corrections and voids of steps, and steps recorded late, by event id.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amendments: Vec<Amendment>,
 }
@@ -116,7 +144,8 @@ impl Flows {
         self.steps.iter().find(|s| s.step == status)
     }
 
-    /// Notes a correction or void; kept in event-id order whatever order they are folded in.
+    /// Notes a correction, void or late entry; kept in event-id order whatever order they are
+    /// folded in.
     pub fn amend(&mut self, amendment: Amendment) {
         let at = self.amendments.partition_point(|a| a.event_id < amendment.event_id);
         if self.amendments.get(at).is_none_or(|a| a.event_id != amendment.event_id) {

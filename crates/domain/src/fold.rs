@@ -28,7 +28,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use crate::correction::{check_void_in, Effective};
 use crate::event::Event;
 use crate::field::FieldError;
-use crate::flows::{Amendment, StepDay};
+use crate::flows::{Amendment, AmendmentKind, StepDay};
 use crate::ids::{CampaignId, EventId};
 use crate::refusal::Refusal;
 use crate::registry::payload::{AnomalyReview, EntryVoid, Reading};
@@ -192,9 +192,10 @@ fn fold_parsed(
                 st.flows.amend(Amendment {
                     event_id: void.void_id.clone(),
                     recorded_at: void.voided_at,
-                    voided: true,
+                    kind: AmendmentKind::Voided,
                     step,
                     day: StepDay::of(stated, event.created_at).date,
+                    moved_from: None,
                     reason: void.reason.clone(),
                 });
             }

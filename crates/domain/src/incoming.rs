@@ -177,7 +177,7 @@ mod tests {
     }
 
     fn granulation() -> Value {
-        json!({"ticketNumber": "G-17", "startingWeightKg": 950, "outputWeightKg": 900})
+        json!({"ticketNumber": "G-17", "startingWeightKg": 950, "outputWeightKg": 900, "completedOn": "2026-02-20"})
     }
 
     fn read(value: &Value) -> Result<Incoming, Malformed> {
@@ -205,12 +205,12 @@ mod tests {
     fn a_newer_version_with_an_extra_field_is_kept_and_read_by_its_known_fields() {
         let mut data = granulation();
         data["moistureContentPct"] = json!(0.4);
-        let incoming = read(&envelope("GranulationCompleted", 2, data.clone())).unwrap();
+        let incoming = read(&envelope("GranulationCompleted", 3, data.clone())).unwrap();
         assert_eq!(incoming.event.event_type, EventType::GranulationCompleted);
         assert_eq!(incoming.event.data, data, "kept as received");
         assert!(incoming.raw.is_some());
         assert!(matches!(
-            Payload::read(EventType::GranulationCompleted, 2, &data, Timestamp::now()),
+            Payload::read(EventType::GranulationCompleted, 3, &data, Timestamp::now()),
             Reading::Partial(_)
         ));
     }
@@ -218,10 +218,10 @@ mod tests {
     #[test]
     fn a_newer_version_that_cannot_be_read_by_known_fields_is_kept_but_not_folded() {
         let data = json!({"ticketNumber": "G-17", "startingWeight": {"value": 950, "unit": "kg"}});
-        let incoming = read(&envelope("GranulationCompleted", 2, data.clone())).unwrap();
+        let incoming = read(&envelope("GranulationCompleted", 3, data.clone())).unwrap();
         assert!(incoming.raw.is_some());
         assert_eq!(
-            Payload::read(EventType::GranulationCompleted, 2, &data, Timestamp::now()),
+            Payload::read(EventType::GranulationCompleted, 3, &data, Timestamp::now()),
             Reading::Newer
         );
     }

@@ -67,6 +67,7 @@ impl SampleCampaign {
                 "startingWeightKg": weights[i].0,
                 "outputWeightKg": weights[i].1,
                 "processHours": 4.0 + i as f64 * 2.5,
+                "completedOn": day(4 + 3 * i as u64),
                 "wasteCode": "07 02 13",
             })
         };

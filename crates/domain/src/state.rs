@@ -7,7 +7,7 @@ use crate::anomaly::Anomaly;
 
 use crate::anomaly::Review;
 use crate::event::Event;
-use crate::flows::{Amendment, Flows, StepDay};
+use crate::flows::{Amendment, AmendmentKind, Flows, StepDay};
 use crate::ids::{CampaignId, EventId};
 use crate::registry::fields::MaterialType;
 use crate::registry::step::Meta;
@@ -188,6 +188,17 @@ impl CampaignState {
             self.recorded_steps |= 1 << status.code();
             let day = StepDay::of(payload.happened_on(), event.created_at).date;
             self.flows.record(status, day, payload.flow());
+            if event.created_at.site_day() > day {
+                self.flows.amend(Amendment {
+                    event_id: event.id.clone(),
+                    recorded_at: event.created_at,
+                    kind: AmendmentKind::RecordedLate,
+                    step: status,
+                    day,
+                    moved_from: None,
+                    reason: String::new(),
+                });
+            }
         }
         match &payload {
             Payload::ManufacturingStarted(p) => self.manufacturing_start_date = Some(p.start_date),
@@ -210,9 +221,10 @@ impl CampaignState {
             self.flows.amend(Amendment {
                 event_id: c.id.clone(),
                 recorded_at: c.at,
-                voided: false,
+                kind: AmendmentKind::Corrected,
                 step: step.0,
                 day: step.1,
+                moved_from: c.moved_from,
                 reason: c.reason.clone(),
             });
         }

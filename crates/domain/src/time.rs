@@ -1,6 +1,7 @@
 //! Recording instants: UTC with millisecond precision, always written in one fixed-width
-//! RFC 3339 form (`2026-02-03T08:15:00.000Z`) so the text sorts like the instant; and the
-//! calendar dates payloads carry, written strictly `YYYY-MM-DD`.
+//! RFC 3339 form (`2026-02-03T08:15:00.000Z`) so the text sorts like the instant; the calendar
+//! dates payloads carry, written strictly `YYYY-MM-DD`; and the sites' calendar, on which an
+//! instant falls on a day ([`SITE_TIME_ZONE`]).
 
 use std::fmt;
 use std::time::SystemTime;
@@ -47,7 +48,21 @@ impl Timestamp {
     pub fn datetime(&self) -> DateTime<Utc> {
         self.0
     }
+
+    /// The day this instant falls on in the sites' calendar ([`SITE_TIME_ZONE`]): 00:30 on
+    /// 1 July in Copenhagen is 1 July, though it is still 30 June in UTC.
+    pub fn site_day(&self) -> IsoDate {
+        IsoDate(self.0.with_timezone(&SITE_TIME_ZONE).date_naive())
+    }
 }
+
+/// The time zone of the sites' calendar: where an instant, rather than a stated date, decides
+/// the day something counts on (an entry of an older Pluto that stated no date, a correction
+/// recorded after a period's last day). One zone for every laptop and every build, fixed here
+/// rather than set per laptop, because the fold must put the same entry on the same day
+/// everywhere; the chain's sites all keep Central European time. Entries made now state their
+/// own date, typed at the site.
+pub const SITE_TIME_ZONE: chrono_tz::Tz = chrono_tz::Europe::Copenhagen;
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -177,7 +177,7 @@ fn a_registered_step_is_recorded_folded_synced_and_exported() {
 }
 
 /// Statuses are stored by their codes, never by their place in the progression: a store written
-/// by a build without the step (`crates/store/tests/fixtures/schema-v14.sqlite3`, written by
+/// by a build without the step (`crates/store/tests/fixtures/schema-v15.sqlite3`, written by
 /// `pluto` built without `sample-type`, at this build's schema version so that opening it folds
 /// nothing again) reads the same with the step inserted before
 /// purification. Every campaign keeps its status and its recorded steps (the sample step among
@@ -185,7 +185,7 @@ fn a_registered_step_is_recorded_folded_synced_and_exported() {
 #[test]
 fn a_step_inserted_before_others_leaves_existing_stores_reading_the_same() {
     let fixture =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../store/tests/fixtures/schema-v14.sqlite3");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../store/tests/fixtures/schema-v15.sqlite3");
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("written-without-the-step.sqlite3");
     std::fs::copy(&fixture, &copy).unwrap();

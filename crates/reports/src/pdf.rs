@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::period::{PeriodReport, Role};
 use crate::record::CampaignRecord;
+use pluto_domain::flows::AmendmentKind;
 use pluto_domain::registry::fields::FieldKind;
 use pluto_domain::time::Timestamp;
 
@@ -315,17 +316,25 @@ where
         doc.heading("Restated after the period closed");
         for r in &report.restated {
             let campaign = &report.campaigns[r.campaign as usize];
-            doc.paragraph(
-                Font::Regular,
-                &format!(
-                    "{} {}: {} on {}. Reason: {}",
-                    campaign.name(),
-                    r.step,
-                    if r.amendment.voided { "voided" } else { "corrected" },
-                    l.instant(r.amendment.recorded_at, stamp.tz),
-                    r.amendment.reason
-                ),
+            let a = &r.amendment;
+            let mut line = format!(
+                "{} {}: {} on {}",
+                campaign.name(),
+                r.step,
+                a.kind.words(),
+                l.instant(a.recorded_at, stamp.tz)
             );
+            if a.kind == AmendmentKind::RecordedLate {
+                line.push_str(&format!(", for {}", l.date(a.day.0)));
+            }
+            if let Some(from) = a.moved_from {
+                line.push_str(&format!(" (its day moved from {} to {})", l.date(from.0), l.date(a.day.0)));
+            }
+            line.push('.');
+            if !a.reason.is_empty() {
+                line.push_str(&format!(" Reason: {}", a.reason));
+            }
+            doc.paragraph(Font::Regular, &line);
         }
     }
     doc.heading("Campaigns behind the figures");

@@ -320,9 +320,10 @@ impl Period {
         Period::quarter(&format!("{}-Q{q}", day.0.year())).expect("a date's quarter exists")
     }
 
-    /// Whether `at` was recorded after the period's last day (UTC).
+    /// Whether `at` was recorded after the period's last day, in the sites' calendar
+    /// ([`pluto_domain::time::SITE_TIME_ZONE`]).
     fn closed_before(&self, at: Timestamp) -> bool {
-        at.datetime().date_naive() > self.to.0
+        at.site_day() > self.to
     }
 }
 
@@ -426,7 +427,7 @@ pub struct Line {
     pub figure: Figure,
 }
 
-/// A correction or void recorded after the period closed that restates it.
+/// A correction, void or late entry recorded after the period closed that restates it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -435,7 +436,7 @@ pub struct Restatement {
     pub campaign: u32,
     /// The step's label.
     pub step: String,
-    /// The correction or void.
+    /// The correction, void or late entry.
     pub amendment: Amendment,
 }
 
@@ -472,8 +473,8 @@ pub struct PeriodReport {
     pub lines: Vec<Line>,
     /// Kilograms in process when it ended.
     pub closing: Figure,
-    /// Corrections and voids recorded after the period closed that change its figures or its
-    /// opening.
+    /// Corrections, voids and entries recorded after the period closed that change its figures
+    /// or its opening (a step on a day within or before it, or moved out of it).
     pub restated: Vec<Restatement>,
     /// The losses below zero the period's figures hold, each by campaign (see [`Implausible`]).
     pub implausible: Vec<Implausible>,
@@ -573,10 +574,8 @@ impl PeriodReportBuilder {
         }
         let mut restated = false;
         for a in &flows.amendments {
-            if restates(a.step, self.scope.site)
-                && a.day <= self.period.to
-                && self.period.closed_before(a.recorded_at)
-            {
+            let holds = a.day <= self.period.to || a.moved_from.is_some_and(|from| from <= self.period.to);
+            if restates(a.step, self.scope.site) && holds && self.period.closed_before(a.recorded_at) {
                 self.restated.push(Restatement {
                     campaign: index,
                     step: a.step.step_label().to_owned(),

@@ -812,10 +812,14 @@ mod tests {
         assert!(refused(EventType::GranulationCompleted).starts_with("Granulation is already recorded"));
         assert!(refused(EventType::TransferToRgeRecorded).contains("ECHA testing must approve"));
         assert!(refused(EventType::ManufacturingStarted).contains("the next step is ECHA Approval"));
-        // Stage days: the inbound shipment's arrival date, the processing steps' recording day.
-        let arrival = record.stages[1].day.unwrap();
-        assert!(arrival.stated);
-        assert!(!record.stages[2].day.unwrap().stated);
+        // Stage days: the days the entries state (the inbound shipment's arrival, the day a
+        // processing step was completed); the creation's is the day it was recorded.
+        assert!(!record.stages[0].day.unwrap().stated);
+        assert!(record.stages[1].day.unwrap().stated);
+        assert_eq!(
+            record.stages[2].day.unwrap(),
+            StepDay { date: pluto_domain::time::parse_date("2026-01-16").unwrap(), stated: true }
+        );
     }
 
     #[test]

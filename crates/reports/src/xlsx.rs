@@ -129,22 +129,30 @@ pub fn period_report(report: &PeriodReport, training: bool) -> Result<Vec<u8>, X
     }
 
     let ws = workbook.add_worksheet().set_name("Restated")?;
-    headings(ws, 0, ["Campaign", "Step", "Change", "Recorded at (UTC)", "Day of the step", "Reason"], &bold)?;
+    headings(
+        ws,
+        0,
+        ["Campaign", "Step", "Change", "Recorded at (UTC)", "Day of the step", "Moved from", "Reason"],
+        &bold,
+    )?;
     if report.restated.is_empty() {
-        ws.write_string(1, 0, "No correction or void recorded after the period closed changes it.")?;
+        ws.write_string(1, 0, "No correction, void or entry recorded after the period closed changes it.")?;
     }
     for (i, r) in report.restated.iter().enumerate() {
         let row = i as u32 + 1;
         let campaign = &report.campaigns[r.campaign as usize];
         ws.write_string(row, 0, campaign.name())?;
         ws.write_string(row, 1, &r.step)?;
-        ws.write_string(row, 2, if r.amendment.voided { "voided" } else { "corrected" })?;
+        ws.write_string(row, 2, r.amendment.kind.words())?;
         ws.write_datetime_with_format(row, 3, r.amendment.recorded_at.datetime().naive_utc(), &instant)?;
         ws.write_date_with_format(row, 4, r.amendment.day.0, &day)?;
-        ws.write_string(row, 5, &r.amendment.reason)?;
+        if let Some(from) = r.amendment.moved_from {
+            ws.write_date_with_format(row, 5, from.0, &day)?;
+        }
+        ws.write_string(row, 6, &r.amendment.reason)?;
     }
     ws.set_freeze_panes(1, 0)?;
-    for (col, width) in [(0, 18.0), (1, 22.0), (2, 10.0), (3, 18.0), (4, 14.0), (5, 50.0)] {
+    for (col, width) in [(0, 18.0), (1, 22.0), (2, 14.0), (3, 18.0), (4, 14.0), (5, 14.0), (6, 50.0)] {
         ws.set_column_width(col, width)?;
     }
     finish(workbook, training)

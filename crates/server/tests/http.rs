@@ -45,17 +45,17 @@ async fn health_answers_without_a_token() {
     assert_eq!(health.version, env!("CARGO_PKG_VERSION"));
     // The event types and versions it reads, so that a laptop can tell when the server is newer.
     assert_eq!(health.event_types.len(), EventType::ALL.len());
-    assert!(health.event_types.contains(&"GranulationCompleted@1".to_owned()), "{:?}", health.event_types);
+    assert!(health.event_types.contains(&"GranulationCompleted@2".to_owned()), "{:?}", health.event_types);
     assert!(health.newer_than_this_build().is_empty());
     let newer = Health {
         event_types: vec![
-            "GranulationCompleted@2".into(),
+            "GranulationCompleted@3".into(),
             "SampleRetained@1".into(),
             "CampaignCreated@1".into(),
         ],
         ..health
     };
-    assert_eq!(newer.newer_than_this_build(), ["GranulationCompleted@2", "SampleRetained@1"]);
+    assert_eq!(newer.newer_than_this_build(), ["GranulationCompleted@3", "SampleRetained@1"]);
     server.stop().await;
 }
 

@@ -7,9 +7,10 @@
 //!   days from the Common Era), a byte telling which of the optional fields follow (1: kg in,
 //!   2: kg out, 4: parts, 8: received on), then those fields (`f64`, `f64`, `u32`, `i32` day);
 //! - the number of amendments (`u32`), then each amendment: its event's ULID (16 bytes), when it
-//!   was recorded (`i64` milliseconds since the Unix epoch), voided or corrected (one byte, 1 or
-//!   0), the code of the step it changed (one byte), that step's day (`i32`), and its reason (`u32`
-//!   length, then UTF-8).
+//!   was recorded (`i64` milliseconds since the Unix epoch), its kind (one byte: 0 corrected,
+//!   1 voided, 2 recorded late; plus 4 when the day it moved from follows), the code of the step
+//!   it changed (one byte), that step's day (`i32`), the day it moved from (`i32`, when flagged),
+//!   and its reason (`u32` length, then UTF-8).
 //!
 //! A reader that meets a format version it does not know says so instead of guessing. A new
 //! format comes with a new store schema version, whose migration has the flows folded again from
@@ -18,16 +19,23 @@
 use chrono::{Datelike, NaiveDate};
 use ulid::Ulid;
 
-use pluto_domain::flows::{Amendment, FlowStep, Flows};
+use pluto_domain::flows::{Amendment, AmendmentKind, FlowStep, Flows};
 use pluto_domain::{CampaignStatus, EventId, IsoDate, Timestamp};
 
-/// The version of the form [`encode`] writes.
-pub const FORMAT: u8 = 1;
+/// The version of the form [`encode`] writes (2: amendments of every kind, and the day a
+/// correction moved a step from; store schema 15).
+pub const FORMAT: u8 = 2;
 
 const KG_IN: u8 = 1;
 const KG_OUT: u8 = 2;
 const PARTS: u8 = 4;
 const RECEIVED_ON: u8 = 8;
+
+const CORRECTED: u8 = 0;
+const VOIDED: u8 = 1;
+const RECORDED_LATE: u8 = 2;
+const KIND: u8 = 3;
+const MOVED_FROM: u8 = 4;
 
 /// Why stored flows could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -77,9 +85,17 @@ pub fn encode(flows: &Flows) -> Vec<u8> {
     for a in &flows.amendments {
         out.extend_from_slice(&a.event_id.ulid().to_bytes());
         out.extend_from_slice(&a.recorded_at.millis().to_le_bytes());
-        out.push(u8::from(a.voided));
+        let kind = match a.kind {
+            AmendmentKind::Corrected => CORRECTED,
+            AmendmentKind::Voided => VOIDED,
+            AmendmentKind::RecordedLate => RECORDED_LATE,
+        };
+        out.push(kind | flag(a.moved_from.is_some(), MOVED_FROM));
         out.push(a.step.code());
         out.extend_from_slice(&day(a.day).to_le_bytes());
+        if let Some(from) = a.moved_from {
+            out.extend_from_slice(&day(from).to_le_bytes());
+        }
         out.extend_from_slice(&len(a.reason.len()).to_le_bytes());
         out.extend_from_slice(a.reason.as_bytes());
     }
@@ -115,19 +131,22 @@ pub fn decode(bytes: &[u8]) -> Result<Flows, StoredFlowsError> {
         let event_id = EventId::from_ulid(Ulid::from_bytes(r.take::<16>()?));
         let recorded_at = Timestamp::from_millis(i64::from_le_bytes(r.take()?));
         let at = r.at;
-        let voided = match r.u8()? {
-            0 => false,
-            1 => true,
+        let flags = r.u8()?;
+        let kind = match (flags & KIND, flags & !(KIND | MOVED_FROM)) {
+            (CORRECTED, 0) => AmendmentKind::Corrected,
+            (VOIDED, 0) => AmendmentKind::Voided,
+            (RECORDED_LATE, 0) => AmendmentKind::RecordedLate,
             _ => return Err(StoredFlowsError::Invalid("an amendment's kind", at)),
         };
         let step = r.status()?;
         let day = r.day()?;
+        let moved_from = (flags & MOVED_FROM != 0).then(|| r.day()).transpose()?;
         let length = r.u32()? as usize;
         let at = r.at;
         let reason = std::str::from_utf8(r.slice(length)?)
             .map_err(|_| StoredFlowsError::Invalid("an amendment's reason", at))?
             .to_owned();
-        flows.amendments.push(Amendment { event_id, recorded_at, voided, step, day, reason });
+        flows.amendments.push(Amendment { event_id, recorded_at, kind, step, day, moved_from, reason });
     }
     match bytes.len() - r.at {
         0 => Ok(flows),
@@ -231,7 +250,13 @@ mod tests {
             proptest::option::of(0i64..900),
         );
         let step = (0i64..900, quantity);
-        let amendment = (any::<bool>(), 0usize..10, -100_000i64..100_000, "\\PC{0,40}");
+        let kind = prop_oneof![
+            Just(AmendmentKind::Corrected),
+            Just(AmendmentKind::Voided),
+            Just(AmendmentKind::RecordedLate)
+        ];
+        let amendment =
+            (kind, proptest::option::of(0i64..900), 0usize..10, -100_000i64..100_000, "\\PC{0,40}");
         (proptest::collection::vec(step, 0..=10), proptest::collection::vec(amendment, 0..4)).prop_map(
             |(steps, amendments)| {
                 let mut flows = Flows::default();
@@ -242,15 +267,16 @@ mod tests {
                         Flow { kg_in, kg_out, parts, received_on: received.map(on), hours: None },
                     );
                 }
-                for (voided, step, minutes, reason) in amendments {
+                for (kind, moved_from, step, minutes, reason) in amendments {
                     let Some(s) = flows.steps.get(step % flows.steps.len().max(1)).cloned() else { continue };
                     let at = Timestamp::from_millis(1_767_225_600_000 + minutes * 60_000);
                     flows.amend(Amendment {
                         event_id: EventId::generate(at.system_time()),
                         recorded_at: at,
-                        voided,
+                        kind,
                         step: s.step,
                         day: s.day,
+                        moved_from: moved_from.map(on),
                         reason,
                     });
                 }
@@ -282,9 +308,10 @@ mod tests {
         flows.amend(Amendment {
             event_id: EventId::generate(at.system_time()),
             recorded_at: at,
-            voided: false,
+            kind: AmendmentKind::Corrected,
             step,
             day,
+            moved_from: None,
             reason,
         });
         let stored = encode(&flows);
@@ -292,8 +319,8 @@ mod tests {
         let refused = |bytes: &[u8]| decode(bytes).unwrap_err().to_string();
 
         let mut newer = stored.clone();
-        newer[0] = 2;
-        assert_eq!(refused(&newer), "stored in form 2; this build reads form 1");
+        newer[0] = 3;
+        assert_eq!(refused(&newer), "stored in form 3; this build reads form 2");
         assert_eq!(refused(&stored[..stored.len() - 3]), "3 bytes are missing at byte 54");
         assert_eq!(refused(&[stored.as_slice(), &[0, 0]].concat()), "2 bytes follow the last amendment");
         let mut step = stored.clone();
@@ -302,5 +329,8 @@ mod tests {
         let mut flags = stored.clone();
         flags[7] = 0x80;
         assert_eq!(refused(&flags), "a step's flags at byte 7 is not valid");
+        let mut kind = stored.clone();
+        kind[44] = 3;
+        assert_eq!(refused(&kind), "an amendment's kind at byte 44 is not valid");
     }
 }

@@ -1068,6 +1068,7 @@ fn a_form_is_read_field_by_field() {
         ("startingWeightKg", "950"),
         ("outputWeightKg", "nine hundred"),
         ("processHours", ""),
+        ("completedOn", "2026-02-20"),
         ("colour", "red"),
     ]
     .into_iter()
@@ -1080,7 +1081,16 @@ fn a_form_is_read_field_by_field() {
     form.remove("colour");
     form.insert("outputWeightKg".into(), "900".into());
     let data = Payload::from_form(EventType::GranulationCompleted, &form).unwrap();
-    assert_eq!(data, json!({"ticketNumber": "G-17", "startingWeightKg": 950.0, "outputWeightKg": 900.0}));
+    assert_eq!(
+        data,
+        json!({"ticketNumber": "G-17", "startingWeightKg": 950.0, "outputWeightKg": 900.0, "completedOn": "2026-02-20"})
+    );
+    form.remove("completedOn");
+    let problems = Payload::from_form(EventType::GranulationCompleted, &form).unwrap_err();
+    assert_eq!(
+        (problems[0].field.as_str(), problems[0].message.as_str()),
+        ("completedOn", "expected an ISO date (YYYY-MM-DD), got \"\"")
+    );
 }
 
 /// The records are readable by the coordinator's account only: the database, its journal and a

@@ -10,9 +10,9 @@
 //! manufacturing start recorded before the second campaign's granulation arrived. No build ever
 //! wrote version 2 (version 3 came with it). The fixture of version 13 holds three campaigns
 //! recorded with `pluto record` and the spec's example payloads (through manufacturing start,
-//! through extrusion, through metal removal). The fixture of version 14 is the same store opened
-//! (migrated, every campaign folded again) and backed up (`pluto backup`) by the build of that
-//! version; `pluto-registry-check` reads it with a step inserted into the progression.
+//! through extrusion, through metal removal). The fixtures of versions 14 and 15 are the same store
+//! opened (migrated, every campaign folded again) and backed up (`pluto backup`) by the build of
+//! that version; `pluto-registry-check` reads the newest with a step inserted into the progression.
 
 use std::path::Path;
 

@@ -145,7 +145,7 @@ fn arb_newer() -> impl Strategy<Value = Vec<Event>> {
                     0 => (EventType::Newer, 2, json!({ "sampleId": noise })),
                     1 => (
                         EventType::GranulationCompleted,
-                        2,
+                        EventType::GranulationCompleted.schema_version() + 1,
                         json!({ "ticketNumber": "G-1", "startingWeight": noise }),
                     ),
                     _ => (

@@ -10,7 +10,8 @@ use pluto_domain::{
 };
 use pluto_store::{Draft, Store};
 
-/// A whole lifecycle as a laptop on schema version 1 of `CampaignCompleted` recorded it.
+/// A whole lifecycle as a laptop on schema version 1 of `CampaignCompleted` and of the
+/// processing steps recorded it.
 fn lifecycle_written_by_version_1(closed: Timestamp) -> (CampaignId, Vec<Event>) {
     let id = CampaignId::generate();
     let device = DeviceId::generate();
@@ -20,10 +21,14 @@ fn lifecycle_written_by_version_1(closed: Timestamp) -> (CampaignId, Vec<Event>)
         .enumerate()
         .map(|(i, &t)| {
             let at = Timestamp::from_millis(closed.millis() - (12 - i as i64) * 86_400_000);
-            let (version, data) = if t == EventType::CampaignCompleted {
-                (1, json!({ "completionNotes": "All parts received at LEGO" }))
+            let mut data = sample.payload(t).unwrap();
+            let version = if t == EventType::CampaignCompleted {
+                data = json!({ "completionNotes": "All parts received at LEGO" });
+                1
+            } else if data.as_object_mut().unwrap().remove("completedOn").is_some() {
+                1
             } else {
-                (t.schema_version(), sample.payload(t).unwrap())
+                t.schema_version()
             };
             Event {
                 id: EventId::generate(at.system_time()),
@@ -49,7 +54,11 @@ fn a_version_1_completion_reads_as_closed_the_day_it_was_recorded() {
     let completion = events.last().unwrap();
     let payload = completion.check().expect("an older version is accepted");
     let Payload::CampaignCompleted(p) = &payload else { panic!("{payload:?}") };
-    assert_eq!(p.completion_date.to_string(), "2026-04-30", "the UTC day of createdAt");
+    assert_eq!(
+        p.completion_date.to_string(),
+        "2026-05-01",
+        "the day of createdAt in the sites' calendar: 00:15 on 1 May in Copenhagen"
+    );
     assert_eq!(completion.canonical_data(&payload), completion.data, "stored as written");
     let read = Payload::read(EventType::CampaignCompleted, 1, &completion.data, closed);
     assert_eq!(read, Reading::Full(payload));
@@ -75,6 +84,13 @@ fn stored_version_1_events_are_upcast_when_read_never_rewritten() {
     assert_eq!(state.newer_entries, 0, "an older version is read fully");
     let completion = state.steps.completion.as_ref().unwrap();
     assert_eq!(completion.data.completion_date.to_string(), "2026-04-30");
+    let granulation = state.steps.granulation.as_ref().unwrap();
+    assert_eq!(granulation.data.completed_on.to_string(), "2026-04-20", "completed the day it was recorded");
+    let history = store.history(&id).unwrap();
+    let stored_granulation =
+        history.iter().find(|e| e.event_type == EventType::GranulationCompleted).unwrap();
+    assert_eq!(stored_granulation.schema_version, 1);
+    assert!(stored_granulation.data.get("completedOn").is_none(), "not rewritten");
 
     let stored = store.history(&id).unwrap().pop().unwrap();
     assert_eq!((stored.schema_version, &stored.data), (1, &events[11].data), "not rewritten");

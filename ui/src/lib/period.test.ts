@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { inFolder, isoDay, quarterOf, quarters } from "./period";
+import type { Restatement } from "../bindings";
+import { inFolder, isoDay, quarterOf, quarters, restatement } from "./period";
 
 describe("quarters", () => {
   it("gives a day's quarter with its last day", () => {
@@ -26,5 +27,32 @@ describe("inFolder", () => {
     expect(inFolder("C:\\Users\\Ana\\Downloads", "a.pdf")).toBe("C:\\Users\\Ana\\Downloads\\a.pdf");
     expect(inFolder("/tmp/", "a.pdf")).toBe("/tmp/a.pdf");
     expect(inFolder("", "a.pdf")).toBe("a.pdf");
+  });
+});
+
+describe("restatement", () => {
+  const of = (amendment: Partial<Restatement["amendment"]>): Restatement => ({
+    campaign: 0,
+    step: "Granulation",
+    amendment: {
+      eventId: "evt_01KGE3H9000000000000000000",
+      recordedAt: "2026-04-03T08:15:00.000Z",
+      kind: "corrected",
+      step: "granulation_complete",
+      day: "2026-03-31",
+      reason: "",
+      ...amendment,
+    },
+  });
+
+  it("says a late entry was recorded late, and for which day", () => {
+    const text = restatement(of({ kind: "recordedLate" }), "en-GB");
+    expect(text).toMatch(/^Granulation recorded late on 3 Apr 2026.*, for 31 Mar 2026$/);
+  });
+
+  it("says which day a correction moved the step from, and why", () => {
+    const text = restatement(of({ day: "2026-04-01", movedFrom: "2026-03-31", reason: "Ticket dated wrong" }), "de-DE");
+    expect(text).toContain("Granulation corrected on ");
+    expect(text).toContain("(its day moved from 31.03.2026 to 01.04.2026): Ticket dated wrong");
   });
 });

@@ -1,5 +1,7 @@
 // Calendar quarters for the period report's presets, as ISO days (YYYY-MM-DD), counted in the
-// laptop's own calendar.
+// laptop's own calendar; and what restated a period, in words.
+import type { Restatement } from "../bindings";
+import { instant, isoDate, locale } from "./format";
 
 /** A quarter: its label and its first and last day. */
 export type Quarter = { label: string; from: string; to: string };
@@ -33,4 +35,15 @@ export function inFolder(dir: string, name: string): string {
   if (!dir) return name;
   const sep = dir.includes("\\") && !dir.includes("/") ? "\\" : "/";
   return dir.endsWith(sep) ? `${dir}${name}` : `${dir}${sep}${name}`;
+}
+
+/** What restated a closed period, in words: the step and what happened to it, when, and why
+ *  ("Granulation recorded late on 3 Apr 2026, 10:15, for 31 Mar 2026"). */
+export function restatement(r: Restatement, loc = locale()): string {
+  const a = r.amendment;
+  const what = a.kind === "recordedLate" ? "recorded late" : a.kind;
+  let text = `${r.step} ${what} on ${instant(a.recordedAt, loc)}`;
+  if (a.kind === "recordedLate") text += `, for ${isoDate(a.day, loc)}`;
+  if (a.movedFrom) text += ` (its day moved from ${isoDate(a.movedFrom, loc)} to ${isoDate(a.day, loc)})`;
+  return a.reason ? `${text}: ${a.reason}` : text;
 }

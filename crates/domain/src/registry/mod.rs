@@ -401,11 +401,12 @@ event_registry! {
             "trackingRef": "DHL-123456", "shipDate": "2026-02-16", "arrivalDate": "2026-02-18",
         },
     }
-    /// MBA completed granulation.
+    /// MBA completed granulation. Version 2 added the day it was completed (`completedOn`), as
+    /// for every processing step.
     GranulationCompleted = "GranulationCompleted" {
         payload: Granulation,
-        version: 1,
-        upcasters: [],
+        version: 2,
+        upcasters: [upcast::completed_on_from_recording],
         newer: FoldKnownFields,
         sites: ["MBA"],
         reaches: GranulationComplete = "granulation_complete" {
@@ -414,13 +415,13 @@ event_registry! {
         },
         due_days: 3,
         slot: granulation,
-        example: { "ticketNumber": "G-17", "startingWeightKg": 3360.2, "outputWeightKg": 3190.0, "processHours": 6.5 },
+        example: { "ticketNumber": "G-17", "startingWeightKg": 3360.2, "outputWeightKg": 3190.0, "processHours": 6.5, "completedOn": "2026-02-20" },
     }
     /// MBA completed metal removal.
     MetalRemovalCompleted = "MetalRemovalCompleted" {
         payload: MetalRemoval,
-        version: 1,
-        upcasters: [],
+        version: 2,
+        upcasters: [upcast::completed_on_from_recording],
         newer: FoldKnownFields,
         sites: ["MBA"],
         reaches: MetalRemovalComplete = "metal_removal_complete" {
@@ -429,7 +430,7 @@ event_registry! {
         },
         due_days: 3,
         slot: metal_removal,
-        example: { "ticketNumber": "M-17", "startingWeightKg": 3180.0, "outputWeightKg": 3150.5 },
+        example: { "ticketNumber": "M-17", "startingWeightKg": 3180.0, "outputWeightKg": 3150.5, "completedOn": "2026-02-23" },
     }
     /// A sample of the material kept for later testing: registered only with the `sample-type`
     /// feature, for `pluto-registry-check`'s tests, which prove that a step added here alone,
@@ -453,8 +454,8 @@ event_registry! {
     /// MBA completed polymer purification.
     PolymerPurificationCompleted = "PolymerPurificationCompleted" {
         payload: PolymerPurification,
-        version: 1,
-        upcasters: [],
+        version: 2,
+        upcasters: [upcast::completed_on_from_recording],
         newer: FoldKnownFields,
         sites: ["MBA"],
         reaches: PolymerPurificationComplete = "polymer_purification_complete" {
@@ -463,13 +464,13 @@ event_registry! {
         },
         due_days: 3,
         slot: polymer_purification,
-        example: { "ticketNumber": "P-17", "startingWeightKg": 3140.0, "outputWeightKg": 2860.0 },
+        example: { "ticketNumber": "P-17", "startingWeightKg": 3140.0, "outputWeightKg": 2860.0, "completedOn": "2026-02-26" },
     }
     /// MBA completed extrusion.
     ExtrusionCompleted = "ExtrusionCompleted" {
         payload: Extrusion,
-        version: 1,
-        upcasters: [],
+        version: 2,
+        upcasters: [upcast::completed_on_from_recording],
         newer: FoldKnownFields,
         sites: ["MBA"],
         reaches: ExtrusionComplete = "extrusion_complete" {
@@ -478,7 +479,7 @@ event_registry! {
         },
         due_days: 3,
         slot: extrusion,
-        example: { "ticketNumber": "E-17", "startingWeightKg": 2850.0, "outputWeightKg": 2700.0, "batchNumber": "B-4" },
+        example: { "ticketNumber": "E-17", "startingWeightKg": 2850.0, "outputWeightKg": 2700.0, "batchNumber": "B-4", "completedOn": "2026-03-02" },
     }
     /// ECHA testing approved the material.
     EchaApprovalRecorded = "ECHAApprovalRecorded" {

@@ -37,9 +37,9 @@ pub trait PayloadType: Serialize + DeserializeOwned {
     /// quantities.
     fn validate(&self) -> Result<(), FieldError>;
 
-    /// The day the step took place, as the entry states it (arrival, approval, shipment,
-    /// start, end, completion); `None` for entries that carry no such date, whose day is the
-    /// day they were recorded.
+    /// The day the step took place, as the entry states it (arrival, completion, approval,
+    /// shipment, start, end); `None` for entries that carry no such date (the campaign's
+    /// creation), whose day is the day they were recorded.
     fn happened_on(&self) -> Option<IsoDate> {
         None
     }
@@ -155,20 +155,21 @@ impl PayloadType for InboundShipment {
 }
 
 /// The fields every MBA processing step has.
-const PROCESSING_FIELDS: [FieldSpec; 7] = [
+const PROCESSING_FIELDS: [FieldSpec; 8] = [
     f("ticketNumber", FieldKind::Text, true, "MBA process ticket"),
     f("startingWeightKg", FieldKind::Weight, true, "Starting weight"),
     f("outputWeightKg", FieldKind::Weight, true, "Output weight"),
     f("processHours", FieldKind::Hours, false, "Process hours"),
+    f("completedOn", FieldKind::Date, true, "Completed on"),
     long("polymerComposition", "Polymer composition"),
     f("wasteCode", FieldKind::Text, false, "Waste code"),
     long("notes", "Notes"),
 ];
 
 /// [`PROCESSING_FIELDS`] and one more.
-const fn processing_and(extra: FieldSpec) -> [FieldSpec; 8] {
+const fn processing_and(extra: FieldSpec) -> [FieldSpec; 9] {
     let p = PROCESSING_FIELDS;
-    [p[0], p[1], p[2], p[3], p[4], p[5], p[6], extra]
+    [p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], extra]
 }
 
 macro_rules! processing_step {
@@ -192,6 +193,8 @@ macro_rules! processing_step {
             /// Duration of the process.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub process_hours: Option<f64>,
+            /// Day the step was completed, on the site's calendar (since schema version 2).
+            pub completed_on: IsoDate,
             /// Material composition analysis.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub polymer_composition: Option<String>,
@@ -207,6 +210,10 @@ macro_rules! processing_step {
         impl PayloadType for $name {
             const FIELDS: &'static [FieldSpec] = &$fields;
             const WEIGHT_IN: Option<&'static str> = Some("startingWeightKg");
+
+            fn happened_on(&self) -> Option<IsoDate> {
+                Some(self.completed_on)
+            }
 
             fn flow(&self) -> Flow {
                 Flow {

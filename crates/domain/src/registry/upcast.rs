@@ -21,16 +21,16 @@ use crate::time::{IsoDate, Timestamp};
 pub struct Recording {
     /// The entry's `createdAt`.
     pub at: Timestamp,
-    /// The day it was recorded: for a stored event the UTC day of `createdAt` (as the builds
-    /// that wrote the older version showed it); for an entry being made, the day on this
-    /// laptop's clock, which is the site's.
+    /// The day it was recorded: for a stored event the day of `createdAt` in the sites'
+    /// calendar ([`crate::time::SITE_TIME_ZONE`]), the same on every laptop; for an entry being
+    /// made, the day on this laptop's clock, which is the site's.
     pub day: IsoDate,
 }
 
 impl Recording {
     /// A stored event recorded at `at`.
     pub fn stored(at: Timestamp) -> Recording {
-        Recording { at, day: IsoDate(at.datetime().date_naive()) }
+        Recording { at, day: at.site_day() }
     }
 
     /// An entry being made on this laptop at `now`.
@@ -80,4 +80,11 @@ fn run<'a>(chain: &[Upcaster], data: &'a Value, recorded: Recording) -> Cow<'a, 
 /// (`completionDate`); a version 1 entry was closed the day it was recorded.
 pub fn completion_date_from_recording(data: &mut Map<String, Value>, recorded: Recording) {
     data.entry("completionDate").or_insert_with(|| Value::String(recorded.day.to_string()));
+}
+
+/// The processing steps (granulation, metal removal, purification, extrusion) 1 → 2: version 2
+/// records the day the step was completed (`completedOn`); a version 1 entry was completed the
+/// day it was recorded.
+pub fn completed_on_from_recording(data: &mut Map<String, Value>, recorded: Recording) {
+    data.entry("completedOn").or_insert_with(|| Value::String(recorded.day.to_string()));
 }

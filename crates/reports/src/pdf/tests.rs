@@ -97,7 +97,7 @@ fn events(filler: usize) -> Vec<Event> {
     );
     let twice = push(
         EventType::GranulationCompleted,
-        json!({ "ticketNumber": "G-17", "startingWeightKg": 3350.0, "outputWeightKg": 3190.0 }),
+        json!({ "ticketNumber": "G-17", "startingWeightKg": 3350.0, "outputWeightKg": 3190.0, "completedOn": "2026-02-18" }),
     );
     push(
         EventType::EntryVoided,
@@ -107,7 +107,7 @@ fn events(filler: usize) -> Vec<Event> {
         push(
             EventType::GranulationCompleted,
             json!({ "ticketNumber": format!("G-{}", 18 + i), "startingWeightKg": 3350.0, "outputWeightKg": 3190.0,
-                    "notes": "Labels and some paper residue removed by hand before the run; ".repeat(3) }),
+                    "completedOn": "2026-02-18", "notes": "Labels and some paper residue removed by hand before the run; ".repeat(3) }),
         );
     }
     events

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use pluto_domain::event::Event;
+use pluto_domain::flows::AmendmentKind;
 use pluto_domain::fold::fold;
 use pluto_domain::ids::{DeviceId, EventId, UserId};
 use pluto_domain::registry::flow::Flow;
@@ -41,13 +42,18 @@ impl History {
         let noon = day(on).0.and_hms_opt(12, 0, 0).unwrap().and_utc().timestamp_millis();
         // Events recorded the same day keep their order.
         let at = Timestamp::from_millis(noon + self.events.len() as i64);
+        self.record_at(at, event_type.schema_version(), event_type, data)
+    }
+
+    /// Records an event of schema `version` at the instant `at`.
+    fn record_at(&mut self, at: Timestamp, version: u32, event_type: EventType, data: Value) -> EventId {
         let id = EventId::generate(at.system_time());
         self.events.push(Event {
             id: id.clone(),
             stream_type: "campaign".into(),
             stream_id: self.campaign.clone(),
             event_type,
-            schema_version: event_type.schema_version(),
+            schema_version: version,
             data,
             user_id: UserId::parse("usr_ana_jensen").unwrap(),
             device_id: DeviceId::parse("dev_01HQJK5W3N8XKZ0G2Y5V7R9T1A").unwrap(),
@@ -67,7 +73,7 @@ impl History {
     }
 
     fn process(&mut self, on: &str, event_type: EventType, start: f64, output: f64) -> EventId {
-        let mut data = json!({ "ticketNumber": "T-1", "startingWeightKg": start, "outputWeightKg": output });
+        let mut data = json!({ "ticketNumber": "T-1", "startingWeightKg": start, "outputWeightKg": output, "completedOn": on });
         if event_type == EventType::ExtrusionCompleted {
             data["batchNumber"] = json!("B-4");
         }
@@ -196,7 +202,7 @@ fn a_correction_recorded_after_the_period_closed_restates_it_and_says_so() {
     assert_eq!(total(&q1, Measure::ReceivedAtMba), 1080.0, "the period holds the corrected weight");
     assert_eq!(q1.restated.len(), 1, "and says it was restated: {:?}", q1.restated);
     let r = &q1.restated[0];
-    assert_eq!((r.step.as_str(), r.amendment.voided), ("Inbound Shipment", false));
+    assert_eq!((r.step.as_str(), r.amendment.kind), ("Inbound Shipment", AmendmentKind::Corrected));
     assert_eq!(r.amendment.reason, "Weighbridge slip read wrong");
     assert_eq!(r.amendment.recorded_at.datetime().date_naive(), NaiveDate::from_ymd_opt(2026, 5, 4).unwrap());
 
@@ -204,6 +210,85 @@ fn a_correction_recorded_after_the_period_closed_restates_it_and_says_so() {
     let q2 = report(q("2026-Q2"), Scope::default(), &campaigns);
     assert!(q2.restated.is_empty());
     assert_eq!(q2.opening.total, 1080.0);
+}
+
+/// An entry typed on 3 April that states 31 March counts in Q1, and Q1's report says it was
+/// recorded after the quarter closed; Q2, still open then, has nothing to restate.
+#[test]
+fn a_step_recorded_after_the_period_closed_but_dated_within_it_restates_it() {
+    let mut h = History::new("LEGO-L", "PCR", "2026-03-01");
+    h.inbound("2026-03-10", 1000.0);
+    let late = h.record(
+        "2026-04-03",
+        EventType::GranulationCompleted,
+        json!({ "ticketNumber": "G-9", "startingWeightKg": 990.0, "outputWeightKg": 950.0, "completedOn": "2026-03-31" }),
+    );
+    let campaigns = [(&h, "LEGO-L", MaterialType::Pcr)];
+
+    let q1 = report(q("2026-Q1"), Scope::default(), &campaigns);
+    assert_eq!(
+        total(&q1, Measure::Output(CampaignStatus::GranulationComplete)),
+        950.0,
+        "counted on its own day"
+    );
+    assert_eq!(q1.restated.len(), 1, "{:?}", q1.restated);
+    let r = &q1.restated[0].amendment;
+    assert_eq!(
+        (r.kind, &r.event_id, r.day, r.moved_from),
+        (AmendmentKind::RecordedLate, &late, day("2026-03-31"), None)
+    );
+    assert_eq!(r.recorded_at.site_day(), day("2026-04-03"));
+
+    let q2 = report(q("2026-Q2"), Scope::default(), &campaigns);
+    assert!(q2.restated.is_empty(), "{:?}", q2.restated);
+    assert_eq!(q2.opening.total, 950.0);
+}
+
+/// A correction after closing that moves a step's day out of the quarter (31 March → 1 April)
+/// takes its figures out of Q1 and into Q2, and Q1's report lists it with both days.
+#[test]
+fn a_correction_moving_a_step_out_of_a_closed_period_restates_it() {
+    let mut h = History::new("LEGO-M", "PCR", "2026-03-01");
+    h.inbound("2026-03-10", 1000.0);
+    let granulation = h.process("2026-03-31", EventType::GranulationCompleted, 990.0, 950.0);
+    h.correct("2026-04-10", &granulation, "completedOn", json!("2026-03-31"), json!("2026-04-01"));
+    let campaigns = [(&h, "LEGO-M", MaterialType::Pcr)];
+
+    let q1 = report(q("2026-Q1"), Scope::default(), &campaigns);
+    assert_eq!(q1.line(Measure::Output(CampaignStatus::GranulationComplete)), None, "moved out of Q1");
+    assert_eq!(q1.closing.total, 1000.0);
+    assert_eq!(q1.restated.len(), 1, "{:?}", q1.restated);
+    let r = &q1.restated[0].amendment;
+    assert_eq!(
+        (r.kind, r.day, r.moved_from),
+        (AmendmentKind::Corrected, day("2026-04-01"), Some(day("2026-03-31")))
+    );
+
+    let q2 = report(q("2026-Q2"), Scope::default(), &campaigns);
+    assert_eq!(total(&q2, Measure::Output(CampaignStatus::GranulationComplete)), 950.0, "moved into Q2");
+    assert!(q2.restated.is_empty(), "Q2 was open when it was corrected");
+    assert_eq!(q2.imbalance(), 0.0);
+}
+
+/// A step recorded by a Pluto from before steps stated their day counts on the day it was
+/// recorded in the sites' calendar: typed at 00:30 on 1 July in Copenhagen (22:30 UTC on
+/// 30 June), it belongs to Q3.
+#[test]
+fn a_step_of_an_older_pluto_counts_on_the_day_it_was_recorded_at_the_sites() {
+    let mut h = History::new("LEGO-N", "PCR", "2026-06-01");
+    h.inbound("2026-06-10", 1000.0);
+    h.record_at(
+        Timestamp::parse("2026-06-30T22:30:00Z").unwrap(),
+        1,
+        EventType::GranulationCompleted,
+        json!({ "ticketNumber": "G-7", "startingWeightKg": 990.0, "outputWeightKg": 950.0 }),
+    );
+    let campaigns = [(&h, "LEGO-N", MaterialType::Pcr)];
+    let q2 = report(q("2026-Q2"), Scope::default(), &campaigns);
+    assert_eq!(q2.line(Measure::Output(CampaignStatus::GranulationComplete)), None);
+    assert!(q2.restated.is_empty(), "recorded on the day it counts on: {:?}", q2.restated);
+    let q3 = report(q("2026-Q3"), Scope::default(), &campaigns);
+    assert_eq!(total(&q3, Measure::Output(CampaignStatus::GranulationComplete)), 950.0);
 }
 
 #[test]

@@ -195,6 +195,52 @@ fn dates_are_iso_dates_in_order() {
     }
 }
 
+/// A processing step states the day it was completed; one recorded by a build from before the
+/// date existed counts on the day it was recorded in the sites' calendar, not UTC's: typed at
+/// 00:30 on 1 July in Copenhagen, it belongs to July (and to Q3).
+#[test]
+fn processing_steps_state_their_day_and_older_ones_count_on_the_sites_day() {
+    let typed = Timestamp::parse("2026-06-30T22:30:00Z").unwrap();
+    let data = json!({"ticketNumber": "G-17", "startingWeightKg": 950, "outputWeightKg": 900});
+    for t in [
+        EventType::GranulationCompleted,
+        EventType::MetalRemovalCompleted,
+        EventType::PolymerPurificationCompleted,
+        EventType::ExtrusionCompleted,
+    ] {
+        let mut data = data.clone();
+        if t == EventType::ExtrusionCompleted {
+            data["batchNumber"] = json!("B-4");
+        }
+        let Reading::Full(older) = Payload::read(t, 1, &data, typed) else {
+            panic!("{t} version 1 reads fully")
+        };
+        assert_eq!(older.happened_on().unwrap().to_string(), "2026-07-01", "{t}");
+        assert_eq!(
+            older.to_value()["completedOn"],
+            json!("2026-07-01"),
+            "{t}: written as the current version"
+        );
+
+        let err = Payload::parse(t, &data).unwrap_err();
+        assert_eq!(
+            (err.field.as_str(), err.message.as_str()),
+            ("completedOn", "is required"),
+            "{t}: the writer states it"
+        );
+        data["completedOn"] = json!("2026-06-29");
+        let stated = Payload::read(t, 2, &data, typed);
+        assert!(
+            matches!(&stated, Reading::Full(p) if p.happened_on().unwrap().to_string() == "2026-06-29"),
+            "{t}"
+        );
+        data["completedOn"] = json!("29.06.2026");
+        let err = Payload::parse(t, &data).unwrap_err();
+        assert_eq!(err.field, "completedOn");
+        assert!(err.message.contains("YYYY-MM-DD"), "{err}");
+    }
+}
+
 #[test]
 fn quantities_are_positive_whole_numbers() {
     let t = EventType::ManufacturingStarted;
