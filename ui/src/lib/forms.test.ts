@@ -6,7 +6,7 @@ describe("entry forms", () => {
   it("chooses inputs by field kind", () => {
     expect(inputFor("weight")).toEqual({ type: "text", inputmode: "decimal" });
     expect(inputFor("quantity")).toEqual({ type: "text", inputmode: "numeric" });
-    expect(inputFor("date").type).toBe("date");
+    expect(inputFor("date", new Date(2026, 5, 15, 23, 30))).toEqual({ type: "date", max: "2026-06-15" });
     expect(inputFor("text").type).toBe("text");
   });
 

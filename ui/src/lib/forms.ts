@@ -6,7 +6,7 @@ import { count, isoDate, kg, locale } from "./format";
 /** The HTML input that suits a field kind. Numbers are text inputs: a browser's number input
  *  empties what it cannot read ("3360,2" on some builds), and an emptied optional field would be
  *  saved as missing; as text, what was typed always reaches the check and is refused by name. */
-export function inputFor(kind: FieldKind): { type: string; inputmode?: "decimal" | "numeric" } {
+export function inputFor(kind: FieldKind, now: Date = new Date()): { type: string; inputmode?: "decimal" | "numeric"; max?: string } {
   switch (kind) {
     case "weight":
     case "hours":
@@ -14,7 +14,8 @@ export function inputFor(kind: FieldKind): { type: string; inputmode?: "decimal"
     case "quantity":
       return { type: "text", inputmode: "numeric" };
     case "date":
-      return { type: "date" };
+      // Every date is a day something happened: the picker offers none after today.
+      return { type: "date", max: localToday(now) };
     default:
       return { type: "text" };
   }

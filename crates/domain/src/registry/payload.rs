@@ -15,7 +15,7 @@ use crate::field::{describe, FieldError};
 use crate::ids::EventId;
 use crate::registry::fields::{unknown_field_error, FieldKind, FieldSpec, MaterialType, NewerRule};
 use crate::registry::flow::Flow;
-use crate::registry::upcast::upcast;
+use crate::registry::upcast::{upcast, Recording};
 use crate::registry::{EventType, Payload};
 use crate::time::Timestamp;
 use crate::time::{parse_date, IsoDate};
@@ -637,9 +637,14 @@ impl Payload {
 
     /// Parses an entry being made at `now` as [`Payload::parse`] does, after filling in what the
     /// type's later versions added ([`crate::registry::upcast::upcast_entry`]): an entry typed as any
-    /// version of the type writes it is recorded as the current version.
+    /// version of the type writes it is recorded as the current version. Every date it states, or
+    /// a correction sets, is a day something happened, so none may lie after today on this
+    /// laptop's clock (a year typed wrong would otherwise put the step in a period to come).
     pub fn parse_entry(event_type: EventType, data: &Value, now: Timestamp) -> Result<Payload, FieldError> {
-        Self::parse(event_type, &crate::registry::upcast::upcast_entry(event_type, data, now))
+        let data = crate::registry::upcast::upcast_entry(event_type, data, now);
+        let payload = Self::parse(event_type, &data)?;
+        dates_not_after(event_type, &data, Recording::entry(now).day)?;
+        Ok(payload)
     }
 
     fn parse_shape(event_type: EventType, data: &Value) -> Result<Payload, FieldError> {
@@ -731,6 +736,31 @@ pub enum Reading {
     Newer,
     /// Invalid for the version it claims.
     Invalid(FieldError),
+}
+
+/// Refuses a date field of `data`, a valid payload of `event_type` (or a change a correction
+/// sets), that lies after `today`.
+fn dates_not_after(event_type: EventType, data: &Value, today: IsoDate) -> Result<(), FieldError> {
+    let check = |path: String, value: Option<&Value>| match value.and_then(Value::as_str).map(parse_date) {
+        Some(Ok(day)) if day > today => Err(FieldError::new(
+            path,
+            format!("must not be after today ({today}), got {day}: an entry records what has happened"),
+        )),
+        _ => Ok(()),
+    };
+    let dates = |t: EventType| t.fields().iter().filter(|f| f.kind == FieldKind::Date);
+    if event_type == EventType::EventCorrected {
+        let target = data.get("correctsEventType").and_then(Value::as_str).and_then(|t| EventType::parse(t).ok());
+        for spec in target.into_iter().flat_map(dates) {
+            let now = data.get("changes").and_then(|c| c.get(spec.name)).and_then(|c| c.get("now"));
+            check(format!("changes.{}.now", spec.name), now)?;
+        }
+        return Ok(());
+    }
+    for spec in dates(event_type) {
+        check(spec.name.to_owned(), data.get(spec.name))?;
+    }
+    Ok(())
 }
 
 /// Whether `data` holds what only a newer Pluto writes: fields its type does not have here, or,

@@ -241,6 +241,33 @@ fn processing_steps_state_their_day_and_older_ones_count_on_the_sites_day() {
     }
 }
 
+/// An entry records what has happened: no date it states, and none a correction sets, lies after
+/// today (a year typed wrong would put the step into a period to come). Entries from elsewhere
+/// are read as they are.
+#[test]
+fn an_entry_dated_after_today_is_refused_by_its_field() {
+    let now = Timestamp::parse("2026-06-15T12:00:00Z").unwrap();
+    let t = EventType::GranulationCompleted;
+    let today = with(t, "completedOn", json!("2026-06-15"));
+    assert!(Payload::parse_entry(t, &today, now).is_ok(), "today is fine");
+    let err = Payload::parse_entry(t, &with(t, "completedOn", json!("2062-06-15")), now).unwrap_err();
+    assert_eq!(err.field, "completedOn");
+    assert_eq!(
+        err.message,
+        "must not be after today (2026-06-15), got 2062-06-15: an entry records what has happened"
+    );
+    let shipment = EventType::InboundShipmentRecorded;
+    let err = Payload::parse_entry(shipment, &with(shipment, "arrivalDate", json!("2026-06-16")), now).unwrap_err();
+    assert_eq!(err.field, "arrivalDate");
+
+    let correction = json!({ "correctsEventId": "evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "correctsEventType": "GranulationCompleted",
+        "reason": "wrong year", "changes": { "completedOn": { "was": "2026-06-01", "now": "2027-06-01" } } });
+    let err = Payload::parse_entry(EventType::EventCorrected, &correction, now).unwrap_err();
+    assert_eq!(err.field, "changes.completedOn.now");
+    let far = with(t, "completedOn", json!("2062-06-15"));
+    assert!(matches!(Payload::read(t, 2, &far, now), Reading::Full(_)), "read as it is");
+}
+
 #[test]
 fn quantities_are_positive_whole_numbers() {
     let t = EventType::ManufacturingStarted;
