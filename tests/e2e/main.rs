@@ -1383,6 +1383,7 @@ impl Day<'_> {
         if !check.ends_with(" 0 kg") {
             return Err(format!("the balance does not check: {check}"));
         }
+        s.wait_text("[data-testid=report-yields]", "Granulation")?;
         s.click_on("[data-testid=drill]")?;
         s.wait_text("[data-testid=drill-list]", CODE)?;
         self.rig.shot(s, "period-report")?;

@@ -899,8 +899,27 @@ export type PeriodReport = {
 	restated: Restatement[],
 	/**  The losses below zero the period's figures hold, each by campaign (see [`Implausible`]). */
 	implausible: Implausible[],
+	/**  Each processing step's yield over the period, in chain order. */
+	yields: PeriodYield[],
 	/**  Every campaign a figure draws on. */
 	campaigns: CampaignRef[],
+};
+
+/**
+ *  What one processing step made of what it took in over the period: the steps completed within
+ *  it, by the day their entries state. An auditor compares it with the step's usual yield.
+ */
+export type PeriodYield = {
+	/**  The status the step reaches. */
+	step: CampaignStatus,
+	/**  The step in words (`Granulation`). */
+	label: string,
+	/**  Kilograms it took in (its starting weights). */
+	kgIn: number | null,
+	/**  Kilograms it put out. */
+	kgOut: number | null,
+	/**  Out over in. */
+	ratio: number | null,
 };
 
 /**  Who uses this laptop. Every event recorded here carries the profile's `userId`. */

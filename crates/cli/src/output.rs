@@ -613,6 +613,19 @@ pub fn period_report_text(report: &PeriodReport, campaigns: bool) -> String {
     }
     row("=", "In process at the end", false, &report.closing);
     let _ = writeln!(text, "\nBalance check (start + in - lost - out - end): {:.1} kg", report.imbalance());
+    if !report.yields.is_empty() {
+        let _ = writeln!(text, "\nYields of the steps completed in the period:");
+        for y in &report.yields {
+            let _ = writeln!(
+                text,
+                "  {:<24} {:>6.1} %  ({:.1} kg in, {:.1} kg out)",
+                y.label,
+                y.ratio * 100.0,
+                y.kg_in,
+                y.kg_out
+            );
+        }
+    }
     if !report.implausible.is_empty() {
         let _ = writeln!(
             text,

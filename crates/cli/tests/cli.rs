@@ -436,6 +436,7 @@ fn the_period_mass_balance_as_a_table_json_and_an_excel_workbook() {
     assert!(table.contains("- Process loss in Granulation"), "{table}");
     assert!(table.contains("      LEGO-2026-0001"), "{table}");
     assert!(table.contains("Balance check (start + in - lost - out - end): 0.0 kg"), "{table}");
+    assert!(table.contains("Yields of the steps completed in the period:\n  Granulation"), "{table}");
 
     let pi = p.json(&["report", "mass-balance", "--quarter", "2026-Q1", "--material", "pi"]);
     assert_eq!(pi["campaigns"], json!([]));

@@ -300,6 +300,23 @@ where
         Font::Regular,
         &format!("Balance check (start + in - lost - out - end): {}", amount(report.imbalance(), false)),
     );
+    if !report.yields.is_empty() {
+        doc.heading("Yields of the steps completed in the period");
+        doc.table_header(&[
+            ("Step", 0.0, Align::Left),
+            ("In", 300.0, Align::Right),
+            ("Out", 400.0, Align::Right),
+            ("Yield", 495.0, Align::Right),
+        ]);
+        for y in &report.yields {
+            doc.table_row(&[
+                (y.label.clone(), 0.0, Align::Left),
+                (amount(y.kg_in, false), 300.0, Align::Right),
+                (amount(y.kg_out, false), 400.0, Align::Right),
+                (format!("{} %", l.number(y.ratio * 100.0, 1)), 495.0, Align::Right),
+            ]);
+        }
+    }
     if !report.implausible.is_empty() {
         doc.heading("Implausible figures");
         doc.paragraph(

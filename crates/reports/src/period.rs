@@ -458,6 +458,28 @@ pub struct Implausible {
     pub kg: f64,
 }
 
+/// What one processing step made of what it took in over the period: the steps completed within
+/// it, by the day their entries state. An auditor compares it with the step's usual yield.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct PeriodYield {
+    /// The status the step reaches.
+    pub step: CampaignStatus,
+    /// The step in words (`Granulation`).
+    pub label: String,
+    /// Kilograms it took in (its starting weights).
+    #[serde(serialize_with = "in_tenths")]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
+    pub kg_in: f64,
+    /// Kilograms it put out.
+    #[serde(serialize_with = "in_tenths")]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
+    pub kg_out: f64,
+    /// Out over in.
+    pub ratio: f64,
+}
+
 /// The mass balance of a period.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -478,6 +500,8 @@ pub struct PeriodReport {
     pub restated: Vec<Restatement>,
     /// The losses below zero the period's figures hold, each by campaign (see [`Implausible`]).
     pub implausible: Vec<Implausible>,
+    /// Each processing step's yield over the period, in chain order.
+    pub yields: Vec<PeriodYield>,
     /// Every campaign a figure draws on.
     pub campaigns: Vec<CampaignRef>,
 }
@@ -596,7 +620,7 @@ impl PeriodReportBuilder {
         let site = self.scope.site;
         let mut measured: Vec<_> = self.lines.into_iter().collect();
         measured.sort_by_key(|(measure, _)| measure.chain_order());
-        let lines = measured
+        let lines: Vec<Line> = measured
             .into_iter()
             .filter_map(|(measure, shares)| {
                 let role = measure.role(site)?;
@@ -609,10 +633,27 @@ impl PeriodReportBuilder {
                 })
             })
             .collect();
+        let yields = lines
+            .iter()
+            .filter_map(|output| {
+                let Measure::Output(step) = output.measure else { return None };
+                let lost = lines.iter().find(|l| l.measure == Measure::ProcessLoss(step))?.figure.total;
+                let kg_out = output.figure.total;
+                let kg_in = kg_out + lost;
+                (kg_in > 0.0).then(|| PeriodYield {
+                    step,
+                    label: step.step_label().to_owned(),
+                    kg_in,
+                    kg_out,
+                    ratio: kg_out / kg_in,
+                })
+            })
+            .collect();
         PeriodReport {
             period: self.period,
             scope: self.scope,
             opening: Figure::from_shares(self.opening),
+            yields,
             lines,
             closing: Figure::from_shares(self.closing),
             restated: self.restated,

@@ -750,7 +750,8 @@ fn dates_not_after(event_type: EventType, data: &Value, today: IsoDate) -> Resul
     };
     let dates = |t: EventType| t.fields().iter().filter(|f| f.kind == FieldKind::Date);
     if event_type == EventType::EventCorrected {
-        let target = data.get("correctsEventType").and_then(Value::as_str).and_then(|t| EventType::parse(t).ok());
+        let target =
+            data.get("correctsEventType").and_then(Value::as_str).and_then(|t| EventType::parse(t).ok());
         for spec in target.into_iter().flat_map(dates) {
             let now = data.get("changes").and_then(|c| c.get(spec.name)).and_then(|c| c.get("now"));
             check(format!("changes.{}.now", spec.name), now)?;

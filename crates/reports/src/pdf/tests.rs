@@ -234,6 +234,8 @@ fn the_period_report_shows_the_balance_and_who_made_it() {
         "In process at the end",
         "3.190,0 kg",
         "02.04.2026 09:30 (UTC+01:00) by Søren Müller",
+        "Yields of the steps completed in the period",
+        "95,2 %",
         "LEGO-2026-0042: Received at MBA (inbound net weight) 3.360,2 kg",
         "Prepared by: name and signature",
         "TRAINING",

@@ -186,6 +186,14 @@ fn a_campaign_spanning_two_quarters_is_split_by_the_days_its_steps_took_place() 
     // The drill-down names the campaign behind each figure.
     assert_eq!(q2.campaigns[q2.closing.campaigns[0].campaign as usize].code.as_deref(), Some("LEGO-A"));
 
+    // The steps' yields count what each step completed within the period.
+    let yields: Vec<(&str, f64, f64)> =
+        q1.yields.iter().map(|y| (y.label.as_str(), y.kg_in, y.kg_out)).collect();
+    assert_eq!(yields, [("Granulation", 990.0, 950.0)]);
+    assert_close(q1.yields[0].ratio, 950.0 / 990.0);
+    assert_eq!(q2.yields[0].label, "Metal Removal");
+    assert_close(q2.yields[0].ratio, 940.0 / 950.0);
+
     // Nothing happened in Q3: the material is still in process, opening as it closed.
     let q3 = report(q("2026-Q3"), Scope::default(), &campaigns);
     assert_eq!((q3.opening.total, q3.closing.total, q3.lines.len()), (940.0, 940.0, 0));

@@ -257,7 +257,8 @@ fn an_entry_dated_after_today_is_refused_by_its_field() {
         "must not be after today (2026-06-15), got 2062-06-15: an entry records what has happened"
     );
     let shipment = EventType::InboundShipmentRecorded;
-    let err = Payload::parse_entry(shipment, &with(shipment, "arrivalDate", json!("2026-06-16")), now).unwrap_err();
+    let err =
+        Payload::parse_entry(shipment, &with(shipment, "arrivalDate", json!("2026-06-16")), now).unwrap_err();
     assert_eq!(err.field, "arrivalDate");
 
     let correction = json!({ "correctsEventId": "evt_01HQJK5W3N8XKZ0G2Y5V7R9T1A", "correctsEventType": "GranulationCompleted",
