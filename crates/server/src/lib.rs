@@ -16,6 +16,7 @@ pub mod auth;
 pub mod config;
 pub mod download;
 pub mod ingest;
+pub mod metrics;
 pub mod policy;
 pub mod releases;
 pub mod server;

@@ -84,11 +84,12 @@ pub async fn start<S: Storage>(
     let stall = options.write_stall;
     let service = Arc::new(SyncService::new(storage, options, stopped.clone()).await?);
     let waiting = service.waiting_pulls();
+    let metrics = service.metrics();
     let watcher = Arc::clone(&service);
     tokio::spawn(async move { watcher.watch_storage().await });
     let app = crate::api::router(service).merge(crate::api::releases_router(releases, public_url));
     let app = app.layer(axum::middleware::from_fn(crate::api::deadline));
-    let task = tokio::spawn(serve(listener, app, stall, stopped));
+    let task = tokio::spawn(serve(listener, app, stall, stopped, metrics));
     Ok(RunningServer { addr, stop: ShutdownHandle(Arc::new(stop)), task, waiting })
 }
 
@@ -99,6 +100,7 @@ async fn serve(
     app: axum::Router,
     stall: Duration,
     stopped: watch::Receiver<bool>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> io::Result<()> {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let graceful = GracefulShutdown::new();
@@ -127,9 +129,12 @@ async fn serve(
         let connection = http
             .serve_connection(TokioIo::new(StallGuard::new(stream, stall)), TowerToHyperService::new(app));
         let connection = graceful.watch(connection);
+        let metrics = Arc::clone(&metrics);
         tokio::spawn(async move {
+            let open = metrics.connection();
             // A client that goes away or times out is no error of the server's.
             let _ = connection.await;
+            drop(open);
             drop(permit);
         });
     }

@@ -40,8 +40,9 @@ use tokio::time::Instant;
 use crate::config::ServiceOptions;
 use crate::ingest;
 use crate::ingest::Checked;
+use crate::metrics::{Gauges, Metrics};
 use crate::storage::{
-    PushClaim, Pusher, Storage, StorageError, StoreOutcome, StoredEvent, Target, TokenRecord,
+    PushClaim, Pusher, Role, Storage, StorageError, StoreOutcome, StoredEvent, Target, TokenRecord,
 };
 
 /// Why a sync request is refused as a whole.
@@ -101,6 +102,8 @@ pub struct SyncService<S> {
     waiting: WaitingPulls,
     /// The ids of revoked tokens, as [`SyncService::watch_storage`] last read them.
     revoked: watch::Sender<std::sync::Arc<std::collections::HashSet<String>>>,
+    /// What the operator's `/metrics` page counts.
+    metrics: std::sync::Arc<Metrics>,
 }
 
 /// The most long-polls one token may have waiting at once; more get 429. A laptop waits with
@@ -145,7 +148,15 @@ impl<S: Storage> SyncService<S> {
     ) -> Result<Self, StorageError> {
         let head = watch::Sender::new(storage.head().await?);
         let revoked = watch::Sender::new(Default::default());
-        Ok(Self { storage, options, head, shutdown, waiting: Default::default(), revoked })
+        Ok(Self {
+            storage,
+            options,
+            head,
+            shutdown,
+            waiting: Default::default(),
+            revoked,
+            metrics: Default::default(),
+        })
     }
 
     /// Watches the database for what other processes change, every recheck interval until
@@ -610,6 +621,28 @@ impl<S: Storage> SyncService<S> {
     }
 
     /// Liveness, with the backend and the head of the log (which needs the database).
+    /// The counters the operator's `/metrics` page shows; shared with the connections' loop.
+    pub fn metrics(&self) -> std::sync::Arc<Metrics> {
+        std::sync::Arc::clone(&self.metrics)
+    }
+
+    /// The `/metrics` page, for an administrator's token (another token is refused).
+    pub async fn metrics_page(&self, token: &TokenRecord) -> Result<String, ServiceError> {
+        if token.role != Role::Admin {
+            return Err(ServiceError::Forbidden(
+                "the metrics are for an administrator's token (pluto-server token create --role admin)"
+                    .into(),
+            ));
+        }
+        let gauges = Gauges {
+            head: self.storage.head().await?,
+            waiting_pulls: self.waiting.total(),
+            database_bytes: self.storage.database_bytes().await?,
+        };
+        Ok(self.metrics.render(gauges))
+    }
+
+    /// What `GET /v1/health` answers.
     pub async fn health(&self) -> Result<Health, ServiceError> {
         Ok(Health {
             status: "ok".into(),

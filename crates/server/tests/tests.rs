@@ -13,6 +13,7 @@ mod conformance;
 mod flood;
 mod hostile;
 mod http;
+mod metrics;
 mod pg;
 mod security;
 mod util;

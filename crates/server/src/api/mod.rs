@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -22,13 +22,16 @@ use pluto_protocol::{AttestRequest, AttestResponse, DeviceStatus, Health, PushRe
 use self::error::ApiError;
 use self::extract::{Authenticated, PullQuery, PushBody};
 use crate::download::{deadline_for, Download, Downloads};
+use crate::metrics::Metrics;
 use crate::releases::{ReleaseError, Releases};
 use crate::service::{LogPage, SyncService};
 use crate::storage::Storage;
 
 /// The API's routes over a service.
 pub fn router<S: Storage>(service: Arc<SyncService<S>>) -> Router {
+    let metrics = service.metrics();
     Router::new()
+        .route("/metrics", get(metrics_page::<S>))
         .route("/v1/health", get(health::<S>))
         .route("/v1/events", get(pull::<S>).post(push::<S>))
         .route("/v1/devices/{device_id}/status", get(device_status::<S>))
@@ -37,7 +40,7 @@ pub fn router<S: Storage>(service: Arc<SyncService<S>>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(metrics, log_request))
         .with_state(service)
 }
 
@@ -142,7 +145,19 @@ async fn push<S: Storage>(
     Authenticated(token): Authenticated,
     PushBody(body): PushBody,
 ) -> Result<Json<PushResponse>, ApiError> {
-    Ok(Json(service.push(&token, &body).await?))
+    let response = service.push(&token, &body).await?;
+    service.metrics().push(&response);
+    Ok(Json(response))
+}
+
+/// `GET /metrics`: the operator's counters in the Prometheus text format, for an
+/// administrator's token.
+async fn metrics_page<S: Storage>(
+    State(service): Service<S>,
+    Authenticated(token): Authenticated,
+) -> Result<Response, ApiError> {
+    let page = service.metrics_page(&token).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], page).into_response())
 }
 
 /// `POST /v1/attest`: how the log compares with the events of an audit export.
@@ -171,7 +186,9 @@ async fn pull<S: Storage>(
 ) -> Result<Json<LogPage>, ApiError> {
     let Query(query) = query.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let (after, limit, wait_seconds) = query.validate()?;
-    Ok(Json(service.pull(&token, after, limit, Duration::from_secs(wait_seconds.into())).await?))
+    let page = service.pull(&token, after, limit, Duration::from_secs(wait_seconds.into())).await?;
+    service.metrics().pulled(page.events.len());
+    Ok(Json(page))
 }
 
 /// `GET /v1/devices/{deviceId}/status`.
@@ -192,7 +209,7 @@ async fn health<S: Storage>(State(service): Service<S>) -> Result<Json<Health>, 
 
 async fn not_found(request: Request) -> ApiError {
     ApiError::NotFound(format!(
-        "no such path {}; the API is POST/GET /v1/events, GET /v1/devices/{{deviceId}}/status, GET /v1/policy, POST /v1/attest and GET /v1/health",
+        "no such path {}; the API is POST/GET /v1/events, GET /v1/devices/{{deviceId}}/status, GET /v1/policy, POST /v1/attest, GET /v1/health and GET /metrics",
         request.uri().path()
     ))
 }
@@ -220,10 +237,22 @@ pub async fn deadline(request: Request, next: Next) -> Response {
 }
 
 /// One debug line per request; pushes and refusals log their own lines at info and above.
-async fn log_request(request: Request, next: Next) -> Response {
+async fn log_request(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    // The route as declared (its parameters unfilled), so that the metrics' labels stay few.
+    let route = request.extensions().get::<MatchedPath>().map_or("other", |m| route_label(m.as_str()));
     let start = Instant::now();
     let response = next.run(request).await;
-    tracing::debug!(%method, %path, status = response.status().as_u16(), elapsed_ms = start.elapsed().as_millis() as u64, "request");
+    let elapsed = start.elapsed();
+    metrics.request(method.as_str(), route, response.status().as_u16(), elapsed);
+    tracing::debug!(%method, %path, status = response.status().as_u16(), elapsed_ms = elapsed.as_millis() as u64, "request");
     response
+}
+
+/// The routes of [`router`], as the metrics label them.
+const ROUTES: [&str; 6] =
+    ["/metrics", "/v1/health", "/v1/events", "/v1/devices/{device_id}/status", "/v1/policy", "/v1/attest"];
+
+fn route_label(matched: &str) -> &'static str {
+    ROUTES.iter().find(|r| **r == matched).copied().unwrap_or("other")
 }

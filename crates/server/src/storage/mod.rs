@@ -296,6 +296,9 @@ pub trait Storage: Send + Sync + 'static {
         received_at: Timestamp,
     ) -> impl Future<Output = Result<PushOutput>> + Send;
 
+    /// The database's size on disk, in bytes (for the operator's metrics).
+    fn database_bytes(&self) -> impl Future<Output = Result<u64>> + Send;
+
     /// The bytes `token_id` pushed on `day` (UTC).
     fn usage(&self, token_id: &str, day: chrono::NaiveDate) -> impl Future<Output = Result<u64>> + Send;
 

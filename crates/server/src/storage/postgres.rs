@@ -565,6 +565,12 @@ impl Storage for PostgresStorage {
         page(&client, &select, &[&token_id, &after, &since, &(i64::from(limit) + 1)], limit).await
     }
 
+    async fn database_bytes(&self) -> Result<u64> {
+        let client = self.pool.get().await?;
+        let bytes: i64 = client.query_one("SELECT pg_database_size(current_database())", &[]).await?.get(0);
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+
     async fn head(&self) -> Result<i64> {
         let client = self.pool.get().await?;
         Ok(client.query_one("SELECT COALESCE(MAX(position), 0) FROM events", &[]).await?.get(0))

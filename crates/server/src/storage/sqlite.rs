@@ -518,6 +518,15 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn database_bytes(&self) -> Result<u64> {
+        self.read(|conn| {
+            let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            Ok(u64::try_from(pages * size).unwrap_or(0))
+        })
+        .await
+    }
+
     async fn head(&self) -> Result<i64> {
         self.read(|conn| {
             Ok(conn.query_row("SELECT COALESCE(MAX(position), 0) FROM events", [], |r| r.get(0))?)
