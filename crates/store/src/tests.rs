@@ -210,7 +210,10 @@ fn corrections_are_strict_on_this_laptop() {
             correct("netWeightKg", net.clone(), json!(gross.as_f64().unwrap() + 1.0)),
             "changes.netWeightKg.now",
         ),
-        (correct("shipDate", inbound.data["shipDate"].clone(), json!("2030-01-01")), "changes"),
+        // Shipped after it arrived: the corrected entry breaks its own rule.
+        (correct("shipDate", inbound.data["shipDate"].clone(), json!("2026-12-01")), "changes"),
+        // A day still to come is no day something happened.
+        (correct("shipDate", inbound.data["shipDate"].clone(), json!("2030-01-01")), "changes.shipDate.now"),
     ];
     let before = snapshot(&f.store);
     for (data, field) in cases {
