@@ -9,6 +9,7 @@
 //! so a run is reproducible, and only the campaigns in flight are held in memory.
 
 use chrono::{Days, NaiveDate};
+use pluto_domain::quantity::tenths;
 use pluto_domain::{
     CampaignId, DeviceId, Event, EventId, EventType, FieldKind, Timestamp, UserId, STREAM_TYPE_CAMPAIGN,
 };
@@ -69,11 +70,6 @@ const REASONS: &[&str] = &[
     "figure confirmed by the site's final report",
     "supplier sent a corrected delivery note",
 ];
-
-/// Rounds to 0.1 kg, as weights are entered.
-fn tenths(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
 
 fn days_before(day: NaiveDate, n: u64) -> NaiveDate {
     day.checked_sub_days(Days::new(n)).unwrap_or(day)

@@ -160,7 +160,7 @@ impl Printer {
                 out!("  yield {:<16} {:>11.1} %", y.step, y.yield_ratio * 100.0);
             }
             for l in &balance.handling_losses {
-                out!("  loss {} → {}: {} kg ({:.1} %)", l.from, l.to, l.loss_kg, l.loss_ratio * 100.0);
+                out!("  loss {} → {}: {:.1} kg ({:.1} %)", l.from, l.to, l.loss_kg, l.loss_ratio * 100.0);
             }
             if let Some(y) = balance.overall_yield {
                 out!("  overall yield {:>20.1} %", y * 100.0);

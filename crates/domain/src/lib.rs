@@ -25,6 +25,7 @@ pub mod ids;
 pub mod incoming;
 pub mod metrics;
 pub mod policy;
+pub mod quantity;
 pub mod refusal;
 pub mod registry;
 pub mod samples;

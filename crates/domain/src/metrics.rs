@@ -54,7 +54,10 @@ pub struct HandlingLoss {
     pub from_weight_kg: f64,
     /// Input of `to`.
     pub to_weight_kg: f64,
-    /// `from - to` (negative means the next stage weighed in more).
+    /// `from - to` (negative means the next stage weighed in more), written to a tenth of a
+    /// kilogram: a difference of two weights carries binary noise.
+    #[serde(serialize_with = "crate::quantity::serialize_tenths")]
+    #[cfg_attr(feature = "specta", specta(type = f64))]
     pub loss_kg: f64,
     /// Loss as a fraction of `from`.
     pub loss_ratio: f64,

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use pluto_domain::flows::{Amendment, Flows};
 use pluto_domain::ids::CampaignId;
+use pluto_domain::quantity::serialize_tenths;
 use pluto_domain::registry::fields::MaterialType;
 use pluto_domain::registry::CampaignStatus;
 use pluto_domain::time::{IsoDate, Timestamp};
@@ -366,7 +367,7 @@ pub struct Share {
     /// Index into [`PeriodReport::campaigns`].
     pub campaign: u32,
     /// Its amount.
-    #[serde(serialize_with = "in_tenths")]
+    #[serde(serialize_with = "serialize_tenths")]
     #[cfg_attr(feature = "specta", specta(type = f64))]
     pub amount: f64,
 }
@@ -377,24 +378,11 @@ pub struct Share {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Figure {
     /// The sum.
-    #[serde(serialize_with = "in_tenths")]
+    #[serde(serialize_with = "serialize_tenths")]
     #[cfg_attr(feature = "specta", specta(type = f64))]
     pub total: f64,
     /// Each campaign's part, largest first.
     pub campaigns: Vec<Share>,
-}
-
-/// `kg` to the domain's precision, a tenth of a kilogram (counts of parts are whole already):
-/// sums of weights carry binary noise (`1166.6000000000004`) that no output shows. Figures are
-/// kept exact and rounded where they are written, so that the report's sums and its balance
-/// check are not thrown off by rounding. Never `-0.0`, which prints as "-0.0".
-pub fn tenths(kg: f64) -> f64 {
-    (kg * 10.0).round() / 10.0 + 0.0
-}
-
-/// Writes a figure in kilograms to a tenth ([`tenths`]).
-fn in_tenths<S: serde::Serializer>(kg: &f64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_f64(tenths(*kg))
 }
 
 impl Figure {
@@ -453,7 +441,7 @@ pub struct Implausible {
     /// The figure (`Process loss in Granulation`).
     pub label: String,
     /// Kilograms, below zero.
-    #[serde(serialize_with = "in_tenths")]
+    #[serde(serialize_with = "serialize_tenths")]
     #[cfg_attr(feature = "specta", specta(type = f64))]
     pub kg: f64,
 }
@@ -469,11 +457,11 @@ pub struct PeriodYield {
     /// The step in words (`Granulation`).
     pub label: String,
     /// Kilograms it took in (its starting weights).
-    #[serde(serialize_with = "in_tenths")]
+    #[serde(serialize_with = "serialize_tenths")]
     #[cfg_attr(feature = "specta", specta(type = f64))]
     pub kg_in: f64,
     /// Kilograms it put out.
-    #[serde(serialize_with = "in_tenths")]
+    #[serde(serialize_with = "serialize_tenths")]
     #[cfg_attr(feature = "specta", specta(type = f64))]
     pub kg_out: f64,
     /// Out over in.

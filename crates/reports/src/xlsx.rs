@@ -7,8 +7,9 @@ use serde_json::Value;
 
 use pluto_domain::time::parse_date;
 
-use crate::period::{tenths, PeriodReport, Role};
+use crate::period::{PeriodReport, Role};
 use crate::record::{CampaignRecord, CUSTODY_HEADER, TRAINING_LINE};
+use pluto_domain::quantity::tenths;
 use pluto_domain::registry::fields::FieldKind;
 use pluto_domain::time::Timestamp;
 use pluto_store::{CampaignSummary, ListQuery, SortOrder};

@@ -551,6 +551,22 @@ fn state_as_of_an_instant_shows_what_was_recorded_then() {
     assert_eq!(g.state().status, CampaignStatus::MetalRemovalComplete);
 }
 
+/// A loss is a difference of two weights: 3,360.2 kg in, 3,350 kg taken into granulation is a
+/// loss of 10.2 kg, as every output writes it, not the 10.199999999999818 the subtraction gives.
+#[test]
+fn a_handling_loss_is_written_to_a_tenth_of_a_kilogram() {
+    let mut g = Given::at(CampaignStatus::Created);
+    g.record(EventType::InboundShipmentRecorded, inbound(3360.2));
+    g.record(
+        EventType::GranulationCompleted,
+        json!({"ticketNumber": "G1", "startingWeightKg": 3350.0, "outputWeightKg": 3190.0}),
+    );
+    let mb = MassBalance::of(&g.state(), Timestamp::from_millis(g.clock_ms));
+    assert_ne!(mb.handling_losses[0].loss_kg, 10.2, "kept exact for sums");
+    let json = serde_json::to_value(&mb).unwrap();
+    assert_eq!(json["handlingLosses"][0]["lossKg"], json!(10.2));
+}
+
 #[test]
 fn mass_balance_shows_yields_losses_and_durations() {
     let mut g = Given::at(CampaignStatus::Created);
