@@ -726,7 +726,10 @@ export type HandlingLoss = {
 	fromWeightKg: number | null,
 	/**  Input of `to`. */
 	toWeightKg: number | null,
-	/**  `from - to` (negative means the next stage weighed in more). */
+	/**
+	 *  `from - to` (negative means the next stage weighed in more), written to a tenth of a
+	 *  kilogram: a difference of two weights carries binary noise.
+	 */
 	lossKg: number | null,
 	/**  Loss as a fraction of `from`. */
 	lossRatio: number | null,
