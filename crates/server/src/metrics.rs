@@ -18,6 +18,17 @@ use pluto_protocol::{PushOutcome, PushResponse};
 /// to a long-poll's full minute.
 const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0, 60.0];
 
+/// A push's outcomes and their labels.
+const OUTCOMES: [(PushOutcome, &str); 4] = [
+    (PushOutcome::Stored, "stored"),
+    (PushOutcome::Duplicate, "duplicate"),
+    (PushOutcome::Refused, "refused"),
+    (PushOutcome::Conflict, "conflict"),
+];
+
+/// The HTTP methods counted by name; any other counts as `other`.
+const METHODS: [&str; 7] = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"];
+
 /// The envelope fields a push refusal is counted by; a refusal of a payload field counts as
 /// `data`, any other as `other`.
 const ENVELOPE_FIELDS: [&str; 10] = [
@@ -37,11 +48,11 @@ const ENVELOPE_FIELDS: [&str; 10] = [
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// Requests answered, by method, route and status.
-    requests: Mutex<BTreeMap<(String, &'static str, u16), u64>>,
+    requests: Mutex<BTreeMap<(&'static str, String, u16), u64>>,
     /// Request latency by route: counts per bucket, the sum of seconds and the count.
-    latency: Mutex<BTreeMap<&'static str, Histogram>>,
-    /// Pushed events by outcome.
-    pushed: Mutex<BTreeMap<&'static str, u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Pushed events by outcome, in the order of [`OUTCOMES`].
+    pushed: [AtomicU64; OUTCOMES.len()],
     /// Refused pushed events by the field refused.
     refused: Mutex<BTreeMap<&'static str, u64>>,
     /// Events served by pulls.
@@ -75,18 +86,16 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Metrics {
-    /// Counts one answered request: `route` is the router's path template (`/v1/events`), or
-    /// `other` for a path no route matched.
-    pub fn request(&self, method: &str, route: &'static str, status: u16, elapsed: Duration) {
+    /// Counts one answered request: `route` is the path template of the route that answered, as
+    /// the router declares it (`/v1/devices/{device_id}/status`), or `other` for a path no route
+    /// matched; never the path a client sent.
+    pub fn request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         // Methods a client invents are one label, not one each.
-        let method = match method {
-            "GET" | "POST" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "PATCH" => method.to_owned(),
-            _ => "other".to_owned(),
-        };
-        *lock(&self.requests).entry((method, route, status)).or_default() += 1;
+        let method = METHODS.into_iter().find(|m| *m == method).unwrap_or("other");
+        *lock(&self.requests).entry((method, route.to_owned(), status)).or_default() += 1;
         let seconds = elapsed.as_secs_f64();
         let mut latency = lock(&self.latency);
-        let h = latency.entry(route).or_default();
+        let h = latency.entry(route.to_owned()).or_default();
         for (bucket, bound) in h.buckets.iter_mut().zip(BUCKETS) {
             if seconds <= bound {
                 *bucket += 1;
@@ -98,16 +107,13 @@ impl Metrics {
 
     /// Counts the outcome of every event of an answered push.
     pub fn push(&self, response: &PushResponse) {
-        let mut pushed = lock(&self.pushed);
         let mut refused = lock(&self.refused);
         for result in &response.results {
-            let outcome = match result.outcome {
-                PushOutcome::Stored => "stored",
-                PushOutcome::Duplicate => "duplicate",
-                PushOutcome::Refused => "refused",
-                PushOutcome::Conflict => "conflict",
-            };
-            *pushed.entry(outcome).or_default() += 1;
+            for ((outcome, _), n) in OUTCOMES.iter().zip(&self.pushed) {
+                if *outcome == result.outcome {
+                    n.fetch_add(1, Ordering::Relaxed);
+                }
+            }
             if result.outcome == PushOutcome::Refused {
                 let field = result.error.as_ref().map_or("", |e| e.field.as_str());
                 let top = field.split('.').next().unwrap_or_default();
@@ -174,13 +180,8 @@ impl Metrics {
 
         let name = "pluto_pushed_events_total";
         family(&mut out, name, "counter", "Pushed events since the server started, by outcome.");
-        let pushed = lock(&self.pushed).clone();
-        for outcome in ["stored", "duplicate", "refused", "conflict"] {
-            let _ = writeln!(
-                out,
-                "{name}{{outcome=\"{outcome}\"}} {}",
-                pushed.get(outcome).copied().unwrap_or(0)
-            );
+        for ((_, outcome), n) in OUTCOMES.iter().zip(&self.pushed) {
+            let _ = writeln!(out, "{name}{{outcome=\"{outcome}\"}} {}", n.load(Ordering::Relaxed));
         }
         let name = "pluto_push_refusals_total";
         family(
