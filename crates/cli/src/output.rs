@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use pluto_domain::correction::Effective;
-use pluto_domain::flows::AmendmentKind;
 use pluto_domain::{CampaignState, DeviceId, Event, EventType, MassBalance, Payload, Timestamp};
 use pluto_protocol::{Attestation, Verdict};
 use pluto_reports::period::{Figure, PeriodReport, Role};
@@ -644,22 +643,10 @@ pub fn period_report_text(report: &PeriodReport, campaigns: bool) -> String {
         for r in &report.restated {
             let c = &report.campaigns[r.campaign as usize];
             let a = &r.amendment;
-            let moved = a.moved_from.map(|from| format!(" (its day moved from {from} to {})", a.day));
-            let _ = writeln!(
-                text,
-                "  {} {} {} on {}{}{}{}",
-                c.name(),
-                r.step,
-                a.kind.words(),
-                a.recorded_at.datetime().format("%Y-%m-%d %H:%M UTC"),
-                if a.kind == AmendmentKind::RecordedLate {
-                    format!(", for {}", a.day)
-                } else {
-                    String::new()
-                },
-                moved.unwrap_or_default(),
-                if a.reason.is_empty() { String::new() } else { format!(": {}", a.reason) },
-            );
+            let when = a.recorded_at.datetime().format("%Y-%m-%d %H:%M UTC").to_string();
+            let reason = if a.reason.is_empty() { String::new() } else { format!(": {}", a.reason) };
+            let change = r.change_words(&when, |day| day.to_string());
+            let _ = writeln!(text, "  {} {} {change}{reason}", c.name(), r.step);
         }
     }
     text

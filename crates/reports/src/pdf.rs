@@ -10,7 +10,6 @@ use serde_json::Value;
 
 use crate::period::{PeriodReport, Role};
 use crate::record::CampaignRecord;
-use pluto_domain::flows::AmendmentKind;
 use pluto_domain::registry::fields::FieldKind;
 use pluto_domain::time::Timestamp;
 
@@ -126,20 +125,11 @@ where
     }
     if !mb.step_yields.is_empty() {
         doc.gap();
-        doc.table_header(&[
-            ("Step", 0.0, Align::Left),
-            ("In", 220.0, Align::Right),
-            ("Out", 320.0, Align::Right),
-            ("Yield", 400.0, Align::Right),
-        ]);
-        for y in &mb.step_yields {
-            doc.table_row(&[
-                (y.step.clone(), 0.0, Align::Left),
-                (kg(y.starting_weight_kg), 220.0, Align::Right),
-                (kg(y.output_weight_kg), 320.0, Align::Right),
-                (pct(y.yield_ratio), 400.0, Align::Right),
-            ]);
-        }
+        let rows = mb
+            .step_yields
+            .iter()
+            .map(|y| (y.step.as_str(), y.starting_weight_kg, y.output_weight_kg, y.yield_ratio));
+        yields_table(&mut doc, l, [220.0, 320.0, 400.0], rows);
     }
     if !mb.handling_losses.is_empty() {
         doc.gap();
@@ -302,20 +292,8 @@ where
     );
     if !report.yields.is_empty() {
         doc.heading("Yields of the steps completed in the period");
-        doc.table_header(&[
-            ("Step", 0.0, Align::Left),
-            ("In", 300.0, Align::Right),
-            ("Out", 400.0, Align::Right),
-            ("Yield", 495.0, Align::Right),
-        ]);
-        for y in &report.yields {
-            doc.table_row(&[
-                (y.label.clone(), 0.0, Align::Left),
-                (amount(y.kg_in, false), 300.0, Align::Right),
-                (amount(y.kg_out, false), 400.0, Align::Right),
-                (format!("{} %", l.number(y.ratio * 100.0, 1)), 495.0, Align::Right),
-            ]);
-        }
+        let rows = report.yields.iter().map(|y| (y.label.as_str(), y.kg_in, y.kg_out, y.ratio));
+        yields_table(&mut doc, l, [300.0, 400.0, 495.0], rows);
     }
     if !report.implausible.is_empty() {
         doc.heading("Implausible figures");
@@ -334,20 +312,8 @@ where
         for r in &report.restated {
             let campaign = &report.campaigns[r.campaign as usize];
             let a = &r.amendment;
-            let mut line = format!(
-                "{} {}: {} on {}",
-                campaign.name(),
-                r.step,
-                a.kind.words(),
-                l.instant(a.recorded_at, stamp.tz)
-            );
-            if a.kind == AmendmentKind::RecordedLate {
-                line.push_str(&format!(", for {}", l.date(a.day.0)));
-            }
-            if let Some(from) = a.moved_from {
-                line.push_str(&format!(" (its day moved from {} to {})", l.date(from.0), l.date(a.day.0)));
-            }
-            line.push('.');
+            let change = r.change_words(&l.instant(a.recorded_at, stamp.tz), |day| l.date(day.0));
+            let mut line = format!("{} {}: {change}.", campaign.name(), r.step);
             if !a.reason.is_empty() {
                 line.push_str(&format!(" Reason: {}", a.reason));
             }
@@ -390,6 +356,30 @@ where
 const MAX_LISTED: usize = 500;
 
 /// The first 16 hex digits of a fingerprint, enough to compare by eye.
+/// A table of steps, each with what it took in, what it put out and its yield, the three
+/// columns ending at `at`.
+fn yields_table<'a>(
+    doc: &mut Doc,
+    l: Locale,
+    at: [f32; 3],
+    rows: impl Iterator<Item = (&'a str, f64, f64, f64)>,
+) {
+    doc.table_header(&[
+        ("Step", 0.0, Align::Left),
+        ("In", at[0], Align::Right),
+        ("Out", at[1], Align::Right),
+        ("Yield", at[2], Align::Right),
+    ]);
+    for (step, kg_in, kg_out, ratio) in rows {
+        doc.table_row(&[
+            (step.to_owned(), 0.0, Align::Left),
+            (format!("{} kg", l.number(kg_in, 1)), at[0], Align::Right),
+            (format!("{} kg", l.number(kg_out, 1)), at[1], Align::Right),
+            (format!("{} %", l.number(ratio * 100.0, 1)), at[2], Align::Right),
+        ]);
+    }
+}
+
 fn short(fingerprint: &str) -> &str {
     fingerprint.get(..16).unwrap_or(fingerprint)
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use pluto_domain::flows::{Amendment, Flows};
+use pluto_domain::flows::{Amendment, AmendmentKind, Flows};
 use pluto_domain::ids::CampaignId;
 use pluto_domain::quantity::serialize_tenths;
 use pluto_domain::registry::fields::MaterialType;
@@ -426,6 +426,23 @@ pub struct Restatement {
     pub step: String,
     /// The correction, void or late entry.
     pub amendment: Amendment,
+}
+
+impl Restatement {
+    /// What happened to the step, in words, with `when` it was recorded and days written by
+    /// `date`: "recorded late on 3 Apr 2026 10:15, for 31 Mar 2026", "corrected on … (its day
+    /// moved from 31 Mar 2026 to 1 Apr 2026)".
+    pub fn change_words(&self, when: &str, date: impl Fn(IsoDate) -> String) -> String {
+        let a = &self.amendment;
+        let mut words = format!("{} on {when}", a.kind.words());
+        if a.kind == AmendmentKind::RecordedLate {
+            words.push_str(&format!(", for {}", date(a.day)));
+        }
+        if let Some(from) = a.moved_from {
+            words.push_str(&format!(" (its day moved from {} to {})", date(from), date(a.day)));
+        }
+        words
+    }
 }
 
 /// A loss below zero in one campaign's figures of the period: material appeared where the

@@ -246,6 +246,10 @@ fn a_step_recorded_after_the_period_closed_but_dated_within_it_restates_it() {
         (AmendmentKind::RecordedLate, &late, day("2026-03-31"), None)
     );
     assert_eq!(r.recorded_at.site_day(), day("2026-04-03"));
+    assert_eq!(
+        q1.restated[0].change_words("3 Apr", |d| d.to_string()),
+        "recorded late on 3 Apr, for 2026-03-31"
+    );
 
     let q2 = report(q("2026-Q2"), Scope::default(), &campaigns);
     assert!(q2.restated.is_empty(), "{:?}", q2.restated);
@@ -270,6 +274,10 @@ fn a_correction_moving_a_step_out_of_a_closed_period_restates_it() {
     assert_eq!(
         (r.kind, r.day, r.moved_from),
         (AmendmentKind::Corrected, day("2026-04-01"), Some(day("2026-03-31")))
+    );
+    assert_eq!(
+        q1.restated[0].change_words("10 Apr", |d| d.to_string()),
+        "corrected on 10 Apr (its day moved from 2026-03-31 to 2026-04-01)"
     );
 
     let q2 = report(q("2026-Q2"), Scope::default(), &campaigns);
