@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use pluto_domain::registry::upcast::Recording;
 use pluto_domain::{EventType, Timestamp, UserId};
 use pluto_store::{Draft, Store};
 
@@ -43,8 +44,10 @@ pub fn run(dir: &Path, appends: u64) -> Result<Figure> {
         let round = remaining.min(ROUND);
         let mut rows = Vec::with_capacity(round as usize);
         for _ in 0..round {
-            let (slot, campaign, planned) =
-                population.plan(Timestamp::now().site_day().0).context("campaigns never run out")?;
+            // Dated as an entry made now is checked: on this laptop's calendar.
+            let (slot, campaign, planned) = population
+                .plan(Recording::entry(Timestamp::now()).day.0)
+                .context("campaigns never run out")?;
             let draft = Draft::new(campaign, planned.event_type, planned.data.clone(), user.clone());
             let start = Instant::now();
             let recorded = store.record(draft)?;

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use pluto_domain::registry::upcast::Recording;
 use pluto_domain::{Timestamp, UserId};
 use pluto_store::read_models::{owner, READ_MODELS};
 use pluto_store::{Draft, Store};
@@ -89,8 +90,9 @@ pub fn run(dir: &Path, entries: u64) -> Result<Vec<Figure>> {
     let mut by_btree: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     let (mut pluto_pages, mut raw_pages) = (0u64, 0u64);
     for _ in 0..entries {
+        // Dated as an entry made now is checked: on this laptop's calendar.
         let (slot, campaign, planned) =
-            population.plan(Timestamp::now().site_day().0).context("campaigns never run out")?;
+            population.plan(Recording::entry(Timestamp::now()).day.0).context("campaigns never run out")?;
         empty_log(store.connection())?;
         let recorded =
             store.record(Draft::new(campaign, planned.event_type, planned.data.clone(), user.clone()))?;
