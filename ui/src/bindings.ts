@@ -1058,6 +1058,23 @@ export type ReviewNote = {
 	note: string,
 };
 
+/**  What a rewind did (see [`Store::rewind_after`]). */
+export type Rewind = {
+	/**  The last position at which the server's log still held what this laptop pulled. */
+	after: number,
+	/**  Where this laptop's pull cursor stood before. */
+	cursorWas: number,
+	/**  This laptop's entries the server had confirmed and lost: sent again by the next push. */
+	own: number,
+	/**
+	 *  Other laptops' entries the server lost: kept here, and taken back at their new positions
+	 *  when their laptops send them again.
+	 */
+	others: number,
+	/**  When it happened. */
+	at: Timestamp,
+};
+
 /**  How a measure enters a site's balance. */
 export type Role = 
 /**  Adds to what is in process. */
@@ -1268,6 +1285,11 @@ export type SyncState = {
 	serverNewerTypes: string[],
 	/**  Entries held here that a newer Pluto recorded and this build does not fully show. */
 	newerEntries: number,
+	/**
+	 *  The last time the sync server was found to have lost entries it had confirmed (restored
+	 *  from a backup), and what this laptop did about it.
+	 */
+	lastRewind: Rewind | null,
 };
 
 /**  What the status bar and the sync settings show. */

@@ -460,11 +460,24 @@ fn completeness(state: &SyncState) -> String {
     }
 }
 
+/// What a sync did on finding the server restored from an earlier backup.
+fn rewind_words(rewind: &pluto_store::Rewind) -> String {
+    format!(
+        "The sync server had lost the entries after #{} (restored from an earlier backup?): {} of this \
+         laptop's entries were sent to it again; {} entries of other laptops are kept here and come back \
+         when those laptops sync.",
+        rewind.after, rewind.own, rewind.others
+    )
+}
+
 impl Printer {
     pub fn synced(&self, report: &SyncReport, state: &SyncState) {
         if self.json {
             self.emit(&json!({ "report": report, "state": state, "completeness": completeness(state) }));
             return;
+        }
+        if let Some(rewind) = &report.rewind {
+            out!("{}", rewind_words(rewind));
         }
         out!(
             "Pushed {} events ({} refused by the server); pulled {} new events.",
@@ -495,12 +508,13 @@ impl Printer {
         }
         match pass.outcome {
             Ok(r) => out!(
-                "{}  synced: pushed {}, refused {}, pulled {}. {}",
+                "{}  synced: pushed {}, refused {}, pulled {}. {}{}",
                 Timestamp::now(),
                 r.pushed,
                 r.refused,
                 r.pulled,
-                completeness(pass.state)
+                completeness(pass.state),
+                r.rewind.as_ref().map_or_else(String::new, |rewind| format!(" {}", rewind_words(rewind)))
             ),
             Err(e) => out!(
                 "{}  {}; {} events waiting; next try in {:.0} s",

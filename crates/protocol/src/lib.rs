@@ -5,8 +5,9 @@
 //!   one [`PushResult`] per event; a bad event does not block the good ones in its batch.
 //! - `GET /v1/events?after=N&limit=L&waitSeconds=W`: events after position `N` in commit order
 //!   ([`PullResponse`]); with `waitSeconds`, an empty page waits for new events (long-poll).
-//! - `GET /v1/devices/{deviceId}/status`: what the server holds of one device ([`DeviceStatus`]).
-//! - `GET /v1/health`: liveness ([`Health`]), no token needed.
+//! - `GET /v1/devices/{deviceId}/status`: what the server holds of one device ([`DeviceStatus`]);
+//!   a laptop asking for its own says how many entries it holds ([`HOLDS_HEADER`]).
+//! - `GET /v1/health`: liveness and the log's identity ([`Health`]), no token needed.
 //! - `POST /v1/attest`: whether the log holds events as an audit export lists them
 //!   ([`AttestRequest`] → [`AttestResponse`]), compared by [`pluto_domain::canonical::canonical_sha256`].
 //!
@@ -36,6 +37,11 @@ pub const MAX_WAIT_SECONDS: u32 = 60;
 
 /// Most events one attestation request may ask about.
 pub const MAX_ATTEST_EVENTS: usize = 1_000;
+
+/// The header a laptop sends with `GET /v1/devices/{deviceId}/status` for its own device: the
+/// highest `deviceSeq` it holds, so that the server can say which devices hold entries it does
+/// not (after a restore from a backup, say). Servers older than it ignore it.
+pub const HOLDS_HEADER: &str = "pluto-holds";
 
 /// `POST /v1/attest`: the events of an audit export that name a server position, to compare
 /// with the server's log.
@@ -248,6 +254,11 @@ pub struct Health {
     /// than this field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub event_types: Vec<String>,
+    /// The identity of the log this server keeps, made once when its database is created and
+    /// kept by its backups: a server restored from a backup keeps it, another server (or a new,
+    /// empty one) has another. Missing from servers older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_id: Option<String>,
 }
 
 impl Health {

@@ -22,7 +22,7 @@ use pluto_server::releases::Releases;
 use pluto_server::server;
 use pluto_server::storage::postgres::PostgresStorage;
 use pluto_server::storage::sqlite::SqliteStorage;
-use pluto_server::storage::{Role, Storage, TokenRecord};
+use pluto_server::storage::{DeviceRecord, Role, Storage, TokenRecord};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -93,6 +93,16 @@ enum Command {
         /// Only events received at or after this instant (RFC 3339, 2026-03-01T00:00:00Z).
         #[arg(long, value_name = "INSTANT", value_parser = parse_instant)]
         since: Option<Timestamp>,
+    },
+    /// List the devices the server knows: what it holds of each, what each laptop last said it
+    /// holds, and how many entries the server misses (after a restore from a backup, say).
+    Devices {
+        /// Only the devices whose entries the server misses.
+        #[arg(long)]
+        behind: bool,
+        /// As JSON, one object per device.
+        #[arg(long)]
+        json: bool,
     },
     /// Manage the laptops' bearer tokens.
     #[command(subcommand)]
@@ -249,6 +259,21 @@ async fn execute<S: Storage>(command: Command, storage: S, where_: &str, release
             }
             print_pushed(&storage, &token, since).await
         }
+        Command::Devices { behind, json } => {
+            let mut devices = storage.devices().await?;
+            devices.retain(|d| !behind || d.missing() > 0);
+            if json {
+                for device in &devices {
+                    let mut line = serde_json::to_value(device)?;
+                    line["missing"] = device.missing().into();
+                    println!("{line}");
+                }
+                return Ok(());
+            }
+            println!("Log {} on the {where_}, {} entries.", storage.log_id(), storage.head().await?);
+            print_devices(&devices, &storage.list_tokens().await?);
+            Ok(())
+        }
         Command::Token(TokenCommand::Create { device, site, role, label }) => {
             let issued = auth::issue(&storage, device, &site, role, label.as_deref()).await?;
             let token = &issued.record;
@@ -381,6 +406,40 @@ async fn print_pushed<S: Storage>(storage: &S, token: &str, since: Option<Timest
     Ok(())
 }
 
+/// The devices as a table: what the server holds of each, what the laptop said it holds, how
+/// many of its entries the server misses, and whose it is (its tokens' sites and labels).
+fn print_devices(devices: &[DeviceRecord], tokens: &[TokenRecord]) {
+    if devices.is_empty() {
+        println!("No devices: none has pushed or asked for its status yet (or none is behind).");
+        return;
+    }
+    let rows: Vec<[String; 7]> = devices
+        .iter()
+        .map(|d| {
+            let whose: Vec<String> = tokens
+                .iter()
+                .filter(|t| t.device_id == d.status.device_id && t.revoked_at.is_none())
+                .map(|t| t.label.as_ref().map_or_else(|| t.site.clone(), |l| format!("{} ({l})", t.site)))
+                .collect();
+            let said = match (d.reported_seq, d.reported_at) {
+                (Some(seq), Some(at)) => format!("#{seq} ({at})"),
+                _ => "-".into(),
+            };
+            [
+                d.status.device_id.to_string(),
+                if whose.is_empty() { "-".into() } else { whose.join(", ") },
+                format!("#{}", d.status.contiguous_up_to),
+                d.status.event_count.to_string(),
+                said,
+                d.missing().to_string(),
+                d.status.last_received_at.map_or_else(|| "-".into(), |at| at.to_string()),
+            ]
+        })
+        .collect();
+    let header = ["DEVICE", "WHOSE", "UP TO", "HELD", "LAPTOP SAID IT HOLDS", "MISSING", "LAST RECEIVED"];
+    print_table(header.map(String::from), &rows);
+}
+
 fn print_tokens(tokens: &[TokenRecord]) {
     if tokens.is_empty() {
         println!("No tokens yet: issue one with `pluto-server token create --device DEVICE_ID --site SITE`.");
@@ -401,13 +460,18 @@ fn print_tokens(tokens: &[TokenRecord]) {
         })
         .collect();
     let header = ["ID", "DEVICE", "SITE", "ROLE", "LABEL", "CREATED", "REVOKED"].map(String::from);
+    print_table(header, &rows);
+}
+
+/// Columns padded to their widest cell, the header first.
+fn print_table<const N: usize>(header: [String; N], rows: &[[String; N]]) {
     let mut widths = header.clone().map(|h| h.chars().count());
-    for row in &rows {
+    for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.chars().count());
         }
     }
-    for row in std::iter::once(&header).chain(&rows) {
+    for row in std::iter::once(&header).chain(rows) {
         let cells: Vec<String> =
             row.iter().zip(widths).map(|(cell, width)| format!("{cell:width$}")).collect();
         println!("{}", cells.join("  ").trim_end());

@@ -165,11 +165,18 @@ impl<S: Storage> SyncService<S> {
     /// (whose waits end with 401). A failed read is logged and tried again at the next tick.
     pub async fn watch_storage(&self) {
         let mut shutdown = self.shutdown.clone();
+        // Where several processes share the database, each one's commits are announced: the
+        // head is read at once then, and the regular tick is the fallback.
+        let mut commits = self.storage.commits();
+        let mut tick = tokio::time::interval(self.options.recheck_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
         loop {
-            tokio::select! {
-                () = tokio::time::sleep(self.options.recheck_interval) => {}
+            let announced = tokio::select! {
+                _ = tick.tick() => false,
+                () = announced(&mut commits) => true,
                 _ = shutdown.changed() => return,
-            }
+            };
             if *shutdown.borrow() {
                 return;
             }
@@ -182,6 +189,9 @@ impl<S: Storage> SyncService<S> {
                     });
                 }
                 Err(error) => tracing::warn!(%error, "cannot read the head of the log"),
+            }
+            if announced {
+                continue;
             }
             match self.storage.list_tokens().await {
                 Ok(tokens) => {
@@ -615,12 +625,22 @@ impl<S: Storage> SyncService<S> {
         Ok(AttestResponse { head, events })
     }
 
-    /// What the server holds of one device.
-    pub async fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus, ServiceError> {
-        Ok(self.storage.device_status(device).await?)
+    /// What the server holds of one device. When the token's own laptop asks and says which
+    /// sequence number it holds up to (`holds`), that is remembered for the operator's device
+    /// list: a laptop holding more than the server has is behind.
+    pub async fn device_status(
+        &self,
+        token: &TokenRecord,
+        device: &DeviceId,
+        holds: Option<u64>,
+    ) -> Result<DeviceStatus, ServiceError> {
+        let status = self.storage.device_status(device).await?;
+        if let Some(seq) = holds.filter(|seq| *seq > 0 && token.device_id == *device) {
+            self.storage.report_holdings(device, seq, Timestamp::now()).await?;
+        }
+        Ok(status)
     }
 
-    /// Liveness, with the backend and the head of the log (which needs the database).
     /// The counters the operator's `/metrics` page shows; shared with the connections' loop.
     pub fn metrics(&self) -> std::sync::Arc<Metrics> {
         std::sync::Arc::clone(&self.metrics)
@@ -642,7 +662,8 @@ impl<S: Storage> SyncService<S> {
         Ok(self.metrics.render(gauges))
     }
 
-    /// What `GET /v1/health` answers.
+    /// What `GET /v1/health` answers: liveness, the backend, the head of the log (which needs
+    /// the database) and the log's identity.
     pub async fn health(&self) -> Result<Health, ServiceError> {
         Ok(Health {
             status: "ok".into(),
@@ -650,6 +671,19 @@ impl<S: Storage> SyncService<S> {
             version: env!("CARGO_PKG_VERSION").into(),
             head: self.storage.head().await?,
             event_types: EventType::registry_fingerprint().split(',').map(str::to_owned).collect(),
+            log_id: Some(self.storage.log_id().to_owned()),
         })
     }
+}
+
+/// Resolves when another commit was announced on `commits`; never when there is nothing to
+/// watch (or the announcements ended).
+async fn announced(commits: &mut Option<watch::Receiver<u64>>) {
+    if let Some(receiver) = commits {
+        if receiver.changed().await.is_ok() {
+            return;
+        }
+    }
+    *commits = None;
+    std::future::pending::<()>().await
 }

@@ -277,6 +277,46 @@ async fn device_completeness_sees_holes_and_their_filling(backend: &impl Backend
     assert_eq!(status(&other), (0, 0, 0), "devices are counted apart");
 }
 
+/// issue 30: the log's identity stays with the database (a reopened one, as a restored backup
+/// is, has the same), and what laptops say they hold is kept and compared with what is stored.
+async fn the_log_keeps_its_identity_and_devices_say_what_they_hold(backend: &impl Backend) {
+    let storage = backend.storage();
+    let id = storage.log_id().to_owned();
+    assert!(id.starts_with("log_") && id.len() > 20, "{id}");
+    assert_eq!(backend.reopen().await.unwrap().log_id(), id, "the identity is the database's");
+
+    let (ann, bob) = (Laptop::new(21), Laptop::new(22));
+    push_events(storage, &ann.device, &ann.events(1..=3), Timestamp::now()).await.unwrap();
+    // Ann says she holds 5: two the server misses. Bob, never seen, says he holds 2.
+    let said = Timestamp::now();
+    storage.report_holdings(&ann.device, 5, said).await.unwrap();
+    storage.report_holdings(&bob.device, 2, said).await.unwrap();
+    // Saying it again keeps the first instant.
+    storage.report_holdings(&ann.device, 5, Timestamp::from_millis(said.millis() + 60_000)).await.unwrap();
+    let devices = storage.devices().await.unwrap();
+    let by_device = |d: &DeviceId| devices.iter().find(|r| r.status.device_id == *d).unwrap().clone();
+    let (a, b) = (by_device(&ann.device), by_device(&bob.device));
+    assert_eq!(
+        (a.status.contiguous_up_to, a.reported_seq, a.reported_at, a.missing()),
+        (3, Some(5), Some(said), 2)
+    );
+    assert_eq!((b.status.event_count, b.reported_seq, b.missing()), (0, Some(2), 2));
+    // Ann sends them: nothing is missing any more, and the report stays as said.
+    push_events(storage, &ann.device, &ann.events(4..=5), Timestamp::now()).await.unwrap();
+    let devices = storage.devices().await.unwrap();
+    assert_eq!(devices.iter().find(|r| r.status.device_id == ann.device).unwrap().missing(), 0);
+    // A hole below the highest received is missing too.
+    let carl = Laptop::new(23);
+    let events = carl.events(1..=3);
+    let claim = PushClaim { size: 3, highest_seq: 3, bytes: 0 };
+    storage
+        .push(&carl.device, &pusher(), &[events[0].clone(), events[2].clone()], claim, Timestamp::now())
+        .await
+        .unwrap();
+    let devices = storage.devices().await.unwrap();
+    assert_eq!(devices.iter().find(|r| r.status.device_id == carl.device).unwrap().missing(), 1);
+}
+
 async fn events_of_another_device_are_refused_whole(backend: &impl Backend) {
     let storage = backend.storage();
     let (a, b) = (Laptop::new(9), Laptop::new(10));
@@ -464,6 +504,7 @@ macro_rules! conformance_suite {
                 a_device_sequence_number_belongs_to_one_event,
                 concurrent_pushes_are_each_answered_as_if_alone,
                 the_log_is_compared_with_an_audit_exports_events,
+                the_log_keeps_its_identity_and_devices_say_what_they_hold,
             );
         }
     };

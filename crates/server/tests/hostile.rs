@@ -29,11 +29,24 @@ struct Script {
     push: Option<fn(&[Value], i64) -> Value>,
     /// The events pushed to it.
     pushed: Arc<Mutex<Vec<Value>>>,
+    /// The log identity its health answer claims.
+    log_id: Option<&'static str>,
+    /// Its verdict on the entry a laptop holds at a position (by default: `same` wherever
+    /// its log holds one).
+    verdict: Option<fn(i64) -> &'static str>,
 }
 
 impl Script {
     fn serving(log: Vec<(Value, &'static str)>) -> Self {
-        Script { head: log.len() as i64, log, page: None, push: None, pushed: Arc::default() }
+        Script {
+            head: log.len() as i64,
+            log,
+            page: None,
+            push: None,
+            pushed: Arc::default(),
+            log_id: None,
+            verdict: None,
+        }
     }
 }
 
@@ -46,8 +59,25 @@ async fn fake(script: Script) -> String {
     async fn health(State(s): State<Script>) -> Json<Value> {
         let types: Vec<String> = EventType::registry_fingerprint().split(',').map(str::to_owned).collect();
         Json(
-            json!({"status": "ok", "backend": "sqlite", "version": "9.9.9", "head": s.head, "eventTypes": types}),
+            json!({"status": "ok", "backend": "sqlite", "version": "9.9.9", "head": s.head, "eventTypes": types, "logId": s.log_id}),
         )
+    }
+    async fn attest(State(s): State<Script>, Json(body): Json<Value>) -> Json<Value> {
+        let answers: Vec<Value> = body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| {
+                let position = q["position"].as_i64().unwrap();
+                let verdict = match s.verdict {
+                    Some(verdict) => verdict(position),
+                    None if position <= s.log.len() as i64 => "same",
+                    None => "absent",
+                };
+                json!({"id": q["id"], "position": position, "verdict": verdict})
+            })
+            .collect();
+        Json(json!({"head": s.head, "events": answers}))
     }
     async fn policy() -> Json<Value> {
         let sites = pluto_domain::SitePolicy::default_for("LEGO").sites;
@@ -90,6 +120,7 @@ async fn fake(script: Script) -> String {
         .route("/v1/health", get(health))
         .route("/v1/policy", get(policy))
         .route("/v1/events", get(pull).post(push))
+        .route("/v1/attest", axum::routing::post(attest))
         .with_state(script);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -394,4 +425,108 @@ fn an_address_with_a_user_name_sends_nothing() {
         assert!(matches!(error, SyncError::UserInfo(_)), "{address}: {error}");
         assert!(error.to_string().contains("user name or password"), "{error}");
     }
+}
+
+/// A laptop that synced with a server whose log (`log_first`) holds its two entries and four
+/// of another laptop, and then recorded a new campaign, not sent yet; and that log.
+async fn synced_laptop() -> (Laptop, Vec<(Value, &'static str)>) {
+    let laptop = Laptop::new();
+    let own = laptop.export();
+    let mut log: Vec<(Value, &'static str)> =
+        own.lines().zip(["LEGO", "MBA"]).map(|(l, site)| (serde_json::from_str(l).unwrap(), site)).collect();
+    for seq in 1..=4 {
+        let data = json!({"legoCampaignCode": format!("OTHER-{seq}"), "materialType": "PI"});
+        log.push((event(&CampaignId::generate(), OTHER, seq, EventType::CampaignCreated, data), "LEGO"));
+    }
+    let mut script = Script::serving(log.clone());
+    script.log_id = Some("log_first");
+    laptop.sync(&fake(script).await).await.expect("the first server's log is taken");
+    assert_eq!(laptop.store().sync_state().unwrap().cursor, 6);
+    let t = EventType::CampaignCreated;
+    let draft = Draft::new(
+        None,
+        t,
+        SampleCampaign::numbered(4).payload(t).unwrap(),
+        UserId::parse("usr_lotte").unwrap(),
+    );
+    laptop.store().record(draft).unwrap();
+    (laptop, log)
+}
+
+/// issue 30: each lie a server could tell a laptop about having lost entries. The laptop ends
+/// the sync, sends nothing, keeps its cursor and its entries' positions, and loses nothing.
+async fn refused_without_a_change(script: Script, laptop: &Laptop, words: &str) {
+    let before = laptop.export();
+    let pushed = Arc::clone(&script.pushed);
+    let error = laptop.sync(&fake(script).await).await.unwrap_err();
+    assert!(matches!(error, SyncError::Untrustworthy(_)), "{error}");
+    assert!(error.to_string().contains(words), "{error}");
+    assert!(pushed.lock().unwrap().is_empty(), "nothing was sent to it");
+    let state = laptop.store().sync_state().unwrap();
+    assert_eq!((state.cursor, state.pending, state.last_rewind), (6, 1, None));
+    assert_eq!(laptop.export(), before, "every entry as it was");
+    let positions: Vec<i64> =
+        laptop.store().held_between(0, 6, 10).unwrap().iter().map(|h| h.position).collect();
+    assert_eq!(positions, [1, 2, 3, 4, 5, 6], "at the positions it had");
+    laptop.still_intact(&before);
+}
+
+/// Another server (or a new, empty one) answering at the address: another log identity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_log_gets_nothing() {
+    let (laptop, log) = synced_laptop().await;
+    let mut script = Script::serving(log);
+    script.log_id = Some("log_other");
+    refused_without_a_change(script, &laptop, "another log (log_other)").await;
+    let mut empty = Script::serving(Vec::new());
+    empty.log_id = Some("log_new");
+    refused_without_a_change(empty, &laptop, "another log (log_new)").await;
+}
+
+/// The same log claiming to have lost entries, but holding some again after the loss: no
+/// restored backup answers so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_that_holds_entries_again_after_losing_some_is_not_believed() {
+    let (laptop, log) = synced_laptop().await;
+    let mut script = Script::serving(log);
+    script.log_id = Some("log_first");
+    script.verdict = Some(|position| if position < 6 && position % 2 == 1 { "same" } else { "absent" });
+    refused_without_a_change(script, &laptop, "after losing entries before it").await;
+}
+
+/// The same log holding an entry with content other than it served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_changed_on_the_server_is_not_believed() {
+    let (laptop, log) = synced_laptop().await;
+    let mut script = Script::serving(log);
+    script.log_id = Some("log_first");
+    script.verdict = Some(|_| "different");
+    refused_without_a_change(script, &laptop, "with other content than it served before").await;
+}
+
+/// A server with none of what the laptop pulled and no log identity to say it is the same
+/// (older than log identities): not taken for a restored one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_holding_none_of_it_without_an_identity_gets_nothing() {
+    let laptop = Laptop::new();
+    let own = laptop.export();
+    let log: Vec<(Value, &'static str)> =
+        own.lines().zip(["LEGO", "MBA"]).map(|(l, site)| (serde_json::from_str(l).unwrap(), site)).collect();
+    let mut padded = log.clone();
+    for seq in 1..=4 {
+        let data = json!({"legoCampaignCode": format!("OTHER-{seq}"), "materialType": "PI"});
+        padded.push((event(&CampaignId::generate(), OTHER, seq, EventType::CampaignCreated, data), "LEGO"));
+    }
+    laptop.sync(&fake(Script::serving(padded.clone())).await).await.unwrap();
+    let t = EventType::CampaignCreated;
+    let draft = Draft::new(
+        None,
+        t,
+        SampleCampaign::numbered(4).payload(t).unwrap(),
+        UserId::parse("usr_lotte").unwrap(),
+    );
+    laptop.store().record(draft).unwrap();
+    let mut script = Script::serving(padded);
+    script.verdict = Some(|_| "otherEvent");
+    refused_without_a_change(script, &laptop, "holds none of the entries this laptop pulled").await;
 }

@@ -308,6 +308,22 @@ async fn device_status_reports_completeness() {
     let status: DeviceStatus =
         server.get(Some(&token), &format!("/v1/devices/{}/status", other.device)).await.json().await.unwrap();
     assert_eq!((status.contiguous_up_to, status.highest_seq, status.event_count), (0, 0, 0));
+
+    // issue 30: the laptop says it holds 6; another device's token cannot say it for it; a
+    // header that is no number is refused, naming it.
+    let holds = |token: &str, device: &pluto_domain::DeviceId, value: &str| {
+        let request = server.client.get(format!("{}/v1/devices/{device}/status", server.base));
+        request.bearer_auth(token.to_owned()).header(pluto_protocol::HOLDS_HEADER, value.to_owned()).send()
+    };
+    assert_eq!(holds(&token, &laptop.device, "6").await.unwrap().status(), 200);
+    let other_token = server.token(&other.device).await;
+    assert_eq!(holds(&other_token, &laptop.device, "60").await.unwrap().status(), 200);
+    assert_eq!(holds(&other_token, &other.device, "0").await.unwrap().status(), 200);
+    let error = expect_error(holds(&token, &laptop.device, "six").await.unwrap(), 400, "bad_request").await;
+    assert!(error.message.contains("pluto-holds"), "{}", error.message);
+    let devices = server.storage.devices().await.unwrap();
+    assert_eq!(devices.len(), 1, "a device that said it holds nothing is not listed: {devices:?}");
+    assert_eq!((devices[0].reported_seq, devices[0].missing()), (Some(6), 3), "3, 5 and 6 are missing");
     server.stop().await;
 }
 

@@ -104,6 +104,73 @@ impl Server {
         SyncClient::new(&self.url, token).unwrap()
     }
 
+    /// A backup of the server's database while it serves, as the server README says to take
+    /// one: `sqlite3 … .backup` of the file, `pg_dump` of the schema.
+    fn backup(&self, dir: &Path) -> PathBuf {
+        let file = dir.join("server-backup");
+        let status = match &self.backend {
+            Backend::Sqlite(db) => Command::new("sqlite3")
+                .arg(db)
+                .arg(format!(".backup '{}'", file.display()))
+                .status()
+                .expect("sqlite3 (the SQLite command-line shell) is needed for this test"),
+            Backend::Postgres(url) => Command::new("pg_dump")
+                .args(["--dbname", url, "--schema", &pg_schema(url), "--file"])
+                .arg(&file)
+                .status()
+                .expect("pg_dump is needed for this test"),
+        };
+        assert!(status.success(), "backup failed: {status}");
+        file
+    }
+
+    /// Stops the server, restores its database from `backup` as the server README says, and
+    /// starts it again.
+    fn restore(&mut self, backup: &Path) {
+        self.kill();
+        match &self.backend {
+            Backend::Sqlite(db) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut name = db.clone().into_os_string();
+                    name.push(suffix);
+                    let _ = std::fs::remove_file(name);
+                }
+                std::fs::copy(backup, db).unwrap();
+            }
+            Backend::Postgres(url) => {
+                let status = Command::new("psql")
+                    .args([
+                        "--quiet",
+                        "--dbname",
+                        url,
+                        "-v",
+                        "ON_ERROR_STOP=1",
+                        "--output",
+                        "/dev/null",
+                        "-c",
+                    ])
+                    .arg(format!("DROP SCHEMA {} CASCADE", pg_schema(url)))
+                    .arg("--file")
+                    .arg(backup)
+                    .status()
+                    .expect("psql is needed for this test");
+                assert!(status.success(), "restore failed: {status}");
+            }
+        }
+        *self = Server::start(&self.backend.clone());
+    }
+
+    /// `pluto-server devices --behind --json`: the devices whose entries the server misses.
+    fn devices_behind(&self) -> Vec<serde_json::Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_pluto-server"))
+            .args(["devices", "--behind", "--json"])
+            .args(self.backend.flags())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
     /// Every event in the server's log, by pulling it all.
     fn log(&self, token: &str) -> Vec<Event> {
         let client = self.client(token);
@@ -300,6 +367,129 @@ fn server_killed_mid_push_and_restarted(dir: &Path, fresh: &dyn Fn(&Path) -> Bac
     let log = server.log(&ann.token);
     assert_eq!(log.len(), recorded);
     assert_converged(&[&ann], &server);
+}
+
+/// The schema a test's PostgreSQL URL selects (its application name is the schema's name).
+fn pg_schema(url: &str) -> String {
+    url.rsplit_once("application_name=").expect("a test schema's URL").1.to_owned()
+}
+
+/// issue 30: the server's database is restored from a backup taken earlier, after which it had
+/// confirmed entries of two laptops, and a third laptop's entries take the positions the lost
+/// ones had. The server names the laptop that holds entries it lost once it says what it holds;
+/// each laptop notices at its next sync and sends its lost entries again, without anyone doing
+/// anything; every entry any laptop saw confirmed is on the server again, once, and every
+/// laptop ends with the same entries and the same projections.
+fn server_restored_from_a_backup(dir: &Path, fresh: &dyn Fn(&Path) -> Backend) {
+    let mut server = Server::start(&fresh(dir));
+    let mut ann = Laptop::new(dir, "ann", &server);
+    let mut bob = Laptop::new(dir, "bob", &server);
+    ann.record_campaigns(0, 3);
+    ann.sync(&server).unwrap();
+    let shared = bob.create(7);
+    bob.sync(&server).unwrap();
+    ann.sync(&server).unwrap();
+    let backup = server.backup(dir);
+
+    // After the backup, both record and the server confirms everything.
+    let lost_of_ann = ann.record_campaigns(10, 2) as u64;
+    bob.next_step(&shared, 7);
+    bob.next_step(&shared, 7);
+    ann.next_step(&shared, 8);
+    ann.sync(&server).unwrap();
+    bob.sync(&server).unwrap();
+    ann.sync(&server).unwrap();
+    let confirmed: BTreeSet<String> = ann.events().union(&bob.events()).cloned().collect();
+    for laptop in [&ann, &bob] {
+        let state = laptop.store.sync_state().unwrap();
+        assert_eq!((state.pending, state.server_contiguous_up_to), (0, Some(state.highest_local_seq)));
+    }
+
+    server.restore(&backup);
+    // A new laptop records first: its entries take the positions the lost ones had.
+    let mut cat = Laptop::new(dir, "cat", &server);
+    cat.create(30);
+    cat.sync(&server).unwrap();
+
+    // Once Bob's laptop says what it holds, the server names it as behind, by how much.
+    let holds = bob.store.highest_local_seq().unwrap();
+    server.client(&bob.token).own_status(bob.store.device_id(), holds).unwrap();
+    let behind = server.devices_behind();
+    assert_eq!(behind.len(), 1, "{behind:?}");
+    assert_eq!(behind[0]["deviceId"], bob.store.device_id().as_str());
+    assert_eq!(behind[0]["missing"], 2, "{behind:?}");
+
+    // Ann's next sync notices, and sends her lost entries again.
+    let report = ann.sync(&server).unwrap();
+    let rewind = report.rewind.clone().expect("the restore is noticed");
+    assert_eq!(rewind.own, lost_of_ann + 1, "{rewind:?}");
+    assert_eq!(rewind.others, 2, "{rewind:?}");
+    assert_eq!(report.pushed as u64, rewind.own);
+    assert_eq!(ann.store.sync_state().unwrap().last_rewind, Some(rewind));
+    let second = bob.sync(&server).unwrap();
+    assert_eq!(second.rewind.map(|r| (r.own, r.others)), Some((2, lost_of_ann + 1)));
+    for laptop in [&mut cat, &mut ann, &mut bob] {
+        laptop.sync(&server).unwrap();
+    }
+    cat.sync(&server).unwrap();
+    assert_converged(&[&ann, &bob, &cat], &server);
+    let on_server: BTreeSet<String> = ann.events();
+    assert!(confirmed.is_subset(&on_server), "every entry confirmed before the restore is back");
+    assert!(server.devices_behind().is_empty());
+    // Nothing to do at the next sync: the log is the one the laptops hold.
+    assert_eq!(ann.sync(&server).unwrap().rewind, None);
+}
+
+/// issue 30: two `pluto-server` processes over one PostgreSQL database, as behind a load
+/// balancer: laptops alternate between them at every sync, one instance is killed mid-run and
+/// its laptops go on with the other, then it comes back. Positions stay gap-free, every entry is
+/// on the server once, and every laptop ends with the same entries and projections.
+fn two_instances_over_one_database(dir: &Path, fresh: &dyn Fn(&Path) -> Backend) {
+    let backend = fresh(dir);
+    let mut servers = [Server::start(&backend), Server::start(&backend)];
+    let mut laptops: Vec<Laptop> =
+        ["ann", "bob", "cat"].iter().map(|n| Laptop::new(dir, n, &servers[0])).collect();
+    let shared = laptops[0].create(1);
+    for round in 0..6 {
+        if round == 2 {
+            servers[0].kill();
+        }
+        if round == 4 {
+            servers[0].restart();
+        }
+        for (i, laptop) in laptops.iter_mut().enumerate() {
+            laptop.record_campaigns(100 * (round as u32 + 1) + i as u32 * 10, 2);
+            if laptop.store.campaign(&shared).unwrap().is_some() && round < 3 {
+                laptop.next_step(&shared, 1);
+            }
+            // Alternate, and go to the one alive while the other is down.
+            let pick = if (2..4).contains(&round) { 1 } else { (round + i) % 2 };
+            laptop.sync(&servers[pick]).unwrap();
+        }
+    }
+    for server in &servers {
+        for laptop in &mut laptops {
+            laptop.sync(server).unwrap();
+        }
+    }
+    let positions: Vec<i64> = {
+        let client = servers[1].client(&laptops[0].token);
+        let mut after = 0;
+        let mut positions = Vec::new();
+        loop {
+            let page = client.pull(after, 1000, 0).unwrap();
+            positions.extend(page.events.iter().map(|e| e.position));
+            if !page.has_more {
+                break;
+            }
+            after = page.next_after;
+        }
+        positions
+    };
+    assert!(positions.iter().copied().eq(1..=positions.len() as i64), "positions are gap-free");
+    let refs: Vec<&Laptop> = laptops.iter().collect();
+    assert_converged(&refs, &servers[0]);
+    assert_converged(&refs, &servers[1]);
 }
 
 fn laptop(db: &Path, url: &str, token: &str) -> ! {
@@ -519,20 +709,25 @@ fn main() {
         laptop(Path::new(db), url, token);
     }
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let scenarios: [(&str, Scenario); 7] = [
-        ("three_laptops_converge_in_every_order", three_laptops_converge_in_every_order),
-        ("server_killed_mid_push_and_restarted", server_killed_mid_push_and_restarted),
-        ("laptop_killed_mid_pull_and_restarted", laptop_killed_mid_pull_and_restarted),
-        ("same_batch_pushed_twice", same_batch_pushed_twice),
-        ("reply_lost_after_the_server_committed", reply_lost_after_the_server_committed),
-        ("network_cut_mid_page", network_cut_mid_page),
-        ("two_hundred_laptops_at_once", two_hundred_laptops_at_once),
+    const BOTH: &[&str] = &["sqlite", "postgres"];
+    // One SQLite file is served by one process: several processes share only PostgreSQL.
+    const SHARED: &[&str] = &["postgres"];
+    let scenarios: [(&str, Scenario, &[&str]); 9] = [
+        ("three_laptops_converge_in_every_order", three_laptops_converge_in_every_order, BOTH),
+        ("server_killed_mid_push_and_restarted", server_killed_mid_push_and_restarted, BOTH),
+        ("laptop_killed_mid_pull_and_restarted", laptop_killed_mid_pull_and_restarted, BOTH),
+        ("same_batch_pushed_twice", same_batch_pushed_twice, BOTH),
+        ("reply_lost_after_the_server_committed", reply_lost_after_the_server_committed, BOTH),
+        ("network_cut_mid_page", network_cut_mid_page, BOTH),
+        ("two_hundred_laptops_at_once", two_hundred_laptops_at_once, BOTH),
+        ("server_restored_from_a_backup", server_restored_from_a_backup, BOTH),
+        ("two_instances_over_one_database", two_instances_over_one_database, SHARED),
     ];
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let started = Instant::now();
     let (mut passed, mut failed) = (0, 0);
-    for (name, scenario) in scenarios {
-        for backend in ["sqlite", "postgres"] {
+    for (name, scenario, backends) in scenarios {
+        for &backend in backends {
             let name = format!("{name}_on_{backend}");
             if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
                 continue;

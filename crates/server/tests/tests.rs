@@ -13,6 +13,7 @@ mod conformance;
 mod flood;
 mod hostile;
 mod http;
+mod instances;
 mod metrics;
 mod pg;
 mod security;

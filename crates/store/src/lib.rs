@@ -39,7 +39,7 @@ pub use period::CampaignFlows;
 pub use query::{CampaignSummary, ListPage, ListQuery, SortOrder};
 pub use remote::RemoteReport;
 pub use search::{FoundCampaign, FoundIn};
-pub use sync::{PullRefusal, RefusedEntry, Rejection, StepOffer, SyncState};
+pub use sync::{HeldEvent, PullRefusal, RefusedEntry, Rejection, Rewind, StepOffer, SyncState};
 pub use work::{OpenAnomaly, StageCount, StallThreshold, Work, WorkItem, MAX_STALL_DAYS};
 
 /// Why a store operation failed. Nothing is written when an operation fails.

@@ -382,6 +382,20 @@ fn store(conn: &Connection, insert: &mut rusqlite::Statement<'_>, arrival: &Arri
     }
 }
 
+/// Folds `campaigns` again from their stored events, in their canonical order as it stands
+/// now (after server positions changed), inside the caller's transaction.
+pub(super) fn refold(conn: &Connection, campaigns: &[String]) -> Result<()> {
+    let mut projections = ProjectionRows::new(conn)?;
+    for campaign in campaigns {
+        let campaign = CampaignId::parse(campaign).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let before_status = projections.load_marked(&campaign)?.map(|(s, _)| s.status);
+        let (state, mark) = replay(conn, &campaign, Vec::new())?;
+        let state = state.ok_or_else(|| StoreError::Corrupt(format!("campaign {campaign} has no events")))?;
+        projections.save(&state, mark, before_status)?;
+    }
+    Ok(())
+}
+
 /// A campaign's projection folded again from all its stored events in canonical order, and
 /// where it stands. The batch's new events (`fresh`) are parsed already, and a parsed payload
 /// is used as it is.

@@ -22,6 +22,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0013_find_per_entry.sql"),
     include_str!("../migrations/0014_mass_plausibility.sql"),
     include_str!("../migrations/0015_dated_steps.sql"),
+    include_str!("../migrations/0016_server_restored.sql"),
 ];
 
 /// Repairs run just before the migration at the same index of [`MIGRATIONS`], in its

@@ -159,6 +159,9 @@ pub struct SyncState {
     pub server_newer_types: Vec<String>,
     /// Entries held here that a newer Pluto recorded and this build does not fully show.
     pub newer_entries: u64,
+    /// The last time the sync server was found to have lost entries it had confirmed (restored
+    /// from a backup), and what this laptop did about it.
+    pub last_rewind: Option<Rewind>,
 }
 
 const CURSOR: &str = "sync_cursor";
@@ -167,6 +170,43 @@ const LAST_SUCCESS: &str = "sync_last_success_at";
 const LAST_ATTEMPT: &str = "sync_last_attempt_at";
 const LAST_ERROR: &str = "sync_last_error";
 const SERVER_NEWER_TYPES: &str = "sync_server_newer_types";
+const SERVER_LOG: &str = "sync_server_log_id";
+const LAST_REWIND: &str = "sync_last_rewind";
+const LAST_HELD: &str = "sync_last_held_event";
+/// Names, inside a rewind's transaction only, the position after which server positions may be
+/// reset (see migration 16's trigger).
+const REWIND_AFTER: &str = "sync_rewind_after";
+
+/// An event this laptop holds at a position of the server's log, as `POST /v1/attest` compares
+/// it: its id and the SHA-256 of its canonical form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldEvent {
+    /// Its position in the server's log.
+    pub position: i64,
+    /// The event id.
+    pub id: String,
+    /// [`pluto_domain::canonical::canonical_sha256`] of the event as this laptop keeps it.
+    pub sha256: String,
+}
+
+/// What a rewind did (see [`Store::rewind_after`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Rewind {
+    /// The last position at which the server's log still held what this laptop pulled.
+    pub after: i64,
+    /// Where this laptop's pull cursor stood before.
+    pub cursor_was: i64,
+    /// This laptop's entries the server had confirmed and lost: sent again by the next push.
+    pub own: u64,
+    /// Other laptops' entries the server lost: kept here, and taken back at their new positions
+    /// when their laptops send them again.
+    pub others: u64,
+    /// When it happened.
+    pub at: Timestamp,
+}
+
 impl Store {
     /// Up to `limit` of this laptop's events the server does not have yet, in device order.
     /// Events the server refused are not offered again, nor are those it answered for and has
@@ -283,6 +323,11 @@ impl Store {
                 message: error.to_string(),
                 refused_at: now,
             });
+        }
+        // The page is in position order: its last entry taken is what the server must still
+        // hold at the next sync (see `Store::last_held`), found then by id, not by a scan.
+        if let Some(last) = (0..incoming.len()).rev().find(|&i| taken[i]) {
+            set_meta(&tx, LAST_HELD, Some(incoming[last].event.id.as_str()))?;
         }
         {
             let mut stmt = tx.prepare_cached(
@@ -414,6 +459,107 @@ impl Store {
         Ok(retried)
     }
 
+    /// The identity of the sync server's log this laptop has synced with, once known.
+    pub fn server_log_id(&self) -> Result<Option<String>> {
+        get_meta(&self.conn, SERVER_LOG)
+    }
+
+    /// Remembers the identity of the sync server's log (see [`Store::server_log_id`]).
+    pub fn set_server_log_id(&mut self, log_id: &str) -> Result<()> {
+        set_meta(&self.conn, SERVER_LOG, Some(log_id))
+    }
+
+    /// The entry this laptop holds at the highest server position up to its cursor, if any:
+    /// what the server must still hold there for the cursor to stand. The last entry a pulled
+    /// page brought, found by its id; else (after a rewind, or a page of refusals only) looked
+    /// for among every position.
+    pub fn last_held(&self) -> Result<Option<HeldEvent>> {
+        let cursor: i64 = get_meta(&self.conn, CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
+        if let Some(id) = get_meta(&self.conn, LAST_HELD)? {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS}, raw, server_position FROM events
+                 WHERE id = ?1 AND server_position <= ?2"
+            ))?;
+            let mut rows = stmt.query(params![id, cursor])?;
+            if let Some(row) = rows.next()? {
+                return held_event(row).map(Some);
+            }
+        }
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS}, raw, server_position FROM events
+             WHERE server_position IS NOT NULL AND server_position <= ?1
+             ORDER BY server_position DESC LIMIT 1"
+        ))?;
+        let mut rows = stmt.query([cursor])?;
+        rows.next()?.map(held_event).transpose()
+    }
+
+    /// At most `limit` of the events this laptop holds at server positions in `after + 1 ..=
+    /// up_to`, spread evenly over them, in position order: the probes of a search for where a
+    /// restored server's log stops holding what this laptop pulled.
+    pub fn held_between(&self, after: i64, up_to: i64, limit: usize) -> Result<Vec<HeldEvent>> {
+        let positions: Vec<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT server_position FROM events WHERE server_position > ?1 AND server_position <= ?2
+                 ORDER BY server_position",
+            )?
+            .query_map([after, up_to], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let step = positions.len().div_ceil(limit.max(1)).max(1);
+        // The last one always, so that the search narrows to a single position.
+        let mut chosen: Vec<i64> = positions.iter().rev().step_by(step).copied().collect();
+        chosen.reverse();
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS}, raw, server_position FROM events WHERE server_position = ?1"
+        ))?;
+        let mut held = Vec::with_capacity(chosen.len());
+        for position in chosen {
+            let mut rows = stmt.query([position])?;
+            if let Some(row) = rows.next()? {
+                held.push(held_event(row)?);
+            }
+        }
+        Ok(held)
+    }
+
+    /// The sync server lost its log after position `after` (restored from an earlier backup):
+    /// in one transaction, every event held at a later position keeps its content and loses
+    /// the position, so that this laptop's own are pushed again and the others' taken back at
+    /// their new positions; receipts and pull refusals of those positions are void, the cursor
+    /// moves back to `after`, the server's completeness figure is forgotten until it answers
+    /// again, and the campaigns concerned are folded again in their new order.
+    pub fn rewind_after(&mut self, after: i64) -> Result<Rewind> {
+        let me = self.device_id.as_str().to_owned();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let cursor_was: i64 = get_meta(&tx, CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let (own, others): (i64, i64) = tx.query_row(
+            "SELECT COUNT(*) FILTER (WHERE device_id = ?2), COUNT(*) FILTER (WHERE device_id <> ?2)
+             FROM events WHERE server_position > ?1",
+            params![after, me],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let campaigns: Vec<String> = tx
+            .prepare("SELECT DISTINCT stream_id FROM events WHERE server_position > ?1")?
+            .query_map([after], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        set_meta(&tx, REWIND_AFTER, Some(&after.to_string()))?;
+        tx.execute("UPDATE events SET server_position = NULL WHERE server_position > ?1", [after])?;
+        set_meta(&tx, REWIND_AFTER, None)?;
+        tx.execute("DELETE FROM push_receipts WHERE position > ?1", [after])?;
+        tx.execute("DELETE FROM pull_refusals WHERE position > ?1", [after])?;
+        set_meta(&tx, CURSOR, Some(&cursor_was.min(after).to_string()))?;
+        set_meta(&tx, CONTIGUOUS, None)?;
+        set_meta(&tx, LAST_HELD, None)?;
+        super::remote::refold(&tx, &campaigns)?;
+        let rewind =
+            Rewind { after, cursor_was, own: own as u64, others: others as u64, at: Timestamp::now() };
+        let text = serde_json::to_string(&rewind).map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+        set_meta(&tx, LAST_REWIND, Some(&text))?;
+        tx.commit()?;
+        Ok(rewind)
+    }
+
     /// Remembers the outcome of a sync attempt for the status bar.
     pub fn record_sync_attempt(&mut self, at: Timestamp, error: Option<&str>) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -456,6 +602,7 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
+        let last_rewind = get_meta(&self.conn, LAST_REWIND)?.and_then(|t| serde_json::from_str(&t).ok());
         let server_newer_types = get_meta(&self.conn, SERVER_NEWER_TYPES)?
             .map(|types| types.split(',').map(str::to_owned).collect())
             .unwrap_or_default();
@@ -474,6 +621,7 @@ impl Store {
             pull_refused: pull_refused as u64,
             server_newer_types,
             newer_entries: newer_entries as u64,
+            last_rewind,
         })
     }
 
@@ -526,4 +674,20 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A row of `EVENT_COLUMNS, raw, server_position` as a [`HeldEvent`]: the event as an export
+/// writes it (exactly as received when a newer Pluto wrote it), hashed in canonical form.
+fn held_event(row: &rusqlite::Row<'_>) -> Result<HeldEvent> {
+    let corrupt = |e: serde_json::Error| super::StoreError::Corrupt(e.to_string());
+    let text = match row.get::<_, Option<String>>(10)? {
+        Some(raw) => raw,
+        None => serde_json::to_string(&event_from_row(row)?).map_err(corrupt)?,
+    };
+    let event_id: String = row.get(0)?;
+    Ok(HeldEvent {
+        position: row.get(11)?,
+        id: event_id,
+        sha256: pluto_domain::canonical::canonical_sha256(text.as_bytes()).map_err(corrupt)?,
+    })
 }

@@ -768,6 +768,66 @@ mod sync_bookkeeping {
         assert!(stored.unwrap_err().to_string().contains("is final"));
     }
 
+    /// issue 30: the server, restored from a backup, lost its log after position 3. The rewind
+    /// keeps every event, resets the later positions (this laptop's own are offered for the next
+    /// push, the others' kept), moves the cursor back and leaves projections equal to a replay;
+    /// the log served again at new positions is taken as any page is, and the result equals a
+    /// laptop that pulled the new log alone. Nothing but a rewind may reset a position.
+    #[test]
+    fn a_rewind_keeps_every_event_and_offers_the_lost_own_ones_again() {
+        use std::collections::BTreeSet;
+        let mut a = fixture();
+        let shared = campaign(&mut a.store, 2, 3);
+        let first = wire_events(&a.store);
+        let mut b = fixture();
+        let page: Vec<PulledEvent> = first.iter().zip(1..).map(|(e, p)| pulled(p, e)).collect();
+        b.store.apply_pulled(&page, 3).unwrap();
+        let t = EventType::STEPS[3];
+        let step =
+            Draft::new(Some(shared.clone()), t, SampleCampaign::numbered(2).payload(t).unwrap(), user());
+        b.store.record(step).unwrap();
+        campaign(&mut b.store, 3, 1);
+        let by_b: Vec<Value> = wire_events(&b.store).into_iter().skip(3).collect();
+        campaign(&mut a.store, 5, 1);
+        let last_of_a = wire_events(&a.store).pop().unwrap();
+        let mut log = page;
+        log.extend([pulled(4, &by_b[0]), pulled(5, &by_b[1]), pulled(6, &last_of_a)]);
+        a.store.apply_pulled(&log, 6).unwrap();
+        let exported = |s: &Store| {
+            let mut out = Vec::new();
+            s.export(&mut out).unwrap();
+            String::from_utf8(out).unwrap().lines().map(str::to_owned).collect::<BTreeSet<_>>()
+        };
+        let held = exported(&a.store);
+
+        let rewind = a.store.rewind_after(3).unwrap();
+        assert_eq!((rewind.after, rewind.cursor_was, rewind.own, rewind.others), (3, 6, 1, 2));
+        let state = a.store.sync_state().unwrap();
+        assert_eq!((state.cursor, state.pending, state.server_contiguous_up_to), (3, 1, None));
+        assert_eq!(state.last_rewind, Some(rewind));
+        assert_eq!(a.store.unsynced(10).unwrap()[0].id.as_str(), last_of_a["id"].as_str().unwrap());
+        assert_eq!(exported(&a.store), held, "every event kept");
+        assert!(a.store.verify().unwrap().is_empty(), "projections equal a replay");
+        assert_eq!(a.store.projection(&shared).unwrap().unwrap().event_count, 4, "B's step is kept");
+        for update in [
+            "UPDATE events SET server_position = NULL WHERE server_position = 1",
+            "UPDATE events SET server_position = 9 WHERE server_position = 2",
+        ] {
+            let error = a.store.connection().execute(update, []).unwrap_err();
+            assert!(error.to_string().contains("is final"), "{update}: {error}");
+        }
+
+        // The restored server's log after 3: A's entry sent again, then B's, in another order.
+        let again = [pulled(4, &last_of_a), pulled(5, &by_b[1]), pulled(6, &by_b[0])];
+        a.store.apply_pulled(&again, 6).unwrap();
+        assert_eq!(a.store.sync_state().unwrap().pending, 0);
+        let mut fresh = fixture();
+        let whole: Vec<PulledEvent> = log[..3].iter().cloned().chain(again.iter().cloned()).collect();
+        fresh.store.apply_pulled(&whole, 6).unwrap();
+        assert_eq!(all_states(&a.store), all_states(&fresh.store), "incremental equals the new log alone");
+        assert!(a.store.verify().unwrap().is_empty());
+    }
+
     #[test]
     fn a_pulled_page_and_its_cursor_commit_together() {
         let mut a = fixture();

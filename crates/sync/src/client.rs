@@ -13,9 +13,9 @@ use ureq::tls::{PemItem, RootCerts, TlsConfig};
 use pluto_domain::{DeviceId, Event, SitePolicy, Timestamp};
 use pluto_protocol::{
     AttestQuery, AttestRequest, AttestResponse, DeviceStatus, ErrorBody, Health, PulledPage, PushOutcome,
-    PushRequest, PushResponse, MAX_ATTEST_EVENTS, MAX_PULL_LIMIT, MAX_PUSH_EVENTS,
+    PushRequest, PushResponse, Verdict, HOLDS_HEADER, MAX_ATTEST_EVENTS, MAX_PULL_LIMIT, MAX_PUSH_EVENTS,
 };
-use pluto_store::{Rejection, Store, StoreError};
+use pluto_store::{HeldEvent, Rejection, Rewind, Store, StoreError};
 
 /// Events per push request.
 pub const PUSH_BATCH: usize = 500;
@@ -129,6 +129,11 @@ pub struct SyncReport {
     /// Whether the server's site policy for this laptop differs from the one kept before: what
     /// this laptop may record changed, so views that mark refused actions are out of date.
     pub policy_changed: bool,
+    /// When the server turned out to have lost entries it had confirmed (restored from an
+    /// earlier backup): where its log still held what this laptop pulled, and what this sync
+    /// did about the rest (this laptop's own were pushed again in it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewind: Option<Rewind>,
 }
 
 /// A connection to one sync server with one device token.
@@ -273,6 +278,18 @@ impl SyncClient {
             .header("Authorization", self.bearer());
         self.answer(request.call())
     }
+
+    /// `GET /v1/devices/{deviceId}/status` for this laptop's own device, saying that it holds
+    /// its entries up to sequence number `holds` ([`HOLDS_HEADER`]): the server then knows
+    /// when it misses some of them.
+    pub fn own_status(&self, device: &DeviceId, holds: u64) -> Result<DeviceStatus, SyncError> {
+        let request = self
+            .agent
+            .get(format!("{}/v1/devices/{device}/status", self.base))
+            .header("Authorization", self.bearer())
+            .header(HOLDS_HEADER, holds.to_string());
+        self.answer(request.call())
+    }
 }
 
 /// The certificates of the PEM file `path`, as the only roots to trust.
@@ -337,6 +354,7 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
     // Whether the server reads event types this build does not: it is then the newer side,
     // and this laptop needs an update to show all it may serve.
     let health = client.health()?;
+    report.rewind = check_log(store, client, &health)?;
     store.record_server_types(&health.newer_than_this_build())?;
     // And whether it now reads what it refused for being newer than itself.
     store.retry_refusals_the_server_now_reads(&health.event_types)?;
@@ -396,7 +414,8 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
         report.device = Some(response.device);
     }
     if report.device.is_none() {
-        let status = client.device_status(store.device_id())?;
+        let holds = store.highest_local_seq()?;
+        let status = client.own_status(store.device_id(), holds)?;
         store.record_push(&[], &[], &status)?;
         report.device = Some(status);
     }
@@ -404,6 +423,128 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
     let head = if report.pushed > 0 { client.health()?.head } else { health.head };
     pull(store, client, head, &mut report)?;
     Ok(report)
+}
+
+/// Whether the server still keeps the log this laptop pulled: the same log (its identity, when
+/// it says one), and at the highest position this laptop holds, the same entry. A server
+/// restored from an earlier backup keeps its identity but has lost what came after the backup,
+/// and may since have given those positions to other entries: this laptop then finds the last
+/// position where the server's log still holds what it pulled, and rewinds to it
+/// ([`Store::rewind_after`]), so that this sync pushes its own lost entries again and pulls
+/// the log on from there. Another log, or answers no restored log gives, end the sync and
+/// change nothing.
+fn check_log(store: &mut Store, client: &SyncClient, health: &Health) -> Result<Option<Rewind>, SyncError> {
+    let known = store.server_log_id()?;
+    if let (Some(known), Some(now)) = (&known, &health.log_id) {
+        if known != now {
+            return Err(SyncError::Untrustworthy(format!(
+                "it keeps another log ({now}) than the server this laptop synced with ({known}): it is \
+                 another server, or a new one; nothing was sent to it. If the server was restored, restore \
+                 it from its own backup, which keeps its log"
+            )));
+        }
+    }
+    let cursor = store.sync_state()?.cursor;
+    let Some(last) = store.last_held()? else {
+        remember_log(store, health)?;
+        return Ok(None);
+    };
+    let verdicts = match attest(client, std::slice::from_ref(&last)) {
+        // A server older than attestation: the pull's own checks are all there is.
+        Err(SyncError::Server { status: 404, .. }) => return Ok(None),
+        result => result?,
+    };
+    let lost_after = match verdicts[0] {
+        Verdict::Same if health.head >= cursor => {
+            remember_log(store, health)?;
+            return Ok(None);
+        }
+        Verdict::Same => last.position,
+        Verdict::Different => return Err(changed_entry(&last)),
+        Verdict::OtherEvent | Verdict::Absent | Verdict::Unknown => {
+            agreement_below(store, client, last.position)?
+        }
+    };
+    if known.is_none() && lost_after == 0 {
+        return Err(SyncError::Untrustworthy(format!(
+            "it holds none of the entries this laptop pulled up to #{cursor}: it may be another server, or one \
+             restored from an older backup; nothing was sent to it"
+        )));
+    }
+    let rewind = store.rewind_after(lost_after)?;
+    remember_log(store, health)?;
+    Ok(Some(rewind))
+}
+
+fn remember_log(store: &mut Store, health: &Health) -> Result<(), SyncError> {
+    if let Some(log_id) = &health.log_id {
+        if store.server_log_id()?.as_deref() != Some(log_id) {
+            store.set_server_log_id(log_id)?;
+        }
+    }
+    Ok(())
+}
+
+fn changed_entry(held: &HeldEvent) -> SyncError {
+    SyncError::Untrustworthy(format!(
+        "it holds entry {} at #{} with other content than it served before",
+        held.id, held.position
+    ))
+}
+
+/// The last position at or below `disagrees` (where the server no longer holds what this laptop
+/// pulled) where it still does, 0 when nowhere. A restored log holds a prefix of the old one, so
+/// the server agrees up to some position and not after it: each round asks about up to
+/// [`MAX_ATTEST_EVENTS`] positions spread over the span still open, so a million entries take
+/// two or three requests. Answers that agree again after disagreeing come from no restored log.
+fn agreement_below(store: &Store, client: &SyncClient, disagrees: i64) -> Result<i64, SyncError> {
+    let (mut agrees, mut disagrees) = (0, disagrees);
+    loop {
+        let probes = store.held_between(agrees, disagrees - 1, MAX_ATTEST_EVENTS)?;
+        if probes.is_empty() {
+            return Ok(agrees);
+        }
+        let verdicts = attest(client, &probes)?;
+        let mut lost = false;
+        for (probe, verdict) in probes.iter().zip(verdicts) {
+            match verdict {
+                Verdict::Same if lost => {
+                    return Err(SyncError::Untrustworthy(format!(
+                        "it holds entry {} at #{} after losing entries before it: no restored backup \
+                         answers so",
+                        probe.id, probe.position
+                    )))
+                }
+                Verdict::Same => agrees = probe.position,
+                Verdict::Different => return Err(changed_entry(probe)),
+                Verdict::OtherEvent | Verdict::Absent | Verdict::Unknown => {
+                    if !lost {
+                        disagrees = probe.position;
+                    }
+                    lost = true;
+                }
+            }
+        }
+    }
+}
+
+/// The server's verdicts on `held`, one each in order, checked to answer what was asked.
+fn attest(client: &SyncClient, held: &[HeldEvent]) -> Result<Vec<Verdict>, SyncError> {
+    let queries = held
+        .iter()
+        .map(|h| AttestQuery { id: h.id.clone(), position: h.position, sha256: h.sha256.clone() })
+        .collect();
+    let answer = client.attest(queries)?;
+    let answers_each = answer.events.len() == held.len()
+        && answer.events.iter().zip(held).all(|(a, h)| a.id == h.id && a.position == h.position);
+    if !answers_each {
+        return Err(SyncError::Protocol(format!(
+            "{} answers to a comparison of {} entries, not one each in order",
+            answer.events.len(),
+            held.len()
+        )));
+    }
+    Ok(answer.events.into_iter().map(|a| a.verdict).collect())
 }
 
 /// Pulls the log after this laptop's cursor, up to `head`, the last position the server said it

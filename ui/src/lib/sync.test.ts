@@ -24,6 +24,7 @@ function status(over: Partial<SyncStatus> = {}, state: Partial<SyncStatus["state
       pullRefused: 0,
       serverNewerTypes: [],
       newerEntries: 0,
+      lastRewind: null,
       ...state,
     },
   };

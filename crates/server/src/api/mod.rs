@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Extension;
 use axum::{Json, Router};
 use pluto_domain::{DeviceId, SitePolicy};
-use pluto_protocol::{AttestRequest, AttestResponse, DeviceStatus, Health, PushResponse, MAX_REQUEST_BYTES};
+use pluto_protocol::{
+    AttestRequest, AttestResponse, DeviceStatus, Health, PushResponse, HOLDS_HEADER, MAX_REQUEST_BYTES,
+};
 
 use self::error::ApiError;
 use self::extract::{Authenticated, PullQuery, PushBody};
@@ -194,12 +196,23 @@ async fn pull<S: Storage>(
 /// `GET /v1/devices/{deviceId}/status`.
 async fn device_status<S: Storage>(
     State(service): Service<S>,
-    _: Authenticated,
+    Authenticated(token): Authenticated,
+    headers: HeaderMap,
     device: Result<Path<String>, PathRejection>,
 ) -> Result<Json<DeviceStatus>, ApiError> {
     let Path(device) = device.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     let device = DeviceId::parse(&device).map_err(|e| ApiError::BadRequest(format!("deviceId: {e}")))?;
-    Ok(Json(service.device_status(&device).await?))
+    let holds = match headers.get(HOLDS_HEADER) {
+        None => None,
+        Some(value) => {
+            Some(value.to_str().ok().and_then(|v| v.trim().parse::<u64>().ok()).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "{HOLDS_HEADER}: expected the highest sequence number this laptop holds (a whole number)"
+                ))
+            })?)
+        }
+    };
+    Ok(Json(service.device_status(&token, &device, holds).await?))
 }
 
 /// `GET /v1/health`, without a token.

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use pluto_protocol::DeviceStatus;
+use serde::Serialize;
 
 use pluto_domain::{CampaignId, DeviceId, Event, EventId, EventType, FieldError, Timestamp};
 use pluto_protocol::LoggedEvent;
@@ -332,6 +333,30 @@ pub trait Storage: Send + Sync + 'static {
     /// What the server holds of one device (zeros for a device never seen).
     fn device_status(&self, device: &DeviceId) -> impl Future<Output = Result<DeviceStatus>> + Send;
 
+    /// The identity of this log (`log_…`), made when the database was created and kept by its
+    /// backups (see [`pluto_protocol::Health::log_id`]).
+    fn log_id(&self) -> &str;
+
+    /// A count that moves whenever any server process sharing the database commits new events,
+    /// for backends that several processes share (PostgreSQL); `None` where this process's own
+    /// pushes are all there are.
+    fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
+    /// Remembers that `device` said at `at` that it holds its entries up to sequence number
+    /// `seq`; written only when that differs from what it said before.
+    fn report_holdings(
+        &self,
+        device: &DeviceId,
+        seq: u64,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Every device the server knows, with what it holds of each and what each said it holds,
+    /// by device id.
+    fn devices(&self) -> impl Future<Output = Result<Vec<DeviceRecord>>> + Send;
+
     /// Stores a new token under the hash of its secret.
     fn create_token(&self, token: &TokenRecord, secret_hash: &str)
         -> impl Future<Output = Result<()>> + Send;
@@ -352,6 +377,29 @@ pub trait Storage: Send + Sync + 'static {
         id: &str,
         at: Timestamp,
     ) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
+}
+
+/// What the server knows of one device, for the operator (`pluto-server devices`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceRecord {
+    /// What the server holds of its entries.
+    #[serde(flatten)]
+    pub status: DeviceStatus,
+    /// The highest sequence number the laptop last said it holds, if it has said.
+    pub reported_seq: Option<u64>,
+    /// When it first said so.
+    pub reported_at: Option<Timestamp>,
+}
+
+impl DeviceRecord {
+    /// How many of the device's entries the server misses: those the laptop said it holds past
+    /// what the server holds without a gap, and the gaps below the highest it received.
+    pub fn missing(&self) -> u64 {
+        let known = self.reported_seq.unwrap_or(0).max(self.status.highest_seq);
+        let held_above = self.status.event_count.saturating_sub(self.status.contiguous_up_to);
+        known.saturating_sub(self.status.contiguous_up_to).saturating_sub(held_above)
+    }
 }
 
 /// What a push transaction does, decided from the rows already stored under the batch's ids.

@@ -19,8 +19,8 @@ use tokio_postgres::{GenericClient, NoTls, Row};
 
 use super::{
     acted_on, check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db,
-    seq_to_db, DeviceTally, Page, PageBuilder, PushClaim, PushJob, PushOutput, Pusher, Result, Role, Storage,
-    StorageError, Target, TokenRecord, SEQ_CHUNK,
+    seq_to_db, DeviceRecord, DeviceTally, Page, PageBuilder, PushClaim, PushJob, PushOutput, Pusher, Result,
+    Role, Storage, StorageError, Target, TokenRecord, SEQ_CHUNK,
 };
 
 /// The migrations, in order; `pluto_server_schema` records which are applied.
@@ -28,6 +28,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_provenance.sql"),
     include_str!("../../migrations/postgres/0003_bounds.sql"),
+    include_str!("../../migrations/postgres/0004_log_identity.sql"),
 ];
 
 /// The advisory lock every push transaction takes before reading the head ("pluto_lg").
@@ -49,6 +50,10 @@ pub struct PostgresStorage {
     /// on the advisory lock anyway, and a group waiting for the lock while holding a pooled
     /// connection would starve pulls and token checks of connections.
     push_turn: Arc<tokio::sync::Mutex<()>>,
+    /// The log's identity, read once: a database is never swapped under a running server.
+    log_id: Arc<str>,
+    /// Counts the commits any server process sharing the database announced (see [`listen`]).
+    commits: tokio::sync::watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -69,6 +74,7 @@ impl PostgresStorage {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(10));
         }
+        let listener_config = config.clone();
         let manager =
             Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
@@ -78,8 +84,21 @@ impl PostgresStorage {
             .create_timeout(Some(Duration::from_secs(15)))
             .build()
             .map_err(|e| StorageError::Config(format!("connection pool: {e}")))?;
-        let storage = Self { pool, pending: Default::default(), push_turn: Default::default() };
+        let (announced, commits) = tokio::sync::watch::channel(0);
+        let mut storage = Self {
+            pool,
+            pending: Default::default(),
+            push_turn: Default::default(),
+            log_id: "".into(),
+            commits,
+        };
         storage.migrate().await?;
+        let client = storage.pool.get().await?;
+        let log_id: String =
+            client.query_one("SELECT value FROM server_meta WHERE key = 'log_id'", &[]).await?.get(0);
+        drop(client);
+        tokio::spawn(listen(listener_config, channel(&log_id), announced));
+        storage.log_id = log_id.into();
         Ok(storage)
     }
 
@@ -215,6 +234,10 @@ impl PostgresStorage {
             .collect();
         save_statuses(&tx, changed).await?;
         count_usage(&tx, jobs).await?;
+        if !rows.is_empty() {
+            // Delivered at the commit, to every process listening (see `listen`).
+            tx.execute("SELECT pg_notify($1, '')", &[&channel(&self.log_id)]).await?;
+        }
         tx.commit().await?;
         Ok(jobs
             .iter()
@@ -308,6 +331,65 @@ fn token_record(row: &Row) -> Result<TokenRecord> {
 const TOKEN_COLUMNS: &str = "id, device_id, site, role, label, created_at, revoked_at";
 
 /// A mutex guard even after a panic elsewhere: the queue of waiting pushes stays usable.
+/// The notification channel of one log: its identity in the name, so that logs kept in other
+/// schemas of the same database do not wake each other.
+fn channel(log_id: &str) -> String {
+    format!("pluto_{log_id}")
+}
+
+/// Listens on its own connection for the commits every server process sharing the database
+/// announces (`pg_notify` in the push transaction, delivered at its commit), and counts them in
+/// `announced`, so that long-polls wake at once on any process's commit. A lost connection is
+/// opened again after a second; meanwhile the service's once-a-second reading of the head still
+/// wakes them. Ends when nothing watches the count any more.
+async fn listen(config: tokio_postgres::Config, channel: String, announced: tokio::sync::watch::Sender<u64>) {
+    loop {
+        match config.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let (heard, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+                let driver = tokio::spawn(async move {
+                    while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                        match message {
+                            Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                                if heard.send(()).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(error) => {
+                                tracing::warn!(%error, "the connection listening for commits failed");
+                                return;
+                            }
+                        }
+                    }
+                });
+                // The channel is made of `log_` and hexadecimal digits: an identifier as it is.
+                match client.batch_execute(&format!("LISTEN {channel}")).await {
+                    Ok(()) => loop {
+                        tokio::select! {
+                            () = announced.closed() => {
+                                driver.abort();
+                                return;
+                            }
+                            heard = notifications.recv() => match heard {
+                                Some(()) => announced.send_modify(|n| *n += 1),
+                                None => break,
+                            },
+                        }
+                    },
+                    Err(error) => tracing::warn!(%error, "cannot listen for commits"),
+                }
+                driver.abort();
+            }
+            Err(error) => tracing::warn!(%error, "cannot connect to listen for commits"),
+        }
+        tokio::select! {
+            () = announced.closed() => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -590,6 +672,50 @@ impl Storage for PostgresStorage {
     async fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus> {
         let client = self.pool.get().await?;
         load_status(&**client, device).await
+    }
+
+    fn log_id(&self) -> &str {
+        &self.log_id
+    }
+
+    fn commits(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.commits.clone())
+    }
+
+    async fn report_holdings(&self, device: &DeviceId, seq: u64, at: Timestamp) -> Result<()> {
+        let client = self.pool.get().await?;
+        let upsert = client
+            .prepare_cached(
+                "INSERT INTO devices (device_id, contiguous_up_to, highest_seq, event_count, highest_seen_seq, \
+                 reported_seq, reported_at) VALUES ($1, 0, 0, 0, 0, $2, $3) ON CONFLICT (device_id) DO UPDATE \
+                 SET reported_seq = excluded.reported_seq, reported_at = excluded.reported_at \
+                 WHERE devices.reported_seq IS DISTINCT FROM excluded.reported_seq",
+            )
+            .await?;
+        client.execute(&upsert, &[&device.as_str(), &seq_to_db(seq)?, &at.datetime()]).await?;
+        Ok(())
+    }
+
+    async fn devices(&self) -> Result<Vec<DeviceRecord>> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT device_id, contiguous_up_to, highest_seq, event_count, last_received_at, reported_seq, \
+                 reported_at FROM devices ORDER BY device_id",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.get(0);
+                let device = DeviceId::parse(&id).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+                Ok(DeviceRecord {
+                    status: status_from_row(&device, row, 1)?,
+                    reported_seq: row.get::<_, Option<i64>>(5).map(seq_from_db).transpose()?,
+                    reported_at: row.get::<_, Option<DateTime<Utc>>>(6).map(timestamp),
+                })
+            })
+            .collect()
     }
 
     async fn create_token(&self, token: &TokenRecord, secret_hash: &str) -> Result<()> {

@@ -16,8 +16,8 @@ use rusqlite::{named_params, params, Connection, OpenFlags, OptionalExtension, R
 
 use super::{
     acted_on, check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db,
-    seq_to_db, DeviceTally, Page, PageBuilder, PushClaim, PushJob, PushOutput, Pusher, Result, Role, Storage,
-    StorageError, Target, TokenRecord, SEQ_CHUNK,
+    seq_to_db, DeviceRecord, DeviceTally, Page, PageBuilder, PushClaim, PushJob, PushOutput, Pusher, Result,
+    Role, Storage, StorageError, Target, TokenRecord, SEQ_CHUNK,
 };
 
 /// The migrations, in order; the database's `user_version` is how many are applied.
@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_provenance.sql"),
     include_str!("../../migrations/sqlite/0003_bounds.sql"),
+    include_str!("../../migrations/sqlite/0004_log_identity.sql"),
 ];
 
 /// `PRAGMA application_id` of a server database ("PLTS"), so that a laptop's own database or
@@ -48,6 +49,8 @@ pub struct SqliteStorage {
 
 struct Inner {
     path: PathBuf,
+    /// The log's identity, read once: a database is never swapped under a running server.
+    log_id: String,
     writer: Mutex<Connection>,
     /// Pushes waiting for the writer (group commit).
     pending: Mutex<Vec<PushJob>>,
@@ -78,8 +81,11 @@ impl SqliteStorage {
                 error,
             })?;
             let writer = open_writer(&path)?;
+            let log_id =
+                writer.query_row("SELECT value FROM server_meta WHERE key = 'log_id'", [], |r| r.get(0))?;
             let inner = Inner {
                 path,
+                log_id,
                 writer: Mutex::new(writer),
                 pending: Mutex::new(Vec::new()),
                 readers: Mutex::new(Vec::new()),
@@ -552,6 +558,70 @@ impl Storage for SqliteStorage {
     async fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus> {
         let device = device.clone();
         self.read(move |conn| load_status(conn, &device)).await
+    }
+
+    fn log_id(&self) -> &str {
+        &self.inner.log_id
+    }
+
+    async fn report_holdings(&self, device: &DeviceId, seq: u64, at: Timestamp) -> Result<()> {
+        let seq = seq_to_db(seq)?;
+        let id = device.as_str().to_owned();
+        // Read first, so that a laptop saying again what it said before takes no write lock.
+        let said: Option<i64> = self
+            .read({
+                let id = id.clone();
+                move |conn| {
+                    Ok(conn
+                        .prepare_cached("SELECT reported_seq FROM devices WHERE device_id = ?1")?
+                        .query_row([id], |r| r.get(0))
+                        .optional()?
+                        .flatten())
+                }
+            })
+            .await?;
+        if said == Some(seq) {
+            return Ok(());
+        }
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO devices (device_id, contiguous_up_to, highest_seq, event_count, highest_seen_seq, \
+                 reported_seq, reported_at) VALUES (?1, 0, 0, 0, 0, ?2, ?3) ON CONFLICT (device_id) DO UPDATE \
+                 SET reported_seq = excluded.reported_seq, reported_at = excluded.reported_at \
+                 WHERE reported_seq IS NOT excluded.reported_seq",
+            )?
+            .execute(params![id, seq, at.to_string()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn devices(&self) -> Result<Vec<DeviceRecord>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT device_id, contiguous_up_to, highest_seq, event_count, last_received_at, reported_seq, \
+                 reported_at FROM devices ORDER BY device_id",
+            )?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let id: String = r.get(0)?;
+                let time = |t: Option<String>| t.as_deref().map(parse_time).transpose();
+                out.push(DeviceRecord {
+                    status: DeviceStatus {
+                        device_id: DeviceId::parse(&id).map_err(|e| StorageError::Corrupt(e.to_string()))?,
+                        contiguous_up_to: seq_from_db(r.get(1)?)?,
+                        highest_seq: seq_from_db(r.get(2)?)?,
+                        event_count: seq_from_db(r.get(3)?)?,
+                        last_received_at: time(r.get(4)?)?,
+                    },
+                    reported_seq: r.get::<_, Option<i64>>(5)?.map(seq_from_db).transpose()?,
+                    reported_at: time(r.get(6)?)?,
+                });
+            }
+            Ok(out)
+        })
+        .await
     }
 
     async fn create_token(&self, token: &TokenRecord, secret_hash: &str) -> Result<()> {
