@@ -1,7 +1,8 @@
 //! Many devices at once: simulated laptops, each with its own token and thread, all start
-//! together against one real `pluto-server` and sync a bounded number of times: push their own
-//! next few events (gapless `deviceSeq`), then pull every page after their cursor, as
-//! `pluto_sync::sync_once` does, then pause before the next sync.
+//! together against one real `pluto-server` and sync a bounded number of times: check that the
+//! server still holds the last entry they pulled, push their own next few events (gapless
+//! `deviceSeq`), then pull every page after their cursor, as `pluto_sync::sync_once` does, then
+//! pause before the next sync.
 //!
 //! Measured: the latency of every request as the laptop sees it, the errors, and the server
 //! process's memory before, at its peak and after. Afterwards each device's status must show
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use pluto_domain::Event;
-use pluto_protocol::{PushOutcome, MAX_PULL_LIMIT, MAX_PUSH_EVENTS};
+use pluto_protocol::{AttestQuery, PushOutcome, Verdict, MAX_PULL_LIMIT, MAX_PUSH_EVENTS};
 use pluto_sync::SyncClient;
 
 use crate::gen::Rng;
@@ -56,6 +57,8 @@ pub struct Load {
 struct Tally {
     pushes: Vec<Duration>,
     pulls: Vec<Duration>,
+    /// Each sync's check that the server still holds the last entry pulled (`POST /v1/attest`).
+    checks: Vec<Duration>,
     /// Every request of the first sync (which all devices start at the same instant in a herd).
     first_sync: Vec<Duration>,
     /// Every request of the later syncs, which the pauses spread out.
@@ -136,9 +139,9 @@ pub fn run(
         all.sort();
         all
     };
-    let (pushes, pulls) = (sorted(|t| &t.pushes), sorted(|t| &t.pulls));
+    let (pushes, pulls, checks) = (sorted(|t| &t.pushes), sorted(|t| &t.pulls), sorted(|t| &t.checks));
     let (first, later) = (sorted(|t| &t.first_sync), sorted(|t| &t.later_syncs));
-    let mut latencies = [pushes.as_slice(), pulls.as_slice()].concat();
+    let mut latencies = [pushes.as_slice(), pulls.as_slice(), checks.as_slice()].concat();
     latencies.sort();
     let requests = latencies.len() as u64;
     let pushed: u64 = tallies.iter().map(|t| t.pushed).sum();
@@ -148,8 +151,8 @@ pub fn run(
         eprintln!("devices, {}: error: {error}", backend.title());
     }
     eprintln!(
-        "devices, {}: {} syncs in {:.1} s; pushes p50 {}, p99 {}; pulls p50 {}, p99 {}; CPU used by the \
-         server {:.1} s, by the devices {:.1} s",
+        "devices, {}: {} syncs in {:.1} s; pushes p50 {}, p99 {}; pulls p50 {}, p99 {}; log checks p50 {}, \
+         p99 {}; CPU used by the server {:.1} s, by the devices {:.1} s",
         backend.title(),
         thousands(syncs),
         elapsed.as_secs_f64(),
@@ -157,6 +160,8 @@ pub fn run(
         millis(percentile(&pushes, 0.99)),
         millis(percentile(&pulls, 0.5)),
         millis(percentile(&pulls, 0.99)),
+        millis(percentile(&checks, 0.5)),
+        millis(percentile(&checks, 0.99)),
         cpu.0.as_secs_f64(),
         cpu.1.as_secs_f64(),
     );
@@ -247,6 +252,7 @@ fn device(n: u64, laptop: &mut Laptop, client: &SyncClient, load: &Load, started
     let mut rng = Rng::new(0xDE71_CE00 ^ n);
     let mut unconfirmed: Vec<Event> = Vec::new();
     let mut cursor = 0i64;
+    let mut last_pulled: Option<AttestQuery> = None;
     for sync in 0..load.syncs {
         if started.elapsed() >= load.time_limit {
             break;
@@ -256,6 +262,18 @@ fn device(n: u64, laptop: &mut Laptop, client: &SyncClient, load: &Load, started
             std::thread::sleep(Duration::from_millis(rng.below(2 * pause_ms + 1)));
         }
         tally.syncs += 1;
+        if let Some(held) = &last_pulled {
+            let start = Instant::now();
+            let answer = client.attest(vec![held.clone()]);
+            let latency = start.elapsed();
+            tally.checks.push(latency);
+            phase(&mut tally, sync).push(latency);
+            match answer {
+                Ok(answer) if answer.events.first().is_some_and(|a| a.verdict == Verdict::Same) => {}
+                Ok(answer) => tally.errors.push(format!("check: {:?}", answer.events)),
+                Err(e) => tally.errors.push(format!("check: {e}")),
+            }
+        }
         unconfirmed.extend(laptop.batch(load.batch as usize));
         let batch = &unconfirmed[..unconfirmed.len().min(MAX_PUSH_EVENTS)];
         let start = Instant::now();
@@ -288,6 +306,9 @@ fn device(n: u64, laptop: &mut Laptop, client: &SyncClient, load: &Load, started
                 Ok(page) => {
                     tally.pulled += page.events.len() as u64;
                     cursor = page.next_after;
+                    if let Some(last) = page.events.last() {
+                        last_pulled = held(last.position, last.event.get());
+                    }
                     if !page.has_more {
                         break;
                     }
@@ -300,6 +321,14 @@ fn device(n: u64, laptop: &mut Laptop, client: &SyncClient, load: &Load, started
         }
     }
     tally
+}
+
+/// What `sync_once` asks the server about the last entry it pulled: its id, position and
+/// canonical hash.
+fn held(position: i64, raw: &str) -> Option<AttestQuery> {
+    let id = serde_json::from_str::<serde_json::Value>(raw).ok()?.get("id")?.as_str()?.to_owned();
+    let sha256 = pluto_domain::canonical::canonical_sha256(raw.as_bytes()).ok()?;
+    Some(AttestQuery { id, position, sha256 })
 }
 
 /// Where a request of sync number `sync` is counted by phase.
