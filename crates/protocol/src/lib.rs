@@ -95,6 +95,11 @@ pub struct Attestation {
     /// The id of the event the log holds at the position, when it is another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_id: Option<String>,
+    /// When the server received the event it holds at the position (absent when it holds none,
+    /// and from servers older than this field). An event that comes back to the same position
+    /// after a restore, pushed again, has a later one than it was first served with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<Timestamp>,
 }
 
 /// `POST /v1/attest`'s answer.
@@ -187,6 +192,9 @@ pub struct LoggedEvent {
 pub struct PulledEvent {
     /// Global position.
     pub position: i64,
+    /// When the server received it (absent from servers that did not say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<Timestamp>,
     /// The site of the token that pushed it, as the server attests it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site: Option<String>,

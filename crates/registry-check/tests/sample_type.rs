@@ -148,6 +148,7 @@ fn a_registered_step_is_recorded_folded_synced_and_exported() {
         .enumerate()
         .map(|(i, e)| PulledEvent {
             position: i64::try_from(i).unwrap() + 1,
+            received_at: None,
             admin: false,
             site: Some("MBA".into()),
             event: serde_json::value::to_raw_value(e).unwrap(),

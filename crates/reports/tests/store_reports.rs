@@ -72,6 +72,7 @@ fn the_record_shows_the_site_the_server_attests() {
         .enumerate()
         .map(|(i, e)| pluto_protocol::PulledEvent {
             position: i as i64 + 1,
+            received_at: None,
             admin: false,
             site: Some(["LEGO", "MBA", "MBA"][i].into()),
             event: serde_json::value::to_raw_value(e).unwrap(),

@@ -42,7 +42,8 @@ use crate::ingest;
 use crate::ingest::Checked;
 use crate::metrics::{Gauges, Metrics};
 use crate::storage::{
-    PushClaim, Pusher, Role, Storage, StorageError, StoreOutcome, StoredEvent, Target, TokenRecord,
+    AtPosition, PushClaim, Pusher, Role, Storage, StorageError, StoreOutcome, StoredEvent, Target,
+    TokenRecord,
 };
 
 /// Why a sync request is refused as a whole.
@@ -604,22 +605,33 @@ impl<S: Storage> SyncService<S> {
         }
         let head = self.storage.head().await?;
         let stored = self.storage.at_positions(request.events.iter().map(|q| q.position).collect()).await?;
-        let stored: std::collections::HashMap<i64, (String, String)> =
-            stored.into_iter().map(|(position, id, envelope)| (position, (id, envelope))).collect();
+        let stored: std::collections::HashMap<i64, AtPosition> =
+            stored.into_iter().map(|held| (held.position, held)).collect();
         let events = request
             .events
             .iter()
             .map(|query| {
-                let (verdict, server_id) = match stored.get(&query.position) {
-                    None => (Verdict::Absent, None),
-                    Some((id, _)) if *id != query.id => (Verdict::OtherEvent, Some(id.clone())),
-                    Some((_, envelope)) => {
-                        let same = pluto_domain::canonical::canonical_sha256(envelope.as_bytes())
+                let held = stored.get(&query.position);
+                let verdict = match held {
+                    None => Verdict::Absent,
+                    Some(held) if held.id != query.id => Verdict::OtherEvent,
+                    Some(held) => {
+                        let same = pluto_domain::canonical::canonical_sha256(held.envelope.as_bytes())
                             .is_ok_and(|hash| hash.eq_ignore_ascii_case(&query.sha256));
-                        (if same { Verdict::Same } else { Verdict::Different }, None)
+                        if same {
+                            Verdict::Same
+                        } else {
+                            Verdict::Different
+                        }
                     }
                 };
-                Attestation { id: query.id.clone(), position: query.position, verdict, server_id }
+                Attestation {
+                    id: query.id.clone(),
+                    position: query.position,
+                    verdict,
+                    server_id: held.filter(|h| h.id != query.id).map(|h| h.id.clone()),
+                    received_at: held.map(|h| h.received_at),
+                }
             })
             .collect();
         Ok(AttestResponse { head, events })

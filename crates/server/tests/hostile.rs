@@ -34,6 +34,9 @@ struct Script {
     /// Its verdict on the entry a laptop holds at a position (by default: `same` wherever
     /// its log holds one).
     verdict: Option<fn(i64) -> &'static str>,
+    /// When it says it received the entry it holds at a position (by default: when its pages
+    /// said).
+    received: Option<fn(i64) -> &'static str>,
 }
 
 impl Script {
@@ -46,6 +49,7 @@ impl Script {
             pushed: Arc::default(),
             log_id: None,
             verdict: None,
+            received: None,
         }
     }
 }
@@ -74,7 +78,10 @@ async fn fake(script: Script) -> String {
                     None if position <= s.log.len() as i64 => "same",
                     None => "absent",
                 };
-                json!({"id": q["id"], "position": position, "verdict": verdict})
+                // Where it holds the entry, it says it received it when its pages said.
+                let received = (verdict == "same")
+                    .then(|| s.received.map_or("2026-12-01T10:00:00.000Z", |received| received(position)));
+                json!({"id": q["id"], "position": position, "verdict": verdict, "receivedAt": received})
             })
             .collect();
         Json(json!({"head": s.head, "events": answers}))
@@ -529,4 +536,26 @@ async fn a_server_holding_none_of_it_without_an_identity_gets_nothing() {
     let mut script = Script::serving(padded);
     script.verdict = Some(|_| "otherEvent");
     refused_without_a_change(script, &laptop, "holds none of the entries this laptop pulled").await;
+}
+
+/// A restored server where the lost entries, pushed again, landed by chance where they were:
+/// the same entries at the same positions, received later. The laptop does not take the entry
+/// it pulled last for the same one: it finds where the server's log still holds what it pulled
+/// (received before), rewinds there, sends its new entry and takes the rest back as held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_pushed_again_to_where_they_were_are_not_taken_for_kept_ones() {
+    let (laptop, log) = synced_laptop().await;
+    let before = laptop.export();
+    let mut script = Script::serving(log);
+    script.log_id = Some("log_first");
+    script.received =
+        Some(|position| if position <= 3 { "2026-12-01T10:00:00.000Z" } else { "2026-12-05T08:00:00.000Z" });
+    let pushed = Arc::clone(&script.pushed);
+    let report = laptop.sync(&fake(script).await).await.expect("the laptop recovers");
+    let rewind = report.rewind.expect("the restore is noticed");
+    assert_eq!((rewind.after, rewind.cursor_was, rewind.own, rewind.others), (3, 6, 0, 3));
+    assert_eq!(pushed.lock().unwrap().len(), 1, "its new entry is sent");
+    let state = laptop.store().sync_state().unwrap();
+    assert_eq!((state.cursor, state.last_rewind.map(|r| r.after)), (6, Some(3)));
+    laptop.still_intact(&before);
 }

@@ -173,6 +173,7 @@ const SERVER_NEWER_TYPES: &str = "sync_server_newer_types";
 const SERVER_LOG: &str = "sync_server_log_id";
 const LAST_REWIND: &str = "sync_last_rewind";
 const LAST_HELD: &str = "sync_last_held_event";
+const LAST_HELD_RECEIVED: &str = "sync_last_held_received_at";
 /// Names, inside a rewind's transaction only, the position after which server positions may be
 /// reset (see migration 16's trigger).
 const REWIND_AFTER: &str = "sync_rewind_after";
@@ -187,6 +188,9 @@ pub struct HeldEvent {
     pub id: String,
     /// [`pluto_domain::canonical::canonical_sha256`] of the event as this laptop keeps it.
     pub sha256: String,
+    /// When the server said it received it, where this laptop kept that (the last entry a
+    /// page brought).
+    pub received_at: Option<Timestamp>,
 }
 
 /// What a rewind did (see [`Store::rewind_after`]).
@@ -328,6 +332,8 @@ impl Store {
         // hold at the next sync (see `Store::last_held`), found then by id, not by a scan.
         if let Some(last) = (0..incoming.len()).rev().find(|&i| taken[i]) {
             set_meta(&tx, LAST_HELD, Some(incoming[last].event.id.as_str()))?;
+            let received = served[last].received_at.map(|t| t.to_string());
+            set_meta(&tx, LAST_HELD_RECEIVED, received.as_deref())?;
         }
         {
             let mut stmt = tx.prepare_cached(
@@ -482,7 +488,9 @@ impl Store {
             ))?;
             let mut rows = stmt.query(params![id, cursor])?;
             if let Some(row) = rows.next()? {
-                return held_event(row).map(Some);
+                let received_at =
+                    get_meta(&self.conn, LAST_HELD_RECEIVED)?.and_then(|t| Timestamp::parse(&t).ok());
+                return Ok(Some(HeldEvent { received_at, ..held_event(row)? }));
             }
         }
         let mut stmt = self.conn.prepare_cached(&format!(
@@ -551,6 +559,7 @@ impl Store {
         set_meta(&tx, CURSOR, Some(&cursor_was.min(after).to_string()))?;
         set_meta(&tx, CONTIGUOUS, None)?;
         set_meta(&tx, LAST_HELD, None)?;
+        set_meta(&tx, LAST_HELD_RECEIVED, None)?;
         super::remote::refold(&tx, &campaigns)?;
         let rewind =
             Rewind { after, cursor_was, own: own as u64, others: others as u64, at: Timestamp::now() };
@@ -689,5 +698,6 @@ fn held_event(row: &rusqlite::Row<'_>) -> Result<HeldEvent> {
         position: row.get(11)?,
         id: event_id,
         sha256: pluto_domain::canonical::canonical_sha256(text.as_bytes()).map_err(corrupt)?,
+        received_at: None,
     })
 }

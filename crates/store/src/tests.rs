@@ -574,6 +574,7 @@ mod sync_bookkeeping {
     pub(super) fn pulled(position: i64, event: &Value) -> PulledEvent {
         PulledEvent {
             position,
+            received_at: None,
             admin: false,
             site: None,
             event: serde_json::value::RawValue::from_string(event.to_string()).unwrap(),
@@ -860,6 +861,7 @@ mod sync_bookkeeping {
             events.iter().zip(1..).map(|(e, position)| pulled(position, e)).collect();
         page.push(PulledEvent {
             position: 5,
+            received_at: None,
             admin: false,
             site: None,
             event: serde_json::value::RawValue::from_string("{\"id\": \"evt_nope\"}".into()).unwrap(),

@@ -409,6 +409,7 @@ fn page(events: &[(i64, Event)]) -> Vec<pluto_protocol::PulledEvent> {
         .iter()
         .map(|(position, e)| pluto_protocol::PulledEvent {
             position: *position,
+            received_at: None,
             admin: false,
             site: None,
             event: serde_json::value::RawValue::from_string(serde_json::to_string(e).unwrap()).unwrap(),

@@ -449,20 +449,24 @@ fn check_log(store: &mut Store, client: &SyncClient, health: &Health) -> Result<
         remember_log(store, health)?;
         return Ok(None);
     };
-    let verdicts = match attest(client, std::slice::from_ref(&last)) {
+    let answers = match attest(client, std::slice::from_ref(&last)) {
         // A server older than attestation: the pull's own checks are all there is.
         Err(SyncError::Server { status: 404, .. }) => return Ok(None),
         result => result?,
     };
-    let lost_after = match verdicts[0] {
-        Verdict::Same if health.head >= cursor => {
+    // The same entry at the same position, but received again since it was pulled: the server
+    // lost it and it was pushed again, landing by chance where it was.
+    let received_again =
+        matches!((last.received_at, answers[0].received_at), (Some(then), Some(now)) if then != now);
+    let lost_after = match answers[0].verdict {
+        Verdict::Same if !received_again && health.head >= cursor => {
             remember_log(store, health)?;
             return Ok(None);
         }
-        Verdict::Same => last.position,
+        Verdict::Same if !received_again => last.position,
         Verdict::Different => return Err(changed_entry(&last)),
-        Verdict::OtherEvent | Verdict::Absent | Verdict::Unknown => {
-            agreement_below(store, client, last.position)?
+        Verdict::Same | Verdict::OtherEvent | Verdict::Absent | Verdict::Unknown => {
+            agreement_below(store, client, last.position, last.received_at)?
         }
     };
     if known.is_none() && lost_after == 0 {
@@ -492,32 +496,44 @@ fn changed_entry(held: &HeldEvent) -> SyncError {
     ))
 }
 
-/// The last position at or below `disagrees` (where the server no longer holds what this laptop
+/// The last position below `disagrees` (where the server no longer holds what this laptop
 /// pulled) where it still does, 0 when nowhere. A restored log holds a prefix of the old one, so
 /// the server agrees up to some position and not after it: each round asks about up to
 /// [`MAX_ATTEST_EVENTS`] positions spread over the span still open, so a million entries take
-/// two or three requests. Answers that agree again after disagreeing come from no restored log.
-fn agreement_below(store: &Store, client: &SyncClient, disagrees: i64) -> Result<i64, SyncError> {
+/// two or three requests. An entry counts as still held only if the server received it no later
+/// than the last entry this laptop pulled (`pulled_by`): lost entries pushed again after a
+/// restore may land by chance where they were, and are received later. Where the server does not
+/// say when, an entry held again after a lost one counts as lost too, which only rewinds
+/// further (safe: what is pulled again is taken as already held); where it says, an honest
+/// restored log never answers so, and the sync ends.
+fn agreement_below(
+    store: &Store,
+    client: &SyncClient,
+    disagrees: i64,
+    pulled_by: Option<Timestamp>,
+) -> Result<i64, SyncError> {
     let (mut agrees, mut disagrees) = (0, disagrees);
     loop {
         let probes = store.held_between(agrees, disagrees - 1, MAX_ATTEST_EVENTS)?;
         if probes.is_empty() {
             return Ok(agrees);
         }
-        let verdicts = attest(client, &probes)?;
+        let answers = attest(client, &probes)?;
         let mut lost = false;
-        for (probe, verdict) in probes.iter().zip(verdicts) {
-            match verdict {
-                Verdict::Same if lost => {
+        for (probe, answer) in probes.iter().zip(&answers) {
+            let when = pulled_by.zip(answer.received_at);
+            let held = answer.verdict == Verdict::Same && when.is_none_or(|(by, at)| at <= by);
+            match answer.verdict {
+                Verdict::Different => return Err(changed_entry(probe)),
+                _ if held && !lost => agrees = probe.position,
+                _ if held && when.is_some() => {
                     return Err(SyncError::Untrustworthy(format!(
                         "it holds entry {} at #{} after losing entries before it: no restored backup \
                          answers so",
                         probe.id, probe.position
                     )))
                 }
-                Verdict::Same => agrees = probe.position,
-                Verdict::Different => return Err(changed_entry(probe)),
-                Verdict::OtherEvent | Verdict::Absent | Verdict::Unknown => {
+                _ => {
                     if !lost {
                         disagrees = probe.position;
                     }
@@ -528,8 +544,8 @@ fn agreement_below(store: &Store, client: &SyncClient, disagrees: i64) -> Result
     }
 }
 
-/// The server's verdicts on `held`, one each in order, checked to answer what was asked.
-fn attest(client: &SyncClient, held: &[HeldEvent]) -> Result<Vec<Verdict>, SyncError> {
+/// The server's answers on `held`, one each in order, checked to answer what was asked.
+fn attest(client: &SyncClient, held: &[HeldEvent]) -> Result<Vec<pluto_protocol::Attestation>, SyncError> {
     let queries = held
         .iter()
         .map(|h| AttestQuery { id: h.id.clone(), position: h.position, sha256: h.sha256.clone() })
@@ -544,7 +560,7 @@ fn attest(client: &SyncClient, held: &[HeldEvent]) -> Result<Vec<Verdict>, SyncE
             held.len()
         )));
     }
-    Ok(answer.events.into_iter().map(|a| a.verdict).collect())
+    Ok(answer.events)
 }
 
 /// Pulls the log after this laptop's cursor, up to `head`, the last position the server said it

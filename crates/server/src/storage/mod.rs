@@ -323,12 +323,9 @@ pub trait Storage: Send + Sync + 'static {
     /// The last position in the log (0 when empty).
     fn head(&self) -> impl Future<Output = Result<i64>> + Send;
 
-    /// The events stored at `positions`, as (position, id, envelope), in position order;
-    /// positions holding nothing are left out.
-    fn at_positions(
-        &self,
-        positions: Vec<i64>,
-    ) -> impl Future<Output = Result<Vec<(i64, String, String)>>> + Send;
+    /// The events stored at `positions`, in position order; positions holding nothing are
+    /// left out.
+    fn at_positions(&self, positions: Vec<i64>) -> impl Future<Output = Result<Vec<AtPosition>>> + Send;
 
     /// What the server holds of one device (zeros for a device never seen).
     fn device_status(&self, device: &DeviceId) -> impl Future<Output = Result<DeviceStatus>> + Send;
@@ -377,6 +374,19 @@ pub trait Storage: Send + Sync + 'static {
         id: &str,
         at: Timestamp,
     ) -> impl Future<Output = Result<Option<TokenRecord>>> + Send;
+}
+
+/// An event as the log holds it at a position (`POST /v1/attest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AtPosition {
+    /// The position.
+    pub position: i64,
+    /// The event's id.
+    pub id: String,
+    /// Its envelope as stored.
+    pub envelope: String,
+    /// When the server received it.
+    pub received_at: Timestamp,
 }
 
 /// What the server knows of one device, for the operator (`pluto-server devices`).

@@ -19,8 +19,8 @@ use tokio_postgres::{GenericClient, NoTls, Row};
 
 use super::{
     acted_on, check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db,
-    seq_to_db, DeviceRecord, DeviceTally, Page, PageBuilder, PushClaim, PushJob, PushOutput, Pusher, Result,
-    Role, Storage, StorageError, Target, TokenRecord, SEQ_CHUNK,
+    seq_to_db, AtPosition, DeviceRecord, DeviceTally, Page, PageBuilder, PushClaim, PushJob, PushOutput,
+    Pusher, Result, Role, Storage, StorageError, Target, TokenRecord, SEQ_CHUNK,
 };
 
 /// The migrations, in order; `pluto_server_schema` records which are applied.
@@ -658,15 +658,24 @@ impl Storage for PostgresStorage {
         Ok(client.query_one("SELECT COALESCE(MAX(position), 0) FROM events", &[]).await?.get(0))
     }
 
-    async fn at_positions(&self, positions: Vec<i64>) -> Result<Vec<(i64, String, String)>> {
+    async fn at_positions(&self, positions: Vec<i64>) -> Result<Vec<AtPosition>> {
         let client = self.pool.get().await?;
         let select = client
             .prepare_cached(
-                "SELECT position, id, envelope FROM events WHERE position = ANY($1) ORDER BY position",
+                "SELECT position, id, envelope, received_at FROM events WHERE position = ANY($1) \
+                 ORDER BY position",
             )
             .await?;
         let rows = client.query(&select, &[&positions]).await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        Ok(rows
+            .iter()
+            .map(|r| AtPosition {
+                position: r.get(0),
+                id: r.get(1),
+                envelope: r.get(2),
+                received_at: timestamp(r.get(3)),
+            })
+            .collect())
     }
 
     async fn device_status(&self, device: &DeviceId) -> Result<DeviceStatus> {

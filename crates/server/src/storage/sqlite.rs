@@ -16,8 +16,8 @@ use rusqlite::{named_params, params, Connection, OpenFlags, OptionalExtension, R
 
 use super::{
     acted_on, check_device, decode, empty_status, encode, group_failed, plan_push, push_answer, seq_from_db,
-    seq_to_db, DeviceRecord, DeviceTally, Page, PageBuilder, PushClaim, PushJob, PushOutput, Pusher, Result,
-    Role, Storage, StorageError, Target, TokenRecord, SEQ_CHUNK,
+    seq_to_db, AtPosition, DeviceRecord, DeviceTally, Page, PageBuilder, PushClaim, PushJob, PushOutput,
+    Pusher, Result, Role, Storage, StorageError, Target, TokenRecord, SEQ_CHUNK,
 };
 
 /// The migrations, in order; the database's `user_version` is how many are applied.
@@ -540,15 +540,22 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn at_positions(&self, mut positions: Vec<i64>) -> Result<Vec<(i64, String, String)>> {
+    async fn at_positions(&self, mut positions: Vec<i64>) -> Result<Vec<AtPosition>> {
         positions.sort_unstable();
         positions.dedup();
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT id, envelope FROM events WHERE position = ?1")?;
+            let mut stmt =
+                conn.prepare_cached("SELECT id, envelope, received_at FROM events WHERE position = ?1")?;
             let mut found = Vec::with_capacity(positions.len());
             for position in positions {
-                let row = stmt.query_row([position], |r| Ok((position, r.get(0)?, r.get(1)?))).optional()?;
-                found.extend(row);
+                let row = stmt
+                    .query_row([position], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                    })
+                    .optional()?;
+                if let Some((id, envelope, received_at)) = row {
+                    found.push(AtPosition { position, id, envelope, received_at: parse_time(&received_at)? });
+                }
             }
             Ok(found)
         })
