@@ -531,6 +531,35 @@ impl Store {
         Ok(held)
     }
 
+    /// At most `limit` of this laptop's entries the server answered it stored and has not
+    /// served back yet, at the positions it gave them.
+    pub fn receipts(&self, limit: usize) -> Result<Vec<HeldEvent>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {EVENT_COLUMNS}, raw, p.position FROM events JOIN push_receipts p ON p.event_id = events.id
+             ORDER BY p.position LIMIT ?1"
+        ))?;
+        let mut rows = stmt.query([limit as i64])?;
+        let mut held = Vec::new();
+        while let Some(row) = rows.next()? {
+            held.push(held_event(row)?);
+        }
+        Ok(held)
+    }
+
+    /// Forgets the receipts of `ids`: the server no longer holds them where it said (restored
+    /// from a backup), so they are pushed again.
+    pub fn forget_receipts(&mut self, ids: &[String]) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached("DELETE FROM push_receipts WHERE event_id = ?1")?;
+            for id in ids {
+                stmt.execute([id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The sync server lost its log after position `after` (restored from an earlier backup):
     /// in one transaction, every event held at a later position keeps its content and loses
     /// the position, so that this laptop's own are pushed again and the others' taken back at

@@ -355,6 +355,7 @@ fn push_then_pull(store: &mut Store, client: &SyncClient) -> Result<SyncReport, 
     // and this laptop needs an update to show all it may serve.
     let health = client.health()?;
     report.rewind = check_log(store, client, &health)?;
+    check_receipts(store, client)?;
     store.record_server_types(&health.newer_than_this_build())?;
     // And whether it now reads what it refused for being newer than itself.
     store.retry_refusals_the_server_now_reads(&health.event_types)?;
@@ -478,6 +479,31 @@ fn check_log(store: &mut Store, client: &SyncClient, health: &Health) -> Result<
     let rewind = store.rewind_after(lost_after)?;
     remember_log(store, health)?;
     Ok(Some(rewind))
+}
+
+/// Whether the server still holds, where it said, this laptop's entries it answered it stored
+/// and has not served back yet (a reply cut before the pull that would have confirmed them, a
+/// restore since): those it no longer holds are pushed again in this sync. Nothing to ask when
+/// there are none, as in almost every sync.
+fn check_receipts(store: &mut Store, client: &SyncClient) -> Result<(), SyncError> {
+    let receipts = store.receipts(MAX_ATTEST_EVENTS)?;
+    if receipts.is_empty() {
+        return Ok(());
+    }
+    let answers = match attest(client, &receipts) {
+        Err(SyncError::Server { status: 404, .. }) => return Ok(()),
+        result => result?,
+    };
+    let lost: Vec<String> = receipts
+        .iter()
+        .zip(&answers)
+        .filter(|(_, answer)| answer.verdict != Verdict::Same)
+        .map(|(receipt, _)| receipt.id.clone())
+        .collect();
+    if !lost.is_empty() {
+        store.forget_receipts(&lost)?;
+    }
+    Ok(())
 }
 
 fn remember_log(store: &mut Store, health: &Health) -> Result<(), SyncError> {
