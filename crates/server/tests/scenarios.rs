@@ -139,6 +139,7 @@ impl Server {
             }
             Backend::Postgres(url) => {
                 let status = Command::new("psql")
+                    .env("PGOPTIONS", "--client-min-messages=warning")
                     .args([
                         "--quiet",
                         "--dbname",
@@ -286,7 +287,20 @@ fn assert_converged(laptops: &[&Laptop], server: &Server) {
     let ids: BTreeSet<&str> = server_log.iter().map(|e| e.id.as_str()).collect();
     assert_eq!(ids.len(), server_log.len(), "the server holds every event once");
     for laptop in laptops {
-        assert_eq!(laptop.events(), reference.events(), "same events everywhere");
+        let (mine, theirs) = (laptop.events(), reference.events());
+        let only = |a: &BTreeSet<String>, b: &BTreeSet<String>| -> Vec<String> {
+            a.difference(b).map(|e| e.chars().take(120).collect()).take(3).collect()
+        };
+        assert!(
+            mine == theirs,
+            "same events everywhere: {} only on {}, {} only on {}: {:?} / {:?}",
+            mine.difference(&theirs).count(),
+            laptop.path.display(),
+            theirs.difference(&mine).count(),
+            reference.path.display(),
+            only(&mine, &theirs),
+            only(&theirs, &mine)
+        );
         assert_eq!(laptop.states(), reference.states(), "same projections everywhere");
         assert!(laptop.store.verify().unwrap().is_empty());
         assert_eq!(laptop.events().len(), server_log.len(), "nothing missing, nothing extra");
@@ -490,6 +504,190 @@ fn two_instances_over_one_database(dir: &Path, fresh: &dyn Fn(&Path) -> Backend)
     let refs: Vec<&Laptop> = laptops.iter().collect();
     assert_converged(&refs, &servers[0]);
     assert_converged(&refs, &servers[1]);
+}
+
+/// A small seeded generator (SplitMix64): the fleet's faults are the same for the same seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n`.
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// A bad link between the laptops and the server, on loopback: each connection, by the seed,
+/// passes, is delayed, loses the server's reply (after the server acted on the request) or gets
+/// it cut short. It follows the server to its new address when the server is restarted.
+struct Link {
+    url: String,
+    upstream: Arc<std::sync::Mutex<String>>,
+}
+
+impl Link {
+    fn start(upstream: &str, seed: u64) -> Link {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let upstream = Arc::new(std::sync::Mutex::new(upstream.trim_start_matches("http://").to_owned()));
+        let target = Arc::clone(&upstream);
+        let rng = Arc::new(std::sync::Mutex::new(Rng(seed)));
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(mut client) = client else { return };
+                let (target, rng) = (Arc::clone(&target), Arc::clone(&rng));
+                std::thread::spawn(move || {
+                    let (fault, at) = {
+                        let mut rng = rng.lock().unwrap();
+                        (rng.below(20), rng.below(4_000))
+                    };
+                    let address = target.lock().unwrap().clone();
+                    let Ok(mut server) = TcpStream::connect(&address) else { return };
+                    let request = read_request(&mut client);
+                    let request =
+                        String::from_utf8_lossy(&request).replacen("\r\n", "\r\nConnection: close\r\n", 1);
+                    if fault == 0 {
+                        std::thread::sleep(Duration::from_millis(at / 20));
+                    }
+                    if server.write_all(request.as_bytes()).is_err() {
+                        return;
+                    }
+                    let mut reply = Vec::new();
+                    let _ = server.read_to_end(&mut reply);
+                    let _ = match fault {
+                        1 => Ok(()),
+                        2 => client.write_all(&reply[..(at as usize).min(reply.len())]),
+                        _ => client.write_all(&reply),
+                    };
+                    let _ = client.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        Link { url, upstream }
+    }
+
+    fn follow(&self, server: &Server) {
+        *self.upstream.lock().unwrap() = server.url.trim_start_matches("http://").to_owned();
+    }
+}
+
+/// issue 30: a fleet over simulated days, with faults drawn from a seed (`PLUTO_FLEET_SEED`,
+/// `PLUTO_FLEET_DAYS`): laptops offline for up to 30 days, killed mid-sync (a process killed,
+/// not a flag), syncing through a link that delays, loses and cuts replies; the server killed
+/// and restarted, backed up, and restored from an earlier backup. After a last sync of every
+/// laptop, the run is checked twice: here (every laptop holds the server's log, the same
+/// projections, every projection equal to a replay) and by `scripts/fleet_check.py`, which
+/// shares no code with the sync: it reads every laptop's export and the server's log over HTTP
+/// and proves that every entry a laptop was told is on the server is there, that none appears
+/// twice, and that every laptop holds exactly the server's log.
+fn fleet_with_faults(dir: &Path, fresh: &dyn Fn(&Path) -> Backend) {
+    let seed =
+        std::env::var("PLUTO_FLEET_SEED").map_or(30, |s| s.parse().expect("PLUTO_FLEET_SEED: a number"));
+    let days =
+        std::env::var("PLUTO_FLEET_DAYS").map_or(30, |s| s.parse().expect("PLUTO_FLEET_DAYS: a number"));
+    let mut rng = Rng(seed);
+    let mut server = Server::start(&fresh(dir));
+    let link = Link::start(&server.url, seed ^ 0x11);
+    let mut laptops: Vec<Laptop> = (0..6).map(|i| Laptop::new(dir, &format!("laptop{i}"), &server)).collect();
+    let mut offline_until = vec![0u64; laptops.len()];
+    // The highest sequence number each device was told is on the server without a gap.
+    let mut told: Vec<u64> = vec![0; laptops.len()];
+    let mut backup: Option<PathBuf> = None;
+    let mut faults = std::collections::BTreeMap::<&str, u32>::new();
+    let mut n = 0;
+    for day in 0..days {
+        match rng.below(12) {
+            0 => {
+                server.restart();
+                *faults.entry("server restarted").or_default() += 1;
+            }
+            1 => {
+                backup = Some(server.backup(dir));
+                *faults.entry("server backed up").or_default() += 1;
+            }
+            2 => {
+                if let Some(file) = &backup {
+                    server.restore(file);
+                    *faults.entry("server restored from its backup").or_default() += 1;
+                }
+            }
+            _ => {}
+        }
+        link.follow(&server);
+        for (i, laptop) in laptops.iter_mut().enumerate() {
+            n += 1;
+            laptop.record_campaigns(n * 10 + day as u32, 1 + rng.below(2) as u32);
+            if offline_until[i] > day {
+                continue;
+            }
+            if rng.below(10) == 0 {
+                offline_until[i] = day + 1 + rng.below(30);
+                *faults.entry("laptop offline for days").or_default() += 1;
+                continue;
+            }
+            if rng.below(6) == 0 {
+                let mut child = Command::new(std::env::current_exe().unwrap())
+                    .env(CHILD_ENV, format!("{}\n{}\n{}", laptop.path.display(), link.url, laptop.token))
+                    .spawn()
+                    .unwrap();
+                std::thread::sleep(Duration::from_millis(rng.below(400)));
+                child.kill().unwrap();
+                child.wait().unwrap();
+                laptop.store = Store::open(&laptop.path).unwrap();
+                *faults.entry("laptop killed mid-sync").or_default() += 1;
+            }
+            if let Ok(report) =
+                sync_once(&mut laptop.store, &SyncClient::new(&link.url, &laptop.token).unwrap())
+            {
+                let up_to = report.device.map_or(0, |d| d.contiguous_up_to);
+                told[i] = told[i].max(up_to);
+                if report.rewind.is_some() {
+                    *faults.entry("laptop found the server restored").or_default() += 1;
+                }
+            }
+        }
+    }
+    println!("fleet seed {seed}, {days} days: {faults:?}");
+    // Everyone back, on a good link: each syncs until nothing moves.
+    for _ in 0..3 {
+        for laptop in &mut laptops {
+            laptop.sync(&server).unwrap();
+        }
+    }
+    let refs: Vec<&Laptop> = laptops.iter().collect();
+    assert_converged(&refs, &server);
+
+    let exports = dir.join("exports");
+    std::fs::create_dir_all(&exports).unwrap();
+    let mut told_lines = String::new();
+    for (laptop, told) in laptops.iter().zip(&told) {
+        let file = exports.join(format!("{}.jsonl", laptop.store.device_id()));
+        laptop.store.export(&mut std::fs::File::create(&file).unwrap()).unwrap();
+        told_lines.push_str(&format!("{}\t{told}\n", laptop.store.device_id()));
+    }
+    std::fs::write(dir.join("told.tsv"), told_lines).unwrap();
+    let checker = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fleet_check.py");
+    let out = Command::new("python3")
+        .arg(&checker)
+        .args(["--server", &server.url, "--token", &laptops[0].token, "--exports"])
+        .arg(&exports)
+        .arg("--told")
+        .arg(dir.join("told.tsv"))
+        .output()
+        .expect("python3 runs the independent checker");
+    print!("{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "the independent checker failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn laptop(db: &Path, url: &str, token: &str) -> ! {
@@ -712,7 +910,7 @@ fn main() {
     const BOTH: &[&str] = &["sqlite", "postgres"];
     // One SQLite file is served by one process: several processes share only PostgreSQL.
     const SHARED: &[&str] = &["postgres"];
-    let scenarios: [(&str, Scenario, &[&str]); 9] = [
+    let scenarios: [(&str, Scenario, &[&str]); 10] = [
         ("three_laptops_converge_in_every_order", three_laptops_converge_in_every_order, BOTH),
         ("server_killed_mid_push_and_restarted", server_killed_mid_push_and_restarted, BOTH),
         ("laptop_killed_mid_pull_and_restarted", laptop_killed_mid_pull_and_restarted, BOTH),
@@ -722,6 +920,7 @@ fn main() {
         ("two_hundred_laptops_at_once", two_hundred_laptops_at_once, BOTH),
         ("server_restored_from_a_backup", server_restored_from_a_backup, BOTH),
         ("two_instances_over_one_database", two_instances_over_one_database, SHARED),
+        ("fleet_with_faults", fleet_with_faults, BOTH),
     ];
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let started = Instant::now();
