@@ -213,6 +213,11 @@ enum Command {
         /// retrying with backoff while the server cannot be reached
         #[arg(long)]
         watch: bool,
+        /// This server replaces the one this laptop synced with (a new server, not a restored
+        /// one): forget the old log's positions and send this laptop's entries to it. Without
+        /// it, a laptop refuses a server that keeps another log
+        #[arg(long)]
+        adopt_server: bool,
     },
     /// Show where sync stands: events waiting, refusals, last sync, completeness
     Status,
@@ -706,9 +711,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ),
             );
         }
-        Command::Sync { server, token, token_file, ca_file, watch } => {
+        Command::Sync { server, token, token_file, ca_file, watch, adopt_server } => {
             let token = read_token(token, token_file.as_deref())?;
             let client = SyncClient::with_ca_file(&server, &token, ca_file.as_deref())?;
+            if adopt_server {
+                let forgotten = store.forget_server()?;
+                out.message(
+                    json!({ "adoptedServer": client.base_url(), "positionsForgotten": forgotten }),
+                    &format!(
+                        "Forgot the old server's log (the positions of {forgotten} {}); this laptop's own \
+                         entries go to {}.",
+                        if forgotten == 1 { "entry" } else { "entries" },
+                        client.base_url()
+                    ),
+                );
+            }
             if watch {
                 runner::run(db, &client, &Pace::default(), &Signals::default(), |pass| out.sync_pass(&pass))?;
             } else {

@@ -209,6 +209,38 @@ fn refused_tokens_and_unreachable_servers_keep_local_entries() {
     assert_eq!(mba.ok(&["export", "-"]), before, "nothing local changed");
 }
 
+/// issue 30: a new server at the address (another log) gets nothing and the laptop says what to
+/// do; `--adopt-server` sends this laptop's entries to it and takes its log from the start.
+#[test]
+fn a_new_server_is_refused_until_it_is_adopted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mba, rge) = (Pluto::at(dir.path(), "mba"), Pluto::at(dir.path(), "rge"));
+    let old = Server::start(&dir.path().join("old.sqlite3"));
+    let id = mba.ok(&["campaign", "create", "--code", "LEGO-ADOPT-1", "--material", "PI"]).trim().to_owned();
+    mba.ok(&["sync", "--server", &old.url, "--token", &old.token(&mba.device())]);
+    rge.ok(&["sync", "--server", &old.url, "--token", &old.token(&rge.device())]);
+    drop(old);
+
+    let new = Server::start(&dir.path().join("new.sqlite3"));
+    let token = new.token(&mba.device());
+    let before = mba.ok(&["export", "-"]);
+    let out = mba.run(&["sync", "--server", &new.url, "--token", &token]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("keeps another log") && stderr.contains("--adopt-server"), "{stderr}");
+    assert_eq!(mba.ok(&["export", "-"]), before, "nothing local changed");
+
+    let out = mba.ok(&["sync", "--server", &new.url, "--token", &token, "--adopt-server"]);
+    assert!(out.contains("Forgot the old server's log (the positions of 1 entry)"), "{out}");
+    assert!(out.contains("Pushed 1 events"), "{out}");
+    assert_eq!(mba.ok(&["export", "-"]), before);
+    // Another laptop that adopts the new server takes the campaign back from it.
+    let out = rge.ok(&["sync", "--server", &new.url, "--token", &new.token(&rge.device()), "--adopt-server"]);
+    assert!(out.contains("pulled 0 new events"), "already held: {out}");
+    assert_eq!(rge.json(&["show", &id])["legoCampaignCode"], json!("LEGO-ADOPT-1"));
+    assert_eq!(rge.json(&["status"])["state"]["cursor"], json!(1));
+}
+
 /// The background loop keeps retrying while the server is unreachable and syncs as soon as it
 /// is back, without anyone touching the laptop; a new local entry is sent within a tick.
 #[test]

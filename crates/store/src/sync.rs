@@ -567,6 +567,22 @@ impl Store {
     /// moves back to `after`, the server's completeness figure is forgotten until it answers
     /// again, and the campaigns concerned are folded again in their new order.
     pub fn rewind_after(&mut self, after: i64) -> Result<Rewind> {
+        self.reset_positions_after(after, true)
+    }
+
+    /// A new sync server replaces the old one (`pluto sync --adopt-server`): every position of
+    /// the old log is forgotten as a rewind to its start forgets them, and so is the old log's
+    /// identity, so that the next sync sends this laptop's entries to the new server and takes
+    /// its log. Returns how many positions were forgotten.
+    pub fn forget_server(&mut self) -> Result<u64> {
+        let rewind = self.reset_positions_after(0, false)?;
+        set_meta(&self.conn, SERVER_LOG, None)?;
+        Ok(rewind.own + rewind.others)
+    }
+
+    /// Resets the positions after `after` (see [`Store::rewind_after`]); `remember` keeps the
+    /// rewind for the status bar.
+    fn reset_positions_after(&mut self, after: i64, remember: bool) -> Result<Rewind> {
         let me = self.device_id.as_str().to_owned();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let cursor_was: i64 = get_meta(&tx, CURSOR)?.and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -592,8 +608,11 @@ impl Store {
         super::remote::refold(&tx, &campaigns)?;
         let rewind =
             Rewind { after, cursor_was, own: own as u64, others: others as u64, at: Timestamp::now() };
-        let text = serde_json::to_string(&rewind).map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
-        set_meta(&tx, LAST_REWIND, Some(&text))?;
+        if remember {
+            let text =
+                serde_json::to_string(&rewind).map_err(|e| super::StoreError::Corrupt(e.to_string()))?;
+            set_meta(&tx, LAST_REWIND, Some(&text))?;
+        }
         tx.commit()?;
         Ok(rewind)
     }

@@ -441,7 +441,8 @@ fn check_log(store: &mut Store, client: &SyncClient, health: &Health) -> Result<
             return Err(SyncError::Untrustworthy(format!(
                 "it keeps another log ({now}) than the server this laptop synced with ({known}): it is \
                  another server, or a new one; nothing was sent to it. If the server was restored, restore \
-                 it from its own backup, which keeps its log"
+                 it from its own backup, which keeps its log; if it replaces the old server, `pluto sync \
+                 --adopt-server` sends this laptop's entries to it"
             )));
         }
     }
