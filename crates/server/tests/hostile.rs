@@ -434,9 +434,9 @@ fn an_address_with_a_user_name_sends_nothing() {
     }
 }
 
-/// A laptop that synced with a server whose log (`log_first`) holds its two entries and four
-/// of another laptop, and then recorded a new campaign, not sent yet; and that log.
-async fn synced_laptop() -> (Laptop, Vec<(Value, &'static str)>) {
+/// A laptop that synced with a server whose log (identified as `log_id`) holds its two entries
+/// and four of another laptop, and then recorded a new campaign, not sent yet; and that log.
+async fn synced_laptop(log_id: Option<&'static str>) -> (Laptop, Vec<(Value, &'static str)>) {
     let laptop = Laptop::new();
     let own = laptop.export();
     let mut log: Vec<(Value, &'static str)> =
@@ -446,7 +446,7 @@ async fn synced_laptop() -> (Laptop, Vec<(Value, &'static str)>) {
         log.push((event(&CampaignId::generate(), OTHER, seq, EventType::CampaignCreated, data), "LEGO"));
     }
     let mut script = Script::serving(log.clone());
-    script.log_id = Some("log_first");
+    script.log_id = log_id;
     laptop.sync(&fake(script).await).await.expect("the first server's log is taken");
     assert_eq!(laptop.store().sync_state().unwrap().cursor, 6);
     let t = EventType::CampaignCreated;
@@ -481,7 +481,7 @@ async fn refused_without_a_change(script: Script, laptop: &Laptop, words: &str) 
 /// Another server (or a new, empty one) answering at the address: another log identity.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_log_gets_nothing() {
-    let (laptop, log) = synced_laptop().await;
+    let (laptop, log) = synced_laptop(Some("log_first")).await;
     let mut script = Script::serving(log);
     script.log_id = Some("log_other");
     refused_without_a_change(script, &laptop, "another log (log_other)").await;
@@ -494,7 +494,7 @@ async fn another_log_gets_nothing() {
 /// restored backup answers so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_log_that_holds_entries_again_after_losing_some_is_not_believed() {
-    let (laptop, log) = synced_laptop().await;
+    let (laptop, log) = synced_laptop(Some("log_first")).await;
     let mut script = Script::serving(log);
     script.log_id = Some("log_first");
     script.verdict = Some(|position| if position < 6 && position % 2 == 1 { "same" } else { "absent" });
@@ -504,7 +504,7 @@ async fn a_log_that_holds_entries_again_after_losing_some_is_not_believed() {
 /// The same log holding an entry with content other than it served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_changed_on_the_server_is_not_believed() {
-    let (laptop, log) = synced_laptop().await;
+    let (laptop, log) = synced_laptop(Some("log_first")).await;
     let mut script = Script::serving(log);
     script.log_id = Some("log_first");
     script.verdict = Some(|_| "different");
@@ -515,25 +515,8 @@ async fn an_entry_changed_on_the_server_is_not_believed() {
 /// (older than log identities): not taken for a restored one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_holding_none_of_it_without_an_identity_gets_nothing() {
-    let laptop = Laptop::new();
-    let own = laptop.export();
-    let log: Vec<(Value, &'static str)> =
-        own.lines().zip(["LEGO", "MBA"]).map(|(l, site)| (serde_json::from_str(l).unwrap(), site)).collect();
-    let mut padded = log.clone();
-    for seq in 1..=4 {
-        let data = json!({"legoCampaignCode": format!("OTHER-{seq}"), "materialType": "PI"});
-        padded.push((event(&CampaignId::generate(), OTHER, seq, EventType::CampaignCreated, data), "LEGO"));
-    }
-    laptop.sync(&fake(Script::serving(padded.clone())).await).await.unwrap();
-    let t = EventType::CampaignCreated;
-    let draft = Draft::new(
-        None,
-        t,
-        SampleCampaign::numbered(4).payload(t).unwrap(),
-        UserId::parse("usr_lotte").unwrap(),
-    );
-    laptop.store().record(draft).unwrap();
-    let mut script = Script::serving(padded);
+    let (laptop, log) = synced_laptop(None).await;
+    let mut script = Script::serving(log);
     script.verdict = Some(|_| "otherEvent");
     refused_without_a_change(script, &laptop, "holds none of the entries this laptop pulled").await;
 }
@@ -544,7 +527,7 @@ async fn a_server_holding_none_of_it_without_an_identity_gets_nothing() {
 /// (received before), rewinds there, sends its new entry and takes the rest back as held.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_pushed_again_to_where_they_were_are_not_taken_for_kept_ones() {
-    let (laptop, log) = synced_laptop().await;
+    let (laptop, log) = synced_laptop(Some("log_first")).await;
     let before = laptop.export();
     let mut script = Script::serving(log);
     script.log_id = Some("log_first");

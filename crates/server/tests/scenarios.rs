@@ -534,42 +534,24 @@ struct Link {
 
 impl Link {
     fn start(upstream: &str, seed: u64) -> Link {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = Arc::new(std::sync::Mutex::new(upstream.trim_start_matches("http://").to_owned()));
         let target = Arc::clone(&upstream);
-        let rng = Arc::new(std::sync::Mutex::new(Rng(seed)));
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(mut client) = client else { return };
-                let (target, rng) = (Arc::clone(&target), Arc::clone(&rng));
-                std::thread::spawn(move || {
-                    let (fault, at) = {
-                        let mut rng = rng.lock().unwrap();
-                        (rng.below(20), rng.below(4_000))
-                    };
-                    let address = target.lock().unwrap().clone();
-                    let Ok(mut server) = TcpStream::connect(&address) else { return };
-                    let request = read_request(&mut client);
-                    let request =
-                        String::from_utf8_lossy(&request).replacen("\r\n", "\r\nConnection: close\r\n", 1);
-                    if fault == 0 {
-                        std::thread::sleep(Duration::from_millis(at / 20));
-                    }
-                    if server.write_all(request.as_bytes()).is_err() {
-                        return;
-                    }
-                    let mut reply = Vec::new();
-                    let _ = server.read_to_end(&mut reply);
-                    let _ = match fault {
-                        1 => Ok(()),
-                        2 => client.write_all(&reply[..(at as usize).min(reply.len())]),
-                        _ => client.write_all(&reply),
-                    };
-                    let _ = client.shutdown(Shutdown::Both);
-                });
-            }
-        });
+        let rng = std::sync::Mutex::new(Rng(seed));
+        let url = proxy(
+            move || target.lock().unwrap().clone(),
+            move |_| {
+                let mut rng = rng.lock().unwrap();
+                let (fault, at) = (rng.below(20), rng.below(4_000));
+                Plan {
+                    delay: Duration::from_millis(if fault == 0 { at / 20 } else { 0 }),
+                    deliver: match fault {
+                        1 => Some(0),
+                        2 => Some(at as usize),
+                        _ => None,
+                    },
+                }
+            },
+        );
         Link { url, upstream }
     }
 
@@ -753,41 +735,59 @@ struct FaultyProxy {
 
 impl FaultyProxy {
     fn start(upstream: &str, method: &'static str, cut_after: Option<usize>) -> FaultyProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let upstream = upstream.trim_start_matches("http://").to_owned();
         let tripped = Arc::new(AtomicUsize::new(0));
         let flag = tripped.clone();
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                let Ok(mut client) = client else { return };
-                let upstream = upstream.clone();
-                let flag = flag.clone();
-                std::thread::spawn(move || {
-                    let mut server = TcpStream::connect(&upstream).unwrap();
-                    // One request per connection: ask the server to close after replying.
-                    let request = read_request(&mut client);
-                    let request =
-                        String::from_utf8_lossy(&request).replacen("\r\n", "\r\nConnection: close\r\n", 1);
-                    let faulty = request.starts_with(method) && flag.fetch_add(1, Ordering::SeqCst) == 0;
-                    server.write_all(request.as_bytes()).unwrap();
-                    let mut reply = Vec::new();
-                    let _ = server.read_to_end(&mut reply);
-                    match (faulty, cut_after) {
-                        (true, None) => {}
-                        (true, Some(n)) => {
-                            let _ = client.write_all(&reply[..n.min(reply.len())]);
-                        }
-                        (false, _) => {
-                            let _ = client.write_all(&reply);
-                        }
-                    }
-                    let _ = client.shutdown(Shutdown::Both);
-                });
-            }
-        });
+        let url = proxy(
+            move || upstream.clone(),
+            move |request| {
+                let faulty = request.starts_with(method) && flag.fetch_add(1, Ordering::SeqCst) == 0;
+                Plan { delay: Duration::ZERO, deliver: faulty.then_some(cut_after.unwrap_or(0)) }
+            },
+        );
         FaultyProxy { url, tripped }
     }
+}
+
+/// What a proxy does with one request: waits `delay`, forwards it, then gives the client the
+/// first `deliver` bytes of the server's reply (all of it when `None`), after the server acted.
+struct Plan {
+    delay: Duration,
+    deliver: Option<usize>,
+}
+
+/// A TCP proxy on loopback to the server at `upstream()` (read for each connection), one request
+/// per connection, each handled as `plan` says. Returns its URL.
+fn proxy(
+    upstream: impl Fn() -> String + Send + Sync + 'static,
+    plan: impl Fn(&str) -> Plan + Send + Sync + 'static,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (upstream, plan) = (Arc::new(upstream), Arc::new(plan));
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let (upstream, plan) = (Arc::clone(&upstream), Arc::clone(&plan));
+            std::thread::spawn(move || {
+                let Ok(mut server) = TcpStream::connect(upstream()) else { return };
+                // One request per connection: ask the server to close after replying.
+                let request = read_request(&mut client);
+                let request =
+                    String::from_utf8_lossy(&request).replacen("\r\n", "\r\nConnection: close\r\n", 1);
+                let Plan { delay, deliver } = plan(&request);
+                std::thread::sleep(delay);
+                if server.write_all(request.as_bytes()).is_err() {
+                    return;
+                }
+                let mut reply = Vec::new();
+                let _ = server.read_to_end(&mut reply);
+                let _ = client.write_all(&reply[..deliver.unwrap_or(reply.len()).min(reply.len())]);
+                let _ = client.shutdown(Shutdown::Both);
+            });
+        }
+    });
+    url
 }
 
 /// Reads one HTTP request (headers and a Content-Length body).
